@@ -1,0 +1,217 @@
+// Command weft is a static web server. Run `weft help` for usage.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/weft-server/weft/internal/accesslog"
+	"github.com/weft-server/weft/internal/engine"
+	"github.com/weft-server/weft/internal/http1"
+	"github.com/weft-server/weft/internal/server"
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3";
+// otherwise the module version from the build info is used.
+var version = ""
+
+const usage = `weft — a static web server
+
+Usage:
+  weft serve [flags] [DIR]   serve DIR (the built-in sample site when omitted)
+  weft version               print the version
+  weft help                  print this help
+
+Run "weft serve --help" for the flags of serve.
+`
+
+// errUsage marks an error already explained to the user on stderr.
+var errUsage = errors.New("weft: usage")
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		args = []string{"serve"}
+	}
+	cmd, rest := args[0], args[1:]
+	var err error
+	switch cmd {
+	case "serve":
+		err = serve(rest, stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "weft", versionString())
+	case "help", "--help", "-help", "-h":
+		fmt.Fprint(stdout, usage)
+	default:
+		if strings.HasPrefix(cmd, "-") {
+			// Flags without a command mean serve.
+			err = serve(args, stdout, stderr)
+			break
+		}
+		fmt.Fprintf(stderr, "weft: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	switch {
+	case err == nil || errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	}
+	fmt.Fprintln(stderr, err)
+	return 1
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+func serve(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("weft serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		addr       = fs.String("addr", "127.0.0.1:8080", "listen on `HOST:PORT` (0.0.0.0:PORT or [::]:PORT to serve the network)")
+		port       = fs.Int("port", 0, "listen on `PORT` of the --addr host (shorthand -p)")
+		eng        = fs.String("engine", "auto", "concurrency `model`: "+strings.Join(server.EngineNames(), "|"))
+		dotfiles   = fs.Bool("dotfiles", false, "serve files and folders whose names begin with a dot")
+		listing    = fs.Bool("listing", false, "list the contents of folders that have no index file")
+		index      = fs.String("index", "index.html", "`file` served for a folder")
+		noLog      = fs.Bool("no-access-log", false, "do not write an access log")
+		logFormat  = fs.String("log-format", "common", "access log `format`: common|combined|json")
+		logFile    = fs.String("access-log", "-", "access log `file` (- for standard output)")
+		hdrTimeout = fs.Duration("read-header-timeout", engine.DefaultReadHeaderTimeout, "time a client has to send a request head")
+		idle       = fs.Duration("idle-timeout", engine.DefaultIdleTimeout, "time an idle keep-alive connection is kept")
+		wTimeout   = fs.Duration("write-timeout", engine.DefaultWriteTimeout, "time a client has to accept more response bytes")
+		grace      = fs.Duration("shutdown-timeout", engine.DefaultShutdownTimeout, "time in-flight requests get to finish on shutdown")
+		maxConns   = fs.Int("max-conns", engine.DefaultMaxConns, "most open connections")
+		maxHead    = fs.Int("max-header-bytes", http1.DefaultLimits.MaxHeadBytes, "largest request head in bytes (431 beyond)")
+		maxBody    = fs.Int64("max-body-bytes", engine.DefaultMaxBodyBytes, "largest request body read and dropped (413 beyond)")
+	)
+	fs.IntVar(port, "p", 0, "shorthand for --port")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "Usage: weft serve [flags] [DIR]\n\nServes DIR (the built-in sample site when omitted) over HTTP/1.1.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	positional, err := parseInterleaved(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if len(positional) > 1 {
+		fmt.Fprintf(stderr, "weft serve: one DIR at most, got %q\n", positional)
+		return errUsage
+	}
+	dir := ""
+	if len(positional) == 1 {
+		dir = positional[0]
+		if _, err := os.Stat(dir); err != nil {
+			return fmt.Errorf("weft: cannot serve %s: %w", dir, unwrapPath(err))
+		}
+	}
+	listen := *addr
+	if *port != 0 {
+		if *port < 0 || *port > 65535 {
+			fmt.Fprintf(stderr, "weft serve: port %d out of range 1-65535\n", *port)
+			return errUsage
+		}
+		host, _, err := net.SplitHostPort(listen)
+		if err != nil {
+			fmt.Fprintf(stderr, "weft serve: invalid --addr %q: want HOST:PORT\n", listen)
+			return errUsage
+		}
+		listen = net.JoinHostPort(host, strconv.Itoa(*port))
+	}
+	if _, _, err := net.SplitHostPort(listen); err != nil {
+		fmt.Fprintf(stderr, "weft serve: invalid --addr %q: want HOST:PORT\n", listen)
+		return errUsage
+	}
+	format, err := accesslog.ParseFormat(*logFormat)
+	if err != nil {
+		fmt.Fprintf(stderr, "weft serve: %v\n", strings.TrimPrefix(err.Error(), "weft: "))
+		return errUsage
+	}
+	for name, d := range map[string]time.Duration{"read-header-timeout": *hdrTimeout, "idle-timeout": *idle, "write-timeout": *wTimeout, "shutdown-timeout": *grace} {
+		if d <= 0 {
+			fmt.Fprintf(stderr, "weft serve: --%s must be positive, got %v\n", name, d)
+			return errUsage
+		}
+	}
+	if *maxConns <= 0 || *maxHead < 256 || *maxBody < 0 {
+		fmt.Fprintln(stderr, "weft serve: --max-conns must be positive, --max-header-bytes at least 256, --max-body-bytes not negative")
+		return errUsage
+	}
+
+	cfg := server.Config{
+		Addr:   listen,
+		Engine: *eng,
+		Limits: engine.Config{
+			Limits:            http1.Limits{MaxHeadBytes: *maxHead},
+			ReadHeaderTimeout: *hdrTimeout,
+			IdleTimeout:       *idle,
+			WriteTimeout:      *wTimeout,
+			ShutdownTimeout:   *grace,
+			MaxConns:          *maxConns,
+			MaxBodyBytes:      *maxBody,
+		},
+		AccessLog: !*noLog,
+		LogFormat: format,
+		LogFile:   *logFile,
+		Stdout:    stdout,
+		ErrorLog:  slog.New(slog.NewTextHandler(stderr, nil)),
+	}
+	cfg.Site.Root = dir
+	cfg.Site.Dotfiles = *dotfiles
+	cfg.Site.Listing = *listing
+	cfg.Site.Index = *index
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return server.Run(ctx, cfg)
+}
+
+// parseInterleaved parses flags that may come before or after the
+// positional arguments, as users of most CLIs expect.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}

@@ -1,0 +1,276 @@
+package engine
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/weft-server/weft/internal/http1"
+)
+
+// Conn is the protocol state of one connection, shared by every engine:
+// bytes go in through ReadSpace and Received, Process parses and answers
+// every complete request (pipelined ones in order), and Flush sends the
+// queued responses to a Sink. An engine only moves bytes and waits.
+//
+// A Conn is not safe for concurrent use, except Drain, which another
+// goroutine may call at any time.
+type Conn struct {
+	cfg    *Config
+	Remote string
+
+	in      *[]byte // read buffer, taken from a pool only while needed
+	r, w    int     // unread bytes are (*in)[r:w]
+	scanned int     // bytes of the unread head already searched for its end
+	discard int64   // request body bytes still to be skipped
+
+	req   http1.Request
+	resp  http1.Response
+	clock http1.Clock
+	out   outQueue
+	rec   http1.Record
+
+	reqStart   time.Time // first byte of the request being received
+	lastActive time.Time // last completed read or write
+	closing    bool      // answer no more requests; close once out drains
+	draining   atomic.Bool
+}
+
+// maxBacklog bounds the output queued before Process stops parsing
+// pipelined requests; the rest wait, unread, in the input buffer.
+const maxBacklog = 256 << 10
+
+const readChunk = 4 << 10
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, readChunk); return &b }}
+
+// NewConn returns the state of a connection from remote, opened at now.
+func NewConn(cfg *Config, remote string, now time.Time) *Conn {
+	return &Conn{cfg: cfg, Remote: remote, lastActive: now}
+}
+
+// ReadSpace returns free space at the end of the input buffer to read into.
+func (c *Conn) ReadSpace() []byte {
+	if c.in == nil {
+		c.in = bufPool.Get().(*[]byte)
+	}
+	b := *c.in
+	if c.r == c.w {
+		c.r, c.w = 0, 0
+	}
+	if len(b)-c.w < readChunk/2 {
+		if c.r > 0 {
+			c.w = copy(b, b[c.r:c.w])
+			c.r = 0
+		}
+		if len(b)-c.w < readChunk/2 {
+			nb := make([]byte, 2*len(b))
+			copy(nb, b[:c.w])
+			*c.in = nb
+			b = nb
+		}
+	}
+	return b[c.w:]
+}
+
+// Received accounts for n bytes read into the space ReadSpace returned.
+func (c *Conn) Received(n int, now time.Time) {
+	if n <= 0 {
+		return
+	}
+	if c.r == c.w && c.discard == 0 {
+		c.reqStart = now
+	}
+	c.w += n
+	c.lastActive = now
+}
+
+// Process answers every complete request in the input buffer, queueing the
+// responses, until the input runs out, the output backlog is full, or the
+// connection is to close.
+func (c *Conn) Process(now time.Time) {
+	for !c.closing && c.out.queued < maxBacklog {
+		if c.discard > 0 {
+			n := int64(c.w - c.r)
+			if n > c.discard {
+				n = c.discard
+			}
+			c.r += int(n)
+			c.discard -= n
+			if c.discard > 0 {
+				break
+			}
+		}
+		buf := (*c.bufOrEmpty())[c.r:c.w]
+		if len(buf) == 0 {
+			break
+		}
+		n := http1.HeadLength(buf, c.scanned)
+		if n < 0 {
+			c.scanned = len(buf)
+			if len(buf) >= c.cfg.Limits.MaxHeadBytes {
+				c.fail(http1.OversizeStatus(buf, c.cfg.Limits), now)
+			}
+			break
+		}
+		c.scanned = 0
+		err := c.req.ParseHead(buf[:n], c.cfg.Limits)
+		c.r += n
+		if err != nil {
+			c.fail(http1.StatusOf(err), now)
+			break
+		}
+		c.serve(now)
+		if c.r < c.w {
+			c.reqStart = now
+		}
+	}
+	c.releaseInput()
+}
+
+func (c *Conn) bufOrEmpty() *[]byte {
+	if c.in == nil {
+		return &emptyBuf
+	}
+	return c.in
+}
+
+var emptyBuf []byte
+
+// releaseInput returns the input buffer to the pool when it holds nothing,
+// so an idle connection costs no buffer.
+func (c *Conn) releaseInput() {
+	if c.in != nil && c.r == c.w {
+		if cap(*c.in) == readChunk {
+			bufPool.Put(c.in)
+		}
+		c.in, c.r, c.w = nil, 0, 0
+	}
+}
+
+// serve answers the request just parsed.
+func (c *Conn) serve(now time.Time) {
+	req, resp := &c.req, &c.resp
+	resp.Reset()
+	keep := req.KeepAlive && !c.draining.Load()
+	switch {
+	case req.Chunked:
+		// weft takes no request bodies; without decoding the chunks it
+		// cannot find the next request, so it answers and closes.
+		c.cfg.Handler.ServeHTTP1(req, resp)
+		keep = false
+	case req.ContentLength > c.cfg.MaxBodyBytes:
+		http1.ErrorPage(resp, 413)
+		keep = false
+	default:
+		c.cfg.Handler.ServeHTTP1(req, resp)
+		if req.ContentLength > 0 {
+			if len(req.Expect) > 0 {
+				// The client waits for 100-continue before sending
+				// the body; a final answer and a close is simplest.
+				keep = false
+			} else {
+				c.discard = req.ContentLength
+			}
+		}
+	}
+	if resp.Close {
+		keep = false
+	}
+	c.queue(now, keep, req.Method == http1.MethodHead)
+}
+
+// fail answers a request that could not be parsed, then closes.
+func (c *Conn) fail(status int, now time.Time) {
+	c.resp.Reset()
+	http1.ErrorPage(&c.resp, status)
+	c.queue(now, false, false)
+}
+
+func (c *Conn) queue(now time.Time, keep, head bool) {
+	resp := &c.resp
+	start := len(c.out.buf)
+	c.out.buf = http1.AppendHead(c.out.buf, resp, c.req.Minor, keep, c.clock.Date(now))
+	size := int64(len(c.out.buf) - start)
+	c.out.appendOwned(start)
+	if !head && http1.BodyAllowed(resp.Status) {
+		size += resp.ContentLength()
+		switch {
+		case resp.File != nil:
+			c.out.addFile(resp.File, resp.Off, resp.Len)
+		case resp.Parts != nil:
+			for i := range resp.Parts {
+				p := &resp.Parts[i]
+				c.out.addBytes(p.Head)
+				c.out.addBytes(p.Data)
+				if p.File != nil {
+					c.out.addFile(p.File, p.Off, p.Len)
+				}
+			}
+		default:
+			c.out.addBytes(resp.Body)
+		}
+	}
+	c.out.addCloser(resp.Closer)
+	if !keep {
+		c.closing = true
+	}
+	if c.cfg.Log != nil {
+		c.rec = http1.Record{
+			Remote: c.Remote, Time: now,
+			Method: c.req.MethodName, Target: c.req.Target, Major: c.req.Major, Minor: c.req.Minor,
+			Status: resp.Status, Bytes: size,
+			Referer: c.req.Referer, UserAgent: c.req.UserAgent,
+		}
+		c.cfg.Log.Log(&c.rec)
+	}
+	resp.Closer = nil
+}
+
+// Pending reports whether responses are waiting to be sent.
+func (c *Conn) Pending() bool { return c.out.pending() }
+
+// Flush sends queued output to s until all is sent, s would block
+// (ErrWouldBlock), or s fails.
+func (c *Conn) Flush(s Sink, now time.Time) error {
+	err := c.out.flush(s)
+	c.lastActive = now
+	return err
+}
+
+// Done reports whether the connection should now be closed: it has
+// answered its last request, or it is draining and idle.
+func (c *Conn) Done() bool {
+	if c.out.pending() {
+		return false
+	}
+	return c.closing || (c.draining.Load() && c.r == c.w && c.discard == 0)
+}
+
+// Idle reports whether the connection is between requests.
+func (c *Conn) Idle() bool { return !c.out.pending() && c.r == c.w && c.discard == 0 }
+
+// Deadline is when the connection must be dropped if nothing progresses:
+// WriteTimeout after the last write while output is pending,
+// ReadHeaderTimeout after a request's first byte while it is incomplete,
+// IdleTimeout after the last activity otherwise.
+func (c *Conn) Deadline() time.Time {
+	switch {
+	case c.out.pending():
+		return c.lastActive.Add(c.cfg.WriteTimeout)
+	case c.r < c.w || c.discard > 0:
+		return c.reqStart.Add(c.cfg.ReadHeaderTimeout)
+	}
+	return c.lastActive.Add(c.cfg.IdleTimeout)
+}
+
+// Drain asks the connection to finish the response in progress and then
+// close. Safe to call from any goroutine.
+func (c *Conn) Drain() { c.draining.Store(true) }
+
+// Release frees the connection's buffers and any body sources still queued.
+func (c *Conn) Release() {
+	c.out.reset()
+	c.r, c.w = 0, 0
+	c.releaseInput()
+}

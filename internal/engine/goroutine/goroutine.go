@@ -1,0 +1,51 @@
+// Package goroutine is the engine that serves each connection on its own
+// goroutine with blocking-style I/O over Go's netpoller: the coroutine model
+// (what gevent's monkey-patching imitates in Python). The runtime multiplexes
+// the goroutines over epoll and a few threads.
+package goroutine
+
+import (
+	"context"
+	"net"
+	"time"
+
+	"github.com/weft-server/weft/internal/engine"
+)
+
+// Engine is the goroutine-per-connection engine.
+type Engine struct{}
+
+var _ engine.Engine = Engine{}
+
+// Serve implements engine.Engine.
+func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config) error {
+	var t engine.Tracker
+	slots := make(chan struct{}, cfg.MaxConns)
+	err := engine.AcceptLoop(ctx, ln, cfg, func(nc *net.TCPConn) {
+		// At MaxConns, stop accepting until a connection ends: clients
+		// wait in the kernel's backlog instead of being refused.
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			nc.Close()
+			return
+		}
+		c := engine.NewConn(cfg, nc.RemoteAddr().String(), time.Now())
+		s := engine.NewNetStream(nc, cfg.WriteTimeout)
+		if !t.Add(c, func() { nc.SetReadDeadline(time.Now()) }, func() { nc.Close() }) {
+			nc.Close()
+			<-slots
+			return
+		}
+		go func() {
+			defer func() {
+				nc.Close()
+				t.Remove(c)
+				<-slots
+			}()
+			engine.ServeStream(c, s)
+		}()
+	})
+	t.Shutdown(cfg.ShutdownTimeout)
+	return err
+}

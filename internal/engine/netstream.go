@@ -1,0 +1,127 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/weft-server/weft/internal/http1"
+	"github.com/weft-server/weft/internal/netpoll"
+)
+
+// NetStream is a Stream over a *net.TCPConn on Go's netpoller, for the
+// serial and goroutine engines. Every write gets WriteTimeout to progress.
+type NetStream struct {
+	*net.TCPConn
+	WriteTimeout time.Duration
+	raw          syscall.RawConn
+	bufs         net.Buffers
+}
+
+// NewNetStream wraps c.
+func NewNetStream(c *net.TCPConn, writeTimeout time.Duration) *NetStream {
+	raw, _ := c.SyscallConn()
+	return &NetStream{TCPConn: c, WriteTimeout: writeTimeout, raw: raw}
+}
+
+// Writev implements Sink.
+func (s *NetStream) Writev(bufs [][]byte) (int64, error) {
+	if err := s.SetWriteDeadline(time.Now().Add(s.WriteTimeout)); err != nil {
+		return 0, err
+	}
+	if len(bufs) == 1 {
+		n, err := s.TCPConn.Write(bufs[0])
+		return int64(n), err
+	}
+	s.bufs = append(s.bufs[:0], bufs...)
+	n, err := s.bufs.WriteTo(s.TCPConn)
+	clear(s.bufs[:cap(s.bufs)])
+	return n, err
+}
+
+// SendFile implements Sink with sendfile(2) where the OS has it.
+func (s *NetStream) SendFile(f http1.File, off, n int64) (int64, error) {
+	if err := s.SetWriteDeadline(time.Now().Add(s.WriteTimeout)); err != nil {
+		return 0, err
+	}
+	if s.raw != nil {
+		written, err := netpoll.SendFileRaw(s.raw, int(f.Fd()), off, n)
+		if !errors.Is(err, netpoll.ErrUnsupported) {
+			return written, err
+		}
+	}
+	return CopyFile(s.TCPConn, f, off, n, func() {
+		s.SetWriteDeadline(time.Now().Add(s.WriteTimeout))
+	})
+}
+
+var copyPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
+// CopyFile writes n bytes of f from off to w with ReadAt and Write, the
+// portable fallback for sendfile. progress, if not nil, runs before each write.
+func CopyFile(w io.Writer, f http1.File, off, n int64, progress func()) (int64, error) {
+	bp := copyPool.Get().(*[]byte)
+	defer copyPool.Put(bp)
+	buf := *bp
+	var written int64
+	for written < n {
+		chunk := buf
+		if rest := n - written; rest < int64(len(chunk)) {
+			chunk = chunk[:rest]
+		}
+		m, err := f.ReadAt(chunk, off+written)
+		if m == 0 && err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return written, err
+		}
+		if progress != nil {
+			progress()
+		}
+		m, err = w.Write(chunk[:m])
+		written += int64(m)
+		if err != nil {
+			return written, err
+		}
+	}
+	return written, nil
+}
+
+// AcceptLoop accepts connections from ln until ctx is done, handing each
+// to handle. Temporary failures (too many open files) back off rather than
+// spin. It closes ln when ctx is done and returns nil then.
+func AcceptLoop(ctx context.Context, ln *net.TCPListener, cfg *Config, handle func(*net.TCPConn)) error {
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	var delay time.Duration
+	for {
+		c, err := ln.AcceptTCP()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return err
+			}
+			if delay == 0 {
+				delay = 5 * time.Millisecond
+			} else if delay *= 2; delay > time.Second {
+				delay = time.Second
+			}
+			cfg.ErrorLog.Warn("accept failed; retrying", "err", err, "delay", delay)
+			select {
+			case <-time.After(delay):
+			case <-ctx.Done():
+				return nil
+			}
+			continue
+		}
+		delay = 0
+		handle(c)
+	}
+}

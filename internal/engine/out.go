@@ -1,0 +1,185 @@
+package engine
+
+import (
+	"io"
+
+	"github.com/weft-server/weft/internal/http1"
+)
+
+// Sink is where a Conn's queued output goes. A blocking sink writes
+// everything or fails; a non-blocking one may write less and return
+// ErrWouldBlock.
+type Sink interface {
+	// Writev writes bufs in order and returns how many bytes it wrote.
+	Writev(bufs [][]byte) (int64, error)
+	// SendFile writes n bytes of f from offset off.
+	SendFile(f http1.File, off, n int64) (int64, error)
+}
+
+type itemKind uint8
+
+const (
+	itemOwned  itemKind = iota // out.buf[start:end]
+	itemShared                 // data, shared and immutable
+	itemFile                   // file segment
+	itemClose                  // release closer once all before it is sent
+)
+
+type outItem struct {
+	kind       itemKind
+	start, end int // itemOwned
+	data       []byte
+	file       http1.File
+	off, n     int64
+	closer     io.Closer
+}
+
+// copyLimit is the largest shared body copied next to its head, so that a
+// small response leaves in one contiguous write.
+const copyLimit = 16 << 10
+
+// outQueue holds the bytes and body sources of responses not yet sent, in
+// order. Owned bytes (heads, small bodies) accumulate in buf so that
+// pipelined responses leave in one write.
+type outQueue struct {
+	buf    []byte
+	items  []outItem
+	head   int   // first unsent item
+	queued int64 // bytes not yet sent
+	iov    [][]byte
+}
+
+func (q *outQueue) pending() bool { return q.head < len(q.items) }
+
+// appendOwned records that buf grew from start to its current length.
+func (q *outQueue) appendOwned(start int) {
+	end := len(q.buf)
+	if end == start {
+		return
+	}
+	q.queued += int64(end - start)
+	if n := len(q.items); n > q.head && q.items[n-1].kind == itemOwned && q.items[n-1].end == start {
+		q.items[n-1].end = end
+		return
+	}
+	q.items = append(q.items, outItem{kind: itemOwned, start: start, end: end})
+}
+
+func (q *outQueue) addBytes(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	if len(b) <= copyLimit {
+		start := len(q.buf)
+		q.buf = append(q.buf, b...)
+		q.appendOwned(start)
+		return
+	}
+	q.queued += int64(len(b))
+	q.items = append(q.items, outItem{kind: itemShared, data: b})
+}
+
+func (q *outQueue) addFile(f http1.File, off, n int64) {
+	if n <= 0 {
+		return
+	}
+	q.queued += n
+	q.items = append(q.items, outItem{kind: itemFile, file: f, off: off, n: n})
+}
+
+func (q *outQueue) addCloser(c io.Closer) {
+	if c == nil {
+		return
+	}
+	if !q.pending() {
+		c.Close()
+		return
+	}
+	q.items = append(q.items, outItem{kind: itemClose, closer: c})
+}
+
+// flush sends queued output to s until the queue is empty or s would block.
+func (q *outQueue) flush(s Sink) error {
+	for q.head < len(q.items) {
+		it := &q.items[q.head]
+		switch it.kind {
+		case itemClose:
+			it.closer.Close()
+			*it = outItem{}
+			q.head++
+			continue
+		case itemFile:
+			n, err := s.SendFile(it.file, it.off, it.n)
+			it.off += n
+			it.n -= n
+			q.queued -= n
+			if it.n == 0 {
+				*it = outItem{}
+				q.head++
+			}
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		// Gather the run of byte items into one writev.
+		q.iov = q.iov[:0]
+		for i := q.head; i < len(q.items) && len(q.iov) < 64; i++ {
+			b := q.bytesOf(&q.items[i])
+			if b == nil {
+				break
+			}
+			q.iov = append(q.iov, b)
+		}
+		n, err := s.Writev(q.iov)
+		q.consume(n)
+		if err != nil {
+			return err
+		}
+	}
+	q.reset()
+	return nil
+}
+
+func (q *outQueue) bytesOf(it *outItem) []byte {
+	switch it.kind {
+	case itemOwned:
+		return q.buf[it.start:it.end]
+	case itemShared:
+		return it.data
+	}
+	return nil
+}
+
+// consume drops n sent bytes from the front of the queue.
+func (q *outQueue) consume(n int64) {
+	q.queued -= n
+	for n > 0 {
+		it := &q.items[q.head]
+		size := int64(len(q.bytesOf(it)))
+		if n < size {
+			if it.kind == itemOwned {
+				it.start += int(n)
+			} else {
+				it.data = it.data[n:]
+			}
+			return
+		}
+		n -= size
+		*it = outItem{}
+		q.head++
+	}
+}
+
+func (q *outQueue) reset() {
+	for i := q.head; i < len(q.items); i++ {
+		if c := q.items[i].closer; c != nil {
+			c.Close()
+		}
+		q.items[i] = outItem{}
+	}
+	q.buf, q.items, q.head, q.queued = q.buf[:0], q.items[:0], 0, 0
+	for i := range q.iov {
+		q.iov[i] = nil
+	}
+}

@@ -1,0 +1,233 @@
+package http1
+
+import (
+	"io"
+	"strconv"
+	"time"
+)
+
+// File is a body source an engine can send from: ReadAt for a portable copy,
+// Fd for sendfile(2). *os.File satisfies it.
+type File interface {
+	ReadAt(p []byte, off int64) (int, error)
+	Fd() uintptr
+}
+
+// Part is one piece of a multipart body: Head bytes, then either Data or the
+// segment [Off, Off+Len) of File.
+type Part struct {
+	Head []byte
+	Data []byte
+	File File
+	Off  int64
+	Len  int64
+}
+
+// Response is the plan of a response: what to send, not how. A Handler fills
+// it in; an engine encodes the head with AppendHead and sends the body from
+// whichever source is set: Body, the File segment, or Parts.
+//
+// Fixed, Body and Parts' Head/Data may be shared by many responses at once
+// and are never modified. A Response is reused from one request to the next.
+type Response struct {
+	Status int
+	Fixed  []byte // pre-rendered header lines ("Name: value\r\n"), shared
+	Header []byte // header lines added for this response, owned
+
+	Body  []byte // shared, immutable body bytes
+	File  File   // or a file segment
+	Off   int64
+	Len   int64
+	Parts []Part // or a multipart body
+
+	// Closer is released once the body has been sent or abandoned.
+	Closer io.Closer
+	// Close asks for the connection to be closed after this response.
+	Close bool
+}
+
+// Reset clears r for reuse, keeping its header and parts storage.
+func (r *Response) Reset() {
+	h, p := r.Header[:0], r.Parts[:0]
+	*r = Response{Header: h, Parts: p}
+}
+
+// AddHeader appends a header line. name and value must be valid field
+// syntax; handlers never copy request bytes here unchecked.
+func (r *Response) AddHeader(name, value string) {
+	r.Header = append(r.Header, name...)
+	r.Header = append(r.Header, ": "...)
+	r.Header = append(r.Header, value...)
+	r.Header = append(r.Header, "\r\n"...)
+}
+
+// AddHeaderBytes is AddHeader for a byte-slice value.
+func (r *Response) AddHeaderBytes(name string, value []byte) {
+	r.Header = append(r.Header, name...)
+	r.Header = append(r.Header, ": "...)
+	r.Header = append(r.Header, value...)
+	r.Header = append(r.Header, "\r\n"...)
+}
+
+// AddHeaderInt appends a header line with a decimal value.
+func (r *Response) AddHeaderInt(name string, v int64) {
+	r.Header = append(r.Header, name...)
+	r.Header = append(r.Header, ": "...)
+	r.Header = strconv.AppendInt(r.Header, v, 10)
+	r.Header = append(r.Header, "\r\n"...)
+}
+
+// ContentLength is the length of the planned body.
+func (r *Response) ContentLength() int64 {
+	switch {
+	case r.File != nil:
+		return r.Len
+	case r.Parts != nil:
+		var n int64
+		for i := range r.Parts {
+			p := &r.Parts[i]
+			n += int64(len(p.Head)) + int64(len(p.Data)) + p.Len
+		}
+		return n
+	}
+	return int64(len(r.Body))
+}
+
+// BodyAllowed reports whether a response with this status carries content
+// (RFC 9110 §6.4.1): 1xx, 204 and 304 never do.
+func BodyAllowed(status int) bool {
+	return status >= 200 && status != 204 && status != 304
+}
+
+// AppendHead appends the status line and header section of resp to dst.
+// keepAlive says whether the connection stays open; minor is the request's
+// HTTP minor version, which decides whether keep-alive must be announced.
+// date is an IMF-fixdate from a Clock.
+func AppendHead(dst []byte, resp *Response, minor int, keepAlive bool, date []byte) []byte {
+	dst = append(dst, "HTTP/1.1 "...)
+	dst = appendStatus(dst, resp.Status)
+	dst = append(dst, "Server: weft\r\nDate: "...)
+	dst = append(dst, date...)
+	dst = append(dst, "\r\n"...)
+	dst = append(dst, resp.Fixed...)
+	dst = append(dst, resp.Header...)
+	if BodyAllowed(resp.Status) {
+		dst = append(dst, "Content-Length: "...)
+		dst = strconv.AppendInt(dst, resp.ContentLength(), 10)
+		dst = append(dst, "\r\n"...)
+	}
+	switch {
+	case !keepAlive:
+		dst = append(dst, "Connection: close\r\n"...)
+	case minor == 0:
+		dst = append(dst, "Connection: keep-alive\r\n"...)
+	}
+	return append(dst, "\r\n"...)
+}
+
+func appendStatus(dst []byte, code int) []byte {
+	if code >= 100 && code < 600 {
+		if t := statusText[code]; t != "" {
+			dst = strconv.AppendInt(dst, int64(code), 10)
+			dst = append(dst, ' ')
+			dst = append(dst, t...)
+			return append(dst, "\r\n"...)
+		}
+	}
+	dst = strconv.AppendInt(dst, int64(code), 10)
+	return append(dst, " Status\r\n"...)
+}
+
+// StatusText returns the reason phrase for code, or "" if unknown.
+func StatusText(code int) string {
+	if code < 0 || code >= len(statusText) {
+		return ""
+	}
+	return statusText[code]
+}
+
+var statusText = [600]string{
+	100: "Continue",
+	200: "OK",
+	204: "No Content",
+	206: "Partial Content",
+	301: "Moved Permanently",
+	302: "Found",
+	304: "Not Modified",
+	307: "Temporary Redirect",
+	308: "Permanent Redirect",
+	400: "Bad Request",
+	403: "Forbidden",
+	404: "Not Found",
+	405: "Method Not Allowed",
+	408: "Request Timeout",
+	412: "Precondition Failed",
+	413: "Content Too Large",
+	414: "URI Too Long",
+	416: "Range Not Satisfiable",
+	417: "Expectation Failed",
+	431: "Request Header Fields Too Large",
+	500: "Internal Server Error",
+	501: "Not Implemented",
+	503: "Service Unavailable",
+	505: "HTTP Version Not Supported",
+}
+
+// Handler turns a Request into a Response plan. It is called by one goroutine
+// per connection at a time but by many connections at once, so an
+// implementation must be safe for concurrent use. It must not retain req or
+// resp after returning.
+type Handler interface {
+	ServeHTTP1(req *Request, resp *Response)
+}
+
+// Clock caches the Date header value for the current second. It is not safe
+// for concurrent use: each connection or event loop owns one.
+type Clock struct {
+	sec int64
+	buf []byte
+}
+
+// Date returns now as an IMF-fixdate (RFC 9110 §5.6.7). The slice is reused
+// on the next second's call.
+func (c *Clock) Date(now time.Time) []byte {
+	if s := now.Unix(); s != c.sec || c.buf == nil {
+		c.sec = s
+		c.buf = AppendDate(c.buf[:0], now)
+	}
+	return c.buf
+}
+
+// AppendDate appends t as an IMF-fixdate.
+func AppendDate(dst []byte, t time.Time) []byte {
+	return t.UTC().AppendFormat(dst, TimeFormat)
+}
+
+// TimeFormat is the IMF-fixdate layout.
+const TimeFormat = "Mon, 02 Jan 2006 15:04:05 GMT"
+
+// ParseDate parses an HTTP date in any of the three formats of RFC 9110 §5.6.7.
+func ParseDate(b []byte) (time.Time, bool) {
+	s := string(b)
+	for _, layout := range [...]string{TimeFormat, "Monday, 02-Jan-06 15:04:05 GMT", "Mon Jan _2 15:04:05 2006"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// Record describes one answered request, for access logs and metrics. Its
+// byte slices are views valid only during the call that receives it.
+type Record struct {
+	Remote    string
+	Time      time.Time
+	Method    []byte
+	Target    []byte
+	Major     int
+	Minor     int
+	Status    int
+	Bytes     int64 // response bytes planned: head and body
+	Referer   []byte
+	UserAgent []byte
+}

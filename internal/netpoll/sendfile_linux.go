@@ -1,0 +1,68 @@
+package netpoll
+
+import (
+	"io"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// maxSendfile is the most one sendfile(2) call is asked to move.
+const maxSendfile = 1 << 30
+
+// SendFileRaw sends n bytes of src from off to the socket behind rc,
+// letting Go's netpoller wait while the socket buffer is full. It does not
+// move src's file offset, so src may be shared.
+func SendFileRaw(rc syscall.RawConn, src int, off, n int64) (int64, error) {
+	var written int64
+	var serr error
+	err := rc.Write(func(fd uintptr) bool {
+		for written < n {
+			m, e := SendFile(int(fd), src, off+written, n-written)
+			written += m
+			switch {
+			case e == unix.EAGAIN:
+				return false
+			case e != nil:
+				serr = e
+				return true
+			}
+		}
+		return true
+	})
+	if serr != nil {
+		return written, serr
+	}
+	return written, err
+}
+
+// SendFile makes one sendfile(2) call (retried on EINTR) from src at off to
+// the socket dst and returns how much it moved. It returns unix.EAGAIN from
+// a non-blocking socket that is full, and io.ErrUnexpectedEOF when src ends
+// before off+n (the file shrank).
+func SendFile(dst, src int, off, n int64) (int64, error) {
+	if n > maxSendfile {
+		n = maxSendfile
+	}
+	for {
+		o := off
+		m, err := unix.Sendfile(dst, src, &o, int(n))
+		if err == unix.EINTR {
+			continue
+		}
+		if m < 0 {
+			m = 0
+		}
+		if err != nil {
+			if err == unix.EAGAIN {
+				return int64(m), err
+			}
+			return int64(m), os.NewSyscallError("sendfile", err)
+		}
+		if m == 0 {
+			return 0, io.ErrUnexpectedEOF
+		}
+		return int64(m), nil
+	}
+}

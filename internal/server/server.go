@@ -1,0 +1,177 @@
+// Package server wires weft together: it opens the document root, builds
+// the access log, picks the engine from an explicit table, listens, and runs
+// until its context ends, then shuts down gracefully.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/weft-server/weft/internal/accesslog"
+	"github.com/weft-server/weft/internal/engine"
+	"github.com/weft-server/weft/internal/engine/goroutine"
+	"github.com/weft-server/weft/internal/sample"
+	"github.com/weft-server/weft/internal/site"
+)
+
+// Config is everything `weft serve` can be told.
+type Config struct {
+	Addr   string // host:port to listen on
+	Engine string // a key of Engines, or "auto"
+
+	Site   site.Config   // Root "" serves the embedded sample site
+	Limits engine.Config // timeouts and limits; Handler and Log are set by Run
+
+	AccessLog  bool
+	LogFormat  accesslog.Format
+	LogFile    string    // "" or "-" for Stdout
+	Stdout     io.Writer // where the access log and the banner go
+	ErrorLog   *slog.Logger
+	OnListen   func(addr net.Addr) // called once listening; nil prints a banner
+	FlushEvery time.Duration       // access log flush interval
+}
+
+// Engines is the table of engines by name.
+func Engines() map[string]engine.Engine {
+	return map[string]engine.Engine{
+		"goroutine": goroutine.Engine{},
+	}
+}
+
+// EngineNames lists the engines that may be chosen, "auto" included.
+func EngineNames() []string {
+	var names []string
+	for n := range Engines() {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return append(names, "auto")
+}
+
+// pickEngine resolves a name, "auto" meaning the fastest here.
+func pickEngine(name string) (engine.Engine, string, error) {
+	table := Engines()
+	if name == "" || name == "auto" {
+		name = autoEngine(table)
+	}
+	e, ok := table[name]
+	if !ok {
+		return nil, "", fmt.Errorf("weft: unknown engine %q (have %v)", name, EngineNames())
+	}
+	return e, name, nil
+}
+
+func autoEngine(table map[string]engine.Engine) string {
+	for _, n := range []string{"epoll", "goroutine"} {
+		if _, ok := table[n]; ok {
+			return n
+		}
+	}
+	return "goroutine"
+}
+
+// Run serves until ctx is done. Errors come back ready to print.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.Stdout == nil {
+		cfg.Stdout = os.Stdout
+	}
+	if cfg.ErrorLog == nil {
+		cfg.ErrorLog = slog.Default()
+	}
+	eng, engName, err := pickEngine(cfg.Engine)
+	if err != nil {
+		return err
+	}
+	scfg := cfg.Site
+	label := scfg.Root
+	if scfg.Root == "" {
+		dir, cleanup, err := sample.Extract()
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		scfg.Root, label = dir, "the built-in sample site"
+	}
+	st, err := site.Open(scfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	ecfg := cfg.Limits
+	ecfg.Handler = st
+	ecfg.ErrorLog = cfg.ErrorLog
+	if cfg.AccessLog {
+		w := cfg.Stdout
+		if cfg.LogFile != "" && cfg.LogFile != "-" {
+			f, err := os.OpenFile(cfg.LogFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+			if err != nil {
+				return fmt.Errorf("weft: access log: %w", err)
+			}
+			defer f.Close()
+			w = f
+		}
+		every := cfg.FlushEvery
+		if every <= 0 {
+			every = time.Second
+		}
+		l := accesslog.New(w, cfg.LogFormat, every)
+		defer l.Close()
+		ecfg.Log = l
+	}
+
+	ln, err := Listen(cfg.Addr)
+	if err != nil {
+		return err
+	}
+	if cfg.OnListen != nil {
+		cfg.OnListen(ln.Addr())
+	} else {
+		fmt.Fprintf(cfg.Stdout, "weft: serving %s at http://%s/ (engine %s); Ctrl-C stops\n", label, displayAddr(ln.Addr()), engName)
+	}
+	err = eng.Serve(ctx, ln, ecfg.WithDefaults())
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	return nil
+}
+
+// Listen opens a TCP listener, with an error a person can act on.
+func Listen(addr string) (*net.TCPListener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		var oe *net.OpError
+		if errors.As(err, &oe) && oe.Err != nil {
+			return nil, fmt.Errorf("weft: cannot listen on %s: %w", addr, unwrapSyscall(oe.Err))
+		}
+		return nil, fmt.Errorf("weft: cannot listen on %s: %w", addr, err)
+	}
+	return ln.(*net.TCPListener), nil
+}
+
+func unwrapSyscall(err error) error {
+	var se *os.SyscallError
+	if errors.As(err, &se) {
+		return se.Err
+	}
+	return err
+}
+
+// displayAddr turns a wildcard listen address into one a browser can open.
+func displayAddr(a net.Addr) string {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return a.String()
+	}
+	if ta.IP.IsUnspecified() {
+		return net.JoinHostPort("localhost", fmt.Sprint(ta.Port))
+	}
+	return ta.String()
+}

@@ -1,0 +1,111 @@
+package site
+
+import (
+	"bytes"
+	"errors"
+)
+
+// byteRange is [start, start+length) of a representation.
+type byteRange struct{ start, length int64 }
+
+var errUnsatisfiable = errors.New("weft: range not satisfiable")
+
+// parseRange parses a Range field value (RFC 9110 §14.1.2) against a
+// representation of size bytes. It returns nil ranges and a nil error when
+// the field should be ignored (not bytes, malformed, or a set that would
+// amplify the response: more than maxRanges, overlapping, or in total
+// larger than the representation), and errUnsatisfiable when no range
+// overlaps the content.
+func parseRange(h []byte, size int64, maxRanges int) ([]byteRange, error) {
+	const prefix = "bytes="
+	if len(h) < len(prefix) || !bytes.EqualFold(h[:len(prefix)], []byte(prefix)) {
+		return nil, nil
+	}
+	var ranges []byteRange
+	satisfiable := false
+	count := 0
+	for _, spec := range bytes.Split(h[len(prefix):], []byte(",")) {
+		spec = bytes.TrimSpace(spec)
+		if len(spec) == 0 {
+			continue
+		}
+		count++
+		if count > maxRanges {
+			return nil, nil
+		}
+		dash := bytes.IndexByte(spec, '-')
+		if dash < 0 {
+			return nil, nil
+		}
+		first, last := spec[:dash], spec[dash+1:]
+		var r byteRange
+		if len(first) == 0 {
+			// suffix-range: the last n bytes.
+			n, ok := parseInt(last)
+			if !ok {
+				return nil, nil
+			}
+			if n == 0 || size == 0 {
+				continue
+			}
+			if n > size {
+				n = size
+			}
+			r = byteRange{size - n, n}
+		} else {
+			start, ok := parseInt(first)
+			if !ok {
+				return nil, nil
+			}
+			end := size - 1
+			if len(last) > 0 {
+				e, ok := parseInt(last)
+				if !ok || e < start {
+					return nil, nil
+				}
+				if e < end {
+					end = e
+				}
+			}
+			if start >= size {
+				continue
+			}
+			r = byteRange{start, end - start + 1}
+		}
+		satisfiable = true
+		ranges = append(ranges, r)
+	}
+	if count == 0 {
+		return nil, nil
+	}
+	if !satisfiable {
+		return nil, errUnsatisfiable
+	}
+	var total int64
+	for i, a := range ranges {
+		total += a.length
+		for _, b := range ranges[:i] {
+			if a.start < b.start+b.length && b.start < a.start+a.length {
+				return nil, nil
+			}
+		}
+	}
+	if total > size {
+		return nil, nil
+	}
+	return ranges, nil
+}
+
+func parseInt(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}

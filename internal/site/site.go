@@ -1,0 +1,285 @@
+// Package site is weft's file-serving core: it turns a Request into a
+// Response plan. It opens files beneath one root through os.Root, so nothing
+// outside the root is ever read; it never touches sockets.
+package site
+
+import (
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/weft-server/weft/internal/http1"
+)
+
+// Config says what to serve and how.
+type Config struct {
+	Root      string // directory to serve
+	Index     string // file served for a directory; "index.html" when empty
+	Dotfiles  bool   // serve names beginning with "." (".well-known" always is)
+	Listing   bool   // list directories that have no index file
+	MaxRanges int    // most ranges honoured in one request; 16 when zero
+}
+
+// Site serves the files beneath one directory. It is safe for concurrent use.
+type Site struct {
+	cfg  Config
+	root *os.Root
+}
+
+var _ http1.Handler = (*Site)(nil)
+
+// Open opens cfg.Root for serving.
+func Open(cfg Config) (*Site, error) {
+	if cfg.Index == "" {
+		cfg.Index = "index.html"
+	}
+	if cfg.MaxRanges <= 0 {
+		cfg.MaxRanges = 16
+	}
+	fi, err := os.Stat(cfg.Root)
+	if err != nil {
+		return nil, fmt.Errorf("weft: document root: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("weft: document root %s: not a directory", cfg.Root)
+	}
+	root, err := os.OpenRoot(cfg.Root)
+	if err != nil {
+		return nil, fmt.Errorf("weft: document root: %w", err)
+	}
+	if _, err := root.FS().(fs.ReadDirFS).ReadDir("."); err != nil {
+		root.Close()
+		return nil, fmt.Errorf("weft: document root: %w", err)
+	}
+	return &Site{cfg: cfg, root: root}, nil
+}
+
+// Close releases the root.
+func (s *Site) Close() error { return s.root.Close() }
+
+const allow = "GET, HEAD, OPTIONS"
+
+// ServeHTTP1 implements http1.Handler.
+func (s *Site) ServeHTTP1(req *http1.Request, resp *http1.Response) {
+	switch req.Method {
+	case http1.MethodGet, http1.MethodHead:
+	case http1.MethodOptions:
+		resp.Status = 200
+		resp.AddHeader("Allow", allow)
+		return
+	case http1.MethodOther:
+		http1.ErrorPage(resp, 501)
+		return
+	default:
+		http1.ErrorPage(resp, 405)
+		resp.AddHeader("Allow", allow)
+		return
+	}
+	name, trailing, err := resolve(req.Path, s.cfg.Dotfiles)
+	switch {
+	case errors.Is(err, errBadPath):
+		http1.ErrorPage(resp, 400)
+		return
+	case err != nil:
+		http1.ErrorPage(resp, 404)
+		return
+	}
+	s.serveName(req, resp, name, trailing)
+}
+
+func (s *Site) serveName(req *http1.Request, resp *http1.Response, name string, trailing bool) {
+	f, fi, err := s.open(name)
+	if err != nil {
+		http1.ErrorPage(resp, statusForError(err))
+		return
+	}
+	if fi.IsDir() {
+		f.Close()
+		if !trailing {
+			redirectToDir(req, resp)
+			return
+		}
+		index := s.cfg.Index
+		if name != "." {
+			index = name + "/" + index
+		}
+		f, fi, err = s.open(index)
+		if errors.Is(err, fs.ErrNotExist) || (err == nil && fi.IsDir()) {
+			if f != nil {
+				f.Close()
+			}
+			if s.cfg.Listing {
+				s.serveListing(req, resp, name)
+				return
+			}
+			http1.ErrorPage(resp, 403)
+			return
+		}
+		if err != nil {
+			http1.ErrorPage(resp, statusForError(err))
+			return
+		}
+		name = index
+	} else if trailing {
+		f.Close()
+		http1.ErrorPage(resp, 404)
+		return
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		http1.ErrorPage(resp, 404)
+		return
+	}
+	s.serveFile(req, resp, f, fi, name)
+}
+
+// open opens name beneath the root without blocking on special files.
+func (s *Site) open(name string) (*os.File, fs.FileInfo, error) {
+	f, err := s.root.OpenFile(name, os.O_RDONLY|openFlags, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, fi, nil
+}
+
+func statusForError(err error) int {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return 404
+	case errors.Is(err, fs.ErrPermission):
+		return 403
+	}
+	// Escapes from the root, loops, names too long, not-a-directory:
+	// to the client these are simply absent.
+	return 404
+}
+
+func (s *Site) serveFile(req *http1.Request, resp *http1.Response, f *os.File, fi fs.FileInfo, name string) {
+	size, mod := fi.Size(), fi.ModTime()
+	var tag [48]byte
+	etag := appendETag(tag[:0], size, mod)
+	ctype := contentType(name)
+
+	resp.Status = 200
+	resp.AddHeader("Content-Type", ctype)
+	resp.AddHeaderBytes("ETag", etag)
+	resp.Header = append(resp.Header, "Last-Modified: "...)
+	resp.Header = http1.AppendDate(resp.Header, mod)
+	resp.Header = append(resp.Header, "\r\nAccept-Ranges: bytes\r\n"...)
+
+	if st := checkPreconditions(req, etag, mod); st != 0 {
+		f.Close()
+		resp.Status = st
+		if st == 412 {
+			resp.Header = resp.Header[:0]
+			http1.ErrorPage(resp, 412)
+		}
+		return
+	}
+	resp.File, resp.Closer, resp.Off, resp.Len = f, f, 0, size
+
+	if len(req.Range) == 0 || req.Method != http1.MethodGet || !checkIfRange(req.IfRange, etag, mod) {
+		return
+	}
+	ranges, err := parseRange(req.Range, size, s.cfg.MaxRanges)
+	switch {
+	case err != nil:
+		resp.Status = 416
+		resp.File, resp.Len = nil, 0
+		f.Close()
+		resp.Closer = nil
+		resp.Header = append(resp.Header, "Content-Range: bytes */"...)
+		resp.Header = strconv.AppendInt(resp.Header, size, 10)
+		resp.Header = append(resp.Header, "\r\n"...)
+		return
+	case len(ranges) == 0:
+		return
+	}
+	resp.Status = 206
+	if len(ranges) == 1 {
+		r := ranges[0]
+		resp.Off, resp.Len = r.start, r.length
+		resp.Header = appendContentRange(append(resp.Header, "Content-Range: "...), r, size)
+		resp.Header = append(resp.Header, "\r\n"...)
+		return
+	}
+	planMultipart(resp, f, ranges, size, ctype, etag)
+}
+
+// planMultipart turns resp into a multipart/byteranges response (RFC 9110
+// §14.6) whose parts send segments of f. Its Content-Type replaces the
+// file's.
+func planMultipart(resp *http1.Response, f http1.File, ranges []byteRange, size int64, ctype string, etag []byte) {
+	boundary := boundaryFor(etag)
+	resp.File, resp.Len = nil, 0
+	resp.Header = resp.Header[:0]
+	resp.AddHeader("Content-Type", "multipart/byteranges; boundary="+boundary)
+	resp.AddHeaderBytes("ETag", etag)
+	resp.Header = append(resp.Header, "Accept-Ranges: bytes\r\n"...)
+	for i, r := range ranges {
+		var head []byte
+		if i > 0 {
+			head = append(head, "\r\n"...)
+		}
+		head = append(head, "--"+boundary+"\r\nContent-Type: "+ctype+"\r\nContent-Range: "...)
+		head = appendContentRange(head, r, size)
+		head = append(head, "\r\n\r\n"...)
+		resp.Parts = append(resp.Parts, http1.Part{Head: head, File: f, Off: r.start, Len: r.length})
+	}
+	resp.Parts = append(resp.Parts, http1.Part{Head: []byte("\r\n--" + boundary + "--\r\n")})
+}
+
+func appendContentRange(dst []byte, r byteRange, size int64) []byte {
+	dst = append(dst, "bytes "...)
+	dst = strconv.AppendInt(dst, r.start, 10)
+	dst = append(dst, '-')
+	dst = strconv.AppendInt(dst, r.start+r.length-1, 10)
+	dst = append(dst, '/')
+	return strconv.AppendInt(dst, size, 10)
+}
+
+// boundaryFor derives a multipart boundary from the ETag, so that the same
+// request gets the same bytes from every engine.
+func boundaryFor(etag []byte) string {
+	h := fnv.New64a()
+	h.Write(etag)
+	return fmt.Sprintf("weft-%016x", h.Sum64())
+}
+
+// appendETag appends a strong validator built from size and modification
+// time, as nginx does: it changes whenever the file does.
+func appendETag(dst []byte, size int64, mod time.Time) []byte {
+	dst = append(dst, '"')
+	dst = strconv.AppendInt(dst, mod.UnixNano(), 16)
+	dst = append(dst, '-')
+	dst = strconv.AppendInt(dst, size, 16)
+	return append(dst, '"')
+}
+
+// redirectToDir answers a request for a directory without its trailing
+// slash with a permanent redirect to the slashed path, keeping the query.
+func redirectToDir(req *http1.Request, resp *http1.Response) {
+	p := req.Path
+	// Never emit "//host": a protocol-relative Location would leave the site.
+	for len(p) > 1 && p[0] == '/' && p[1] == '/' {
+		p = p[1:]
+	}
+	http1.ErrorPage(resp, 301)
+	resp.Header = append(resp.Header, "Location: "...)
+	resp.Header = append(resp.Header, p...)
+	resp.Header = append(resp.Header, '/')
+	if req.Query != nil {
+		resp.Header = append(resp.Header, '?')
+		resp.Header = append(resp.Header, req.Query...)
+	}
+	resp.Header = append(resp.Header, "\r\n"...)
+}

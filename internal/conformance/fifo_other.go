@@ -1,0 +1,7 @@
+//go:build !unix
+
+package conformance
+
+import "testing"
+
+func mkfifo(t testing.TB, path string) {}

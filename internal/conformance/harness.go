@@ -6,9 +6,9 @@ package conformance
 
 import (
 	"bufio"
-	"fmt"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"

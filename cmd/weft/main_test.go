@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// weftBin builds the command once per test binary.
+func weftBin(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "weft-bin-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "weft")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			binErr = err
+			binPath = string(out)
+		}
+	})
+	if binErr != nil {
+		t.Fatalf("go build: %v\n%s", binErr, binPath)
+	}
+	return binPath
+}
+
+func TestUsageErrors(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	cases := []struct {
+		name string
+		args []string
+		code int
+		msg  string
+	}{
+		{"UnknownFlag", []string{"serve", "--bogus"}, 2, "flag provided but not defined: -bogus"},
+		{"UnknownCommand", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{"MissingDir", []string{"serve", "/definitely/not/here"}, 1, "weft: cannot serve /definitely/not/here: no such file or directory"},
+		{"NotADir", []string{"serve", "main.go", "-p", "0"}, 1, "not a directory"},
+		{"BusyPort", []string{"serve", "--addr", busy.Addr().String()}, 1, "address already in use"},
+		{"BadPort", []string{"serve", "-p", "70000"}, 2, "out of range"},
+		{"BadAddr", []string{"serve", "--addr", "nocolon"}, 2, "want HOST:PORT"},
+		{"BadEngine", []string{"serve", "--engine", "fibers", "-p", "0"}, 1, `unknown engine "fibers"`},
+		{"BadLogFormat", []string{"serve", "--log-format", "xml"}, 2, "unknown log format"},
+		{"BadTimeout", []string{"serve", "--idle-timeout", "-1s"}, 2, "must be positive"},
+		{"TwoDirs", []string{"serve", ".", "."}, 2, "one DIR at most"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(tc.args, &stdout, &stderr)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d", code, tc.code)
+			}
+			if !strings.Contains(stderr.String(), tc.msg) {
+				t.Errorf("stderr %q lacks %q", stderr.String(), tc.msg)
+			}
+			if strings.Contains(stderr.String(), "goroutine 1 [") || strings.Contains(stderr.String(), "panic:") {
+				t.Errorf("stack trace on stderr: %s", stderr.String())
+			}
+		})
+	}
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"version"}, &out, &errb); code != 0 || !strings.HasPrefix(out.String(), "weft ") {
+		t.Errorf("version: %d %q", code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"help"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "weft serve") {
+		t.Errorf("help: %d %q", code, out.String())
+	}
+	errb.Reset()
+	if code := run([]string{"serve", "--help"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "-read-header-timeout") {
+		t.Errorf("serve --help: %d %q", code, errb.String())
+	}
+}
+
+var urlRe = regexp.MustCompile(`http://[^ ]+/`)
+
+// TestServeSampleAndSignal runs the real binary on its embedded site,
+// fetches the page it announces, then stops it with SIGTERM.
+func TestServeSampleAndSignal(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("signals")
+	}
+	bin := weftBin(t)
+	cmd := exec.Command(bin, "serve", "-p", "0", "--log-format", "json")
+	stdout, _ := cmd.StdoutPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	br := bufio.NewReader(stdout)
+	line, err := br.ReadString('\n')
+	if err != nil {
+		t.Fatalf("no banner: %v; stderr %s", err, stderr.String())
+	}
+	url := urlRe.FindString(line)
+	if url == "" {
+		t.Fatalf("banner %q has no URL", line)
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "<title>weft") {
+		t.Fatalf("sample page: %d %q", resp.StatusCode, body[:min(len(body), 200)])
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	rest, _ := io.ReadAll(br)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v; stderr %s", err, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("weft did not exit within 15s of SIGTERM")
+	}
+	// The access log was flushed on the way out.
+	if !strings.Contains(string(rest), `"method":"GET","target":"/"`) {
+		t.Errorf("access log lacks the request: %q", rest)
+	}
+}

@@ -8,7 +8,6 @@ import (
 var (
 	errBadPath  = errors.New("weft: malformed path")
 	errHidden   = errors.New("weft: path names a dotfile")
-	errNotFound = errors.New("weft: not found")
 )
 
 // resolve turns the raw (percent-encoded) path of a request into a name

@@ -1,0 +1,96 @@
+// Package lint holds tests that keep the code base in shape: imports only
+// point down the layers of DESIGN.md.
+package lint
+
+import (
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/weft-server/weft/"
+
+// allowed lists, for each of our packages (by path prefix), the packages of
+// ours it may import (by path prefix). Anything of ours not listed is
+// forbidden.
+var allowed = map[string][]string{
+	"internal/http1":       {},
+	"internal/netpoll":     {},
+	"internal/sample":      {},
+	"internal/site":        {"internal/http1"},
+	"internal/accesslog":   {"internal/http1"},
+	"internal/engine":      {"internal/engine", "internal/http1", "internal/netpoll"},
+	"internal/conformance": {"internal/engine", "internal/http1", "internal/site"},
+	"internal/server":      {"internal/"},
+	"internal/loadgen":     {},
+	"internal/lint":        {},
+	"cmd/":                 {"internal/"},
+}
+
+func TestImportDirection(t *testing.T) {
+	root, _ := filepath.Abs("../..")
+	fset := token.NewFileSet()
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) && path != root {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, path)
+		pkg := filepath.ToSlash(filepath.Dir(rel))
+		isTest := strings.HasSuffix(path, "_test.go")
+		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		rules, ok := rulesFor(pkg)
+		if !ok {
+			t.Errorf("%s: package %s has no import rule in lint_test.go", rel, pkg)
+			return nil
+		}
+		for _, imp := range f.Imports {
+			p, _ := strconv.Unquote(imp.Path.Value)
+			if !strings.HasPrefix(p, module) {
+				continue
+			}
+			dep := strings.TrimPrefix(p, module)
+			if dep == pkg || (isTest && dep == "internal/conformance") {
+				continue // external test packages; every engine's tests run the shared suite
+			}
+			if !permitted(dep, rules) {
+				t.Errorf("%s imports %s: %s may import only %v", rel, dep, pkg, rules)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func rulesFor(pkg string) ([]string, bool) {
+	best, found := "", false
+	for prefix := range allowed {
+		if (pkg == strings.TrimSuffix(prefix, "/") || strings.HasPrefix(pkg+"/", prefix) || strings.HasPrefix(pkg, prefix)) && len(prefix) > len(best) {
+			best, found = prefix, true
+		}
+	}
+	return allowed[best], found
+}
+
+func permitted(dep string, rules []string) bool {
+	for _, r := range rules {
+		if strings.HasPrefix(dep, r) {
+			return true
+		}
+	}
+	return false
+}

@@ -6,8 +6,8 @@ import (
 )
 
 var (
-	errBadPath  = errors.New("weft: malformed path")
-	errHidden   = errors.New("weft: path names a dotfile")
+	errBadPath = errors.New("weft: malformed path")
+	errHidden  = errors.New("weft: path names a dotfile")
 )
 
 // resolve turns the raw (percent-encoded) path of a request into a name

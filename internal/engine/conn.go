@@ -33,6 +33,9 @@ type Conn struct {
 	reqStart   time.Time // first byte of the request being received
 	lastActive time.Time // last completed read or write
 	closing    bool      // answer no more requests; close once out drains
+	keep       bool      // the request being answered leaves the connection open
+	async      bool      // hand disk work to a worker (see SetAsync)
+	offloaded  bool      // a request waits for its handler on a worker
 	draining   atomic.Bool
 }
 
@@ -49,7 +52,10 @@ func NewConn(cfg *Config, remote string, now time.Time) *Conn {
 	return &Conn{cfg: cfg, Remote: remote, lastActive: now}
 }
 
-// ReadSpace returns free space at the end of the input buffer to read into.
+// ReadSpace returns free space at the end of the input buffer to read
+// into. It is empty when the unprocessed input already fills the most a
+// connection may buffer (a full head plus a read's worth): the engine must
+// then stop reading until Process or Flush makes room.
 func (c *Conn) ReadSpace() []byte {
 	if c.in == nil {
 		c.in = bufPool.Get().(*[]byte)
@@ -63,7 +69,7 @@ func (c *Conn) ReadSpace() []byte {
 			c.w = copy(b, b[c.r:c.w])
 			c.r = 0
 		}
-		if len(b)-c.w < readChunk/2 {
+		if len(b)-c.w < readChunk/2 && len(b) < c.cfg.Limits.MaxHeadBytes+readChunk {
 			nb := make([]byte, 2*len(b))
 			copy(nb, b[:c.w])
 			*c.in = nb
@@ -89,7 +95,10 @@ func (c *Conn) Received(n int, now time.Time) {
 // responses, until the input runs out, the output backlog is full, or the
 // connection is to close.
 func (c *Conn) Process(now time.Time) {
-	for !c.closing && c.out.queued < maxBacklog {
+	if c.offloaded {
+		return
+	}
+	for !c.closing && !c.offloaded && c.out.queued < maxBacklog {
 		if c.discard > 0 {
 			n := int64(c.w - c.r)
 			if n > c.discard {
@@ -125,7 +134,9 @@ func (c *Conn) Process(now time.Time) {
 			c.reqStart = now
 		}
 	}
-	c.releaseInput()
+	if !c.offloaded {
+		c.releaseInput() // the request views the buffer until it is answered
+	}
 }
 
 func (c *Conn) bufOrEmpty() *[]byte {
@@ -148,36 +159,66 @@ func (c *Conn) releaseInput() {
 	}
 }
 
-// serve answers the request just parsed.
+// serve answers the request just parsed, or, for an asynchronous
+// connection whose handler cannot answer from memory, marks it Offloaded.
 func (c *Conn) serve(now time.Time) {
 	req, resp := &c.req, &c.resp
 	resp.Reset()
-	keep := req.KeepAlive && !c.draining.Load()
+	c.keep = req.KeepAlive && !c.draining.Load()
 	switch {
+	case req.ContentLength > c.cfg.MaxBodyBytes:
+		http1.ErrorPage(resp, 413)
+		c.keep = false
+		c.finish(now)
+		return
 	case req.Chunked:
 		// weft takes no request bodies; without decoding the chunks it
 		// cannot find the next request, so it answers and closes.
-		c.cfg.Handler.ServeHTTP1(req, resp)
-		keep = false
-	case req.ContentLength > c.cfg.MaxBodyBytes:
-		http1.ErrorPage(resp, 413)
-		keep = false
-	default:
-		c.cfg.Handler.ServeHTTP1(req, resp)
-		if req.ContentLength > 0 {
-			if len(req.Expect) > 0 {
-				// The client waits for 100-continue before sending
-				// the body; a final answer and a close is simplest.
-				keep = false
-			} else {
-				c.discard = req.ContentLength
-			}
+		c.keep = false
+	case req.ContentLength > 0:
+		if len(req.Expect) > 0 {
+			// The client waits for 100-continue before sending the
+			// body; a final answer and a close is simplest.
+			c.keep = false
+		} else {
+			c.discard = req.ContentLength
 		}
 	}
-	if resp.Close {
-		keep = false
+	if c.async {
+		if mh, ok := c.cfg.Handler.(http1.MemoryHandler); !ok || !mh.ServeFromMemory(req, resp) {
+			c.offloaded = true
+			return
+		}
+	} else {
+		c.cfg.Handler.ServeHTTP1(req, resp)
 	}
-	c.queue(now, keep, req.Method == http1.MethodHead)
+	c.finish(now)
+}
+
+// SetAsync makes Process hand requests that need disk work to a worker:
+// it stops with Offloaded true; the engine calls ServeOffloaded on another
+// goroutine, then Resume on the connection's own.
+func (c *Conn) SetAsync(on bool) { c.async = on }
+
+// Offloaded reports whether a request waits for ServeOffloaded.
+func (c *Conn) Offloaded() bool { return c.offloaded }
+
+// ServeOffloaded runs the handler for the offloaded request. It may block
+// on disk; it touches nothing but the request and the response plan.
+func (c *Conn) ServeOffloaded() { c.cfg.Handler.ServeHTTP1(&c.req, &c.resp) }
+
+// Resume queues the offloaded request's response and goes on processing.
+func (c *Conn) Resume(now time.Time) {
+	c.offloaded = false
+	c.finish(now)
+	c.Process(now)
+}
+
+func (c *Conn) finish(now time.Time) {
+	if c.resp.Close {
+		c.keep = false
+	}
+	c.queue(now, c.keep, c.req.Method == http1.MethodHead)
 }
 
 // fail answers a request that could not be parsed, then closes.
@@ -241,14 +282,16 @@ func (c *Conn) Flush(s Sink, now time.Time) error {
 // Done reports whether the connection should now be closed: it has
 // answered its last request, or it is draining and idle.
 func (c *Conn) Done() bool {
-	if c.out.pending() {
+	if c.out.pending() || c.offloaded {
 		return false
 	}
 	return c.closing || (c.draining.Load() && c.r == c.w && c.discard == 0)
 }
 
 // Idle reports whether the connection is between requests.
-func (c *Conn) Idle() bool { return !c.out.pending() && c.r == c.w && c.discard == 0 }
+func (c *Conn) Idle() bool {
+	return !c.out.pending() && !c.offloaded && c.r == c.w && c.discard == 0
+}
 
 // Deadline is when the connection must be dropped if nothing progresses:
 // WriteTimeout after the last write while output is pending,
@@ -267,6 +310,9 @@ func (c *Conn) Deadline() time.Time {
 // Drain asks the connection to finish the response in progress and then
 // close. Safe to call from any goroutine.
 func (c *Conn) Drain() { c.draining.Store(true) }
+
+// Draining reports whether Drain was called.
+func (c *Conn) Draining() bool { return c.draining.Load() }
 
 // Release frees the connection's buffers and any body sources still queued.
 func (c *Conn) Release() {

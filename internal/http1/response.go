@@ -181,6 +181,15 @@ type Handler interface {
 	ServeHTTP1(req *Request, resp *Response)
 }
 
+// MemoryHandler is a Handler that can sometimes answer without blocking
+// (from memory). An event-loop engine tries ServeFromMemory on its loop and
+// hands the request to a worker's ServeHTTP1 only when it returns false; a
+// false return leaves resp untouched.
+type MemoryHandler interface {
+	Handler
+	ServeFromMemory(req *Request, resp *Response) bool
+}
+
 // Clock caches the Date header value for the current second. It is not safe
 // for concurrent use: each connection or event loop owns one.
 type Clock struct {

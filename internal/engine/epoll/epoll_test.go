@@ -1,0 +1,14 @@
+//go:build linux
+
+package epoll_test
+
+import (
+	"testing"
+
+	"github.com/weft-server/weft/internal/conformance"
+	"github.com/weft-server/weft/internal/engine/epoll"
+)
+
+func TestConformance(t *testing.T) {
+	conformance.Run(t, conformance.StartEngine(epoll.Engine{}), conformance.Capabilities{Concurrent: true})
+}

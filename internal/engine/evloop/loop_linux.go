@@ -1,0 +1,355 @@
+package evloop
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/weft-server/weft/internal/engine"
+	"github.com/weft-server/weft/internal/http1"
+	"github.com/weft-server/weft/internal/netpoll"
+)
+
+// Poller is the readiness API a loop needs; netpoll.Epoll and netpoll.Poll
+// implement it.
+type Poller interface {
+	AddListener(fd int, exclusive bool) error
+	Add(fd int) error
+	SetWrite(fd int, on bool) error
+	Remove(fd int) error
+	Wait(timeout time.Duration, fn func(fd int, in, out, hup bool)) error
+	Wake() error
+	Close() error
+}
+
+// Pool runs disk work off the loops. Submit must not block for long.
+type Pool interface {
+	Submit(j Job)
+}
+
+// Job is one offloaded request: Run it on a worker.
+type Job struct {
+	l  *Loop
+	cn *conn
+}
+
+// Run answers the request (possibly blocking on disk) and hands the
+// connection back to its loop.
+func (j Job) Run() {
+	j.cn.c.ServeOffloaded()
+	j.l.mu.Lock()
+	j.l.done = append(j.l.done, j.cn)
+	j.l.mu.Unlock()
+	j.l.p.Wake()
+}
+
+// Shared is the state every loop of one engine shares.
+type Shared struct {
+	Cfg      *engine.Config
+	Conns    atomic.Int64 // open connections across loops, for MaxConns
+	Pool     Pool         // nil: the handler runs on the loop
+	LFD      int          // listening socket, non-blocking
+	Exclusive bool        // several loops share LFD
+}
+
+// Loop is one event loop. Only its own goroutine touches its connections;
+// other goroutines reach it through Complete and Wake.
+type Loop struct {
+	sh    *Shared
+	p     Poller
+	conns map[int]*conn
+
+	listening bool
+
+	mu   sync.Mutex
+	done []*conn // offloaded requests answered by the pool
+
+	sweepAt time.Time
+}
+
+type conn struct {
+	fd    int
+	c     *engine.Conn
+	more  bool // input may remain in the socket: read again when there is room
+	eof   bool // the peer has shut down its side
+	wants bool // level-triggered output interest is on
+}
+
+// New creates a loop over poller p.
+func New(sh *Shared, p Poller) *Loop {
+	return &Loop{sh: sh, p: p, conns: make(map[int]*conn)}
+}
+
+const sweepEvery = 250 * time.Millisecond
+
+// Run serves until ctx is done, then drains. It closes the poller.
+func (l *Loop) Run(ctx context.Context) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer l.p.Close()
+	stop := context.AfterFunc(ctx, func() { l.p.Wake() })
+	defer stop()
+	if err := l.arm(true); err != nil {
+		return err
+	}
+	var drainBy time.Time
+	for {
+		if err := l.p.Wait(sweepEvery, l.event); err != nil {
+			return err
+		}
+		now := time.Now()
+		l.resume(now)
+		if ctx.Err() != nil {
+			if drainBy.IsZero() {
+				drainBy = now.Add(l.sh.Cfg.ShutdownTimeout)
+				l.arm(false)
+				for _, cn := range l.conns {
+					cn.c.Drain()
+					if cn.c.Idle() {
+						l.close(cn)
+					}
+				}
+			}
+			if len(l.conns) == 0 {
+				return nil
+			}
+			if now.After(drainBy) {
+				for _, cn := range l.conns {
+					if !cn.c.Offloaded() {
+						l.close(cn)
+					}
+				}
+				if len(l.conns) == 0 {
+					return nil
+				}
+			}
+		}
+		if now.After(l.sweepAt) {
+			l.sweep(now)
+		}
+	}
+}
+
+// arm starts or stops this loop's interest in the listener.
+func (l *Loop) arm(on bool) error {
+	if on == l.listening {
+		return nil
+	}
+	l.listening = on
+	if on {
+		return l.p.AddListener(l.sh.LFD, l.sh.Exclusive)
+	}
+	return l.p.Remove(l.sh.LFD)
+}
+
+func (l *Loop) event(fd int, in, out, hup bool) {
+	if fd == l.sh.LFD {
+		l.accept()
+		return
+	}
+	cn, ok := l.conns[fd]
+	if !ok {
+		return
+	}
+	if in {
+		cn.more = true
+	}
+	l.drive(cn, time.Now())
+}
+
+// accept takes waiting connections, up to a batch, leaving the rest for
+// other loops; at MaxConns it stops listening until a connection closes.
+func (l *Loop) accept() {
+	for i := 0; i < 64; i++ {
+		if l.sh.Conns.Load() >= int64(l.sh.Cfg.MaxConns) {
+			l.arm(false)
+			return
+		}
+		fd, remote, err := netpoll.Accept(l.sh.LFD, true)
+		if err != nil {
+			if err != unix.EAGAIN && !netpoll.TemporaryAcceptError(err) {
+				l.sh.Cfg.ErrorLog.Error("accept", "err", err)
+			}
+			return
+		}
+		if err := l.p.Add(fd); err != nil {
+			unix.Close(fd)
+			continue
+		}
+		l.sh.Conns.Add(1)
+		c := engine.NewConn(l.sh.Cfg, remote, time.Now())
+		c.SetAsync(l.sh.Pool != nil)
+		cn := &conn{fd: fd, c: c, more: true}
+		l.conns[fd] = cn
+		l.drive(cn, time.Now())
+	}
+}
+
+// drive moves a connection as far as it can go without blocking: read
+// what has arrived, answer complete requests, write what the socket takes.
+func (l *Loop) drive(cn *conn, now time.Time) {
+	c := cn.c
+	for pass := 0; pass < 8; pass++ {
+		if c.Offloaded() {
+			return // the pool has it; input waits in the socket
+		}
+		if cn.more && !cn.eof {
+			if !l.read(cn, now) {
+				l.close(cn)
+				return
+			}
+		}
+		c.Process(now)
+		if c.Offloaded() {
+			l.sh.Pool.Submit(Job{l, cn})
+			return
+		}
+		if c.Pending() {
+			err := c.Flush(sink{cn.fd}, now)
+			switch {
+			case errors.Is(err, engine.ErrWouldBlock):
+				l.wantWrite(cn, true)
+				return
+			case err != nil:
+				l.close(cn)
+				return
+			}
+			l.wantWrite(cn, false)
+		}
+		if c.Done() || (cn.eof && !c.Pending()) {
+			l.close(cn)
+			return
+		}
+		if !cn.more {
+			return
+		}
+	}
+}
+
+// read reads until the socket is drained or the buffer is full. It
+// returns false when the connection failed.
+func (l *Loop) read(cn *conn, now time.Time) bool {
+	for {
+		space := cn.c.ReadSpace()
+		if len(space) == 0 {
+			return true // cn.more stays set: read again once processed
+		}
+		n, err := unix.Read(cn.fd, space)
+		switch {
+		case n > 0:
+			cn.c.Received(n, now)
+			if n < len(space) {
+				cn.more = false // a short read drained the socket
+				return true
+			}
+		case n == 0:
+			cn.eof, cn.more = true, false
+			return true
+		case err == unix.EAGAIN:
+			cn.more = false
+			return true
+		case err == unix.EINTR:
+		default:
+			return false
+		}
+	}
+}
+
+func (l *Loop) wantWrite(cn *conn, on bool) {
+	if cn.wants != on {
+		cn.wants = on
+		l.p.SetWrite(cn.fd, on)
+	}
+}
+
+func (l *Loop) close(cn *conn) {
+	l.p.Remove(cn.fd)
+	unix.Close(cn.fd)
+	cn.c.Release()
+	delete(l.conns, cn.fd)
+	l.sh.Conns.Add(-1)
+	if !l.listening && l.sh.Cfg != nil && l.sh.Conns.Load() < int64(l.sh.Cfg.MaxConns) && !cn.c.Draining() {
+		l.arm(true)
+	}
+}
+
+// resume finishes connections whose requests the pool has answered.
+func (l *Loop) resume(now time.Time) {
+	l.mu.Lock()
+	done := l.done
+	l.done = nil
+	l.mu.Unlock()
+	for i, cn := range done {
+		done[i] = nil
+		cn.c.Resume(now)
+		if cn.c.Offloaded() {
+			l.sh.Pool.Submit(Job{l, cn})
+			continue
+		}
+		l.drive(cn, now)
+	}
+}
+
+// sweep drops connections past their deadline.
+func (l *Loop) sweep(now time.Time) {
+	l.sweepAt = now.Add(sweepEvery)
+	for _, cn := range l.conns {
+		if !cn.c.Offloaded() && now.After(cn.c.Deadline()) {
+			l.close(cn)
+		}
+	}
+}
+
+// sink writes to a non-blocking socket.
+type sink struct{ fd int }
+
+func (s sink) Writev(bufs [][]byte) (int64, error) {
+	var total int64
+	for len(bufs) > 0 {
+		n, err := netpoll.Writev(s.fd, bufs)
+		if n > 0 {
+			total += int64(n)
+			bufs = advance(bufs, n)
+		}
+		if err == unix.EAGAIN {
+			return total, engine.ErrWouldBlock
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// advance drops n written bytes from the front of bufs.
+func advance(bufs [][]byte, n int) [][]byte {
+	for n > 0 && len(bufs) > 0 {
+		if n < len(bufs[0]) {
+			bufs[0] = bufs[0][n:]
+			return bufs
+		}
+		n -= len(bufs[0])
+		bufs = bufs[1:]
+	}
+	return bufs
+}
+
+func (s sink) SendFile(f http1.File, off, n int64) (int64, error) {
+	var total int64
+	for total < n {
+		m, err := netpoll.SendFile(s.fd, int(f.Fd()), off+total, n-total)
+		total += m
+		if err == unix.EAGAIN {
+			return total, engine.ErrWouldBlock
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}

@@ -1,0 +1,115 @@
+package netpoll
+
+import (
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Epoll is an edge-triggered epoll(7) instance with an eventfd for
+// wake-ups from other goroutines. Connections are registered once for
+// input and output edges; listeners level-triggered and, where shared
+// between loops, with EPOLLEXCLUSIVE so one loop wakes per connection.
+type Epoll struct {
+	fd     int
+	wake   int
+	events []unix.EpollEvent
+}
+
+// NewEpoll creates an epoll instance.
+func NewEpoll() (*Epoll, error) {
+	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	wake, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		unix.Close(fd)
+		return nil, os.NewSyscallError("eventfd", err)
+	}
+	p := &Epoll{fd: fd, wake: wake, events: make([]unix.EpollEvent, 256)}
+	if err := p.ctl(unix.EPOLL_CTL_ADD, wake, unix.EPOLLIN|unix.EPOLLET); err != nil {
+		p.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *Epoll) ctl(op, fd int, events uint32) error {
+	ev := unix.EpollEvent{Events: events, Fd: int32(fd)}
+	if err := unix.EpollCtl(p.fd, op, fd, &ev); err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	return nil
+}
+
+// AddListener registers a listening socket, level-triggered. exclusive
+// sets EPOLLEXCLUSIVE, for a listener that several loops share.
+func (p *Epoll) AddListener(fd int, exclusive bool) error {
+	ev := uint32(unix.EPOLLIN)
+	if exclusive {
+		ev |= unix.EPOLLEXCLUSIVE
+	}
+	return p.ctl(unix.EPOLL_CTL_ADD, fd, ev)
+}
+
+// Add registers a connection for input and output edges.
+func (p *Epoll) Add(fd int) error {
+	return p.ctl(unix.EPOLL_CTL_ADD, fd, unix.EPOLLIN|unix.EPOLLOUT|unix.EPOLLRDHUP|unix.EPOLLET)
+}
+
+// SetWrite is a no-op: edge-triggered registration already reports the
+// socket becoming writable.
+func (p *Epoll) SetWrite(fd int, on bool) error { return nil }
+
+// Remove unregisters fd.
+func (p *Epoll) Remove(fd int) error {
+	return p.ctl(unix.EPOLL_CTL_DEL, fd, 0)
+}
+
+// Wait waits up to timeout for events and calls fn for each.
+func (p *Epoll) Wait(timeout time.Duration, fn func(fd int, in, out, hup bool)) error {
+	ms := int(timeout / time.Millisecond)
+	if timeout > 0 && ms == 0 {
+		ms = 1
+	}
+	n, err := unix.EpollWait(p.fd, p.events, ms)
+	if err != nil {
+		if err == unix.EINTR {
+			return nil
+		}
+		return os.NewSyscallError("epoll_wait", err)
+	}
+	for i := 0; i < n; i++ {
+		ev := &p.events[i]
+		fd := int(ev.Fd)
+		if fd == p.wake {
+			var buf [8]byte
+			unix.Read(p.wake, buf[:])
+			continue
+		}
+		e := ev.Events
+		fn(fd, e&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0, e&(unix.EPOLLOUT|unix.EPOLLERR) != 0, e&(unix.EPOLLHUP|unix.EPOLLERR) != 0)
+	}
+	if n == len(p.events) && n < 4096 {
+		p.events = make([]unix.EpollEvent, 2*n)
+	}
+	return nil
+}
+
+// Wake interrupts a Wait from another goroutine.
+func (p *Epoll) Wake() error {
+	buf := [8]byte{1}
+	_, err := unix.Write(p.wake, buf[:])
+	if err == unix.EAGAIN {
+		return nil // already pending
+	}
+	return err
+}
+
+// Close releases the instance.
+func (p *Epoll) Close() error {
+	unix.Close(p.wake)
+	return unix.Close(p.fd)
+}

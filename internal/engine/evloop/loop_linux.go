@@ -50,11 +50,11 @@ func (j Job) Run() {
 
 // Shared is the state every loop of one engine shares.
 type Shared struct {
-	Cfg      *engine.Config
-	Conns    atomic.Int64 // open connections across loops, for MaxConns
-	Pool     Pool         // nil: the handler runs on the loop
-	LFD      int          // listening socket, non-blocking
-	Exclusive bool        // several loops share LFD
+	Cfg       *engine.Config
+	Conns     atomic.Int64 // open connections across loops, for MaxConns
+	Pool      Pool         // nil: the handler runs on the loop
+	LFD       int          // listening socket, non-blocking
+	Exclusive bool         // several loops share LFD
 }
 
 // Loop is one event loop. Only its own goroutine touches its connections;

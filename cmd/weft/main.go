@@ -93,6 +93,8 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		addr       = fs.String("addr", "127.0.0.1:8080", "listen on `HOST:PORT` (0.0.0.0:PORT or [::]:PORT to serve the network)")
 		port       = fs.Int("port", 0, "listen on `PORT` of the --addr host (shorthand -p)")
 		eng        = fs.String("engine", "auto", "concurrency `model`: "+strings.Join(server.EngineNames(), "|"))
+		workers    = fs.Int("workers", 0, "process engine: worker processes (0: one per core)")
+		workerEng  = fs.String("worker-engine", "auto", "process engine: the `engine` each worker runs (goroutine|epoll|…)")
 		dotfiles   = fs.Bool("dotfiles", false, "serve files and folders whose names begin with a dot")
 		listing    = fs.Bool("listing", false, "list the contents of folders that have no index file")
 		index      = fs.String("index", "index.html", "`file` served for a folder")
@@ -158,14 +160,20 @@ func serve(args []string, stdout, stderr io.Writer) error {
 			return errUsage
 		}
 	}
+	if *workers < 0 {
+		fmt.Fprintln(stderr, "weft serve: --workers must not be negative")
+		return errUsage
+	}
 	if *maxConns <= 0 || *maxHead < 256 || *maxBody < 0 {
 		fmt.Fprintln(stderr, "weft serve: --max-conns must be positive, --max-header-bytes at least 256, --max-body-bytes not negative")
 		return errUsage
 	}
 
 	cfg := server.Config{
-		Addr:   listen,
-		Engine: *eng,
+		Addr:         listen,
+		Engine:       *eng,
+		Workers:      *workers,
+		WorkerEngine: *workerEng,
 		Limits: engine.Config{
 			Limits:            http1.Limits{MaxHeadBytes: *maxHead},
 			ReadHeaderTimeout: *hdrTimeout,

@@ -34,6 +34,8 @@ type Server struct {
 	Addr string
 	// Stop begins a graceful shutdown and waits for Serve to return.
 	Stop func() error
+	// PID is the server's process, when it runs in its own.
+	PID int
 }
 
 // Starter starts a server with opts and registers its cleanup with t.
@@ -45,6 +47,9 @@ type Capabilities struct {
 	// Concurrent: the engine serves a second client while a first holds
 	// its connection open. serial does not.
 	Concurrent bool
+	// Workers is the number of processes that each enforce the limits
+	// on their own (prefork); 0 or 1 for one process.
+	Workers int
 }
 
 // StartEngine is a Starter running e in this process.

@@ -37,6 +37,8 @@ type Conn struct {
 	async      bool      // hand disk work to a worker (see SetAsync)
 	offloaded  bool      // a request waits for its handler on a worker
 	draining   atomic.Bool
+	answered   atomic.Bool // at least one response was queued
+	opened     time.Time
 }
 
 // maxBacklog bounds the output queued before Process stops parsing
@@ -49,7 +51,7 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, readChunk); return &
 
 // NewConn returns the state of a connection from remote, opened at now.
 func NewConn(cfg *Config, remote string, now time.Time) *Conn {
-	return &Conn{cfg: cfg, Remote: remote, lastActive: now}
+	return &Conn{cfg: cfg, Remote: remote, lastActive: now, opened: now}
 }
 
 // ReadSpace returns free space at the end of the input buffer to read
@@ -256,6 +258,7 @@ func (c *Conn) queue(now time.Time, keep, head bool) {
 	if !keep {
 		c.closing = true
 	}
+	c.answered.Store(true)
 	if c.cfg.Log != nil {
 		c.rec = http1.Record{
 			Remote: c.Remote, Time: now,
@@ -280,12 +283,12 @@ func (c *Conn) Flush(s Sink, now time.Time) error {
 }
 
 // Done reports whether the connection should now be closed: it has
-// answered its last request, or it is draining and idle.
+// answered its last request, or it is draining and Drainable.
 func (c *Conn) Done() bool {
 	if c.out.pending() || c.offloaded {
 		return false
 	}
-	return c.closing || (c.draining.Load() && c.r == c.w && c.discard == 0)
+	return c.closing || (c.draining.Load() && c.Drainable())
 }
 
 // Idle reports whether the connection is between requests.
@@ -293,16 +296,31 @@ func (c *Conn) Idle() bool {
 	return !c.out.pending() && !c.offloaded && c.r == c.w && c.discard == 0
 }
 
+// Drainable reports whether a graceful shutdown may close the connection
+// now: it is idle after answering at least one request. A connection that
+// has not sent its first request yet is given until its header timeout to
+// do so (and is answered with Connection: close), because its client
+// cannot tell a close from a failure; a client whose kept-alive connection
+// closes between requests may safely retry (RFC 9112 §9.3.1).
+func (c *Conn) Drainable() bool { return c.Idle() && c.answered.Load() }
+
+// Fresh reports whether no response has been queued yet. Safe to call from
+// any goroutine.
+func (c *Conn) Fresh() bool { return !c.answered.Load() }
+
 // Deadline is when the connection must be dropped if nothing progresses:
 // WriteTimeout after the last write while output is pending,
-// ReadHeaderTimeout after a request's first byte while it is incomplete,
-// IdleTimeout after the last activity otherwise.
+// ReadHeaderTimeout after a request's first byte while it is incomplete
+// (or after the connection opened, for its first request), IdleTimeout
+// after the last activity otherwise.
 func (c *Conn) Deadline() time.Time {
 	switch {
 	case c.out.pending():
 		return c.lastActive.Add(c.cfg.WriteTimeout)
 	case c.r < c.w || c.discard > 0:
 		return c.reqStart.Add(c.cfg.ReadHeaderTimeout)
+	case !c.answered.Load():
+		return c.opened.Add(c.cfg.ReadHeaderTimeout)
 	}
 	return c.lastActive.Add(c.cfg.IdleTimeout)
 }
@@ -313,6 +331,12 @@ func (c *Conn) Drain() { c.draining.Store(true) }
 
 // Draining reports whether Drain was called.
 func (c *Conn) Draining() bool { return c.draining.Load() }
+
+// Refuse answers 503 and closes: the engine is at MaxConns and sheds the
+// connection instead of leaving the client waiting.
+func (c *Conn) Refuse(now time.Time) {
+	c.fail(503, now)
+}
 
 // Release frees the connection's buffers and any body sources still queued.
 func (c *Conn) Release() {

@@ -93,15 +93,28 @@ func CopyFile(w io.Writer, f http1.File, off, n int64, progress func()) (int64, 
 }
 
 // AcceptLoop accepts connections from ln until ctx is done, handing each
-// to handle. Temporary failures (too many open files) back off rather than
-// spin. It closes ln when ctx is done and returns nil then.
-func AcceptLoop(ctx context.Context, ln *net.TCPListener, cfg *Config, handle func(*net.TCPConn)) error {
+// to handle. With slots, it takes a slot before each accept, so that at
+// MaxConns clients wait in the kernel's backlog (where another process
+// sharing the listener may take them); handle must release the slot.
+// Temporary failures (too many open files) back off rather than spin. It
+// closes ln when ctx is done and returns nil then.
+func AcceptLoop(ctx context.Context, ln *net.TCPListener, cfg *Config, slots chan struct{}, handle func(*net.TCPConn)) error {
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
 	var delay time.Duration
 	for {
+		if slots != nil {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return nil
+			}
+		}
 		c, err := ln.AcceptTCP()
 		if err != nil {
+			if slots != nil {
+				<-slots
+			}
 			if ctx.Err() != nil {
 				return nil
 			}

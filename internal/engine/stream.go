@@ -35,13 +35,13 @@ func ServeStream(c *Conn, s Stream) {
 		if err := s.SetReadDeadline(c.Deadline()); err != nil {
 			return
 		}
-		if c.draining.Load() && c.Idle() {
+		if c.draining.Load() && c.Drainable() {
 			return
 		}
 		n, err := s.Read(c.ReadSpace())
 		c.Received(n, time.Now())
 		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) && c.draining.Load() && !c.Idle() {
+			if errors.Is(err, os.ErrDeadlineExceeded) && c.draining.Load() && !c.Drainable() && time.Now().Before(c.Deadline()) {
 				continue // woken by Drain in mid-request: finish it
 			}
 			if n > 0 || c.r < c.w {

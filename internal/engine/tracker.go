@@ -55,7 +55,9 @@ func (t *Tracker) Shutdown(timeout time.Duration) {
 	t.draining = true
 	for c, tr := range t.conns {
 		c.Drain()
-		tr.kick()
+		if !c.Fresh() {
+			tr.kick() // a fresh connection is waited for (see Conn.Drainable)
+		}
 	}
 	t.mu.Unlock()
 	done := make(chan struct{})

@@ -4,23 +4,23 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
 // ListenerFD returns a duplicate of ln's descriptor, in the given blocking
 // mode, for engines that do their own system calls. The caller closes it.
-func ListenerFD(ln interface{ File() (*os.File, error) }, nonblocking bool) (int, error) {
-	f, err := ln.File()
+//
+// It never calls os.File.Fd, which would switch the socket to blocking
+// mode: the mode belongs to the open file description, which a prefork
+// supervisor and its workers share, so one process flipping it would make
+// another's event loop block in accept(2).
+func ListenerFD(ln syscall.Conn, nonblocking bool) (int, error) {
+	fd, err := DupFD(ln)
 	if err != nil {
 		return -1, err
 	}
-	defer f.Close()
-	fd, err := unix.Dup(int(f.Fd()))
-	if err != nil {
-		return -1, os.NewSyscallError("dup", err)
-	}
-	unix.CloseOnExec(fd)
 	if err := unix.SetNonblock(fd, nonblocking); err != nil {
 		unix.Close(fd)
 		return -1, os.NewSyscallError("fcntl", err)

@@ -11,12 +11,20 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"sort"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/weft-server/weft/internal/accesslog"
 	"github.com/weft-server/weft/internal/engine"
+	"github.com/weft-server/weft/internal/engine/epoll"
 	"github.com/weft-server/weft/internal/engine/goroutine"
+	"github.com/weft-server/weft/internal/engine/poll"
+	"github.com/weft-server/weft/internal/engine/process"
+	"github.com/weft-server/weft/internal/engine/serial"
+	"github.com/weft-server/weft/internal/engine/thread"
 	"github.com/weft-server/weft/internal/sample"
 	"github.com/weft-server/weft/internal/site"
 )
@@ -25,6 +33,9 @@ import (
 type Config struct {
 	Addr   string // host:port to listen on
 	Engine string // a key of Engines, or "auto"
+
+	Workers      int    // process engine: worker processes (one per core when zero)
+	WorkerEngine string // process engine: the engine each worker runs ("auto" when empty)
 
 	Site   site.Config   // Root "" serves the embedded sample site
 	Limits engine.Config // timeouts and limits; Handler and Log are set by Run
@@ -38,17 +49,28 @@ type Config struct {
 	FlushEvery time.Duration       // access log flush interval
 }
 
-// Engines is the table of engines by name.
-func Engines() map[string]engine.Engine {
-	return map[string]engine.Engine{
+// Engines is the table of engines by name. The process engine's workers
+// run the engine named by cfg.WorkerEngine.
+func Engines(cfg *Config) map[string]engine.Engine {
+	m := map[string]engine.Engine{
+		"serial":    serial.Engine{},
+		"thread":    thread.Engine{},
 		"goroutine": goroutine.Engine{},
+		"poll":      poll.Engine{},
+		"epoll":     epoll.Engine{},
 	}
+	if cfg != nil {
+		m["process"] = process.Engine{Workers: cfg.Workers}
+	} else {
+		m["process"] = process.Engine{}
+	}
+	return m
 }
 
 // EngineNames lists the engines that may be chosen, "auto" included.
 func EngineNames() []string {
 	var names []string
-	for n := range Engines() {
+	for n := range Engines(nil) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
@@ -56,25 +78,16 @@ func EngineNames() []string {
 }
 
 // pickEngine resolves a name, "auto" meaning the fastest here.
-func pickEngine(name string) (engine.Engine, string, error) {
-	table := Engines()
+func pickEngine(cfg *Config, name string) (engine.Engine, string, error) {
+	table := Engines(cfg)
 	if name == "" || name == "auto" {
-		name = autoEngine(table)
+		name = autoEngine()
 	}
 	e, ok := table[name]
 	if !ok {
-		return nil, "", fmt.Errorf("weft: unknown engine %q (have %v)", name, EngineNames())
+		return nil, "", fmt.Errorf("weft: unknown engine %q (have %s)", name, strings.Join(EngineNames(), ", "))
 	}
 	return e, name, nil
-}
-
-func autoEngine(table map[string]engine.Engine) string {
-	for _, n := range []string{"epoll", "goroutine"} {
-		if _, ok := table[n]; ok {
-			return n
-		}
-	}
-	return "goroutine"
 }
 
 // Run serves until ctx is done. Errors come back ready to print.
@@ -85,12 +98,29 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.ErrorLog == nil {
 		cfg.ErrorLog = slog.Default()
 	}
-	eng, engName, err := pickEngine(cfg.Engine)
+	engName := cfg.Engine
+	worker := process.IsWorker()
+	if worker {
+		// A prefork worker runs the in-process engine its supervisor
+		// was told to give it.
+		engName = cfg.WorkerEngine
+		signal.Ignore(syscall.SIGHUP)
+	}
+	eng, engName, err := pickEngine(&cfg, engName)
 	if err != nil {
+		return err
+	}
+	if worker && engName == "process" {
+		return errors.New("weft: --worker-engine cannot be process")
+	}
+	if _, _, err := pickEngine(&cfg, cfg.WorkerEngine); err != nil && engName == "process" {
 		return err
 	}
 	scfg := cfg.Site
 	label := scfg.Root
+	if root := os.Getenv(process.EnvRoot); worker && scfg.Root == "" && root != "" {
+		scfg.Root = root
+	}
 	if scfg.Root == "" {
 		dir, cleanup, err := sample.Extract()
 		if err != nil {
@@ -98,6 +128,10 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		defer cleanup()
 		scfg.Root, label = dir, "the built-in sample site"
+		if p, ok := eng.(process.Engine); ok {
+			p.Env = append(p.Env, process.EnvRoot+"="+dir)
+			eng = p
+		}
 	}
 	st, err := site.Open(scfg)
 	if err != nil {
@@ -127,11 +161,18 @@ func Run(ctx context.Context, cfg Config) error {
 		ecfg.Log = l
 	}
 
-	ln, err := Listen(cfg.Addr)
+	var ln *net.TCPListener
+	if worker {
+		ln, err = inheritedListener()
+	} else {
+		ln, err = Listen(cfg.Addr)
+	}
 	if err != nil {
 		return err
 	}
-	if cfg.OnListen != nil {
+	if worker {
+		process.WorkerReady()
+	} else if cfg.OnListen != nil {
 		cfg.OnListen(ln.Addr())
 	} else {
 		fmt.Fprintf(cfg.Stdout, "weft: serving %s at http://%s/ (engine %s); Ctrl-C stops\n", label, displayAddr(ln.Addr()), engName)
@@ -141,6 +182,23 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	return nil
+}
+
+func inheritedListener() (*net.TCPListener, error) {
+	f, err := process.WorkerListener()
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	ln, err := net.FileListener(f)
+	if err != nil {
+		return nil, fmt.Errorf("weft: worker: inherited listener: %w", err)
+	}
+	tl, ok := ln.(*net.TCPListener)
+	if !ok {
+		return nil, errors.New("weft: worker: inherited listener is not TCP")
+	}
+	return tl, nil
 }
 
 // Listen opens a TCP listener, with an error a person can act on.

@@ -110,7 +110,7 @@ func (l *Loop) Run(ctx context.Context) error {
 				l.arm(false)
 				for _, cn := range l.conns {
 					cn.c.Drain()
-					if cn.c.Idle() {
+					if cn.c.Drainable() {
 						l.close(cn)
 					}
 				}
@@ -163,13 +163,11 @@ func (l *Loop) event(fd int, in, out, hup bool) {
 }
 
 // accept takes waiting connections, up to a batch, leaving the rest for
-// other loops; at MaxConns it stops listening until a connection closes.
+// other loops. At MaxConns it answers 503 and closes: a loop sharing its
+// listener with others (and other processes) cannot leave a client in the
+// backlog without starving it, as only one of them is woken per client.
 func (l *Loop) accept() {
 	for i := 0; i < 64; i++ {
-		if l.sh.Conns.Load() >= int64(l.sh.Cfg.MaxConns) {
-			l.arm(false)
-			return
-		}
 		fd, remote, err := netpoll.Accept(l.sh.LFD, true)
 		if err != nil {
 			if err != unix.EAGAIN && !netpoll.TemporaryAcceptError(err) {
@@ -177,16 +175,25 @@ func (l *Loop) accept() {
 			}
 			return
 		}
+		now := time.Now()
+		c := engine.NewConn(l.sh.Cfg, remote, now)
+		if l.sh.Conns.Load() >= int64(l.sh.Cfg.MaxConns) {
+			c.Refuse(now)
+			c.Flush(sink{fd}, now)
+			c.Release()
+			unix.Close(fd)
+			continue
+		}
 		if err := l.p.Add(fd); err != nil {
+			c.Release()
 			unix.Close(fd)
 			continue
 		}
 		l.sh.Conns.Add(1)
-		c := engine.NewConn(l.sh.Cfg, remote, time.Now())
 		c.SetAsync(l.sh.Pool != nil)
 		cn := &conn{fd: fd, c: c, more: true}
 		l.conns[fd] = cn
-		l.drive(cn, time.Now())
+		l.drive(cn, now)
 	}
 }
 
@@ -273,9 +280,6 @@ func (l *Loop) close(cn *conn) {
 	cn.c.Release()
 	delete(l.conns, cn.fd)
 	l.sh.Conns.Add(-1)
-	if !l.listening && l.sh.Cfg != nil && l.sh.Conns.Load() < int64(l.sh.Cfg.MaxConns) && !cn.c.Draining() {
-		l.arm(true)
-	}
 }
 
 // resume finishes connections whose requests the pool has answered.

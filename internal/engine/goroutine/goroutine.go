@@ -21,15 +21,9 @@ var _ engine.Engine = Engine{}
 func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config) error {
 	var t engine.Tracker
 	slots := make(chan struct{}, cfg.MaxConns)
-	err := engine.AcceptLoop(ctx, ln, cfg, func(nc *net.TCPConn) {
-		// At MaxConns, stop accepting until a connection ends: clients
-		// wait in the kernel's backlog instead of being refused.
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-			nc.Close()
-			return
-		}
+	// At MaxConns, stop accepting until a connection ends: clients wait
+	// in the kernel's backlog instead of being refused.
+	err := engine.AcceptLoop(ctx, ln, cfg, slots, func(nc *net.TCPConn) {
 		c := engine.NewConn(cfg, nc.RemoteAddr().String(), time.Now())
 		s := engine.NewNetStream(nc, cfg.WriteTimeout)
 		if !t.Add(c, func() { nc.SetReadDeadline(time.Now()) }, func() { nc.Close() }) {

@@ -34,7 +34,7 @@ func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config
 		t.Shutdown(c.ShutdownTimeout)
 		close(done)
 	}()
-	err := engine.AcceptLoop(ctx, ln, &c, func(nc *net.TCPConn) {
+	err := engine.AcceptLoop(ctx, ln, &c, nil, func(nc *net.TCPConn) {
 		conn := engine.NewConn(&c, nc.RemoteAddr().String(), time.Now())
 		defer nc.Close()
 		if !t.Add(conn, func() { nc.SetReadDeadline(time.Now()) }, func() { nc.Close() }) {

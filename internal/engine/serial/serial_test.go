@@ -51,8 +51,9 @@ func TestOneAtATime(t *testing.T) {
 	}
 }
 
-// TestIdleBounded: a client that keeps its connection idle loses it after
-// serial.MaxIdle even when the configured idle timeout is longer.
+// TestIdleBounded: a client that keeps its connection idle after a request
+// loses it after serial.MaxIdle even when the configured idle timeout is
+// longer.
 func TestIdleBounded(t *testing.T) {
 	root := conformance.Tree(t)
 	srv := conformance.StartEngine(serial.Engine{})(t, conformance.Options{Site: site.Config{Root: root}})
@@ -61,6 +62,7 @@ func TestIdleBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
+	io.WriteString(a, "GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n")
 	start := time.Now()
 	a.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, err := io.Copy(io.Discard, a); err != nil {

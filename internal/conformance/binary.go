@@ -1,0 +1,96 @@
+package conformance
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var bannerURL = regexp.MustCompile(`http://([^/ ]+)/`)
+
+// StartBinary is a Starter that runs the weft binary at bin with `serve`,
+// the options as flags, and args (for example "--engine", "process"). Stop
+// sends SIGTERM and waits for the process to exit.
+func StartBinary(bin string, args ...string) Starter {
+	return func(t testing.TB, opts Options) *Server {
+		t.Helper()
+		a := []string{"serve", opts.Site.Root, "--addr", "127.0.0.1:0", "--no-access-log"}
+		if opts.Site.Listing {
+			a = append(a, "--listing")
+		}
+		if opts.Site.Dotfiles {
+			a = append(a, "--dotfiles")
+		}
+		e := opts.Engine
+		if e.ReadHeaderTimeout > 0 {
+			a = append(a, "--read-header-timeout", e.ReadHeaderTimeout.String())
+		}
+		if e.IdleTimeout > 0 {
+			a = append(a, "--idle-timeout", e.IdleTimeout.String())
+		}
+		if e.WriteTimeout > 0 {
+			a = append(a, "--write-timeout", e.WriteTimeout.String())
+		}
+		if e.ShutdownTimeout > 0 {
+			a = append(a, "--shutdown-timeout", e.ShutdownTimeout.String())
+		}
+		if e.MaxConns > 0 {
+			a = append(a, "--max-conns", fmt.Sprint(e.MaxConns))
+		}
+		if e.Limits.MaxHeadBytes > 0 {
+			a = append(a, "--max-header-bytes", fmt.Sprint(e.Limits.MaxHeadBytes))
+		}
+		cmd := exec.Command(bin, append(a, args...)...)
+		cmd.Stderr = os.Stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		line, err := bufio.NewReader(out).ReadString('\n')
+		m := bannerURL.FindStringSubmatch(line)
+		if err != nil || m == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("weft did not announce its address: %q, %v", line, err)
+		}
+		go io.Copy(io.Discard, out)
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		stopped, explicit := false, false
+		var result error
+		stop := func() error {
+			if stopped {
+				return result
+			}
+			stopped = true
+			cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case result = <-exited:
+			case <-time.After(30 * time.Second):
+				cmd.Process.Kill()
+				result = fmt.Errorf("weft (pid %d) did not exit within 30s of SIGTERM", cmd.Process.Pid)
+			}
+			return result
+		}
+		t.Cleanup(func() {
+			if err := stop(); err != nil && !explicit {
+				t.Errorf("shutdown: %v", err)
+			}
+		})
+		addr := m[1]
+		if strings.HasPrefix(addr, "localhost:") {
+			addr = "127.0.0.1:" + strings.TrimPrefix(addr, "localhost:")
+		}
+		return &Server{Addr: addr, Stop: func() error { explicit = true; return stop() }, PID: cmd.Process.Pid}
+	}
+}

@@ -1,0 +1,59 @@
+// Package process is the prefork engine: a supervisor process re-executes
+// the weft binary as N worker processes that share the listening socket
+// (inherited as a file descriptor), each running an in-process engine.
+// Workers share no memory: a crash takes down one worker, which the
+// supervisor restarts with back-off. SIGTERM or SIGINT is forwarded for a
+// graceful stop; SIGHUP replaces every worker with a fresh one, starting
+// the new ones before stopping the old, so no connection is refused or cut
+// (zero-downtime reload). Workers die with the supervisor (PR_SET_PDEATHSIG),
+// so none is left orphaned.
+package process
+
+import (
+	"errors"
+	"os"
+
+	"github.com/weft-server/weft/internal/engine"
+)
+
+// Environment and descriptors of the worker protocol.
+const (
+	// EnvWorker is set to "1" in a worker's environment.
+	EnvWorker = "WEFT_WORKER"
+	// EnvRoot, in a worker's environment, names the document root the
+	// supervisor prepared (the extracted sample site), so that every
+	// worker serves the same files with the same validators.
+	EnvRoot = "WEFT_WORKER_ROOT"
+	// ListenerFD is the worker's descriptor for the shared listener.
+	ListenerFD = 3
+	// ReadyFD is the worker's write end of a pipe on which it reports,
+	// by closing it, that it is serving.
+	ReadyFD = 4
+)
+
+// Engine is the prefork supervisor.
+type Engine struct {
+	Workers int      // worker processes; one per core when zero
+	Argv    []string // command line to re-execute (os.Args when nil)
+	Env     []string // added to the workers' environment
+}
+
+var _ engine.Engine = Engine{}
+
+// IsWorker reports whether this process is a prefork worker.
+func IsWorker() bool { return os.Getenv(EnvWorker) == "1" }
+
+// WorkerListener returns the listener a worker inherited.
+func WorkerListener() (*os.File, error) {
+	if !IsWorker() {
+		return nil, errors.New("weft: not a prefork worker")
+	}
+	return os.NewFile(ListenerFD, "listener"), nil
+}
+
+// WorkerReady tells the supervisor the worker is serving.
+func WorkerReady() {
+	if IsWorker() {
+		os.NewFile(ReadyFD, "ready").Close()
+	}
+}

@@ -1,0 +1,16 @@
+//go:build !unix
+
+package process
+
+import (
+	"context"
+	"net"
+
+	"github.com/weft-server/weft/internal/engine"
+)
+
+// Serve reports that prefork needs a Unix system.
+func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config) error {
+	ln.Close()
+	return engine.ErrUnsupported
+}

@@ -1,0 +1,206 @@
+//go:build unix
+
+package process
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/weft-server/weft/internal/engine"
+	"github.com/weft-server/weft/internal/netpoll"
+)
+
+// worker is one running worker process.
+type worker struct {
+	proc    *os.Process
+	state   *os.ProcessState
+	started time.Time
+	exited  chan struct{}
+	stopped bool // the supervisor asked it to stop
+}
+
+// Serve implements engine.Engine: it supervises workers until ctx is done.
+func (e Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config) error {
+	defer ln.Close()
+	// The workers inherit a duplicate of the listening socket. It is
+	// passed as a raw descriptor: os/exec would call os.File.Fd on it,
+	// which switches the shared socket to blocking mode under the running
+	// workers' event loops.
+	lfd, err := netpoll.DupFD(ln)
+	if err != nil {
+		return err
+	}
+	defer syscall.Close(lfd)
+	n := e.Workers
+	if n <= 0 {
+		n = runtime.NumCPU()
+	}
+	argv := e.Argv
+	if argv == nil {
+		argv = os.Args
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	s := &supervisor{exe: exe, argv: argv, env: e.Env, lfd: lfd, cfg: cfg, exits: make(chan *worker), done: make(chan struct{})}
+	defer close(s.done)
+
+	// PR_SET_PDEATHSIG fires when the thread that forked a child exits,
+	// so every fork happens on this goroutine, locked to its thread for
+	// the life of the supervisor.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	live := map[*worker]bool{}
+	for i := 0; i < n; i++ {
+		w, err := s.start()
+		if err != nil {
+			s.stopAll(live)
+			return err
+		}
+		live[w] = true
+	}
+	backoff := 100 * time.Millisecond
+	var restartAt []time.Time // pending restarts of crashed workers
+	for {
+		var timer <-chan time.Time
+		if len(restartAt) > 0 {
+			timer = time.After(time.Until(restartAt[0]))
+		}
+		select {
+		case <-ctx.Done():
+			s.stopAll(live)
+			return nil
+		case <-hup:
+			// Zero-downtime reload: new workers first, then the old
+			// ones drain.
+			fresh := map[*worker]bool{}
+			for i := 0; i < n; i++ {
+				w, err := s.start()
+				if err != nil {
+					cfg.ErrorLog.Error("reload: starting a worker failed; keeping the old workers", "err", err)
+					s.stopAll(fresh)
+					fresh = nil
+					break
+				}
+				fresh[w] = true
+			}
+			if fresh != nil {
+				old := live
+				live = fresh
+				go s.stopAll(old)
+				cfg.ErrorLog.Info("reloaded", "workers", n)
+			}
+		case w := <-s.exits:
+			if !live[w] {
+				continue // an old worker finishing after a reload
+			}
+			delete(live, w)
+			if w.stopped {
+				continue
+			}
+			cfg.ErrorLog.Warn("worker exited; restarting", "pid", w.proc.Pid, "state", w.state.String(), "after", backoff)
+			if time.Since(w.started) > 10*time.Second {
+				backoff = 100 * time.Millisecond
+			}
+			restartAt = append(restartAt, time.Now().Add(backoff))
+			backoff = min(2*backoff, 5*time.Second)
+		case <-timer:
+			restartAt = restartAt[1:]
+			w, err := s.start()
+			if err != nil {
+				cfg.ErrorLog.Error("restarting a worker failed", "err", err)
+				restartAt = append(restartAt, time.Now().Add(backoff))
+				continue
+			}
+			live[w] = true
+		}
+	}
+}
+
+type supervisor struct {
+	exe   string
+	argv  []string
+	env   []string
+	lfd   int
+	cfg   *engine.Config
+	exits chan *worker
+	done  chan struct{} // closed when Serve returns
+}
+
+// start launches a worker and waits until it reports that it serves.
+func (s *supervisor) start() (*worker, error) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer pr.Close()
+	env := append(append(os.Environ(), s.env...), EnvWorker+"=1")
+	pid, _, err := syscall.StartProcess(s.exe, s.argv, &syscall.ProcAttr{
+		Env:   env,
+		Files: []uintptr{0, 1, 2, uintptr(s.lfd), pw.Fd()},
+		Sys:   sysProcAttr(),
+	})
+	pw.Close()
+	if err != nil {
+		return nil, fmt.Errorf("weft: starting a worker: %w", err)
+	}
+	proc, err := os.FindProcess(pid)
+	if err != nil {
+		return nil, err
+	}
+	w := &worker{proc: proc, started: time.Now(), exited: make(chan struct{})}
+	go func() {
+		w.state, _ = proc.Wait()
+		close(w.exited)
+		select {
+		case s.exits <- w:
+		case <-s.done:
+		}
+	}()
+	// The worker closes its end once serving; EOF here means ready (or
+	// dead, which Wait reports).
+	ready := make(chan struct{})
+	go func() { io.Copy(io.Discard, pr); close(ready) }()
+	select {
+	case <-ready:
+	case <-time.After(15 * time.Second):
+		proc.Kill()
+		return nil, fmt.Errorf("weft: worker %d not ready within 15s", pid)
+	}
+	select {
+	case <-w.exited:
+		return nil, fmt.Errorf("weft: worker exited at start: %s", w.state)
+	default:
+	}
+	return w, nil
+}
+
+// stopAll asks workers to stop gracefully and kills those that overstay.
+func (s *supervisor) stopAll(ws map[*worker]bool) {
+	for w := range ws {
+		w.stopped = true
+		w.proc.Signal(syscall.SIGTERM)
+	}
+	deadline := time.After(s.cfg.ShutdownTimeout + 5*time.Second)
+	for w := range ws {
+		select {
+		case <-w.exited:
+		case <-deadline:
+			w.proc.Kill()
+			<-w.exited
+		}
+	}
+}

@@ -1,0 +1,18 @@
+// Package thread is the thread-per-connection engine: each connection gets
+// its own OS thread (a goroutine locked to it) making blocking system calls
+// (read, writev, sendfile) on a blocking socket, outside Go's netpoller,
+// as a C server with pthreads would. Timeouts are SO_RCVTIMEO and
+// SO_SNDTIMEO. Every connection costs a thread with its stack and a
+// scheduler entry; the engine caps them at MaxThreads (Go aborts a program
+// past 10,000 threads), and clients beyond wait in the accept backlog.
+package thread
+
+import "github.com/weft-server/weft/internal/engine"
+
+// MaxThreads caps connection threads, whatever MaxConns says.
+const MaxThreads = 4096
+
+// Engine is the thread-per-connection engine.
+type Engine struct{}
+
+var _ engine.Engine = Engine{}

@@ -1,0 +1,163 @@
+package thread
+
+import (
+	"context"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/weft-server/weft/internal/engine"
+	"github.com/weft-server/weft/internal/http1"
+	"github.com/weft-server/weft/internal/netpoll"
+)
+
+// Serve implements engine.Engine.
+func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config) error {
+	defer ln.Close()
+	lfd, err := netpoll.ListenerFD(ln, false)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(lfd)
+	// shutdown(2) on a listening socket wakes a thread blocked in accept.
+	stop := context.AfterFunc(ctx, func() { unix.Shutdown(lfd, unix.SHUT_RD) })
+	defer stop()
+
+	var t engine.Tracker
+	slots := make(chan struct{}, min(cfg.MaxConns, MaxThreads))
+	acceptDone := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		acceptDone <- acceptLoop(ctx, lfd, cfg, &t, slots)
+	}()
+	err = <-acceptDone
+	t.Shutdown(cfg.ShutdownTimeout)
+	return err
+}
+
+func acceptLoop(ctx context.Context, lfd int, cfg *engine.Config, t *engine.Tracker, slots chan struct{}) error {
+	for {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		}
+		fd, remote, err := netpoll.Accept(lfd, false)
+		if err != nil {
+			<-slots
+			if ctx.Err() != nil {
+				return nil
+			}
+			if netpoll.TemporaryAcceptError(err) {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			return os.NewSyscallError("accept", err)
+		}
+		c := engine.NewConn(cfg, remote, time.Now())
+		kick := func() { unix.Shutdown(fd, unix.SHUT_RD) }
+		kill := func() { unix.Shutdown(fd, unix.SHUT_RDWR) }
+		if !t.Add(c, kick, kill) {
+			unix.Close(fd)
+			<-slots
+			continue
+		}
+		go func() {
+			// The goroutine owns this thread until it exits, and the
+			// thread then exits with it: one thread per connection.
+			runtime.LockOSThread()
+			defer func() {
+				unix.Close(fd)
+				t.Remove(c)
+				<-slots
+			}()
+			s := &stream{fd: fd}
+			if tv := unix.NsecToTimeval(cfg.WriteTimeout.Nanoseconds()); unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv) != nil {
+				return
+			}
+			engine.ServeStream(c, s)
+		}()
+	}
+}
+
+// stream is a blocking socket driven by direct system calls.
+type stream struct {
+	fd      int
+	timeout time.Duration // SO_RCVTIMEO now set
+}
+
+func (s *stream) Read(p []byte) (int, error) {
+	for {
+		n, err := unix.Read(s.fd, p)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return 0, os.ErrDeadlineExceeded
+		case err != nil:
+			return 0, err
+		case n == 0:
+			return 0, io.EOF
+		}
+		return n, nil
+	}
+}
+
+// SetReadDeadline sets SO_RCVTIMEO to the time left, skipping the system
+// call when it would barely change.
+func (s *stream) SetReadDeadline(t time.Time) error {
+	d := time.Until(t)
+	if d < time.Millisecond {
+		d = time.Millisecond
+	}
+	if diff := d - s.timeout; diff > -10*time.Millisecond && diff < 10*time.Millisecond {
+		return nil
+	}
+	s.timeout = d
+	tv := unix.NsecToTimeval(d.Nanoseconds())
+	return unix.SetsockoptTimeval(s.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+}
+
+func (s *stream) Writev(bufs [][]byte) (int64, error) {
+	var total int64
+	for len(bufs) > 0 {
+		n, err := netpoll.Writev(s.fd, bufs)
+		if n > 0 {
+			total += int64(n)
+			for n > 0 {
+				if n < len(bufs[0]) {
+					bufs[0] = bufs[0][n:]
+					break
+				}
+				n -= len(bufs[0])
+				bufs = bufs[1:]
+			}
+		}
+		if err == unix.EAGAIN {
+			return total, os.ErrDeadlineExceeded
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+func (s *stream) SendFile(f http1.File, off, n int64) (int64, error) {
+	var total int64
+	for total < n {
+		m, err := netpoll.SendFile(s.fd, int(f.Fd()), off+total, n-total)
+		total += m
+		if err == unix.EAGAIN {
+			return total, os.ErrDeadlineExceeded
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}

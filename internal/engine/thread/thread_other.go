@@ -1,0 +1,16 @@
+//go:build !linux
+
+package thread
+
+import (
+	"context"
+	"net"
+
+	"github.com/weft-server/weft/internal/engine"
+)
+
+// Serve reports that this engine needs Linux.
+func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config) error {
+	ln.Close()
+	return engine.ErrUnsupported
+}

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package server
+
+// autoEngine is the fastest engine on this OS for plain HTTP.
+func autoEngine() string { return "goroutine" }

@@ -23,6 +23,7 @@ import (
 
 // Run runs the whole suite against servers made by start.
 func Run(t *testing.T, start Starter, caps Capabilities) {
+	checkLeaks(t)
 	root := Tree(t)
 	base := start(t, Options{Site: site.Config{Root: root}})
 	s := &suite{start: start, root: root, addr: base.Addr, caps: caps}
@@ -49,6 +50,7 @@ func Run(t *testing.T, start Starter, caps Capabilities) {
 	t.Run("Slowloris", s.slowloris)
 	t.Run("IdleTimeout", s.idleTimeout)
 	t.Run("MaxConns", s.maxConns)
+	t.Run("SlowReaders", s.slowReaders)
 	t.Run("GracefulShutdown", s.gracefulShutdown)
 }
 
@@ -448,6 +450,17 @@ func (s *suite) pipelining(t *testing.T) {
 		rs[2].Status != 404 || rs[3].Body != "<p>dir index</p>\n" || rs[4].Body != dataBin {
 		t.Errorf("responses out of order or wrong")
 	}
+	t.Run("AfterLargeBody", func(t *testing.T) {
+		// The large body fills the output backlog; the request behind it
+		// waits in the input buffer and must still be answered.
+		rs, closed := exchange(t, s.addr, get("/big.bin")+get("/big.bin")+get("/hello.txt", "Connection: close"))
+		if len(rs) != 3 || !closed {
+			t.Fatalf("%d responses, closed %v; want 3 and closed", len(rs), closed)
+		}
+		if len(rs[1].Body) != 1<<20 || rs[2].Body != helloTxt {
+			t.Fatal("responses after a large body are wrong")
+		}
+	})
 	t.Run("ManySmall", func(t *testing.T) {
 		const n = 200
 		rs, _ := exchange(t, s.addr, strings.Repeat(get("/hello.txt"), n-1)+get("/hello.txt", "Connection: close"))
@@ -730,7 +743,9 @@ func (s *suite) dotfiles(t *testing.T) {
 }
 
 func (s *suite) netHTTP(t *testing.T) {
-	c := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for i := 0; i < 5; i++ {
 		resp, err := c.Get("http://" + s.addr + "/hello.txt")
 		if err != nil {
@@ -883,6 +898,40 @@ func (s *suite) maxConns(t *testing.T) {
 			t.Fatalf("no client served after the others left: %v", err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// slowReaders: clients that request a large file and do not read it hold
+// their connections, but no one else waits for them.
+func (s *suite) slowReaders(t *testing.T) {
+	if !s.caps.Concurrent {
+		t.Skip("this engine serves one connection at a time by design")
+	}
+	root := t.TempDir()
+	big := make([]byte, 32<<20)
+	for i := range big {
+		big[i] = byte(i)
+	}
+	must(t, os.WriteFile(filepath.Join(root, "huge.bin"), big, 0o644))
+	must(t, os.WriteFile(filepath.Join(root, "small.txt"), []byte(helloTxt), 0o644))
+	srv := s.start(t, Options{Site: site.Config{Root: root}})
+	for i := 0; i < 8; i++ {
+		c := dial(t, srv.Addr)
+		defer c.Close()
+		io.WriteString(c, get("/huge.bin"))
+		// Read only the first bytes, then stall.
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.ReadFull(c, make([]byte, 64)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	for i := 0; i < 20; i++ {
+		r := one(t, srv.Addr, get("/small.txt"))
+		wantStatus(t, r, 200)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("20 small requests took %v beside stalled readers", d)
 	}
 }
 

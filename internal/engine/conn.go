@@ -36,6 +36,7 @@ type Conn struct {
 	keep       bool      // the request being answered leaves the connection open
 	async      bool      // hand disk work to a worker (see SetAsync)
 	offloaded  bool      // a request waits for its handler on a worker
+	stalled    bool      // Process stopped at maxBacklog with requests still buffered
 	draining   atomic.Bool
 	answered   atomic.Bool // at least one response was queued
 	opened     time.Time
@@ -136,6 +137,7 @@ func (c *Conn) Process(now time.Time) {
 			c.reqStart = now
 		}
 	}
+	c.stalled = !c.closing && !c.offloaded && c.out.queued >= maxBacklog && c.r < c.w
 	if !c.offloaded {
 		c.releaseInput() // the request views the buffer until it is answered
 	}
@@ -270,6 +272,11 @@ func (c *Conn) queue(now time.Time, keep, head bool) {
 	}
 	resp.Closer = nil
 }
+
+// Stalled reports whether buffered requests wait for the output backlog
+// to drain: once Flush has sent it, Process has more to do even if no
+// byte arrives.
+func (c *Conn) Stalled() bool { return c.stalled }
 
 // Pending reports whether responses are waiting to be sent.
 func (c *Conn) Pending() bool { return c.out.pending() }

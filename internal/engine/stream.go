@@ -25,7 +25,7 @@ func ServeStream(c *Conn, s Stream) {
 			if err := c.Flush(s, time.Now()); err != nil {
 				return
 			}
-			if !c.closing && c.r < c.w {
+			if c.Stalled() {
 				continue // pipelined requests left waiting by the backlog limit
 			}
 		}

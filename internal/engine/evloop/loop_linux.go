@@ -70,6 +70,7 @@ type Loop struct {
 	done []*conn // offloaded requests answered by the pool
 
 	sweepAt time.Time
+	wake    []*conn // connections to drive again after this turn
 }
 
 type conn struct {
@@ -104,6 +105,7 @@ func (l *Loop) Run(ctx context.Context) error {
 		}
 		now := time.Now()
 		l.resume(now)
+		l.rerun(now)
 		if ctx.Err() != nil {
 			if drainBy.IsZero() {
 				drainBy = now.Add(l.sh.Cfg.ShutdownTimeout)
@@ -232,10 +234,13 @@ func (l *Loop) drive(cn *conn, now time.Time) {
 			l.close(cn)
 			return
 		}
-		if !cn.more {
+		if !cn.more && !c.Stalled() {
 			return
 		}
 	}
+	// Passes ran out with work left: let other connections have a turn
+	// and come back on the next wake-up.
+	l.wake = append(l.wake, cn)
 }
 
 // read reads until the socket is drained or the buffer is full. It
@@ -296,6 +301,21 @@ func (l *Loop) resume(now time.Time) {
 			continue
 		}
 		l.drive(cn, now)
+	}
+}
+
+// rerun drives again the connections that used up their passes.
+func (l *Loop) rerun(now time.Time) {
+	again := l.wake
+	l.wake = nil
+	for i, cn := range again {
+		again[i] = nil
+		if l.conns[cn.fd] == cn {
+			l.drive(cn, now)
+		}
+	}
+	if len(l.wake) > 0 {
+		l.p.Wake() // more turns needed: do not sleep in Wait
 	}
 }
 

@@ -2,4 +2,7 @@ module github.com/weft-server/weft
 
 go 1.26.8
 
-require golang.org/x/sys v0.50.0 // indirect
+require (
+	github.com/fsnotify/fsnotify v1.10.1 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+)

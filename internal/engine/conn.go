@@ -188,12 +188,11 @@ func (c *Conn) serve(now time.Time) {
 			c.discard = req.ContentLength
 		}
 	}
-	if c.async {
-		if mh, ok := c.cfg.Handler.(http1.MemoryHandler); !ok || !mh.ServeFromMemory(req, resp) {
+	if mh, ok := c.cfg.Handler.(http1.MemoryHandler); !ok || !mh.ServeFromMemory(req, resp) {
+		if c.async {
 			c.offloaded = true
 			return
 		}
-	} else {
 		c.cfg.Handler.ServeHTTP1(req, resp)
 	}
 	c.finish(now)

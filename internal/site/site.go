@@ -22,15 +22,18 @@ type Config struct {
 	Dotfiles  bool   // serve names beginning with "." (".well-known" always is)
 	Listing   bool   // list directories that have no index file
 	MaxRanges int    // most ranges honoured in one request; 16 when zero
+
+	Cache CacheConfig
 }
 
 // Site serves the files beneath one directory. It is safe for concurrent use.
 type Site struct {
-	cfg  Config
-	root *os.Root
+	cfg   Config
+	root  *os.Root
+	cache *cache
 }
 
-var _ http1.Handler = (*Site)(nil)
+var _ http1.MemoryHandler = (*Site)(nil)
 
 // Open opens cfg.Root for serving.
 func Open(cfg Config) (*Site, error) {
@@ -55,11 +58,16 @@ func Open(cfg Config) (*Site, error) {
 		root.Close()
 		return nil, fmt.Errorf("weft: document root: %w", err)
 	}
-	return &Site{cfg: cfg, root: root}, nil
+	st := &Site{cfg: cfg, root: root}
+	st.cache = newCache(cfg.Cache, root.Name())
+	return st, nil
 }
 
-// Close releases the root.
-func (s *Site) Close() error { return s.root.Close() }
+// Close releases the root and the cache.
+func (s *Site) Close() error {
+	s.cache.close()
+	return s.root.Close()
+}
 
 const allow = "GET, HEAD, OPTIONS"
 
@@ -163,77 +171,69 @@ func statusForError(err error) int {
 	return 404
 }
 
+// serveFile serves the regular file f, opened for the request path key,
+// through the cache: a fresh entry is used as is, a stale one confirmed
+// with f's metadata, and a missing or changed one built from f.
 func (s *Site) serveFile(req *http1.Request, resp *http1.Response, f *os.File, fi fs.FileInfo, name string) {
-	size, mod := fi.Size(), fi.ModTime()
-	var tag [48]byte
-	etag := appendETag(tag[:0], size, mod)
-	ctype := contentType(name)
-
-	resp.Status = 200
-	resp.AddHeader("Content-Type", ctype)
-	resp.AddHeaderBytes("ETag", etag)
-	resp.Header = append(resp.Header, "Last-Modified: "...)
-	resp.Header = http1.AppendDate(resp.Header, mod)
-	resp.Header = append(resp.Header, "\r\nAccept-Ranges: bytes\r\n"...)
-
-	if st := checkPreconditions(req, etag, mod); st != 0 {
-		f.Close()
-		resp.Status = st
-		if st == 412 {
-			resp.Header = resp.Header[:0]
-			http1.ErrorPage(resp, 412)
+	now := time.Now()
+	if e := s.cache.lookup(req.Path, now, false); e != nil {
+		if e.name == name && e.sameFile(fi) {
+			f.Close()
+			e.checked.Store(now.UnixNano())
+			s.serveEntry(req, resp, e)
+			return
 		}
+		e.Close()
+	}
+	load := s.cache.enabled() && fi.Size() <= s.cache.maxFile
+	e, err := newEntry(name, f, fi, load, now)
+	if err != nil {
+		http1.ErrorPage(resp, 500)
 		return
 	}
-	resp.File, resp.Closer, resp.Off, resp.Len = f, f, 0, size
+	s.cache.insert(string(req.Path), e)
+	s.serveEntry(req, resp, e)
+}
 
-	if len(req.Range) == 0 || req.Method != http1.MethodGet || !checkIfRange(req.IfRange, etag, mod) {
-		return
+// ServeFromMemory implements http1.MemoryHandler: it answers GET and HEAD
+// for paths whose entries are cached and fresh, without touching the disk.
+func (s *Site) ServeFromMemory(req *http1.Request, resp *http1.Response) bool {
+	if req.Method != http1.MethodGet && req.Method != http1.MethodHead {
+		return false
 	}
-	ranges, err := parseRange(req.Range, size, s.cfg.MaxRanges)
-	switch {
-	case err != nil:
-		resp.Status = 416
-		resp.File, resp.Len = nil, 0
-		f.Close()
-		resp.Closer = nil
-		resp.Header = append(resp.Header, "Content-Range: bytes */"...)
-		resp.Header = strconv.AppendInt(resp.Header, size, 10)
-		resp.Header = append(resp.Header, "\r\n"...)
-		return
-	case len(ranges) == 0:
-		return
+	e := s.cache.lookup(req.Path, time.Now(), true)
+	if e == nil {
+		return false
 	}
-	resp.Status = 206
-	if len(ranges) == 1 {
-		r := ranges[0]
-		resp.Off, resp.Len = r.start, r.length
-		resp.Header = appendContentRange(append(resp.Header, "Content-Range: "...), r, size)
-		resp.Header = append(resp.Header, "\r\n"...)
-		return
-	}
-	planMultipart(resp, f, ranges, size, ctype, etag)
+	s.serveEntry(req, resp, e)
+	return true
 }
 
 // planMultipart turns resp into a multipart/byteranges response (RFC 9110
 // §14.6) whose parts send segments of f. Its Content-Type replaces the
 // file's.
-func planMultipart(resp *http1.Response, f http1.File, ranges []byteRange, size int64, ctype string, etag []byte) {
-	boundary := boundaryFor(etag)
-	resp.File, resp.Len = nil, 0
-	resp.Header = resp.Header[:0]
+func planMultipart(resp *http1.Response, e *entry, ranges []byteRange) {
+	boundary := boundaryFor(e.etag)
+	resp.Body, resp.File, resp.Len = nil, nil, 0
+	resp.Fixed = nil
 	resp.AddHeader("Content-Type", "multipart/byteranges; boundary="+boundary)
-	resp.AddHeaderBytes("ETag", etag)
+	resp.AddHeaderBytes("ETag", e.etag)
 	resp.Header = append(resp.Header, "Accept-Ranges: bytes\r\n"...)
 	for i, r := range ranges {
 		var head []byte
 		if i > 0 {
 			head = append(head, "\r\n"...)
 		}
-		head = append(head, "--"+boundary+"\r\nContent-Type: "+ctype+"\r\nContent-Range: "...)
-		head = appendContentRange(head, r, size)
+		head = append(head, "--"+boundary+"\r\nContent-Type: "+e.ctype+"\r\nContent-Range: "...)
+		head = appendContentRange(head, r, e.size)
 		head = append(head, "\r\n\r\n"...)
-		resp.Parts = append(resp.Parts, http1.Part{Head: head, File: f, Off: r.start, Len: r.length})
+		p := http1.Part{Head: head}
+		if e.body != nil {
+			p.Data = e.body[r.start : r.start+r.length]
+		} else {
+			p.File, p.Off, p.Len = e.file, r.start, r.length
+		}
+		resp.Parts = append(resp.Parts, p)
 	}
 	resp.Parts = append(resp.Parts, http1.Part{Head: []byte("\r\n--" + boundary + "--\r\n")})
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/weft-server/weft/internal/engine"
 	"github.com/weft-server/weft/internal/http1"
 	"github.com/weft-server/weft/internal/server"
+	"github.com/weft-server/weft/internal/site"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3";
@@ -107,6 +108,10 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		grace      = fs.Duration("shutdown-timeout", engine.DefaultShutdownTimeout, "time in-flight requests get to finish on shutdown")
 		maxConns   = fs.Int("max-conns", engine.DefaultMaxConns, "most open connections")
 		maxHead    = fs.Int("max-header-bytes", http1.DefaultLimits.MaxHeadBytes, "largest request head in bytes (431 beyond)")
+		cacheBytes = fs.Int64("cache-max-bytes", 64<<20, "memory for cached file contents in bytes (0 disables the cache)")
+		cacheFile  = fs.Int64("cache-max-file", 256<<10, "largest file held in memory, in bytes; larger ones are held open for sendfile")
+		cacheOpen  = fs.Int("cache-max-open", 1000, "most large files held open")
+		pprofAddr  = fs.String("pprof", "", "serve net/http/pprof on `HOST:PORT` (off when empty; keep it on loopback)")
 		maxBody    = fs.Int64("max-body-bytes", engine.DefaultMaxBodyBytes, "largest request body read and dropped (413 beyond)")
 	)
 	fs.IntVar(port, "p", 0, "shorthand for --port")
@@ -164,6 +169,10 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "weft serve: --workers must not be negative")
 		return errUsage
 	}
+	if *cacheBytes < 0 || *cacheFile < 0 || *cacheOpen < 0 {
+		fmt.Fprintln(stderr, "weft serve: cache sizes must not be negative")
+		return errUsage
+	}
 	if *maxConns <= 0 || *maxHead < 256 || *maxBody < 0 {
 		fmt.Fprintln(stderr, "weft serve: --max-conns must be positive, --max-header-bytes at least 256, --max-body-bytes not negative")
 		return errUsage
@@ -193,6 +202,11 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	cfg.Site.Dotfiles = *dotfiles
 	cfg.Site.Listing = *listing
 	cfg.Site.Index = *index
+	cfg.Site.Cache = site.CacheConfig{MaxBytes: *cacheBytes, MaxFile: *cacheFile, MaxOpen: *cacheOpen}
+	if *cacheBytes == 0 {
+		cfg.Site.Cache.MaxBytes = -1
+	}
+	cfg.PprofAddr = *pprofAddr
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -50,6 +50,7 @@ func Run(t *testing.T, start Starter, caps Capabilities) {
 	t.Run("Slowloris", s.slowloris)
 	t.Run("IdleTimeout", s.idleTimeout)
 	t.Run("MaxConns", s.maxConns)
+	t.Run("CacheFreshness", s.cacheFreshness)
 	t.Run("SlowReaders", s.slowReaders)
 	t.Run("GracefulShutdown", s.gracefulShutdown)
 }
@@ -899,6 +900,45 @@ func (s *suite) maxConns(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// cacheFreshness: a cached file that is rewritten, replaced by rename,
+// renamed away or deleted is served fresh within the documented bound
+// (the cache's 1s validity; at once where fsnotify works).
+func (s *suite) cacheFreshness(t *testing.T) {
+	root := t.TempDir()
+	p := filepath.Join(root, "f.txt")
+	must(t, os.WriteFile(p, []byte("version 1\n"), 0o644))
+	srv := s.start(t, Options{Site: site.Config{Root: root}})
+	eventually := func(what, want string, status int) {
+		t.Helper()
+		deadline := time.Now().Add(3 * time.Second) // bound 1s, plus slack for a busy machine
+		for {
+			r := one(t, srv.Addr, get("/f.txt"))
+			if r.Status == status && (status != 200 || r.Body == want) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: still %d %q after 3s, want %d %q", what, r.Status, r.Body, status, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	for i := 0; i < 3; i++ { // warm the cache
+		wantStatus(t, one(t, srv.Addr, get("/f.txt")), 200)
+	}
+	must(t, os.WriteFile(p, []byte("version 2\n"), 0o644)) // same size, new content
+	eventually("rewritten in place", "version 2\n", 200)
+	tmp := filepath.Join(root, "f.tmp")
+	must(t, os.WriteFile(tmp, []byte("version three\n"), 0o644))
+	must(t, os.Rename(tmp, p)) // atomic replace, as deploy tools do
+	eventually("replaced by rename", "version three\n", 200)
+	must(t, os.Rename(p, filepath.Join(root, "g.txt")))
+	eventually("renamed away", "", 404)
+	must(t, os.WriteFile(p, []byte("back\n"), 0o644))
+	eventually("recreated", "back\n", 200)
+	must(t, os.Remove(p))
+	eventually("deleted", "", 404)
 }
 
 // slowReaders: clients that request a large file and do not read it hold

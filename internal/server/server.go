@@ -40,6 +40,8 @@ type Config struct {
 	Site   site.Config   // Root "" serves the embedded sample site
 	Limits engine.Config // timeouts and limits; Handler and Log are set by Run
 
+	PprofAddr string // serve net/http/pprof here when set
+
 	AccessLog  bool
 	LogFormat  accesslog.Format
 	LogFile    string    // "" or "-" for Stdout
@@ -161,6 +163,13 @@ func Run(ctx context.Context, cfg Config) error {
 		ecfg.Log = l
 	}
 
+	if cfg.PprofAddr != "" {
+		stop, err := servePprof(cfg.PprofAddr, cfg.ErrorLog, worker)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	var ln *net.TCPListener
 	if worker {
 		ln, err = inheritedListener()

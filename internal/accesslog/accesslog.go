@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"strconv"
 	"sync"
 	"time"
@@ -102,14 +101,10 @@ func (l *Logger) Log(r *http1.Record) {
 
 // Append appends r as one line in format f.
 func (f Format) Append(b []byte, r *http1.Record) []byte {
-	host := r.Remote
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
 	if f == JSON {
-		return appendJSON(b, host, r)
+		return appendJSON(b, r)
 	}
-	b = append(b, host...)
+	b = r.Remote.Addr().AppendTo(b)
 	b = append(b, " - - ["...)
 	b = r.Time.AppendFormat(b, "02/Jan/2006:15:04:05 -0700")
 	b = append(b, "] \""...)
@@ -159,12 +154,12 @@ func appendEscaped(b, s []byte) []byte {
 	return b
 }
 
-func appendJSON(b []byte, host string, r *http1.Record) []byte {
+func appendJSON(b []byte, r *http1.Record) []byte {
 	b = append(b, `{"time":"`...)
 	b = r.Time.AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `","remote":`...)
-	b = appendJSONString(b, []byte(host))
-	b = append(b, `,"method":`...)
+	b = append(b, `","remote":"`...)
+	b = r.Remote.Addr().AppendTo(b)
+	b = append(b, `","method":`...)
 	b = appendJSONString(b, r.Method)
 	b = append(b, `,"target":`...)
 	b = appendJSONString(b, r.Target)

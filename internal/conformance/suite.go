@@ -376,6 +376,14 @@ func (s *suite) multipart(t *testing.T) {
 	if _, err := mr.NextPart(); err != io.EOF {
 		t.Errorf("after last part: %v, want EOF", err)
 	}
+	t.Run("ThenPlainOnSameConnection", func(t *testing.T) {
+		// Regression: a reused response plan kept an empty, non-nil parts
+		// list and sent the next response without its body.
+		rs, _ := exchange(t, s.addr, get("/data.bin", "Range: bytes=0-1,5-6")+get("/hello.txt", "Connection: close"))
+		if len(rs) != 2 || rs[1].Body != helloTxt {
+			t.Fatalf("%d responses; second body %q", len(rs), rs[len(rs)-1].Body)
+		}
+	})
 }
 
 func (s *suite) keepAlive(t *testing.T) {

@@ -3,6 +3,7 @@
 package engine_test
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -61,7 +62,7 @@ var cachedGET = []byte("GET /index.html HTTP/1.1\r\nHost: example.com\r\nUser-Ag
 // cached small file allocates nothing once the connection is warm.
 func TestCachedGETAllocatesNothing(t *testing.T) {
 	cfg := engine.Config{Handler: newSite(t)}.WithDefaults()
-	c := engine.NewConn(cfg, "127.0.0.1:1", time.Now())
+	c := engine.NewConn(cfg, netip.MustParseAddrPort("127.0.0.1:1"), time.Now())
 	s := &discard{}
 	roundTrip(t, c, s, cachedGET) // warm: fills the cache and the buffers
 	if s.n == 0 {
@@ -74,7 +75,7 @@ func TestCachedGETAllocatesNothing(t *testing.T) {
 
 func BenchmarkCachedGET(b *testing.B) {
 	cfg := engine.Config{Handler: newSite(b)}.WithDefaults()
-	c := engine.NewConn(cfg, "127.0.0.1:1", time.Now())
+	c := engine.NewConn(cfg, netip.MustParseAddrPort("127.0.0.1:1"), time.Now())
 	s := &discard{}
 	roundTrip(b, c, s, cachedGET)
 	b.ReportAllocs()
@@ -86,7 +87,7 @@ func BenchmarkCachedGET(b *testing.B) {
 
 func BenchmarkConditional304(b *testing.B) {
 	cfg := engine.Config{Handler: newSite(b)}.WithDefaults()
-	c := engine.NewConn(cfg, "127.0.0.1:1", time.Now())
+	c := engine.NewConn(cfg, netip.MustParseAddrPort("127.0.0.1:1"), time.Now())
 	s := &discard{}
 	roundTrip(b, c, s, cachedGET)
 	req := []byte("GET /index.html HTTP/1.1\r\nHost: x\r\nIf-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT\r\n\r\n")
@@ -98,7 +99,7 @@ func BenchmarkConditional304(b *testing.B) {
 
 func BenchmarkRange(b *testing.B) {
 	cfg := engine.Config{Handler: newSite(b)}.WithDefaults()
-	c := engine.NewConn(cfg, "127.0.0.1:1", time.Now())
+	c := engine.NewConn(cfg, netip.MustParseAddrPort("127.0.0.1:1"), time.Now())
 	s := &discard{}
 	roundTrip(b, c, s, cachedGET)
 	req := []byte("GET /index.html HTTP/1.1\r\nHost: x\r\nRange: bytes=100-199\r\n\r\n")
@@ -110,7 +111,7 @@ func BenchmarkRange(b *testing.B) {
 
 func BenchmarkMultipartRange(b *testing.B) {
 	cfg := engine.Config{Handler: newSite(b)}.WithDefaults()
-	c := engine.NewConn(cfg, "127.0.0.1:1", time.Now())
+	c := engine.NewConn(cfg, netip.MustParseAddrPort("127.0.0.1:1"), time.Now())
 	s := &discard{}
 	roundTrip(b, c, s, cachedGET)
 	req := []byte("GET /index.html HTTP/1.1\r\nHost: x\r\nRange: bytes=0-9,100-199,-5\r\n\r\n")

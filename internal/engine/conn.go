@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,33 +14,45 @@ import (
 // every complete request (pipelined ones in order), and Flush sends the
 // queued responses to a Sink. An engine only moves bytes and waits.
 //
-// A Conn is not safe for concurrent use, except Drain, which another
-// goroutine may call at any time.
+// An idle connection holds no buffers: the input buffer and the request
+// state (request, response plan, output queue) come from pools when bytes
+// arrive and go back once the answer is sent, so 10,000 idle keep-alive
+// connections cost a few hundred bytes each.
+//
+// A Conn is not safe for concurrent use, except Drain, Draining and
+// Fresh, which any goroutine may call.
 type Conn struct {
 	cfg    *Config
-	Remote string
+	remote netip.AddrPort
 
 	in      *[]byte // read buffer, taken from a pool only while needed
 	r, w    int     // unread bytes are (*in)[r:w]
 	scanned int     // bytes of the unread head already searched for its end
 	discard int64   // request body bytes still to be skipped
 
+	st *state // per-request state, taken from a pool only while needed
+
+	reqStart   int64 // first byte of the request being received (UnixNano)
+	lastActive int64 // last completed read or write
+	opened     int64
+
+	closing   bool // answer no more requests; close once out drains
+	keep      bool // the request being answered leaves the connection open
+	async     bool // hand disk work to a worker (see SetAsync)
+	offloaded bool // a request waits for its handler on a worker
+	stalled   bool // Process stopped at maxBacklog with requests still buffered
+
+	draining atomic.Bool
+	answered atomic.Bool // at least one response was queued
+}
+
+// state is what a connection needs only while a request is in flight.
+type state struct {
 	req   http1.Request
 	resp  http1.Response
 	clock http1.Clock
 	out   outQueue
 	rec   http1.Record
-
-	reqStart   time.Time // first byte of the request being received
-	lastActive time.Time // last completed read or write
-	closing    bool      // answer no more requests; close once out drains
-	keep       bool      // the request being answered leaves the connection open
-	async      bool      // hand disk work to a worker (see SetAsync)
-	offloaded  bool      // a request waits for its handler on a worker
-	stalled    bool      // Process stopped at maxBacklog with requests still buffered
-	draining   atomic.Bool
-	answered   atomic.Bool // at least one response was queued
-	opened     time.Time
 }
 
 // maxBacklog bounds the output queued before Process stops parsing
@@ -48,11 +61,47 @@ const maxBacklog = 256 << 10
 
 const readChunk = 4 << 10
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, readChunk); return &b }}
+// maxPooledOut is the largest output buffer kept when state goes back
+// to the pool.
+const maxPooledOut = 64 << 10
+
+var (
+	bufPool   = sync.Pool{New: func() any { b := make([]byte, readChunk); return &b }}
+	statePool = sync.Pool{New: func() any { return new(state) }}
+)
 
 // NewConn returns the state of a connection from remote, opened at now.
-func NewConn(cfg *Config, remote string, now time.Time) *Conn {
-	return &Conn{cfg: cfg, Remote: remote, lastActive: now, opened: now}
+func NewConn(cfg *Config, remote netip.AddrPort, now time.Time) *Conn {
+	n := now.UnixNano()
+	return &Conn{cfg: cfg, remote: remote, lastActive: n, opened: n}
+}
+
+// Remote is the peer's address.
+func (c *Conn) Remote() netip.AddrPort { return c.remote }
+
+func (c *Conn) state() *state {
+	if c.st == nil {
+		c.st = statePool.Get().(*state)
+	}
+	return c.st
+}
+
+// releaseState returns the request state to the pool once nothing needs
+// it: no output pending and no request with its handler.
+func (c *Conn) releaseState() {
+	st := c.st
+	if st == nil || st.out.pending() || c.offloaded {
+		return
+	}
+	c.st = nil
+	st.out.reset()
+	if cap(st.out.buf) > maxPooledOut {
+		st.out.buf = nil
+	}
+	st.req.Reset()
+	st.resp.Reset()
+	st.rec = http1.Record{}
+	statePool.Put(st)
 }
 
 // ReadSpace returns free space at the end of the input buffer to read
@@ -87,11 +136,12 @@ func (c *Conn) Received(n int, now time.Time) {
 	if n <= 0 {
 		return
 	}
+	t := now.UnixNano()
 	if c.r == c.w && c.discard == 0 {
-		c.reqStart = now
+		c.reqStart = t
 	}
 	c.w += n
-	c.lastActive = now
+	c.lastActive = t
 }
 
 // Process answers every complete request in the input buffer, queueing the
@@ -101,7 +151,7 @@ func (c *Conn) Process(now time.Time) {
 	if c.offloaded {
 		return
 	}
-	for !c.closing && !c.offloaded && c.out.queued < maxBacklog {
+	for !c.closing && !c.offloaded && c.queued() < maxBacklog {
 		if c.discard > 0 {
 			n := int64(c.w - c.r)
 			if n > c.discard {
@@ -113,10 +163,10 @@ func (c *Conn) Process(now time.Time) {
 				break
 			}
 		}
-		buf := (*c.bufOrEmpty())[c.r:c.w]
-		if len(buf) == 0 {
+		if c.r == c.w {
 			break
 		}
+		buf := (*c.in)[c.r:c.w]
 		n := http1.HeadLength(buf, c.scanned)
 		if n < 0 {
 			c.scanned = len(buf)
@@ -126,7 +176,8 @@ func (c *Conn) Process(now time.Time) {
 			break
 		}
 		c.scanned = 0
-		err := c.req.ParseHead(buf[:n], c.cfg.Limits)
+		st := c.state()
+		err := st.req.ParseHead(buf[:n], c.cfg.Limits)
 		c.r += n
 		if err != nil {
 			c.fail(http1.StatusOf(err), now)
@@ -134,23 +185,22 @@ func (c *Conn) Process(now time.Time) {
 		}
 		c.serve(now)
 		if c.r < c.w {
-			c.reqStart = now
+			c.reqStart = now.UnixNano()
 		}
 	}
-	c.stalled = !c.closing && !c.offloaded && c.out.queued >= maxBacklog && c.r < c.w
+	c.stalled = !c.closing && !c.offloaded && c.queued() >= maxBacklog && c.r < c.w
 	if !c.offloaded {
 		c.releaseInput() // the request views the buffer until it is answered
+		c.releaseState()
 	}
 }
 
-func (c *Conn) bufOrEmpty() *[]byte {
-	if c.in == nil {
-		return &emptyBuf
+func (c *Conn) queued() int64 {
+	if c.st == nil {
+		return 0
 	}
-	return c.in
+	return c.st.out.queued
 }
-
-var emptyBuf []byte
 
 // releaseInput returns the input buffer to the pool when it holds nothing,
 // so an idle connection costs no buffer.
@@ -166,7 +216,8 @@ func (c *Conn) releaseInput() {
 // serve answers the request just parsed, or, for an asynchronous
 // connection whose handler cannot answer from memory, marks it Offloaded.
 func (c *Conn) serve(now time.Time) {
-	req, resp := &c.req, &c.resp
+	st := c.st
+	req, resp := &st.req, &st.resp
 	resp.Reset()
 	c.keep = req.KeepAlive && !c.draining.Load()
 	switch {
@@ -208,7 +259,7 @@ func (c *Conn) Offloaded() bool { return c.offloaded }
 
 // ServeOffloaded runs the handler for the offloaded request. It may block
 // on disk; it touches nothing but the request and the response plan.
-func (c *Conn) ServeOffloaded() { c.cfg.Handler.ServeHTTP1(&c.req, &c.resp) }
+func (c *Conn) ServeOffloaded() { c.cfg.Handler.ServeHTTP1(&c.st.req, &c.st.resp) }
 
 // Resume queues the offloaded request's response and goes on processing.
 func (c *Conn) Resume(now time.Time) {
@@ -218,56 +269,59 @@ func (c *Conn) Resume(now time.Time) {
 }
 
 func (c *Conn) finish(now time.Time) {
-	if c.resp.Close {
+	if c.st.resp.Close {
 		c.keep = false
 	}
-	c.queue(now, c.keep, c.req.Method == http1.MethodHead)
+	c.queue(now, c.keep, c.st.req.Method == http1.MethodHead)
 }
 
 // fail answers a request that could not be parsed, then closes.
 func (c *Conn) fail(status int, now time.Time) {
-	c.resp.Reset()
-	http1.ErrorPage(&c.resp, status)
+	st := c.state()
+	st.resp.Reset()
+	http1.ErrorPage(&st.resp, status)
 	c.queue(now, false, false)
 }
 
 func (c *Conn) queue(now time.Time, keep, head bool) {
-	resp := &c.resp
-	start := len(c.out.buf)
-	c.out.buf = http1.AppendHead(c.out.buf, resp, c.req.Minor, keep, c.clock.Date(now))
-	size := int64(len(c.out.buf) - start)
-	c.out.appendOwned(start)
+	st := c.st
+	resp, out := &st.resp, &st.out
+	start := len(out.buf)
+	out.buf = http1.AppendHead(out.buf, resp, st.req.Minor, keep, st.clock.Date(now))
+	size := int64(len(out.buf) - start)
+	out.appendOwned(start)
 	if !head && http1.BodyAllowed(resp.Status) {
 		size += resp.ContentLength()
 		switch {
 		case resp.File != nil:
-			c.out.addFile(resp.File, resp.Off, resp.Len)
-		case resp.Parts != nil:
+			out.addFile(resp.File, resp.Off, resp.Len)
+		case len(resp.Parts) > 0:
 			for i := range resp.Parts {
 				p := &resp.Parts[i]
-				c.out.addBytes(p.Head)
-				c.out.addBytes(p.Data)
+				out.addBytes(p.Head)
+				out.addBytes(p.Data)
 				if p.File != nil {
-					c.out.addFile(p.File, p.Off, p.Len)
+					out.addFile(p.File, p.Off, p.Len)
 				}
 			}
 		default:
-			c.out.addBytes(resp.Body)
+			out.addBytes(resp.Body)
 		}
 	}
-	c.out.addCloser(resp.Closer)
+	out.addCloser(resp.Closer)
 	if !keep {
 		c.closing = true
 	}
 	c.answered.Store(true)
 	if c.cfg.Log != nil {
-		c.rec = http1.Record{
-			Remote: c.Remote, Time: now,
-			Method: c.req.MethodName, Target: c.req.Target, Major: c.req.Major, Minor: c.req.Minor,
+		req := &st.req
+		st.rec = http1.Record{
+			Remote: c.remote, Time: now,
+			Method: req.MethodName, Target: req.Target, Major: req.Major, Minor: req.Minor,
 			Status: resp.Status, Bytes: size,
-			Referer: c.req.Referer, UserAgent: c.req.UserAgent,
+			Referer: req.Referer, UserAgent: req.UserAgent,
 		}
-		c.cfg.Log.Log(&c.rec)
+		c.cfg.Log.Log(&st.rec)
 	}
 	resp.Closer = nil
 }
@@ -278,20 +332,26 @@ func (c *Conn) queue(now time.Time, keep, head bool) {
 func (c *Conn) Stalled() bool { return c.stalled }
 
 // Pending reports whether responses are waiting to be sent.
-func (c *Conn) Pending() bool { return c.out.pending() }
+func (c *Conn) Pending() bool { return c.st != nil && c.st.out.pending() }
 
 // Flush sends queued output to s until all is sent, s would block
 // (ErrWouldBlock), or s fails.
 func (c *Conn) Flush(s Sink, now time.Time) error {
-	err := c.out.flush(s)
-	c.lastActive = now
+	if c.st == nil {
+		return nil
+	}
+	err := c.st.out.flush(s)
+	c.lastActive = now.UnixNano()
+	if err == nil {
+		c.releaseState()
+	}
 	return err
 }
 
 // Done reports whether the connection should now be closed: it has
 // answered its last request, or it is draining and Drainable.
 func (c *Conn) Done() bool {
-	if c.out.pending() || c.offloaded {
+	if c.Pending() || c.offloaded {
 		return false
 	}
 	return c.closing || (c.draining.Load() && c.Drainable())
@@ -299,7 +359,7 @@ func (c *Conn) Done() bool {
 
 // Idle reports whether the connection is between requests.
 func (c *Conn) Idle() bool {
-	return !c.out.pending() && !c.offloaded && c.r == c.w && c.discard == 0
+	return !c.Pending() && !c.offloaded && c.r == c.w && c.discard == 0
 }
 
 // Drainable reports whether a graceful shutdown may close the connection
@@ -320,15 +380,18 @@ func (c *Conn) Fresh() bool { return !c.answered.Load() }
 // (or after the connection opened, for its first request), IdleTimeout
 // after the last activity otherwise.
 func (c *Conn) Deadline() time.Time {
+	var t int64
 	switch {
-	case c.out.pending():
-		return c.lastActive.Add(c.cfg.WriteTimeout)
+	case c.Pending():
+		t = c.lastActive + int64(c.cfg.WriteTimeout)
 	case c.r < c.w || c.discard > 0:
-		return c.reqStart.Add(c.cfg.ReadHeaderTimeout)
+		t = c.reqStart + int64(c.cfg.ReadHeaderTimeout)
 	case !c.answered.Load():
-		return c.opened.Add(c.cfg.ReadHeaderTimeout)
+		t = c.opened + int64(c.cfg.ReadHeaderTimeout)
+	default:
+		t = c.lastActive + int64(c.cfg.IdleTimeout)
 	}
-	return c.lastActive.Add(c.cfg.IdleTimeout)
+	return time.Unix(0, t)
 }
 
 // Drain asks the connection to finish the response in progress and then
@@ -346,7 +409,12 @@ func (c *Conn) Refuse(now time.Time) {
 
 // Release frees the connection's buffers and any body sources still queued.
 func (c *Conn) Release() {
-	c.out.reset()
+	if c.st != nil {
+		c.st.out.reset()
+		if !c.offloaded {
+			c.releaseState()
+		}
+	}
 	c.r, c.w = 0, 0
 	c.releaseInput()
 }

@@ -2,6 +2,7 @@ package http1
 
 import (
 	"io"
+	"net/netip"
 	"strconv"
 	"time"
 )
@@ -82,7 +83,7 @@ func (r *Response) ContentLength() int64 {
 	switch {
 	case r.File != nil:
 		return r.Len
-	case r.Parts != nil:
+	case len(r.Parts) > 0:
 		var n int64
 		for i := range r.Parts {
 			p := &r.Parts[i]
@@ -229,7 +230,7 @@ func ParseDate(b []byte) (time.Time, bool) {
 // Record describes one answered request, for access logs and metrics. Its
 // byte slices are views valid only during the call that receives it.
 type Record struct {
-	Remote    string
+	Remote    netip.AddrPort
 	Time      time.Time
 	Method    []byte
 	Target    []byte

@@ -29,6 +29,7 @@ var allowed = map[string][]string{
 	"internal/loadgen":     {},
 	"internal/lint":        {},
 	"cmd/":                 {"internal/"},
+	"bench/":               {},
 }
 
 func TestImportDirection(t *testing.T) {

@@ -1,9 +1,8 @@
 package netpoll
 
 import (
-	"net"
+	"net/netip"
 	"os"
-	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -29,29 +28,29 @@ func ListenerFD(ln syscall.Conn, nonblocking bool) (int, error) {
 }
 
 // Accept accepts one connection from lfd, with TCP_NODELAY set, and
-// returns it with its peer address formatted as host:port.
-func Accept(lfd int, nonblocking bool) (int, string, error) {
+// returns it with its peer's address.
+func Accept(lfd int, nonblocking bool) (int, netip.AddrPort, error) {
 	flags := unix.SOCK_CLOEXEC
 	if nonblocking {
 		flags |= unix.SOCK_NONBLOCK
 	}
 	fd, sa, err := unix.Accept4(lfd, flags)
 	if err != nil {
-		return -1, "", err
+		return -1, netip.AddrPort{}, err
 	}
 	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-	return fd, SockaddrString(sa), nil
+	return fd, SockaddrAddrPort(sa), nil
 }
 
-// SockaddrString formats an IPv4 or IPv6 socket address as host:port.
-func SockaddrString(sa unix.Sockaddr) string {
+// SockaddrAddrPort converts an IPv4 or IPv6 socket address.
+func SockaddrAddrPort(sa unix.Sockaddr) netip.AddrPort {
 	switch a := sa.(type) {
 	case *unix.SockaddrInet4:
-		return net.JoinHostPort(net.IP(a.Addr[:]).String(), strconv.Itoa(a.Port))
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
 	case *unix.SockaddrInet6:
-		return net.JoinHostPort(net.IP(a.Addr[:]).String(), strconv.Itoa(a.Port))
+		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr).Unmap(), uint16(a.Port))
 	}
-	return "unknown"
+	return netip.AddrPort{}
 }
 
 // Writev writes bufs with writev(2), retrying on EINTR.

@@ -75,6 +75,7 @@ type Loop struct {
 
 type conn struct {
 	fd    int
+	sink  sink // the socket as an engine.Sink, kept here so passing it does not allocate
 	c     *engine.Conn
 	more  bool // input may remain in the socket: read again when there is room
 	eof   bool // the peer has shut down its side
@@ -181,7 +182,7 @@ func (l *Loop) accept() {
 		c := engine.NewConn(l.sh.Cfg, remote, now)
 		if l.sh.Conns.Load() >= int64(l.sh.Cfg.MaxConns) {
 			c.Refuse(now)
-			c.Flush(sink{fd}, now)
+			c.Flush(&sink{fd}, now)
 			c.Release()
 			unix.Close(fd)
 			continue
@@ -193,7 +194,7 @@ func (l *Loop) accept() {
 		}
 		l.sh.Conns.Add(1)
 		c.SetAsync(l.sh.Pool != nil)
-		cn := &conn{fd: fd, c: c, more: true}
+		cn := &conn{fd: fd, sink: sink{fd}, c: c, more: true}
 		l.conns[fd] = cn
 		l.drive(cn, now)
 	}
@@ -219,7 +220,7 @@ func (l *Loop) drive(cn *conn, now time.Time) {
 			return
 		}
 		if c.Pending() {
-			err := c.Flush(sink{cn.fd}, now)
+			err := c.Flush(&cn.sink, now)
 			switch {
 			case errors.Is(err, engine.ErrWouldBlock):
 				l.wantWrite(cn, true)
@@ -332,7 +333,7 @@ func (l *Loop) sweep(now time.Time) {
 // sink writes to a non-blocking socket.
 type sink struct{ fd int }
 
-func (s sink) Writev(bufs [][]byte) (int64, error) {
+func (s *sink) Writev(bufs [][]byte) (int64, error) {
 	var total int64
 	for len(bufs) > 0 {
 		n, err := netpoll.Writev(s.fd, bufs)
@@ -363,7 +364,7 @@ func advance(bufs [][]byte, n int) [][]byte {
 	return bufs
 }
 
-func (s sink) SendFile(f http1.File, off, n int64) (int64, error) {
+func (s *sink) SendFile(f http1.File, off, n int64) (int64, error) {
 	var total int64
 	for total < n {
 		m, err := netpoll.SendFile(s.fd, int(f.Fd()), off+total, n-total)

@@ -24,7 +24,7 @@ func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config
 	// At MaxConns, stop accepting until a connection ends: clients wait
 	// in the kernel's backlog instead of being refused.
 	err := engine.AcceptLoop(ctx, ln, cfg, slots, func(nc *net.TCPConn) {
-		c := engine.NewConn(cfg, nc.RemoteAddr().String(), time.Now())
+		c := engine.NewConn(cfg, nc.RemoteAddr().(*net.TCPAddr).AddrPort(), time.Now())
 		s := engine.NewNetStream(nc, cfg.WriteTimeout)
 		if !t.Add(c, func() { nc.SetReadDeadline(time.Now()) }, func() { nc.Close() }) {
 			nc.Close()

@@ -35,7 +35,7 @@ func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config
 		close(done)
 	}()
 	err := engine.AcceptLoop(ctx, ln, &c, nil, func(nc *net.TCPConn) {
-		conn := engine.NewConn(&c, nc.RemoteAddr().String(), time.Now())
+		conn := engine.NewConn(&c, nc.RemoteAddr().(*net.TCPAddr).AddrPort(), time.Now())
 		defer nc.Close()
 		if !t.Add(conn, func() { nc.SetReadDeadline(time.Now()) }, func() { nc.Close() }) {
 			return

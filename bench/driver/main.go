@@ -1,0 +1,412 @@
+// Command driver runs the side-by-side benchmark of bench/run: it builds a
+// document root, starts each server pinned to CPU 0, loads it with wrk
+// pinned to CPU 1, measures requests per second, throughput, p99 latency
+// and the server's CPU time (its whole process tree, from /proc), and
+// prints one table with weft/nginx ratios, all from the same run.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+var (
+	weftBin  = flag.String("weft", "weft", "weft binary")
+	work     = flag.String("work", os.TempDir(), "scratch directory")
+	duration = flag.Duration("duration", 8*time.Second, "length of each wrk run")
+	idleN    = flag.Int("idle", 10000, "idle keep-alive connections for the memory case")
+)
+
+type server struct {
+	name  string
+	start func(port int) (*exec.Cmd, error)
+}
+
+type result struct {
+	rps, mbps, p99ms float64
+	cpu              float64 // server CPU seconds during the run
+	wrkBusy          float64 // wrk CPU seconds / wall seconds
+	errors           string
+}
+
+func main() {
+	flag.Parse()
+	root := filepath.Join(*work, "root")
+	must(makeRoot(root))
+	nginxConf := filepath.Join(*work, "nginx.conf")
+	must(os.WriteFile(nginxConf, []byte(nginxConfig(*work, root)), 0o644))
+
+	weft := func(engine string) server {
+		return server{"weft " + engine, func(port int) (*exec.Cmd, error) {
+			return startPinned(*weftBin, "serve", root, "--addr", fmt.Sprintf("127.0.0.1:%d", port),
+				"--no-access-log", "--engine", engine, "--max-conns", "20000")
+		}}
+	}
+	nginx := server{"nginx", func(port int) (*exec.Cmd, error) {
+		conf := strings.ReplaceAll(nginxConfig(*work, root), "PORT", strconv.Itoa(port))
+		must(os.WriteFile(nginxConf, []byte(conf), 0o644))
+		return startPinned("nginx", "-c", nginxConf)
+	}}
+
+	type bcase struct {
+		name, path string
+		conns      int
+		extra      []string
+		servers    []server
+		bytesCase  bool
+	}
+	engines := []server{weft("epoll"), weft("goroutine"), weft("thread"), weft("poll"), weft("process"), weft("serial")}
+	main3 := []server{nginx, weft("epoll"), weft("goroutine")}
+	cases := []bcase{
+		{"1 KiB, 64 conns", "/index.html", 64, nil, append([]server{nginx}, engines...), false},
+		{"1 KiB, 256 conns", "/index.html", 256, nil, main3, false},
+		{"128 KiB", "/app.js", 32, nil, main3, true},
+		{"10 MiB", "/big.bin", 8, nil, main3, true},
+		{"1,000 files, random", "", 64, []string{"-s", writeRandomScript(*work)}, main3, false},
+		{"conn per request", "/index.html", 64, []string{"-H", "Connection: close"}, main3, false},
+	}
+
+	fmt.Printf("# weft vs nginx, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Printf("Machine: %s, %d CPUs. Servers pinned to CPU 0, wrk (1 thread) to CPU 1, %v per run, keep-alive unless stated.\n", cpuModel(), numCPU(), *duration)
+	fmt.Printf("nginx %s: 1 worker, sendfile on, open_file_cache on, access_log off. weft: --no-access-log.\n\n", nginxVersion())
+	fmt.Println("| case | server | req/s | MB/s | p99 ms | server CPU s | req per CPU-s | req/s vs nginx | efficiency vs nginx | note |")
+	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+	port := 18400
+	for _, c := range cases {
+		var base *result
+		for _, s := range c.servers {
+			port++
+			r, err := runCase(s, port, c.path, c.conns, c.extra)
+			if err != nil {
+				fmt.Printf("| %s | %s | error: %v |||||||\n", c.name, s.name, err)
+				continue
+			}
+			if s.name == "nginx" {
+				base = r
+			}
+			ratio, eff := "", ""
+			if base != nil && s.name != "nginx" {
+				ratio = fmt.Sprintf("%.2f×", r.rps/base.rps)
+				eff = fmt.Sprintf("%.2f×", (r.rps/r.cpu)/(base.rps/base.cpu))
+			}
+			note := r.errors
+			if r.wrkBusy > 0.9 {
+				note = strings.TrimSpace(note + fmt.Sprintf(" wrk core saturated (%.0f%%)", 100*r.wrkBusy))
+			}
+			fmt.Printf("| %s | %s | %.0f | %.1f | %.2f | %.2f | %.0f | %s | %s | %s |\n",
+				c.name, s.name, r.rps, r.mbps, r.p99ms, r.cpu, r.rps/r.cpu, ratio, eff, note)
+		}
+	}
+	fmt.Printf("\nExtra RSS with %d idle keep-alive connections (each answered once):\n\n", *idleN)
+	fmt.Println("| server | RSS before MiB | RSS with idle conns MiB | extra MiB |")
+	fmt.Println("|---|---:|---:|---:|")
+	for _, s := range []server{nginx, weft("epoll"), weft("goroutine")} {
+		port++
+		before, after, err := idleRSS(s, port, *idleN)
+		if err != nil {
+			fmt.Printf("| %s | error: %v |||\n", s.name, err)
+			continue
+		}
+		fmt.Printf("| %s | %.1f | %.1f | %.1f |\n", s.name, before, after, after-before)
+	}
+}
+
+func must(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func makeRoot(root string) error {
+	files := map[string]int{"index.html": 1 << 10, "style.css": 16 << 10, "app.js": 128 << 10, "big.bin": 10 << 20}
+	for name, size := range files {
+		if err := writeFile(filepath.Join(root, name), size, name); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < 1000; i++ {
+		if err := writeFile(filepath.Join(root, "files", fmt.Sprintf("f%04d.html", i)), 2<<10, strconv.Itoa(i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeFile(p string, size int, seed string) error {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	b := make([]byte, size)
+	for i := range b {
+		b[i] = "abcdefghijklmnopqrstuvwxyz0123456789\n"[(i+len(seed))%37]
+	}
+	return os.WriteFile(p, b, 0o644)
+}
+
+func nginxConfig(work, root string) string {
+	return fmt.Sprintf(`worker_processes 1;
+daemon off;
+pid %[1]s/nginx.pid;
+error_log %[1]s/nginx-error.log;
+worker_rlimit_nofile 30000;
+events { worker_connections 25000; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  open_file_cache max=2000 inactive=60s;
+  keepalive_requests 1000000;
+  types { text/html html; text/css css; text/javascript js; application/octet-stream bin; }
+  client_body_temp_path %[1]s/nginx-body;
+  proxy_temp_path %[1]s/nginx-proxy;
+  fastcgi_temp_path %[1]s/nginx-fastcgi;
+  uwsgi_temp_path %[1]s/nginx-uwsgi;
+  scgi_temp_path %[1]s/nginx-scgi;
+  server { listen 127.0.0.1:PORT; root %[2]s; }
+}
+`, work, root)
+}
+
+func writeRandomScript(work string) string {
+	p := filepath.Join(work, "random.lua")
+	must(os.WriteFile(p, []byte(`math.randomseed(os.time())
+request = function()
+  return wrk.format("GET", string.format("/files/f%04d.html", math.random(0, 999)))
+end
+`), 0o644))
+	return p
+}
+
+func startPinned(bin string, args ...string) (*exec.Cmd, error) {
+	cmd := exec.Command("taskset", append([]string{"-c", "0", bin}, args...)...)
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	return cmd, cmd.Start()
+}
+
+func waitListening(port int) error {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			c.Close()
+			return nil
+		}
+	}
+	return fmt.Errorf("nothing listening on port %d after 10s", port)
+}
+
+func stop(cmd *exec.Cmd) {
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+}
+
+func runCase(s server, port int, path string, conns int, extra []string) (*result, error) {
+	cmd, err := s.start(port)
+	if err != nil {
+		return nil, err
+	}
+	defer stop(cmd)
+	if err := waitListening(port); err != nil {
+		return nil, err
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d%s", port, path)
+	// Warm up (caches, page cache, connection pools), then measure.
+	exec.Command("taskset", "-c", "1", "wrk", "-t1", "-c8", "-d1s", url).Run()
+	cpu0 := treeCPU(cmd.Process.Pid)
+	args := append([]string{"-c", "1", "wrk", "-t1", fmt.Sprintf("-c%d", conns), "-d" + duration.String(), "--latency"}, extra...)
+	w := exec.Command("taskset", append(args, url)...)
+	var out bytes.Buffer
+	w.Stdout, w.Stderr = &out, &out
+	start := time.Now()
+	if err := w.Run(); err != nil {
+		return nil, fmt.Errorf("wrk: %v: %s", err, out.String())
+	}
+	wall := time.Since(start).Seconds()
+	cpu := treeCPU(cmd.Process.Pid) - cpu0
+	r := parseWrk(out.String())
+	r.cpu = cpu
+	r.wrkBusy = (w.ProcessState.UserTime() + w.ProcessState.SystemTime()).Seconds() / wall
+	return r, nil
+}
+
+var (
+	reqRe  = regexp.MustCompile(`Requests/sec:\s+([\d.]+)`)
+	xferRe = regexp.MustCompile(`Transfer/sec:\s+([\d.]+)([KMG]?B)`)
+	p99Re  = regexp.MustCompile(`\s99%\s+([\d.]+)(us|ms|s)`)
+	errRe  = regexp.MustCompile(`(Socket errors:[^\n]*|Non-2xx or 3xx responses:[^\n]*)`)
+)
+
+func parseWrk(s string) *result {
+	r := &result{}
+	if m := reqRe.FindStringSubmatch(s); m != nil {
+		r.rps, _ = strconv.ParseFloat(m[1], 64)
+	}
+	if m := xferRe.FindStringSubmatch(s); m != nil {
+		v, _ := strconv.ParseFloat(m[1], 64)
+		r.mbps = v * map[string]float64{"B": 1.0 / (1 << 20), "KB": 1.0 / 1024, "MB": 1, "GB": 1024}[m[2]]
+	}
+	if m := p99Re.FindStringSubmatch(s); m != nil {
+		v, _ := strconv.ParseFloat(m[1], 64)
+		r.p99ms = v * map[string]float64{"us": 0.001, "ms": 1, "s": 1000}[m[2]]
+	}
+	for _, m := range errRe.FindAllString(s, -1) {
+		r.errors = strings.TrimSpace(r.errors + " " + m)
+	}
+	return r
+}
+
+// treeCPU is the user+system CPU seconds of pid and its descendants.
+func treeCPU(pid int) float64 {
+	var total float64
+	for _, p := range tree(pid) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+		ut, _ := strconv.ParseFloat(f[11], 64)
+		st, _ := strconv.ParseFloat(f[12], 64)
+		total += (ut + st) / 100 // USER_HZ
+	}
+	return total
+}
+
+// treeRSS is the resident memory, in MiB, of pid and its descendants.
+func treeRSS(pid int) float64 {
+	var total float64
+	for _, p := range tree(pid) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p))
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(bytes.NewReader(b))
+		for sc.Scan() {
+			if f := strings.Fields(sc.Text()); len(f) >= 2 && f[0] == "VmRSS:" {
+				kb, _ := strconv.ParseFloat(f[1], 64)
+				total += kb / 1024
+			}
+		}
+	}
+	return total
+}
+
+func tree(pid int) []int {
+	parent := map[int]int{}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+		pp, _ := strconv.Atoi(f[1])
+		parent[p] = pp
+	}
+	out := []int{pid}
+	for changed := true; changed; {
+		changed = false
+		for p, pp := range parent {
+			if contains(out, pp) && !contains(out, p) {
+				out = append(out, p)
+				changed = true
+			}
+		}
+	}
+	return out
+}
+
+func contains(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func idleRSS(s server, port, n int) (before, after float64, err error) {
+	cmd, err := s.start(port)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer stop(cmd)
+	if err := waitListening(port); err != nil {
+		return 0, 0, err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	req := "GET /index.html HTTP/1.1\r\nHost: bench\r\n\r\n"
+	exec.Command("taskset", "-c", "1", "wrk", "-t1", "-c8", "-d1s", "http://"+addr+"/index.html").Run()
+	time.Sleep(500 * time.Millisecond)
+	before = treeRSS(cmd.Process.Pid)
+	conns := make([]net.Conn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	buf := make([]byte, 4096)
+	for i := 0; i < n; i++ {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			return 0, 0, fmt.Errorf("connection %d: %v", i, err)
+		}
+		conns = append(conns, c)
+		io.WriteString(c, req)
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		got := 0
+		for got < 1024 { // the body is 1 KiB; the head comes first
+			m, err := c.Read(buf)
+			if err != nil {
+				return 0, 0, fmt.Errorf("connection %d: %v", i, err)
+			}
+			got += m
+		}
+	}
+	time.Sleep(time.Second)
+	after = treeRSS(cmd.Process.Pid)
+	return before, after, nil
+}
+
+func cpuModel() string {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "model name") {
+			return strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
+		}
+	}
+	return "unknown CPU"
+}
+
+func numCPU() int {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	return strings.Count(string(b), "processor\t:")
+}
+
+func nginxVersion() string {
+	out, _ := exec.Command("nginx", "-v").CombinedOutput()
+	return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(string(out)), "nginx version: "))
+}

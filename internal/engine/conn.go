@@ -326,6 +326,9 @@ func (c *Conn) queue(now time.Time, keep, head bool) {
 	resp.Closer = nil
 }
 
+// Closing reports whether the connection closes after its queued output.
+func (c *Conn) Closing() bool { return c.closing }
+
 // Stalled reports whether buffered requests wait for the output backlog
 // to drain: once Flush has sent it, Process has more to do even if no
 // byte arrives.

@@ -58,6 +58,9 @@ func (p *Poll) SetWrite(fd int, on bool) error {
 	return nil
 }
 
+// Forget unregisters a descriptor about to be closed.
+func (p *Poll) Forget(fd int) { p.Remove(fd) }
+
 // Remove unregisters fd.
 func (p *Poll) Remove(fd int) error {
 	i, ok := p.index[fd]

@@ -27,8 +27,9 @@ func ListenerFD(ln syscall.Conn, nonblocking bool) (int, error) {
 	return fd, nil
 }
 
-// Accept accepts one connection from lfd, with TCP_NODELAY set, and
-// returns it with its peer's address.
+// Accept accepts one connection from lfd and returns it with its peer's
+// address. Blocking sockets get TCP_NODELAY at once; event loops set it
+// when a connection is kept alive.
 func Accept(lfd int, nonblocking bool) (int, netip.AddrPort, error) {
 	flags := unix.SOCK_CLOEXEC
 	if nonblocking {
@@ -38,7 +39,9 @@ func Accept(lfd int, nonblocking bool) (int, netip.AddrPort, error) {
 	if err != nil {
 		return -1, netip.AddrPort{}, err
 	}
-	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	if !nonblocking {
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	}
 	return fd, SockaddrAddrPort(sa), nil
 }
 
@@ -72,4 +75,12 @@ func TemporaryAcceptError(err error) bool {
 		return true
 	}
 	return false
+}
+
+// DeferAccept asks the kernel to complete accept(2) on lfd only once the
+// client has sent data (TCP_DEFER_ACCEPT, like nginx's "deferred"), so the
+// first read after accept finds the request instead of EAGAIN. Clients
+// that send nothing are handed over after about secs seconds.
+func DeferAccept(lfd, secs int) error {
+	return unix.SetsockoptInt(lfd, unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT, secs)
 }

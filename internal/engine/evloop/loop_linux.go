@@ -22,6 +22,9 @@ type Poller interface {
 	Add(fd int) error
 	SetWrite(fd int, on bool) error
 	Remove(fd int) error
+	// Forget is Remove for a descriptor about to be closed; epoll needs
+	// no call, as closing drops the registration.
+	Forget(fd int)
 	Wait(timeout time.Duration, fn func(fd int, in, out, hup bool)) error
 	Wake() error
 	Close() error
@@ -55,6 +58,10 @@ type Shared struct {
 	Pool      Pool         // nil: the handler runs on the loop
 	LFD       int          // listening socket, non-blocking
 	Exclusive bool         // several loops share LFD
+	// MultiAccept accepts every waiting connection per wake-up instead
+	// of one (the listener is level-triggered, so the rest are reported
+	// again); one saves the accept(2) that finds the queue empty.
+	MultiAccept bool
 }
 
 // Loop is one event loop. Only its own goroutine touches its connections;
@@ -80,6 +87,7 @@ type conn struct {
 	more  bool // input may remain in the socket: read again when there is room
 	eof   bool // the peer has shut down its side
 	wants bool // level-triggered output interest is on
+	nodel bool // TCP_NODELAY is set
 }
 
 // New creates a loop over poller p.
@@ -187,16 +195,24 @@ func (l *Loop) accept() {
 			unix.Close(fd)
 			continue
 		}
-		if err := l.p.Add(fd); err != nil {
-			c.Release()
-			unix.Close(fd)
-			continue
-		}
 		l.sh.Conns.Add(1)
 		c.SetAsync(l.sh.Pool != nil)
 		cn := &conn{fd: fd, sink: sink{fd}, c: c, more: true}
 		l.conns[fd] = cn
+		// Serve what has already arrived (TCP_DEFER_ACCEPT makes that the
+		// usual case) before registering: a connection-per-request client
+		// is answered and closed without ever entering the poller.
+		// Registering later loses nothing: adding a ready descriptor
+		// reports it at once.
 		l.drive(cn, now)
+		if l.conns[fd] == cn {
+			if err := l.p.Add(fd); err != nil {
+				l.close(cn)
+			}
+		}
+		if !l.sh.MultiAccept {
+			return
+		}
 	}
 }
 
@@ -220,6 +236,14 @@ func (l *Loop) drive(cn *conn, now time.Time) {
 			return
 		}
 		if c.Pending() {
+			if !cn.nodel && !c.Closing() {
+				// Like nginx, disable Nagle only on connections kept
+				// alive: a response's tail must not wait for the ACK
+				// of its head. A connection about to close is flushed
+				// by the close and saves the system call.
+				unix.SetsockoptInt(cn.fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+				cn.nodel = true
+			}
 			err := c.Flush(&cn.sink, now)
 			switch {
 			case errors.Is(err, engine.ErrWouldBlock):
@@ -281,7 +305,7 @@ func (l *Loop) wantWrite(cn *conn, on bool) {
 }
 
 func (l *Loop) close(cn *conn) {
-	l.p.Remove(cn.fd)
+	l.p.Forget(cn.fd)
 	unix.Close(cn.fd)
 	cn.c.Release()
 	delete(l.conns, cn.fd)

@@ -19,6 +19,7 @@ func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config
 		return err
 	}
 	defer unix.Close(lfd)
+	netpoll.DeferAccept(lfd, 5) // best effort: an optimisation only
 	p, err := netpoll.NewPoll()
 	if err != nil {
 		return err

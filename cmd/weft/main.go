@@ -32,10 +32,11 @@ const usage = `weft — a static web server
 
 Usage:
   weft serve [flags] [DIR]   serve DIR (the built-in sample site when omitted)
+  weft bench [flags] [DIR]   measure every engine side by side on this machine
   weft version               print the version
   weft help                  print this help
 
-Run "weft serve --help" for the flags of serve.
+Run "weft serve --help" or "weft bench --help" for their flags.
 `
 
 // errUsage marks an error already explained to the user on stderr.
@@ -54,6 +55,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "serve":
 		err = serve(rest, stdout, stderr)
+	case "bench":
+		err = bench(rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "weft", versionString())
 	case "help", "--help", "-help", "-h":
@@ -109,7 +112,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		maxConns   = fs.Int("max-conns", engine.DefaultMaxConns, "most open connections")
 		maxHead    = fs.Int("max-header-bytes", http1.DefaultLimits.MaxHeadBytes, "largest request head in bytes (431 beyond)")
 		cacheBytes = fs.Int64("cache-max-bytes", 64<<20, "memory for cached file contents in bytes (0 disables the cache)")
-		cacheFile  = fs.Int64("cache-max-file", 256<<10, "largest file held in memory, in bytes; larger ones are held open for sendfile")
+		cacheFile  = fs.Int64("cache-max-file", 32<<10, "largest file held in memory, in bytes; larger ones are held open for sendfile")
 		cacheOpen  = fs.Int("cache-max-open", 1000, "most large files held open")
 		pprofAddr  = fs.String("pprof", "", "serve net/http/pprof on `HOST:PORT` (off when empty; keep it on loopback)")
 		maxBody    = fs.Int64("max-body-bytes", engine.DefaultMaxBodyBytes, "largest request body read and dropped (413 beyond)")

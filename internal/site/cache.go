@@ -23,7 +23,7 @@ import (
 // longer than Validity.
 type CacheConfig struct {
 	MaxBytes int64         // memory for file contents; 64 MiB when zero; negative disables the cache
-	MaxFile  int64         // largest file held in memory; 256 KiB when zero
+	MaxFile  int64         // largest file held in memory; 32 KiB when zero (sendfile beats a copy beyond)
 	MaxOpen  int           // most large files held open; 1000 when zero
 	Validity time.Duration // longest an entry goes unchecked; 1s when zero
 }
@@ -51,7 +51,7 @@ func newCache(cfg CacheConfig, root string) *cache {
 		c.maxBytes = 64 << 20
 	}
 	if c.maxFile <= 0 {
-		c.maxFile = 256 << 10
+		c.maxFile = 32 << 10
 	}
 	if c.maxOpen <= 0 {
 		c.maxOpen = 1000

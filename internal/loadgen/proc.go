@@ -1,0 +1,75 @@
+package loadgen
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// TreeCPU returns the user+system CPU seconds used so far by process pid
+// and its descendants, read from /proc; ok is false where /proc is
+// missing.
+func TreeCPU(pid int) (secs float64, ok bool) {
+	procs, ok := procTable()
+	if !ok {
+		return 0, false
+	}
+	for _, p := range descendants(procs, pid) {
+		secs += procs[p].cpu
+	}
+	return secs, true
+}
+
+// TreePIDs lists pid and its descendants.
+func TreePIDs(pid int) []int {
+	procs, _ := procTable()
+	return descendants(procs, pid)
+}
+
+type procInfo struct {
+	ppid int
+	cpu  float64
+}
+
+func procTable() (map[int]procInfo, bool) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, false
+	}
+	procs := make(map[int]procInfo)
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ... utime(14) stime(15): comm may hold
+		// spaces, so fields are counted after the last ')'.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+		if len(f) < 13 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		ut, _ := strconv.ParseFloat(f[11], 64)
+		st, _ := strconv.ParseFloat(f[12], 64)
+		procs[p] = procInfo{ppid, (ut + st) / 100} // USER_HZ is 100 on Linux
+	}
+	return procs, true
+}
+
+func descendants(procs map[int]procInfo, pid int) []int {
+	out := []int{pid}
+	for i := 0; i < len(out); i++ {
+		for p, info := range procs {
+			if info.ppid == out[i] {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}

@@ -52,6 +52,7 @@ func Run(t *testing.T, start Starter, caps Capabilities) {
 	t.Run("MaxConns", s.maxConns)
 	t.Run("CacheFreshness", s.cacheFreshness)
 	t.Run("SlowReaders", s.slowReaders)
+	t.Run("WriteTimeout", s.writeTimeout)
 	t.Run("GracefulShutdown", s.gracefulShutdown)
 }
 
@@ -980,6 +981,27 @@ func (s *suite) slowReaders(t *testing.T) {
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("20 small requests took %v beside stalled readers", d)
+	}
+}
+
+// writeTimeout: a client that stops reading is dropped once the server
+// has waited WriteTimeout for it to accept more bytes.
+func (s *suite) writeTimeout(t *testing.T) {
+	root := t.TempDir()
+	const size = 64 << 20
+	must(t, os.WriteFile(filepath.Join(root, "huge.bin"), make([]byte, size), 0o644))
+	srv := s.start(t, Options{Site: site.Config{Root: root}, Engine: engine.Config{WriteTimeout: 300 * time.Millisecond}})
+	c := dial(t, srv.Addr)
+	defer c.Close()
+	io.WriteString(c, get("/huge.bin"))
+	time.Sleep(2 * time.Second) // read nothing: the socket buffers fill, the server waits
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err := io.Copy(io.Discard, c)
+	if isTimeout(err) {
+		t.Fatalf("connection still open 2s after a 300ms write timeout (%d bytes read)", n)
+	}
+	if n >= size {
+		t.Fatalf("the whole %d-byte body arrived: the stalled client was not dropped", n)
 	}
 }
 

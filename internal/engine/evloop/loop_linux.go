@@ -190,14 +190,14 @@ func (l *Loop) accept() {
 		c := engine.NewConn(l.sh.Cfg, remote, now)
 		if l.sh.Conns.Load() >= int64(l.sh.Cfg.MaxConns) {
 			c.Refuse(now)
-			c.Flush(&sink{fd}, now)
+			c.Flush(&sink{fd: fd}, now)
 			c.Release()
 			unix.Close(fd)
 			continue
 		}
 		l.sh.Conns.Add(1)
 		c.SetAsync(l.sh.Pool != nil)
-		cn := &conn{fd: fd, sink: sink{fd}, c: c, more: true}
+		cn := &conn{fd: fd, sink: sink{fd: fd}, c: c, more: true}
 		l.conns[fd] = cn
 		// Serve what has already arrived (TCP_DEFER_ACCEPT makes that the
 		// usual case) before registering: a connection-per-request client
@@ -254,6 +254,7 @@ func (l *Loop) drive(cn *conn, now time.Time) {
 				return
 			}
 			l.wantWrite(cn, false)
+			cn.sink.uncork()
 		}
 		if c.Done() || (cn.eof && !c.Pending()) {
 			l.close(cn)
@@ -355,7 +356,21 @@ func (l *Loop) sweep(now time.Time) {
 }
 
 // sink writes to a non-blocking socket.
-type sink struct{ fd int }
+type sink struct {
+	fd     int
+	corked bool
+}
+
+// corkAbove is the file segment size from which TCP_CORK is used.
+const corkAbove = 512 << 10
+
+// uncork sends what TCP_CORK holds back.
+func (s *sink) uncork() {
+	if s.corked {
+		unix.SetsockoptInt(s.fd, unix.IPPROTO_TCP, unix.TCP_CORK, 0)
+		s.corked = false
+	}
+}
 
 func (s *sink) Writev(bufs [][]byte) (int64, error) {
 	var total int64
@@ -389,6 +404,12 @@ func advance(bufs [][]byte, n int) [][]byte {
 }
 
 func (s *sink) SendFile(f http1.File, off, n int64) (int64, error) {
+	if n >= corkAbove && !s.corked {
+		// Like nginx's tcp_nopush: while a large file goes out, send
+		// only full segments; the receiver then handles far fewer
+		// packets per byte. Uncorked once the queue is flushed.
+		s.corked = unix.SetsockoptInt(s.fd, unix.IPPROTO_TCP, unix.TCP_CORK, 1) == nil
+	}
 	var total int64
 	for total < n {
 		m, err := netpoll.SendFile(s.fd, int(f.Fd()), off+total, n-total)

@@ -1,0 +1,75 @@
+package accesslog_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/weft-server/weft/internal/accesslog"
+	"github.com/weft-server/weft/internal/http1"
+)
+
+var rec = http1.Record{
+	Remote:    netip.MustParseAddrPort("[2001:db8::1]:4321"),
+	Time:      time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC),
+	Method:    []byte("GET"),
+	Target:    []byte("/a\"b\x01c"),
+	Major:     1,
+	Minor:     1,
+	Status:    200,
+	Bytes:     1234,
+	Referer:   nil,
+	UserAgent: []byte("curl/8 \xff\"x\""),
+}
+
+func TestFormats(t *testing.T) {
+	cases := map[accesslog.Format]string{
+		accesslog.Common:   `2001:db8::1 - - [25/Nov/2026:20:00:00 +0000] "GET /a\x22b\x01c HTTP/1.1" 200 1234` + "\n",
+		accesslog.Combined: `2001:db8::1 - - [25/Nov/2026:20:00:00 +0000] "GET /a\x22b\x01c HTTP/1.1" 200 1234 "-" "curl/8 \xFF\x22x\x22"` + "\n",
+	}
+	for f, want := range cases {
+		if got := string(f.Append(nil, &rec)); got != want {
+			t.Errorf("format %d:\n got %q\nwant %q", f, got, want)
+		}
+	}
+	line := accesslog.JSON.Append(nil, &rec)
+	var m map[string]any
+	if err := json.Unmarshal(line, &m); err != nil {
+		t.Fatalf("JSON line %q: %v", line, err)
+	}
+	if m["remote"] != "2001:db8::1" || m["target"] != "/a\"b\x01c" || m["status"] != 200.0 || m["user_agent"] != "curl/8 \ufffd\"x\"" {
+		t.Errorf("JSON fields: %v", m)
+	}
+	if strings.Count(string(line), "\n") != 1 {
+		t.Errorf("JSON record spans lines: %q", line)
+	}
+}
+
+func TestParseFormat(t *testing.T) {
+	for _, s := range []string{"common", "combined", "json"} {
+		if _, err := accesslog.ParseFormat(s); err != nil {
+			t.Errorf("%s: %v", s, err)
+		}
+	}
+	if _, err := accesslog.ParseFormat("xml"); err == nil {
+		t.Error("xml accepted")
+	}
+}
+
+func TestBufferedAndFlushedOnClose(t *testing.T) {
+	var buf bytes.Buffer
+	l := accesslog.New(&buf, accesslog.Common, time.Hour)
+	l.Log(&rec)
+	if buf.Len() != 0 {
+		t.Fatal("written before a flush: the log is not buffered")
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(buf.String(), "2001:db8::1 - - ") {
+		t.Fatalf("after Close: %q", buf.String())
+	}
+}

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command driver runs the side-by-side benchmark of bench/run: it builds a
 // document root, starts each server pinned to CPU 0, loads it with wrk
 // pinned to CPU 1, measures requests per second, throughput, p99 latency
@@ -6,7 +8,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"flag"
 	"fmt"
@@ -20,6 +21,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/weft-server/weft/internal/loadgen"
 )
 
 var (
@@ -275,77 +278,15 @@ func parseWrk(s string) *result {
 	return r
 }
 
-// treeCPU is the user+system CPU seconds of pid and its descendants.
 func treeCPU(pid int) float64 {
-	var total float64
-	for _, p := range tree(pid) {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
-		if err != nil {
-			continue
-		}
-		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
-		ut, _ := strconv.ParseFloat(f[11], 64)
-		st, _ := strconv.ParseFloat(f[12], 64)
-		total += (ut + st) / 100 // USER_HZ
-	}
-	return total
+	secs, _ := loadgen.TreeCPU(pid)
+	return secs
 }
 
 // treeRSS is the resident memory, in MiB, of pid and its descendants.
 func treeRSS(pid int) float64 {
-	var total float64
-	for _, p := range tree(pid) {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p))
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(bytes.NewReader(b))
-		for sc.Scan() {
-			if f := strings.Fields(sc.Text()); len(f) >= 2 && f[0] == "VmRSS:" {
-				kb, _ := strconv.ParseFloat(f[1], 64)
-				total += kb / 1024
-			}
-		}
-	}
-	return total
-}
-
-func tree(pid int) []int {
-	parent := map[int]int{}
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
-		pp, _ := strconv.Atoi(f[1])
-		parent[p] = pp
-	}
-	out := []int{pid}
-	for changed := true; changed; {
-		changed = false
-		for p, pp := range parent {
-			if contains(out, pp) && !contains(out, p) {
-				out = append(out, p)
-				changed = true
-			}
-		}
-	}
-	return out
-}
-
-func contains(s []int, v int) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
+	b, _ := loadgen.TreeRSS(pid)
+	return float64(b) / (1 << 20)
 }
 
 func idleRSS(s server, port, n int) (before, after float64, err error) {

@@ -89,6 +89,13 @@ func (c Config) WithDefaults() *Config {
 // ErrUnsupported is returned by engines that do not exist on this OS.
 var ErrUnsupported = errors.New("weft: engine not supported on this platform")
 
+// Unsupported is the Serve of an engine that does not exist on this OS: it
+// closes ln, as Serve must, and returns ErrUnsupported.
+func Unsupported(ln *net.TCPListener) error {
+	ln.Close()
+	return ErrUnsupported
+}
+
 // ErrWouldBlock is returned by a non-blocking Sink that cannot take more
 // bytes now; the engine resumes the flush when the socket is writable.
 var ErrWouldBlock = errors.New("weft: write would block")

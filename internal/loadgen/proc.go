@@ -22,10 +22,27 @@ func TreeCPU(pid int) (secs float64, ok bool) {
 	return secs, true
 }
 
-// TreePIDs lists pid and its descendants.
-func TreePIDs(pid int) []int {
-	procs, _ := procTable()
-	return descendants(procs, pid)
+// TreeRSS returns the resident memory, in bytes, of process pid and its
+// descendants, read from /proc.
+func TreeRSS(pid int) (int64, bool) {
+	procs, ok := procTable()
+	if !ok {
+		return 0, false
+	}
+	var total int64
+	for _, p := range descendants(procs, pid) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/statm", p))
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b))
+		if len(f) < 2 {
+			continue
+		}
+		pages, _ := strconv.ParseInt(f[1], 10, 64)
+		total += pages * int64(os.Getpagesize())
+	}
+	return total, true
 }
 
 type procInfo struct {

@@ -17,12 +17,11 @@ import (
 // Serve implements engine.Engine.
 func (e Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config) error {
 	defer ln.Close()
-	lfd, err := netpoll.ListenerFD(ln, true)
+	lfd, err := evloop.ListenerFD(ln)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(lfd)
-	netpoll.DeferAccept(lfd, 5) // best effort: an optimisation only
 	nloops, nworkers := e.sizes()
 	// Each loop blocks in epoll_wait on a thread of its own. When no P is
 	// idle, the runtime takes a blocked thread's P after 20µs and the loop

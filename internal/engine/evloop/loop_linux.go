@@ -3,6 +3,7 @@ package evloop
 import (
 	"context"
 	"errors"
+	"net"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -62,6 +63,18 @@ type Shared struct {
 	// of one (the listener is level-triggered, so the rest are reported
 	// again); one saves the accept(2) that finds the queue empty.
 	MultiAccept bool
+}
+
+// ListenerFD returns a non-blocking duplicate of ln's descriptor for the
+// loops to accept from, with TCP_DEFER_ACCEPT set (best effort: the read
+// after accept then usually finds the request). The caller closes it.
+func ListenerFD(ln *net.TCPListener) (int, error) {
+	lfd, err := netpoll.ListenerFD(ln, true)
+	if err != nil {
+		return -1, err
+	}
+	netpoll.DeferAccept(lfd, 5)
+	return lfd, nil
 }
 
 // Loop is one event loop. Only its own goroutine touches its connections;

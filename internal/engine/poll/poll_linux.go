@@ -14,12 +14,11 @@ import (
 // Serve implements engine.Engine.
 func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config) error {
 	defer ln.Close()
-	lfd, err := netpoll.ListenerFD(ln, true)
+	lfd, err := evloop.ListenerFD(ln)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(lfd)
-	netpoll.DeferAccept(lfd, 5) // best effort: an optimisation only
 	p, err := netpoll.NewPoll()
 	if err != nil {
 		return err

@@ -137,15 +137,32 @@ func load(addr string, stop chan struct{}, ok, failed *atomic.Int64, errs chan<-
 	return &wg
 }
 
-func TestWorkerKilledIsReplaced(t *testing.T) {
-	srv := start(t, 2)
-	var kids []int
-	waitFor(t, "2 workers", func() bool { kids = children(t, srv.PID); return len(kids) == 2 })
-	var ok, failed atomic.Int64
-	errs := make(chan error, 10)
-	stop := make(chan struct{})
-	wg := load(srv.Addr, stop, &ok, &failed, errs)
+// underLoad is a prefork server with its workers up and clients running.
+type underLoad struct {
+	srv        *conformance.Server
+	kids       []int
+	ok, failed atomic.Int64
+	errs       chan error
+	stop       chan struct{}
+	wg         *sync.WaitGroup
+}
+
+func startUnderLoad(t *testing.T, workers int) *underLoad {
+	u := &underLoad{srv: start(t, workers), errs: make(chan error, 10), stop: make(chan struct{})}
+	waitFor(t, "the workers", func() bool { u.kids = children(t, u.srv.PID); return len(u.kids) == workers })
+	u.wg = load(u.srv.Addr, u.stop, &u.ok, &u.failed, u.errs)
 	time.Sleep(200 * time.Millisecond)
+	return u
+}
+
+func (u *underLoad) finish() {
+	close(u.stop)
+	u.wg.Wait()
+}
+
+func TestWorkerKilledIsReplaced(t *testing.T) {
+	u := startUnderLoad(t, 2)
+	srv, kids, ok, failed := u.srv, u.kids, &u.ok, &u.failed
 	if err := syscall.Kill(kids[0], syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -155,8 +172,7 @@ func TestWorkerKilledIsReplaced(t *testing.T) {
 	})
 	before := ok.Load()
 	time.Sleep(300 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	u.finish()
 	if ok.Load() == before {
 		t.Fatal("no request served after the worker was replaced")
 	}
@@ -169,14 +185,8 @@ func TestWorkerKilledIsReplaced(t *testing.T) {
 }
 
 func TestReloadUnderLoadLosesNothing(t *testing.T) {
-	srv := start(t, 2)
-	var kids []int
-	waitFor(t, "2 workers", func() bool { kids = children(t, srv.PID); return len(kids) == 2 })
-	var ok, failed atomic.Int64
-	errs := make(chan error, 10)
-	stop := make(chan struct{})
-	wg := load(srv.Addr, stop, &ok, &failed, errs)
-	time.Sleep(300 * time.Millisecond)
+	u := startUnderLoad(t, 2)
+	srv, kids, ok, failed, errs := u.srv, u.kids, &u.ok, &u.failed, u.errs
 	for i := 0; i < 2; i++ {
 		prev := children(t, srv.PID)
 		if err := syscall.Kill(srv.PID, syscall.SIGHUP); err != nil {
@@ -192,8 +202,7 @@ func TestReloadUnderLoadLosesNothing(t *testing.T) {
 		})
 		time.Sleep(200 * time.Millisecond)
 	}
-	close(stop)
-	wg.Wait()
+	u.finish()
 	if f := failed.Load(); f != 0 {
 		t.Fatalf("%d of %d requests failed across two reloads; first: %v", f, ok.Load()+f, <-errs)
 	}

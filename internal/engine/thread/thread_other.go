@@ -11,6 +11,5 @@ import (
 
 // Serve reports that this engine needs Linux.
 func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config) error {
-	ln.Close()
-	return engine.ErrUnsupported
+	return engine.Unsupported(ln)
 }

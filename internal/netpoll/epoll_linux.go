@@ -1,7 +1,10 @@
 package netpoll
 
 import (
+	"errors"
 	"os"
+	"sync"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -13,9 +16,13 @@ import (
 // input and output edges; listeners level-triggered and, where shared
 // between loops, with EPOLLEXCLUSIVE so one loop wakes per connection.
 type Epoll struct {
+	wakeMu sync.RWMutex // Wake against Close: a late Wake must not write to a reused descriptor
+	closed bool
 	fd     int
 	wake   int
 	events []unix.EpollEvent
+	file   *os.File        // fd, registered with Go's own netpoller
+	rc     syscall.RawConn // to park the loop until fd is readable
 }
 
 // NewEpoll creates an epoll instance.
@@ -31,6 +38,19 @@ func NewEpoll() (*Epoll, error) {
 	}
 	p := &Epoll{fd: fd, wake: wake, events: make([]unix.EpollEvent, 256)}
 	if err := p.ctl(unix.EPOLL_CTL_ADD, wake, unix.EPOLLIN|unix.EPOLLET); err != nil {
+		p.Close()
+		return nil, err
+	}
+	// An epoll descriptor is itself pollable: readable while it holds
+	// ready events. Registered with Go's netpoller, it lets an idle loop
+	// park in the scheduler like any goroutine waiting on a socket, rather
+	// than block a thread in epoll_wait.
+	if err := unix.SetNonblock(fd, true); err != nil {
+		p.Close()
+		return nil, os.NewSyscallError("fcntl", err)
+	}
+	p.file = os.NewFile(uintptr(fd), "epoll")
+	if p.rc, err = p.file.SyscallConn(); err != nil {
 		p.Close()
 		return nil, err
 	}
@@ -73,18 +93,28 @@ func (p *Epoll) Remove(fd int) error {
 	return p.ctl(unix.EPOLL_CTL_DEL, fd, 0)
 }
 
-// Wait waits up to timeout for events and calls fn for each.
+// Wait waits up to timeout (forever if negative) for events and calls fn
+// for each.
 func (p *Epoll) Wait(timeout time.Duration, fn func(fd int, in, out, hup bool)) error {
-	ms := int(timeout / time.Millisecond)
-	if timeout > 0 && ms == 0 {
-		ms = 1
-	}
 	// Under load events are usually waiting: collect them with a raw,
 	// non-blocking call, which skips the scheduler's system-call
 	// bookkeeping; only an empty result leads to the blocking wait.
 	n, err := epollWaitNow(p.fd, p.events)
-	if n == 0 && err == nil {
-		n, err = unix.EpollWait(p.fd, p.events, ms)
+	if n == 0 && err == nil && timeout != 0 {
+		// Nothing ready: park until the epoll descriptor turns readable
+		// or the timeout (if positive) passes.
+		if timeout > 0 {
+			p.file.SetReadDeadline(time.Now().Add(timeout))
+		} else {
+			p.file.SetReadDeadline(time.Time{})
+		}
+		rerr := p.rc.Read(func(uintptr) bool {
+			n, err = epollWaitNow(p.fd, p.events)
+			return n != 0 || err != nil
+		})
+		if rerr != nil && !errors.Is(rerr, os.ErrDeadlineExceeded) {
+			return rerr
+		}
 	}
 	if err != nil {
 		if err == unix.EINTR {
@@ -123,6 +153,11 @@ func epollWaitNow(epfd int, events []unix.EpollEvent) (int, error) {
 
 // Wake interrupts a Wait from another goroutine.
 func (p *Epoll) Wake() error {
+	p.wakeMu.RLock()
+	defer p.wakeMu.RUnlock()
+	if p.closed {
+		return nil
+	}
 	buf := [8]byte{1}
 	_, err := unix.Write(p.wake, buf[:])
 	if err == unix.EAGAIN {
@@ -133,6 +168,12 @@ func (p *Epoll) Wake() error {
 
 // Close releases the instance.
 func (p *Epoll) Close() error {
+	p.wakeMu.Lock()
+	p.closed = true
+	p.wakeMu.Unlock()
 	unix.Close(p.wake)
+	if p.file != nil {
+		return p.file.Close()
+	}
 	return unix.Close(p.fd)
 }

@@ -2,6 +2,7 @@ package netpoll
 
 import (
 	"os"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -11,9 +12,11 @@ import (
 // kernel on every turn, so a turn costs O(connections). Level-triggered:
 // a connection asks for output readiness only while it has bytes to send.
 type Poll struct {
-	fds   []unix.PollFd
-	index map[int]int // fd → position in fds
-	wake  [2]int      // a pipe for wake-ups
+	wakeMu sync.RWMutex // Wake against Close: a late Wake must not write to a reused descriptor
+	closed bool
+	fds    []unix.PollFd
+	index  map[int]int // fd → position in fds
+	wake   [2]int      // a pipe for wake-ups
 }
 
 // NewPoll creates a poll set.
@@ -75,12 +78,15 @@ func (p *Poll) Remove(fd int) error {
 	return nil
 }
 
-// Wait polls every registered descriptor, up to timeout, and calls fn for
-// each that is ready.
+// Wait polls every registered descriptor, up to timeout (forever if
+// negative), and calls fn for each that is ready.
 func (p *Poll) Wait(timeout time.Duration, fn func(fd int, in, out, hup bool)) error {
 	ms := int(timeout / time.Millisecond)
 	if timeout > 0 && ms == 0 {
 		ms = 1
+	}
+	if timeout < 0 {
+		ms = -1
 	}
 	n, err := unix.Poll(p.fds, ms)
 	if err != nil {
@@ -117,6 +123,11 @@ func (p *Poll) Wait(timeout time.Duration, fn func(fd int, in, out, hup bool)) e
 
 // Wake interrupts a Wait from another goroutine.
 func (p *Poll) Wake() error {
+	p.wakeMu.RLock()
+	defer p.wakeMu.RUnlock()
+	if p.closed {
+		return nil
+	}
 	_, err := unix.Write(p.wake[1], []byte{1})
 	if err == unix.EAGAIN {
 		return nil
@@ -126,6 +137,9 @@ func (p *Poll) Wake() error {
 
 // Close releases the wake-up pipe.
 func (p *Poll) Close() error {
+	p.wakeMu.Lock()
+	p.closed = true
+	p.wakeMu.Unlock()
 	unix.Close(p.wake[1])
 	return unix.Close(p.wake[0])
 }

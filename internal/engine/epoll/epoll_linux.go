@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"runtime"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -23,14 +22,6 @@ func (e Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Conf
 	}
 	defer unix.Close(lfd)
 	nloops, nworkers := e.sizes()
-	// Each loop blocks in epoll_wait on a thread of its own. When no P is
-	// idle, the runtime takes a blocked thread's P after 20µs and the loop
-	// must win one back on every wake-up; one spare P lets the loops keep
-	// theirs (see runtime.sysmon's retake).
-	if p := runtime.GOMAXPROCS(0); p < nloops+1 {
-		runtime.GOMAXPROCS(nloops + 1)
-		defer runtime.GOMAXPROCS(p)
-	}
 	pool := newPool(nworkers)
 	defer pool.stop()
 	sh := &evloop.Shared{Cfg: cfg, LFD: lfd, Exclusive: nloops > 1, Pool: pool}

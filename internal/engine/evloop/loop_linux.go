@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -112,17 +111,33 @@ const sweepEvery = 250 * time.Millisecond
 
 // Run serves until ctx is done, then drains. It closes the poller.
 func (l *Loop) Run(ctx context.Context) error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	defer l.p.Close()
 	stop := context.AfterFunc(ctx, func() { l.p.Wake() })
 	defer stop()
+	// The loop waits without a timeout, woken by events, by the pool, by
+	// shutdown, and by this ticker for the deadline sweep: a timeout on
+	// every wait would cost a timer update each time the loop idles.
+	ticker := time.NewTicker(sweepEvery)
+	tickDone, tickExited := make(chan struct{}), make(chan struct{})
+	defer func() { close(tickDone); <-tickExited }() // before the poller closes
+	go func() {
+		defer close(tickExited)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-ticker.C:
+				l.p.Wake()
+			case <-tickDone:
+				return
+			}
+		}
+	}()
 	if err := l.arm(true); err != nil {
 		return err
 	}
 	var drainBy time.Time
 	for {
-		if err := l.p.Wait(sweepEvery, l.event); err != nil {
+		if err := l.p.Wait(-1, l.event); err != nil {
 			return err
 		}
 		now := time.Now()
@@ -192,7 +207,7 @@ func (l *Loop) event(fd int, in, out, hup bool) {
 // backlog without starving it, as only one of them is woken per client.
 func (l *Loop) accept() {
 	for i := 0; i < 64; i++ {
-		fd, remote, err := netpoll.Accept(l.sh.LFD, true)
+		fd, remote, err := netpoll.AcceptNB(l.sh.LFD)
 		if err != nil {
 			if err != unix.EAGAIN && !netpoll.TemporaryAcceptError(err) {
 				l.sh.Cfg.ErrorLog.Error("accept", "err", err)
@@ -205,7 +220,7 @@ func (l *Loop) accept() {
 			c.Refuse(now)
 			c.Flush(&sink{fd: fd}, now)
 			c.Release()
-			unix.Close(fd)
+			netpoll.CloseNB(fd)
 			continue
 		}
 		l.sh.Conns.Add(1)
@@ -254,7 +269,7 @@ func (l *Loop) drive(cn *conn, now time.Time) {
 				// alive: a response's tail must not wait for the ACK
 				// of its head. A connection about to close is flushed
 				// by the close and saves the system call.
-				unix.SetsockoptInt(cn.fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+				netpoll.SetNoDelay(cn.fd)
 				cn.nodel = true
 			}
 			err := c.Flush(&cn.sink, now)
@@ -290,23 +305,23 @@ func (l *Loop) read(cn *conn, now time.Time) bool {
 		if len(space) == 0 {
 			return true // cn.more stays set: read again once processed
 		}
-		n, err := unix.Read(cn.fd, space)
+		n, err := netpoll.ReadNB(cn.fd, space)
 		switch {
-		case n > 0:
+		case err == unix.EAGAIN:
+			cn.more = false
+			return true
+		case err == unix.EINTR:
+		case err != nil:
+			return false
+		case n == 0:
+			cn.eof, cn.more = true, false
+			return true
+		default:
 			cn.c.Received(n, now)
 			if n < len(space) {
 				cn.more = false // a short read drained the socket
 				return true
 			}
-		case n == 0:
-			cn.eof, cn.more = true, false
-			return true
-		case err == unix.EAGAIN:
-			cn.more = false
-			return true
-		case err == unix.EINTR:
-		default:
-			return false
 		}
 	}
 }
@@ -320,7 +335,7 @@ func (l *Loop) wantWrite(cn *conn, on bool) {
 
 func (l *Loop) close(cn *conn) {
 	l.p.Forget(cn.fd)
-	unix.Close(cn.fd)
+	netpoll.CloseNB(cn.fd)
 	cn.c.Release()
 	delete(l.conns, cn.fd)
 	l.sh.Conns.Add(-1)
@@ -372,6 +387,7 @@ func (l *Loop) sweep(now time.Time) {
 type sink struct {
 	fd     int
 	corked bool
+	iov    []unix.Iovec
 }
 
 // corkAbove is the file segment size from which TCP_CORK is used.
@@ -388,7 +404,9 @@ func (s *sink) uncork() {
 func (s *sink) Writev(bufs [][]byte) (int64, error) {
 	var total int64
 	for len(bufs) > 0 {
-		n, err := netpoll.Writev(s.fd, bufs)
+		var n int
+		var err error
+		n, s.iov, err = netpoll.WritevNB(s.fd, bufs, s.iov)
 		if n > 0 {
 			total += int64(n)
 			bufs = advance(bufs, n)

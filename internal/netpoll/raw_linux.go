@@ -1,0 +1,93 @@
+package netpoll
+
+import (
+	"net/netip"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The functions here are for event loops on non-blocking sockets: raw
+// system calls that cannot block, made without the scheduler's
+// bookkeeping (entersyscall/exitsyscall), which would otherwise hand the
+// loop's P to another thread whenever a call takes more than a few
+// microseconds. They never allocate.
+
+// AcceptNB accepts one connection from the non-blocking listener lfd; the
+// new socket is non-blocking and close-on-exec. Unlike unix.Accept4 it
+// does not query the listener's protocol with getsockopt on every call.
+func AcceptNB(lfd int) (int, netip.AddrPort, error) {
+	var rsa unix.RawSockaddrAny
+	n := uint32(unix.SizeofSockaddrAny)
+	fd, _, e := unix.RawSyscall6(unix.SYS_ACCEPT4, uintptr(lfd), uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&n)),
+		unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
+	if e != 0 {
+		return -1, netip.AddrPort{}, e
+	}
+	return int(fd), rawAddrPort(&rsa), nil
+}
+
+func rawAddrPort(rsa *unix.RawSockaddrAny) netip.AddrPort {
+	switch rsa.Addr.Family {
+	case unix.AF_INET:
+		a := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), ntohs(a.Port))
+	case unix.AF_INET6:
+		a := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
+		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr).Unmap(), ntohs(a.Port))
+	}
+	return netip.AddrPort{}
+}
+
+func ntohs(p uint16) uint16 {
+	b := (*[2]byte)(unsafe.Pointer(&p))
+	return uint16(b[0])<<8 | uint16(b[1])
+}
+
+// ReadNB reads from a non-blocking socket.
+func ReadNB(fd int, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+// WritevNB writes bufs to a non-blocking socket with writev(2), using iov
+// as scratch space (grown as needed and returned for reuse).
+func WritevNB(fd int, bufs [][]byte, iov []unix.Iovec) (int, []unix.Iovec, error) {
+	iov = iov[:0]
+	for _, b := range bufs {
+		if len(b) == 0 {
+			continue
+		}
+		v := unix.Iovec{Base: &b[0]}
+		v.SetLen(len(b))
+		iov = append(iov, v)
+		if len(iov) == 1024 { // IOV_MAX
+			break
+		}
+	}
+	if len(iov) == 0 {
+		return 0, iov, nil
+	}
+	n, _, e := unix.RawSyscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+	if e != 0 {
+		return 0, iov, e
+	}
+	return int(n), iov, nil
+}
+
+// CloseNB closes a socket without SO_LINGER, which does not block.
+func CloseNB(fd int) {
+	unix.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0)
+}
+
+// SetNoDelay sets TCP_NODELAY on a socket.
+func SetNoDelay(fd int) {
+	one := int32(1)
+	unix.RawSyscall6(unix.SYS_SETSOCKOPT, uintptr(fd), unix.IPPROTO_TCP, unix.TCP_NODELAY, uintptr(unsafe.Pointer(&one)), 4, 0)
+}

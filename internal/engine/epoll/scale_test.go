@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,6 +26,19 @@ func Test10kKeepAlive(t *testing.T) {
 		t.Skip("-short")
 	}
 	const n = 10000
+	// Each side needs n descriptors and a few more; the server process
+	// inherits this limit. Raising the hard limit needs root, as in CI.
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	if lim.Cur < n+1000 {
+		want := syscall.Rlimit{Cur: n + 5000, Max: max(lim.Max, n+5000)}
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want); err != nil {
+			t.Fatalf("need %d descriptors, have %d and cannot raise the limit: %v", n+1000, lim.Cur, err)
+		}
+		defer syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+	}
 	bin, cleanup, err := conformance.BuildBinary("../../..")
 	if err != nil {
 		t.Fatal(err)

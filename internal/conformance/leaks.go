@@ -54,7 +54,13 @@ func BuildBinary(root string) (string, func(), error) {
 		return "", nil, err
 	}
 	bin := filepath.Join(dir, "weft")
-	out, err := exec.Command("go", "build", "-o", bin, filepath.Join(root, "cmd", "weft")).CombinedOutput()
+	args := []string{"build", "-o", bin}
+	if raceEnabled {
+		// A test binary under -race builds weft with the race detector too,
+		// so the prefork supervisor and workers are checked as well.
+		args = append(args, "-race")
+	}
+	out, err := exec.Command("go", append(args, filepath.Join(root, "cmd", "weft"))...).CombinedOutput()
 	if err != nil {
 		os.RemoveAll(dir)
 		return "", nil, &buildError{err, strings.TrimSpace(string(out))}

@@ -93,6 +93,14 @@ func (l *Logger) Close() error {
 func (l *Logger) Log(r *http1.Record) {
 	l.mu.Lock()
 	l.line = l.format.Append(l.line[:0], r)
+	if l.w.Available() < len(l.line) {
+		// Write out whole lines only: prefork workers share the log,
+		// and a line split across two writes could interleave with
+		// another worker's.
+		if err := l.w.Flush(); err != nil && l.err == nil {
+			l.err = errors.Join(errors.New("weft: access log"), err)
+		}
+	}
 	if _, err := l.w.Write(l.line); err != nil && l.err == nil {
 		l.err = errors.Join(errors.New("weft: access log"), err)
 	}

@@ -73,3 +73,30 @@ func TestBufferedAndFlushedOnClose(t *testing.T) {
 		t.Fatalf("after Close: %q", buf.String())
 	}
 }
+
+// lineWriter records each Write call.
+type lineWriter struct{ writes []string }
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.writes = append(w.writes, string(p))
+	return len(p), nil
+}
+
+// TestWritesWholeLines: every write(2) the log makes holds whole lines, so
+// processes sharing one log file or pipe cannot interleave inside a line.
+func TestWritesWholeLines(t *testing.T) {
+	w := &lineWriter{}
+	l := accesslog.New(w, accesslog.Combined, time.Hour)
+	for i := 0; i < 2000; i++ {
+		l.Log(&rec)
+	}
+	l.Close()
+	if len(w.writes) < 2 {
+		t.Fatalf("%d writes; want the buffer to have filled several times", len(w.writes))
+	}
+	for i, s := range w.writes {
+		if !strings.HasSuffix(s, "\n") || !strings.HasPrefix(s, "2001:db8::1 ") {
+			t.Fatalf("write %d splits a line: starts %q, ends %q", i, s[:20], s[len(s)-20:])
+		}
+	}
+}

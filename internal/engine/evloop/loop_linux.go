@@ -58,10 +58,6 @@ type Shared struct {
 	Pool      Pool         // nil: the handler runs on the loop
 	LFD       int          // listening socket, non-blocking
 	Exclusive bool         // several loops share LFD
-	// MultiAccept accepts every waiting connection per wake-up instead
-	// of one (the listener is level-triggered, so the rest are reported
-	// again); one saves the accept(2) that finds the queue empty.
-	MultiAccept bool
 }
 
 // ListenerFD returns a non-blocking duplicate of ln's descriptor for the
@@ -82,8 +78,6 @@ type Loop struct {
 	sh    *Shared
 	p     Poller
 	conns map[int]*conn
-
-	listening bool
 
 	mu   sync.Mutex
 	done []*conn // offloaded requests answered by the pool
@@ -132,7 +126,7 @@ func (l *Loop) Run(ctx context.Context) error {
 			}
 		}
 	}()
-	if err := l.arm(true); err != nil {
+	if err := l.p.AddListener(l.sh.LFD, l.sh.Exclusive); err != nil {
 		return err
 	}
 	var drainBy time.Time
@@ -146,7 +140,7 @@ func (l *Loop) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			if drainBy.IsZero() {
 				drainBy = now.Add(l.sh.Cfg.ShutdownTimeout)
-				l.arm(false)
+				l.p.Remove(l.sh.LFD) // stop accepting; other processes may still
 				for _, cn := range l.conns {
 					cn.c.Drain()
 					if cn.c.Drainable() {
@@ -174,18 +168,6 @@ func (l *Loop) Run(ctx context.Context) error {
 	}
 }
 
-// arm starts or stops this loop's interest in the listener.
-func (l *Loop) arm(on bool) error {
-	if on == l.listening {
-		return nil
-	}
-	l.listening = on
-	if on {
-		return l.p.AddListener(l.sh.LFD, l.sh.Exclusive)
-	}
-	return l.p.Remove(l.sh.LFD)
-}
-
 func (l *Loop) event(fd int, in, out, hup bool) {
 	if fd == l.sh.LFD {
 		l.accept()
@@ -201,45 +183,41 @@ func (l *Loop) event(fd int, in, out, hup bool) {
 	l.drive(cn, time.Now())
 }
 
-// accept takes waiting connections, up to a batch, leaving the rest for
-// other loops. At MaxConns it answers 503 and closes: a loop sharing its
-// listener with others (and other processes) cannot leave a client in the
-// backlog without starving it, as only one of them is woken per client.
+// accept takes one waiting connection per wake-up: the listener is
+// level-triggered, so the rest are reported again (to this loop or
+// another), and the accept(2) that would find the queue empty is saved.
+// At MaxConns it answers 503 and closes: a loop sharing its listener with
+// others (and other processes) cannot leave a client in the backlog
+// without starving it, as only one of them is woken per client.
 func (l *Loop) accept() {
-	for i := 0; i < 64; i++ {
-		fd, remote, err := netpoll.AcceptNB(l.sh.LFD)
-		if err != nil {
-			if err != unix.EAGAIN && !netpoll.TemporaryAcceptError(err) {
-				l.sh.Cfg.ErrorLog.Error("accept", "err", err)
-			}
-			return
+	fd, remote, err := netpoll.AcceptNB(l.sh.LFD)
+	if err != nil {
+		if err != unix.EAGAIN && !netpoll.TemporaryAcceptError(err) {
+			l.sh.Cfg.ErrorLog.Error("accept", "err", err)
 		}
-		now := time.Now()
-		c := engine.NewConn(l.sh.Cfg, remote, now)
-		if l.sh.Conns.Load() >= int64(l.sh.Cfg.MaxConns) {
-			c.Refuse(now)
-			c.Flush(&sink{fd: fd}, now)
-			c.Release()
-			netpoll.CloseNB(fd)
-			continue
-		}
-		l.sh.Conns.Add(1)
-		c.SetAsync(l.sh.Pool != nil)
-		cn := &conn{fd: fd, sink: sink{fd: fd}, c: c, more: true}
-		l.conns[fd] = cn
-		// Serve what has already arrived (TCP_DEFER_ACCEPT makes that the
-		// usual case) before registering: a connection-per-request client
-		// is answered and closed without ever entering the poller.
-		// Registering later loses nothing: adding a ready descriptor
-		// reports it at once.
-		l.drive(cn, now)
-		if l.conns[fd] == cn {
-			if err := l.p.Add(fd); err != nil {
-				l.close(cn)
-			}
-		}
-		if !l.sh.MultiAccept {
-			return
+		return
+	}
+	now := time.Now()
+	c := engine.NewConn(l.sh.Cfg, remote, now)
+	if l.sh.Conns.Load() >= int64(l.sh.Cfg.MaxConns) {
+		c.Refuse(now)
+		c.Flush(&sink{fd: fd}, now)
+		c.Release()
+		netpoll.CloseNB(fd)
+		return
+	}
+	l.sh.Conns.Add(1)
+	c.SetAsync(l.sh.Pool != nil)
+	cn := &conn{fd: fd, sink: sink{fd: fd}, c: c, more: true}
+	l.conns[fd] = cn
+	// Serve what has already arrived (TCP_DEFER_ACCEPT makes that the
+	// usual case) before registering: a connection-per-request client is
+	// answered and closed without ever entering the poller. Registering
+	// later loses nothing: adding a ready descriptor reports it at once.
+	l.drive(cn, now)
+	if l.conns[fd] == cn {
+		if err := l.p.Add(fd); err != nil {
+			l.close(cn)
 		}
 	}
 }

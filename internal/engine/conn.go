@@ -334,6 +334,15 @@ func (c *Conn) Closing() bool { return c.closing }
 // byte arrives.
 func (c *Conn) Stalled() bool { return c.stalled }
 
+// PendingFileBytes is how much of the queued output is file segments (to
+// be sent with sendfile): an engine may cork the socket around them.
+func (c *Conn) PendingFileBytes() int64 {
+	if c.st == nil {
+		return 0
+	}
+	return c.st.out.files
+}
+
 // Pending reports whether responses are waiting to be sent.
 func (c *Conn) Pending() bool { return c.st != nil && c.st.out.pending() }
 

@@ -46,6 +46,7 @@ type outQueue struct {
 	items  []outItem
 	head   int   // first unsent item
 	queued int64 // bytes not yet sent
+	files  int64 // of which in file segments
 	iov    [][]byte
 }
 
@@ -84,6 +85,7 @@ func (q *outQueue) addFile(f http1.File, off, n int64) {
 		return
 	}
 	q.queued += n
+	q.files += n
 	q.items = append(q.items, outItem{kind: itemFile, file: f, off: off, n: n})
 }
 
@@ -113,6 +115,7 @@ func (q *outQueue) flush(s Sink) error {
 			it.off += n
 			it.n -= n
 			q.queued -= n
+			q.files -= n
 			if it.n == 0 {
 				*it = outItem{}
 				q.head++
@@ -178,7 +181,7 @@ func (q *outQueue) reset() {
 		}
 		q.items[i] = outItem{}
 	}
-	q.buf, q.items, q.head, q.queued = q.buf[:0], q.items[:0], 0, 0
+	q.buf, q.items, q.head, q.queued, q.files = q.buf[:0], q.items[:0], 0, 0, 0
 	for i := range q.iov {
 		q.iov[i] = nil
 	}

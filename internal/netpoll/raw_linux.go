@@ -86,8 +86,12 @@ func CloseNB(fd int) {
 	unix.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0)
 }
 
-// SetNoDelay sets TCP_NODELAY on a socket.
-func SetNoDelay(fd int) {
-	one := int32(1)
-	unix.RawSyscall6(unix.SYS_SETSOCKOPT, uintptr(fd), unix.IPPROTO_TCP, unix.TCP_NODELAY, uintptr(unsafe.Pointer(&one)), 4, 0)
+// SetTCP sets the boolean TCP-level option opt (TCP_NODELAY, TCP_CORK) on
+// a socket.
+func SetTCP(fd, opt int, on bool) {
+	v := int32(0)
+	if on {
+		v = 1
+	}
+	unix.RawSyscall6(unix.SYS_SETSOCKOPT, uintptr(fd), unix.IPPROTO_TCP, uintptr(opt), uintptr(unsafe.Pointer(&v)), 4, 0)
 }

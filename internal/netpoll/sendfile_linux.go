@@ -8,8 +8,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// maxSendfile is the most one sendfile(2) call is asked to move.
-const maxSendfile = 1 << 30
+// maxSendfile is the most one sendfile(2) call is asked to move, like
+// nginx's sendfile_max_chunk: the socket takes what fits either way.
+const maxSendfile = 2 << 20
 
 // SendFileRaw sends n bytes of src from off to the socket behind rc,
 // letting Go's netpoller wait while the socket buffer is full. It does not

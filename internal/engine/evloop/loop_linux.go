@@ -93,7 +93,6 @@ type conn struct {
 	more  bool // input may remain in the socket: read again when there is room
 	eof   bool // the peer has shut down its side
 	wants bool // level-triggered output interest is on
-	nodel bool // TCP_NODELAY is set
 }
 
 // New creates a loop over poller p.
@@ -242,13 +241,18 @@ func (l *Loop) drive(cn *conn, now time.Time) {
 			return
 		}
 		if c.Pending() {
-			if !cn.nodel && !c.Closing() {
+			switch {
+			case c.PendingFileBytes() >= corkAbove:
+				// A large file: cork before the head goes out, so
+				// that only full segments leave (nginx's
+				// tcp_nopush); uncorked once flushed.
+				cn.sink.cork()
+			case !c.Closing():
 				// Like nginx, disable Nagle only on connections kept
 				// alive: a response's tail must not wait for the ACK
 				// of its head. A connection about to close is flushed
 				// by the close and saves the system call.
-				netpoll.SetNoDelay(cn.fd)
-				cn.nodel = true
+				cn.sink.setNoDelay()
 			}
 			err := c.Flush(&cn.sink, now)
 			switch {
@@ -363,19 +367,46 @@ func (l *Loop) sweep(now time.Time) {
 
 // sink writes to a non-blocking socket.
 type sink struct {
-	fd     int
-	corked bool
-	iov    []unix.Iovec
+	fd      int
+	nodelay bool // TCP_NODELAY is on (while not corked)
+	corked  bool // TCP_CORK is on
+	iov     []unix.Iovec
 }
 
 // corkAbove is the file segment size from which TCP_CORK is used.
 const corkAbove = 512 << 10
 
-// uncork sends what TCP_CORK holds back.
+func (s *sink) setNoDelay() {
+	if !s.nodelay {
+		s.nodelay = true
+		if !s.corked {
+			netpoll.SetTCP(s.fd, unix.TCP_NODELAY, true)
+		}
+	}
+}
+
+// cork holds back partial segments while a large file goes out, like
+// nginx's tcp_nopush: the receiver then handles far fewer packets per
+// byte. TCP_NODELAY overrides TCP_CORK (it marks every frame for
+// pushing), so it is off while corked.
+func (s *sink) cork() {
+	if !s.corked {
+		s.corked = true
+		if s.nodelay {
+			netpoll.SetTCP(s.fd, unix.TCP_NODELAY, false)
+		}
+		netpoll.SetTCP(s.fd, unix.TCP_CORK, true)
+	}
+}
+
+// uncork sends what TCP_CORK holds back and restores TCP_NODELAY.
 func (s *sink) uncork() {
 	if s.corked {
-		unix.SetsockoptInt(s.fd, unix.IPPROTO_TCP, unix.TCP_CORK, 0)
 		s.corked = false
+		netpoll.SetTCP(s.fd, unix.TCP_CORK, false)
+		if s.nodelay {
+			netpoll.SetTCP(s.fd, unix.TCP_NODELAY, true)
+		}
 	}
 }
 
@@ -413,12 +444,6 @@ func advance(bufs [][]byte, n int) [][]byte {
 }
 
 func (s *sink) SendFile(f http1.File, off, n int64) (int64, error) {
-	if n >= corkAbove && !s.corked {
-		// Like nginx's tcp_nopush: while a large file goes out, send
-		// only full segments; the receiver then handles far fewer
-		// packets per byte. Uncorked once the queue is flushed.
-		s.corked = unix.SetsockoptInt(s.fd, unix.IPPROTO_TCP, unix.TCP_CORK, 1) == nil
-	}
 	var total int64
 	for total < n {
 		m, err := netpoll.SendFile(s.fd, int(f.Fd()), off+total, n-total)

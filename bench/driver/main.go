@@ -83,7 +83,7 @@ func main() {
 
 	fmt.Printf("# weft vs nginx, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Printf("Machine: %s, %d CPUs. Servers pinned to CPU 0, wrk (1 thread) to CPU 1, %v per run, keep-alive unless stated.\n", cpuModel(), numCPU(), *duration)
-	fmt.Printf("nginx %s: 1 worker, sendfile on, open_file_cache on, access_log off. weft: --no-access-log.\n\n", nginxVersion())
+	fmt.Printf("nginx %s: 1 worker, sendfile on, tcp_nopush on, open_file_cache on, keepalive_requests 1000000, access_log off. weft: --no-access-log.\n\n", nginxVersion())
 	fmt.Println("| case | server | req/s | MB/s | p99 ms | server CPU s | req per CPU-s | req/s vs nginx | efficiency vs nginx | note |")
 	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
 	port := 18400

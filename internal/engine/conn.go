@@ -352,9 +352,17 @@ func (c *Conn) Flush(s Sink, now time.Time) error {
 	if c.st == nil {
 		return nil
 	}
+	ck, cork := s.(Corker)
+	cork = cork && c.st.out.files >= CorkAbove
+	if cork {
+		ck.Cork()
+	}
 	err := c.st.out.flush(s)
 	c.lastActive = now.UnixNano()
 	if err == nil {
+		if ck != nil {
+			ck.Uncork() // a no-op unless corked, now or by an earlier Flush
+		}
 		c.releaseState()
 	}
 	return err

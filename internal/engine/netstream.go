@@ -20,6 +20,7 @@ type NetStream struct {
 	WriteTimeout time.Duration
 	raw          syscall.RawConn
 	bufs         net.Buffers
+	corked       bool // see Corker (Linux)
 }
 
 // NewNetStream wraps c.

@@ -16,6 +16,20 @@ type Sink interface {
 	SendFile(f http1.File, off, n int64) (int64, error)
 }
 
+// Corker is a Sink that can hold back partial segments (TCP_CORK) while
+// a large file body goes out, as nginx's tcp_nopush does: the receiver
+// then handles far fewer packets per byte. Conn.Flush corks when at least
+// CorkAbove bytes of file segments are queued and uncorks once all is
+// sent. Cork must turn TCP_NODELAY off while corked: it marks frames for
+// pushing and defeats the cork.
+type Corker interface {
+	Cork()
+	Uncork()
+}
+
+// CorkAbove is the queued file body size from which Flush corks.
+const CorkAbove = 512 << 10
+
 type itemKind uint8
 
 const (

@@ -241,17 +241,12 @@ func (l *Loop) drive(cn *conn, now time.Time) {
 			return
 		}
 		if c.Pending() {
-			switch {
-			case c.PendingFileBytes() >= corkAbove:
-				// A large file: cork before the head goes out, so
-				// that only full segments leave (nginx's
-				// tcp_nopush); uncorked once flushed.
-				cn.sink.cork()
-			case !c.Closing():
+			if !c.Closing() && c.PendingFileBytes() < engine.CorkAbove {
 				// Like nginx, disable Nagle only on connections kept
 				// alive: a response's tail must not wait for the ACK
 				// of its head. A connection about to close is flushed
-				// by the close and saves the system call.
+				// by the close and saves the system call; one about to
+				// be corked (see engine.Corker) must not have it on.
 				cn.sink.setNoDelay()
 			}
 			err := c.Flush(&cn.sink, now)
@@ -264,7 +259,6 @@ func (l *Loop) drive(cn *conn, now time.Time) {
 				return
 			}
 			l.wantWrite(cn, false)
-			cn.sink.uncork()
 		}
 		if c.Done() || (cn.eof && !c.Pending()) {
 			l.close(cn)
@@ -373,9 +367,6 @@ type sink struct {
 	iov     []unix.Iovec
 }
 
-// corkAbove is the file segment size from which TCP_CORK is used.
-const corkAbove = 512 << 10
-
 func (s *sink) setNoDelay() {
 	if !s.nodelay {
 		s.nodelay = true
@@ -385,11 +376,10 @@ func (s *sink) setNoDelay() {
 	}
 }
 
-// cork holds back partial segments while a large file goes out, like
-// nginx's tcp_nopush: the receiver then handles far fewer packets per
-// byte. TCP_NODELAY overrides TCP_CORK (it marks every frame for
-// pushing), so it is off while corked.
-func (s *sink) cork() {
+var _ engine.Corker = (*sink)(nil)
+
+// Cork implements engine.Corker.
+func (s *sink) Cork() {
 	if !s.corked {
 		s.corked = true
 		if s.nodelay {
@@ -399,8 +389,9 @@ func (s *sink) cork() {
 	}
 }
 
-// uncork sends what TCP_CORK holds back and restores TCP_NODELAY.
-func (s *sink) uncork() {
+// Uncork implements engine.Corker: it sends what TCP_CORK holds back and
+// restores TCP_NODELAY.
+func (s *sink) Uncork() {
 	if s.corked {
 		s.corked = false
 		netpoll.SetTCP(s.fd, unix.TCP_CORK, false)

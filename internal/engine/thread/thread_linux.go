@@ -88,6 +88,27 @@ func acceptLoop(ctx context.Context, lfd int, cfg *engine.Config, t *engine.Trac
 type stream struct {
 	fd      int
 	timeout time.Duration // SO_RCVTIMEO now set
+	corked  bool
+}
+
+var _ engine.Corker = (*stream)(nil)
+
+// Cork implements engine.Corker (TCP_NODELAY is on from accept).
+func (s *stream) Cork() {
+	if !s.corked {
+		s.corked = true
+		netpoll.SetTCP(s.fd, unix.TCP_NODELAY, false)
+		netpoll.SetTCP(s.fd, unix.TCP_CORK, true)
+	}
+}
+
+// Uncork implements engine.Corker.
+func (s *stream) Uncork() {
+	if s.corked {
+		s.corked = false
+		netpoll.SetTCP(s.fd, unix.TCP_CORK, false)
+		netpoll.SetTCP(s.fd, unix.TCP_NODELAY, true)
+	}
 }
 
 func (s *stream) Read(p []byte) (int, error) {

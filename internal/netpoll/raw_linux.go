@@ -95,3 +95,44 @@ func SetTCP(fd, opt int, on bool) {
 	}
 	unix.RawSyscall6(unix.SYS_SETSOCKOPT, uintptr(fd), unix.IPPROTO_TCP, uintptr(opt), uintptr(unsafe.Pointer(&v)), 4, 0)
 }
+
+// TCPOpts keeps TCP_NODELAY and TCP_CORK of one socket consistent:
+// TCP_NODELAY marks frames for pushing and defeats the cork, so it is off
+// while corked and restored after. Not safe for concurrent use.
+type TCPOpts struct {
+	FD      int
+	NoDelay bool // TCP_NODELAY is wanted (it is on unless corked)
+	corked  bool
+}
+
+// SetNoDelay turns TCP_NODELAY on (at once, or when uncorked).
+func (o *TCPOpts) SetNoDelay() {
+	if !o.NoDelay {
+		o.NoDelay = true
+		if !o.corked {
+			SetTCP(o.FD, unix.TCP_NODELAY, true)
+		}
+	}
+}
+
+// Cork holds back partial segments until Uncork.
+func (o *TCPOpts) Cork() {
+	if !o.corked {
+		o.corked = true
+		if o.NoDelay {
+			SetTCP(o.FD, unix.TCP_NODELAY, false)
+		}
+		SetTCP(o.FD, unix.TCP_CORK, true)
+	}
+}
+
+// Uncork sends what the cork held back and restores TCP_NODELAY.
+func (o *TCPOpts) Uncork() {
+	if o.corked {
+		o.corked = false
+		SetTCP(o.FD, unix.TCP_CORK, false)
+		if o.NoDelay {
+			SetTCP(o.FD, unix.TCP_NODELAY, true)
+		}
+	}
+}

@@ -200,14 +200,14 @@ func (l *Loop) accept() {
 	c := engine.NewConn(l.sh.Cfg, remote, now)
 	if l.sh.Conns.Load() >= int64(l.sh.Cfg.MaxConns) {
 		c.Refuse(now)
-		c.Flush(&sink{fd: fd}, now)
+		c.Flush(newSink(fd), now)
 		c.Release()
 		netpoll.CloseNB(fd)
 		return
 	}
 	l.sh.Conns.Add(1)
 	c.SetAsync(l.sh.Pool != nil)
-	cn := &conn{fd: fd, sink: sink{fd: fd}, c: c, more: true}
+	cn := &conn{fd: fd, sink: *newSink(fd), c: c, more: true}
 	l.conns[fd] = cn
 	// Serve what has already arrived (TCP_DEFER_ACCEPT makes that the
 	// usual case) before registering: a connection-per-request client is
@@ -247,7 +247,7 @@ func (l *Loop) drive(cn *conn, now time.Time) {
 				// of its head. A connection about to close is flushed
 				// by the close and saves the system call; one about to
 				// be corked (see engine.Corker) must not have it on.
-				cn.sink.setNoDelay()
+				cn.sink.SetNoDelay()
 			}
 			err := c.Flush(&cn.sink, now)
 			switch {
@@ -361,45 +361,14 @@ func (l *Loop) sweep(now time.Time) {
 
 // sink writes to a non-blocking socket.
 type sink struct {
-	fd      int
-	nodelay bool // TCP_NODELAY is on (while not corked)
-	corked  bool // TCP_CORK is on
-	iov     []unix.Iovec
-}
-
-func (s *sink) setNoDelay() {
-	if !s.nodelay {
-		s.nodelay = true
-		if !s.corked {
-			netpoll.SetTCP(s.fd, unix.TCP_NODELAY, true)
-		}
-	}
+	netpoll.TCPOpts // TCP_NODELAY and TCP_CORK; Cork and Uncork implement engine.Corker
+	fd              int
+	iov             []unix.Iovec
 }
 
 var _ engine.Corker = (*sink)(nil)
 
-// Cork implements engine.Corker.
-func (s *sink) Cork() {
-	if !s.corked {
-		s.corked = true
-		if s.nodelay {
-			netpoll.SetTCP(s.fd, unix.TCP_NODELAY, false)
-		}
-		netpoll.SetTCP(s.fd, unix.TCP_CORK, true)
-	}
-}
-
-// Uncork implements engine.Corker: it sends what TCP_CORK holds back and
-// restores TCP_NODELAY.
-func (s *sink) Uncork() {
-	if s.corked {
-		s.corked = false
-		netpoll.SetTCP(s.fd, unix.TCP_CORK, false)
-		if s.nodelay {
-			netpoll.SetTCP(s.fd, unix.TCP_NODELAY, true)
-		}
-	}
-}
+func newSink(fd int) *sink { return &sink{TCPOpts: netpoll.TCPOpts{FD: fd}, fd: fd} }
 
 func (s *sink) Writev(bufs [][]byte) (int64, error) {
 	var total int64

@@ -75,7 +75,7 @@ func acceptLoop(ctx context.Context, lfd int, cfg *engine.Config, t *engine.Trac
 				t.Remove(c)
 				<-slots
 			}()
-			s := &stream{fd: fd}
+			s := &stream{TCPOpts: netpoll.TCPOpts{FD: fd, NoDelay: true}, fd: fd} // accept set TCP_NODELAY
 			if tv := unix.NsecToTimeval(cfg.WriteTimeout.Nanoseconds()); unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv) != nil {
 				return
 			}
@@ -86,30 +86,12 @@ func acceptLoop(ctx context.Context, lfd int, cfg *engine.Config, t *engine.Trac
 
 // stream is a blocking socket driven by direct system calls.
 type stream struct {
-	fd      int
-	timeout time.Duration // SO_RCVTIMEO now set
-	corked  bool
+	netpoll.TCPOpts // Cork and Uncork implement engine.Corker
+	fd              int
+	timeout         time.Duration // SO_RCVTIMEO now set
 }
 
 var _ engine.Corker = (*stream)(nil)
-
-// Cork implements engine.Corker (TCP_NODELAY is on from accept).
-func (s *stream) Cork() {
-	if !s.corked {
-		s.corked = true
-		netpoll.SetTCP(s.fd, unix.TCP_NODELAY, false)
-		netpoll.SetTCP(s.fd, unix.TCP_CORK, true)
-	}
-}
-
-// Uncork implements engine.Corker.
-func (s *stream) Uncork() {
-	if s.corked {
-		s.corked = false
-		netpoll.SetTCP(s.fd, unix.TCP_CORK, false)
-		netpoll.SetTCP(s.fd, unix.TCP_NODELAY, true)
-	}
-}
 
 func (s *stream) Read(p []byte) (int, error) {
 	for {

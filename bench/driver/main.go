@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -28,8 +29,9 @@ import (
 var (
 	weftBin  = flag.String("weft", "weft", "weft binary")
 	work     = flag.String("work", os.TempDir(), "scratch directory")
-	duration = flag.Duration("duration", 8*time.Second, "length of each wrk run")
+	duration = flag.Duration("duration", 4*time.Second, "length of each wrk run")
 	idleN    = flag.Int("idle", 10000, "idle keep-alive connections for the memory case")
+	reps     = flag.Int("reps", 3, "interleaved repetitions per case; the median is reported")
 )
 
 type server struct {
@@ -82,18 +84,33 @@ func main() {
 	}
 
 	fmt.Printf("# weft vs nginx, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Printf("Machine: %s, %d CPUs. Servers pinned to CPU 0, wrk (1 thread) to CPU 1, %v per run, keep-alive unless stated.\n", cpuModel(), numCPU(), *duration)
+	fmt.Printf("Machine: %s, %d CPUs. Servers pinned to CPU 0, wrk (1 thread) to CPU 1, keep-alive unless stated.\n", cpuModel(), numCPU())
+	fmt.Printf("Each row: the median (by req/s) of %d interleaved runs of %v.\n", *reps, *duration)
 	fmt.Printf("nginx %s: 1 worker, sendfile on, tcp_nopush on, open_file_cache on, keepalive_requests 1000000, access_log off. weft: --no-access-log.\n\n", nginxVersion())
 	fmt.Println("| case | server | req/s | MB/s | p99 ms | server CPU s | req per CPU-s | req/s vs nginx | efficiency vs nginx | note |")
 	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
 	port := 18400
 	for _, c := range cases {
+		// Repetitions are interleaved (nginx, weft, nginx, weft, ...) so
+		// that the machine's drift touches every server alike; each
+		// server's row is its median run by req/s.
+		runs := make([][]*result, len(c.servers))
+		for rep := 0; rep < *reps; rep++ {
+			for i, s := range c.servers {
+				port++
+				r, err := runCase(s, port, c.path, c.conns, c.extra)
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "bench: %s, %s: %v\n", c.name, s.name, err)
+					continue
+				}
+				runs[i] = append(runs[i], r)
+			}
+		}
 		var base *result
-		for _, s := range c.servers {
-			port++
-			r, err := runCase(s, port, c.path, c.conns, c.extra)
-			if err != nil {
-				fmt.Printf("| %s | %s | error: %v |||||||\n", c.name, s.name, err)
+		for i, s := range c.servers {
+			r := median(runs[i])
+			if r == nil {
+				fmt.Printf("| %s | %s | error (see stderr) |||||||\n", c.name, s.name)
 				continue
 			}
 			if s.name == "nginx" {
@@ -124,6 +141,17 @@ func main() {
 		}
 		fmt.Printf("| %s | %.1f | %.1f | %.1f |\n", s.name, before, after, after-before)
 	}
+}
+
+// median returns the run with the median req/s (the upper middle for an
+// even count), or nil for none.
+func median(rs []*result) *result {
+	if len(rs) == 0 {
+		return nil
+	}
+	sorted := append([]*result(nil), rs...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].rps < sorted[j].rps })
+	return sorted[len(sorted)/2]
 }
 
 func must(err error) {

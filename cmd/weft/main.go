@@ -114,6 +114,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		cacheBytes = fs.Int64("cache-max-bytes", 64<<20, "memory for cached file contents in bytes (0 disables the cache)")
 		cacheFile  = fs.Int64("cache-max-file", 32<<10, "largest file held in memory, in bytes; larger ones are held open for sendfile")
 		cacheOpen  = fs.Int("cache-max-open", 1000, "most large files held open")
+		noWatch    = fs.Bool("cache-no-watch", false, "do not watch files for changes (for NFS and other network mounts); cached entries are re-checked every second")
 		pprofAddr  = fs.String("pprof", "", "serve net/http/pprof on `HOST:PORT` (off when empty; keep it on loopback)")
 		maxBody    = fs.Int64("max-body-bytes", engine.DefaultMaxBodyBytes, "largest request body read and dropped (413 beyond)")
 	)
@@ -205,7 +206,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	cfg.Site.Dotfiles = *dotfiles
 	cfg.Site.Listing = *listing
 	cfg.Site.Index = *index
-	cfg.Site.Cache = site.CacheConfig{MaxBytes: *cacheBytes, MaxFile: *cacheFile, MaxOpen: *cacheOpen}
+	cfg.Site.Cache = site.CacheConfig{MaxBytes: *cacheBytes, MaxFile: *cacheFile, MaxOpen: *cacheOpen, NoWatch: *noWatch}
 	if *cacheBytes == 0 {
 		cfg.Site.Cache.MaxBytes = -1
 	}

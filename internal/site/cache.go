@@ -26,6 +26,9 @@ type CacheConfig struct {
 	MaxFile  int64         // largest file held in memory; 32 KiB when zero (sendfile beats a copy beyond)
 	MaxOpen  int           // most large files held open; 1000 when zero
 	Validity time.Duration // longest an entry goes unchecked; 1s when zero
+	// NoWatch relies on Validity alone, for file systems where inotify
+	// reports nothing (NFS and other network mounts).
+	NoWatch bool
 }
 
 type cache struct {
@@ -65,6 +68,9 @@ func newCache(cfg CacheConfig, root string) *cache {
 	}
 	if abs, err := filepath.Abs(root); err == nil {
 		c.root = abs
+	}
+	if cfg.NoWatch {
+		return c
 	}
 	if w, err := fsnotify.NewWatcher(); err == nil && c.root != "" {
 		c.watcher, c.watched, c.done = w, make(map[string]bool), make(chan struct{})

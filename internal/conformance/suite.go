@@ -874,7 +874,8 @@ func (s *suite) maxConns(t *testing.T) {
 		defer c.Close()
 		conns = append(conns, c)
 		io.WriteString(c, get("/hello.txt"))
-		c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		// Long enough for a loaded CI machine to answer a served client.
+		c.SetReadDeadline(time.Now().Add(1500 * time.Millisecond))
 		r, err := readResp(bufio.NewReader(c), "GET")
 		switch {
 		case err != nil && isTimeout(err):

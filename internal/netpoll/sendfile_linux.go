@@ -67,3 +67,17 @@ func SendFile(dst, src int, off, n int64) (int64, error) {
 		return int64(m), nil
 	}
 }
+
+// SendFileAll calls SendFile until n bytes have moved or a call fails
+// (unix.EAGAIN included, for the caller to map to its own kind of wait).
+func SendFileAll(dst, src int, off, n int64) (int64, error) {
+	var total int64
+	for total < n {
+		m, err := SendFile(dst, src, off+total, n-total)
+		total += m
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}

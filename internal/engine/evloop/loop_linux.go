@@ -378,7 +378,7 @@ func (s *sink) Writev(bufs [][]byte) (int64, error) {
 		n, s.iov, err = netpoll.WritevNB(s.fd, bufs, s.iov)
 		if n > 0 {
 			total += int64(n)
-			bufs = advance(bufs, n)
+			bufs = netpoll.Advance(bufs, n)
 		}
 		if err == unix.EAGAIN {
 			return total, engine.ErrWouldBlock
@@ -388,32 +388,12 @@ func (s *sink) Writev(bufs [][]byte) (int64, error) {
 		}
 	}
 	return total, nil
-}
-
-// advance drops n written bytes from the front of bufs.
-func advance(bufs [][]byte, n int) [][]byte {
-	for n > 0 && len(bufs) > 0 {
-		if n < len(bufs[0]) {
-			bufs[0] = bufs[0][n:]
-			return bufs
-		}
-		n -= len(bufs[0])
-		bufs = bufs[1:]
-	}
-	return bufs
 }
 
 func (s *sink) SendFile(f http1.File, off, n int64) (int64, error) {
-	var total int64
-	for total < n {
-		m, err := netpoll.SendFile(s.fd, int(f.Fd()), off+total, n-total)
-		total += m
-		if err == unix.EAGAIN {
-			return total, engine.ErrWouldBlock
-		}
-		if err != nil {
-			return total, err
-		}
+	m, err := netpoll.SendFileAll(s.fd, int(f.Fd()), off, n)
+	if err == unix.EAGAIN {
+		return m, engine.ErrWouldBlock
 	}
-	return total, nil
+	return m, err
 }

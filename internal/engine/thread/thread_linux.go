@@ -131,14 +131,7 @@ func (s *stream) Writev(bufs [][]byte) (int64, error) {
 		n, err := netpoll.Writev(s.fd, bufs)
 		if n > 0 {
 			total += int64(n)
-			for n > 0 {
-				if n < len(bufs[0]) {
-					bufs[0] = bufs[0][n:]
-					break
-				}
-				n -= len(bufs[0])
-				bufs = bufs[1:]
-			}
+			bufs = netpoll.Advance(bufs, n)
 		}
 		if err == unix.EAGAIN {
 			return total, os.ErrDeadlineExceeded
@@ -151,16 +144,9 @@ func (s *stream) Writev(bufs [][]byte) (int64, error) {
 }
 
 func (s *stream) SendFile(f http1.File, off, n int64) (int64, error) {
-	var total int64
-	for total < n {
-		m, err := netpoll.SendFile(s.fd, int(f.Fd()), off+total, n-total)
-		total += m
-		if err == unix.EAGAIN {
-			return total, os.ErrDeadlineExceeded
-		}
-		if err != nil {
-			return total, err
-		}
+	m, err := netpoll.SendFileAll(s.fd, int(f.Fd()), off, n)
+	if err == unix.EAGAIN {
+		return m, os.ErrDeadlineExceeded // SO_SNDTIMEO passed
 	}
-	return total, nil
+	return m, err
 }

@@ -112,7 +112,8 @@ func (s *Site) serveEntry(req *http1.Request, resp *http1.Response, e *entry) {
 	if len(req.Range) == 0 || req.Method != http1.MethodGet || !checkIfRange(req.IfRange, e.etag, e.mod) {
 		return
 	}
-	ranges, err := parseRange(req.Range, e.size, s.cfg.MaxRanges)
+	var space [4]byteRange
+	ranges, err := parseRange(req.Range, e.size, s.cfg.MaxRanges, space[:0])
 	switch {
 	case err != nil:
 		resp.Status = 416

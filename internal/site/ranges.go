@@ -3,6 +3,8 @@ package site
 import (
 	"bytes"
 	"errors"
+
+	"github.com/weft-server/weft/internal/http1"
 )
 
 // byteRange is [start, start+length) of a representation.
@@ -16,15 +18,23 @@ var errUnsatisfiable = errors.New("weft: range not satisfiable")
 // amplify the response: more than maxRanges, overlapping, or in total
 // larger than the representation), and errUnsatisfiable when no range
 // overlaps the content.
-func parseRange(h []byte, size int64, maxRanges int) ([]byteRange, error) {
+//
+// The ranges are appended to dst, so a caller can offer stack space.
+func parseRange(h []byte, size int64, maxRanges int, dst []byteRange) ([]byteRange, error) {
 	const prefix = "bytes="
-	if len(h) < len(prefix) || !bytes.EqualFold(h[:len(prefix)], []byte(prefix)) {
+	if len(h) < len(prefix) || !http1.EqualFold(h[:len(prefix)], prefix) {
 		return nil, nil
 	}
-	var ranges []byteRange
+	ranges := dst[:0]
 	satisfiable := false
 	count := 0
-	for _, spec := range bytes.Split(h[len(prefix):], []byte(",")) {
+	for rest := h[len(prefix):]; rest != nil; {
+		var spec []byte
+		if i := bytes.IndexByte(rest, ','); i >= 0 {
+			spec, rest = rest[:i], rest[i+1:]
+		} else {
+			spec, rest = rest, nil
+		}
 		spec = bytes.TrimSpace(spec)
 		if len(spec) == 0 {
 			continue

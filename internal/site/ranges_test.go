@@ -30,7 +30,7 @@ func TestParseRange(t *testing.T) {
 		{"bytes=99999999999999999999-", nil, nil},   // overflow: ignored
 	}
 	for _, tc := range cases {
-		got, err := parseRange([]byte(tc.h), 100, 5)
+		got, err := parseRange([]byte(tc.h), 100, 5, nil)
 		if err != tc.err || !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("parseRange(%q) = %v, %v; want %v, %v", tc.h, got, err, tc.want, tc.err)
 		}
@@ -45,7 +45,7 @@ func FuzzParseRange(f *testing.F) {
 		if size < 0 {
 			size = -size
 		}
-		rs, err := parseRange(h, size, 16)
+		rs, err := parseRange(h, size, 16, nil)
 		if err != nil {
 			return
 		}

@@ -142,7 +142,9 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	listen := *addr
-	if *port != 0 {
+	portSet := false
+	fs.Visit(func(f *flag.Flag) { portSet = portSet || f.Name == "port" || f.Name == "p" })
+	if portSet { // -p 0 asks for any free port
 		if *port < 0 || *port > 65535 {
 			fmt.Fprintf(stderr, "weft serve: port %d out of range 1-65535\n", *port)
 			return errUsage

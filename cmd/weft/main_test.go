@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -106,8 +107,8 @@ func TestServeSampleAndSignal(t *testing.T) {
 	bin := weftBin(t)
 	cmd := exec.Command(bin, "serve", "-p", "0", "--log-format", "json")
 	stdout, _ := cmd.StdoutPipe()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -120,6 +121,9 @@ func TestServeSampleAndSignal(t *testing.T) {
 	url := urlRe.FindString(line)
 	if url == "" {
 		t.Fatalf("banner %q has no URL", line)
+	}
+	if strings.HasSuffix(url, ":8080/") {
+		t.Errorf("-p 0 listened on the default port instead of a free one: %s", url)
 	}
 	resp, err := http.Get(url)
 	if err != nil {
@@ -167,4 +171,22 @@ func TestBench(t *testing.T) {
 	if !regexp.MustCompile(`\| serial \| \d+ \| [^|]+ \| [^|]+ \| 1 of 4 \|`).MatchString(string(out)) {
 		t.Errorf("serial served more than one of 4 clients at once:\n%s", out)
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

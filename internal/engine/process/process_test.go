@@ -91,9 +91,10 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Fatalf("timed out waiting for %s", what)
 }
 
-func start(t *testing.T, workers int) *conformance.Server {
+func start(t *testing.T, workers int, extra ...string) *conformance.Server {
 	root := conformance.Tree(t)
-	return conformance.StartBinary(bin, "--engine", "process", "--workers", strconv.Itoa(workers))(t, conformance.Options{Site: site.Config{Root: root}})
+	args := append([]string{"--engine", "process", "--workers", strconv.Itoa(workers)}, extra...)
+	return conformance.StartBinary(bin, args...)(t, conformance.Options{Site: site.Config{Root: root}})
 }
 
 // load runs clients that fetch continuously until stop closes, counting
@@ -147,8 +148,8 @@ type underLoad struct {
 	wg         *sync.WaitGroup
 }
 
-func startUnderLoad(t *testing.T, workers int) *underLoad {
-	u := &underLoad{srv: start(t, workers), errs: make(chan error, 10), stop: make(chan struct{})}
+func startUnderLoad(t *testing.T, workers int, extra ...string) *underLoad {
+	u := &underLoad{srv: start(t, workers, extra...), errs: make(chan error, 10), stop: make(chan struct{})}
 	waitFor(t, "the workers", func() bool { u.kids = children(t, u.srv.PID); return len(u.kids) == workers })
 	u.wg = load(u.srv.Addr, u.stop, &u.ok, &u.failed, u.errs)
 	time.Sleep(200 * time.Millisecond)
@@ -184,8 +185,17 @@ func TestWorkerKilledIsReplaced(t *testing.T) {
 	}
 }
 
+// TestReloadUnderLoadLosesNothing reloads twice under load, with each
+// in-process engine a worker can run: new workers start before old ones
+// drain, and the listening socket they share is never disturbed.
 func TestReloadUnderLoadLosesNothing(t *testing.T) {
-	u := startUnderLoad(t, 2)
+	for _, inner := range []string{"epoll", "goroutine", "thread"} {
+		t.Run(inner, func(t *testing.T) { testReload(t, inner) })
+	}
+}
+
+func testReload(t *testing.T, inner string) {
+	u := startUnderLoad(t, 2, "--worker-engine", inner)
 	srv, kids, ok, failed, errs := u.srv, u.kids, &u.ok, &u.failed, u.errs
 	for i := 0; i < 2; i++ {
 		prev := children(t, srv.PID)

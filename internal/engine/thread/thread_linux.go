@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"runtime"
 	"time"
@@ -18,14 +19,16 @@ import (
 // Serve implements engine.Engine.
 func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config) error {
 	defer ln.Close()
-	lfd, err := netpoll.ListenerFD(ln, false)
+	// The listening socket may be shared with other processes (prefork),
+	// so it is neither put in blocking mode nor shut down to wake the
+	// accepting thread: that thread blocks in poll(2) for a quarter second
+	// at a time, then accepts without blocking. Connections themselves
+	// are blocking sockets.
+	lfd, err := netpoll.ListenerFD(ln, true)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(lfd)
-	// shutdown(2) on a listening socket wakes a thread blocked in accept.
-	stop := context.AfterFunc(ctx, func() { unix.Shutdown(lfd, unix.SHUT_RD) })
-	defer stop()
 
 	var t engine.Tracker
 	slots := make(chan struct{}, min(cfg.MaxConns, MaxThreads))
@@ -46,11 +49,14 @@ func acceptLoop(ctx context.Context, lfd int, cfg *engine.Config, t *engine.Trac
 		case <-ctx.Done():
 			return nil
 		}
-		fd, remote, err := netpoll.Accept(lfd, false)
+		fd, remote, err := acceptWait(ctx, lfd)
 		if err != nil {
 			<-slots
 			if ctx.Err() != nil {
 				return nil
+			}
+			if err == unix.EAGAIN {
+				continue // another process or thread took it
 			}
 			if netpoll.TemporaryAcceptError(err) {
 				time.Sleep(10 * time.Millisecond)
@@ -81,6 +87,26 @@ func acceptLoop(ctx context.Context, lfd int, cfg *engine.Config, t *engine.Trac
 			}
 			engine.ServeStream(c, s)
 		}()
+	}
+}
+
+// acceptWait blocks in poll(2) until the listener has a connection (or a
+// quarter second passes, to notice ctx) and accepts it as a blocking
+// socket.
+func acceptWait(ctx context.Context, lfd int) (int, netip.AddrPort, error) {
+	pfd := []unix.PollFd{{Fd: int32(lfd), Events: unix.POLLIN}}
+	for {
+		if ctx.Err() != nil {
+			return -1, netip.AddrPort{}, ctx.Err()
+		}
+		n, err := unix.Poll(pfd, 250)
+		if err == unix.EINTR || (err == nil && n == 0) {
+			continue
+		}
+		if err != nil {
+			return -1, netip.AddrPort{}, os.NewSyscallError("poll", err)
+		}
+		return netpoll.Accept(lfd, false)
 	}
 }
 

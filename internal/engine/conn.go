@@ -76,9 +76,6 @@ func NewConn(cfg *Config, remote netip.AddrPort, now time.Time) *Conn {
 	return &Conn{cfg: cfg, remote: remote, lastActive: n, opened: n}
 }
 
-// Remote is the peer's address.
-func (c *Conn) Remote() netip.AddrPort { return c.remote }
-
 func (c *Conn) state() *state {
 	if c.st == nil {
 		c.st = statePool.Get().(*state)
@@ -171,7 +168,7 @@ func (c *Conn) Process(now time.Time) {
 		if n < 0 {
 			c.scanned = len(buf)
 			if len(buf) >= c.cfg.Limits.MaxHeadBytes {
-				c.fail(http1.OversizeStatus(buf, c.cfg.Limits), now)
+				c.fail(http1.OversizeStatus(buf), now)
 			}
 			break
 		}
@@ -312,7 +309,9 @@ func (c *Conn) queue(now time.Time, keep, head bool) {
 	if !keep {
 		c.closing = true
 	}
-	c.answered.Store(true)
+	if !c.answered.Load() {
+		c.answered.Store(true) // once: an atomic store per request would be waste
+	}
 	if c.cfg.Log != nil {
 		req := &st.req
 		st.rec = http1.Record{
@@ -417,9 +416,6 @@ func (c *Conn) Deadline() time.Time {
 // Drain asks the connection to finish the response in progress and then
 // close. Safe to call from any goroutine.
 func (c *Conn) Drain() { c.draining.Store(true) }
-
-// Draining reports whether Drain was called.
-func (c *Conn) Draining() bool { return c.draining.Load() }
 
 // Refuse answers 503 and closes: the engine is at MaxConns and sheds the
 // connection instead of leaving the client waiting.

@@ -41,13 +41,6 @@ func (t *Tracker) Remove(c *Conn) {
 	t.wg.Done()
 }
 
-// Len is the number of open connections.
-func (t *Tracker) Len() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.conns)
-}
-
 // Shutdown drains every connection and waits for them to go, at most
 // timeout; then it kills those left and waits for their goroutines.
 func (t *Tracker) Shutdown(timeout time.Duration) {

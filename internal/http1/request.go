@@ -77,16 +77,6 @@ func (r *Request) Reset() {
 // HasBody reports whether a message body follows the head.
 func (r *Request) HasBody() bool { return r.Chunked || r.ContentLength > 0 }
 
-// Header returns the value of the first field named name (case-insensitive).
-func (r *Request) Header(name string) []byte {
-	for i := range r.Headers {
-		if equalFold(r.Headers[i].Name, name) {
-			return r.Headers[i].Value
-		}
-	}
-	return nil
-}
-
 // HeadLength returns the length of the request head at the start of b, up to
 // and including the empty line that ends it, or -1 if b does not hold a whole
 // head yet. Scanning starts at from (a previous, shorter b's length is a safe
@@ -121,7 +111,7 @@ func HeadLength(b []byte, from int) int {
 // OversizeStatus tells, for a buffer that holds no complete head but has
 // reached lim.MaxHeadBytes, which status to refuse it with: 414 while the
 // request line itself is unfinished, 431 otherwise.
-func OversizeStatus(b []byte, lim Limits) int {
+func OversizeStatus(b []byte) int {
 	if bytes.IndexByte(b, '\n') < 0 {
 		return 414
 	}

@@ -361,21 +361,20 @@ func (l *Loop) sweep(now time.Time) {
 
 // sink writes to a non-blocking socket.
 type sink struct {
-	netpoll.TCPOpts // TCP_NODELAY and TCP_CORK; Cork and Uncork implement engine.Corker
-	fd              int
+	netpoll.TCPOpts // the socket (FD), TCP_NODELAY and TCP_CORK; Cork and Uncork implement engine.Corker
 	iov             []unix.Iovec
 }
 
 var _ engine.Corker = (*sink)(nil)
 
-func newSink(fd int) *sink { return &sink{TCPOpts: netpoll.TCPOpts{FD: fd}, fd: fd} }
+func newSink(fd int) *sink { return &sink{TCPOpts: netpoll.TCPOpts{FD: fd}} }
 
 func (s *sink) Writev(bufs [][]byte) (int64, error) {
 	var total int64
 	for len(bufs) > 0 {
 		var n int
 		var err error
-		n, s.iov, err = netpoll.WritevNB(s.fd, bufs, s.iov)
+		n, s.iov, err = netpoll.WritevNB(s.FD, bufs, s.iov)
 		if n > 0 {
 			total += int64(n)
 			bufs = netpoll.Advance(bufs, n)
@@ -391,7 +390,7 @@ func (s *sink) Writev(bufs [][]byte) (int64, error) {
 }
 
 func (s *sink) SendFile(f http1.File, off, n int64) (int64, error) {
-	m, err := netpoll.SendFileAll(s.fd, int(f.Fd()), off, n)
+	m, err := netpoll.SendFileAll(s.FD, int(f.Fd()), off, n)
 	if err == unix.EAGAIN {
 		return m, engine.ErrWouldBlock
 	}

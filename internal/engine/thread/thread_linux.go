@@ -81,7 +81,7 @@ func acceptLoop(ctx context.Context, lfd int, cfg *engine.Config, t *engine.Trac
 				t.Remove(c)
 				<-slots
 			}()
-			s := &stream{TCPOpts: netpoll.TCPOpts{FD: fd, NoDelay: true}, fd: fd} // accept set TCP_NODELAY
+			s := &stream{TCPOpts: netpoll.TCPOpts{FD: fd, NoDelay: true}} // accept set TCP_NODELAY
 			if tv := unix.NsecToTimeval(cfg.WriteTimeout.Nanoseconds()); unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv) != nil {
 				return
 			}
@@ -112,8 +112,7 @@ func acceptWait(ctx context.Context, lfd int) (int, netip.AddrPort, error) {
 
 // stream is a blocking socket driven by direct system calls.
 type stream struct {
-	netpoll.TCPOpts // Cork and Uncork implement engine.Corker
-	fd              int
+	netpoll.TCPOpts               // the socket (FD); Cork and Uncork implement engine.Corker
 	timeout         time.Duration // SO_RCVTIMEO now set
 }
 
@@ -121,7 +120,7 @@ var _ engine.Corker = (*stream)(nil)
 
 func (s *stream) Read(p []byte) (int, error) {
 	for {
-		n, err := unix.Read(s.fd, p)
+		n, err := unix.Read(s.FD, p)
 		switch {
 		case err == unix.EINTR:
 			continue
@@ -148,13 +147,13 @@ func (s *stream) SetReadDeadline(t time.Time) error {
 	}
 	s.timeout = d
 	tv := unix.NsecToTimeval(d.Nanoseconds())
-	return unix.SetsockoptTimeval(s.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	return unix.SetsockoptTimeval(s.FD, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 }
 
 func (s *stream) Writev(bufs [][]byte) (int64, error) {
 	var total int64
 	for len(bufs) > 0 {
-		n, err := netpoll.Writev(s.fd, bufs)
+		n, err := netpoll.Writev(s.FD, bufs)
 		if n > 0 {
 			total += int64(n)
 			bufs = netpoll.Advance(bufs, n)
@@ -170,7 +169,7 @@ func (s *stream) Writev(bufs [][]byte) (int64, error) {
 }
 
 func (s *stream) SendFile(f http1.File, off, n int64) (int64, error) {
-	m, err := netpoll.SendFileAll(s.fd, int(f.Fd()), off, n)
+	m, err := netpoll.SendFileAll(s.FD, int(f.Fd()), off, n)
 	if err == unix.EAGAIN {
 		return m, os.ErrDeadlineExceeded // SO_SNDTIMEO passed
 	}

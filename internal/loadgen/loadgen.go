@@ -126,11 +126,16 @@ func client(ctx context.Context, addr string, req []byte, r *Result) error {
 				break
 			}
 			n, keep, err := readResponse(br)
+			if ctx.Err() != nil {
+				// The run is over: a response that completes now falls
+				// outside the measured window (and, for a server that
+				// serves one client at a time, may come from a client it
+				// only took up because the run's end closed another).
+				break
+			}
 			if err != nil {
-				if ctx.Err() == nil {
-					r.Errors++
-					lastErr = err
-				}
+				r.Errors++
+				lastErr = err
 				break
 			}
 			r.hist[bucketOf(time.Since(t0))]++

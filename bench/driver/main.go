@@ -30,8 +30,9 @@ var (
 	weftBin  = flag.String("weft", "weft", "weft binary")
 	work     = flag.String("work", os.TempDir(), "scratch directory")
 	duration = flag.Duration("duration", 4*time.Second, "length of each wrk run")
-	idleN    = flag.Int("idle", 10000, "idle keep-alive connections for the memory case")
+	idleN    = flag.Int("idle", 10000, "idle keep-alive connections for the memory case (0 skips it)")
 	reps     = flag.Int("reps", 3, "interleaved repetitions per case; the median is reported")
+	only     = flag.String("cases", "", "comma-separated `prefixes` of the case names to run (default all; \"none\" runs only the idle-memory case)")
 )
 
 type server struct {
@@ -91,6 +92,9 @@ func main() {
 	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
 	port := 18400
 	for _, c := range cases {
+		if !selected(c.name, *only) {
+			continue
+		}
 		// Repetitions are interleaved (nginx, weft, nginx, weft, ...) so
 		// that the machine's drift touches every server alike; each
 		// server's row is its median run by req/s.
@@ -129,6 +133,9 @@ func main() {
 				c.name, s.name, r.rps, r.mbps, r.p99ms, r.cpu, r.rps/r.cpu, ratio, eff, note)
 		}
 	}
+	if *idleN <= 0 {
+		return
+	}
 	fmt.Printf("\nExtra RSS with %d idle keep-alive connections (each answered once):\n\n", *idleN)
 	fmt.Println("| server | RSS before MiB | RSS with idle conns MiB | extra MiB |")
 	fmt.Println("|---|---:|---:|---:|")
@@ -141,6 +148,20 @@ func main() {
 		}
 		fmt.Printf("| %s | %.1f | %.1f | %.1f |\n", s.name, before, after, after-before)
 	}
+}
+
+// selected reports whether the case name starts with one of the
+// comma-separated prefixes (any name when there are none).
+func selected(name, prefixes string) bool {
+	if prefixes == "" {
+		return true
+	}
+	for _, p := range strings.Split(prefixes, ",") {
+		if p = strings.TrimSpace(p); p != "" && strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // median returns the run with the median req/s (the upper middle for an

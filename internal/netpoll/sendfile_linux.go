@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -68,12 +69,49 @@ func SendFile(dst, src int, off, n int64) (int64, error) {
 	}
 }
 
+// SendFileNB is SendFile for a non-blocking socket on an event loop's own
+// thread. It enters the kernel without telling Go's scheduler: a
+// sendfile(2) that fills a socket buffer runs for a few hundred
+// microseconds, long enough for the scheduler to hand the loop's P to
+// another thread and take it back afterwards, which costs more than the
+// copy itself. The catch, shared with nginx without aio: a cold page cache
+// makes the call wait for the disk while holding the P.
+func SendFileNB(dst, src int, off, n int64) (int64, error) {
+	if n > maxSendfile {
+		n = maxSendfile
+	}
+	for {
+		o := off
+		m, _, e := unix.RawSyscall6(unix.SYS_SENDFILE, uintptr(dst), uintptr(src), uintptr(unsafe.Pointer(&o)), uintptr(n), 0, 0)
+		switch {
+		case e == unix.EINTR:
+			continue
+		case e == unix.EAGAIN:
+			return 0, e
+		case e != 0:
+			return 0, os.NewSyscallError("sendfile", e)
+		case m == 0:
+			return 0, io.ErrUnexpectedEOF
+		}
+		return int64(m), nil
+	}
+}
+
 // SendFileAll calls SendFile until n bytes have moved or a call fails
 // (unix.EAGAIN included, for the caller to map to its own kind of wait).
 func SendFileAll(dst, src int, off, n int64) (int64, error) {
+	return sendFileAll(SendFile, dst, src, off, n)
+}
+
+// SendFileAllNB is SendFileAll made of SendFileNB calls.
+func SendFileAllNB(dst, src int, off, n int64) (int64, error) {
+	return sendFileAll(SendFileNB, dst, src, off, n)
+}
+
+func sendFileAll(send func(dst, src int, off, n int64) (int64, error), dst, src int, off, n int64) (int64, error) {
 	var total int64
 	for total < n {
-		m, err := SendFile(dst, src, off+total, n-total)
+		m, err := send(dst, src, off+total, n-total)
 		total += m
 		if err != nil {
 			return total, err

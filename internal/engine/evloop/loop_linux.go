@@ -390,7 +390,7 @@ func (s *sink) Writev(bufs [][]byte) (int64, error) {
 }
 
 func (s *sink) SendFile(f http1.File, off, n int64) (int64, error) {
-	m, err := netpoll.SendFileAll(s.FD, int(f.Fd()), off, n)
+	m, err := netpoll.SendFileAllNB(s.FD, int(f.Fd()), off, n)
 	if err == unix.EAGAIN {
 		return m, engine.ErrWouldBlock
 	}

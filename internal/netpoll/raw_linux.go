@@ -57,8 +57,12 @@ func ReadNB(fd int, p []byte) (int, error) {
 }
 
 // WritevNB writes bufs to a non-blocking socket with writev(2), using iov
-// as scratch space (grown as needed and returned for reuse).
-func WritevNB(fd int, bufs [][]byte, iov []unix.Iovec) (int, []unix.Iovec, error) {
+// as scratch space (grown as needed and returned for reuse). With more
+// set it is sendmsg(2) with MSG_MORE instead: the kernel holds a partial
+// segment back as if the socket were corked for this one call, so the
+// last response on a connection leaves in one segment with the FIN that
+// close or shutdown adds.
+func WritevNB(fd int, bufs [][]byte, iov []unix.Iovec, more bool) (int, []unix.Iovec, error) {
 	iov = iov[:0]
 	for _, b := range bufs {
 		if len(b) == 0 {
@@ -74,11 +78,24 @@ func WritevNB(fd int, bufs [][]byte, iov []unix.Iovec) (int, []unix.Iovec, error
 	if len(iov) == 0 {
 		return 0, iov, nil
 	}
-	n, _, e := unix.RawSyscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+	var n uintptr
+	var e unix.Errno
+	if more {
+		msg := unix.Msghdr{Iov: &iov[0]}
+		msg.SetIovlen(len(iov))
+		n, _, e = unix.RawSyscall(unix.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), unix.MSG_MORE|unix.MSG_NOSIGNAL)
+	} else {
+		n, _, e = unix.RawSyscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+	}
 	if e != 0 {
 		return 0, iov, e
 	}
 	return int(n), iov, nil
+}
+
+// ShutdownWriteNB sends a socket's FIN after what is queued, at once.
+func ShutdownWriteNB(fd int) {
+	unix.RawSyscall(unix.SYS_SHUTDOWN, uintptr(fd), unix.SHUT_WR, 0)
 }
 
 // CloseNB closes a socket without SO_LINGER, which does not block.

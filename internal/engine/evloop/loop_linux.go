@@ -200,8 +200,11 @@ func (l *Loop) accept() {
 	c := engine.NewConn(l.sh.Cfg, remote, now)
 	if l.sh.Conns.Load() >= int64(l.sh.Cfg.MaxConns) {
 		c.Refuse(now)
-		c.Flush(newSink(fd), now)
+		s := newSink(fd)
+		s.final = true
+		c.Flush(s, now)
 		c.Release()
+		netpoll.ShutdownWriteNB(fd)
 		netpoll.CloseNB(fd)
 		return
 	}
@@ -249,6 +252,10 @@ func (l *Loop) drive(cn *conn, now time.Time) {
 				// be corked (see engine.Corker) must not have it on.
 				cn.sink.SetNoDelay()
 			}
+			// The last output leaves with the FIN in one segment
+			// (MSG_MORE, then shutdown before close), as nginx's corked
+			// close does: one packet fewer per connection-per-request.
+			cn.sink.final = c.Closing()
 			err := c.Flush(&cn.sink, now)
 			switch {
 			case errors.Is(err, engine.ErrWouldBlock):
@@ -261,6 +268,9 @@ func (l *Loop) drive(cn *conn, now time.Time) {
 			l.wantWrite(cn, false)
 		}
 		if c.Done() || (cn.eof && !c.Pending()) {
+			if cn.sink.final {
+				netpoll.ShutdownWriteNB(cn.fd)
+			}
 			l.close(cn)
 			return
 		}
@@ -363,6 +373,7 @@ func (l *Loop) sweep(now time.Time) {
 type sink struct {
 	netpoll.TCPOpts // the socket (FD), TCP_NODELAY and TCP_CORK; Cork and Uncork implement engine.Corker
 	iov             []unix.Iovec
+	final           bool // the connection closes once this output is sent
 }
 
 var _ engine.Corker = (*sink)(nil)
@@ -374,7 +385,7 @@ func (s *sink) Writev(bufs [][]byte) (int64, error) {
 	for len(bufs) > 0 {
 		var n int
 		var err error
-		n, s.iov, err = netpoll.WritevNB(s.FD, bufs, s.iov)
+		n, s.iov, err = netpoll.WritevNB(s.FD, bufs, s.iov, s.final)
 		if n > 0 {
 			total += int64(n)
 			bufs = netpoll.Advance(bufs, n)

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -64,5 +66,47 @@ func TestSendFile(t *testing.T) {
 				t.Fatalf("beyond the end: %v, want io.ErrUnexpectedEOF", err)
 			}
 		})
+	}
+}
+
+// TestWritevMoreThenShutdown: output written with MSG_MORE reaches the
+// peer, followed by end of stream, once the socket is shut down for
+// writing, while its descriptor is still open.
+func TestWritevMoreThenShutdown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	rc, err := server.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bufs := [][]byte{[]byte("HTTP/1.1 200 OK\r\n"), []byte("Content-Length: 2\r\n\r\n"), []byte("hi")}
+	var n int
+	var werr error
+	rc.Control(func(fd uintptr) {
+		n, _, werr = WritevNB(int(fd), bufs, nil, true)
+		if werr == nil {
+			ShutdownWriteNB(int(fd))
+		}
+	})
+	if werr != nil || n != 40 {
+		t.Fatalf("WritevNB: %d, %v", n, werr)
+	}
+	client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, err := io.ReadAll(client)
+	if err != nil || string(got) != "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi" {
+		t.Fatalf("peer read %q, %v", got, err)
 	}
 }

@@ -42,6 +42,7 @@ func Run(t *testing.T, start Starter, caps Capabilities) {
 	t.Run("MalformedRequests", s.malformed)
 	t.Run("Limits", s.limits)
 	t.Run("Bodies", s.bodies)
+	t.Run("LingeringClose", s.lingeringClose)
 	t.Run("LargeFile", s.largeFile)
 	t.Run("Listing", s.listing)
 	t.Run("Dotfiles", s.dotfiles)
@@ -712,6 +713,71 @@ func (s *suite) bodies(t *testing.T) {
 			t.Fatalf("%d responses, closed %v", len(rs), closed)
 		}
 		wantStatus(t, rs[0], 405)
+	})
+}
+
+// lingeringClose: an answer given before the client's input was read
+// (the body of a 413, what follows a malformed request) must reach the
+// client. Closing a socket with unread input sends a reset, which may
+// destroy the answer before the client reads it, so the server half-closes
+// and keeps reading until the client closes (RFC 9112 §9.6).
+func (s *suite) lingeringClose(t *testing.T) {
+	for _, tc := range []struct {
+		name, head string
+		status     int
+	}{
+		{"TooLargeBody", "POST /hello.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 100000000\r\n\r\n", 413},
+		{"Malformed", "GET / HTTP/1.1\r\nHost : t\r\n\r\n", 400},
+		{"Chunked", "POST /hello.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n", 405},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dial(t, s.addr)
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			if _, err := io.WriteString(c, tc.head); err != nil {
+				t.Fatal(err)
+			}
+			// Input the server will not read, sent before its answer
+			// arrives: after the close, a reset would follow.
+			if _, err := c.Write(make([]byte, 256<<10)); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(50 * time.Millisecond) // let the server answer and close
+			all, err := io.ReadAll(c)
+			if err != nil {
+				t.Fatalf("after %d bytes: %v (the answer must end with a clean close, not a reset)", len(all), err)
+			}
+			r, err := readResp(bufio.NewReader(strings.NewReader(string(all))), "")
+			if err != nil {
+				t.Fatalf("reading the answer: %v", err)
+			}
+			wantStatus(t, r, tc.status)
+			wantHeader(t, r, "Connection", "close")
+			// The server still reads (and drops) what the client sends.
+			time.Sleep(50 * time.Millisecond)
+			if _, err := c.Write(make([]byte, 64<<10)); err != nil {
+				t.Fatalf("sending after the answer: %v (the server closed instead of lingering)", err)
+			}
+		})
+	}
+	t.Run("BoundedInTime", func(t *testing.T) {
+		// A client that never stops sending is cut off, not served
+		// forever: lingering ends after engine.LingerTime, or sooner
+		// with a shorter idle timeout (1s here, to keep the suite fast).
+		srv := s.start(t, Options{Site: site.Config{Root: s.root}, Engine: engine.Config{IdleTimeout: time.Second}})
+		c := dial(t, srv.Addr)
+		defer c.Close()
+		io.WriteString(c, "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 100000000000\r\n\r\n")
+		stop := time.Now().Add(10 * time.Second)
+		chunk := make([]byte, 16<<10)
+		for time.Now().Before(stop) {
+			c.SetWriteDeadline(time.Now().Add(time.Second))
+			if _, err := c.Write(chunk); err != nil {
+				return // the server closed the connection
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		t.Fatal("still accepting input 10s after answering 413")
 	})
 }
 

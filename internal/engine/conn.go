@@ -41,6 +41,9 @@ type Conn struct {
 	async     bool // hand disk work to a worker (see SetAsync)
 	offloaded bool // a request waits for its handler on a worker
 	stalled   bool // Process stopped at maxBacklog with requests still buffered
+	linger    bool // the client may still be sending input that will not be read
+
+	lingerUntil int64 // lingering close under way until then (UnixNano); 0: not lingering
 
 	draining atomic.Bool
 	answered atomic.Bool // at least one response was queued
@@ -129,8 +132,13 @@ func (c *Conn) ReadSpace() []byte {
 }
 
 // Received accounts for n bytes read into the space ReadSpace returned.
+// While lingering it throws them away.
 func (c *Conn) Received(n int, now time.Time) {
 	if n <= 0 {
+		return
+	}
+	if c.lingerUntil != 0 {
+		c.r, c.w = 0, 0
 		return
 	}
 	t := now.UnixNano()
@@ -220,18 +228,19 @@ func (c *Conn) serve(now time.Time) {
 	switch {
 	case req.ContentLength > c.cfg.MaxBodyBytes:
 		http1.ErrorPage(resp, 413)
-		c.keep = false
+		c.keep, c.linger = false, true
 		c.finish(now)
 		return
 	case req.Chunked:
 		// weft takes no request bodies; without decoding the chunks it
 		// cannot find the next request, so it answers and closes.
-		c.keep = false
+		c.keep, c.linger = false, true
 	case req.ContentLength > 0:
 		if len(req.Expect) > 0 {
 			// The client waits for 100-continue before sending the
-			// body; a final answer and a close is simplest.
-			c.keep = false
+			// body (or for a while, then sends it anyway); a final
+			// answer and a close is simplest.
+			c.keep, c.linger = false, true
 		} else {
 			c.discard = req.ContentLength
 		}
@@ -277,6 +286,7 @@ func (c *Conn) fail(status int, now time.Time) {
 	st := c.state()
 	st.resp.Reset()
 	http1.ErrorPage(&st.resp, status)
+	c.linger = true // what follows the bad input is unknown
 	c.queue(now, false, false)
 }
 
@@ -327,6 +337,31 @@ func (c *Conn) queue(now time.Time, keep, head bool) {
 
 // Closing reports whether the connection closes after its queued output.
 func (c *Conn) Closing() bool { return c.closing }
+
+// LingerTime bounds a lingering close (like nginx's lingering_timeout);
+// a shorter idle timeout bounds it too.
+const LingerTime = 5 * time.Second
+
+// Lingers reports whether the connection, once Done, should end with a
+// lingering close: it answered before reading all the client sent (a
+// body it refused, input after a malformed request or after the last
+// request), and closing a socket with unread input sends a reset that may
+// destroy the answer before the client reads it (RFC 9112 §9.6). The
+// engine then shuts down its sending side, calls StartLinger, and reads
+// and throws away input until the client closes or Deadline passes. A
+// draining connection closes at once.
+func (c *Conn) Lingers() bool {
+	return c.closing && c.lingerUntil == 0 && !c.draining.Load() && (c.linger || c.r < c.w || c.discard > 0)
+}
+
+// StartLinger begins the lingering close at now.
+func (c *Conn) StartLinger(now time.Time) {
+	c.lingerUntil = now.Add(min(LingerTime, c.cfg.IdleTimeout)).UnixNano()
+	c.r, c.w, c.discard = 0, 0, 0
+}
+
+// Lingering reports whether a lingering close is under way.
+func (c *Conn) Lingering() bool { return c.lingerUntil != 0 }
 
 // Stalled reports whether buffered requests wait for the output backlog
 // to drain: once Flush has sent it, Process has more to do even if no
@@ -394,13 +429,15 @@ func (c *Conn) Drainable() bool { return c.Idle() && c.answered.Load() }
 func (c *Conn) Fresh() bool { return !c.answered.Load() }
 
 // Deadline is when the connection must be dropped if nothing progresses:
-// WriteTimeout after the last write while output is pending,
+// the end of its lingering close, if one is under way; WriteTimeout after the last write while output is pending,
 // ReadHeaderTimeout after a request's first byte while it is incomplete
 // (or after the connection opened, for its first request), IdleTimeout
 // after the last activity otherwise.
 func (c *Conn) Deadline() time.Time {
 	var t int64
 	switch {
+	case c.lingerUntil != 0:
+		t = c.lingerUntil
 	case c.Pending():
 		t = c.lastActive + int64(c.cfg.WriteTimeout)
 	case c.r < c.w || c.discard > 0:

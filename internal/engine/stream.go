@@ -12,6 +12,7 @@ type Stream interface {
 	Sink
 	Read(p []byte) (int, error)
 	SetReadDeadline(t time.Time) error
+	CloseWrite() error // shut down the sending side: FIN after what was sent
 }
 
 // ServeStream runs a blocking connection to its end: read, answer every
@@ -30,6 +31,9 @@ func ServeStream(c *Conn, s Stream) {
 			}
 		}
 		if c.Done() {
+			if c.Lingers() {
+				linger(c, s)
+			}
 			return
 		}
 		if err := s.SetReadDeadline(c.Deadline()); err != nil {
@@ -51,6 +55,28 @@ func ServeStream(c *Conn, s Stream) {
 					c.Flush(s, time.Now())
 				}
 			}
+			return
+		}
+	}
+}
+
+// linger performs c's lingering close on s (see Conn.Lingers): it ends
+// when the client closes, at the deadline, or at a graceful shutdown.
+func linger(c *Conn, s Stream) {
+	if s.CloseWrite() != nil {
+		return
+	}
+	c.StartLinger(time.Now())
+	if s.SetReadDeadline(c.Deadline()) != nil {
+		return
+	}
+	// Drain sets the flag, then interrupts Read; the deadline is checked
+	// here too, as a per-read timeout (SO_RCVTIMEO) never ends a
+	// stream of input.
+	for !c.draining.Load() && time.Now().Before(c.Deadline()) {
+		n, err := s.Read(c.ReadSpace())
+		c.Received(n, time.Now())
+		if err != nil {
 			return
 		}
 	}

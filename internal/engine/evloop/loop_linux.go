@@ -228,6 +228,10 @@ func (l *Loop) accept() {
 // what has arrived, answer complete requests, write what the socket takes.
 func (l *Loop) drive(cn *conn, now time.Time) {
 	c := cn.c
+	if c.Lingering() {
+		l.discard(cn, now)
+		return
+	}
 	for pass := 0; pass < 8; pass++ {
 		if c.Offloaded() {
 			return // the pool has it; input waits in the socket
@@ -268,8 +272,13 @@ func (l *Loop) drive(cn *conn, now time.Time) {
 			l.wantWrite(cn, false)
 		}
 		if c.Done() || (cn.eof && !c.Pending()) {
-			if cn.sink.final {
+			if cn.sink.final || c.Lingers() {
 				netpoll.ShutdownWriteNB(cn.fd)
+			}
+			if c.Lingers() && !cn.eof {
+				c.StartLinger(now)
+				l.discard(cn, now)
+				return
 			}
 			l.close(cn)
 			return
@@ -308,6 +317,24 @@ func (l *Loop) read(cn *conn, now time.Time) bool {
 				cn.more = false // a short read drained the socket
 				return true
 			}
+		}
+	}
+}
+
+// discard reads and throws away what a lingering connection's client
+// sends, closing the connection once the client closes its side.
+func (l *Loop) discard(cn *conn, now time.Time) {
+	for {
+		n, err := netpoll.ReadNB(cn.fd, cn.c.ReadSpace())
+		switch {
+		case err == unix.EAGAIN:
+			return
+		case err == unix.EINTR:
+		case err != nil || n == 0:
+			l.close(cn)
+			return
+		default:
+			cn.c.Received(n, now)
 		}
 	}
 }

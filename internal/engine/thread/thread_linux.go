@@ -135,6 +135,9 @@ func (s *stream) Read(p []byte) (int, error) {
 	}
 }
 
+// CloseWrite shuts down the sending side.
+func (s *stream) CloseWrite() error { return unix.Shutdown(s.FD, unix.SHUT_WR) }
+
 // SetReadDeadline sets SO_RCVTIMEO to the time left, skipping the system
 // call when it would barely change.
 func (s *stream) SetReadDeadline(t time.Time) error {

@@ -132,6 +132,9 @@ func (o *TCPOpts) SetNoDelay() {
 	}
 }
 
+// Corked reports whether the socket is corked.
+func (o *TCPOpts) Corked() bool { return o.corked }
+
 // Cork holds back partial segments until Uncork.
 func (o *TCPOpts) Cork() {
 	if !o.corked {

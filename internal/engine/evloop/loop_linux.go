@@ -248,12 +248,14 @@ func (l *Loop) drive(cn *conn, now time.Time) {
 			return
 		}
 		if c.Pending() {
-			if !c.Closing() && c.PendingFileBytes() < engine.CorkAbove {
+			if !c.Closing() && !cn.sink.Corked() && c.PendingFileBytes() < engine.CorkAbove {
 				// Like nginx, disable Nagle only on connections kept
 				// alive: a response's tail must not wait for the ACK
 				// of its head. A connection about to close is flushed
-				// by the close and saves the system call; one about to
-				// be corked (see engine.Corker) must not have it on.
+				// by the close and saves the system call; one corked
+				// or about to be (see engine.Corker) must not have it
+				// on: the end of a large body would turn it on only
+				// for the next large body to turn it off again.
 				cn.sink.SetNoDelay()
 			}
 			// The last output leaves with the FIN in one segment

@@ -771,8 +771,11 @@ func (s *suite) lingeringClose(t *testing.T) {
 		stop := time.Now().Add(10 * time.Second)
 		chunk := make([]byte, 16<<10)
 		for time.Now().Before(stop) {
-			c.SetWriteDeadline(time.Now().Add(time.Second))
+			c.SetWriteDeadline(time.Now().Add(2 * time.Second))
 			if _, err := c.Write(chunk); err != nil {
+				if isTimeout(err) {
+					t.Fatal("the server stopped reading but kept the connection open")
+				}
 				return // the server closed the connection
 			}
 			time.Sleep(5 * time.Millisecond)

@@ -44,6 +44,7 @@ type result struct {
 	rps, mbps, p99ms float64
 	cpu              float64 // server CPU seconds during the run
 	wrkBusy          float64 // wrk CPU seconds / wall seconds
+	wrkCPU           float64 // wrk CPU seconds during the run
 	errors           string
 }
 
@@ -88,8 +89,8 @@ func main() {
 	fmt.Printf("Machine: %s, %d CPUs. Servers pinned to CPU 0, wrk (1 thread) to CPU 1, keep-alive unless stated.\n", cpuModel(), numCPU())
 	fmt.Printf("Each row: the median (by req/s) of %d interleaved runs of %v.\n", *reps, *duration)
 	fmt.Printf("nginx %s: 1 worker, sendfile on, tcp_nopush on, open_file_cache on, keepalive_requests 1000000, access_log off. weft: --no-access-log.\n\n", nginxVersion())
-	fmt.Println("| case | server | req/s | MB/s | p99 ms | server CPU s | req per CPU-s | req/s vs nginx | efficiency vs nginx | note |")
-	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+	fmt.Println("| case | server | req/s | MB/s | p99 ms | server CPU s | req per CPU-s | req/s vs nginx | efficiency vs nginx | server+wrk CPU µs/req | note |")
+	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	port := 18400
 	for _, c := range cases {
 		if !selected(c.name, *only) {
@@ -114,7 +115,7 @@ func main() {
 		for i, s := range c.servers {
 			r := median(runs[i])
 			if r == nil {
-				fmt.Printf("| %s | %s | error (see stderr) |||||||\n", c.name, s.name)
+				fmt.Printf("| %s | %s | error (see stderr) ||||||||\n", c.name, s.name)
 				continue
 			}
 			if s.name == "nginx" {
@@ -129,8 +130,13 @@ func main() {
 			if r.wrkBusy > 0.9 {
 				note = strings.TrimSpace(note + fmt.Sprintf(" wrk core saturated (%.0f%%)", 100*r.wrkBusy))
 			}
-			fmt.Printf("| %s | %s | %.0f | %.1f | %.2f | %.2f | %.0f | %s | %s | %s |\n",
-				c.name, s.name, r.rps, r.mbps, r.p99ms, r.cpu, r.rps/r.cpu, ratio, eff, note)
+			// Server and client CPU together per request: on loopback the
+			// kernel charges the receiver's share of a transfer to
+			// whichever process pushes the bytes, so this column is the
+			// whole cost, whoever was billed for it.
+			both := (r.cpu + r.wrkCPU) / (r.rps * duration.Seconds()) * 1e6
+			fmt.Printf("| %s | %s | %.0f | %.1f | %.2f | %.2f | %.0f | %s | %s | %.1f | %s |\n",
+				c.name, s.name, r.rps, r.mbps, r.p99ms, r.cpu, r.rps/r.cpu, ratio, eff, both, note)
 		}
 	}
 	if *idleN <= 0 {
@@ -297,7 +303,8 @@ func runCase(s server, port int, path string, conns int, extra []string) (*resul
 	cpu := treeCPU(cmd.Process.Pid) - cpu0
 	r := parseWrk(out.String())
 	r.cpu = cpu
-	r.wrkBusy = (w.ProcessState.UserTime() + w.ProcessState.SystemTime()).Seconds() / wall
+	r.wrkCPU = (w.ProcessState.UserTime() + w.ProcessState.SystemTime()).Seconds()
+	r.wrkBusy = r.wrkCPU / wall
 	return r, nil
 }
 

@@ -471,44 +471,27 @@ func trimOWS(b []byte) []byte {
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
-func isToken(b []byte) bool {
-	if len(b) == 0 {
-		return false
-	}
-	for _, c := range b {
-		if !tchar[c] {
-			return false
-		}
-	}
-	return true
-}
-
-// tchar marks the token characters of RFC 9110 §5.6.2.
-var tchar = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
+func isToken(b []byte) bool { return len(b) > 0 && allIn(b, &tchar) }
 
 // validHost accepts the characters of a URI host and port (RFC 3986 §3.2.2).
-func validHost(b []byte) bool {
+func validHost(b []byte) bool { return allIn(b, &hostChar) }
+
+func allIn(b []byte, set *[256]bool) bool {
 	for _, c := range b {
-		if !hostChar[c] {
+		if !set[c] {
 			return false
 		}
 	}
 	return true
 }
 
-var hostChar = func() (t [256]bool) {
+var (
+	tchar    = alnumAnd("!#$%&'*+-.^_`|~")     // token characters, RFC 9110 §5.6.2
+	hostChar = alnumAnd("-._~!$&'()*+,;=:[]%") // host and port characters
+)
+
+// alnumAnd returns the set of ASCII letters and digits and the bytes of extra.
+func alnumAnd(extra string) (t [256]bool) {
 	for c := '0'; c <= '9'; c++ {
 		t[c] = true
 	}
@@ -516,11 +499,11 @@ var hostChar = func() (t [256]bool) {
 		t[c] = true
 		t[c-'a'+'A'] = true
 	}
-	for _, c := range "-._~!$&'()*+,;=:[]%" {
+	for _, c := range extra {
 		t[c] = true
 	}
 	return t
-}()
+}
 
 // equalFold reports whether b equals the lower-case ASCII string s, ignoring case.
 func equalFold(b []byte, s string) bool {

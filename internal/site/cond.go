@@ -23,7 +23,7 @@ const (
 func checkPreconditions(req *http1.Request, etag []byte, modtime time.Time) int {
 	ch := checkIfMatch(req.IfMatch, etag)
 	if ch == condNone {
-		ch = checkIfUnmodifiedSince(req.IfUnmodifiedSince, modtime)
+		ch = unmodifiedSince(req.IfUnmodifiedSince, modtime)
 	}
 	if ch == condFalse {
 		return 412
@@ -36,7 +36,9 @@ func checkPreconditions(req *http1.Request, etag []byte, modtime time.Time) int 
 		}
 		return 412
 	case condNone:
-		if get && checkIfModifiedSince(req.IfModifiedSince, modtime) == condFalse {
+		// If-Modified-Since fails (304) exactly when the same test
+		// as If-Unmodified-Since passes (RFC 9110 §13.1.3).
+		if get && unmodifiedSince(req.IfModifiedSince, modtime) == condTrue {
 			return 304
 		}
 	}
@@ -75,7 +77,9 @@ func checkIfNoneMatch(h, etag []byte) condResult {
 	return res
 }
 
-func checkIfUnmodifiedSince(h []byte, modtime time.Time) condResult {
+// unmodifiedSince evaluates If-Unmodified-Since (RFC 9110 §13.1.4):
+// condTrue when modtime, to the second, is not after the date in h.
+func unmodifiedSince(h []byte, modtime time.Time) condResult {
 	if len(h) == 0 || modtime.IsZero() {
 		return condNone
 	}
@@ -87,21 +91,6 @@ func checkIfUnmodifiedSince(h []byte, modtime time.Time) condResult {
 		return condTrue
 	}
 	return condFalse
-}
-
-// checkIfModifiedSince: condFalse means not modified since the date.
-func checkIfModifiedSince(h []byte, modtime time.Time) condResult {
-	if len(h) == 0 || modtime.IsZero() {
-		return condNone
-	}
-	t, ok := http1.ParseDate(h)
-	if !ok {
-		return condNone
-	}
-	if !modtime.Truncate(time.Second).After(t) {
-		return condFalse
-	}
-	return condTrue
 }
 
 // checkIfRange reports whether a Range may be honoured: If-Range holds an

@@ -176,7 +176,7 @@ func (c *Conn) Process(now time.Time) {
 		if n < 0 {
 			c.scanned = len(buf)
 			if len(buf) >= c.cfg.Limits.MaxHeadBytes {
-				c.fail(http1.OversizeStatus(buf), now)
+				c.fail(http1.OversizeStatus(buf, c.cfg.Limits), now)
 			}
 			break
 		}

@@ -109,13 +109,18 @@ func HeadLength(b []byte, from int) int {
 }
 
 // OversizeStatus tells, for a buffer that holds no complete head but has
-// reached lim.MaxHeadBytes, which status to refuse it with: 414 while the
-// request line itself is unfinished, 431 otherwise.
-func OversizeStatus(b []byte) int {
-	if bytes.IndexByte(b, '\n') < 0 {
-		return 414
+// reached lim.MaxHeadBytes, which status to refuse it with.
+func OversizeStatus(b []byte, lim Limits) int { return oversize(b, lim).Status }
+
+// oversize is the error for a head over lim.MaxHeadBytes: 414 when the
+// request line alone fills the limit, 431 otherwise. Only the first
+// MaxHeadBytes bytes decide, so the answer does not depend on how much
+// more had arrived when the limit was noticed.
+func oversize(b []byte, lim Limits) *Error {
+	if bytes.IndexByte(b[:min(len(b), lim.MaxHeadBytes)], '\n') < 0 {
+		return errURITooLong
 	}
-	return 431
+	return errHeadTooLarge
 }
 
 // Parse parses the request head at the start of b, which must hold a whole head
@@ -135,7 +140,7 @@ func (r *Request) ParseHead(head []byte, lim Limits) error {
 	r.Reset()
 	n := len(head)
 	if n > lim.MaxHeadBytes {
-		return errHeadTooLarge
+		return oversize(head, lim)
 	}
 	// RFC 9112 §2.2: ignore at least one empty line before the request line.
 	for len(head) > 0 && (head[0] == '\r' || head[0] == '\n') {

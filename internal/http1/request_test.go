@@ -153,3 +153,32 @@ func TestAppendHead(t *testing.T) {
 		t.Fatalf("304 for a 1.0 keep-alive client:\n%s", h)
 	}
 }
+
+// TestOversizeSameWhateverArrived: a head over MaxHeadBytes is 414 when
+// its request line alone fills the limit and 431 otherwise, whether the
+// server noticed with the limit's worth buffered (OversizeStatus) or with
+// the whole head at hand (ParseHead); found by FuzzConn.
+func TestOversizeSameWhateverArrived(t *testing.T) {
+	l := http1.Limits{MaxURI: 512, MaxHeadBytes: 1024, MaxHeaderCount: 10}
+	for _, tc := range []struct {
+		name, head string
+		status     int
+	}{
+		{"LongLine", "GET /" + strings.Repeat("a", 1100) + " HTTP/1.1\r\nHost: x\r\n\r\n", 414},
+		{"LongGarbageLine", strings.Repeat("0", 1100) + "\n\n", 414},
+		{"LongField", "GET / HTTP/1.1\r\nX: " + strings.Repeat("b", 1100) + "\r\n\r\n", 431},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if s := http1.OversizeStatus([]byte(tc.head[:1024]), l); s != tc.status {
+				t.Errorf("noticed at the limit: %d, want %d", s, tc.status)
+			}
+			if s := http1.OversizeStatus([]byte(tc.head), l); s != tc.status {
+				t.Errorf("noticed past the limit: %d, want %d", s, tc.status)
+			}
+			var r http1.Request
+			if err := r.ParseHead([]byte(tc.head), l); http1.StatusOf(err) != tc.status {
+				t.Errorf("whole head parsed: %v, want %d", err, tc.status)
+			}
+		})
+	}
+}

@@ -1,0 +1,127 @@
+package engine_test
+
+import (
+	"bytes"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/weft-server/weft/internal/engine"
+	"github.com/weft-server/weft/internal/http1"
+	"github.com/weft-server/weft/internal/site"
+)
+
+// collect is a Sink that keeps everything written, file segments included.
+type collect struct{ b []byte }
+
+func (c *collect) Writev(bufs [][]byte) (int64, error) {
+	var n int64
+	for _, b := range bufs {
+		c.b = append(c.b, b...)
+		n += int64(len(b))
+	}
+	return n, nil
+}
+
+func (c *collect) SendFile(f http1.File, off, n int64) (int64, error) {
+	buf := make([]byte, n)
+	m, err := f.ReadAt(buf, off)
+	c.b = append(c.b, buf[:m]...)
+	return int64(m), err
+}
+
+// FuzzConn drives the connection state machine shared by every engine
+// with arbitrary input, delivered once in reads as large as the
+// connection takes and once in reads of sizes the fuzzer picks. Whatever
+// the input, the two must produce the same bytes (the Date header aside):
+// how TCP happens to split a stream must not change the answers. Along
+// the way: no panic, and a connection that cannot take more input always
+// has an answer or a close to show for it.
+func FuzzConn(f *testing.F) {
+	for _, seed := range []string{
+		"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+		"GET /index.html HTTP/1.1\r\nHost: a\r\n\r\nHEAD /big.txt HTTP/1.1\r\nHost: a\r\n\r\nGET /dir HTTP/1.0\r\n\r\n",
+		"GET /big.txt HTTP/1.1\r\nHost: a\r\nRange: bytes=0-9,100-199,-5\r\n\r\nGET /index.html HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+		"GET /index.html HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nHELLOGET /missing HTTP/1.1\r\nHost: a\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost : a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+		"GET /index.html HTTP/1.1\r\nHost: a\r\nIf-None-Match: *\r\n\r\nGET /big.txt HTTP/1.1\r\nHost: a\r\nIf-Range: \"x\"\r\nRange: bytes=1-\r\n\r\n",
+		"\r\n\r\nGET / HTTP/1.1\nHost: a\n\n",
+		"GET /" + string(bytes.Repeat([]byte("a"), 600)) + " HTTP/1.1\r\nHost: a\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nX: " + string(bytes.Repeat([]byte("b"), 1200)) + "\r\n\r\n",
+	} {
+		f.Add([]byte(seed), []byte{0, 1, 2, 7, 3, 200})
+	}
+	root := f.TempDir()
+	for name, size := range map[string]int{"index.html": 1 << 10, "big.txt": 40 << 10, "dir/index.html": 10} {
+		p := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			f.Fatal(err)
+		}
+		if err := os.WriteFile(p, bytes.Repeat([]byte{'a' + byte(size%26)}, size), 0o644); err != nil {
+			f.Fatal(err)
+		}
+	}
+	st, err := site.Open(site.Config{Root: root, Cache: site.CacheConfig{Validity: time.Hour, NoWatch: true}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { st.Close() })
+	// Small limits keep the inputs that reach them small (414, 431, 413).
+	cfg := engine.Config{Handler: st, MaxBodyBytes: 100,
+		Limits: http1.Limits{MaxURI: 512, MaxHeadBytes: 1024, MaxHeaderCount: 10}}.WithDefaults()
+	f.Fuzz(func(t *testing.T, data, splits []byte) {
+		whole := feed(t, cfg, data, nil)
+		split := feed(t, cfg, data, splits)
+		if len(whole) > 0 && !bytes.HasPrefix(whole, []byte("HTTP/1.1 ")) {
+			t.Fatalf("output does not start with a status line: %q", whole[:min(len(whole), 80)])
+		}
+		if w, s := dateField.ReplaceAll(whole, nil), dateField.ReplaceAll(split, nil); !bytes.Equal(w, s) {
+			t.Fatalf("answers depend on how the input was split\nwhole: %q\nsplit: %q", clip(w), clip(s))
+		}
+	})
+}
+
+var dateField = regexp.MustCompile("Date: [^\r]*\r\n")
+
+func clip(b []byte) []byte { return b[:min(len(b), 600)] }
+
+// feed runs a connection over data, read in pieces whose sizes cycle
+// through splits (each byte plus one), or as large as it takes when
+// splits is empty, and returns everything it wrote.
+func feed(t *testing.T, cfg *engine.Config, data, splits []byte) []byte {
+	now := time.Unix(1_800_000_000, 0)
+	c := engine.NewConn(cfg, netip.MustParseAddrPort("192.0.2.1:1234"), now)
+	defer c.Release()
+	out := &collect{}
+	flush := func() {
+		c.Process(now)
+		for c.Pending() {
+			if err := c.Flush(out, now); err != nil {
+				t.Fatal(err)
+			}
+			if !c.Stalled() {
+				break
+			}
+			c.Process(now)
+		}
+	}
+	for i := 0; len(data) > 0 && !c.Done() && !c.Lingering(); i++ {
+		space := c.ReadSpace()
+		if len(space) == 0 {
+			t.Fatalf("the connection takes no more input and has nothing to answer (%d bytes left)", len(data))
+		}
+		n := len(space)
+		if len(splits) > 0 {
+			n = min(n, int(splits[i%len(splits)])+1)
+		}
+		n = copy(space, data[:min(n, len(data))])
+		data = data[n:]
+		c.Received(n, now)
+		flush()
+	}
+	return out.b
+}

@@ -14,32 +14,58 @@ import (
 	"github.com/weft-server/weft/internal/site"
 )
 
-// collect is a Sink that keeps everything written, file segments included.
-type collect struct{ b []byte }
+// collect is a Sink that keeps everything written, file segments
+// included. With room set, each call takes at most room() bytes and then
+// reports ErrWouldBlock, like a socket with a small, full buffer.
+type collect struct {
+	b    []byte
+	room func() int
+}
 
-func (c *collect) Writev(bufs [][]byte) (int64, error) {
-	var n int64
-	for _, b := range bufs {
-		c.b = append(c.b, b...)
-		n += int64(len(b))
+func (c *collect) take(n int) (int, error) {
+	if c.room == nil {
+		return n, nil
+	}
+	if r := c.room(); r < n {
+		return r, engine.ErrWouldBlock
 	}
 	return n, nil
 }
 
+func (c *collect) Writev(bufs [][]byte) (int64, error) {
+	var n int
+	for _, b := range bufs {
+		n += len(b)
+	}
+	n, err := c.take(n)
+	for left := n; left > 0; bufs = bufs[1:] {
+		m := min(left, len(bufs[0]))
+		c.b = append(c.b, bufs[0][:m]...)
+		left -= m
+	}
+	return int64(n), err
+}
+
 func (c *collect) SendFile(f http1.File, off, n int64) (int64, error) {
-	buf := make([]byte, n)
+	m, werr := c.take(int(n))
+	buf := make([]byte, m)
 	m, err := f.ReadAt(buf, off)
 	c.b = append(c.b, buf[:m]...)
-	return int64(m), err
+	if err != nil {
+		return int64(m), err
+	}
+	return int64(m), werr
 }
 
 // FuzzConn drives the connection state machine shared by every engine
 // with arbitrary input, delivered once in reads as large as the
-// connection takes and once in reads of sizes the fuzzer picks. Whatever
-// the input, the two must produce the same bytes (the Date header aside):
-// how TCP happens to split a stream must not change the answers. Along
-// the way: no panic, and a connection that cannot take more input always
-// has an answer or a close to show for it.
+// connection takes into a sink that takes everything, and once in reads
+// of sizes the fuzzer picks into a sink that takes only so many bytes per
+// write (a socket with a full buffer). Whatever the input, the two must
+// produce the same bytes (the Date header aside): how TCP splits a stream
+// and how fast the client reads must not change the answers. Along the
+// way: no panic, and a connection that cannot take more input always has
+// output to send or a close to show for it.
 func FuzzConn(f *testing.F) {
 	for _, seed := range []string{
 		"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
@@ -89,39 +115,40 @@ var dateField = regexp.MustCompile("Date: [^\r]*\r\n")
 
 func clip(b []byte) []byte { return b[:min(len(b), 600)] }
 
-// feed runs a connection over data, read in pieces whose sizes cycle
-// through splits (each byte plus one), or as large as it takes when
-// splits is empty, and returns everything it wrote.
+// feed runs a connection over data and returns everything it wrote. With
+// splits, reads and writes take sizes cycling through splits (each byte
+// plus one; writes sixteen times that); without, they take all they can.
 func feed(t *testing.T, cfg *engine.Config, data, splits []byte) []byte {
 	now := time.Unix(1_800_000_000, 0)
 	c := engine.NewConn(cfg, netip.MustParseAddrPort("192.0.2.1:1234"), now)
 	defer c.Release()
 	out := &collect{}
-	flush := func() {
-		c.Process(now)
-		for c.Pending() {
-			if err := c.Flush(out, now); err != nil {
-				t.Fatal(err)
-			}
-			if !c.Stalled() {
-				break
-			}
-			c.Process(now)
-		}
+	i := 0
+	next := func() int { i++; return int(splits[i%len(splits)]) + 1 }
+	if len(splits) > 0 {
+		out.room = func() int { return 16 * next() }
 	}
-	for i := 0; len(data) > 0 && !c.Done() && !c.Lingering(); i++ {
-		space := c.ReadSpace()
-		if len(space) == 0 {
-			t.Fatalf("the connection takes no more input and has nothing to answer (%d bytes left)", len(data))
+	for !c.Done() && !c.Lingering() {
+		if len(data) > 0 {
+			space := c.ReadSpace()
+			if len(space) == 0 && !c.Pending() {
+				t.Fatalf("the connection takes no more input and has nothing to send (%d bytes left)", len(data))
+			}
+			n := len(space)
+			if len(splits) > 0 {
+				n = min(n, next())
+			}
+			n = copy(space, data[:min(n, len(data))])
+			data = data[n:]
+			c.Received(n, now)
 		}
-		n := len(space)
-		if len(splits) > 0 {
-			n = min(n, int(splits[i%len(splits)])+1)
+		c.Process(now)
+		if err := c.Flush(out, now); err != nil && err != engine.ErrWouldBlock {
+			t.Fatal(err)
 		}
-		n = copy(space, data[:min(n, len(data))])
-		data = data[n:]
-		c.Received(n, now)
-		flush()
+		if len(data) == 0 && !c.Pending() && !c.Stalled() {
+			break
+		}
 	}
 	return out.b
 }

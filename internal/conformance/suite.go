@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -785,17 +786,68 @@ func (s *suite) lingeringClose(t *testing.T) {
 }
 
 func (s *suite) largeFile(t *testing.T) {
-	big, _ := os.ReadFile(filepath.Join(s.root, "big.bin"))
+	bigb, _ := os.ReadFile(filepath.Join(s.root, "big.bin"))
+	big := string(bigb)
 	r := one(t, s.addr, get("/big.bin"))
 	wantStatus(t, r, 200)
-	if r.Body != string(big) {
+	if r.Body != big {
 		t.Fatalf("body differs: %d bytes, want %d", len(r.Body), len(big))
 	}
 	r = one(t, s.addr, get("/big.bin", "Range: bytes=500000-500099"))
 	wantStatus(t, r, 206)
-	if r.Body != string(big[500000:500100]) {
+	if r.Body != big[500000:500100] {
 		t.Fatal("range of a large file differs")
 	}
+	t.Run("SlowReaderLastResponse", func(t *testing.T) {
+		// The last response on a connection, larger than a socket buffer
+		// and read slowly through a small receive window: written in
+		// pieces as the client drains it, then a clean end of stream.
+		root := t.TempDir()
+		huge := make([]byte, 8<<20)
+		for i := range huge {
+			huge[i] = byte(i * 7 >> 8)
+		}
+		must(t, os.WriteFile(filepath.Join(root, "huge.bin"), huge, 0o644))
+		srv := s.start(t, Options{Site: site.Config{Root: root}})
+		d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
+			return rc.Control(func(fd uintptr) { setRcvBuf(fd, 8<<10) })
+		}}
+		c, err := d.Dial("tcp", srv.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, get("/huge.bin", "Range: bytes=0-2999999,4000000-7999999", "Connection: close"))
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		var all []byte
+		buf := make([]byte, 64<<10)
+		for i := 0; ; i++ {
+			n, err := c.Read(buf)
+			all = append(all, buf[:n]...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("after %d bytes: %v", len(all), err)
+			}
+			if i%8 == 0 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+		r, err := readResp(bufio.NewReader(strings.NewReader(string(all))), "GET")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantStatus(t, r, 206)
+		for _, part := range [][]byte{huge[:3000000], huge[4000000:8000000]} {
+			if !strings.Contains(r.Body, string(part)) {
+				t.Fatal("a part of the multipart body is missing or damaged")
+			}
+		}
+		if len(r.Body) > 7000000+1000 {
+			t.Fatalf("body of %d bytes for 7,000,000 bytes of parts", len(r.Body))
+		}
+	})
 }
 
 func (s *suite) listing(t *testing.T) {

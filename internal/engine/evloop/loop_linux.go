@@ -220,6 +220,10 @@ func (l *Loop) accept() {
 	if l.conns[fd] == cn {
 		if err := l.p.Add(fd); err != nil {
 			l.close(cn)
+		} else if cn.wants {
+			// The first answer filled the socket before registration,
+			// when output interest had nothing to attach to.
+			l.p.SetWrite(fd, true)
 		}
 	}
 }

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package conformance
+
+func setRcvBuf(fd uintptr, n int) {}

@@ -480,6 +480,54 @@ func (s *suite) pipelining(t *testing.T) {
 			t.Fatalf("%d responses, want %d", len(rs), n)
 		}
 	})
+	t.Run("SlowReaderSmallWindow", func(t *testing.T) {
+		// A batch whose answers overflow every buffer on the way, read
+		// slowly through an 8 KiB window: answered in order, each
+		// complete, then a clean end of stream.
+		big, _ := os.ReadFile(filepath.Join(s.root, "big.bin"))
+		type want struct {
+			method, raw, body string
+			status            int
+		}
+		var batch []want
+		for i := 0; i < 3; i++ {
+			batch = append(batch,
+				want{"GET", get("/big.bin"), string(big), 200},
+				want{"GET", get("/hello.txt"), helloTxt, 200},
+				want{"HEAD", req("HEAD", "/big.bin"), "", 200},
+				want{"GET", get("/big.bin", "Range: bytes=100-199"), string(big[100:200]), 206},
+				want{"GET", get("/missing"), "", 404},
+				want{"GET", get("/data.bin"), dataBin, 200})
+		}
+		batch = append(batch, want{"GET", get("/hello.txt", "Connection: close"), helloTxt, 200})
+		var raw strings.Builder
+		for _, w := range batch {
+			raw.WriteString(w.raw)
+		}
+		d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
+			return rc.Control(func(fd uintptr) { setRcvBuf(fd, 8<<10) })
+		}}
+		c, err := d.Dial("tcp", s.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		go io.WriteString(c, raw.String())
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		br := bufio.NewReaderSize(slowReader{c}, 4<<10)
+		for i, w := range batch {
+			r, err := readResp(br, w.method)
+			if err != nil {
+				t.Fatalf("answer %d (%s): %v", i, firstLine(w.raw), err)
+			}
+			if r.Status != w.status || (w.status != 404 && r.Body != w.body) {
+				t.Fatalf("answer %d (%s): status %d, %d body bytes; want %d, %d", i, firstLine(w.raw), r.Status, len(r.Body), w.status, len(w.body))
+			}
+		}
+		if n, err := br.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+			t.Fatalf("after the last answer: %d bytes, %v; want end of stream", n, err)
+		}
+	})
 	t.Run("ByteAtATime", func(t *testing.T) {
 		c := dial(t, s.addr)
 		defer c.Close()
@@ -715,6 +763,14 @@ func (s *suite) bodies(t *testing.T) {
 		}
 		wantStatus(t, rs[0], 405)
 	})
+}
+
+// slowReader reads a little at a time, pausing now and then.
+type slowReader struct{ r io.Reader }
+
+func (s slowReader) Read(p []byte) (int, error) {
+	time.Sleep(50 * time.Microsecond)
+	return s.r.Read(p[:min(len(p), 4<<10)])
 }
 
 // lingeringClose: an answer given before the client's input was read

@@ -61,7 +61,8 @@ func (c *collect) SendFile(f http1.File, off, n int64) (int64, error) {
 // with arbitrary input, delivered once in reads as large as the
 // connection takes into a sink that takes everything, and once in reads
 // of sizes the fuzzer picks into a sink that takes only so many bytes per
-// write (a socket with a full buffer). Whatever the input, the two must
+// write (a socket with a full buffer), from an uncached site through the
+// hand-off to workers. Whatever the input, the two must
 // produce the same bytes (the Date header aside): how TCP splits a stream
 // and how fast the client reads must not change the answers. Along the
 // way: no panic, and a connection that cannot take more input always has
@@ -91,17 +92,23 @@ func FuzzConn(f *testing.F) {
 			f.Fatal(err)
 		}
 	}
-	st, err := site.Open(site.Config{Root: root, Cache: site.CacheConfig{Validity: time.Hour, NoWatch: true}})
-	if err != nil {
-		f.Fatal(err)
+	// The whole reads go to a cached site answered in line; the split
+	// ones to an uncached site whose every answer is handed off and
+	// resumed, as the epoll engine does with disk work.
+	var cfgs [2]*engine.Config
+	for i, cache := range []site.CacheConfig{{Validity: time.Hour, NoWatch: true}, {MaxBytes: -1}} {
+		st, err := site.Open(site.Config{Root: root, Cache: cache})
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Cleanup(func() { st.Close() })
+		// Small limits keep the inputs that reach them small (414, 431, 413).
+		cfgs[i] = engine.Config{Handler: st, MaxBodyBytes: 100,
+			Limits: http1.Limits{MaxURI: 512, MaxHeadBytes: 1024, MaxHeaderCount: 10}}.WithDefaults()
 	}
-	f.Cleanup(func() { st.Close() })
-	// Small limits keep the inputs that reach them small (414, 431, 413).
-	cfg := engine.Config{Handler: st, MaxBodyBytes: 100,
-		Limits: http1.Limits{MaxURI: 512, MaxHeadBytes: 1024, MaxHeaderCount: 10}}.WithDefaults()
 	f.Fuzz(func(t *testing.T, data, splits []byte) {
-		whole := feed(t, cfg, data, nil)
-		split := feed(t, cfg, data, splits)
+		whole := feed(t, cfgs[0], data, nil)
+		split := feed(t, cfgs[1], data, splits)
 		if len(whole) > 0 && !bytes.HasPrefix(whole, []byte("HTTP/1.1 ")) {
 			t.Fatalf("output does not start with a status line: %q", whole[:min(len(whole), 80)])
 		}
@@ -127,6 +134,7 @@ func feed(t *testing.T, cfg *engine.Config, data, splits []byte) []byte {
 	next := func() int { i++; return int(splits[i%len(splits)]) + 1 }
 	if len(splits) > 0 {
 		out.room = func() int { return 16 * next() }
+		c.SetAsync(true)
 	}
 	for !c.Done() && !c.Lingering() {
 		if len(data) > 0 {
@@ -143,6 +151,10 @@ func feed(t *testing.T, cfg *engine.Config, data, splits []byte) []byte {
 			c.Received(n, now)
 		}
 		c.Process(now)
+		for c.Offloaded() {
+			c.ServeOffloaded() // on a worker, in the epoll engine
+			c.Resume(now)
+		}
 		if err := c.Flush(out, now); err != nil && err != engine.ErrWouldBlock {
 			t.Fatal(err)
 		}

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -504,13 +503,7 @@ func (s *suite) pipelining(t *testing.T) {
 		for _, w := range batch {
 			raw.WriteString(w.raw)
 		}
-		d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
-			return rc.Control(func(fd uintptr) { setRcvBuf(fd, 8<<10) })
-		}}
-		c, err := d.Dial("tcp", s.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := DialSmallWindow(t, s.addr, 8<<10)
 		defer c.Close()
 		go io.WriteString(c, raw.String())
 		c.SetReadDeadline(time.Now().Add(30 * time.Second))
@@ -865,13 +858,7 @@ func (s *suite) largeFile(t *testing.T) {
 		}
 		must(t, os.WriteFile(filepath.Join(root, "huge.bin"), huge, 0o644))
 		srv := s.start(t, Options{Site: site.Config{Root: root}})
-		d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
-			return rc.Control(func(fd uintptr) { setRcvBuf(fd, 8<<10) })
-		}}
-		c, err := d.Dial("tcp", srv.Addr)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := DialSmallWindow(t, srv.Addr, 8<<10)
 		defer c.Close()
 		io.WriteString(c, get("/huge.bin", "Range: bytes=0-2999999,4000000-7999999", "Connection: close"))
 		c.SetReadDeadline(time.Now().Add(30 * time.Second))

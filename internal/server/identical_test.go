@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"io"
+	"math/rand/v2"
 	"net"
 	"regexp"
 	"sort"
@@ -46,6 +47,14 @@ func TestEnginesByteIdentical(t *testing.T) {
 		}
 		srv := conformance.StartEngine(e)(t, conformance.Options{Site: site.Config{Root: root}})
 		got[name] = exchangeAll(t, srv.Addr, batch)
+		// The same batch again, chopped into writes of random sizes and
+		// read slowly through a small window: the same bytes must come.
+		for seed := uint64(1); seed <= 2; seed++ {
+			if b := exchangeChoppy(t, srv.Addr, batch, seed); b != got[name] {
+				t.Errorf("engine %s, chopped and read slowly (seed %d): %d bytes vs %d, first difference at byte %d",
+					name, seed, len(b), len(got[name]), firstDiff(b, got[name]))
+			}
+		}
 	}
 	bin, cleanup, err := conformance.BuildBinary("../..")
 	if err != nil {
@@ -86,6 +95,47 @@ func exchangeAll(t *testing.T, addr, batch string) string {
 	b, err := io.ReadAll(c) // the HTTP/1.0 request last makes the server close
 	if err != nil {
 		t.Fatalf("%s: %v", addr, err)
+	}
+	return dateLine.ReplaceAllString(string(b), "Date: -\r")
+}
+
+// exchangeChoppy sends batch in writes of 1 to 300 bytes with short
+// pauses and reads the answers in reads of up to 8 KiB through an 8 KiB
+// receive window, pausing too, the sizes drawn from a PRNG seeded with
+// seed.
+func exchangeChoppy(t *testing.T, addr, batch string, seed uint64) string {
+	t.Helper()
+	c := conformance.DialSmallWindow(t, addr, 8<<10)
+	defer c.Close()
+	go func() {
+		rng := rand.New(rand.NewPCG(seed, 1))
+		for rest := batch; len(rest) > 0; {
+			n := min(len(rest), 1+rng.IntN(300))
+			if _, err := io.WriteString(c, rest[:n]); err != nil {
+				return
+			}
+			rest = rest[n:]
+			if rng.IntN(4) == 0 {
+				time.Sleep(time.Duration(rng.IntN(300)) * time.Microsecond)
+			}
+		}
+	}()
+	rng := rand.New(rand.NewPCG(seed, 2))
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	var b []byte
+	buf := make([]byte, 8<<10)
+	for {
+		n, err := c.Read(buf[:1+rng.IntN(len(buf))])
+		b = append(b, buf[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("%s: after %d bytes: %v", addr, len(b), err)
+		}
+		if rng.IntN(16) == 0 {
+			time.Sleep(time.Duration(rng.IntN(500)) * time.Microsecond)
+		}
 	}
 	return dateLine.ReplaceAllString(string(b), "Date: -\r")
 }

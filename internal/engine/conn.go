@@ -429,10 +429,11 @@ func (c *Conn) Drainable() bool { return c.Idle() && c.answered.Load() }
 func (c *Conn) Fresh() bool { return !c.answered.Load() }
 
 // Deadline is when the connection must be dropped if nothing progresses:
-// the end of its lingering close, if one is under way; WriteTimeout after the last write while output is pending,
-// ReadHeaderTimeout after a request's first byte while it is incomplete
-// (or after the connection opened, for its first request), IdleTimeout
-// after the last activity otherwise.
+// the end of its lingering close, if one is under way; WriteTimeout after
+// the last write while output is pending; ReadHeaderTimeout after a
+// request's first byte while it is incomplete (or after the connection
+// opened, for its first request); IdleTimeout after the last activity
+// otherwise.
 func (c *Conn) Deadline() time.Time {
 	var t int64
 	switch {

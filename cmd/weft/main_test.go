@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/weft-server/weft/internal/loadgen"
 )
 
 // weftBin builds the command once per test binary.
@@ -189,4 +191,88 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestOutOfDescriptors: when accept(2) fails for want of descriptors,
+// weft says so, does not spin on the still-ready listener, keeps serving
+// the connections it has, and accepts again once descriptors free up.
+func TestOutOfDescriptors(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("ulimit and /proc")
+	}
+	bin := weftBin(t)
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "index.html"), []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, eng := range []string{"epoll", "poll", "goroutine", "thread"} {
+		t.Run(eng, func(t *testing.T) {
+			cmd := exec.Command("sh", "-c", `ulimit -n 48 && exec "$0" "$@"`, bin, "serve", root,
+				"--addr", "127.0.0.1:0", "--engine", eng, "--no-access-log")
+			stdout, _ := cmd.StdoutPipe()
+			stderr := &syncBuffer{}
+			cmd.Stderr = stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { cmd.Process.Kill(); cmd.Wait() }()
+			line, err := bufio.NewReader(stdout).ReadString('\n')
+			if err != nil {
+				t.Fatalf("no banner: %v; stderr %s", err, stderr.String())
+			}
+			addr := strings.TrimSuffix(strings.TrimPrefix(urlRe.FindString(line), "http://"), "/")
+			var conns []net.Conn
+			defer func() {
+				for _, c := range conns {
+					c.Close()
+				}
+			}()
+			for i := 0; i < 80; i++ { // more than the descriptors left
+				c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.WriteString(c, "GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+				conns = append(conns, c)
+			}
+			// The first connections were accepted and are answered.
+			conns[0].SetReadDeadline(time.Now().Add(5 * time.Second))
+			if l, err := bufio.NewReader(conns[0]).ReadString('\n'); err != nil || l != "HTTP/1.1 200 OK\r\n" {
+				t.Fatalf("first connection: %q, %v", l, err)
+			}
+			time.Sleep(300 * time.Millisecond)
+			cpu0, ok0 := loadgen.TreeCPU(cmd.Process.Pid)
+			time.Sleep(time.Second)
+			cpu1, ok1 := loadgen.TreeCPU(cmd.Process.Pid)
+			if ok0 && ok1 && cpu1-cpu0 > 0.5 {
+				t.Errorf("%.2f CPU seconds in one second with accept failing: spinning on the listener", cpu1-cpu0)
+			}
+			if !strings.Contains(stderr.String(), "too many open files") {
+				t.Errorf("no warning about the descriptors on stderr: %q", stderr.String())
+			}
+			for _, c := range conns {
+				c.Close()
+			}
+			conns = nil
+			// Descriptors free up: a newcomer is served.
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+				if err == nil {
+					io.WriteString(c, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+					c.SetReadDeadline(time.Now().Add(2 * time.Second))
+					l, rerr := bufio.NewReader(c).ReadString('\n')
+					c.Close()
+					if rerr == nil && l == "HTTP/1.1 200 OK\r\n" {
+						return
+					}
+					err = rerr
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no answer after descriptors freed up: %v; stderr %s", err, stderr.String())
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		})
+	}
 }

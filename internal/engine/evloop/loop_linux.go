@@ -84,7 +84,15 @@ type Loop struct {
 
 	sweepAt time.Time
 	wake    []*conn // connections to drive again after this turn
+
+	pausedUntil time.Time // accepting paused (out of descriptors or memory) until then
+	warnedAt    time.Time // last warning about it
 }
+
+// acceptPause is how long a loop stops accepting when accept(2) fails for
+// want of descriptors or memory: the listener stays readable, so trying
+// again at once would spin (nginx pauses too).
+const acceptPause = 100 * time.Millisecond
 
 type conn struct {
 	fd    int
@@ -164,6 +172,12 @@ func (l *Loop) Run(ctx context.Context) error {
 		if now.After(l.sweepAt) {
 			l.sweep(now)
 		}
+		if !l.pausedUntil.IsZero() && now.After(l.pausedUntil) && ctx.Err() == nil {
+			l.pausedUntil = time.Time{}
+			if err := l.p.AddListener(l.sh.LFD, l.sh.Exclusive); err != nil {
+				return err
+			}
+		}
 	}
 }
 
@@ -191,7 +205,10 @@ func (l *Loop) event(fd int, in, out, hup bool) {
 func (l *Loop) accept() {
 	fd, remote, err := netpoll.AcceptNB(l.sh.LFD)
 	if err != nil {
-		if err != unix.EAGAIN && !netpoll.TemporaryAcceptError(err) {
+		switch {
+		case err == unix.EMFILE || err == unix.ENFILE || err == unix.ENOBUFS || err == unix.ENOMEM:
+			l.pauseAccept(err)
+		case err != unix.EAGAIN && !netpoll.TemporaryAcceptError(err):
 			l.sh.Cfg.ErrorLog.Error("accept", "err", err)
 		}
 		return
@@ -225,6 +242,20 @@ func (l *Loop) accept() {
 			// when output interest had nothing to attach to.
 			l.p.SetWrite(fd, true)
 		}
+	}
+}
+
+// pauseAccept stops this loop's accepting for acceptPause (Run resumes it
+// within a sweep tick of that) and warns at most every ten seconds.
+func (l *Loop) pauseAccept(err error) {
+	now := time.Now()
+	if l.pausedUntil.IsZero() {
+		l.p.Remove(l.sh.LFD)
+	}
+	l.pausedUntil = now.Add(acceptPause)
+	if now.Sub(l.warnedAt) >= 10*time.Second {
+		l.warnedAt = now
+		l.sh.Cfg.ErrorLog.Warn("accept failed; pausing new connections", "err", err, "pause", acceptPause)
 	}
 }
 

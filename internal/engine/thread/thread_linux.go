@@ -43,6 +43,7 @@ func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config
 }
 
 func acceptLoop(ctx context.Context, lfd int, cfg *engine.Config, t *engine.Tracker, slots chan struct{}) error {
+	var warnedAt time.Time
 	for {
 		select {
 		case slots <- struct{}{}:
@@ -59,6 +60,10 @@ func acceptLoop(ctx context.Context, lfd int, cfg *engine.Config, t *engine.Trac
 				continue // another process or thread took it
 			}
 			if netpoll.TemporaryAcceptError(err) {
+				if time.Since(warnedAt) >= 10*time.Second {
+					warnedAt = time.Now()
+					cfg.ErrorLog.Warn("accept failed; pausing new connections", "err", err, "pause", 10*time.Millisecond)
+				}
 				time.Sleep(10 * time.Millisecond)
 				continue
 			}

@@ -175,7 +175,7 @@ func (l *Loop) Run(ctx context.Context) error {
 		if !l.pausedUntil.IsZero() && now.After(l.pausedUntil) && ctx.Err() == nil {
 			l.pausedUntil = time.Time{}
 			if err := l.p.AddListener(l.sh.LFD, l.sh.Exclusive); err != nil {
-				return err
+				l.pauseAccept(err) // short of memory too: try again later
 			}
 		}
 	}
@@ -250,7 +250,7 @@ func (l *Loop) accept() {
 func (l *Loop) pauseAccept(err error) {
 	now := time.Now()
 	if l.pausedUntil.IsZero() {
-		l.p.Remove(l.sh.LFD)
+		l.p.Remove(l.sh.LFD) // fails harmlessly if re-adding it just failed
 	}
 	l.pausedUntil = now.Add(acceptPause)
 	if now.Sub(l.warnedAt) >= 10*time.Second {

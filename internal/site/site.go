@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/weft-server/weft/internal/http1"
@@ -165,6 +166,12 @@ func statusForError(err error) int {
 		return 404
 	case errors.Is(err, fs.ErrPermission):
 		return 403
+	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE), errors.Is(err, syscall.ENOMEM):
+		// Out of descriptors or memory: the file may well exist, and a
+		// 404 would tell clients and caches otherwise.
+		return 503
+	case errors.Is(err, syscall.EIO):
+		return 500
 	}
 	// Escapes from the root, loops, names too long, not-a-directory:
 	// to the client these are simply absent.

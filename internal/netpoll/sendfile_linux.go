@@ -43,31 +43,7 @@ func SendFileRaw(rc syscall.RawConn, src int, off, n int64) (int64, error) {
 // the socket dst and returns how much it moved. It returns unix.EAGAIN from
 // a non-blocking socket that is full, and io.ErrUnexpectedEOF when src ends
 // before off+n (the file shrank).
-func SendFile(dst, src int, off, n int64) (int64, error) {
-	if n > maxSendfile {
-		n = maxSendfile
-	}
-	for {
-		o := off
-		m, err := unix.Sendfile(dst, src, &o, int(n))
-		if err == unix.EINTR {
-			continue
-		}
-		if m < 0 {
-			m = 0
-		}
-		if err != nil {
-			if err == unix.EAGAIN {
-				return int64(m), err
-			}
-			return int64(m), os.NewSyscallError("sendfile", err)
-		}
-		if m == 0 {
-			return 0, io.ErrUnexpectedEOF
-		}
-		return int64(m), nil
-	}
-}
+func SendFile(dst, src int, off, n int64) (int64, error) { return sendFile(dst, src, off, n, false) }
 
 // SendFileNB is SendFile for a non-blocking socket on an event loop's own
 // thread. It enters the kernel without telling Go's scheduler: a
@@ -76,13 +52,21 @@ func SendFile(dst, src int, off, n int64) (int64, error) {
 // another thread and take it back afterwards, which costs more than the
 // copy itself. The catch, shared with nginx without aio: a cold page cache
 // makes the call wait for the disk while holding the P.
-func SendFileNB(dst, src int, off, n int64) (int64, error) {
-	if n > maxSendfile {
-		n = maxSendfile
-	}
+func SendFileNB(dst, src int, off, n int64) (int64, error) { return sendFile(dst, src, off, n, true) }
+
+func sendFile(dst, src int, off, n int64, raw bool) (int64, error) {
+	n = min(n, maxSendfile)
 	for {
 		o := off
-		m, _, e := unix.RawSyscall6(unix.SYS_SENDFILE, uintptr(dst), uintptr(src), uintptr(unsafe.Pointer(&o)), uintptr(n), 0, 0)
+		var m uintptr
+		var e unix.Errno
+		// Direct calls, so that the pointer conversion is kept alive
+		// for the call (unsafe.Pointer rule 4).
+		if raw {
+			m, _, e = unix.RawSyscall6(unix.SYS_SENDFILE, uintptr(dst), uintptr(src), uintptr(unsafe.Pointer(&o)), uintptr(n), 0, 0)
+		} else {
+			m, _, e = unix.Syscall6(unix.SYS_SENDFILE, uintptr(dst), uintptr(src), uintptr(unsafe.Pointer(&o)), uintptr(n), 0, 0)
+		}
 		switch {
 		case e == unix.EINTR:
 			continue

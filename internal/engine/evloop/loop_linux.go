@@ -309,10 +309,11 @@ func (l *Loop) drive(cn *conn, now time.Time) {
 			l.wantWrite(cn, false)
 		}
 		if c.Done() || (cn.eof && !c.Pending()) {
-			if cn.sink.final || c.Lingers() {
+			linger := c.Lingers() && !cn.eof
+			if cn.sink.final || linger {
 				netpoll.ShutdownWriteNB(cn.fd)
 			}
-			if c.Lingers() && !cn.eof {
+			if linger {
 				c.StartLinger(now)
 				l.discard(cn, now)
 				return

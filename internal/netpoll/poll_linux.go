@@ -15,8 +15,9 @@ type Poll struct {
 	wakeMu sync.RWMutex // Wake against Close: a late Wake must not write to a reused descriptor
 	closed bool
 	fds    []unix.PollFd
-	index  map[int]int // fd → position in fds
-	wake   [2]int      // a pipe for wake-ups
+	ready  []unix.PollFd // Wait's snapshot of the ready ones, reused
+	index  map[int]int   // fd → position in fds
+	wake   [2]int        // a pipe for wake-ups
 }
 
 // NewPoll creates a poll set.
@@ -100,12 +101,13 @@ func (p *Poll) Wait(timeout time.Duration, fn func(fd int, in, out, hup bool)) e
 	}
 	// fn may Remove descriptors (swapping the last into place) or Add
 	// them; walk a snapshot of the ready ones.
-	ready := make([]unix.PollFd, 0, n)
+	ready := p.ready[:0]
 	for _, pf := range p.fds {
 		if pf.Revents != 0 {
 			ready = append(ready, pf)
 		}
 	}
+	p.ready = ready
 	for _, pf := range ready {
 		fd, re := int(pf.Fd), pf.Revents
 		if fd == p.wake[0] {

@@ -84,6 +84,7 @@ type Loop struct {
 
 	sweepAt time.Time
 	wake    []*conn // connections to drive again after this turn
+	spare   []*conn // the other buffer for wake, reused
 
 	pausedUntil time.Time // accepting paused (out of descriptors or memory) until then
 	warnedAt    time.Time // last warning about it
@@ -138,7 +139,11 @@ func (l *Loop) Run(ctx context.Context) error {
 	}
 	var drainBy time.Time
 	for {
-		if err := l.p.Wait(-1, l.event); err != nil {
+		timeout := time.Duration(-1)
+		if len(l.wake) > 0 {
+			timeout = 0 // turns are owed: collect new events without sleeping
+		}
+		if err := l.p.Wait(timeout, l.event); err != nil {
 			return err
 		}
 		now := time.Now()
@@ -297,9 +302,16 @@ func (l *Loop) drive(cn *conn, now time.Time) {
 			// (MSG_MORE, then shutdown before close), as nginx's corked
 			// close does: one packet fewer per connection-per-request.
 			cn.sink.final = c.Closing()
+			cn.sink.budget, cn.sink.yielded = sendBudget, false
 			err := c.Flush(&cn.sink, now)
 			switch {
 			case errors.Is(err, engine.ErrWouldBlock):
+				if cn.sink.yielded {
+					// The socket still takes data: come back once the
+					// other ready connections have had their turn.
+					l.wake = append(l.wake, cn)
+					return
+				}
 				l.wantWrite(cn, true)
 				return
 			case err != nil:
@@ -409,19 +421,19 @@ func (l *Loop) resume(now time.Time) {
 	}
 }
 
-// rerun drives again the connections that used up their passes.
+// rerun drives again the connections that used up their passes or their
+// send budget in an earlier turn. Those it leaves in l.wake keep the next
+// Wait from sleeping.
 func (l *Loop) rerun(now time.Time) {
 	again := l.wake
-	l.wake = nil
+	l.wake = l.spare[:0]
 	for i, cn := range again {
 		again[i] = nil
 		if l.conns[cn.fd] == cn {
 			l.drive(cn, now)
 		}
 	}
-	if len(l.wake) > 0 {
-		l.p.Wake() // more turns needed: do not sleep in Wait
-	}
+	l.spare = again[:0]
 }
 
 // sweep drops connections past their deadline.
@@ -434,16 +446,24 @@ func (l *Loop) sweep(now time.Time) {
 	}
 }
 
+// sendBudget is how much file data a connection may send in one turn of
+// its loop, like nginx's sendfile_max_chunk: a client that takes data as
+// fast as it comes (loopback, a fast network) must not hold the loop for a
+// whole large body while the other connections wait.
+const sendBudget = 2 << 20
+
 // sink writes to a non-blocking socket.
 type sink struct {
 	netpoll.TCPOpts // the socket (FD), TCP_NODELAY and TCP_CORK; Cork and Uncork implement engine.Corker
 	iov             []unix.Iovec
-	final           bool // the connection closes once this output is sent
+	final           bool  // the connection closes once this output is sent
+	budget          int64 // file bytes this turn may still send
+	yielded         bool  // SendFile stopped for the budget, not for a full socket
 }
 
 var _ engine.Corker = (*sink)(nil)
 
-func newSink(fd int) *sink { return &sink{TCPOpts: netpoll.TCPOpts{FD: fd}} }
+func newSink(fd int) *sink { return &sink{TCPOpts: netpoll.TCPOpts{FD: fd}, budget: sendBudget} }
 
 func (s *sink) Writev(bufs [][]byte) (int64, error) {
 	var total int64
@@ -466,8 +486,13 @@ func (s *sink) Writev(bufs [][]byte) (int64, error) {
 }
 
 func (s *sink) SendFile(f http1.File, off, n int64) (int64, error) {
-	m, err := netpoll.SendFileAllNB(s.FD, int(f.Fd()), off, n)
-	if err == unix.EAGAIN {
+	m, err := netpoll.SendFileAllNB(s.FD, int(f.Fd()), off, min(n, s.budget))
+	s.budget -= m
+	switch {
+	case err == unix.EAGAIN:
+		return m, engine.ErrWouldBlock
+	case err == nil && m < n:
+		s.yielded = true
 		return m, engine.ErrWouldBlock
 	}
 	return m, err

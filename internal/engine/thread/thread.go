@@ -5,6 +5,9 @@
 // SO_SNDTIMEO. Every connection costs a thread with its stack and a
 // scheduler entry; the engine caps them at MaxThreads (Go aborts a program
 // past 10,000 threads), and clients beyond wait in the accept backlog.
+// GOMAXPROCS follows the number of connection threads (see procSizer), so
+// that a thread runs Go code whenever the kernel schedules it, as a
+// pthread would, rather than queueing for a P.
 package thread
 
 import "github.com/weft-server/weft/internal/engine"

@@ -33,12 +33,14 @@ func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config
 	var t engine.Tracker
 	slots := make(chan struct{}, min(cfg.MaxConns, MaxThreads))
 	acceptDone := make(chan error, 1)
+	procs.start(time.Now())
 	go func() {
 		runtime.LockOSThread()
 		acceptDone <- acceptLoop(ctx, lfd, cfg, &t, slots)
 	}()
 	err = <-acceptDone
 	t.Shutdown(cfg.ShutdownTimeout)
+	procs.stop() // every connection thread has ended
 	return err
 }
 
@@ -69,7 +71,9 @@ func acceptLoop(ctx context.Context, lfd int, cfg *engine.Config, t *engine.Trac
 			}
 			return os.NewSyscallError("accept", err)
 		}
-		c := engine.NewConn(cfg, remote, time.Now())
+		now := time.Now()
+		procs.tick(now)
+		c := engine.NewConn(cfg, remote, now)
 		kick := func() { unix.Shutdown(fd, unix.SHUT_RD) }
 		kill := func() { unix.Shutdown(fd, unix.SHUT_RDWR) }
 		if !t.Add(c, kick, kill) {
@@ -81,8 +85,10 @@ func acceptLoop(ctx context.Context, lfd int, cfg *engine.Config, t *engine.Trac
 			// The goroutine owns this thread until it exits, and the
 			// thread then exits with it: one thread per connection.
 			runtime.LockOSThread()
+			procs.threadStarted()
 			defer func() {
 				unix.Close(fd)
+				procs.threadEnded()
 				t.Remove(c)
 				<-slots
 			}()
@@ -95,9 +101,9 @@ func acceptLoop(ctx context.Context, lfd int, cfg *engine.Config, t *engine.Trac
 	}
 }
 
-// acceptWait blocks in poll(2) until the listener has a connection (or a
-// quarter second passes, to notice ctx) and accepts it as a blocking
-// socket.
+// acceptWait blocks in poll(2) until the listener has a connection and
+// accepts it as a blocking socket. It wakes every quarter second to notice
+// ctx and to let an idle engine give back the Ps it no longer needs.
 func acceptWait(ctx context.Context, lfd int) (int, netip.AddrPort, error) {
 	pfd := []unix.PollFd{{Fd: int32(lfd), Events: unix.POLLIN}}
 	for {
@@ -105,7 +111,11 @@ func acceptWait(ctx context.Context, lfd int) (int, netip.AddrPort, error) {
 			return -1, netip.AddrPort{}, ctx.Err()
 		}
 		n, err := unix.Poll(pfd, 250)
-		if err == unix.EINTR || (err == nil && n == 0) {
+		if err == nil && n == 0 {
+			procs.tick(time.Now())
+			continue
+		}
+		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {

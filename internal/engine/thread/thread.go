@@ -2,9 +2,11 @@
 // its own OS thread (a goroutine locked to it) making blocking system calls
 // (read, writev, sendfile) on a blocking socket, outside Go's netpoller,
 // as a C server with pthreads would. Timeouts are SO_RCVTIMEO and
-// SO_SNDTIMEO. Every connection costs a thread with its stack and a
+// SO_SNDTIMEO. Every open connection holds a thread with its stack and a
 // scheduler entry; the engine caps them at MaxThreads (Go aborts a program
-// past 10,000 threads), and clients beyond wait in the accept backlog.
+// past 10,000 threads), and clients beyond wait in the accept backlog. A
+// connection's thread, once it closes, waits for the next connection
+// rather than exiting (a thread pool, as pthread servers keep).
 // GOMAXPROCS follows the number of connection threads (see procSizer), so
 // that a thread runs Go code whenever the kernel schedules it, as a
 // pthread would, rather than queueing for a P.

@@ -82,8 +82,11 @@ func acceptLoop(ctx context.Context, lfd int, cfg *engine.Config, t *engine.Trac
 			continue
 		}
 		go func() {
-			// The goroutine owns this thread until it exits, and the
-			// thread then exits with it: one thread per connection.
+			// The goroutine owns this thread while the connection
+			// lasts: one thread per connection. Unlocked at the end,
+			// the thread waits among Go's idle threads for the next
+			// connection, as a pthread server's thread pool would,
+			// instead of exiting and being created anew.
 			runtime.LockOSThread()
 			procs.threadStarted()
 			defer func() {
@@ -91,6 +94,7 @@ func acceptLoop(ctx context.Context, lfd int, cfg *engine.Config, t *engine.Trac
 				procs.threadEnded()
 				t.Remove(c)
 				<-slots
+				runtime.UnlockOSThread()
 			}()
 			s := &stream{TCPOpts: netpoll.TCPOpts{FD: fd, NoDelay: true}} // accept set TCP_NODELAY
 			if tv := unix.NsecToTimeval(cfg.WriteTimeout.Nanoseconds()); unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv) != nil {

@@ -32,7 +32,8 @@ var (
 	duration = flag.Duration("duration", 4*time.Second, "length of each wrk run")
 	idleN    = flag.Int("idle", 10000, "idle keep-alive connections for the memory case (0 skips it)")
 	reps     = flag.Int("reps", 3, "interleaved repetitions per case; the median is reported")
-	only     = flag.String("cases", "", "comma-separated `prefixes` of the case names to run (default all; \"none\" runs only the idle-memory case)")
+	only     = flag.String("cases", "", "comma-separated `prefixes` of the case names to run, or one prefix with commas (default all; \"none\" runs only the idle-memory case)")
+	raw      = flag.Bool("raw", false, "also list every run, in the order run, with its server and wrk CPU per request")
 )
 
 type server struct {
@@ -92,6 +93,7 @@ func main() {
 	fmt.Println("| case | server | req/s | MB/s | p99 ms | server CPU s | req per CPU-s | req/s vs nginx | efficiency vs nginx | server+wrk CPU µs/req | note |")
 	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	port := 18400
+	var every []string // with -raw, a row per run
 	for _, c := range cases {
 		if !selected(c.name, *only) {
 			continue
@@ -109,6 +111,9 @@ func main() {
 					continue
 				}
 				runs[i] = append(runs[i], r)
+				n := r.rps * duration.Seconds()
+				every = append(every, fmt.Sprintf("| %s | %s | %d | %.0f | %.1f | %.1f |",
+					c.name, s.name, rep+1, r.rps, r.cpu/n*1e6, r.wrkCPU/n*1e6))
 			}
 		}
 		var base *result
@@ -139,6 +144,14 @@ func main() {
 				c.name, s.name, r.rps, r.mbps, r.p99ms, r.cpu, r.rps/r.cpu, ratio, eff, both, note)
 		}
 	}
+	if *raw && len(every) > 0 {
+		fmt.Printf("\nEvery run, in the order run:\n\n")
+		fmt.Println("| case | server | run | req/s | server CPU µs/req | wrk CPU µs/req |")
+		fmt.Println("|---|---|---:|---:|---:|---:|")
+		for _, row := range every {
+			fmt.Println(row)
+		}
+	}
 	if *idleN <= 0 {
 		return
 	}
@@ -157,9 +170,10 @@ func main() {
 }
 
 // selected reports whether the case name starts with one of the
-// comma-separated prefixes (any name when there are none).
+// comma-separated prefixes (any name when there are none), or with the
+// whole of prefixes, since case names have commas too ("1 KiB, 64").
 func selected(name, prefixes string) bool {
-	if prefixes == "" {
+	if prefixes == "" || strings.HasPrefix(name, prefixes) {
 		return true
 	}
 	for _, p := range strings.Split(prefixes, ",") {

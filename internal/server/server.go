@@ -211,8 +211,12 @@ func inheritedListener() (*net.TCPListener, error) {
 }
 
 // Listen opens a TCP listener, with an error a person can act on.
+// Accepted connections get no TCP keep-alive probes, as with nginx's
+// default: the idle and write timeouts end dead connections, and Go's
+// Accept saves four setsockopt calls per connection.
 func Listen(addr string) (*net.TCPListener, error) {
-	ln, err := net.Listen("tcp", addr)
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		var oe *net.OpError
 		if errors.As(err, &oe) && oe.Err != nil {

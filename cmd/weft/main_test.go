@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -148,9 +149,13 @@ func TestServeSampleAndSignal(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("weft did not exit within 15s of SIGTERM")
 	}
-	// The access log was flushed on the way out.
+	// The access log was flushed on the way out, and its size field is the
+	// body's, as in CLF (%b) and nginx's $body_bytes_sent.
 	if !strings.Contains(string(rest), `"method":"GET","target":"/"`) {
 		t.Errorf("access log lacks the request: %q", rest)
+	}
+	if want := fmt.Sprintf(`"status":200,"bytes":%d,`, len(body)); !strings.Contains(string(rest), want) {
+		t.Errorf("access log line %q lacks %s (the body's size)", rest, want)
 	}
 }
 

@@ -295,10 +295,10 @@ func (c *Conn) queue(now time.Time, keep, head bool) {
 	resp, out := &st.resp, &st.out
 	start := len(out.buf)
 	out.buf = http1.AppendHead(out.buf, resp, st.req.Minor, keep, st.clock.Date(now))
-	size := int64(len(out.buf) - start)
 	out.appendOwned(start)
+	var body int64
 	if !head && http1.BodyAllowed(resp.Status) {
-		size += resp.ContentLength()
+		body = resp.ContentLength()
 		switch {
 		case resp.File != nil:
 			out.addFile(resp.File, resp.Off, resp.Len)
@@ -327,7 +327,7 @@ func (c *Conn) queue(now time.Time, keep, head bool) {
 		st.rec = http1.Record{
 			Remote: c.remote, Time: now,
 			Method: req.MethodName, Target: req.Target, Major: req.Major, Minor: req.Minor,
-			Status: resp.Status, Bytes: size,
+			Status: resp.Status, Bytes: body,
 			Referer: req.Referer, UserAgent: req.UserAgent,
 		}
 		c.cfg.Log.Log(&st.rec)

@@ -237,7 +237,7 @@ type Record struct {
 	Major     int
 	Minor     int
 	Status    int
-	Bytes     int64 // response bytes planned: head and body
+	Bytes     int64 // body bytes of the response, as CLF's %b and nginx's $body_bytes_sent (0 for HEAD and 304); logged when queued, so a client that leaves early still counts in full
 	Referer   []byte
 	UserAgent []byte
 }

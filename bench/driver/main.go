@@ -67,6 +67,21 @@ func main() {
 		must(os.WriteFile(nginxConf, []byte(conf), 0o644))
 		return startPinned("nginx", "-c", nginxConf)
 	}}
+	// Both servers' defaults: an access log in the common/combined
+	// format, written to a file (each run starts it empty).
+	accessLog := filepath.Join(*work, "access.log")
+	weftLogged := server{"weft epoll", func(port int) (*exec.Cmd, error) {
+		must(os.WriteFile(accessLog, nil, 0o644))
+		return startPinned(*weftBin, "serve", root, "--addr", fmt.Sprintf("127.0.0.1:%d", port),
+			"--access-log", accessLog, "--engine", "epoll", "--max-conns", "20000")
+	}}
+	nginxLogged := server{"nginx", func(port int) (*exec.Cmd, error) {
+		must(os.WriteFile(accessLog, nil, 0o644))
+		conf := strings.ReplaceAll(nginxConfig(*work, root), "PORT", strconv.Itoa(port))
+		conf = strings.Replace(conf, "access_log off;", "access_log "+accessLog+";", 1)
+		must(os.WriteFile(nginxConf, []byte(conf), 0o644))
+		return startPinned("nginx", "-c", nginxConf)
+	}}
 
 	type bcase struct {
 		name, path string
@@ -84,18 +99,23 @@ func main() {
 		{"10 MiB", "/big.bin", 8, nil, main3, true},
 		{"1,000 files, random", "", 64, []string{"-s", writeRandomScript(*work)}, main3, false},
 		{"conn per request", "/index.html", 64, []string{"-H", "Connection: close"}, main3, false},
+		{"1 KiB, 64 conns, access log", "/index.html", 64, nil, []server{nginxLogged, weftLogged}, false},
 	}
 
 	fmt.Printf("# weft vs nginx, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Printf("Machine: %s, %d CPUs. Servers pinned to CPU 0, wrk (1 thread) to CPU 1, keep-alive unless stated.\n", cpuModel(), numCPU())
 	fmt.Printf("Each row: the median (by req/s) of %d interleaved runs of %v.\n", *reps, *duration)
-	fmt.Printf("nginx %s: 1 worker, sendfile on, tcp_nopush on, open_file_cache on, keepalive_requests 1000000, access_log off. weft: --no-access-log.\n\n", nginxVersion())
+	fmt.Printf("nginx %s: 1 worker, sendfile on, tcp_nopush on, open_file_cache on, keepalive_requests 1000000, access_log off. weft: --no-access-log. The access-log case logs to a file with each server's default format and buffering.\n\n", nginxVersion())
 	fmt.Println("| case | server | req/s | MB/s | p99 ms | server CPU s | req per CPU-s | req/s vs nginx | efficiency vs nginx | server+wrk CPU µs/req | note |")
 	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	port := 18400
 	var every []string // with -raw, a row per run
+	var names []string
 	for _, c := range cases {
-		if !selected(c.name, *only) {
+		names = append(names, c.name)
+	}
+	for _, c := range cases {
+		if !selected(c.name, *only, names) {
 			continue
 		}
 		// Repetitions are interleaved (nginx, weft, nginx, weft, ...) so
@@ -170,11 +190,17 @@ func main() {
 }
 
 // selected reports whether the case name starts with one of the
-// comma-separated prefixes (any name when there are none), or with the
-// whole of prefixes, since case names have commas too ("1 KiB, 64").
-func selected(name, prefixes string) bool {
-	if prefixes == "" || strings.HasPrefix(name, prefixes) {
+// comma-separated prefixes (any name when there are none). Case names have
+// commas too ("1 KiB, 64 conns"): when some name in all starts with the
+// whole of prefixes, that whole is the only prefix.
+func selected(name, prefixes string, all []string) bool {
+	if prefixes == "" {
 		return true
+	}
+	for _, n := range all {
+		if strings.HasPrefix(n, prefixes) {
+			return strings.HasPrefix(name, prefixes)
+		}
 	}
 	for _, p := range strings.Split(prefixes, ",") {
 		if p = strings.TrimSpace(p); p != "" && strings.HasPrefix(name, p) {

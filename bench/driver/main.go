@@ -56,32 +56,33 @@ func main() {
 	nginxConf := filepath.Join(*work, "nginx.conf")
 	must(os.WriteFile(nginxConf, []byte(nginxConfig(*work, root)), 0o644))
 
-	weft := func(engine string) server {
-		return server{"weft " + engine, func(port int) (*exec.Cmd, error) {
-			return startPinned(*weftBin, "serve", root, "--addr", fmt.Sprintf("127.0.0.1:%d", port),
-				"--no-access-log", "--engine", engine, "--max-conns", "20000")
-		}}
-	}
-	nginx := server{"nginx", func(port int) (*exec.Cmd, error) {
-		conf := strings.ReplaceAll(nginxConfig(*work, root), "PORT", strconv.Itoa(port))
-		must(os.WriteFile(nginxConf, []byte(conf), 0o644))
-		return startPinned("nginx", "-c", nginxConf)
-	}}
-	// Both servers' defaults: an access log in the common/combined
-	// format, written to a file (each run starts it empty).
+	// The access-log case runs both servers with their default log
+	// format to a file (each run starts it empty); the others log nothing.
 	accessLog := filepath.Join(*work, "access.log")
-	weftLogged := server{"weft epoll", func(port int) (*exec.Cmd, error) {
-		must(os.WriteFile(accessLog, nil, 0o644))
-		return startPinned(*weftBin, "serve", root, "--addr", fmt.Sprintf("127.0.0.1:%d", port),
-			"--access-log", accessLog, "--engine", "epoll", "--max-conns", "20000")
-	}}
-	nginxLogged := server{"nginx", func(port int) (*exec.Cmd, error) {
-		must(os.WriteFile(accessLog, nil, 0o644))
+	startWeft := func(port int, engine string, log bool) (*exec.Cmd, error) {
+		logArgs := []string{"--no-access-log"}
+		if log {
+			must(os.WriteFile(accessLog, nil, 0o644))
+			logArgs = []string{"--access-log", accessLog}
+		}
+		return startPinned(*weftBin, append([]string{"serve", root, "--addr", fmt.Sprintf("127.0.0.1:%d", port),
+			"--engine", engine, "--max-conns", "20000"}, logArgs...)...)
+	}
+	startNginx := func(port int, log bool) (*exec.Cmd, error) {
 		conf := strings.ReplaceAll(nginxConfig(*work, root), "PORT", strconv.Itoa(port))
-		conf = strings.Replace(conf, "access_log off;", "access_log "+accessLog+";", 1)
+		if log {
+			must(os.WriteFile(accessLog, nil, 0o644))
+			conf = strings.Replace(conf, "access_log off;", "access_log "+accessLog+";", 1)
+		}
 		must(os.WriteFile(nginxConf, []byte(conf), 0o644))
 		return startPinned("nginx", "-c", nginxConf)
-	}}
+	}
+	weft := func(engine string) server {
+		return server{"weft " + engine, func(port int) (*exec.Cmd, error) { return startWeft(port, engine, false) }}
+	}
+	nginx := server{"nginx", func(port int) (*exec.Cmd, error) { return startNginx(port, false) }}
+	weftLogged := server{"weft epoll", func(port int) (*exec.Cmd, error) { return startWeft(port, "epoll", true) }}
+	nginxLogged := server{"nginx", func(port int) (*exec.Cmd, error) { return startNginx(port, true) }}
 
 	type bcase struct {
 		name, path string

@@ -20,7 +20,9 @@ type NetStream struct {
 	WriteTimeout time.Duration
 	raw          syscall.RawConn
 	bufs         net.Buffers
-	corked       bool // see Corker (Linux)
+	corked       bool         // see Corker (Linux)
+	final        bool         // see Finisher (Linux)
+	iov          finalScratch // for writevFinal
 }
 
 // NewNetStream wraps c.
@@ -33,6 +35,11 @@ func NewNetStream(c *net.TCPConn, writeTimeout time.Duration) *NetStream {
 func (s *NetStream) Writev(bufs [][]byte) (int64, error) {
 	if err := s.SetWriteDeadline(time.Now().Add(s.WriteTimeout)); err != nil {
 		return 0, err
+	}
+	if s.final {
+		if n, ok, err := s.writevFinal(bufs); ok {
+			return n, err
+		}
 	}
 	if len(bufs) == 1 {
 		n, err := s.TCPConn.Write(bufs[0])

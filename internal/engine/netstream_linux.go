@@ -27,3 +27,45 @@ func (s *NetStream) Uncork() {
 	s.raw.Control(func(fd uintptr) { netpoll.SetTCP(int(fd), unix.TCP_CORK, false) })
 	s.TCPConn.SetNoDelay(true)
 }
+
+var _ Finisher = (*NetStream)(nil)
+
+// SetFinal implements Finisher.
+func (s *NetStream) SetFinal(final bool) { s.final = final }
+
+// finalScratch is writevFinal's iovec array, kept for reuse.
+type finalScratch = []unix.Iovec
+
+// writevFinal writes bufs with sendmsg(2) and MSG_MORE, waiting on Go's
+// netpoller while the socket is full: the kernel keeps the last partial
+// segment until the connection's FIN joins it. ok is false where it
+// cannot (no raw connection).
+func (s *NetStream) writevFinal(bufs [][]byte) (n int64, ok bool, err error) {
+	if s.raw == nil {
+		return 0, false, nil
+	}
+	var serr error
+	err = s.raw.Write(func(fd uintptr) bool {
+		for len(bufs) > 0 {
+			m, iov, e := netpoll.WritevNB(int(fd), bufs, s.iov, true)
+			s.iov = iov
+			if m > 0 {
+				n += int64(m)
+				bufs = netpoll.Advance(bufs, m)
+			}
+			switch {
+			case e == unix.EAGAIN:
+				return false
+			case e == unix.EINTR:
+			case e != nil:
+				serr = e
+				return true
+			}
+		}
+		return true
+	})
+	if serr != nil {
+		err = serr
+	}
+	return n, true, err
+}

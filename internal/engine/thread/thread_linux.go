@@ -133,9 +133,13 @@ func acceptWait(ctx context.Context, lfd int) (int, netip.AddrPort, error) {
 type stream struct {
 	netpoll.TCPOpts               // the socket (FD); Cork and Uncork implement engine.Corker
 	timeout         time.Duration // SO_RCVTIMEO now set
+	final           bool          // see engine.Finisher
 }
 
-var _ engine.Corker = (*stream)(nil)
+var (
+	_ engine.Corker   = (*stream)(nil)
+	_ engine.Finisher = (*stream)(nil)
+)
 
 func (s *stream) Read(p []byte) (int, error) {
 	for {
@@ -172,10 +176,22 @@ func (s *stream) SetReadDeadline(t time.Time) error {
 	return unix.SetsockoptTimeval(s.FD, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 }
 
+// SetFinal implements engine.Finisher.
+func (s *stream) SetFinal(final bool) { s.final = final }
+
 func (s *stream) Writev(bufs [][]byte) (int64, error) {
 	var total int64
 	for len(bufs) > 0 {
-		n, err := netpoll.Writev(s.FD, bufs)
+		var n int
+		var err error
+		if s.final {
+			n, err = unix.SendmsgBuffers(s.FD, bufs, nil, nil, unix.MSG_MORE|unix.MSG_NOSIGNAL)
+			if err == unix.EINTR {
+				continue
+			}
+		} else {
+			n, err = netpoll.Writev(s.FD, bufs)
+		}
 		if n > 0 {
 			total += int64(n)
 			bufs = netpoll.Advance(bufs, n)

@@ -386,6 +386,9 @@ func (c *Conn) Flush(s Sink, now time.Time) error {
 	if c.st == nil {
 		return nil
 	}
+	if f, ok := s.(Finisher); ok {
+		f.SetFinal(c.closing)
+	}
 	ck, cork := s.(Corker)
 	cork = cork && c.st.out.files >= CorkAbove
 	if cork {

@@ -27,6 +27,16 @@ type Corker interface {
 	Uncork()
 }
 
+// Finisher is a Sink that can hold back the tail of a connection's last
+// output (sendmsg with MSG_MORE) so that it leaves in one segment with the
+// FIN that closing the connection adds, as nginx's corked close does: one
+// packet fewer per connection-per-request. Conn.Flush tells it whether what
+// it sends is the connection's last output; the engine must then close or
+// shut down the socket right after that Flush.
+type Finisher interface {
+	SetFinal(final bool)
+}
+
 // CorkAbove is the queued file body size from which Flush corks.
 const CorkAbove = 512 << 10
 

@@ -15,28 +15,15 @@ type Stream interface {
 	CloseWrite() error // shut down the sending side: FIN after what was sent
 }
 
-// Finisher is a Stream that can hold back the tail of a connection's last
-// output (MSG_MORE) so that it leaves in one segment with the FIN that
-// closing the connection adds, as the event loops do: one packet fewer
-// per connection-per-request. The stream must be closed or shut down
-// promptly after that output.
-type Finisher interface {
-	SetFinal(final bool)
-}
-
 // ServeStream runs a blocking connection to its end: read, answer every
 // complete request, write the answers, until the client leaves, a timeout
 // passes, or the connection is to close. It does not close s; when s is a
 // Finisher, the caller closes it right after ServeStream returns.
 func ServeStream(c *Conn, s Stream) {
 	defer c.Release()
-	fin, _ := s.(Finisher)
 	for {
 		c.Process(time.Now())
 		if c.Pending() {
-			if fin != nil {
-				fin.SetFinal(c.Closing())
-			}
 			if err := c.Flush(s, time.Now()); err != nil {
 				return
 			}

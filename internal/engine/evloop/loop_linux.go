@@ -223,7 +223,6 @@ func (l *Loop) accept() {
 	if l.sh.Conns.Load() >= int64(l.sh.Cfg.MaxConns) {
 		c.Refuse(now)
 		s := newSink(fd)
-		s.final = true
 		c.Flush(s, now)
 		c.Release()
 		netpoll.ShutdownWriteNB(fd)
@@ -298,10 +297,6 @@ func (l *Loop) drive(cn *conn, now time.Time) {
 				// for the next large body to turn it off again.
 				cn.sink.SetNoDelay()
 			}
-			// The last output leaves with the FIN in one segment
-			// (MSG_MORE, then shutdown before close), as nginx's corked
-			// close does: one packet fewer per connection-per-request.
-			cn.sink.final = c.Closing()
 			cn.sink.budget, cn.sink.yielded = sendBudget, false
 			err := c.Flush(&cn.sink, now)
 			switch {
@@ -322,6 +317,8 @@ func (l *Loop) drive(cn *conn, now time.Time) {
 		}
 		if c.Done() || (cn.eof && !c.Pending()) {
 			linger := c.Lingers() && !cn.eof
+			// Flush sent the last output with MSG_MORE (see
+			// engine.Finisher): shutdown adds the FIN to its tail.
 			if cn.sink.final || linger {
 				netpoll.ShutdownWriteNB(cn.fd)
 			}
@@ -461,7 +458,13 @@ type sink struct {
 	yielded         bool  // SendFile stopped for the budget, not for a full socket
 }
 
-var _ engine.Corker = (*sink)(nil)
+var (
+	_ engine.Corker   = (*sink)(nil)
+	_ engine.Finisher = (*sink)(nil)
+)
+
+// SetFinal implements engine.Finisher.
+func (s *sink) SetFinal(final bool) { s.final = final }
 
 func newSink(fd int) *sink { return &sink{TCPOpts: netpoll.TCPOpts{FD: fd}, budget: sendBudget} }
 

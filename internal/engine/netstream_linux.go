@@ -46,22 +46,12 @@ func (s *NetStream) writevFinal(bufs [][]byte) (n int64, ok bool, err error) {
 	}
 	var serr error
 	err = s.raw.Write(func(fd uintptr) bool {
-		for len(bufs) > 0 {
-			m, iov, e := netpoll.WritevNB(int(fd), bufs, s.iov, true)
-			s.iov = iov
-			if m > 0 {
-				n += int64(m)
-				bufs = netpoll.Advance(bufs, m)
-			}
-			switch {
-			case e == unix.EAGAIN:
-				return false
-			case e == unix.EINTR:
-			case e != nil:
-				serr = e
-				return true
-			}
+		m, rest, e := netpoll.WritevAllNB(int(fd), bufs, &s.iov, true)
+		n, bufs = n+m, rest
+		if e == unix.EAGAIN {
+			return false // wait until the socket takes more
 		}
+		serr = e
 		return true
 	})
 	if serr != nil {

@@ -93,6 +93,26 @@ func WritevNB(fd int, bufs [][]byte, iov []unix.Iovec, more bool) (int, []unix.I
 	return int(n), iov, nil
 }
 
+// WritevAllNB calls WritevNB until bufs are written or a call fails
+// (unix.EAGAIN included, for the caller to wait its own way), retrying
+// EINTR. It returns how much it wrote and what is left; *iov is the
+// scratch space WritevNB reuses.
+func WritevAllNB(fd int, bufs [][]byte, iov *[]unix.Iovec, more bool) (int64, [][]byte, error) {
+	var total int64
+	for len(bufs) > 0 {
+		n, v, err := WritevNB(fd, bufs, *iov, more)
+		*iov = v
+		if n > 0 {
+			total += int64(n)
+			bufs = Advance(bufs, n)
+		}
+		if err != nil && err != unix.EINTR {
+			return total, bufs, err
+		}
+	}
+	return total, nil, nil
+}
+
 // ShutdownWriteNB sends a socket's FIN after what is queued, at once.
 func ShutdownWriteNB(fd int) {
 	unix.RawSyscall(unix.SYS_SHUTDOWN, uintptr(fd), unix.SHUT_WR, 0)

@@ -469,23 +469,11 @@ func (s *sink) SetFinal(final bool) { s.final = final }
 func newSink(fd int) *sink { return &sink{TCPOpts: netpoll.TCPOpts{FD: fd}, budget: sendBudget} }
 
 func (s *sink) Writev(bufs [][]byte) (int64, error) {
-	var total int64
-	for len(bufs) > 0 {
-		var n int
-		var err error
-		n, s.iov, err = netpoll.WritevNB(s.FD, bufs, s.iov, s.final)
-		if n > 0 {
-			total += int64(n)
-			bufs = netpoll.Advance(bufs, n)
-		}
-		if err == unix.EAGAIN {
-			return total, engine.ErrWouldBlock
-		}
-		if err != nil {
-			return total, err
-		}
+	n, _, err := netpoll.WritevAllNB(s.FD, bufs, &s.iov, s.final)
+	if err == unix.EAGAIN {
+		return n, engine.ErrWouldBlock
 	}
-	return total, nil
+	return n, err
 }
 
 func (s *sink) SendFile(f http1.File, off, n int64) (int64, error) {

@@ -749,13 +749,61 @@ func (s *suite) bodies(t *testing.T) {
 		}
 		wantStatus(t, rs[0], 413)
 	})
-	t.Run("ChunkedAnsweredThenClosed", func(t *testing.T) {
-		rs, closed := exchange(t, s.addr, "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
-		if len(rs) != 1 || !closed {
-			t.Fatalf("%d responses, closed %v", len(rs), closed)
+	// Chunked bodies are decoded and dropped (RFC 9112 §7.1), extensions
+	// and trailers ignored, and the connection goes on: no body byte is
+	// ever parsed as a request.
+	t.Run("ChunkedDiscarded", func(t *testing.T) {
+		body := "5;ext=1\r\nhello\r\n10\r\nGET / HTTP/1.1\r\n\r\n0\r\nX-Trailer: 1\r\n\r\n"
+		raw := "POST /hello.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n" + body +
+			"GET /hello.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + get("/style.css", "Connection: close")
+		rs, _ := exchange(t, s.addr, raw)
+		if len(rs) != 3 {
+			t.Fatalf("%d responses, want 3", len(rs))
 		}
 		wantStatus(t, rs[0], 405)
+		wantStatus(t, rs[1], 200)
+		wantHeader(t, rs[2], "Content-Type", "text/css; charset=utf-8")
 	})
+	t.Run("ChunkedSplit", func(t *testing.T) {
+		// The body a byte at a time: the decoder keeps its place.
+		c := dial(t, s.addr)
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		raw := "GET /hello.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n" + get("/style.css", "Connection: close")
+		for i := 0; i < len(raw); i++ {
+			if _, err := c.Write([]byte{raw[i]}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		br := bufio.NewReader(c)
+		r1, err := readResp(br, "GET")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantStatus(t, r1, 200)
+		r2, err := readResp(br, "GET")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantHeader(t, r2, "Content-Type", "text/css; charset=utf-8")
+	})
+	for _, tc := range []struct {
+		name, body string
+		status     int
+	}{
+		{"ChunkedMalformed", "zz\r\nhello\r\n0\r\n\r\n", 400},
+		{"ChunkedBareLF", "5\nhello\r\n0\r\n\r\n", 400},
+		{"ChunkedTooLarge", "100000\r\n" + strings.Repeat("a", 1000), 413},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rs, closed := exchange(t, s.addr, "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"+tc.body+get("/", ""))
+			if len(rs) != 1 || !closed {
+				t.Fatalf("%d responses, closed %v; want one, then a close", len(rs), closed)
+			}
+			wantStatus(t, rs[0], tc.status)
+			wantHeader(t, rs[0], "Connection", "close")
+		})
+	}
 }
 
 // slowReader reads a little at a time, pausing now and then.
@@ -778,7 +826,7 @@ func (s *suite) lingeringClose(t *testing.T) {
 	}{
 		{"TooLargeBody", "POST /hello.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 100000000\r\n\r\n", 413},
 		{"Malformed", "GET / HTTP/1.1\r\nHost : t\r\n\r\n", 400},
-		{"Chunked", "POST /hello.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n", 405},
+		{"Chunked", "POST /hello.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n" + strings.Repeat("\x00", 100), 400},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := dial(t, s.addr)
@@ -1168,6 +1216,54 @@ func (s *suite) writeTimeout(t *testing.T) {
 	if n >= size {
 		t.Fatalf("the whole %d-byte body arrived: the stalled client was not dropped", n)
 	}
+	t.Run("TricklingInputDoesNotHold", func(t *testing.T) {
+		// Input is not progress: a client that reads nothing but sends
+		// a byte now and then is dropped all the same.
+		c := dial(t, srv.Addr)
+		defer c.Close()
+		io.WriteString(c, get("/huge.bin"))
+		next := "GET /huge.bin HTTP/1.1\r\nHost: t\r\nX-Trickle: " + strings.Repeat("t", 100)
+		for i := 0; i < 25 && i < len(next); i++ { // 2.5 s, over 8 write timeouts
+			time.Sleep(100 * time.Millisecond)
+			c.SetWriteDeadline(time.Now().Add(time.Second))
+			if _, err := c.Write([]byte{next[i]}); err != nil {
+				break // reset: the server has dropped it
+			}
+		}
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, err := io.Copy(io.Discard, c)
+		if isTimeout(err) {
+			t.Fatalf("connection still open after 2.5s of trickled input and a 300ms write timeout (%d bytes read)", n)
+		}
+		if n >= size {
+			t.Fatalf("the whole %d-byte body arrived", n)
+		}
+	})
+	t.Run("SteadySlowReaderNotCut", func(t *testing.T) {
+		// The timeout is for a client that accepts nothing, not a
+		// bound on a whole download: a client that keeps reading, if
+		// slowly, gets every byte however long it takes (here about
+		// ten write timeouts).
+		const want = 4 << 20
+		must(t, os.WriteFile(filepath.Join(root, "four.bin"), make([]byte, want), 0o644))
+		c := DialSmallWindow(t, srv.Addr, 32<<10)
+		defer c.Close()
+		io.WriteString(c, get("/four.bin", "Connection: close"))
+		buf := make([]byte, 32<<10)
+		var got int64
+		var rerr error
+		c.SetReadDeadline(time.Now().Add(60 * time.Second))
+		for rerr == nil {
+			time.Sleep(20 * time.Millisecond) // about 1.6 MB/s at most
+			var n int
+			n, rerr = c.Read(buf)
+			got += int64(n)
+		}
+		// The head comes first; the body must be whole.
+		if got < want {
+			t.Fatalf("got %d bytes of a %d-byte body: a download that kept moving was cut (%v)", got, want, rerr)
+		}
+	})
 }
 
 func (s *suite) gracefulShutdown(t *testing.T) {

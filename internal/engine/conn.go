@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"errors"
+	"io"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -12,7 +14,13 @@ import (
 // Conn is the protocol state of one connection, shared by every engine:
 // bytes go in through ReadSpace and Received, Process parses and answers
 // every complete request (pipelined ones in order), and Flush sends the
-// queued responses to a Sink. An engine only moves bytes and waits.
+// queued responses to a Sink. An engine only moves bytes and waits; every
+// policy (timeouts, limits, when to close and how) is decided here.
+//
+// The state is explicit (see phase and ending, and the one place that
+// changes each: toPhase and toEnd). Two small state variables instead of
+// one, because HTTP/1.1 pipelining overlaps them: a connection may be
+// writing one response while it reads the next request's head.
 //
 // An idle connection holds no buffers: the input buffer and the request
 // state (request, response plan, output queue) come from pools when bytes
@@ -28,26 +36,56 @@ type Conn struct {
 	in      *[]byte // read buffer, taken from a pool only while needed
 	r, w    int     // unread bytes are (*in)[r:w]
 	scanned int     // bytes of the unread head already searched for its end
-	discard int64   // request body bytes still to be skipped
+	body    body    // the request body being dropped (phaseBody)
 
 	st *state // per-request state, taken from a pool only while needed
 
-	reqStart   int64 // first byte of the request being received (UnixNano)
-	lastActive int64 // last completed read or write
-	opened     int64
+	phase  phase  // what the input side is doing
+	ending ending // whether and how the connection is ending
 
-	closing   bool // answer no more requests; close once out drains
-	keep      bool // the request being answered leaves the connection open
-	async     bool // hand disk work to a worker (see SetAsync)
-	offloaded bool // a request waits for its handler on a worker
-	stalled   bool // Process stopped at maxBacklog with requests still buffered
-	linger    bool // the client may still be sending input that will not be read
+	async   bool // hand disk work to a worker (see SetAsync)
+	stalled bool // Process stopped at maxBacklog with requests still buffered
+	unread  bool // the client may still be sending input that will not be read
 
-	lingerUntil int64 // lingering close under way until then (UnixNano); 0: not lingering
+	opened      int64 // UnixNano of each event below
+	reqStart    int64 // first byte of the request head or body being received
+	lastActive  int64 // last read, or last byte the client accepted
+	progress    int64 // the write clock: output became pending, or the client last accepted a byte
+	lingerUntil int64 // end of the lingering close (endLingering)
+	sendq       int   // the socket's send queue when output last blocked (-1: unknown)
 
 	draining atomic.Bool
 	answered atomic.Bool // at least one response was queued
 }
+
+// phase is what a connection's input side is doing.
+type phase uint8
+
+const (
+	phaseIdle    phase = iota // between requests (or before the first): no request input pending
+	phaseHead                 // receiving a request head, since reqStart
+	phaseBody                 // reading and dropping a request body, since reqStart
+	phaseHandler              // a request waits for its handler on a worker (offloaded)
+)
+
+// ending is whether and how a connection is ending.
+type ending uint8
+
+const (
+	endOpen      ending = iota // serving requests
+	endClosing                 // answering no more: close once the output drains
+	endLingering               // output sent and sending side shut down; dropping input until lingerUntil
+	endClosed                  // released
+)
+
+// body is what is left of a request body to drop.
+type body struct {
+	left    int64             // bytes left of a Content-Length body
+	chunked bool              // chunked framing, read by dec
+	dec     http1.ChunkedBody // its decoder
+}
+
+func (b *body) active() bool { return b.left > 0 || b.chunked }
 
 // state is what a connection needs only while a request is in flight.
 type state struct {
@@ -56,6 +94,7 @@ type state struct {
 	clock http1.Clock
 	out   outQueue
 	rec   http1.Record
+	keep  bool // the request being answered leaves the connection open
 }
 
 // maxBacklog bounds the output queued before Process stops parsing
@@ -76,7 +115,46 @@ var (
 // NewConn returns the state of a connection from remote, opened at now.
 func NewConn(cfg *Config, remote netip.AddrPort, now time.Time) *Conn {
 	n := now.UnixNano()
-	return &Conn{cfg: cfg, remote: remote, lastActive: n, opened: n}
+	return &Conn{cfg: cfg, remote: remote, lastActive: n, opened: n, progress: n, sendq: -1}
+}
+
+// toPhase moves the input side to p at t (UnixNano). The clocks that the
+// phases run on start here and nowhere else.
+func (c *Conn) toPhase(p phase, t int64) {
+	if (p == phaseHead && c.phase != phaseHead) || (p == phaseBody && c.phase != phaseBody) {
+		c.reqStart = t
+	}
+	c.phase = p
+}
+
+// settle picks the input phase once a request has been handed to its
+// handler: its body, the next pipelined request, or nothing.
+func (c *Conn) settle(t int64) {
+	switch {
+	case c.body.active():
+		c.toPhase(phaseBody, t)
+	case c.r < c.w:
+		c.phase = phaseIdle // restart the head clock for the next request
+		c.toPhase(phaseHead, t)
+	default:
+		c.toPhase(phaseIdle, t)
+	}
+}
+
+// toEnd moves the connection toward its end. The ending only advances.
+func (c *Conn) toEnd(e ending, t int64) {
+	if e <= c.ending {
+		return
+	}
+	c.ending = e
+	switch e {
+	case endLingering:
+		c.lingerUntil = t + int64(min(LingerTime, c.cfg.IdleTimeout))
+		c.r, c.w, c.scanned, c.body = 0, 0, 0, body{}
+		c.phase = phaseIdle
+	case endClosed:
+		c.phase = phaseIdle
+	}
 }
 
 func (c *Conn) state() *state {
@@ -90,7 +168,7 @@ func (c *Conn) state() *state {
 // it: no output pending and no request with its handler.
 func (c *Conn) releaseState() {
 	st := c.st
-	if st == nil || st.out.pending() || c.offloaded {
+	if st == nil || st.out.pending() || c.phase == phaseHandler {
 		return
 	}
 	c.st = nil
@@ -101,6 +179,7 @@ func (c *Conn) releaseState() {
 	st.req.Reset()
 	st.resp.Reset()
 	st.rec = http1.Record{}
+	st.keep = false
 	statePool.Put(st)
 }
 
@@ -132,18 +211,19 @@ func (c *Conn) ReadSpace() []byte {
 }
 
 // Received accounts for n bytes read into the space ReadSpace returned.
-// While lingering it throws them away.
+// While lingering it throws them away. Reading never restarts the write
+// clock: a client that sends but does not read is still dropped.
 func (c *Conn) Received(n int, now time.Time) {
 	if n <= 0 {
 		return
 	}
-	if c.lingerUntil != 0 {
+	if c.ending == endLingering {
 		c.r, c.w = 0, 0
 		return
 	}
 	t := now.UnixNano()
-	if c.r == c.w && c.discard == 0 {
-		c.reqStart = t
+	if c.phase == phaseIdle {
+		c.toPhase(phaseHead, t)
 	}
 	c.w += n
 	c.lastActive = t
@@ -153,18 +233,20 @@ func (c *Conn) Received(n int, now time.Time) {
 // responses, until the input runs out, the output backlog is full, or the
 // connection is to close.
 func (c *Conn) Process(now time.Time) {
-	if c.offloaded {
+	if c.phase == phaseHandler {
 		return
 	}
-	for !c.closing && !c.offloaded && c.queued() < maxBacklog {
-		if c.discard > 0 {
-			n := int64(c.w - c.r)
-			if n > c.discard {
-				n = c.discard
+	t := now.UnixNano()
+	for c.ending == endOpen && c.phase != phaseHandler && c.queued() < maxBacklog {
+		if c.phase == phaseBody {
+			done, status := c.dropBody(t)
+			if status != 0 {
+				// The request was answered already: close, dropping
+				// (lingering over) whatever else the client sends.
+				c.unread = true
+				c.toEnd(endClosing, t)
 			}
-			c.r += int(n)
-			c.discard -= n
-			if c.discard > 0 {
+			if !done {
 				break
 			}
 		}
@@ -172,6 +254,15 @@ func (c *Conn) Process(now time.Time) {
 			break
 		}
 		buf := (*c.in)[c.r:c.w]
+		if c.scanned == 0 {
+			// RFC 9112 §2.2: empty lines before a request line are
+			// ignored. They keep the head's clock running.
+			k := skipEmptyLines(buf)
+			c.r += k
+			if buf = buf[k:]; len(buf) == 0 {
+				break
+			}
+		}
 		n := http1.HeadLength(buf, c.scanned)
 		if n < 0 {
 			c.scanned = len(buf)
@@ -189,15 +280,58 @@ func (c *Conn) Process(now time.Time) {
 			break
 		}
 		c.serve(now)
-		if c.r < c.w {
-			c.reqStart = now.UnixNano()
-		}
 	}
-	c.stalled = !c.closing && !c.offloaded && c.queued() >= maxBacklog && c.r < c.w
-	if !c.offloaded {
+	c.stalled = c.ending == endOpen && c.phase != phaseHandler && c.queued() >= maxBacklog && c.r < c.w
+	if c.phase != phaseHandler {
 		c.releaseInput() // the request views the buffer until it is answered
 		c.releaseState()
 	}
+}
+
+// skipEmptyLines returns how many bytes of empty lines (CRLF or LF) begin b.
+func skipEmptyLines(b []byte) int {
+	k := 0
+	for k < len(b) {
+		switch {
+		case b[k] == '\n':
+			k++
+		case b[k] == '\r' && k+1 < len(b) && b[k+1] == '\n':
+			k += 2
+		default:
+			return k
+		}
+	}
+	return k
+}
+
+// dropBody drops the request body's bytes from the input. It reports
+// whether the body has ended, so that the next request may be parsed, or,
+// with status 400 or 413, that the body is malformed or larger than
+// MaxBodyBytes: where the next request would start cannot then be trusted.
+func (c *Conn) dropBody(t int64) (done bool, status int) {
+	avail := (*c.in)[c.r:c.w]
+	b := &c.body
+	if !b.chunked {
+		n := min(int64(len(avail)), b.left)
+		c.r += int(n)
+		if b.left -= n; b.left > 0 {
+			return false, 0
+		}
+	} else {
+		n, err := b.dec.Consume(avail, c.cfg.Limits.MaxHeadBytes)
+		c.r += n
+		switch {
+		case err != nil:
+			return false, http1.StatusOf(err)
+		case b.dec.Announced() > c.cfg.MaxBodyBytes:
+			return false, 413
+		case !b.dec.Done():
+			return false, 0
+		}
+	}
+	c.body = body{}
+	c.settle(t)
+	return true, 0
 }
 
 func (c *Conn) queued() int64 {
@@ -219,39 +353,49 @@ func (c *Conn) releaseInput() {
 }
 
 // serve answers the request just parsed, or, for an asynchronous
-// connection whose handler cannot answer from memory, marks it Offloaded.
+// connection whose handler cannot answer from memory, hands it to a
+// worker (phaseHandler).
 func (c *Conn) serve(now time.Time) {
 	st := c.st
 	req, resp := &st.req, &st.resp
 	resp.Reset()
-	c.keep = req.KeepAlive && !c.draining.Load()
+	st.keep = req.KeepAlive && !c.draining.Load()
+	t := now.UnixNano()
 	switch {
 	case req.ContentLength > c.cfg.MaxBodyBytes:
 		http1.ErrorPage(resp, 413)
-		c.keep, c.linger = false, true
+		st.keep, c.unread = false, true
+		c.settle(t)
 		c.finish(now)
 		return
+	case req.HasBody() && len(req.Expect) > 0:
+		// The client waits for 100-continue before sending the body
+		// (or for a while, then sends it anyway); a final answer and a
+		// close is simplest.
+		st.keep, c.unread = false, true
 	case req.Chunked:
-		// weft takes no request bodies; without decoding the chunks it
-		// cannot find the next request, so it answers and closes.
-		c.keep, c.linger = false, true
-	case req.ContentLength > 0:
-		if len(req.Expect) > 0 {
-			// The client waits for 100-continue before sending the
-			// body (or for a while, then sends it anyway); a final
-			// answer and a close is simplest.
-			c.keep, c.linger = false, true
-		} else {
-			c.discard = req.ContentLength
+		// Framing errors and sizes over the limit that have already
+		// arrived are answered as such (like nginx); later ones close.
+		c.body = body{chunked: true}
+		if _, status := c.dropBody(t); status != 0 {
+			c.body = body{}
+			http1.ErrorPage(resp, status)
+			st.keep, c.unread = false, true
+			c.settle(t)
+			c.finish(now)
+			return
 		}
+	case req.ContentLength > 0:
+		c.body = body{left: req.ContentLength}
 	}
 	if mh, ok := c.cfg.Handler.(http1.MemoryHandler); !ok || !mh.ServeFromMemory(req, resp) {
 		if c.async {
-			c.offloaded = true
+			c.toPhase(phaseHandler, t)
 			return
 		}
 		c.cfg.Handler.ServeHTTP1(req, resp)
 	}
+	c.settle(t)
 	c.finish(now)
 }
 
@@ -261,7 +405,7 @@ func (c *Conn) serve(now time.Time) {
 func (c *Conn) SetAsync(on bool) { c.async = on }
 
 // Offloaded reports whether a request waits for ServeOffloaded.
-func (c *Conn) Offloaded() bool { return c.offloaded }
+func (c *Conn) Offloaded() bool { return c.phase == phaseHandler }
 
 // ServeOffloaded runs the handler for the offloaded request. It may block
 // on disk; it touches nothing but the request and the response plan.
@@ -269,30 +413,38 @@ func (c *Conn) ServeOffloaded() { c.cfg.Handler.ServeHTTP1(&c.st.req, &c.st.resp
 
 // Resume queues the offloaded request's response and goes on processing.
 func (c *Conn) Resume(now time.Time) {
-	c.offloaded = false
+	c.settle(now.UnixNano())
 	c.finish(now)
 	c.Process(now)
 }
 
 func (c *Conn) finish(now time.Time) {
-	if c.st.resp.Close {
-		c.keep = false
+	st := c.st
+	if st.resp.Close {
+		st.keep = false
 	}
-	c.queue(now, c.keep, c.st.req.Method == http1.MethodHead)
+	c.queue(now, st.keep, st.req.Method == http1.MethodHead)
 }
 
-// fail answers a request that could not be parsed, then closes.
+// fail answers a request that could not be parsed, then closes. The
+// request state is reset first: nothing of an earlier pipelined request
+// may be logged or answered under this one.
 func (c *Conn) fail(status int, now time.Time) {
 	st := c.state()
+	st.req.Reset()
 	st.resp.Reset()
 	http1.ErrorPage(&st.resp, status)
-	c.linger = true // what follows the bad input is unknown
+	c.unread = true // what follows the bad input is unknown
+	c.toPhase(phaseIdle, now.UnixNano())
 	c.queue(now, false, false)
 }
 
 func (c *Conn) queue(now time.Time, keep, head bool) {
 	st := c.st
 	resp, out := &st.resp, &st.out
+	if !out.pending() {
+		c.progress = now.UnixNano() // the write clock starts with output to send
+	}
 	start := len(out.buf)
 	out.buf = http1.AppendHead(out.buf, resp, st.req.Minor, keep, st.clock.Date(now))
 	out.appendOwned(start)
@@ -317,7 +469,7 @@ func (c *Conn) queue(now time.Time, keep, head bool) {
 	}
 	out.addCloser(resp.Closer)
 	if !keep {
-		c.closing = true
+		c.toEnd(endClosing, now.UnixNano())
 	}
 	if !c.answered.Load() {
 		c.answered.Store(true) // once: an atomic store per request would be waste
@@ -336,7 +488,7 @@ func (c *Conn) queue(now time.Time, keep, head bool) {
 }
 
 // Closing reports whether the connection closes after its queued output.
-func (c *Conn) Closing() bool { return c.closing }
+func (c *Conn) Closing() bool { return c.ending >= endClosing }
 
 // LingerTime bounds a lingering close (like nginx's lingering_timeout);
 // a shorter idle timeout bounds it too.
@@ -351,17 +503,14 @@ const LingerTime = 5 * time.Second
 // and throws away input until the client closes or Deadline passes. A
 // draining connection closes at once.
 func (c *Conn) Lingers() bool {
-	return c.closing && c.lingerUntil == 0 && !c.draining.Load() && (c.linger || c.r < c.w || c.discard > 0)
+	return c.ending == endClosing && !c.draining.Load() && (c.unread || c.r < c.w || c.phase == phaseBody)
 }
 
 // StartLinger begins the lingering close at now.
-func (c *Conn) StartLinger(now time.Time) {
-	c.lingerUntil = now.Add(min(LingerTime, c.cfg.IdleTimeout)).UnixNano()
-	c.r, c.w, c.discard = 0, 0, 0
-}
+func (c *Conn) StartLinger(now time.Time) { c.toEnd(endLingering, now.UnixNano()) }
 
 // Lingering reports whether a lingering close is under way.
-func (c *Conn) Lingering() bool { return c.lingerUntil != 0 }
+func (c *Conn) Lingering() bool { return c.ending == endLingering }
 
 // Stalled reports whether buffered requests wait for the output backlog
 // to drain: once Flush has sent it, Process has more to do even if no
@@ -381,26 +530,42 @@ func (c *Conn) PendingFileBytes() int64 {
 func (c *Conn) Pending() bool { return c.st != nil && c.st.out.pending() }
 
 // Flush sends queued output to s until all is sent, s would block
-// (ErrWouldBlock), or s fails.
+// (ErrWouldBlock), or s fails. Bytes the client accepts restart the write
+// clock (see Deadline); a blocking sink enforces the same rule itself
+// while it waits (see Sink).
 func (c *Conn) Flush(s Sink, now time.Time) error {
 	if c.st == nil {
 		return nil
 	}
 	if f, ok := s.(Finisher); ok {
-		f.SetFinal(c.closing)
+		f.SetFinal(c.ending >= endClosing)
 	}
 	ck, cork := s.(Corker)
 	cork = cork && c.st.out.files >= CorkAbove
 	if cork {
 		ck.Cork()
 	}
+	before := c.st.out.queued
 	err := c.st.out.flush(s)
-	c.lastActive = now.UnixNano()
+	if c.st.out.queued != before {
+		t := now.UnixNano()
+		c.progress, c.lastActive = t, t
+	}
+	c.sendq = -1
+	if err == ErrWouldBlock {
+		if q, ok := s.(SendQueuer); ok {
+			c.sendq = q.SendQueue()
+		}
+	}
 	if err == nil {
 		if ck != nil {
 			ck.Uncork() // a no-op unless corked, now or by an earlier Flush
 		}
 		c.releaseState()
+	} else if errors.Is(err, io.ErrUnexpectedEOF) {
+		// sendfile found the file shorter than planned: it changed
+		// while being sent, and the client gets a cut body.
+		c.cfg.ErrorLog.Warn("file shrank while being sent; connection closed", "remote", c.remote.String())
 	}
 	return err
 }
@@ -408,15 +573,15 @@ func (c *Conn) Flush(s Sink, now time.Time) error {
 // Done reports whether the connection should now be closed: it has
 // answered its last request, or it is draining and Drainable.
 func (c *Conn) Done() bool {
-	if c.Pending() || c.offloaded {
+	if c.Pending() || c.phase == phaseHandler {
 		return false
 	}
-	return c.closing || (c.draining.Load() && c.Drainable())
+	return c.ending >= endClosing || (c.draining.Load() && c.Drainable())
 }
 
 // Idle reports whether the connection is between requests.
 func (c *Conn) Idle() bool {
-	return !c.Pending() && !c.offloaded && c.r == c.w && c.discard == 0
+	return c.phase == phaseIdle && !c.Pending() && c.r == c.w
 }
 
 // Drainable reports whether a graceful shutdown may close the connection
@@ -424,7 +589,9 @@ func (c *Conn) Idle() bool {
 // has not sent its first request yet is given until its header timeout to
 // do so (and is answered with Connection: close), because its client
 // cannot tell a close from a failure; a client whose kept-alive connection
-// closes between requests may safely retry (RFC 9112 §9.3.1).
+// closes between requests may safely retry (RFC 9112 §9.3.1). Before
+// closing, an engine must still read what has already arrived (see
+// ServeStream): a request in the socket's buffer is answered, not dropped.
 func (c *Conn) Drainable() bool { return c.Idle() && c.answered.Load() }
 
 // Fresh reports whether no response has been queued yet. Safe to call from
@@ -433,18 +600,19 @@ func (c *Conn) Fresh() bool { return !c.answered.Load() }
 
 // Deadline is when the connection must be dropped if nothing progresses:
 // the end of its lingering close, if one is under way; WriteTimeout after
-// the last write while output is pending; ReadHeaderTimeout after a
-// request's first byte while it is incomplete (or after the connection
-// opened, for its first request); IdleTimeout after the last activity
-// otherwise.
+// the client last accepted a byte (or after output became pending) while
+// output is pending, whatever it sends meanwhile; ReadHeaderTimeout after
+// a request's first byte while its head or body is incomplete (or after
+// the connection opened, for its first request); IdleTimeout after the
+// last activity otherwise.
 func (c *Conn) Deadline() time.Time {
 	var t int64
 	switch {
-	case c.lingerUntil != 0:
+	case c.ending == endLingering:
 		t = c.lingerUntil
 	case c.Pending():
-		t = c.lastActive + int64(c.cfg.WriteTimeout)
-	case c.r < c.w || c.discard > 0:
+		t = c.progress + int64(c.cfg.WriteTimeout)
+	case c.phase == phaseHead || c.phase == phaseBody:
 		t = c.reqStart + int64(c.cfg.ReadHeaderTimeout)
 	case !c.answered.Load():
 		t = c.opened + int64(c.cfg.ReadHeaderTimeout)
@@ -454,9 +622,37 @@ func (c *Conn) Deadline() time.Time {
 	return time.Unix(0, t)
 }
 
+// Expired reports whether the connection is past its Deadline and must be
+// dropped. Output that waits for a full socket is a special case: the
+// kernel goes on handing the socket's queued bytes to the client without
+// telling the engine until a good part of the queue is free, so if s (a
+// SendQueuer) shows that queue shrank since output blocked, the client is
+// still accepting bytes: the write clock restarts instead. A client is so
+// dropped between one and two write timeouts after it last took a byte.
+func (c *Conn) Expired(s Sink, now time.Time) bool {
+	if now.Before(c.Deadline()) {
+		return false
+	}
+	if c.ending == endLingering || !c.Pending() || c.sendq < 0 {
+		return true
+	}
+	if q, ok := s.(SendQueuer); ok {
+		if cur := q.SendQueue(); cur >= 0 && cur < c.sendq {
+			c.sendq = cur
+			c.progress = now.UnixNano()
+			return false
+		}
+	}
+	return true
+}
+
 // Drain asks the connection to finish the response in progress and then
 // close. Safe to call from any goroutine.
 func (c *Conn) Drain() { c.draining.Store(true) }
+
+// Draining reports whether Drain was called. Safe to call from any
+// goroutine.
+func (c *Conn) Draining() bool { return c.draining.Load() }
 
 // Refuse answers 503 and closes: the engine is at MaxConns and sheds the
 // connection instead of leaving the client waiting.
@@ -466,12 +662,16 @@ func (c *Conn) Refuse(now time.Time) {
 
 // Release frees the connection's buffers and any body sources still queued.
 func (c *Conn) Release() {
+	offloaded := c.phase == phaseHandler
 	if c.st != nil {
 		c.st.out.reset()
-		if !c.offloaded {
+		if !offloaded {
 			c.releaseState()
 		}
 	}
 	c.r, c.w = 0, 0
 	c.releaseInput()
+	if !offloaded {
+		c.toEnd(endClosed, 0)
+	}
 }

@@ -5,16 +5,18 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/weft-server/weft/internal/http1"
-	"github.com/weft-server/weft/internal/netpoll"
 )
 
 // NetStream is a Stream over a *net.TCPConn on Go's netpoller, for the
-// serial and goroutine engines. Every write gets WriteTimeout to progress.
+// serial and goroutine engines. Its writes give up once the client has
+// accepted no byte for WriteTimeout (see Sink); a download that keeps
+// moving is never cut, however long it takes.
 type NetStream struct {
 	*net.TCPConn
 	WriteTimeout time.Duration
@@ -22,7 +24,7 @@ type NetStream struct {
 	bufs         net.Buffers
 	corked       bool         // see Corker (Linux)
 	final        bool         // see Finisher (Linux)
-	iov          finalScratch // for writevFinal
+	iov          finalScratch // for writev (Linux)
 }
 
 // NewNetStream wraps c.
@@ -33,37 +35,39 @@ func NewNetStream(c *net.TCPConn, writeTimeout time.Duration) *NetStream {
 
 // Writev implements Sink.
 func (s *NetStream) Writev(bufs [][]byte) (int64, error) {
-	if err := s.SetWriteDeadline(time.Now().Add(s.WriteTimeout)); err != nil {
-		return 0, err
+	if n, ok, err := s.writevRaw(bufs); ok {
+		return n, err
 	}
-	if s.final {
-		if n, ok, err := s.writevFinal(bufs); ok {
-			return n, err
-		}
-	}
-	if len(bufs) == 1 {
-		n, err := s.TCPConn.Write(bufs[0])
-		return int64(n), err
-	}
+	// Portable path: the deadline is renewed after a write that made
+	// progress, so a stalled client is dropped within one to two
+	// WriteTimeouts of its last progress.
 	s.bufs = append(s.bufs[:0], bufs...)
-	n, err := s.bufs.WriteTo(s.TCPConn)
-	clear(s.bufs[:cap(s.bufs)])
-	return n, err
+	var total int64
+	for {
+		if err := s.SetWriteDeadline(time.Now().Add(s.WriteTimeout)); err != nil {
+			return total, err
+		}
+		n, err := s.bufs.WriteTo(s.TCPConn) // consumes s.bufs as it writes
+		total += n
+		if err != nil && n > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+			continue
+		}
+		clear(s.bufs[:cap(s.bufs)])
+		return total, err
+	}
 }
 
 // SendFile implements Sink with sendfile(2) where the OS has it.
 func (s *NetStream) SendFile(f http1.File, off, n int64) (int64, error) {
-	if err := s.SetWriteDeadline(time.Now().Add(s.WriteTimeout)); err != nil {
-		return 0, err
+	if m, ok, err := s.sendFileRaw(f, off, n); ok {
+		return m, err
 	}
-	if s.raw != nil {
-		written, err := netpoll.SendFileRaw(s.raw, int(f.Fd()), off, n)
-		if !errors.Is(err, netpoll.ErrUnsupported) {
-			return written, err
-		}
-	}
+	var last time.Time
 	return CopyFile(s.TCPConn, f, off, n, func() {
-		s.SetWriteDeadline(time.Now().Add(s.WriteTimeout))
+		if now := time.Now(); now.Sub(last) > time.Millisecond {
+			last = now
+			s.SetWriteDeadline(now.Add(s.WriteTimeout))
+		}
 	})
 }
 

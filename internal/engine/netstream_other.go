@@ -2,9 +2,16 @@
 
 package engine
 
-// finalScratch is unused where NetStream is not a Finisher.
+import "github.com/weft-server/weft/internal/http1"
+
+// finalScratch is unused where NetStream writes through the portable path.
 type finalScratch = struct{}
 
-// writevFinal is never reached here: NetStream is not a Finisher, so
-// final stays false.
-func (s *NetStream) writevFinal(bufs [][]byte) (int64, bool, error) { return 0, false, nil }
+// writevRaw is not available here: ok is false, and Writev writes through
+// the net.Conn.
+func (s *NetStream) writevRaw(bufs [][]byte) (int64, bool, error) { return 0, false, nil }
+
+// sendFileRaw is not available here: ok is false, and SendFile copies.
+func (s *NetStream) sendFileRaw(f http1.File, off, n int64) (int64, bool, error) {
+	return 0, false, nil
+}

@@ -8,7 +8,10 @@ import (
 
 // Sink is where a Conn's queued output goes. A blocking sink writes
 // everything or fails; a non-blocking one may write less and return
-// ErrWouldBlock.
+// ErrWouldBlock. A blocking sink applies the write timeout as the Conn
+// does (see Conn.Deadline): it fails once the client has accepted no byte
+// for the timeout, and every byte accepted restarts that clock, however
+// long the whole write takes.
 type Sink interface {
 	// Writev writes bufs in order and returns how many bytes it wrote.
 	Writev(bufs [][]byte) (int64, error)
@@ -35,6 +38,14 @@ type Corker interface {
 // shut down the socket right after that Flush.
 type Finisher interface {
 	SetFinal(final bool)
+}
+
+// SendQueuer is a Sink that can tell how many bytes its socket holds that
+// the client has not acknowledged (-1: unknown). A Conn waiting on a full
+// socket uses it at its write deadline: a queue that shrank since the
+// socket filled means the client is still taking bytes (see Expired).
+type SendQueuer interface {
+	SendQueue() int
 }
 
 // CorkAbove is the queued file body size from which Flush corks.

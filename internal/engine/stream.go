@@ -15,6 +15,26 @@ type Stream interface {
 	CloseWrite() error // shut down the sending side: FIN after what was sent
 }
 
+// NoWaitReader is a Stream that can read what has already arrived without
+// waiting, whatever its read deadline: a draining connection reads it
+// before closing, so that a request already in the socket's buffer is
+// answered, not dropped.
+type NoWaitReader interface {
+	ReadNoWait(p []byte) (int, error) // (0, nil) when nothing has arrived
+}
+
+// arrived reads, without waiting, input that has arrived on a connection
+// about to close for a drain. It reports whether there was any.
+func arrived(c *Conn, s Stream) bool {
+	nw, ok := s.(NoWaitReader)
+	if !ok {
+		return false
+	}
+	n, err := nw.ReadNoWait(c.ReadSpace())
+	c.Received(n, time.Now())
+	return err == nil && n > 0
+}
+
 // ServeStream runs a blocking connection to its end: read, answer every
 // complete request, write the answers, until the client leaves, a timeout
 // passes, or the connection is to close. It does not close s; when s is a
@@ -24,7 +44,9 @@ func ServeStream(c *Conn, s Stream) {
 	for {
 		c.Process(time.Now())
 		if c.Pending() {
-			if err := c.Flush(s, time.Now()); err != nil {
+			err := c.Flush(s, time.Now())
+			c.lastActive = time.Now().UnixNano() // a blocking flush may have taken long
+			if err != nil {
 				return
 			}
 			if c.Stalled() {
@@ -41,13 +63,21 @@ func ServeStream(c *Conn, s Stream) {
 			return
 		}
 		if c.draining.Load() && c.Drainable() {
+			if arrived(c, s) {
+				continue // a request came in as the drain began: answer it
+			}
 			return
 		}
 		n, err := s.Read(c.ReadSpace())
 		c.Received(n, time.Now())
 		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) && c.draining.Load() && !c.Drainable() && time.Now().Before(c.Deadline()) {
-				continue // woken by Drain in mid-request: finish it
+			if errors.Is(err, os.ErrDeadlineExceeded) && c.draining.Load() {
+				if !c.Drainable() && time.Now().Before(c.Deadline()) {
+					continue // woken by Drain in mid-request: finish it
+				}
+				if c.Drainable() && arrived(c, s) {
+					continue // a request came in as the drain began: answer it
+				}
 			}
 			if n > 0 || c.r < c.w {
 				// The client closed its side: answer what is complete.

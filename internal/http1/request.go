@@ -213,7 +213,9 @@ func (r *Request) parseRequestLine(line []byte, lim Limits) error {
 		return errBadRequestLine
 	}
 	for _, c := range target {
-		if c <= ' ' || c == 0x7f {
+		// '#' starts a fragment, which is never part of a
+		// request-target (RFC 9112 §3.2).
+		if c <= ' ' || c == 0x7f || c == '#' {
 			return errBadTarget
 		}
 	}

@@ -77,6 +77,9 @@ func TestParse(t *testing.T) {
 		{"HTTP2", "GET / HTTP/2.0\r\n\r\n", 505, nil},
 		{"URITooLong", "GET /" + strings.Repeat("a", lim.MaxURI) + " HTTP/1.1\r\nHost: x\r\n\r\n", 414, nil},
 		{"NoHost", "GET / HTTP/1.1\r\n\r\n", 400, nil},
+		// RFC 9112 §3.2: a fragment is not part of a request-target.
+		{"Fragment", "GET /x#frag HTTP/1.1\r\nHost: x\r\n\r\n", 400, nil},
+		{"FragmentInQuery", "GET /x?a=b#frag HTTP/1.1\r\nHost: x\r\n\r\n", 400, nil},
 		{"ObsFold", "GET / HTTP/1.1\r\nHost: x\r\nA: b\r\n c\r\n\r\n", 400, nil},
 		{"SpaceColon", "GET / HTTP/1.1\r\nHost: x\r\nA : b\r\n\r\n", 400, nil},
 		{"TEandCL", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400, nil},

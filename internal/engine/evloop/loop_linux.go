@@ -437,7 +437,7 @@ func (l *Loop) rerun(now time.Time) {
 func (l *Loop) sweep(now time.Time) {
 	l.sweepAt = now.Add(sweepEvery)
 	for _, cn := range l.conns {
-		if !cn.c.Offloaded() && now.After(cn.c.Deadline()) {
+		if !cn.c.Offloaded() && cn.c.Expired(&cn.sink, now) {
 			l.close(cn)
 		}
 	}

@@ -1,0 +1,110 @@
+package http1
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net/http/httputil"
+	"strings"
+	"testing"
+)
+
+var chunkedTests = []struct {
+	name string
+	in   string
+	n    int   // bytes consumed; -1: error
+	data int64 // data bytes
+	done bool
+}{
+	{"empty body", "0\r\n\r\nGET", 5, 0, true},
+	{"one chunk", "5\r\nhello\r\n0\r\n\r\n", 15, 5, true},
+	{"two chunks, next request follows", "3\r\nabc\r\na\r\n0123456789\r\n0\r\n\r\nGET / HTTP/1.1\r\n", 28, 13, true},
+	{"uppercase hex", "A\r\n0123456789\r\n0\r\n\r\n", 20, 10, true},
+	{"extensions", "3;name=value;x=\"q;\"\r\nabc\r\n0;last\r\n\r\n", 36, 3, true},
+	{"whitespace before extension", "3 ;a\r\nabc\r\n0\r\n\r\n", 16, 3, true},
+	{"trailers", "3\r\nabc\r\n0\r\nX-Sum: 1\r\nY: 2\r\n\r\nnext", 29, 3, true},
+	{"incomplete", "5\r\nhel", 6, 3, false},
+	{"incomplete final", "0\r\n\r", 4, 0, false},
+	{"no digits", "\r\n", -1, 0, false},
+	{"bad digit", "5x\r\nhello\r\n0\r\n\r\n", -1, 0, false},
+	{"negative", "-5\r\n", -1, 0, false},
+	{"bare LF after size", "5\nhello\r\n0\r\n\r\n", -1, 0, false},
+	{"data longer than size", "3\r\nabcd\r\n0\r\n\r\n", -1, 0, false},
+	{"bare LF after data", "3\r\nabc\n0\r\n\r\n", -1, 0, false},
+	{"overflow", "fffffffffffffffff\r\n", -1, 0, false},
+	{"LF in extension", "3;a\nb\r\nabc\r\n0\r\n\r\n", -1, 0, false},
+	{"bare LF in trailer", "0\r\nX: 1\n\r\n", -1, 0, false},
+}
+
+func TestChunkedBody(t *testing.T) {
+	for _, tt := range chunkedTests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Whole, and then a byte at a time: the answer must not
+			// depend on how the input was split.
+			for _, step := range []int{len(tt.in), 1} {
+				var d ChunkedBody
+				total := 0
+				var err error
+				for total < len(tt.in) && !d.Done() && err == nil {
+					end := min(total+step, len(tt.in))
+					var n int
+					n, err = d.Consume([]byte(tt.in[total:end]), 1024)
+					total += n
+				}
+				if tt.n < 0 {
+					if err == nil {
+						t.Fatalf("step %d: no error, consumed %d", step, total)
+					}
+					if StatusOf(err) != 400 {
+						t.Fatalf("status %d", StatusOf(err))
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("step %d: %v", step, err)
+				}
+				if total != tt.n || d.Data() != tt.data || d.Done() != tt.done {
+					t.Fatalf("step %d: consumed %d, data %d, done %v; want %d, %d, %v", step, total, d.Data(), d.Done(), tt.n, tt.data, tt.done)
+				}
+			}
+		})
+	}
+}
+
+func TestChunkedTrailerLimit(t *testing.T) {
+	var d ChunkedBody
+	in := "0\r\n" + strings.Repeat("X-Pad: aaaaaaaaaaaaaaaaaaaa\r\n", 100) + "\r\n"
+	if _, err := d.Consume([]byte(in), 1024); err == nil {
+		t.Fatal("a trailer section over the limit was accepted")
+	}
+}
+
+// FuzzChunked checks the decoder against net/http's chunked reader: a body
+// the decoder accepts as whole is one that net/http reads to its end with
+// the same data length.
+func FuzzChunked(f *testing.F) {
+	for _, tt := range chunkedTests {
+		f.Add([]byte(tt.in))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var d ChunkedBody
+		n, err := d.Consume(in, 1024)
+		if n > len(in) || n < 0 {
+			t.Fatalf("consumed %d of %d", n, len(in))
+		}
+		if err != nil || !d.Done() {
+			return
+		}
+		if bytes.ContainsAny(in[:n], " \t") {
+			return // whitespace before an extension (BWS), which net/http refuses
+		}
+		r := httputil.NewChunkedReader(bufio.NewReader(bytes.NewReader(in[:n])))
+		got, rerr := io.Copy(io.Discard, r)
+		if rerr != nil {
+			t.Fatalf("accepted %q, net/http says %v", in[:n], rerr)
+		}
+		if got != d.Data() {
+			t.Fatalf("data %d, net/http read %d", d.Data(), got)
+		}
+	})
+}

@@ -101,6 +101,10 @@ func (s *suite) basics(t *testing.T) {
 		t.Errorf("status line %q", firstLine(r.Raw))
 	}
 
+	t.Run("EmptyLinesBeforeRequest", func(t *testing.T) {
+		// RFC 9112 §2.2: empty lines before a request line are ignored.
+		wantStatus(t, one(t, s.addr, "\r\n\r\n\n\r\n"+get("/hello.txt")), 200)
+	})
 	t.Run("NotFound", func(t *testing.T) {
 		r := one(t, s.addr, get("/missing.html"))
 		wantStatus(t, r, 404)

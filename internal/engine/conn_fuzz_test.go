@@ -74,6 +74,8 @@ func FuzzConn(f *testing.F) {
 		"GET /big.txt HTTP/1.1\r\nHost: a\r\nRange: bytes=0-9,100-199,-5\r\n\r\nGET /index.html HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
 		"GET /index.html HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nHELLOGET /missing HTTP/1.1\r\nHost: a\r\n\r\n",
 		"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+		"GET /index.html HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nT: 1\r\n\r\nGET /big.txt HTTP/1.1\r\nHost: a\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcd\r\n0\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost : a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
 		"GET /index.html HTTP/1.1\r\nHost: a\r\nIf-None-Match: *\r\n\r\nGET /big.txt HTTP/1.1\r\nHost: a\r\nIf-Range: \"x\"\r\nRange: bytes=1-\r\n\r\n",
 		"\r\n\r\nGET / HTTP/1.1\nHost: a\n\n",

@@ -1,0 +1,73 @@
+package engine_test
+
+import (
+	"bytes"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/weft-server/weft/internal/engine"
+	"github.com/weft-server/weft/internal/http1"
+	"github.com/weft-server/weft/internal/site"
+)
+
+type records struct{ got []http1.Record }
+
+func (r *records) Log(rec *http1.Record) {
+	c := *rec
+	c.Method = bytes.Clone(rec.Method)
+	c.Target = bytes.Clone(rec.Target)
+	r.got = append(r.got, c)
+}
+
+// A request refused before it could be parsed (414, 431, 400) is logged as
+// itself, not under the method and target of the pipelined request before
+// it, whose state the connection still held.
+func TestFailLogsItsOwnRequest(t *testing.T) {
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "a.txt"), []byte("a"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st, err := site.Open(site.Config{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, tc := range []struct {
+		name, bad string
+		status    int
+	}{
+		{"414", "GET /" + string(bytes.Repeat([]byte("x"), 20000)), 414},
+		{"431", "GET / HTTP/1.1\r\nX: " + string(bytes.Repeat([]byte("x"), 20000)), 431},
+		{"400", "GET / HTTP/1.1\r\nHost : t\r\n\r\n", 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var log records
+			cfg := engine.Config{Handler: st, Log: &log}.WithDefaults()
+			now := time.Now()
+			c := engine.NewConn(cfg, netip.MustParseAddrPort("192.0.2.1:1"), now)
+			defer c.Release()
+			in := []byte("GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n" + tc.bad)
+			// A client that reads nothing yet: the first answer stays
+			// queued while the bad request arrives behind it.
+			out := &collect{room: func() int { return 0 }}
+			for len(in) > 0 && !c.Closing() {
+				space := c.ReadSpace()
+				n := copy(space, in)
+				in = in[n:]
+				c.Received(n, now)
+				c.Process(now)
+				c.Flush(out, now)
+			}
+			if len(log.got) != 2 {
+				t.Fatalf("%d records, want 2", len(log.got))
+			}
+			r := log.got[1]
+			if r.Status != tc.status || len(r.Method) != 0 || len(r.Target) != 0 {
+				t.Fatalf("second record: status %d, method %q, target %.20q; want %d with no method or target", r.Status, r.Method, r.Target, tc.status)
+			}
+		})
+	}
+}

@@ -105,7 +105,7 @@ func (e *entry) acquire() {
 
 // entryOverhead is what an entry holds beyond its variable-length fields:
 // the entry itself, its FileInfo, its slot in a shard's map and its node in
-// the name index, rounded up (TestEntryOverhead checks it).
+// the name index, rounded up (TestCacheMemoryBound checks the charge against the live heap).
 const entryOverhead = 640
 
 // nodeOverhead is charged for each segment of an entry's name: the index

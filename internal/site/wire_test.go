@@ -181,4 +181,3 @@ func get(t testing.TB, addr, path string, extra ...string) *reply {
 	t.Helper()
 	return pipeline(t, addr, "GET", []string{path}, extra...)[0]
 }
-

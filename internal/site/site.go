@@ -29,9 +29,10 @@ type Config struct {
 
 // Site serves the files beneath one directory. It is safe for concurrent use.
 type Site struct {
-	cfg   Config
-	root  *os.Root
-	cache *cache
+	cfg    Config
+	root   *os.Root
+	rootFD int // a descriptor of the root for openat2 (Linux), or -1
+	cache  *cache
 }
 
 var _ http1.MemoryHandler = (*Site)(nil)
@@ -59,7 +60,7 @@ func Open(cfg Config) (*Site, error) {
 		root.Close()
 		return nil, fmt.Errorf("weft: document root: %w", err)
 	}
-	st := &Site{cfg: cfg, root: root}
+	st := &Site{cfg: cfg, root: root, rootFD: openRootFD(cfg.Root)}
 	st.cache = newCache(cfg.Cache, root.Name())
 	return st, nil
 }
@@ -67,6 +68,7 @@ func Open(cfg Config) (*Site, error) {
 // Close releases the root and the cache.
 func (s *Site) Close() error {
 	s.cache.close()
+	closeRootFD(s.rootFD)
 	return s.root.Close()
 }
 
@@ -149,7 +151,7 @@ func (s *Site) serveName(req *http1.Request, resp *http1.Response, name string, 
 
 // open opens name beneath the root without blocking on special files.
 func (s *Site) open(name string) (*os.File, fs.FileInfo, error) {
-	f, err := s.root.OpenFile(name, os.O_RDONLY|openFlags, 0)
+	f, err := s.openFile(name)
 	if err != nil {
 		return nil, nil, err
 	}

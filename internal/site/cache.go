@@ -23,7 +23,7 @@ import (
 // checked again (off the event loop), so nothing stale is served for
 // longer than Validity.
 type CacheConfig struct {
-	MaxBytes int64         // memory for file contents; 64 MiB when zero; negative disables the cache
+	MaxBytes int64         // memory for entries: contents, headers, keys and bookkeeping; 64 MiB when zero; negative disables the cache
 	MaxFile  int64         // largest file held in memory; 32 KiB when zero (sendfile beats a copy beyond)
 	MaxOpen  int           // most large files held open; 1000 when zero
 	Validity time.Duration // longest an entry goes unchecked; 1s when zero
@@ -37,10 +37,10 @@ type CacheConfig struct {
 // shares one entry, one copy of its content and one descriptor.
 //
 // Lookups take only the read lock of one of nShards shards (by a hash of
-// the key), so event loops hitting different files never share a lock, and
-// a hit writes nothing shared except, once per pass of the eviction hand,
-// the entry's hot bit (and, for open files, the reference count that keeps
-// the descriptor open while it is sent). Everything else (inserts,
+// the key), so event loops hitting different files share no lock; besides
+// that lock's reader count, a hit writes only the entry's hot bit, once per
+// pass of the eviction hand, and, for an open file, the reference count
+// that keeps the descriptor open while it is sent. Everything else (inserts,
 // eviction, invalidation, accounting) happens under one mutex, mu, on the
 // slow path; a shard's map changes only under both mu and the shard's
 // write lock, so a holder of mu may read any shard's map.

@@ -11,7 +11,8 @@ import (
 )
 
 // serveListing plans an HTML index of the directory name. Hidden entries
-// are left out unless dotfiles are served. The page is generated per request
+// are left out unless dotfiles are served, and so are names no request can
+// reach; every link is percent-encoded to fetch exactly its file. The page is generated per request
 // and sent with no validators, like nginx's autoindex.
 func (s *Site) serveListing(req *http1.Request, resp *http1.Response, name string) {
 	entries, err := fs.ReadDir(s.root.FS(), name)

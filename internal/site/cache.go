@@ -1,6 +1,7 @@
 package site
 
 import (
+	"hash/maphash"
 	"path"
 	"path/filepath"
 	"strings"
@@ -22,7 +23,7 @@ import (
 // checked again (off the event loop), so nothing stale is served for
 // longer than Validity.
 type CacheConfig struct {
-	MaxBytes int64         // memory for file contents; 64 MiB when zero; negative disables the cache
+	MaxBytes int64         // memory for entries: contents, headers, keys and bookkeeping; 64 MiB when zero; negative disables the cache
 	MaxFile  int64         // largest file held in memory; 32 KiB when zero (sendfile beats a copy beyond)
 	MaxOpen  int           // most large files held open; 1000 when zero
 	Validity time.Duration // longest an entry goes unchecked; 1s when zero
@@ -31,16 +32,38 @@ type CacheConfig struct {
 	NoWatch bool
 }
 
+// The cache is keyed by what it caches: the resolved name beneath the root
+// (plus "/" for a directory's index), so every spelling of one file's path
+// shares one entry, one copy of its content and one descriptor.
+//
+// Lookups take only the read lock of one of nShards shards (by a hash of
+// the key), so event loops hitting different files share no lock; besides
+// that lock's reader count, a hit writes only the entry's hot bit, once per
+// pass of the eviction hand, and, for an open file, the reference count
+// that keeps the descriptor open while it is sent. Everything else (inserts,
+// eviction, invalidation, accounting) happens under one mutex, mu, on the
+// slow path; a shard's map changes only under both mu and the shard's
+// write lock, so a holder of mu may read any shard's map.
+//
+// Eviction is CLOCK over two rings, one of entries held in memory and one
+// of open files, each O(1) amortized per insert. Invalidation walks a
+// name index (a tree of path segments) to the entries of a file or of a
+// directory's subtree, never the whole cache.
 type cache struct {
 	maxBytes int64
 	maxFile  int64
 	maxOpen  int
 	validity int64 // nanoseconds
+	seed     maphash.Seed
 
-	mu    sync.RWMutex
-	m     map[string]*entry // by request path
-	bytes int64
-	open  int
+	shards [nShards]shard
+
+	mu    sync.Mutex
+	bytes int64 // charged by all entries (entry.cost)
+	open  int   // entries holding a descriptor
+	mem   ring  // entries held in memory
+	files ring  // entries holding a descriptor
+	index node  // the tree of names; the root stands for "."
 
 	root    string // absolute path of the root, for the watcher
 	watcher *fsnotify.Watcher
@@ -48,8 +71,17 @@ type cache struct {
 	done    chan struct{}
 }
 
+const nShards = 32
+
+// shard is one part of the cache's map, on cache lines of its own.
+type shard struct {
+	mu sync.RWMutex
+	m  map[string]*entry
+	_  [128 - 32]byte
+}
+
 func newCache(cfg CacheConfig, root string) *cache {
-	c := &cache{maxBytes: cfg.MaxBytes, maxFile: cfg.MaxFile, maxOpen: cfg.MaxOpen, validity: int64(cfg.Validity)}
+	c := &cache{maxBytes: cfg.MaxBytes, maxFile: cfg.MaxFile, maxOpen: cfg.MaxOpen, validity: int64(cfg.Validity), seed: maphash.MakeSeed()}
 	if c.maxBytes == 0 {
 		c.maxBytes = 64 << 20
 	}
@@ -62,7 +94,9 @@ func newCache(cfg CacheConfig, root string) *cache {
 	if c.validity <= 0 {
 		c.validity = int64(time.Second)
 	}
-	c.m = make(map[string]*entry)
+	for i := range c.shards {
+		c.shards[i].m = make(map[string]*entry)
+	}
 	if c.maxBytes < 0 {
 		return c
 	}
@@ -81,91 +115,248 @@ func newCache(cfg CacheConfig, root string) *cache {
 
 func (c *cache) enabled() bool { return c.maxBytes > 0 }
 
-// lookup returns the entry cached for the request path key, with a
-// reference the caller must release, or nil. With fresh, only an entry
-// confirmed within the validity period is returned.
+func (c *cache) shardOf(key []byte) *shard {
+	return &c.shards[maphash.Bytes(c.seed, key)%nShards]
+}
+
+func (c *cache) shardOfString(key string) *shard {
+	return &c.shards[maphash.String(c.seed, key)%nShards]
+}
+
+// lookup returns the entry cached under key, acquired for a response that
+// must Close it, or nil. With fresh, only an entry confirmed within the
+// validity period is returned. It does not allocate.
 func (c *cache) lookup(key []byte, now time.Time, fresh bool) *entry {
 	if !c.enabled() {
 		return nil
 	}
-	c.mu.RLock()
-	e := c.m[string(key)]
+	sh := c.shardOf(key)
+	sh.mu.RLock()
+	e := sh.m[string(key)]
 	if e == nil || (fresh && now.UnixNano()-e.checked.Load() > c.validity) {
-		c.mu.RUnlock()
+		sh.mu.RUnlock()
 		return nil
 	}
-	e.refs.Add(1)
-	c.mu.RUnlock()
-	if sec := now.Unix(); e.lastUsed.Load() != sec {
-		e.lastUsed.Store(sec)
+	e.acquire()
+	sh.mu.RUnlock()
+	if !e.hot.Load() {
+		e.hot.Store(true)
 	}
 	return e
 }
 
-// insert caches e under key, replacing what was there, if it fits.
+// insert caches e under key, replacing what was there, if it fits: it
+// evicts entries until the bytes charged stay within maxBytes and the
+// descriptors within maxOpen. An entry larger than a quarter of the budget
+// is not cached.
 func (c *cache) insert(key string, e *entry) {
 	if !c.enabled() {
 		return
 	}
+	e.key = key
+	e.charge()
+	if e.cost > c.maxBytes/4 {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if old := c.m[key]; old != nil {
-		c.removeLocked(key, old)
+	if old := c.shardOfString(key).m[key]; old != nil {
+		c.removeLocked(old)
 	}
-	if e.body != nil {
-		if e.cost() > c.maxBytes/4 {
+	for c.bytes+e.cost > c.maxBytes {
+		v := c.mem.victim()
+		if v == nil {
+			v = c.files.victim()
+		}
+		if v == nil {
 			return
 		}
-		for c.bytes+e.cost() > c.maxBytes && c.evictLocked(func(x *entry) bool { return x.body != nil }) {
-		}
-		c.bytes += e.cost()
-	} else {
-		for c.open >= c.maxOpen && c.evictLocked(func(x *entry) bool { return x.file != nil }) {
-		}
-		c.open++
+		c.removeLocked(v)
 	}
-	e.refs.Add(1) // the cache's own reference
-	e.cached = true
-	c.m[key] = e
+	if e.file != nil {
+		for c.open >= c.maxOpen {
+			v := c.files.victim()
+			if v == nil {
+				return
+			}
+			c.removeLocked(v)
+		}
+		e.refs.Add(1) // the cache's own reference
+		c.open++
+		c.files.add(e)
+	} else {
+		c.mem.add(e)
+	}
+	c.bytes += e.cost
+	c.index.add(e)
+	sh := c.shardOfString(key)
+	sh.mu.Lock()
+	sh.m[key] = e
+	sh.mu.Unlock()
 	c.watchLocked(path.Dir(e.name))
 }
 
-// removeLocked drops the entry for key and the cache's reference to it.
-func (c *cache) removeLocked(key string, e *entry) {
-	delete(c.m, key)
-	if e.body != nil {
-		c.bytes -= e.cost()
-	} else {
+// removeLocked drops e from the cache and the cache's reference to it.
+func (c *cache) removeLocked(e *entry) {
+	sh := c.shardOfString(e.key)
+	sh.mu.Lock()
+	delete(sh.m, e.key)
+	sh.mu.Unlock()
+	if e.file != nil {
+		c.files.remove(e)
 		c.open--
+	} else {
+		c.mem.remove(e)
 	}
+	c.bytes -= e.cost
+	e.node.remove(e)
 	e.Close()
 }
 
-// evictLocked drops the least recently used entry that match accepts.
-func (c *cache) evictLocked(match func(*entry) bool) bool {
-	var victim string
-	var oldest *entry
-	for k, e := range c.m {
-		if match(e) && (oldest == nil || e.lastUsed.Load() < oldest.lastUsed.Load()) {
-			victim, oldest = k, e
-		}
-	}
-	if oldest == nil {
-		return false
-	}
-	c.removeLocked(victim, oldest)
-	return true
-}
-
 // invalidate drops every entry for the file or directory rel (beneath the
-// root), or every entry when rel is "".
+// root), or every entry when rel is "" or ".".
 func (c *cache) invalidate(rel string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for k, e := range c.m {
-		if rel == "" || e.name == rel || strings.HasPrefix(e.name, rel+"/") {
-			c.removeLocked(k, e)
+	n := &c.index
+	if rel != "" && rel != "." {
+		if n = n.find(rel); n == nil {
+			return
 		}
+	}
+	var victims []*entry
+	n.collect(&victims)
+	for _, e := range victims {
+		c.removeLocked(e)
+	}
+}
+
+// stats reports the number of entries, the bytes charged and the
+// descriptors held.
+func (c *cache) stats() (entries int, bytes int64, open int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range c.shards {
+		entries += len(c.shards[i].m)
+	}
+	return entries, c.bytes, c.open
+}
+
+// ring is a CLOCK ring of entries, linked through entry.prev and next.
+type ring struct {
+	hand *entry // the next candidate for eviction
+	n    int
+}
+
+// add puts e just behind the hand: the last one the hand reaches.
+func (r *ring) add(e *entry) {
+	r.n++
+	if r.hand == nil {
+		e.prev, e.next = e, e
+		r.hand = e
+		return
+	}
+	e.next, e.prev = r.hand, r.hand.prev
+	e.prev.next = e
+	r.hand.prev = e
+}
+
+func (r *ring) remove(e *entry) {
+	r.n--
+	if e.next == e {
+		r.hand = nil
+	} else {
+		e.prev.next, e.next.prev = e.next, e.prev
+		if r.hand == e {
+			r.hand = e.next
+		}
+	}
+	e.prev, e.next = nil, nil
+}
+
+// victim returns the entry to evict: the first from the hand on that was
+// not used since the hand last passed it, clearing the hot bit of those it
+// passes. Each bit cleared is one set by a hit, so the cost per eviction is
+// O(1) amortized; the sweep stops after two turns whatever hits do meanwhile.
+func (r *ring) victim() *entry {
+	for i := 0; i < 2*r.n; i++ {
+		e := r.hand
+		if !e.hot.Load() {
+			return e
+		}
+		e.hot.Store(false)
+		r.hand = e.next
+	}
+	return r.hand
+}
+
+// node is one segment of the name index: the entries whose file has the
+// name of the path to this node, and the nodes beneath it.
+type node struct {
+	parent  *node
+	seg     string
+	kids    map[string]*node
+	entries []*entry
+}
+
+// add indexes e under e.name.
+func (n *node) add(e *entry) {
+	if e.name != "." {
+		for rest := e.name; rest != ""; {
+			seg, r, _ := strings.Cut(rest, "/")
+			rest = r
+			k := n.kids[seg]
+			if k == nil {
+				if n.kids == nil {
+					n.kids = make(map[string]*node)
+				}
+				k = &node{parent: n, seg: strings.Clone(seg)}
+				n.kids[k.seg] = k
+			}
+			n = k
+		}
+	}
+	n.entries = append(n.entries, e)
+	e.node = n
+}
+
+// remove drops e from n, and n and its ancestors from the tree while they
+// are empty.
+func (n *node) remove(e *entry) {
+	for i, x := range n.entries {
+		if x == e {
+			last := len(n.entries) - 1
+			n.entries[i] = n.entries[last]
+			n.entries[last] = nil
+			n.entries = n.entries[:last]
+			break
+		}
+	}
+	e.node = nil
+	for n.parent != nil && len(n.entries) == 0 && len(n.kids) == 0 {
+		delete(n.parent.kids, n.seg)
+		n = n.parent
+	}
+	if len(n.entries) == 0 {
+		n.entries = nil
+	}
+}
+
+// find returns the node for the name rel, or nil.
+func (n *node) find(rel string) *node {
+	for rest := rel; rest != "" && n != nil; {
+		seg, r, _ := strings.Cut(rest, "/")
+		rest = r
+		n = n.kids[seg]
+	}
+	return n
+}
+
+// collect appends the entries of n and of every node beneath it.
+func (n *node) collect(dst *[]*entry) {
+	*dst = append(*dst, n.entries...)
+	for _, k := range n.kids {
+		k.collect(dst)
 	}
 }
 

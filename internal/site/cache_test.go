@@ -1,8 +1,10 @@
 package site
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -67,5 +69,88 @@ func TestValidityBoundWithoutWatcher(t *testing.T) {
 	st.ServeHTTP1(req, &resp)
 	if got := body(&resp); got != "two\n" {
 		t.Fatalf("after the validity period: %q", got)
+	}
+}
+
+func testEntry(name string, size int) *entry {
+	return &entry{name: name, body: make([]byte, size)}
+}
+
+func has(c *cache, key string) bool {
+	e := c.lookup([]byte(key), time.Now(), false)
+	if e != nil {
+		e.Close()
+	}
+	return e != nil
+}
+
+// TestCacheEvictionOrder: CLOCK evicts in insertion order the entries not
+// used since the hand last passed, and spares the ones that were.
+func TestCacheEvictionOrder(t *testing.T) {
+	probe := testEntry("n00", 1024)
+	probe.key = probe.name
+	probe.charge()
+	c := newCache(CacheConfig{MaxBytes: 20 * probe.cost, NoWatch: true}, t.TempDir())
+	defer c.close()
+	name := func(i int) string { return fmt.Sprintf("n%02d", i) }
+	for i := range 20 {
+		c.insert(name(i), testEntry(name(i), 1024))
+	}
+	if n, b, _ := c.stats(); n != 20 || b != 20*probe.cost {
+		t.Fatalf("%d entries, %d bytes after 20 inserts", n, b)
+	}
+	for i := range 5 {
+		if !has(c, name(i)) {
+			t.Fatalf("%s missing", name(i))
+		}
+	}
+	for i := 20; i < 30; i++ {
+		c.insert(name(i), testEntry(name(i), 1024))
+	}
+	for i := range 30 {
+		want := i < 5 || i >= 15
+		if got := has(c, name(i)); got != want {
+			t.Errorf("%s cached: %v, want %v", name(i), got, want)
+		}
+	}
+	if n, b, _ := c.stats(); n != 20 || b > c.maxBytes {
+		t.Errorf("%d entries, %d bytes, budget %d", n, b, c.maxBytes)
+	}
+}
+
+// TestCacheInvalidateIndex: invalidating a name drops the entries of that
+// file (under every key that serves it) or of that directory's subtree,
+// and nothing else.
+func TestCacheInvalidateIndex(t *testing.T) {
+	c := newCache(CacheConfig{NoWatch: true}, t.TempDir())
+	defer c.close()
+	for _, kn := range [][2]string{
+		{"d/x", "d/x"}, {"d/sub/y", "d/sub/y"}, {"d/sub/", "d/sub/index.html"}, {"d/sub/index.html", "d/sub/index.html"},
+		{"dd/z", "dd/z"}, {"d.txt", "d.txt"}, {"./", "index.html"}, {"index.html", "index.html"},
+	} {
+		c.insert(kn[0], testEntry(kn[1], 10))
+	}
+	check := func(want ...string) {
+		t.Helper()
+		for _, k := range []string{"d/x", "d/sub/y", "d/sub/", "d/sub/index.html", "dd/z", "d.txt", "./", "index.html"} {
+			if got := has(c, k); got != slices.Contains(want, k) {
+				t.Errorf("%s cached: %v", k, got)
+			}
+		}
+	}
+	c.invalidate("d/sub/index.html")
+	check("d/x", "d/sub/y", "dd/z", "d.txt", "./", "index.html")
+	c.invalidate("d/nothing")
+	c.invalidate("d")
+	check("dd/z", "d.txt", "./", "index.html")
+	c.invalidate("index.html")
+	check("dd/z", "d.txt")
+	c.invalidate("")
+	check()
+	if len(c.index.kids) != 0 || len(c.index.entries) != 0 {
+		t.Errorf("index not empty: %d nodes, %d entries", len(c.index.kids), len(c.index.entries))
+	}
+	if n, b, _ := c.stats(); n != 0 || b != 0 {
+		t.Errorf("%d entries, %d bytes left", n, b)
 	}
 }

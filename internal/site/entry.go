@@ -1,11 +1,13 @@
 package site
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -16,45 +18,55 @@ import (
 // header lines, and its content, held in memory (small files) or as an
 // open descriptor (large ones, for sendfile). Entries in the cache are
 // shared by every connection and never modified after creation, except
-// for their atomic counters.
+// for their atomic fields and the links the cache keeps under its lock.
 type entry struct {
-	name  string // beneath the root
+	name  string // the file beneath the root
 	fi    fs.FileInfo
 	size  int64
 	mod   time.Time
-	etag  []byte
 	ctype string
 	head  []byte // header lines of a 200: Content-Type, ETag, Last-Modified, Accept-Ranges
-	h304  []byte // header lines of a 304: ETag, Last-Modified
+	etag  []byte // within head
+	h304  []byte // header lines of a 304 (ETag, Last-Modified), within head
 
 	body []byte   // whole content, or nil
 	file *os.File // open file when body is nil
 
-	refs     atomic.Int32 // the cache's reference plus one per response in flight
-	checked  atomic.Int64 // when the file was last confirmed unchanged (UnixNano)
-	lastUsed atomic.Int64 // last hit, in Unix seconds, for eviction
-	cached   bool
+	refs    atomic.Int32 // file entries: the cache's reference plus one per response in flight
+	checked atomic.Int64 // when the file was last confirmed unchanged (UnixNano)
+	hot     atomic.Bool  // used since the eviction hand last passed (CLOCK)
+
+	// Owned by the cache, under its lock.
+	key        string // the cache key: name, or a directory's name and "/" for its index
+	cost       int64  // bytes charged against the budget
+	prev, next *entry // the CLOCK ring
+	node       *node  // the name index
 }
 
 var _ io.Closer = (*entry)(nil)
 
 // newEntry describes the open file f (of info fi). With load, it reads the
-// whole content and closes f; otherwise the entry keeps f open. The entry
-// starts with one reference.
+// whole content and closes f; otherwise the entry keeps f open with one
+// reference, for the caller.
 func newEntry(name string, f *os.File, fi fs.FileInfo, load bool, now time.Time) (*entry, error) {
 	e := &entry{name: name, fi: fi, size: fi.Size(), mod: fi.ModTime(), ctype: contentType(name)}
-	e.etag = appendETag(nil, e.size, e.mod)
-	var h []byte
-	h = append(h, "Content-Type: "...)
+	var space [256]byte
+	h := append(space[:0], "Content-Type: "...)
 	h = append(h, e.ctype...)
-	h = append(h, "\r\nETag: "...)
+	h = append(h, "\r\n"...)
 	start := len(h)
-	h = append(h, e.etag...)
+	h = append(h, "ETag: "...)
+	tag := len(h)
+	h = appendETag(h, e.size, e.mod)
+	tagEnd := len(h)
 	h = append(h, "\r\nLast-Modified: "...)
 	h = http1.AppendDate(h, e.mod)
 	h = append(h, "\r\n"...)
-	e.h304 = h[start-len("ETag: "):]
-	e.head = append(h[:len(h):len(h)], "Accept-Ranges: bytes\r\n"...)
+	end := len(h)
+	h = append(h, "Accept-Ranges: bytes\r\n"...)
+	e.head = bytes.Clone(h)
+	e.etag = e.head[tag:tagEnd:tagEnd]
+	e.h304 = e.head[start:end:end]
 	if load {
 		body := make([]byte, e.size)
 		n, err := f.ReadAt(body, 0)
@@ -68,23 +80,44 @@ func newEntry(name string, f *os.File, fi fs.FileInfo, load bool, now time.Time)
 		e.body = body
 	} else {
 		e.file = f
+		e.refs.Store(1)
 	}
-	e.refs.Store(1)
 	e.checked.Store(now.UnixNano())
-	e.lastUsed.Store(now.Unix())
 	return e, nil
 }
 
-// Close releases one reference; the last one closes the file.
+// Close releases one reference to a file entry; the last one closes the
+// file. Entries held in memory are not counted: their bytes are the
+// garbage collector's to free.
 func (e *entry) Close() error {
-	if e.refs.Add(-1) == 0 && e.file != nil {
+	if e.file != nil && e.refs.Add(-1) == 0 {
 		return e.file.Close()
 	}
 	return nil
 }
 
-// cost is what the entry counts against the cache's memory budget.
-func (e *entry) cost() int64 { return int64(len(e.body)) + int64(len(e.head)) + 256 }
+// acquire takes a reference for a response (see Close).
+func (e *entry) acquire() {
+	if e.file != nil {
+		e.refs.Add(1)
+	}
+}
+
+// entryOverhead is what an entry holds beyond its variable-length fields:
+// the entry itself, its FileInfo, its slot in a shard's map and its node in
+// the name index, rounded up (TestCacheMemoryBound checks the charge against the live heap).
+const entryOverhead = 640
+
+// nodeOverhead is charged for each segment of an entry's name: the index
+// may hold a node per segment.
+const nodeOverhead = 160
+
+// charge sets what e counts against the cache's memory budget: every byte
+// it holds.
+func (e *entry) charge() {
+	segs := int64(1 + strings.Count(e.name, "/"))
+	e.cost = entryOverhead + segs*nodeOverhead + int64(len(e.key)+2*len(e.name)) + int64(cap(e.head)+cap(e.body))
+}
 
 // sameFile reports whether fi still describes the file e was made from.
 func (e *entry) sameFile(fi fs.FileInfo) bool {

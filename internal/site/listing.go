@@ -3,7 +3,6 @@ package site
 import (
 	"html"
 	"io/fs"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,7 +11,8 @@ import (
 )
 
 // serveListing plans an HTML index of the directory name. Hidden entries
-// are left out unless dotfiles are served. The page is generated per request
+// are left out unless dotfiles are served, and so are names no request can
+// reach; every link is percent-encoded to fetch exactly its file. The page is generated per request
 // and sent with no validators, like nginx's autoindex.
 func (s *Site) serveListing(req *http1.Request, resp *http1.Response, name string) {
 	entries, err := fs.ReadDir(s.root.FS(), name)
@@ -50,13 +50,13 @@ func (s *Site) serveListing(req *http1.Request, resp *http1.Response, name strin
 		if err != nil {
 			continue
 		}
-		display, size := n, strconv.FormatInt(info.Size(), 10)
-		if e.IsDir() {
-			display, size = n+"/", "-"
+		if !fetchable(n) {
+			continue // a link to it would only answer 400
 		}
-		href := (&url.URL{Path: display}).EscapedPath()
-		if strings.Contains(strings.SplitN(href, "/", 2)[0], ":") {
-			href = "./" + href // a colon in the first segment would read as a scheme
+		display, size := n, strconv.FormatInt(info.Size(), 10)
+		href := escapeName(n)
+		if e.IsDir() {
+			display, size, href = n+"/", "-", href+"/"
 		}
 		b.WriteString("<tr><td><a href=\"" + html.EscapeString(href) + "\">" + html.EscapeString(display) + "</a></td><td class=\"n\">" +
 			size + "</td><td>" + info.ModTime().UTC().Format("2006-01-02 15:04") + "</td></tr>\n")
@@ -66,4 +66,34 @@ func (s *Site) serveListing(req *http1.Request, resp *http1.Response, name strin
 	resp.AddHeader("Content-Type", "text/html; charset=utf-8")
 	resp.AddHeader("Cache-Control", "no-cache")
 	resp.Body = []byte(b.String())
+}
+
+// fetchable reports whether a request for the name n (one segment) can
+// reach it: resolve refuses control bytes and backslashes.
+func fetchable(n string) bool {
+	for i := 0; i < len(n); i++ {
+		if c := n[i]; c < ' ' || c == 0x7f || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// escapeName percent-encodes every byte of the name n but the unreserved
+// ones (RFC 3986 §2.3), so that a link to it, relative to its directory,
+// resolves back to exactly n: no byte can end the path ('?', '#'), read as
+// a scheme (':'), start an escape ('%') or a new segment ('/'), or need
+// quoting in HTML.
+func escapeName(n string) string {
+	const hex = "0123456789ABCDEF"
+	b := make([]byte, 0, len(n)*3)
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
+			b = append(b, c)
+			continue
+		}
+		b = append(b, '%', hex[c>>4], hex[c&15])
+	}
+	return string(b)
 }

@@ -1,9 +1,6 @@
 package site
 
-import (
-	"errors"
-	"strings"
-)
+import "errors"
 
 var (
 	errBadPath = errors.New("weft: malformed path")
@@ -16,64 +13,72 @@ var (
 // control bytes, backslashes, and "." or ".." segments, whether they arrived
 // plain or encoded; it refuses (errHidden) segments that begin with a dot,
 // except ".well-known", unless dotfiles is set. Empty segments are merged.
-// The result is "." for the root; dir reports a trailing slash.
+// The result is "." for the root; dir reports a trailing slash. The name is
+// a string of its own, exactly as long as it is (no larger buffer behind it).
 func resolve(raw []byte, dotfiles bool) (name string, dir bool, err error) {
-	if len(raw) == 0 || raw[0] != '/' {
-		return "", false, errBadPath
-	}
-	var b strings.Builder
-	b.Grow(len(raw))
-	seg := 0 // start, in b, of the current segment
-	hidden := false
-	endSegment := func() error {
-		s := b.String()[seg:]
-		switch {
-		case s == "." || s == "..":
-			return errBadPath
-		case s != "" && s[0] == '.' && s != ".well-known" && !dotfiles:
-			hidden = true
-		}
-		return nil
-	}
-	for i := 1; i < len(raw); i++ {
-		c := raw[i]
-		if c == '%' {
-			if i+2 >= len(raw) {
-				return "", false, errBadPath
-			}
-			h, l := unhex(raw[i+1]), unhex(raw[i+2])
-			if h < 0 || l < 0 {
-				return "", false, errBadPath
-			}
-			c = byte(h<<4 | l)
-			i += 2
-		}
-		switch {
-		case c == '/':
-			if err := endSegment(); err != nil {
-				return "", false, err
-			}
-			if b.Len() > seg {
-				b.WriteByte('/')
-				seg = b.Len()
-			}
-			continue
-		case c < ' ' || c == 0x7f || c == '\\':
-			return "", false, errBadPath
-		}
-		b.WriteByte(c)
-	}
-	if err := endSegment(); err != nil {
+	var space [256]byte
+	b, dir, err := appendResolved(space[:0], raw, dotfiles)
+	if err != nil {
 		return "", false, err
 	}
+	return string(b), dir, nil
+}
+
+// appendResolved is resolve that appends the name to dst and returns the
+// extended slice, so a caller can decode into stack space without
+// allocating. On error, the returned slice is dst unchanged.
+func appendResolved(dst, raw []byte, dotfiles bool) (name []byte, dir bool, err error) {
+	if len(raw) == 0 || raw[0] != '/' {
+		return dst, false, errBadPath
+	}
+	base := len(dst)
+	b := dst
+	seg := base // start, in b, of the current segment
+	hidden := false
+	for i := 1; i <= len(raw); i++ {
+		var c byte = '/' // the end of raw ends the last segment
+		if i < len(raw) {
+			c = raw[i]
+			if c == '%' {
+				if i+2 >= len(raw) {
+					return dst, false, errBadPath
+				}
+				h, l := unhex(raw[i+1]), unhex(raw[i+2])
+				if h < 0 || l < 0 {
+					return dst, false, errBadPath
+				}
+				c = byte(h<<4 | l)
+				i += 2
+			}
+			if c < ' ' || c == 0x7f || c == '\\' {
+				return dst, false, errBadPath
+			}
+		}
+		if c != '/' {
+			b = append(b, c)
+			continue
+		}
+		s := b[seg:]
+		switch {
+		case len(s) == 0:
+			continue // empty segments merge
+		case len(s) == 1 && s[0] == '.', len(s) == 2 && s[0] == '.' && s[1] == '.':
+			return dst, false, errBadPath
+		case s[0] == '.' && !dotfiles && string(s) != ".well-known":
+			hidden = true
+		}
+		b = append(b, '/')
+		seg = len(b)
+	}
 	if hidden {
-		return "", false, errHidden
+		return dst, false, errHidden
 	}
-	name = strings.TrimSuffix(b.String(), "/")
-	if name == "" {
-		name = "."
+	if len(b) > base {
+		b = b[:len(b)-1] // the slash that ended the last segment
+	} else {
+		b = append(b, '.')
 	}
-	return name, raw[len(raw)-1] == '/', nil
+	return b, raw[len(raw)-1] == '/', nil
 }
 
 func unhex(c byte) int {

@@ -55,7 +55,12 @@ func FuzzResolve(f *testing.F) {
 		f.Add([]byte(s), false)
 	}
 	f.Fuzz(func(t *testing.T, raw []byte, dotfiles bool) {
-		name, _, err := resolve(raw, dotfiles)
+		name, dir, err := resolve(raw, dotfiles)
+		// appendResolved appends the same name after what dst holds.
+		got, gotDir, gotErr := appendResolved([]byte("pre"), raw, dotfiles)
+		if gotErr != err || string(got) != "pre"+name || (err == nil && gotDir != dir) {
+			t.Fatalf("appendResolved(%q) = %q, %v, %v; resolve: %q, %v, %v", raw, got, gotDir, gotErr, name, dir, err)
+		}
 		if err != nil {
 			return
 		}

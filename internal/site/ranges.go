@@ -3,6 +3,7 @@ package site
 import (
 	"bytes"
 	"errors"
+	"math"
 
 	"github.com/weft-server/weft/internal/http1"
 )
@@ -106,8 +107,12 @@ func parseRange(h []byte, size int64, maxRanges int, dst []byteRange) ([]byteRan
 	return ranges, nil
 }
 
+// parseInt parses a run of digits. A value beyond int64 saturates at
+// math.MaxInt64: such a position lies past the end of any representation,
+// which makes a first-pos unsatisfiable (RFC 9110 §14.1.2) rather than
+// malformed, and a last-pos or suffix length simply "to the end".
 func parseInt(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 18 {
+	if len(b) == 0 {
 		return 0, false
 	}
 	var n int64
@@ -115,7 +120,12 @@ func parseInt(b []byte) (int64, bool) {
 		if c < '0' || c > '9' {
 			return 0, false
 		}
-		n = n*10 + int64(c-'0')
+		d := int64(c - '0')
+		if n > (math.MaxInt64-d)/10 {
+			n = math.MaxInt64
+			continue
+		}
+		n = n*10 + d
 	}
 	return n, true
 }

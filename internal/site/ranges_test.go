@@ -24,10 +24,18 @@ func TestParseRange(t *testing.T) {
 		{"bytes=", nil, nil},
 		{"bytes=1-0", nil, nil},
 		{"bytes=a-b", nil, nil},
-		{"bytes=0-10,5-20", nil, nil},               // overlap: ignored
-		{"bytes=0-99,0-99", nil, nil},               // amplification: ignored
-		{"bytes=1-1,2-2,3-3,4-4,5-5,6-6", nil, nil}, // more than maxRanges (5)
-		{"bytes=99999999999999999999-", nil, nil},   // overflow: ignored
+		{"bytes=0-10,5-20", nil, nil},                          // overlap: ignored
+		{"bytes=0-99,0-99", nil, nil},                          // amplification: ignored
+		{"bytes=1-1,2-2,3-3,4-4,5-5,6-6", nil, nil},            // more than maxRanges (5)
+		{"bytes=99999999999999999999-", nil, errUnsatisfiable}, // beyond int64: past the end
+		{"bytes=9223372036854775807-", nil, errUnsatisfiable},
+		{"bytes=9223372036854775806-9223372036854775807", nil, errUnsatisfiable},
+		{"bytes=100-99999999999999999999", nil, errUnsatisfiable},
+		{"bytes=99-99999999999999999999", []byteRange{{99, 1}}, nil},
+		{"bytes=-99999999999999999999", []byteRange{{0, 100}}, nil},
+		{"bytes=0000000000000000000000001-2", []byteRange{{1, 2}}, nil},
+		{"bytes=99999999999999999999-, 0-0", []byteRange{{0, 1}}, nil},
+		{"bytes=99999999999999999999-1", nil, nil}, // last < first: malformed
 	}
 	for _, tc := range cases {
 		got, err := parseRange([]byte(tc.h), 100, 5, nil)

@@ -29,9 +29,10 @@ type Config struct {
 
 // Site serves the files beneath one directory. It is safe for concurrent use.
 type Site struct {
-	cfg   Config
-	root  *os.Root
-	cache *cache
+	cfg    Config
+	root   *os.Root
+	rootFD int // a descriptor of the root for openat2 (Linux), or -1
+	cache  *cache
 }
 
 var _ http1.MemoryHandler = (*Site)(nil)
@@ -59,7 +60,7 @@ func Open(cfg Config) (*Site, error) {
 		root.Close()
 		return nil, fmt.Errorf("weft: document root: %w", err)
 	}
-	st := &Site{cfg: cfg, root: root}
+	st := &Site{cfg: cfg, root: root, rootFD: openRootFD(cfg.Root)}
 	st.cache = newCache(cfg.Cache, root.Name())
 	return st, nil
 }
@@ -67,6 +68,7 @@ func Open(cfg Config) (*Site, error) {
 // Close releases the root and the cache.
 func (s *Site) Close() error {
 	s.cache.close()
+	closeRootFD(s.rootFD)
 	return s.root.Close()
 }
 
@@ -101,6 +103,7 @@ func (s *Site) ServeHTTP1(req *http1.Request, resp *http1.Response) {
 }
 
 func (s *Site) serveName(req *http1.Request, resp *http1.Response, name string, trailing bool) {
+	key := name
 	f, fi, err := s.open(name)
 	if err != nil {
 		http1.ErrorPage(resp, statusForError(err))
@@ -132,7 +135,7 @@ func (s *Site) serveName(req *http1.Request, resp *http1.Response, name string, 
 			http1.ErrorPage(resp, statusForError(err))
 			return
 		}
-		name = index
+		key, name = name+"/", index
 	} else if trailing {
 		f.Close()
 		http1.ErrorPage(resp, 404)
@@ -143,12 +146,12 @@ func (s *Site) serveName(req *http1.Request, resp *http1.Response, name string, 
 		http1.ErrorPage(resp, 404)
 		return
 	}
-	s.serveFile(req, resp, f, fi, name)
+	s.serveFile(req, resp, f, fi, name, key)
 }
 
 // open opens name beneath the root without blocking on special files.
 func (s *Site) open(name string) (*os.File, fs.FileInfo, error) {
-	f, err := s.root.OpenFile(name, os.O_RDONLY|openFlags, 0)
+	f, err := s.openFile(name)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -178,12 +181,13 @@ func statusForError(err error) int {
 	return 404
 }
 
-// serveFile serves the regular file f, opened for the request path key,
-// through the cache: a fresh entry is used as is, a stale one confirmed
-// with f's metadata, and a missing or changed one built from f.
-func (s *Site) serveFile(req *http1.Request, resp *http1.Response, f *os.File, fi fs.FileInfo, name string) {
+// serveFile serves the regular file f, opened as name, through the cache
+// under key (name, or a directory's name and "/" when name is its index):
+// a fresh entry is used as is, a stale one confirmed with f's metadata, and
+// a missing or changed one built from f.
+func (s *Site) serveFile(req *http1.Request, resp *http1.Response, f *os.File, fi fs.FileInfo, name, key string) {
 	now := time.Now()
-	if e := s.cache.lookup(req.Path, now, false); e != nil {
+	if e := s.cache.lookup([]byte(key), now, false); e != nil {
 		if e.name == name && e.sameFile(fi) {
 			f.Close()
 			e.checked.Store(now.UnixNano())
@@ -198,23 +202,39 @@ func (s *Site) serveFile(req *http1.Request, resp *http1.Response, f *os.File, f
 		http1.ErrorPage(resp, 500)
 		return
 	}
-	s.cache.insert(string(req.Path), e)
+	s.cache.insert(key, e)
 	s.serveEntry(req, resp, e)
 }
 
 // ServeFromMemory implements http1.MemoryHandler: it answers GET and HEAD
 // for paths whose entries are cached and fresh, without touching the disk.
+// It resolves the path into stack space, so a hit allocates nothing; a
+// path longer than that space goes the disk path.
 func (s *Site) ServeFromMemory(req *http1.Request, resp *http1.Response) bool {
-	if req.Method != http1.MethodGet && req.Method != http1.MethodHead {
+	if req.Method != http1.MethodGet && req.Method != http1.MethodHead || !s.cache.enabled() {
 		return false
 	}
-	e := s.cache.lookup(req.Path, time.Now(), true)
+	var space [memoryPathMax + 1]byte
+	if len(req.Path) > memoryPathMax {
+		return false
+	}
+	key, dir, err := appendResolved(space[:0], req.Path, s.cfg.Dotfiles)
+	if err != nil {
+		return false
+	}
+	if dir {
+		key = append(key, '/')
+	}
+	e := s.cache.lookup(key, time.Now(), true)
 	if e == nil {
 		return false
 	}
 	s.serveEntry(req, resp, e)
 	return true
 }
+
+// memoryPathMax is the longest request path ServeFromMemory resolves.
+const memoryPathMax = 1024
 
 // planMultipart turns resp into a multipart/byteranges response (RFC 9110
 // §14.6) whose parts send segments of f. Its Content-Type replaces the
@@ -263,10 +283,16 @@ func boundaryFor(etag []byte) string {
 }
 
 // appendETag appends a strong validator built from size and modification
-// time, as nginx does: it changes whenever the file does.
+// time, as nginx does: it changes whenever the file does. The time is its
+// seconds in hex then its nanoseconds as eight hex digits, so it is exact
+// for any date (UnixNano overflows after 2262).
 func appendETag(dst []byte, size int64, mod time.Time) []byte {
 	dst = append(dst, '"')
-	dst = strconv.AppendInt(dst, mod.UnixNano(), 16)
+	dst = strconv.AppendUint(dst, uint64(mod.Unix()), 16)
+	ns := uint32(mod.Nanosecond())
+	for shift := 28; shift >= 0; shift -= 4 {
+		dst = append(dst, "0123456789abcdef"[ns>>shift&0xf])
+	}
 	dst = append(dst, '-')
 	dst = strconv.AppendInt(dst, size, 16)
 	return append(dst, '"')

@@ -55,6 +55,7 @@ func Run(t *testing.T, start Starter, caps Capabilities) {
 	t.Run("SlowReaders", s.slowReaders)
 	t.Run("WriteTimeout", s.writeTimeout)
 	t.Run("GracefulShutdown", s.gracefulShutdown)
+	t.Run("DrainAnswersArrived", s.drainAnswersArrived)
 }
 
 type suite struct {

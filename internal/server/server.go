@@ -158,7 +158,7 @@ func Run(ctx context.Context, cfg Config) error {
 		if every <= 0 {
 			every = time.Second
 		}
-		l := accesslog.New(w, cfg.LogFormat, every)
+		l := accesslog.New(w, cfg.LogFormat, every, cfg.ErrorLog)
 		defer l.Close()
 		ecfg.Log = l
 	}

@@ -352,3 +352,44 @@ func TestStopRefusesNewClients(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestNoOrphansStopDuringReload: SIGTERM right behind SIGHUP, so that the
+// stop finds the supervisor starting the new generation: every worker
+// ever seen is gone once the supervisor has exited.
+func TestNoOrphansStopDuringReload(t *testing.T) {
+	srv := startHuge(t, 2, "--shutdown-timeout", "2s")
+	waitFor(t, "2 workers", func() bool { return len(children(t, srv.PID)) == 2 })
+	c, _ := slowDownload(t, srv.Addr)
+	defer c.Close()
+	seen := map[int]bool{}
+	done := make(chan struct{})
+	watched := make(chan struct{})
+	go func() { // every child the supervisor has, until it exits
+		defer close(watched)
+		for {
+			for _, k := range children(t, srv.PID) {
+				seen[k] = true
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}()
+	syscall.Kill(srv.PID, syscall.SIGHUP)
+	time.Sleep(5 * time.Millisecond) // the signal goes through the server to the supervisor
+	err := srv.Stop()
+	close(done)
+	<-watched
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range seen {
+		if alive(k) {
+			t.Errorf("worker %d outlived the supervisor", k)
+			syscall.Kill(k, syscall.SIGKILL)
+		}
+	}
+	t.Logf("%d workers seen", len(seen))
+}

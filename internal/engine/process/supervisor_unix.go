@@ -101,7 +101,9 @@ func (e Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Conf
 			for i := 0; i < n; i++ {
 				w, err := s.start(ctx)
 				if err != nil {
-					cfg.ErrorLog.Error("reload: starting a worker failed; keeping the old workers", "err", err)
+					if ctx.Err() == nil {
+						cfg.ErrorLog.Error("reload: starting a worker failed; keeping the old workers", "err", err)
+					}
 					s.stopAll(fresh, false)
 					fresh = nil
 					break
@@ -136,6 +138,9 @@ func (e Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Conf
 			restartAt = restartAt[1:]
 			w, err := s.start(ctx)
 			if err != nil {
+				if ctx.Err() != nil {
+					continue // stopping: the next turn returns
+				}
 				cfg.ErrorLog.Error("restarting a worker failed", "err", err)
 				restartAt = append(restartAt, time.Now().Add(backoff))
 				continue

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"os/signal"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -77,8 +79,10 @@ func benchOne(ctx context.Context, exe string, dir []string, eng, path string, c
 	if err != nil {
 		return "", err
 	}
-	var errBuf strings.Builder
-	cmd.Stderr = &errBuf
+	// The child's stderr is copied by os/exec's goroutine while this one
+	// may read it: a locked buffer, not a bare strings.Builder.
+	errBuf := &syncBuffer{}
+	cmd.Stderr = errBuf
 	if err := cmd.Start(); err != nil {
 		return "", err
 	}
@@ -115,4 +119,22 @@ func benchOne(ctx context.Context, exe string, dir []string, eng, path string, c
 	}
 	return fmt.Sprintf("| %s | %.0f | %v | %v | %d of %d | %d | %s | %s |", eng, r.RPS(),
 		r.Quantile(0.5).Round(time.Microsecond), r.Quantile(0.99).Round(time.Microsecond), r.Served, conns, r.Errors, cpu, eff), nil
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

@@ -13,7 +13,6 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -178,24 +177,6 @@ func TestBench(t *testing.T) {
 	if !regexp.MustCompile(`\| serial \| \d+ \| [^|]+ \| [^|]+ \| 1 of 4 \|`).MatchString(string(out)) {
 		t.Errorf("serial served more than one of 4 clients at once:\n%s", out)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe to read while a process writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestOutOfDescriptors: when accept(2) fails for want of descriptors,

@@ -2,13 +2,21 @@
 // combined or JSON format. Lines are formatted into a buffer under a mutex
 // and written out when the buffer fills or once a second, so logging costs
 // the hot path a memory copy rather than a system call.
+//
+// A failed write (a full disk, a closed pipe) does not silence the log for
+// good: the failure is reported once on the error log, the unwritten lines
+// stay buffered and are retried at the next periodic flush, lines that do
+// not fit meanwhile are dropped and counted, and when writing resumes the
+// error log says how many were lost. Reopen swaps the output (for log
+// rotation) and retries at once.
 package accesslog
 
 import (
-	"bufio"
-	"errors"
+	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -40,22 +48,57 @@ func ParseFormat(s string) (Format, error) {
 	return 0, fmt.Errorf("weft: unknown log format %q (want common, combined or json)", s)
 }
 
+const (
+	// bufSize is the buffer of lines waiting to be written.
+	bufSize = 64 << 10
+	// pipeBuf is PIPE_BUF on Linux (and the POSIX minimum is 512; every
+	// Unix weft runs on has at least 4096): a write to a pipe of at most
+	// this many bytes is atomic, so lines from processes sharing the pipe
+	// cannot interleave inside it.
+	pipeBuf = 4096
+)
+
 // Logger is an access log. It is safe for concurrent use.
 type Logger struct {
 	format Format
-	mu     sync.Mutex
-	w      *bufio.Writer
-	line   []byte
-	err    error
+	errLog *slog.Logger
 	stop   chan struct{}
 	done   chan struct{}
+
+	mu      sync.Mutex
+	w       io.Writer
+	chunk   int    // largest write: pipeBuf unless w is a regular file
+	buf     []byte // whole lines waiting to be written (a write error may leave a line's tail first)
+	line    []byte
+	failing error // the error of the last write, nil when it succeeded
+	lost    int64 // lines dropped since failing began
 }
 
 // New returns a Logger writing to w, flushed at least every interval.
-func New(w io.Writer, format Format, interval time.Duration) *Logger {
-	l := &Logger{format: format, w: bufio.NewWriterSize(w, 64<<10), stop: make(chan struct{}), done: make(chan struct{})}
+// Write failures and recoveries are reported on errLog (slog.Default when
+// nil).
+func New(w io.Writer, format Format, interval time.Duration, errLog *slog.Logger) *Logger {
+	if errLog == nil {
+		errLog = slog.Default()
+	}
+	l := &Logger{format: format, errLog: errLog, w: w, chunk: chunkFor(w), buf: make([]byte, 0, bufSize),
+		stop: make(chan struct{}), done: make(chan struct{})}
 	go l.flusher(interval)
 	return l
+}
+
+// chunkFor is the largest write to w that other processes writing to the
+// same output cannot split: a write to a regular file opened with O_APPEND
+// (or shared through one open file description, as inherited stdout is)
+// lands whole, so the whole buffer goes at once; a pipe, a terminal, a
+// socket or an unknown writer gets writes of at most PIPE_BUF bytes.
+func chunkFor(w io.Writer) int {
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			return bufSize
+		}
+	}
+	return pipeBuf
 }
 
 func (l *Logger) flusher(interval time.Duration) {
@@ -72,14 +115,12 @@ func (l *Logger) flusher(interval time.Duration) {
 	}
 }
 
-// Flush writes out buffered lines.
+// Flush writes out buffered lines, retrying after a failed write. It
+// returns the error of the last write, nil once writing succeeds again.
 func (l *Logger) Flush() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err := l.w.Flush(); err != nil && l.err == nil {
-		l.err = err
-	}
-	return l.err
+	return l.flushLocked()
 }
 
 // Close stops the flusher and writes out what is buffered.
@@ -89,22 +130,99 @@ func (l *Logger) Close() error {
 	return l.Flush()
 }
 
+// Reopen writes what is buffered to the current output if it can, then
+// makes w the output and writes out the rest there. It returns the
+// previous output, for the caller to close. Lines buffered during an
+// outage of the old output thus reach the new one.
+func (l *Logger) Reopen(w io.Writer) io.Writer {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.failing == nil {
+		l.flushLocked()
+	}
+	old := l.w
+	l.w, l.chunk = w, chunkFor(w)
+	l.flushLocked()
+	return old
+}
+
 // Log implements engine.RecordSink.
 func (l *Logger) Log(r *http1.Record) {
 	l.mu.Lock()
 	l.line = l.format.Append(l.line[:0], r)
-	if l.w.Available() < len(l.line) {
-		// Write out whole lines only: prefork workers share the log,
-		// and a line split across two writes could interleave with
-		// another worker's.
-		if err := l.w.Flush(); err != nil && l.err == nil {
-			l.err = errors.Join(errors.New("weft: access log"), err)
-		}
+	if len(l.buf)+len(l.line) > cap(l.buf) && l.failing == nil {
+		// While the output fails, only the flusher retries, once per
+		// interval, rather than every request.
+		l.flushLocked()
 	}
-	if _, err := l.w.Write(l.line); err != nil && l.err == nil {
-		l.err = errors.Join(errors.New("weft: access log"), err)
+	switch {
+	case len(l.buf)+len(l.line) <= cap(l.buf):
+		l.buf = append(l.buf, l.line...)
+	case len(l.buf) == 0 && l.failing == nil:
+		// A line larger than the buffer goes out alone.
+		if _, err := l.w.Write(l.line); err != nil {
+			l.fail(err)
+			l.lost++
+		}
+	default:
+		l.lost++
 	}
 	l.mu.Unlock()
+}
+
+// flushLocked writes the buffer out in chunks of whole lines of at most
+// l.chunk bytes (a longer line goes alone). On failure what is unwritten
+// stays for the next try.
+func (l *Logger) flushLocked() error {
+	off := 0
+	var err error
+	for off < len(l.buf) {
+		n := wholeLines(l.buf[off:], l.chunk)
+		var m int
+		m, err = l.w.Write(l.buf[off : off+n])
+		off += m
+		if err != nil {
+			break
+		}
+	}
+	l.buf = l.buf[:copy(l.buf, l.buf[off:])]
+	if err != nil {
+		l.fail(err)
+		return err
+	}
+	if l.failing != nil {
+		if l.lost > 0 {
+			l.errLog.Warn("access log: writing again", "lost_lines", l.lost, "after", l.failing)
+		} else {
+			l.errLog.Info("access log: writing again; no line lost", "after", l.failing)
+		}
+		l.failing, l.lost = nil, 0
+	}
+	return nil
+}
+
+// fail records a write error, reporting it when an outage begins.
+func (l *Logger) fail(err error) {
+	if l.failing == nil {
+		l.errLog.Error("access log: write failed; retrying every flush, lines beyond the 64 KiB buffer are dropped and counted", "err", err)
+	}
+	l.failing = err
+}
+
+// wholeLines is how many bytes of b, at most max, end a line: at least one
+// whole line even when it is longer than max, or all of b when it holds
+// no newline.
+func wholeLines(b []byte, max int) int {
+	if len(b) <= max {
+		return len(b)
+	}
+	if i := bytes.LastIndexByte(b[:max], '\n'); i >= 0 {
+		return i + 1
+	}
+	if i := bytes.IndexByte(b[max:], '\n'); i >= 0 {
+		return max + i + 1
+	}
+	return len(b)
 }
 
 // Append appends r as one line in format f.

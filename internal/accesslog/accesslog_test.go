@@ -61,7 +61,7 @@ func TestParseFormat(t *testing.T) {
 
 func TestBufferedAndFlushedOnClose(t *testing.T) {
 	var buf bytes.Buffer
-	l := accesslog.New(&buf, accesslog.Common, time.Hour)
+	l := accesslog.New(&buf, accesslog.Common, time.Hour, nil)
 	l.Log(&rec)
 	if buf.Len() != 0 {
 		t.Fatal("written before a flush: the log is not buffered")
@@ -82,11 +82,12 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// TestWritesWholeLines: every write(2) the log makes holds whole lines, so
-// processes sharing one log file or pipe cannot interleave inside a line.
+// TestWritesWholeLines: every write the log makes holds whole lines, and
+// at most PIPE_BUF bytes to an output that is not a regular file, so
+// processes sharing one log pipe cannot interleave inside a line.
 func TestWritesWholeLines(t *testing.T) {
 	w := &lineWriter{}
-	l := accesslog.New(w, accesslog.Combined, time.Hour)
+	l := accesslog.New(w, accesslog.Combined, time.Hour, nil)
 	for i := 0; i < 2000; i++ {
 		l.Log(&rec)
 	}
@@ -97,6 +98,9 @@ func TestWritesWholeLines(t *testing.T) {
 	for i, s := range w.writes {
 		if !strings.HasSuffix(s, "\n") || !strings.HasPrefix(s, "2001:db8::1 ") {
 			t.Fatalf("write %d splits a line: starts %q, ends %q", i, s[:20], s[len(s)-20:])
+		}
+		if len(s) > 4096 {
+			t.Fatalf("write %d is %d bytes, more than PIPE_BUF", i, len(s))
 		}
 	}
 }

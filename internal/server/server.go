@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
 	"sort"
 	"strings"
 	"syscall"
@@ -106,7 +105,6 @@ func Run(ctx context.Context, cfg Config) error {
 		// A prefork worker runs the in-process engine its supervisor
 		// was told to give it.
 		engName = cfg.WorkerEngine
-		signal.Ignore(syscall.SIGHUP)
 	}
 	eng, engName, err := pickEngine(&cfg, engName)
 	if err != nil {
@@ -144,24 +142,63 @@ func Run(ctx context.Context, cfg Config) error {
 	ecfg := cfg.Limits
 	ecfg.Handler = st
 	ecfg.ErrorLog = cfg.ErrorLog
+	var alog *accesslog.Logger
+	logFile := ""
 	if cfg.AccessLog {
 		w := cfg.Stdout
 		if cfg.LogFile != "" && cfg.LogFile != "-" {
-			f, err := os.OpenFile(cfg.LogFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+			logFile = cfg.LogFile
+			f, err := openLog(logFile)
 			if err != nil {
-				return fmt.Errorf("weft: access log: %w", err)
+				return err
 			}
-			defer f.Close()
 			w = f
 		}
 		every := cfg.FlushEvery
 		if every <= 0 {
 			every = time.Second
 		}
-		l := accesslog.New(w, cfg.LogFormat, every)
-		defer l.Close()
-		ecfg.Log = l
+		alog = accesslog.New(w, cfg.LogFormat, every, cfg.ErrorLog)
+		defer func() {
+			alog.Close()
+			if logFile != "" {
+				// The file in use now: a reopen may have replaced the first.
+				alog.Reopen(io.Discard).(*os.File).Close()
+			}
+		}()
+		ecfg.Log = alog
 	}
+
+	// Signals are the process's, handled here for every engine (an
+	// engine installs no handler): SIGHUP and SIGUSR1 reopen the access
+	// log file, for log rotation; the prefork supervisor also replaces
+	// its workers on SIGHUP and passes SIGUSR1 on to them, so that they
+	// reopen theirs. Workers reopen their own log on either.
+	var toEngine chan os.Signal
+	if p, ok := eng.(process.Engine); ok && !worker {
+		toEngine = make(chan os.Signal, 4)
+		p.Signals = toEngine
+		eng = p
+	}
+	sigs := make(chan os.Signal, 4)
+	handleSignals(sigs)
+	sigDone, sigExited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sigExited)
+		for {
+			select {
+			case sig := <-sigs:
+				onSignal(sig, alog, logFile, toEngine, cfg.ErrorLog)
+			case <-sigDone:
+				return
+			}
+		}
+	}()
+	defer func() { // before the access log closes
+		releaseSignals(sigs)
+		close(sigDone)
+		<-sigExited
+	}()
 
 	if cfg.PprofAddr != "" {
 		stop, err := servePprof(cfg.PprofAddr, cfg.ErrorLog, worker)
@@ -191,6 +228,49 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	return nil
+}
+
+// openLog opens the access log file for appending.
+func openLog(name string) (*os.File, error) {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("weft: access log: %w", err)
+	}
+	return f, nil
+}
+
+// onSignal handles SIGHUP or SIGUSR1: it reopens the access log file (a
+// log on standard output is flushed, retrying after a failure), passes
+// the signal on to the engine when it takes signals, and logs one line.
+func onSignal(sig os.Signal, alog *accesslog.Logger, logFile string, toEngine chan<- os.Signal, elog *slog.Logger) {
+	attrs := []any{"signal", sig.String()}
+	switch {
+	case alog == nil:
+		attrs = append(attrs, "access_log", "off")
+	case logFile == "":
+		alog.Flush()
+		attrs = append(attrs, "access_log", "standard output, flushed")
+	default:
+		if f, err := openLog(logFile); err != nil {
+			attrs = append(attrs, "access_log", "not reopened; still writing to the old file", "err", err)
+		} else {
+			alog.Reopen(f).(*os.File).Close()
+			attrs = append(attrs, "access_log", "reopened "+logFile)
+		}
+	}
+	if toEngine != nil {
+		select {
+		case toEngine <- sig:
+			if sig == syscall.SIGHUP {
+				attrs = append(attrs, "workers", "replacing")
+			} else {
+				attrs = append(attrs, "workers", "signalled")
+			}
+		default:
+			attrs = append(attrs, "workers", "busy; signal dropped")
+		}
+	}
+	elog.Info("signal received", attrs...)
 }
 
 func inheritedListener() (*net.TCPListener, error) {

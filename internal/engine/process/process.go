@@ -2,11 +2,18 @@
 // the weft binary as N worker processes that share the listening socket
 // (inherited as a file descriptor), each running an in-process engine.
 // Workers share no memory: a crash takes down one worker, which the
-// supervisor restarts with back-off. SIGTERM or SIGINT is forwarded for a
-// graceful stop; SIGHUP replaces every worker with a fresh one, starting
-// the new ones before stopping the old, so no connection is refused or cut
-// (zero-downtime reload). Workers die with the supervisor (PR_SET_PDEATHSIG),
-// so none is left orphaned.
+// supervisor restarts with back-off.
+//
+// When Serve's context ends (the server's SIGTERM or SIGINT), the
+// supervisor sends each worker SIGTERM for a graceful stop, makes the
+// shared socket stop listening (Linux), and returns once every worker it
+// ever started has exited. A SIGHUP, which the server passes on through
+// Engine.Signals, replaces every worker with a fresh one: the new workers
+// report that they serve before the old ones are told to drain, and the
+// listening socket stays open throughout, so no connection is refused
+// (zero-downtime reload). Other signals on Engine.Signals (SIGUSR1) are
+// passed on to the live workers. On Linux, workers also get SIGTERM if the
+// supervisor dies without stopping them (PR_SET_PDEATHSIG).
 package process
 
 import (
@@ -36,6 +43,10 @@ type Engine struct {
 	Workers int      // worker processes; one per core when zero
 	Argv    []string // command line to re-execute (os.Args when nil)
 	Env     []string // added to the workers' environment
+	// Signals carries the signals the server received for this engine:
+	// SIGHUP replaces the workers; any other is passed on to them. The
+	// engine installs no signal handler itself.
+	Signals <-chan os.Signal
 }
 
 var _ engine.Engine = Engine{}

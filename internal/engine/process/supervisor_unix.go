@@ -8,8 +8,8 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/signal"
 	"runtime"
+	"sync"
 	"syscall"
 	"time"
 
@@ -26,7 +26,9 @@ type worker struct {
 	stopped bool // the supervisor asked it to stop
 }
 
-// Serve implements engine.Engine: it supervises workers until ctx is done.
+// Serve implements engine.Engine: it supervises workers until ctx is done,
+// then stops them and returns once every worker it started, of every
+// generation, has exited.
 func (e Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config) error {
 	defer ln.Close()
 	// The workers inherit a duplicate of the listening socket. It is
@@ -52,22 +54,25 @@ func (e Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Conf
 	}
 	s := &supervisor{exe: exe, argv: argv, env: e.Env, lfd: lfd, cfg: cfg, exits: make(chan *worker), done: make(chan struct{})}
 	defer close(s.done)
+	// Generations replaced by a reload drain in the background; Serve
+	// does not return before they have exited.
+	var draining sync.WaitGroup
+	defer draining.Wait()
 
-	// PR_SET_PDEATHSIG fires when the thread that forked a child exits,
-	// so every fork happens on this goroutine, locked to its thread for
-	// the life of the supervisor.
+	// On Linux, PR_SET_PDEATHSIG fires when the thread that forked a
+	// child exits, so every fork happens on this goroutine, locked to its
+	// thread for the life of the supervisor.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-
 	live := map[*worker]bool{}
 	for i := 0; i < n; i++ {
-		w, err := s.start()
+		w, err := s.start(ctx)
 		if err != nil {
-			s.stopAll(live)
+			s.stopAll(live, true)
+			if ctx.Err() != nil {
+				return nil // told to stop while starting: not a failure
+			}
 			return err
 		}
 		live[w] = true
@@ -81,17 +86,25 @@ func (e Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Conf
 		}
 		select {
 		case <-ctx.Done():
-			s.stopAll(live)
+			s.stopAll(live, true)
 			return nil
-		case <-hup:
-			// Zero-downtime reload: new workers first, then the old
-			// ones drain.
+		case sig := <-e.Signals:
+			if sig != syscall.SIGHUP {
+				for w := range live {
+					w.proc.Signal(sig)
+				}
+				continue
+			}
+			// Zero-downtime reload: new workers first, serving on the
+			// same listening socket, then the old ones drain.
 			fresh := map[*worker]bool{}
 			for i := 0; i < n; i++ {
-				w, err := s.start()
+				w, err := s.start(ctx)
 				if err != nil {
-					cfg.ErrorLog.Error("reload: starting a worker failed; keeping the old workers", "err", err)
-					s.stopAll(fresh)
+					if ctx.Err() == nil {
+						cfg.ErrorLog.Error("reload: starting a worker failed; keeping the old workers", "err", err)
+					}
+					s.stopAll(fresh, false)
 					fresh = nil
 					break
 				}
@@ -100,7 +113,11 @@ func (e Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Conf
 			if fresh != nil {
 				old := live
 				live = fresh
-				go s.stopAll(old)
+				draining.Add(1)
+				go func() {
+					defer draining.Done()
+					s.stopAll(old, false)
+				}()
 				cfg.ErrorLog.Info("reloaded", "workers", n)
 			}
 		case w := <-s.exits:
@@ -119,8 +136,11 @@ func (e Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Conf
 			backoff = min(2*backoff, 5*time.Second)
 		case <-timer:
 			restartAt = restartAt[1:]
-			w, err := s.start()
+			w, err := s.start(ctx)
 			if err != nil {
+				if ctx.Err() != nil {
+					continue // stopping: the next turn returns
+				}
 				cfg.ErrorLog.Error("restarting a worker failed", "err", err)
 				restartAt = append(restartAt, time.Now().Add(backoff))
 				continue
@@ -140,8 +160,10 @@ type supervisor struct {
 	done  chan struct{} // closed when Serve returns
 }
 
-// start launches a worker and waits until it reports that it serves.
-func (s *supervisor) start() (*worker, error) {
+// start launches a worker and waits until it reports that it serves. A
+// worker that fails to get ready, or is still starting when ctx ends, is
+// killed and reaped before start returns.
+func (s *supervisor) start(ctx context.Context) (*worker, error) {
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -174,11 +196,20 @@ func (s *supervisor) start() (*worker, error) {
 	// dead, which Wait reports).
 	ready := make(chan struct{})
 	go func() { io.Copy(io.Discard, pr); close(ready) }()
+	timeout := time.NewTimer(15 * time.Second)
+	defer timeout.Stop()
 	select {
 	case <-ready:
-	case <-time.After(15 * time.Second):
+	case <-timeout.C:
+		w.stopped = true
 		proc.Kill()
+		<-w.exited
 		return nil, fmt.Errorf("weft: worker %d not ready within 15s", pid)
+	case <-ctx.Done():
+		w.stopped = true
+		proc.Kill()
+		<-w.exited
+		return nil, fmt.Errorf("weft: worker %d: stopping before it was ready: %w", pid, ctx.Err())
 	}
 	select {
 	case <-w.exited:
@@ -188,11 +219,29 @@ func (s *supervisor) start() (*worker, error) {
 	return w, nil
 }
 
-// stopAll asks workers to stop gracefully and kills those that overstay.
-func (s *supervisor) stopAll(ws map[*worker]bool) {
+// listenGrace is how long a final stop waits between telling the workers
+// to stop and making the socket stop listening.
+const listenGrace = 100 * time.Millisecond
+
+// stopAll asks workers to stop gracefully, kills those that overstay, and
+// returns when all have exited. final is for the supervisor's own stop:
+// then the shared socket also stops listening as soon as the workers have
+// been told, so that new clients are refused at once instead of waiting in
+// the backlog of a socket no one accepts from any more. A reload keeps it
+// listening, for the new workers.
+func (s *supervisor) stopAll(ws map[*worker]bool, final bool) {
 	for w := range ws {
 		w.stopped = true
 		w.proc.Signal(syscall.SIGTERM)
+	}
+	if final {
+		// A moment for the workers to take their SIGTERM and stop
+		// accepting first: accept(2) on a socket that no longer listens
+		// fails (EINVAL), which an engine still accepting reports as an
+		// error. Clients arriving meanwhile wait in the backlog, and the
+		// socket's shutdown resets them.
+		time.Sleep(listenGrace)
+		stopListening(s.lfd)
 	}
 	deadline := time.After(s.cfg.ShutdownTimeout + 5*time.Second)
 	for w := range ws {

@@ -309,6 +309,9 @@ func skipEmptyLines(b []byte) int {
 // with status 400 or 413, that the body is malformed or larger than
 // MaxBodyBytes: where the next request would start cannot then be trusted.
 func (c *Conn) dropBody(t int64) (done bool, status int) {
+	if c.r == c.w {
+		return false, 0 // nothing to drop (and perhaps no buffer)
+	}
 	avail := (*c.in)[c.r:c.w]
 	b := &c.body
 	if !b.chunked {
@@ -585,14 +588,22 @@ func (c *Conn) Idle() bool {
 }
 
 // Drainable reports whether a graceful shutdown may close the connection
-// now: it is idle after answering at least one request. A connection that
-// has not sent its first request yet is given until its header timeout to
-// do so (and is answered with Connection: close), because its client
-// cannot tell a close from a failure; a client whose kept-alive connection
-// closes between requests may safely retry (RFC 9112 §9.3.1). Before
-// closing, an engine must still read what has already arrived (see
-// ServeStream): a request in the socket's buffer is answered, not dropped.
-func (c *Conn) Drainable() bool { return c.Idle() && c.answered.Load() }
+// now: it is idle after answering at least one request, and has been for
+// DrainQuiet. A connection that has not sent its first request yet is
+// given until its header timeout to do so (and is answered with
+// Connection: close), because its client cannot tell a close from a
+// failure. One answered within DrainQuiet is likely in use, its next
+// request perhaps on its way: closing it then would lose that request to
+// a client that does not retry, so it is given until DrainQuiet has passed
+// to send it (and is answered with Connection: close). Before closing, an
+// engine must still read what has already arrived (see ServeStream).
+func (c *Conn) Drainable() bool {
+	return c.Idle() && c.answered.Load() && time.Now().UnixNano()-c.lastActive >= int64(DrainQuiet)
+}
+
+// DrainQuiet is how long a kept-alive connection must have been idle before
+// a graceful shutdown closes it (see Drainable).
+const DrainQuiet = time.Second
 
 // Fresh reports whether no response has been queued yet. Safe to call from
 // any goroutine.
@@ -604,7 +615,7 @@ func (c *Conn) Fresh() bool { return !c.answered.Load() }
 // output is pending, whatever it sends meanwhile; ReadHeaderTimeout after
 // a request's first byte while its head or body is incomplete (or after
 // the connection opened, for its first request); IdleTimeout after the
-// last activity otherwise.
+// last activity otherwise (DrainQuiet while draining).
 func (c *Conn) Deadline() time.Time {
 	var t int64
 	switch {
@@ -616,6 +627,8 @@ func (c *Conn) Deadline() time.Time {
 		t = c.reqStart + int64(c.cfg.ReadHeaderTimeout)
 	case !c.answered.Load():
 		t = c.opened + int64(c.cfg.ReadHeaderTimeout)
+	case c.draining.Load():
+		t = c.lastActive + int64(min(DrainQuiet, c.cfg.IdleTimeout))
 	default:
 		t = c.lastActive + int64(c.cfg.IdleTimeout)
 	}

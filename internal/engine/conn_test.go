@@ -71,3 +71,51 @@ func TestFailLogsItsOwnRequest(t *testing.T) {
 		})
 	}
 }
+
+// A body that stops arriving between reads leaves the connection in its
+// body phase with no input buffer (an idle connection holds none); being
+// driven again then, as an event loop does after a write, must wait for
+// more, not fail.
+func TestBodyPausedBetweenReads(t *testing.T) {
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "a.txt"), []byte("a"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st, err := site.Open(site.Config{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, head := range []string{
+		"GET /a.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab",
+		"GET /a.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nab",
+	} {
+		now := time.Now()
+		c := engine.NewConn(engine.Config{Handler: st}.WithDefaults(), netip.MustParseAddrPort("192.0.2.1:1"), now)
+		out := &collect{room: func() int { return 0 }} // the answer stays queued
+		feedConn(c, head, now)
+		c.Flush(out, now)
+		c.Process(now) // no new input: the body waits
+		out.room = nil
+		c.Flush(out, now)
+		rest := "c\r\n0\r\n\r\n"
+		if !bytes.Contains([]byte(head), []byte("chunked")) {
+			rest = "cdefghij"
+		}
+		feedConn(c, rest+"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n", now)
+		c.Flush(out, now)
+		if n := bytes.Count(out.b, []byte("HTTP/1.1 200 OK")); n != 2 {
+			t.Fatalf("%d answers, want 2:\n%s", n, out.b)
+		}
+		c.Release()
+	}
+}
+
+func feedConn(c *engine.Conn, in string, now time.Time) {
+	for len(in) > 0 {
+		n := copy(c.ReadSpace(), in)
+		in = in[n:]
+		c.Received(n, now)
+		c.Process(now)
+	}
+}

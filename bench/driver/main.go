@@ -3,21 +3,24 @@
 // Command driver runs the side-by-side benchmark of bench/run: it builds a
 // document root, starts each server pinned to CPU 0, loads it with wrk
 // pinned to CPU 1, measures requests per second, throughput, p99 latency
-// and the server's CPU time (its whole process tree, from /proc), and
-// prints one table with weft/nginx ratios, all from the same run.
+// and the server's CPU time (its whole process tree, from /proc) over
+// interleaved runs, and prints one table with weft/nginx ratios, all from
+// the same run; then memory per idle keep-alive connection.
 package main
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -30,8 +33,8 @@ var (
 	weftBin  = flag.String("weft", "weft", "weft binary")
 	work     = flag.String("work", os.TempDir(), "scratch directory")
 	duration = flag.Duration("duration", 4*time.Second, "length of each wrk run")
-	idleN    = flag.Int("idle", 10000, "idle keep-alive connections for the memory case (0 skips it)")
-	reps     = flag.Int("reps", 3, "interleaved repetitions per case; the median is reported")
+	idleN    = flag.Int("idle", 10000, "most idle keep-alive connections for the memory case, measured at 0, 1/4, 1/2 and all of it (0 skips it)")
+	reps     = flag.Int("reps", 5, "interleaved runs per case and server; each cell is their median (min–max)")
 	only     = flag.String("cases", "", "comma-separated `prefixes` of the case names to run, or one prefix with commas (default all; \"none\" runs only the idle-memory case)")
 	raw      = flag.Bool("raw", false, "also list every run, in the order run, with its server and wrk CPU per request")
 )
@@ -39,10 +42,14 @@ var (
 type server struct {
 	name  string
 	start func(port int) (*exec.Cmd, error)
+	// heap, when set, returns the server's live heap in bytes after a
+	// forced collection (weft, through --pprof).
+	heap func(port int) (float64, bool)
 }
 
 type result struct {
 	rps, mbps, p99ms float64
+	requests         float64 // requests completed (wrk's "N requests in")
 	cpu              float64 // server CPU seconds during the run
 	wrkBusy          float64 // wrk CPU seconds / wall seconds
 	wrkCPU           float64 // wrk CPU seconds during the run
@@ -56,33 +63,45 @@ func main() {
 	nginxConf := filepath.Join(*work, "nginx.conf")
 	must(os.WriteFile(nginxConf, []byte(nginxConfig(*work, root)), 0o644))
 
-	// The access-log case runs both servers with their default log
-	// format to a file (each run starts it empty); the others log nothing.
+	// The access-log case runs both servers logging every request to a
+	// file (each run starts it empty) in the same common log format, both
+	// buffering up to 64 KiB and flushing at least once a second (weft's
+	// only way; nginx's buffer=64k flush=1s); the others log nothing.
 	accessLog := filepath.Join(*work, "access.log")
-	startWeft := func(port int, engine string, log bool) (*exec.Cmd, error) {
+	startWeft := func(port int, engine string, log bool, extra ...string) (*exec.Cmd, error) {
 		logArgs := []string{"--no-access-log"}
 		if log {
 			must(os.WriteFile(accessLog, nil, 0o644))
 			logArgs = []string{"--access-log", accessLog}
 		}
-		return startPinned(*weftBin, append([]string{"serve", root, "--addr", fmt.Sprintf("127.0.0.1:%d", port),
-			"--engine", engine, "--max-conns", "20000"}, logArgs...)...)
+		args := append([]string{"serve", root, "--addr", fmt.Sprintf("127.0.0.1:%d", port),
+			"--engine", engine, "--max-conns", "20000"}, logArgs...)
+		return startPinned(*weftBin, append(args, extra...)...)
 	}
 	startNginx := func(port int, log bool) (*exec.Cmd, error) {
 		conf := strings.ReplaceAll(nginxConfig(*work, root), "PORT", strconv.Itoa(port))
 		if log {
 			must(os.WriteFile(accessLog, nil, 0o644))
-			conf = strings.Replace(conf, "access_log off;", "access_log "+accessLog+";", 1)
+			conf = strings.Replace(conf, "access_log off;", "access_log "+accessLog+" clf buffer=64k flush=1s;", 1)
 		}
 		must(os.WriteFile(nginxConf, []byte(conf), 0o644))
 		return startPinned("nginx", "-c", nginxConf)
 	}
 	weft := func(engine string) server {
-		return server{"weft " + engine, func(port int) (*exec.Cmd, error) { return startWeft(port, engine, false) }}
+		return server{name: "weft " + engine, start: func(port int) (*exec.Cmd, error) { return startWeft(port, engine, false) }}
 	}
-	nginx := server{"nginx", func(port int) (*exec.Cmd, error) { return startNginx(port, false) }}
-	weftLogged := server{"weft epoll", func(port int) (*exec.Cmd, error) { return startWeft(port, "epoll", true) }}
-	nginxLogged := server{"nginx", func(port int) (*exec.Cmd, error) { return startNginx(port, true) }}
+	// For the idle-memory case weft also serves net/http/pprof on the
+	// port 1,000 above its own, for a live-heap figure after a forced GC.
+	weftHeap := func(engine string) server {
+		return server{
+			name:  "weft " + engine,
+			start: func(port int) (*exec.Cmd, error) { return startWeft(port, engine, false, "--pprof", pprofAddr(port)) },
+			heap:  liveHeap,
+		}
+	}
+	nginx := server{name: "nginx", start: func(port int) (*exec.Cmd, error) { return startNginx(port, false) }}
+	weftLogged := server{name: "weft epoll", start: func(port int) (*exec.Cmd, error) { return startWeft(port, "epoll", true) }}
+	nginxLogged := server{name: "nginx", start: func(port int) (*exec.Cmd, error) { return startNginx(port, true) }}
 
 	type bcase struct {
 		name, path string
@@ -105,10 +124,13 @@ func main() {
 
 	fmt.Printf("# weft vs nginx, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Printf("Machine: %s, %d CPUs. Servers pinned to CPU 0, wrk (1 thread) to CPU 1, keep-alive unless stated.\n", cpuModel(), numCPU())
-	fmt.Printf("Each row: the median (by req/s) of %d interleaved runs of %v.\n", *reps, *duration)
-	fmt.Printf("nginx %s: 1 worker, sendfile on, tcp_nopush on, open_file_cache on, keepalive_requests 1000000, access_log off. weft: --no-access-log. The access-log case logs to a file with each server's default format and buffering.\n\n", nginxVersion())
-	fmt.Println("| case | server | req/s | MB/s | p99 ms | server CPU s | req per CPU-s | req/s vs nginx | efficiency vs nginx | server+wrk CPU µs/req | note |")
-	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+	fmt.Printf("Each server ran %d times per case, interleaved with the others, %v each. Figures: median (min–max) over the runs. "+
+		"req per CPU-s and server+wrk CPU µs/req are pooled over the runs (Σ requests / Σ CPU seconds), the range after the first being the runs' own; "+
+		"req/s vs nginx compares medians, efficiency vs nginx the pooled figures.\n", *reps, *duration)
+	fmt.Printf("nginx %s: 1 worker, listen deferred (TCP_DEFER_ACCEPT, as weft's epoll and poll engines set), sendfile on, tcp_nopush on, open_file_cache on, keepalive_requests 1000000, access_log off. weft: --no-access-log. "+
+		"The access-log case logs every request to a file in common log format, buffered (64 KiB, flushed at least once a second) by both: nginx access_log ... buffer=64k flush=1s.\n\n", nginxVersion())
+	fmt.Println("| case | server | runs | req/s | MB/s | p99 ms | server CPU s | req per CPU-s | req/s vs nginx | efficiency vs nginx | server+wrk CPU µs/req | note |")
+	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	port := 18400
 	var every []string // with -raw, a row per run
 	var names []string
@@ -120,8 +142,7 @@ func main() {
 			continue
 		}
 		// Repetitions are interleaved (nginx, weft, nginx, weft, ...) so
-		// that the machine's drift touches every server alike; each
-		// server's row is its median run by req/s.
+		// that the machine's drift touches every server alike.
 		runs := make([][]*result, len(c.servers))
 		for rep := 0; rep < *reps; rep++ {
 			for i, s := range c.servers {
@@ -132,43 +153,43 @@ func main() {
 					continue
 				}
 				runs[i] = append(runs[i], r)
-				n := r.rps * duration.Seconds()
-				every = append(every, fmt.Sprintf("| %s | %s | %d | %.0f | %.1f | %.1f |",
-					c.name, s.name, rep+1, r.rps, r.cpu/n*1e6, r.wrkCPU/n*1e6))
+				every = append(every, fmt.Sprintf("| %s | %s | %d | %.0f | %.0f | %.2f | %.1f | %.1f | %.0f%% |",
+					c.name, s.name, rep+1, r.rps, r.requests, r.cpu, r.cpu/r.requests*1e6, r.wrkCPU/r.requests*1e6, 100*r.wrkBusy))
 			}
 		}
-		var base *result
+		baseRPS, baseEff := math.NaN(), math.NaN()
 		for i, s := range c.servers {
-			r := median(runs[i])
-			if r == nil {
-				fmt.Printf("| %s | %s | error (see stderr) ||||||||\n", c.name, s.name)
+			rs := runs[i]
+			if len(rs) == 0 {
+				fmt.Printf("| %s | %s | 0 | error (see stderr) |||||||||\n", c.name, s.name)
 				continue
 			}
+			rps := summarize(field(rs, func(r *result) float64 { return r.rps }))
+			p := pool(rs)
 			if s.name == "nginx" {
-				base = r
+				baseRPS, baseEff = rps.med, p.perCPUSecond()
 			}
-			ratio, eff := "", ""
-			if base != nil && s.name != "nginx" {
-				ratio = fmt.Sprintf("%.2f×", r.rps/base.rps)
-				eff = fmt.Sprintf("%.2f×", (r.rps/r.cpu)/(base.rps/base.cpu))
+			vsRPS, vsEff := "", ""
+			if s.name != "nginx" {
+				vsRPS, vsEff = ratio(rps.med, baseRPS), ratio(p.perCPUSecond(), baseEff)
 			}
-			note := r.errors
-			if r.wrkBusy > 0.9 {
-				note = strings.TrimSpace(note + fmt.Sprintf(" wrk core saturated (%.0f%%)", 100*r.wrkBusy))
-			}
+			runEff := summarize(field(rs, func(r *result) float64 { return r.requests / r.cpu }))
 			// Server and client CPU together per request: on loopback the
 			// kernel charges the receiver's share of a transfer to
 			// whichever process pushes the bytes, so this column is the
 			// whole cost, whoever was billed for it.
-			both := (r.cpu + r.wrkCPU) / (r.rps * duration.Seconds()) * 1e6
-			fmt.Printf("| %s | %s | %.0f | %.1f | %.2f | %.2f | %.0f | %s | %s | %.1f | %s |\n",
-				c.name, s.name, r.rps, r.mbps, r.p99ms, r.cpu, r.rps/r.cpu, ratio, eff, both, note)
+			fmt.Printf("| %s | %s | %d | %s | %s | %s | %s | %.0f (%.0f–%.0f) | %s | %s | %.1f | %s |\n",
+				c.name, s.name, len(rs), rps.format(0),
+				summarize(field(rs, func(r *result) float64 { return r.mbps })).format(1),
+				summarize(field(rs, func(r *result) float64 { return r.p99ms })).format(2),
+				summarize(field(rs, func(r *result) float64 { return r.cpu })).format(2),
+				p.perCPUSecond(), runEff.min, runEff.max, vsRPS, vsEff, p.bothMicros(), notes(rs))
 		}
 	}
 	if *raw && len(every) > 0 {
 		fmt.Printf("\nEvery run, in the order run:\n\n")
-		fmt.Println("| case | server | run | req/s | server CPU µs/req | wrk CPU µs/req |")
-		fmt.Println("|---|---|---:|---:|---:|---:|")
+		fmt.Println("| case | server | run | req/s | requests | server CPU s | server CPU µs/req | wrk CPU µs/req | wrk busy |")
+		fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|")
 		for _, row := range every {
 			fmt.Println(row)
 		}
@@ -176,18 +197,7 @@ func main() {
 	if *idleN <= 0 {
 		return
 	}
-	fmt.Printf("\nExtra RSS with %d idle keep-alive connections (each answered once):\n\n", *idleN)
-	fmt.Println("| server | RSS before MiB | RSS with idle conns MiB | extra MiB |")
-	fmt.Println("|---|---:|---:|---:|")
-	for _, s := range []server{nginx, weft("epoll"), weft("goroutine")} {
-		port++
-		before, after, err := idleRSS(s, port, *idleN)
-		if err != nil {
-			fmt.Printf("| %s | error: %v |||\n", s.name, err)
-			continue
-		}
-		fmt.Printf("| %s | %.1f | %.1f | %.1f |\n", s.name, before, after, after-before)
-	}
+	idleMemory([]server{nginx, weftHeap("epoll"), weftHeap("goroutine")}, &port, idleCounts(*idleN))
 }
 
 // selected reports whether the case name starts with one of the
@@ -209,17 +219,6 @@ func selected(name, prefixes string, all []string) bool {
 		}
 	}
 	return false
-}
-
-// median returns the run with the median req/s (the upper middle for an
-// even count), or nil for none.
-func median(rs []*result) *result {
-	if len(rs) == 0 {
-		return nil
-	}
-	sorted := append([]*result(nil), rs...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i].rps < sorted[j].rps })
-	return sorted[len(sorted)/2]
 }
 
 func must(err error) {
@@ -263,6 +262,9 @@ error_log %[1]s/nginx-error.log;
 worker_rlimit_nofile 30000;
 events { worker_connections 25000; }
 http {
+  # The common log format, as weft writes it ($remote_user and an empty
+  # variable print as "-").
+  log_format clf '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent';
   access_log off;
   sendfile on;
   tcp_nopush on;
@@ -274,7 +276,7 @@ http {
   fastcgi_temp_path %[1]s/nginx-fastcgi;
   uwsgi_temp_path %[1]s/nginx-uwsgi;
   scgi_temp_path %[1]s/nginx-scgi;
-  server { listen 127.0.0.1:PORT; root %[2]s; }
+  server { listen 127.0.0.1:PORT deferred; root %[2]s; }
 }
 `, work, root)
 }
@@ -343,6 +345,9 @@ func runCase(s server, port int, path string, conns int, extra []string) (*resul
 	wall := time.Since(start).Seconds()
 	cpu := treeCPU(cmd.Process.Pid) - cpu0
 	r := parseWrk(out.String())
+	if r.requests == 0 {
+		r.requests = r.rps * wall
+	}
 	r.cpu = cpu
 	r.wrkCPU = (w.ProcessState.UserTime() + w.ProcessState.SystemTime()).Seconds()
 	r.wrkBusy = r.wrkCPU / wall
@@ -351,6 +356,7 @@ func runCase(s server, port int, path string, conns int, extra []string) (*resul
 
 var (
 	reqRe  = regexp.MustCompile(`Requests/sec:\s+([\d.]+)`)
+	nReqRe = regexp.MustCompile(`(\d+) requests in `)
 	xferRe = regexp.MustCompile(`Transfer/sec:\s+([\d.]+)([KMG]?B)`)
 	p99Re  = regexp.MustCompile(`\s99%\s+([\d.]+)(us|ms|s)`)
 	errRe  = regexp.MustCompile(`(Socket errors:[^\n]*|Non-2xx or 3xx responses:[^\n]*)`)
@@ -360,6 +366,9 @@ func parseWrk(s string) *result {
 	r := &result{}
 	if m := reqRe.FindStringSubmatch(s); m != nil {
 		r.rps, _ = strconv.ParseFloat(m[1], 64)
+	}
+	if m := nReqRe.FindStringSubmatch(s); m != nil {
+		r.requests, _ = strconv.ParseFloat(m[1], 64)
 	}
 	if m := xferRe.FindStringSubmatch(s); m != nil {
 		v, _ := strconv.ParseFloat(m[1], 64)
@@ -380,53 +389,211 @@ func treeCPU(pid int) float64 {
 	return secs
 }
 
-// treeRSS is the resident memory, in MiB, of pid and its descendants.
-func treeRSS(pid int) float64 {
-	b, _ := loadgen.TreeRSS(pid)
-	return float64(b) / (1 << 20)
+// pprofAddr is where a weft started for the idle-memory case serves
+// net/http/pprof: 1,000 above its port, below the ephemeral range.
+func pprofAddr(port int) string { return fmt.Sprintf("127.0.0.1:%d", port+1000) }
+
+// liveHeap asks a weft started with --pprof for its heap after a forced
+// collection (/debug/pprof/heap?gc=1) and returns the runtime's HeapAlloc
+// from it: the bytes of live objects, plus what was allocated since the
+// collection.
+func liveHeap(port int) (float64, bool) {
+	cl := http.Client{Timeout: 10 * time.Second}
+	resp, err := cl.Get("http://" + pprofAddr(port) + "/debug/pprof/heap?gc=1&debug=1")
+	if err != nil {
+		return 0, false
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return 0, false
+	}
+	return parseHeapAlloc(string(b))
 }
 
-func idleRSS(s server, port, n int) (before, after float64, err error) {
+var heapAllocRe = regexp.MustCompile(`(?m)^# HeapAlloc = (\d+)$`)
+
+// parseHeapAlloc finds the runtime's HeapAlloc in a text heap profile.
+func parseHeapAlloc(s string) (float64, bool) {
+	m := heapAllocRe.FindStringSubmatch(s)
+	if m == nil {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(m[1], 64)
+	return v, err == nil
+}
+
+// memPoint is a server's memory with some idle connections open.
+type memPoint struct {
+	conns int
+	smaps loadgen.Smaps
+	heap  float64 // live heap in bytes after a forced GC; NaN when unknown
+}
+
+// idleMemory measures each server's memory with counts[i] idle keep-alive
+// connections open (each answered once), and prints the cost of one
+// connection: the slope of a least-squares fit of memory over the counts.
+func idleMemory(servers []server, port *int, counts []int) {
+	if len(counts) == 0 {
+		return
+	}
+	raiseNoFile(uint64(counts[len(counts)-1] + 1000))
+	type row struct {
+		name string
+		pts  []memPoint
+		err  error
+	}
+	var rows []row
+	for _, s := range servers {
+		*port++
+		pts, err := idleSteps(s, *port, counts)
+		rows = append(rows, row{s.name, pts, err})
+	}
+	fmt.Printf("\nMemory per idle keep-alive connection (each answered once): the slope of a least-squares fit over %v connections, "+
+		"from the server's process tree's smaps_rollup (Private = Private_Clean + Private_Dirty) and, for weft, its live heap after a forced GC "+
+		"(HeapAlloc from --pprof /debug/pprof/heap?gc=1, taken just before smaps). Kernel socket buffers are in none of them.\n\n", counts)
+	fmt.Println("| server | Rss B/conn | Pss B/conn | Private B/conn | live heap B/conn |")
+	fmt.Println("|---|---:|---:|---:|---:|")
+	for _, r := range rows {
+		if r.err != nil {
+			fmt.Printf("| %s | error: %v ||||\n", r.name, r.err)
+			continue
+		}
+		xs := make([]float64, len(r.pts))
+		var rss, pss, priv, heap []float64
+		for i, p := range r.pts {
+			xs[i] = float64(p.conns)
+			rss = append(rss, float64(p.smaps.Rss))
+			pss = append(pss, float64(p.smaps.Pss))
+			priv = append(priv, float64(p.smaps.Private))
+			heap = append(heap, p.heap)
+		}
+		h := "n/a"
+		if hs := slope(xs, heap); !math.IsNaN(hs) {
+			h = fmt.Sprintf("%.0f", hs)
+		}
+		fmt.Printf("| %s | %.0f | %.0f | %.0f | %s |\n", r.name, slope(xs, rss), slope(xs, pss), slope(xs, priv), h)
+	}
+	fmt.Printf("\nThe measurements behind it:\n\n")
+	fmt.Println("| server | idle conns | Rss MiB | Pss MiB | Private MiB | live heap MiB |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|")
+	const mib = 1 << 20
+	for _, r := range rows {
+		for _, p := range r.pts {
+			h := "n/a"
+			if !math.IsNaN(p.heap) {
+				h = fmt.Sprintf("%.2f", p.heap/mib)
+			}
+			fmt.Printf("| %s | %d | %.2f | %.2f | %.2f | %s |\n", r.name, p.conns,
+				float64(p.smaps.Rss)/mib, float64(p.smaps.Pss)/mib, float64(p.smaps.Private)/mib, h)
+		}
+	}
+}
+
+// idleSteps starts s, warms it up, then opens idle connections up to each
+// count in turn and measures its memory a second after each step.
+func idleSteps(s server, port int, counts []int) ([]memPoint, error) {
 	cmd, err := s.start(port)
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
 	defer stop(cmd)
 	if err := waitListening(port); err != nil {
-		return 0, 0, err
+		return nil, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	req := "GET /index.html HTTP/1.1\r\nHost: bench\r\n\r\n"
 	exec.Command("taskset", "-c", "1", "wrk", "-t1", "-c8", "-d1s", "http://"+addr+"/index.html").Run()
 	time.Sleep(500 * time.Millisecond)
-	before = treeRSS(cmd.Process.Pid)
-	conns := make([]net.Conn, 0, n)
+	var conns []net.Conn
 	defer func() {
 		for _, c := range conns {
 			c.Close()
 		}
 	}()
-	buf := make([]byte, 4096)
-	for i := 0; i < n; i++ {
-		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-		if err != nil {
-			return 0, 0, fmt.Errorf("connection %d: %v", i, err)
-		}
-		conns = append(conns, c)
-		io.WriteString(c, req)
-		c.SetReadDeadline(time.Now().Add(10 * time.Second))
-		got := 0
-		for got < 1024 { // the body is 1 KiB; the head comes first
-			m, err := c.Read(buf)
+	req := []byte("GET /index.html HTTP/1.1\r\nHost: bench\r\n\r\n")
+	buf := make([]byte, 8192)
+	var pts []memPoint
+	for _, n := range counts {
+		for len(conns) < n {
+			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 			if err != nil {
-				return 0, 0, fmt.Errorf("connection %d: %v", i, err)
+				return nil, fmt.Errorf("connection %d: %w", len(conns), err)
 			}
-			got += m
+			conns = append(conns, c)
+			if err := answeredOnce(c, req, buf); err != nil {
+				return nil, fmt.Errorf("connection %d: %w", len(conns)-1, err)
+			}
 		}
+		time.Sleep(time.Second)
+		p := memPoint{conns: n, heap: math.NaN()}
+		if s.heap != nil {
+			if h, ok := s.heap(port); ok {
+				p.heap = h
+			}
+		}
+		var ok bool
+		if p.smaps, ok = loadgen.TreeSmaps(cmd.Process.Pid); !ok {
+			return nil, fmt.Errorf("no /proc/%d/smaps_rollup", cmd.Process.Pid)
+		}
+		pts = append(pts, p)
 	}
-	time.Sleep(time.Second)
-	after = treeRSS(cmd.Process.Pid)
-	return before, after, nil
+	return pts, nil
+}
+
+// answeredOnce sends req on c and reads the whole answer: its head, then
+// Content-Length bytes of body.
+func answeredOnce(c net.Conn, req, buf []byte) error {
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	defer c.SetDeadline(time.Time{})
+	if _, err := c.Write(req); err != nil {
+		return err
+	}
+	got := 0
+	for {
+		m, err := c.Read(buf[got:])
+		if err != nil {
+			return err
+		}
+		got += m
+		head := bytes.Index(buf[:got], []byte("\r\n\r\n"))
+		if head < 0 {
+			if got == len(buf) {
+				return errors.New("answer head too long")
+			}
+			continue
+		}
+		if !bytes.HasPrefix(buf, []byte("HTTP/1.1 200 ")) {
+			return fmt.Errorf("answer %q", buf[:head])
+		}
+		m2 := contentLengthRe.FindSubmatch(buf[:head])
+		if m2 == nil {
+			return fmt.Errorf("no Content-Length in %q", buf[:head])
+		}
+		cl, _ := strconv.Atoi(string(m2[1]))
+		for rest := head + 4 + cl - got; rest > 0; {
+			m, err := c.Read(buf[:min(rest, len(buf))])
+			if err != nil {
+				return err
+			}
+			rest -= m
+		}
+		return nil
+	}
+}
+
+var contentLengthRe = regexp.MustCompile(`(?i)\r\ncontent-length: *(\d+)`)
+
+// raiseNoFile lifts this process's descriptor limit (inherited by the
+// servers it starts) to at least n, where it may.
+func raiseNoFile(n uint64) {
+	var lim syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) != nil || lim.Cur >= n {
+		return
+	}
+	want := syscall.Rlimit{Cur: n, Max: max(lim.Max, n)}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %d descriptors wanted, %d allowed: %v\n", n, lim.Cur, err)
+	}
 }
 
 func cpuModel() string {

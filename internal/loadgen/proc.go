@@ -90,3 +90,64 @@ func descendants(procs map[int]procInfo, pid int) []int {
 	}
 	return out
 }
+
+// Smaps is a process tree's memory from /proc/PID/smaps_rollup, in bytes.
+type Smaps struct {
+	Rss     int64 // resident pages, shared ones counted in every process
+	Pss     int64 // proportional share: a page shared by k processes counts 1/k
+	Private int64 // pages mapped by one process only (Private_Clean + Private_Dirty)
+}
+
+// TreeSmaps sums smaps_rollup over process pid and its descendants; ok is
+// false where /proc or smaps_rollup (Linux 4.14) is missing.
+func TreeSmaps(pid int) (s Smaps, ok bool) {
+	procs, ok := procTable()
+	if !ok {
+		return Smaps{}, false
+	}
+	for _, p := range descendants(procs, pid) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", p))
+		if err != nil {
+			if p == pid {
+				return Smaps{}, false
+			}
+			continue
+		}
+		s.add(parseSmapsRollup(b))
+	}
+	return s, true
+}
+
+func (s *Smaps) add(o Smaps) {
+	s.Rss += o.Rss
+	s.Pss += o.Pss
+	s.Private += o.Private
+}
+
+// parseSmapsRollup reads the "Name: N kB" lines of smaps_rollup.
+func parseSmapsRollup(b []byte) Smaps {
+	var s Smaps
+	for _, line := range strings.Split(string(b), "\n") {
+		name, rest, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) != 2 || f[1] != "kB" {
+			continue
+		}
+		kb, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "Rss":
+			s.Rss += kb << 10
+		case "Pss":
+			s.Pss += kb << 10
+		case "Private_Clean", "Private_Dirty":
+			s.Private += kb << 10
+		}
+	}
+	return s
+}

@@ -35,10 +35,11 @@ func (s *suite) drainAnswersArrived(t *testing.T) {
 			t.Fatal(err)
 		}
 		stopped := make(chan error, 1)
+		t0 := time.Now()
 		go func() { stopped <- srv.Stop() }()
 		r, err := readResp(br, "GET")
 		if err != nil {
-			t.Fatalf("round %d: a request sent before the shutdown began was dropped: %v", i, err)
+			t.Fatalf("round %d: a request sent before the shutdown began was dropped: %v (%v after the stop began)", i, err, time.Since(t0))
 		}
 		wantStatus(t, r, 200)
 		if r.Body != indexHTML {

@@ -206,9 +206,17 @@ func (s *supervisor) start(ctx context.Context) (*worker, error) {
 		<-w.exited
 		return nil, fmt.Errorf("weft: worker %d not ready within 15s", pid)
 	case <-ctx.Done():
+		// It may be serving already (ready, but not yet seen here):
+		// a graceful stop, as for any worker, so that no connection it
+		// took is cut.
 		w.stopped = true
-		proc.Kill()
-		<-w.exited
+		proc.Signal(syscall.SIGTERM)
+		select {
+		case <-w.exited:
+		case <-time.After(s.cfg.ShutdownTimeout + 5*time.Second):
+			proc.Kill()
+			<-w.exited
+		}
 		return nil, fmt.Errorf("weft: worker %d: stopping before it was ready: %w", pid, ctx.Err())
 	}
 	select {

@@ -111,6 +111,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		grace      = fs.Duration("shutdown-timeout", engine.DefaultShutdownTimeout, "time in-flight requests get to finish on shutdown")
 		maxConns   = fs.Int("max-conns", engine.DefaultMaxConns, "most open connections")
 		maxHead    = fs.Int("max-header-bytes", http1.DefaultLimits.MaxHeadBytes, "largest request head in bytes (431 beyond)")
+		maxFields  = fs.Int("max-header-fields", http1.DefaultLimits.MaxHeaderCount, "most header fields in a request (431 beyond)")
 		cacheBytes = fs.Int64("cache-max-bytes", 64<<20, "memory for cached file contents in bytes (0 disables the cache)")
 		cacheFile  = fs.Int64("cache-max-file", 32<<10, "largest file held in memory, in bytes; larger ones are held open for sendfile")
 		cacheOpen  = fs.Int("cache-max-open", 1000, "most large files held open")
@@ -179,8 +180,8 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "weft serve: cache sizes must not be negative")
 		return errUsage
 	}
-	if *maxConns <= 0 || *maxHead < 256 || *maxBody < 0 {
-		fmt.Fprintln(stderr, "weft serve: --max-conns must be positive, --max-header-bytes at least 256, --max-body-bytes not negative")
+	if *maxConns <= 0 || *maxHead < 256 || *maxFields <= 0 || *maxBody < 0 {
+		fmt.Fprintln(stderr, "weft serve: --max-conns and --max-header-fields must be positive, --max-header-bytes at least 256, --max-body-bytes not negative")
 		return errUsage
 	}
 
@@ -190,7 +191,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		Workers:      *workers,
 		WorkerEngine: *workerEng,
 		Limits: engine.Config{
-			Limits:            http1.Limits{MaxHeadBytes: *maxHead},
+			Limits:            http1.Limits{MaxHeadBytes: *maxHead, MaxHeaderCount: *maxFields},
 			ReadHeaderTimeout: *hdrTimeout,
 			IdleTimeout:       *idle,
 			WriteTimeout:      *wTimeout,

@@ -47,6 +47,9 @@ func StartBinary(bin string, args ...string) Starter {
 		if e.Limits.MaxHeadBytes > 0 {
 			a = append(a, "--max-header-bytes", fmt.Sprint(e.Limits.MaxHeadBytes))
 		}
+		if e.Limits.MaxHeaderCount > 0 {
+			a = append(a, "--max-header-fields", fmt.Sprint(e.Limits.MaxHeaderCount))
+		}
 		cmd := exec.Command(bin, append(a, args...)...)
 		cmd.Stderr = os.Stderr
 		out, err := cmd.StdoutPipe()

@@ -712,6 +712,25 @@ func (s *suite) limits(t *testing.T) {
 		}
 		wantStatus(t, r, 414)
 	})
+	t.Run("TooManyFields", func(t *testing.T) {
+		// --max-header-fields (100 by default) is settable.
+		srv := s.start(t, Options{Site: site.Config{Root: s.root}, Engine: engine.Config{Limits: http1.Limits{MaxHeaderCount: 5}}})
+		fields := func(n int) []string {
+			var h []string
+			for i := 0; i < n; i++ {
+				h = append(h, fmt.Sprintf("X-F%d: v", i))
+			}
+			return h
+		}
+		wantStatus(t, one(t, srv.Addr, get("/hello.txt", fields(4)...)), 200) // with Host, 5
+		rs, closed := exchange(t, srv.Addr, get("/hello.txt", fields(5)...))
+		if len(rs) != 1 || !closed {
+			t.Fatalf("%d responses, closed %v", len(rs), closed)
+		}
+		wantStatus(t, rs[0], 431)
+		wantStatus(t, one(t, s.addr, get("/hello.txt", fields(99)...)), 200)
+		wantStatus(t, one(t, s.addr, get("/hello.txt", fields(100)...)), 431)
+	})
 	t.Run("HeaderTooLarge", func(t *testing.T) {
 		rs, closed := exchange(t, s.addr, get("/", "X-Big: "+strings.Repeat("b", 20<<10)))
 		if len(rs) != 1 || !closed {

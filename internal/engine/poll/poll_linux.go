@@ -3,6 +3,7 @@ package poll
 import (
 	"context"
 	"net"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -13,16 +14,20 @@ import (
 
 // Serve implements engine.Engine.
 func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config) error {
-	defer ln.Close()
 	lfd, err := evloop.ListenerFD(ln)
 	if err != nil {
+		ln.Close()
 		return err
 	}
-	defer unix.Close(lfd)
+	closeListener := sync.OnceFunc(func() {
+		unix.Close(lfd)
+		ln.Close()
+	})
+	defer closeListener()
 	p, err := netpoll.NewPoll()
 	if err != nil {
 		return err
 	}
-	sh := &evloop.Shared{Cfg: cfg, LFD: lfd}
+	sh := &evloop.Shared{Cfg: cfg, LFD: lfd, CloseListener: closeListener}
 	return evloop.New(sh, p).Run(ctx)
 }

@@ -7,6 +7,7 @@ package goroutine
 import (
 	"context"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/weft-server/weft/internal/engine"
@@ -24,7 +25,7 @@ func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config
 	// At MaxConns, stop accepting until a connection ends: clients wait
 	// in the kernel's backlog instead of being refused.
 	err := engine.AcceptLoop(ctx, ln, cfg, slots, func(nc *net.TCPConn) {
-		c := engine.NewConn(cfg, nc.RemoteAddr().(*net.TCPAddr).AddrPort(), time.Now())
+		c := engine.NewConn(cfg, remoteAddrPort(nc), time.Now())
 		s := engine.NewNetStream(nc, cfg.WriteTimeout)
 		if !t.Add(c, func() { nc.SetReadDeadline(time.Now()) }, func() { nc.Close() }) {
 			nc.Close()
@@ -42,4 +43,14 @@ func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config
 	})
 	t.Shutdown(cfg.ShutdownTimeout)
 	return err
+}
+
+// remoteAddrPort is nc's peer address, or the zero value when the system
+// did not report one: RemoteAddr may be nil (golang/go#23022), and the
+// connection is still served.
+func remoteAddrPort(nc *net.TCPConn) netip.AddrPort {
+	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok && a != nil {
+		return a.AddrPort()
+	}
+	return netip.AddrPort{}
 }

@@ -8,6 +8,7 @@ package serial
 import (
 	"context"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/weft-server/weft/internal/engine"
@@ -35,7 +36,7 @@ func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config
 		close(done)
 	}()
 	err := engine.AcceptLoop(ctx, ln, &c, nil, func(nc *net.TCPConn) {
-		conn := engine.NewConn(&c, nc.RemoteAddr().(*net.TCPAddr).AddrPort(), time.Now())
+		conn := engine.NewConn(&c, remoteAddrPort(nc), time.Now())
 		defer nc.Close()
 		if !t.Add(conn, func() { nc.SetReadDeadline(time.Now()) }, func() { nc.Close() }) {
 			return
@@ -45,4 +46,14 @@ func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config
 	})
 	<-done
 	return err
+}
+
+// remoteAddrPort is nc's peer address, or the zero value when the system
+// did not report one: RemoteAddr may be nil (golang/go#23022), and the
+// connection is still served.
+func remoteAddrPort(nc *net.TCPConn) netip.AddrPort {
+	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok && a != nil {
+		return a.AddrPort()
+	}
+	return netip.AddrPort{}
 }

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/weft-server/weft/internal/engine"
+	"github.com/weft-server/weft/internal/engine/reclaim"
 	"github.com/weft-server/weft/internal/http1"
 	"github.com/weft-server/weft/internal/netpoll"
 )
@@ -52,15 +53,10 @@ func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config
 
 func acceptLoop(ctx context.Context, lfd int, cfg *engine.Config, t *engine.Tracker, slots chan struct{}) error {
 	var warnedAt time.Time
+	var idle reclaim.Set
 	for {
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-			return nil
-		}
 		fd, remote, err := acceptWait(ctx, lfd)
 		if err != nil {
-			<-slots
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -82,11 +78,16 @@ func acceptLoop(ctx context.Context, lfd int, cfg *engine.Config, t *engine.Trac
 			}
 			return os.NewSyscallError("accept", err)
 		}
+		if !takeSlot(ctx, slots, &idle) {
+			unix.Close(fd)
+			return nil
+		}
 		now := time.Now()
 		procs.tick(now)
 		c := engine.NewConn(cfg, remote, now)
-		s := &stream{TCPOpts: netpoll.TCPOpts{FD: fd, NoDelay: true}} // accept set TCP_NODELAY
+		s := &stream{TCPOpts: netpoll.TCPOpts{FD: fd, NoDelay: true}, c: c, idle: &idle} // accept set TCP_NODELAY
 		kill := func() { unix.Shutdown(fd, unix.SHUT_RDWR) }
+		s.entry = reclaim.NewEntry(kill)
 		if !t.Add(c, s.kick, kill) {
 			unix.Close(fd)
 			<-slots
@@ -105,6 +106,7 @@ func acceptLoop(ctx context.Context, lfd int, cfg *engine.Config, t *engine.Trac
 				// Shutdown's kill must not reach a number that
 				// another connection or file may get next.
 				t.Untrack(c)
+				idle.Busy(s.entry)
 				s.done.Store(true)
 				unix.Close(fd)
 				if testHookClosed != nil {
@@ -123,6 +125,35 @@ func acceptLoop(ctx context.Context, lfd int, cfg *engine.Config, t *engine.Trac
 		}()
 	}
 }
+
+// takeSlot takes a connection slot for a newcomer already accepted. With
+// every slot taken it closes the oldest idle connection (see reclaim) and
+// waits for its slot, trying again every reclaimEvery while none is idle.
+// It returns false if ctx ends first.
+func takeSlot(ctx context.Context, slots chan struct{}, idle *reclaim.Set) bool {
+	select {
+	case slots <- struct{}{}:
+		return true
+	default:
+	}
+	idle.Reclaim(time.Now())
+	tick := time.NewTicker(reclaimEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case slots <- struct{}{}:
+			return true
+		case <-tick.C:
+			idle.Reclaim(time.Now())
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// reclaimEvery is how often a newcomer waiting for a slot looks again for
+// an idle connection to close.
+const reclaimEvery = 250 * time.Millisecond
 
 // acceptPause is how long accepting stops when accept(2) fails for want
 // of descriptors or memory.
@@ -164,6 +195,10 @@ type stream struct {
 	netpoll.TCPOpts               // the socket (FD); Cork and Uncork implement engine.Corker
 	timeout         time.Duration // SO_RCVTIMEO now set; 0: none yet
 	final           bool          // see engine.Finisher
+
+	c     *engine.Conn
+	idle  *reclaim.Set
+	entry *reclaim.Entry
 
 	tid    atomic.Int32 // the connection's thread, for kick; 0 until it runs
 	kicked atomic.Bool  // kick asked the next Read to return at once
@@ -208,7 +243,16 @@ func (s *stream) Read(p []byte) (int, error) {
 		if s.kicked.Swap(false) {
 			return 0, os.ErrDeadlineExceeded
 		}
+		// Reads come from ServeStream on this connection's goroutine,
+		// so its Conn may be asked whether it waits between requests.
+		idle := s.idle != nil && s.c.Idle()
+		if idle {
+			s.idle.Idle(s.entry, s.c.Fresh(), time.Now())
+		}
 		n, err := unix.Read(s.FD, p)
+		if idle {
+			s.idle.Busy(s.entry)
+		}
 		switch {
 		case err == unix.EINTR:
 			continue

@@ -114,7 +114,7 @@ type Loop struct {
 	stopped     bool      // this loop accepts no more (LFD may be closed)
 
 	idle      idleList     // open connections between requests, oldest first (see reclaim)
-	idleCount atomic.Int32 // len(idle), for other loops at MaxConns
+	idleCount atomic.Int32 // answered connections in idle, for other loops at MaxConns
 	reclaims  atomic.Int32 // reclaims other loops asked of this one
 
 	exited bool // under mu: Run has returned; jobs close their own connections
@@ -143,6 +143,7 @@ type conn struct {
 	idleSince  int64 // when it joined the idle list (UnixNano)
 	prev, next *conn // in Loop.idle
 	listed     bool
+	fresh      bool // had sent nothing when listed
 }
 
 // New creates a loop over poller p. Every loop of sh must be created
@@ -669,10 +670,13 @@ func (l *Loop) reclaim(now time.Time) bool {
 	return false
 }
 
-// reclaimElsewhere asks the loop with the most idle connections to close
-// its oldest on its next turn (only a loop touches its connections) and
-// reports whether there was one to ask. The newcomer is served meanwhile,
-// so the count may pass MaxConns by one for each reclaim under way.
+// reclaimElsewhere asks the loop with the most answered idle connections
+// to close its oldest on its next turn (only a loop touches its
+// connections) and reports whether there was one to ask. The newcomer is
+// served meanwhile, so the count may pass MaxConns by one for each
+// reclaim under way, and stays past it if the other loop's connection
+// turned busy in between, until a connection closes. Silent connections
+// are reclaimed only by their own loop.
 func (l *Loop) reclaimElsewhere() bool {
 	var best *Loop
 	var most int32
@@ -696,12 +700,15 @@ func (l *Loop) reclaimElsewhere() bool {
 // they became idle.
 type idleList struct {
 	head, tail *conn
-	n          int32
+	n          int32 // answered connections in the list (not fresh)
 }
 
 func (q *idleList) push(cn *conn, now int64) {
 	cn.idleSince, cn.listed = now, true
-	q.n++
+	cn.fresh = cn.c.Fresh()
+	if !cn.fresh {
+		q.n++
+	}
 	cn.prev, cn.next = q.tail, nil
 	if q.tail != nil {
 		q.tail.next = cn
@@ -727,8 +734,10 @@ func (l *Loop) unlistIdle(cn *conn) {
 		q.tail = cn.prev
 	}
 	cn.prev, cn.next, cn.listed = nil, nil, false
-	q.n--
-	l.idleCount.Store(q.n)
+	if !cn.fresh {
+		q.n--
+		l.idleCount.Store(q.n)
+	}
 }
 
 // sendBudget is how much file data a connection may send in one turn of

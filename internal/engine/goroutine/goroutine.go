@@ -51,7 +51,9 @@ func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config
 			engine.ServeStream(c, s)
 		}()
 	})
-	t.Shutdown(cfg.ShutdownTimeout)
+	// A connection stuck in its handler past the shutdown timeout (and
+	// abandonGrace more) is left to finish on its own: Serve returns.
+	t.ShutdownAbandon(cfg.ShutdownTimeout, abandonGrace)
 	return err
 }
 
@@ -100,6 +102,10 @@ func takeSlot(ctx context.Context, slots chan struct{}, idle *reclaim.Set) bool 
 		}
 	}
 }
+
+// abandonGrace is how long Serve waits, after the shutdown timeout has
+// cut the connections, for goroutines that are still in a handler.
+const abandonGrace = time.Second
 
 // reclaimEvery is how often a newcomer waiting for a slot looks again for
 // an idle connection to close.

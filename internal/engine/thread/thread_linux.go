@@ -46,8 +46,10 @@ func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config
 	// still hold it: closing, unlike shutdown(2), leaves it to them).
 	unix.Close(lfd)
 	ln.Close()
-	t.Shutdown(cfg.ShutdownTimeout)
-	procs.stop() // every connection thread has ended
+	// A connection stuck in its handler past the shutdown timeout (and
+	// abandonGrace more) is left to finish on its own: Serve returns.
+	t.ShutdownAbandon(cfg.ShutdownTimeout, abandonGrace)
+	procs.stop() // connection threads still alive now share the Ps
 	return err
 }
 
@@ -150,6 +152,10 @@ func takeSlot(ctx context.Context, slots chan struct{}, idle *reclaim.Set) bool 
 		}
 	}
 }
+
+// abandonGrace is how long Serve waits, after the shutdown timeout has
+// cut the connections, for threads that are still in a handler.
+const abandonGrace = time.Second
 
 // reclaimEvery is how often a newcomer waiting for a slot looks again for
 // an idle connection to close.

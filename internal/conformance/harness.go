@@ -51,6 +51,10 @@ type Capabilities struct {
 	// Workers is the number of processes that each enforce the limits
 	// on their own (prefork); 0 or 1 for one process.
 	Workers int
+	// Refuses: at MaxConns, with no idle connection to reclaim, the engine
+	// answers a newcomer 503 (the event loops); without it, newcomers wait
+	// in the backlog.
+	Refuses bool
 }
 
 // StartEngine is a Starter running e in this process.

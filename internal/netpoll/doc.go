@@ -1,7 +1,9 @@
 // Package netpoll wraps the system calls weft's engines multiplex sockets
-// with: sendfile(2), epoll, poll(2), eventfd, SO_REUSEPORT. Each OS has its
-// own file; on systems without a facility the functions return
-// ErrUnsupported.
+// with: epoll and eventfd, poll(2), sendfile(2), accept, reads and writes
+// on non-blocking sockets, TCP options and descriptor duplication. Most of
+// it is Linux-only (files ending in _linux.go); elsewhere SendFileRaw
+// returns ErrUnsupported and the engines that need the rest report
+// engine.ErrUnsupported.
 package netpoll
 
 import "errors"

@@ -51,7 +51,10 @@ func SendFile(dst, src int, off, n int64) (int64, error) { return sendFile(dst, 
 // microseconds, long enough for the scheduler to hand the loop's P to
 // another thread and take it back afterwards, which costs more than the
 // copy itself. The catch, shared with nginx without aio: a cold page cache
-// makes the call wait for the disk while holding the P.
+// or a network file system makes the call wait for the disk while holding
+// the P, and a garbage collection's stop-the-world waits with it; so the
+// event loops use it only for files whose previous send went at memory
+// speed, and SendFile otherwise (see evloop's warmFiles).
 func SendFileNB(dst, src int, off, n int64) (int64, error) { return sendFile(dst, src, off, n, true) }
 
 func sendFile(dst, src int, off, n int64, raw bool) (int64, error) {

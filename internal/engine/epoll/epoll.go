@@ -1,25 +1,34 @@
 // Package epoll is weft's fastest engine and the tutorial's conclusion, I/O
 // multiplexing plus a worker pool, done properly: one edge-triggered epoll
-// loop per core, each locked to its own thread, sharing the listener
-// (EPOLLEXCLUSIVE wakes one loop per new connection); non-blocking sockets
-// with partial reads and writes buffered per connection; pipelined answers
-// batched into one write; sendfile for file bodies, resumed on EPOLLOUT.
-// Requests the handler can answer from memory are answered on the loop;
-// those that need the disk (open, stat, read of uncached files) go to a
-// small worker pool, whose results come back to the loop through an
-// eventfd.
+// loop per CPU, each a goroutine that owns its poller and connections and
+// parks in Go's scheduler while idle (the epoll descriptor is itself
+// registered with Go's netpoller), sharing the listener (EPOLLEXCLUSIVE
+// wakes one loop per new connection); non-blocking sockets with partial
+// reads and writes buffered per connection; pipelined answers batched into
+// one write; sendfile for file bodies, resumed on EPOLLOUT. Requests the
+// handler can answer from memory are answered on the loop; those that need
+// the disk (open, stat, read of uncached files) go to a small worker pool,
+// whose results come back to the loop through an eventfd.
 package epoll
 
 import (
 	"runtime"
 
 	"github.com/weft-server/weft/internal/engine"
+	"github.com/weft-server/weft/internal/engine/evloop"
 )
 
 // Engine is the epoll engine.
 type Engine struct {
-	Loops   int // event loops; GOMAXPROCS when zero
+	// Loops is the number of event loops; runtime.NumCPU() when zero. It
+	// does not follow GOMAXPROCS, which another engine in the process (the
+	// thread engine) may raise for its own threads.
+	Loops   int
 	Workers int // disk workers; 4 per loop when zero
+
+	// NewPoller makes each loop's poller; netpoll.NewEpoll when nil.
+	// Tests inject faults through it.
+	NewPoller func() (evloop.Poller, error)
 }
 
 var _ engine.Engine = Engine{}
@@ -27,7 +36,7 @@ var _ engine.Engine = Engine{}
 func (e Engine) sizes() (loops, workers int) {
 	loops, workers = e.Loops, e.Workers
 	if loops <= 0 {
-		loops = runtime.GOMAXPROCS(0)
+		loops = runtime.NumCPU()
 	}
 	if workers <= 0 {
 		workers = 4 * loops

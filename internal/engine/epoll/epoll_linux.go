@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -15,31 +16,60 @@ import (
 
 // Serve implements engine.Engine.
 func (e Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config) error {
-	defer ln.Close()
 	lfd, err := evloop.ListenerFD(ln)
 	if err != nil {
+		ln.Close()
 		return err
 	}
-	defer unix.Close(lfd)
+	closeListener := sync.OnceFunc(func() {
+		unix.Close(lfd)
+		ln.Close()
+	})
+	defer closeListener()
 	nloops, nworkers := e.sizes()
-	pool := newPool(nworkers)
-	defer pool.stop()
-	sh := &evloop.Shared{Cfg: cfg, LFD: lfd, Exclusive: nloops > 1, Pool: pool}
-	var wg sync.WaitGroup
-	errs := make([]error, nloops)
-	for i := 0; i < nloops; i++ {
-		p, err := netpoll.NewEpoll()
+	newPoller := e.NewPoller
+	if newPoller == nil {
+		newPoller = func() (evloop.Poller, error) { return netpoll.NewEpoll() }
+	}
+	// Every poller first: a loop started before a later one failed would
+	// have to be stopped again.
+	pollers := make([]evloop.Poller, 0, nloops)
+	for range nloops {
+		p, err := newPoller()
 		if err != nil {
+			for _, p := range pollers {
+				p.Close()
+			}
 			return err
 		}
-		l := evloop.New(sh, p)
+		pollers = append(pollers, p)
+	}
+	pool := newPool(nworkers)
+	sh := &evloop.Shared{Cfg: cfg, LFD: lfd, Exclusive: nloops > 1, Pool: pool, CloseListener: closeListener}
+	// A loop that fails stops the others: the engine serves with all its
+	// loops or not at all.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	loops := make([]*evloop.Loop, nloops)
+	for i, p := range pollers {
+		loops[i] = evloop.New(sh, p)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, nloops)
+	for i, l := range loops {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = l.Run(ctx)
+			if errs[i] = l.Run(ctx); errs[i] != nil {
+				cancel()
+			}
 		}()
 	}
 	wg.Wait()
+	// Every loop has returned, so only jobs that loops abandoned past the
+	// shutdown timeout may still run: they close their own connections
+	// when they return, and Serve does not wait for them.
+	pool.stop(100 * time.Millisecond)
 	return errors.Join(errs...)
 }
 
@@ -63,10 +93,18 @@ func newPool(n int) *pool {
 	return p
 }
 
-// Submit implements evloop.Pool.
+// Submit implements evloop.Pool. Only loops submit, and stop is called
+// once they have all returned.
 func (p *pool) Submit(j evloop.Job) { p.jobs <- j }
 
-func (p *pool) stop() {
+// stop ends the workers once the queued jobs are done, waiting at most
+// wait for them: a job stuck on a slow disk keeps its worker, not Serve.
+func (p *pool) stop(wait time.Duration) {
 	close(p.jobs)
-	p.wg.Wait()
+	done := make(chan struct{})
+	go func() { p.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(wait):
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,13 +43,21 @@ type Job struct {
 }
 
 // Run answers the request (possibly blocking on disk) and hands the
-// connection back to its loop.
+// connection back to its loop. If the loop has exited meanwhile (a
+// shutdown that outlasted its timeout, or a failed loop), the loop has
+// abandoned the connection to this job: Run closes it.
 func (j Job) Run() {
 	j.cn.c.ServeOffloaded()
-	j.l.mu.Lock()
-	j.l.done = append(j.l.done, j.cn)
-	j.l.mu.Unlock()
-	j.l.p.Wake()
+	l := j.l
+	l.mu.Lock()
+	if l.exited {
+		l.mu.Unlock()
+		l.drop(j.cn)
+		return
+	}
+	l.done = append(l.done, j.cn)
+	l.mu.Unlock()
+	l.p.Wake()
 }
 
 // Shared is the state every loop of one engine shares.
@@ -58,6 +67,20 @@ type Shared struct {
 	Pool      Pool         // nil: the handler runs on the loop
 	LFD       int          // listening socket, non-blocking
 	Exclusive bool         // several loops share LFD
+
+	// CloseListener, if not nil, closes every descriptor of the listening
+	// socket that this engine holds (LFD and the net.TCPListener it came
+	// from). The loops call it once, when the last of them has stopped
+	// accepting (at shutdown, or when a loop fails): once no process
+	// holds a descriptor of it, the kernel stops listening and refuses
+	// newcomers at once instead of leaving them in a backlog nobody
+	// accepts from. It never shuts the socket down: under the process
+	// engine, workers of two generations share it during a reload. It
+	// must be safe to call again (the engine's Serve calls it too).
+	CloseListener func()
+
+	accepting atomic.Int32 // loops that may still accept from LFD
+	loops     []*Loop      // every loop, complete before the first Run
 }
 
 // ListenerFD returns a non-blocking duplicate of ln's descriptor for the
@@ -88,6 +111,15 @@ type Loop struct {
 
 	pausedUntil time.Time // accepting paused (out of descriptors or memory) until then
 	warnedAt    time.Time // last warning about it
+	stopped     bool      // this loop accepts no more (LFD may be closed)
+
+	idle      idleList     // open connections between requests, oldest first (see reclaim)
+	idleCount atomic.Int32 // answered connections in idle, for other loops at MaxConns
+	reclaims  atomic.Int32 // reclaims other loops asked of this one
+
+	exited bool // under mu: Run has returned; jobs close their own connections
+
+	warm warmFiles // see warmFiles
 }
 
 // acceptPause is how long a loop stops accepting when accept(2) fails for
@@ -96,24 +128,40 @@ type Loop struct {
 const acceptPause = 100 * time.Millisecond
 
 type conn struct {
-	fd    int
-	sink  sink // the socket as an engine.Sink, kept here so passing it does not allocate
-	c     *engine.Conn
-	more  bool // input may remain in the socket: read again when there is room
-	eof   bool // the peer has shut down its side
-	wants bool // level-triggered output interest is on
+	fd     int
+	sink   sink // the socket as an engine.Sink, kept here so passing it does not allocate
+	c      *engine.Conn
+	more   bool // input may remain in the socket: read again when there is room
+	eof    bool // the peer has shut down its side
+	wants  bool // level-triggered output interest is on
+	closed bool
+	got    bool // read input during this drive
+	// unregistered: the poller refused the descriptor while its request
+	// was with the pool; once answered, it gets one flush and is closed.
+	unregistered bool
+
+	idleSince  int64 // when it joined the idle list (UnixNano)
+	prev, next *conn // in Loop.idle
+	listed     bool
+	fresh      bool // had sent nothing when listed
 }
 
-// New creates a loop over poller p.
+// New creates a loop over poller p. Every loop of sh must be created
+// before the first one runs.
 func New(sh *Shared, p Poller) *Loop {
-	return &Loop{sh: sh, p: p, conns: make(map[int]*conn)}
+	sh.accepting.Add(1)
+	l := &Loop{sh: sh, p: p, conns: make(map[int]*conn)}
+	sh.loops = append(sh.loops, l)
+	return l
 }
 
 const sweepEvery = 250 * time.Millisecond
 
-// Run serves until ctx is done, then drains. It closes the poller.
+// Run serves until ctx is done, then drains. It closes the poller. When
+// it returns (drained, past the shutdown timeout, or on a poller error) it
+// has closed every connection, except those whose request is still with
+// the pool: their jobs close them when they return.
 func (l *Loop) Run(ctx context.Context) error {
-	defer l.p.Close()
 	stop := context.AfterFunc(ctx, func() { l.p.Wake() })
 	defer stop()
 	// The loop waits without a timeout, woken by events, by the pool, by
@@ -121,7 +169,6 @@ func (l *Loop) Run(ctx context.Context) error {
 	// every wait would cost a timer update each time the loop idles.
 	ticker := time.NewTicker(sweepEvery)
 	tickDone, tickExited := make(chan struct{}), make(chan struct{})
-	defer func() { close(tickDone); <-tickExited }() // before the poller closes
 	go func() {
 		defer close(tickExited)
 		defer ticker.Stop()
@@ -134,6 +181,7 @@ func (l *Loop) Run(ctx context.Context) error {
 			}
 		}
 	}()
+	defer l.exit(tickDone, tickExited)
 	if err := l.p.AddListener(l.sh.LFD, l.sh.Exclusive); err != nil {
 		return err
 	}
@@ -147,16 +195,25 @@ func (l *Loop) Run(ctx context.Context) error {
 			return err
 		}
 		now := time.Now()
+		for n := l.reclaims.Swap(0); n > 0; n-- {
+			l.reclaim(now)
+		}
 		l.resume(now)
 		l.rerun(now)
 		if ctx.Err() != nil {
 			if drainBy.IsZero() {
 				drainBy = now.Add(l.sh.Cfg.ShutdownTimeout)
-				l.p.Remove(l.sh.LFD) // stop accepting; other processes may still
+				l.stopAccepting()
 				for _, cn := range l.conns {
 					cn.c.Drain()
 					if cn.c.Drainable() {
-						l.close(cn)
+						// A request may already sit in the socket
+						// (its edge in this turn's batch or the
+						// next): drive reads it and answers it with
+						// Connection: close, and closes only a
+						// connection that is still idle.
+						cn.more = true
+						l.drive(cn, now)
 					}
 				}
 			}
@@ -164,20 +221,17 @@ func (l *Loop) Run(ctx context.Context) error {
 				return nil
 			}
 			if now.After(drainBy) {
-				for _, cn := range l.conns {
-					if !cn.c.Offloaded() {
-						l.close(cn)
-					}
-				}
-				if len(l.conns) == 0 {
-					return nil
-				}
+				// Past the shutdown timeout: cut the rest. A request
+				// still with the pool is abandoned to its job (see
+				// Job.Run), so that a handler stuck on disk cannot
+				// hold Serve.
+				return nil
 			}
 		}
 		if now.After(l.sweepAt) {
 			l.sweep(now)
 		}
-		if !l.pausedUntil.IsZero() && now.After(l.pausedUntil) && ctx.Err() == nil {
+		if !l.pausedUntil.IsZero() && now.After(l.pausedUntil) && !l.stopped && ctx.Err() == nil {
 			l.pausedUntil = time.Time{}
 			if err := l.p.AddListener(l.sh.LFD, l.sh.Exclusive); err != nil {
 				l.pauseAccept(err) // short of memory too: try again later
@@ -186,8 +240,53 @@ func (l *Loop) Run(ctx context.Context) error {
 	}
 }
 
+// stopAccepting removes the listener from this loop's poller; the last
+// loop to stop closes the engine's descriptors of the listening socket.
+func (l *Loop) stopAccepting() {
+	if l.stopped {
+		return
+	}
+	l.stopped = true
+	l.p.Remove(l.sh.LFD)
+	if l.sh.accepting.Add(-1) == 0 && l.sh.CloseListener != nil {
+		l.sh.CloseListener()
+	}
+}
+
+// exit ends Run: it closes every connection but those with the pool,
+// which it abandons to their jobs, then the poller.
+func (l *Loop) exit(tickDone, tickExited chan struct{}) {
+	l.stopAccepting()
+	close(tickDone)
+	<-tickExited
+	l.mu.Lock()
+	l.exited = true
+	done := l.done
+	l.done = nil
+	l.mu.Unlock()
+	for _, cn := range done {
+		l.drop(cn) // answered by the pool, but too late
+	}
+	for _, cn := range l.conns {
+		if !cn.c.Offloaded() {
+			l.close(cn)
+		}
+	}
+	// Only abandoned connections remain; their jobs drop them.
+	l.p.Close()
+}
+
+// drop closes a connection that its loop no longer drives. Only the
+// goroutine that holds cn calls it: the exiting loop, or the job it was
+// abandoned to.
+func (l *Loop) drop(cn *conn) {
+	netpoll.CloseNB(cn.fd)
+	cn.c.Release()
+	l.sh.Conns.Add(-1)
+}
+
 func (l *Loop) event(fd int, in, out, hup bool) {
-	if fd == l.sh.LFD {
+	if fd == l.sh.LFD && !l.stopped {
 		l.accept()
 		return
 	}
@@ -204,9 +303,11 @@ func (l *Loop) event(fd int, in, out, hup bool) {
 // accept takes one waiting connection per wake-up: the listener is
 // level-triggered, so the rest are reported again (to this loop or
 // another), and the accept(2) that would find the queue empty is saved.
-// At MaxConns it answers 503 and closes: a loop sharing its listener with
-// others (and other processes) cannot leave a client in the backlog
-// without starving it, as only one of them is woken per client.
+// At MaxConns it first closes this loop's oldest idle connection (see
+// reclaim); with none to close it answers 503 and closes: a loop sharing
+// its listener with others (and other processes) cannot leave a client in
+// the backlog without starving it, as only one of them is woken per
+// client.
 func (l *Loop) accept() {
 	fd, remote, err := netpoll.AcceptNB(l.sh.LFD)
 	if err != nil {
@@ -220,33 +321,62 @@ func (l *Loop) accept() {
 	}
 	now := time.Now()
 	c := engine.NewConn(l.sh.Cfg, remote, now)
-	if l.sh.Conns.Load() >= int64(l.sh.Cfg.MaxConns) {
-		c.Refuse(now)
-		s := newSink(fd)
-		c.Flush(s, now)
-		c.Release()
-		netpoll.ShutdownWriteNB(fd)
-		netpoll.CloseNB(fd)
+	// Count the connection first, then check: loops accepting at once
+	// cannot all see room for one.
+	if l.sh.Conns.Add(1) > int64(l.sh.Cfg.MaxConns) && !l.reclaim(now) && !l.reclaimElsewhere() {
+		l.sh.Conns.Add(-1)
+		refuse(fd, c, now)
 		return
 	}
-	l.sh.Conns.Add(1)
 	c.SetAsync(l.sh.Pool != nil)
 	cn := &conn{fd: fd, sink: *newSink(fd), c: c, more: true}
+	cn.sink.warm = &l.warm
 	l.conns[fd] = cn
 	// Serve what has already arrived (TCP_DEFER_ACCEPT makes that the
 	// usual case) before registering: a connection-per-request client is
 	// answered and closed without ever entering the poller. Registering
 	// later loses nothing: adding a ready descriptor reports it at once.
 	l.drive(cn, now)
-	if l.conns[fd] == cn {
-		if err := l.p.Add(fd); err != nil {
-			l.close(cn)
-		} else if cn.wants {
-			// The first answer filled the socket before registration,
-			// when output interest had nothing to attach to.
-			l.p.SetWrite(fd, true)
+	if cn.closed {
+		return
+	}
+	if err := l.p.Add(fd); err != nil {
+		if cn.c.Offloaded() {
+			// The pool has the request: closing now would let its
+			// result drive a descriptor number that may by then be
+			// another client's. Resume gives it one flush and closes.
+			cn.unregistered = true
+			l.unlistIdle(cn)
+			return
+		}
+		l.close(cn)
+	} else if cn.wants {
+		// The first answer filled the socket before registration,
+		// when output interest had nothing to attach to.
+		l.p.SetWrite(fd, true)
+	}
+}
+
+// refuse answers 503 on a connection the loop will not serve and closes
+// it. The request, if it has arrived, is read first: closing a socket with
+// unread input resets the connection, and the reset may destroy the 503
+// before the client reads it.
+func refuse(fd int, c *engine.Conn, now time.Time) {
+	var scratch [4 << 10]byte
+	for i := 0; i < 4; i++ {
+		n, err := netpoll.ReadNB(fd, scratch[:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n < len(scratch) {
+			break
 		}
 	}
+	c.Refuse(now)
+	c.Flush(newSink(fd), now)
+	c.Release()
+	netpoll.ShutdownWriteNB(fd)
+	netpoll.CloseNB(fd)
 }
 
 // pauseAccept stops this loop's accepting for acceptPause (Run resumes it
@@ -265,7 +395,27 @@ func (l *Loop) pauseAccept(err error) {
 
 // drive moves a connection as far as it can go without blocking: read
 // what has arrived, answer complete requests, write what the socket takes.
+// Then it files the connection in the idle list if it is between requests.
 func (l *Loop) drive(cn *conn, now time.Time) {
+	cn.got = false
+	l.step(cn, now)
+	if cn.closed || cn.unregistered {
+		return
+	}
+	if cn.c.Idle() && !cn.c.Lingering() {
+		if cn.got {
+			l.unlistIdle(cn) // busy since it was listed: idle from now
+		}
+		if !cn.listed {
+			l.idle.push(cn, now.UnixNano())
+			l.idleCount.Store(l.idle.n)
+		}
+	} else {
+		l.unlistIdle(cn)
+	}
+}
+
+func (l *Loop) step(cn *conn, now time.Time) {
 	c := cn.c
 	if c.Lingering() {
 		l.discard(cn, now)
@@ -359,6 +509,7 @@ func (l *Loop) read(cn *conn, now time.Time) bool {
 			cn.eof, cn.more = true, false
 			return true
 		default:
+			cn.got = true
 			cn.c.Received(n, now)
 			if n < len(space) {
 				cn.more = false // a short read drained the socket
@@ -368,10 +519,20 @@ func (l *Loop) read(cn *conn, now time.Time) bool {
 	}
 }
 
+// discardReads bounds the reads of one lingering connection per turn: a
+// client sending as fast as the loop reads must not hold it.
+const discardReads = 16
+
 // discard reads and throws away what a lingering connection's client
-// sends, closing the connection once the client closes its side.
+// sends, closing the connection once the client closes its side or its
+// lingering time is over. Past discardReads reads it yields to the other
+// connections and comes back on the next turn.
 func (l *Loop) discard(cn *conn, now time.Time) {
-	for {
+	if now.After(cn.c.Deadline()) {
+		l.close(cn)
+		return
+	}
+	for i := 0; i < discardReads; i++ {
 		n, err := netpoll.ReadNB(cn.fd, cn.c.ReadSpace())
 		switch {
 		case err == unix.EAGAIN:
@@ -384,6 +545,7 @@ func (l *Loop) discard(cn *conn, now time.Time) {
 			cn.c.Received(n, now)
 		}
 	}
+	l.wake = append(l.wake, cn)
 }
 
 func (l *Loop) wantWrite(cn *conn, on bool) {
@@ -394,7 +556,14 @@ func (l *Loop) wantWrite(cn *conn, on bool) {
 }
 
 func (l *Loop) close(cn *conn) {
-	l.p.Forget(cn.fd)
+	if cn.closed {
+		return
+	}
+	cn.closed = true
+	l.unlistIdle(cn)
+	if !cn.unregistered {
+		l.p.Forget(cn.fd)
+	}
 	netpoll.CloseNB(cn.fd)
 	cn.c.Release()
 	delete(l.conns, cn.fd)
@@ -414,6 +583,14 @@ func (l *Loop) resume(now time.Time) {
 			l.sh.Pool.Submit(Job{l, cn})
 			continue
 		}
+		if cn.unregistered {
+			// Not in the poller (see accept): send what the socket
+			// takes now, then close.
+			cn.c.Flush(&cn.sink, now)
+			netpoll.ShutdownWriteNB(cn.fd)
+			l.close(cn)
+			continue
+		}
 		l.drive(cn, now)
 	}
 }
@@ -426,20 +603,140 @@ func (l *Loop) rerun(now time.Time) {
 	l.wake = l.spare[:0]
 	for i, cn := range again {
 		again[i] = nil
-		if l.conns[cn.fd] == cn {
+		if !cn.closed {
 			l.drive(cn, now)
 		}
 	}
 	l.spare = again[:0]
 }
 
-// sweep drops connections past their deadline.
+// sweep drops connections past their deadline. One that looks idle is
+// read first: a request that arrived just now is answered, not dropped.
 func (l *Loop) sweep(now time.Time) {
 	l.sweepAt = now.Add(sweepEvery)
 	for _, cn := range l.conns {
-		if !cn.c.Offloaded() && cn.c.Expired(&cn.sink, now) {
-			l.close(cn)
+		if cn.c.Offloaded() || cn.unregistered || !cn.c.Expired(&cn.sink, now) {
+			continue
 		}
+		if cn.c.Idle() && !cn.c.Lingering() && l.arrived(cn, now) {
+			continue
+		}
+		l.close(cn)
+	}
+}
+
+// arrived reads an idle connection's socket and reports whether a request
+// has begun to arrive; if so it is queued to be driven this turn.
+func (l *Loop) arrived(cn *conn, now time.Time) bool {
+	cn.more = true
+	if !l.read(cn, now) || cn.c.Idle() {
+		return false
+	}
+	l.unlistIdle(cn)
+	l.wake = append(l.wake, cn)
+	return true
+}
+
+// reclaimGrace is how long a connection that has sent nothing since it
+// was accepted is left alone by reclaim. TCP_DEFER_ACCEPT has already
+// held it for seconds before accept if its client was silent.
+const reclaimGrace = time.Second
+
+// reclaimScan bounds the idle connections reclaim looks at.
+const reclaimScan = 64
+
+// reclaim makes room for a newcomer at MaxConns, as nginx does when it
+// runs short of connections: it closes this loop's oldest idle
+// connection, one that has been answered and waits between requests, or
+// one that has sent nothing for reclaimGrace since it was accepted. A
+// client whose kept-alive connection closes between requests may retry
+// (RFC 9112 §9.3.1). It reports whether it closed one.
+func (l *Loop) reclaim(now time.Time) bool {
+	t := now.UnixNano()
+	cn := l.idle.head
+	for i := 0; cn != nil && i < reclaimScan; i++ {
+		next := cn.next
+		if cn.c.Fresh() && t-cn.idleSince < int64(reclaimGrace) {
+			cn = next
+			continue
+		}
+		if l.arrived(cn, now) {
+			cn = next // a request is arriving: not idle after all
+			continue
+		}
+		l.close(cn)
+		return true
+	}
+	return false
+}
+
+// reclaimElsewhere asks the loop with the most answered idle connections
+// to close its oldest on its next turn (only a loop touches its
+// connections) and reports whether there was one to ask. The newcomer is
+// served meanwhile, so the count may pass MaxConns by one for each
+// reclaim under way, and stays past it if the other loop's connection
+// turned busy in between, until a connection closes. Silent connections
+// are reclaimed only by their own loop.
+func (l *Loop) reclaimElsewhere() bool {
+	var best *Loop
+	var most int32
+	for _, o := range l.sh.loops {
+		if o == l {
+			continue
+		}
+		if n := o.idleCount.Load() - o.reclaims.Load(); n > most {
+			best, most = o, n
+		}
+	}
+	if best == nil {
+		return false
+	}
+	best.reclaims.Add(1)
+	best.p.Wake()
+	return true
+}
+
+// idleList is an intrusive list of a loop's idle connections in the order
+// they became idle.
+type idleList struct {
+	head, tail *conn
+	n          int32 // answered connections in the list (not fresh)
+}
+
+func (q *idleList) push(cn *conn, now int64) {
+	cn.idleSince, cn.listed = now, true
+	cn.fresh = cn.c.Fresh()
+	if !cn.fresh {
+		q.n++
+	}
+	cn.prev, cn.next = q.tail, nil
+	if q.tail != nil {
+		q.tail.next = cn
+	} else {
+		q.head = cn
+	}
+	q.tail = cn
+}
+
+func (l *Loop) unlistIdle(cn *conn) {
+	if !cn.listed {
+		return
+	}
+	q := &l.idle
+	if cn.prev != nil {
+		cn.prev.next = cn.next
+	} else {
+		q.head = cn.next
+	}
+	if cn.next != nil {
+		cn.next.prev = cn.prev
+	} else {
+		q.tail = cn.prev
+	}
+	cn.prev, cn.next, cn.listed = nil, nil, false
+	if !cn.fresh {
+		q.n--
+		l.idleCount.Store(q.n)
 	}
 }
 
@@ -449,6 +746,62 @@ func (l *Loop) sweep(now time.Time) {
 // whole large body while the other connections wait.
 const sendBudget = 2 << 20
 
+// warmFiles remembers, per loop, which open files were last sent without
+// waiting for the disk, to choose how to call sendfile(2).
+//
+// netpoll.SendFileNB enters the kernel without telling Go's scheduler:
+// cheaper when the pages are in memory (a send that fills a socket buffer
+// runs long enough for the scheduler to hand the loop's P to another
+// thread and back), but when they are not (a cold page cache, a network
+// file system) the call waits for the disk holding the P, and a garbage
+// collection's stop-the-world waits with it. Whether pages are resident
+// cannot be asked cheaply (mincore needs a mapping), so the loop uses a
+// proxy: a file's first send from this loop, and any send after one that
+// went slower than memory would (warmSlow), uses the scheduler-aware
+// netpoll.SendFile; a file whose previous send here went at memory speed
+// uses the raw call. Hot files are held open and shared by the site's
+// open-file cache, so the same *os.File comes back request after request
+// and finds its entry; an entry is a hint only, and a wrong one costs a
+// scheduler hand-off or one blocking call, never a wrong byte.
+type warmFiles struct {
+	ent [64]struct {
+		f   *os.File
+		hot bool
+	}
+	// raw and aware are netpoll.SendFileAllNB and netpoll.SendFileAll
+	// when nil; tests replace them.
+	raw, aware func(dst, src int, off, n int64) (int64, error)
+}
+
+// warmSlow: a send is slow, and its file cold, when it took longer than
+// this and moved less than a byte per nanosecond (1 GB/s): page-cache
+// copies to a socket run faster, disk and network reads slower. A call
+// shorter than this holds the P briefly enough whatever its cause (a
+// fast SSD, the kernel preempting the thread on a busy machine): a lower
+// bound made loopback sends of 128 KiB on a busy 2-CPU machine look cold
+// and cost throughput.
+const warmSlow = 2 * time.Millisecond
+
+func (w *warmFiles) send(sock int, f *os.File, off, n int64) (int64, error) {
+	fd := int(f.Fd())
+	e := &w.ent[fd&(len(w.ent)-1)]
+	call := netpoll.SendFileAll
+	if e.f == f && e.hot {
+		call = netpoll.SendFileAllNB
+		if w.raw != nil {
+			call = w.raw
+		}
+	} else if w.aware != nil {
+		call = w.aware
+	}
+	start := time.Now()
+	m, err := call(sock, fd, off, n)
+	if d := time.Since(start); m > 0 || err == nil {
+		e.f, e.hot = f, d < warmSlow || int64(d) < m
+	}
+	return m, err
+}
+
 // sink writes to a non-blocking socket.
 type sink struct {
 	netpoll.TCPOpts // the socket (FD), TCP_NODELAY and TCP_CORK; Cork and Uncork implement engine.Corker
@@ -456,6 +809,7 @@ type sink struct {
 	final           bool  // the connection closes once this output is sent
 	budget          int64 // file bytes this turn may still send
 	yielded         bool  // SendFile stopped for the budget, not for a full socket
+	warm            *warmFiles
 }
 
 var (
@@ -477,7 +831,14 @@ func (s *sink) Writev(bufs [][]byte) (int64, error) {
 }
 
 func (s *sink) SendFile(f http1.File, off, n int64) (int64, error) {
-	m, err := netpoll.SendFileAllNB(s.FD, int(f.Fd()), off, min(n, s.budget))
+	n0 := min(n, s.budget)
+	var m int64
+	var err error
+	if of, ok := f.(*os.File); ok && s.warm != nil {
+		m, err = s.warm.send(s.FD, of, off, n0)
+	} else {
+		m, err = netpoll.SendFileAll(s.FD, int(f.Fd()), off, n0)
+	}
 	s.budget -= m
 	switch {
 	case err == unix.EAGAIN:

@@ -7,9 +7,11 @@ package goroutine
 import (
 	"context"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/weft-server/weft/internal/engine"
+	"github.com/weft-server/weft/internal/engine/reclaim"
 )
 
 // Engine is the goroutine-per-connection engine.
@@ -20,12 +22,20 @@ var _ engine.Engine = Engine{}
 // Serve implements engine.Engine.
 func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config) error {
 	var t engine.Tracker
+	var idle reclaim.Set
 	slots := make(chan struct{}, cfg.MaxConns)
-	// At MaxConns, stop accepting until a connection ends: clients wait
-	// in the kernel's backlog instead of being refused.
-	err := engine.AcceptLoop(ctx, ln, cfg, slots, func(nc *net.TCPConn) {
-		c := engine.NewConn(cfg, nc.RemoteAddr().(*net.TCPAddr).AddrPort(), time.Now())
-		s := engine.NewNetStream(nc, cfg.WriteTimeout)
+	// At MaxConns, the newcomer just accepted waits for a slot: the oldest
+	// idle connection is closed to make room, and with none idle the
+	// accept loop stops (later clients wait in the kernel's backlog)
+	// until a connection ends.
+	err := engine.AcceptLoop(ctx, ln, cfg, nil, func(nc *net.TCPConn) {
+		if !takeSlot(ctx, slots, &idle) {
+			nc.Close()
+			return
+		}
+		c := engine.NewConn(cfg, remoteAddrPort(nc), time.Now())
+		s := &stream{NetStream: engine.NewNetStream(nc, cfg.WriteTimeout), c: c, idle: &idle}
+		s.entry = reclaim.NewEntry(func() { nc.Close() })
 		if !t.Add(c, func() { nc.SetReadDeadline(time.Now()) }, func() { nc.Close() }) {
 			nc.Close()
 			<-slots
@@ -33,6 +43,7 @@ func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config
 		}
 		go func() {
 			defer func() {
+				idle.Busy(s.entry)
 				nc.Close()
 				t.Remove(c)
 				<-slots
@@ -40,6 +51,72 @@ func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config
 			engine.ServeStream(c, s)
 		}()
 	})
-	t.Shutdown(cfg.ShutdownTimeout)
+	// A connection stuck in its handler past the shutdown timeout (and
+	// abandonGrace more) is left to finish on its own: Serve returns.
+	t.ShutdownAbandon(cfg.ShutdownTimeout, abandonGrace)
 	return err
+}
+
+// stream is a NetStream whose reads mark the connection idle while it
+// waits between requests (see reclaim).
+type stream struct {
+	*engine.NetStream
+	c     *engine.Conn
+	idle  *reclaim.Set
+	entry *reclaim.Entry
+}
+
+// Read is called by ServeStream on the connection's goroutine, so its
+// Conn may be asked whether it waits between requests.
+func (s *stream) Read(p []byte) (int, error) {
+	if !s.c.Idle() {
+		return s.NetStream.Read(p)
+	}
+	s.idle.Idle(s.entry, s.c.Fresh(), time.Now())
+	n, err := s.NetStream.Read(p)
+	s.idle.Busy(s.entry)
+	return n, err
+}
+
+// takeSlot takes a connection slot for a newcomer already accepted. With
+// every slot taken it closes the oldest idle connection and waits for its
+// slot, trying again every reclaimEvery while none is idle. It returns
+// false if ctx ends first.
+func takeSlot(ctx context.Context, slots chan struct{}, idle *reclaim.Set) bool {
+	select {
+	case slots <- struct{}{}:
+		return true
+	default:
+	}
+	idle.Reclaim(time.Now())
+	tick := time.NewTicker(reclaimEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case slots <- struct{}{}:
+			return true
+		case <-tick.C:
+			idle.Reclaim(time.Now())
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// abandonGrace is how long Serve waits, after the shutdown timeout has
+// cut the connections, for goroutines that are still in a handler.
+const abandonGrace = time.Second
+
+// reclaimEvery is how often a newcomer waiting for a slot looks again for
+// an idle connection to close.
+const reclaimEvery = 250 * time.Millisecond
+
+// remoteAddrPort is nc's peer address, or the zero value when the system
+// did not report one: RemoteAddr may be nil (golang/go#23022), and the
+// connection is still served.
+func remoteAddrPort(nc *net.TCPConn) netip.AddrPort {
+	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok && a != nil {
+		return a.AddrPort()
+	}
+	return netip.AddrPort{}
 }

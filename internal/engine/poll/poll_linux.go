@@ -3,6 +3,8 @@ package poll
 import (
 	"context"
 	"net"
+	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -13,16 +15,43 @@ import (
 
 // Serve implements engine.Engine.
 func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config) error {
-	defer ln.Close()
 	lfd, err := evloop.ListenerFD(ln)
 	if err != nil {
+		ln.Close()
 		return err
 	}
-	defer unix.Close(lfd)
+	closeListener := sync.OnceFunc(func() {
+		unix.Close(lfd)
+		ln.Close()
+	})
 	p, err := netpoll.NewPoll()
 	if err != nil {
+		closeListener()
 		return err
 	}
-	sh := &evloop.Shared{Cfg: cfg, LFD: lfd}
-	return evloop.New(sh, p).Run(ctx)
+	sh := &evloop.Shared{Cfg: cfg, LFD: lfd, CloseListener: closeListener}
+	ran := make(chan error, 1)
+	go func() { ran <- evloop.New(sh, p).Run(ctx) }()
+	select {
+	case err := <-ran:
+		closeListener() // done already by the loop as it stopped accepting
+		return err
+	case <-ctx.Done():
+	}
+	select {
+	case err := <-ran:
+		closeListener() // done already by the loop as it stopped accepting
+		return err
+	case <-time.After(cfg.ShutdownTimeout + abandonGrace):
+		// The loop is stuck in a handler (the disk work runs on it): leave
+		// it. Once the handler returns it finds the drain over, closes its
+		// connections and, through CloseListener, the listening
+		// descriptors, which until then stay its own.
+		ln.Close()
+		return nil
+	}
 }
+
+// abandonGrace is how long Serve waits past the shutdown timeout for a
+// loop that has not returned.
+const abandonGrace = time.Second

@@ -8,6 +8,7 @@ package serial
 import (
 	"context"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/weft-server/weft/internal/engine"
@@ -15,6 +16,10 @@ import (
 
 // MaxIdle caps the keep-alive idle timeout under this engine.
 const MaxIdle = time.Second
+
+// abandonGrace is how long Serve waits, after the shutdown timeout has
+// cut the connection, for a handler that has not returned.
+const abandonGrace = time.Second
 
 // Engine is the one-connection-at-a-time engine.
 type Engine struct{}
@@ -27,22 +32,47 @@ func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config
 	c.IdleTimeout = min(c.IdleTimeout, MaxIdle)
 	var t engine.Tracker
 	done := make(chan struct{})
+	abandon := make(chan struct{}) // closed if a connection outlives the drain
 	// Shutdown must reach a connection being served, so the drain runs
 	// beside the loop; the loop itself stays strictly serial.
 	go func() {
 		<-ctx.Done()
-		t.Shutdown(c.ShutdownTimeout)
+		if !t.ShutdownAbandon(c.ShutdownTimeout, abandonGrace) {
+			close(abandon)
+		}
 		close(done)
 	}()
 	err := engine.AcceptLoop(ctx, ln, &c, nil, func(nc *net.TCPConn) {
-		conn := engine.NewConn(&c, nc.RemoteAddr().(*net.TCPAddr).AddrPort(), time.Now())
-		defer nc.Close()
+		conn := engine.NewConn(&c, remoteAddrPort(nc), time.Now())
 		if !t.Add(conn, func() { nc.SetReadDeadline(time.Now()) }, func() { nc.Close() }) {
+			nc.Close()
 			return
 		}
-		defer t.Remove(conn)
-		engine.ServeStream(conn, engine.NewNetStream(nc, c.WriteTimeout))
+		// The connection runs on a goroutine of its own only so that a
+		// handler stuck past the shutdown timeout (on a hung disk) can be
+		// left behind; the accept loop waits for it, one at a time.
+		finished := make(chan struct{})
+		go func() {
+			defer close(finished)
+			defer nc.Close()
+			defer t.Remove(conn)
+			engine.ServeStream(conn, engine.NewNetStream(nc, c.WriteTimeout))
+		}()
+		select {
+		case <-finished:
+		case <-abandon:
+		}
 	})
 	<-done
 	return err
+}
+
+// remoteAddrPort is nc's peer address, or the zero value when the system
+// did not report one: RemoteAddr may be nil (golang/go#23022), and the
+// connection is still served.
+func remoteAddrPort(nc *net.TCPConn) netip.AddrPort {
+	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok && a != nil {
+		return a.AddrPort()
+	}
+	return netip.AddrPort{}
 }

@@ -7,18 +7,19 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/weft-server/weft/internal/engine"
+	"github.com/weft-server/weft/internal/engine/reclaim"
 	"github.com/weft-server/weft/internal/http1"
 	"github.com/weft-server/weft/internal/netpoll"
 )
 
 // Serve implements engine.Engine.
 func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config) error {
-	defer ln.Close()
 	// The listening socket may be shared with other processes (prefork),
 	// so it is neither put in blocking mode nor shut down to wake the
 	// accepting thread: that thread blocks in poll(2) for a quarter second
@@ -26,9 +27,9 @@ func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config
 	// are blocking sockets.
 	lfd, err := netpoll.ListenerFD(ln, true)
 	if err != nil {
+		ln.Close()
 		return err
 	}
-	defer unix.Close(lfd)
 
 	var t engine.Tracker
 	slots := make(chan struct{}, min(cfg.MaxConns, MaxThreads))
@@ -39,44 +40,57 @@ func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config
 		acceptDone <- acceptLoop(ctx, lfd, cfg, &t, slots)
 	}()
 	err = <-acceptDone
-	t.Shutdown(cfg.ShutdownTimeout)
-	procs.stop() // every connection thread has ended
+	// Stop listening before the drain: with every descriptor of the
+	// listening socket in this process closed, the kernel refuses
+	// newcomers at once (under the process engine, other workers may
+	// still hold it: closing, unlike shutdown(2), leaves it to them).
+	unix.Close(lfd)
+	ln.Close()
+	// A connection stuck in its handler past the shutdown timeout (and
+	// abandonGrace more) is left to finish on its own: Serve returns.
+	t.ShutdownAbandon(cfg.ShutdownTimeout, abandonGrace)
+	procs.stop() // connection threads still alive now share the Ps
 	return err
 }
 
 func acceptLoop(ctx context.Context, lfd int, cfg *engine.Config, t *engine.Tracker, slots chan struct{}) error {
 	var warnedAt time.Time
+	var idle reclaim.Set
 	for {
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-			return nil
-		}
 		fd, remote, err := acceptWait(ctx, lfd)
 		if err != nil {
-			<-slots
 			if ctx.Err() != nil {
 				return nil
 			}
-			if err == unix.EAGAIN {
-				continue // another process or thread took it
-			}
-			if netpoll.TemporaryAcceptError(err) {
+			switch err {
+			case unix.EAGAIN, unix.ECONNABORTED, unix.EINTR, unix.EPROTO:
+				// Another process or thread took it, or its client
+				// left before it was accepted: the next one is not
+				// held up by that.
+				continue
+			case unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM:
+				// Out of descriptors or memory: accepting again at
+				// once would spin.
 				if time.Since(warnedAt) >= 10*time.Second {
 					warnedAt = time.Now()
-					cfg.ErrorLog.Warn("accept failed; pausing new connections", "err", err, "pause", 10*time.Millisecond)
+					cfg.ErrorLog.Warn("accept failed; pausing new connections", "err", err, "pause", acceptPause)
 				}
-				time.Sleep(10 * time.Millisecond)
+				time.Sleep(acceptPause)
 				continue
 			}
 			return os.NewSyscallError("accept", err)
 		}
+		if !takeSlot(ctx, slots, &idle) {
+			unix.Close(fd)
+			return nil
+		}
 		now := time.Now()
 		procs.tick(now)
 		c := engine.NewConn(cfg, remote, now)
-		kick := func() { unix.Shutdown(fd, unix.SHUT_RD) }
+		s := &stream{TCPOpts: netpoll.TCPOpts{FD: fd, NoDelay: true}, c: c, idle: &idle} // accept set TCP_NODELAY
 		kill := func() { unix.Shutdown(fd, unix.SHUT_RDWR) }
-		if !t.Add(c, kick, kill) {
+		s.entry = reclaim.NewEntry(kill)
+		if !t.Add(c, s.kick, kill) {
 			unix.Close(fd)
 			<-slots
 			continue
@@ -90,13 +104,22 @@ func acceptLoop(ctx context.Context, lfd int, cfg *engine.Config, t *engine.Trac
 			runtime.LockOSThread()
 			procs.threadStarted()
 			defer func() {
+				// Out of the tracker before the descriptor closes:
+				// Shutdown's kill must not reach a number that
+				// another connection or file may get next.
+				t.Untrack(c)
+				idle.Busy(s.entry)
+				s.done.Store(true)
 				unix.Close(fd)
+				if testHookClosed != nil {
+					testHookClosed()
+				}
 				procs.threadEnded()
 				t.Remove(c)
 				<-slots
 				runtime.UnlockOSThread()
 			}()
-			s := &stream{TCPOpts: netpoll.TCPOpts{FD: fd, NoDelay: true}} // accept set TCP_NODELAY
+			s.tid.Store(int32(unix.Gettid()))
 			if tv := unix.NsecToTimeval(cfg.WriteTimeout.Nanoseconds()); unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv) != nil {
 				return
 			}
@@ -104,6 +127,50 @@ func acceptLoop(ctx context.Context, lfd int, cfg *engine.Config, t *engine.Trac
 		}()
 	}
 }
+
+// takeSlot takes a connection slot for a newcomer already accepted. With
+// every slot taken it closes the oldest idle connection (see reclaim) and
+// waits for its slot, trying again every reclaimEvery while none is idle.
+// It returns false if ctx ends first.
+func takeSlot(ctx context.Context, slots chan struct{}, idle *reclaim.Set) bool {
+	select {
+	case slots <- struct{}{}:
+		return true
+	default:
+	}
+	idle.Reclaim(time.Now())
+	tick := time.NewTicker(reclaimEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case slots <- struct{}{}:
+			return true
+		case <-tick.C:
+			idle.Reclaim(time.Now())
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// abandonGrace is how long Serve waits, after the shutdown timeout has
+// cut the connections, for threads that are still in a handler.
+const abandonGrace = time.Second
+
+// reclaimEvery is how often a newcomer waiting for a slot looks again for
+// an idle connection to close.
+const reclaimEvery = 250 * time.Millisecond
+
+// acceptPause is how long accepting stops when accept(2) fails for want
+// of descriptors or memory.
+const acceptPause = 10 * time.Millisecond
+
+// accept is netpoll.Accept; tests inject failures through it.
+var accept = netpoll.Accept
+
+// testHookClosed, if set, runs after a connection's descriptor is closed
+// and before the connection leaves the tracker.
+var testHookClosed func()
 
 // acceptWait blocks in poll(2) until the listener has a connection and
 // accepts it as a blocking socket. It wakes every quarter second to notice
@@ -125,15 +192,51 @@ func acceptWait(ctx context.Context, lfd int) (int, netip.AddrPort, error) {
 		if err != nil {
 			return -1, netip.AddrPort{}, os.NewSyscallError("poll", err)
 		}
-		return netpoll.Accept(lfd, false)
+		return accept(lfd, false)
 	}
 }
 
 // stream is a blocking socket driven by direct system calls.
 type stream struct {
 	netpoll.TCPOpts               // the socket (FD); Cork and Uncork implement engine.Corker
-	timeout         time.Duration // SO_RCVTIMEO now set
+	timeout         time.Duration // SO_RCVTIMEO now set; 0: none yet
 	final           bool          // see engine.Finisher
+
+	c     *engine.Conn
+	idle  *reclaim.Set
+	entry *reclaim.Entry
+
+	tid    atomic.Int32 // the connection's thread, for kick; 0 until it runs
+	kicked atomic.Bool  // kick asked the next Read to return at once
+	done   atomic.Bool  // the connection is over: kick stops signalling
+}
+
+// kickTries bounds how often kick signals a thread that has not yet
+// noticed (kickEvery apart): a signal that lands just before the thread
+// enters read(2) is lost, the next one is not.
+const (
+	kickTries = 50
+	kickEvery = 20 * time.Millisecond
+)
+
+// kick wakes the connection's thread from a blocking read so that it
+// looks at the drain (see engine.Tracker), and leaves the socket as it
+// is: a request half received goes on arriving and is answered. It sets
+// kicked and sends the thread SIGURG (which Go's runtime ignores unless
+// it asked for it): a read on a socket with SO_RCVTIMEO set fails with
+// EINTR instead of restarting, and Read, seeing kicked, returns
+// os.ErrDeadlineExceeded once.
+func (s *stream) kick() {
+	s.kicked.Store(true)
+	go func() {
+		pid := unix.Getpid()
+		for i := 0; i < kickTries && s.kicked.Load() && !s.done.Load(); i++ {
+			if tid := s.tid.Load(); tid != 0 {
+				unix.Tgkill(pid, int(tid), unix.SIGURG)
+			}
+			time.Sleep(kickEvery)
+		}
+	}()
 }
 
 var (
@@ -143,7 +246,19 @@ var (
 
 func (s *stream) Read(p []byte) (int, error) {
 	for {
+		if s.kicked.Swap(false) {
+			return 0, os.ErrDeadlineExceeded
+		}
+		// Reads come from ServeStream on this connection's goroutine,
+		// so its Conn may be asked whether it waits between requests.
+		idle := s.idle != nil && s.c.Idle()
+		if idle {
+			s.idle.Idle(s.entry, s.c.Fresh(), time.Now())
+		}
 		n, err := unix.Read(s.FD, p)
+		if idle {
+			s.idle.Busy(s.entry)
+		}
 		switch {
 		case err == unix.EINTR:
 			continue
@@ -168,7 +283,7 @@ func (s *stream) SetReadDeadline(t time.Time) error {
 	if d < time.Millisecond {
 		d = time.Millisecond
 	}
-	if diff := d - s.timeout; diff > -10*time.Millisecond && diff < 10*time.Millisecond {
+	if diff := d - s.timeout; s.timeout != 0 && diff > -10*time.Millisecond && diff < 10*time.Millisecond {
 		return nil
 	}
 	s.timeout = d

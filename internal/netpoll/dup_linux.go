@@ -1,5 +1,0 @@
-package netpoll
-
-import "golang.org/x/sys/unix"
-
-func dupCloexec(fd int) (int, error) { return unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0) }

@@ -25,12 +25,15 @@ type NetStream struct {
 	corked       bool         // see Corker (Linux)
 	final        bool         // see Finisher (Linux)
 	iov          finalScratch // for writev (Linux)
+	w            rawWrite     // the write under way (Linux)
 }
 
 // NewNetStream wraps c.
 func NewNetStream(c *net.TCPConn, writeTimeout time.Duration) *NetStream {
 	raw, _ := c.SyscallConn()
-	return &NetStream{TCPConn: c, WriteTimeout: writeTimeout, raw: raw}
+	s := &NetStream{TCPConn: c, WriteTimeout: writeTimeout, raw: raw}
+	s.initRaw()
+	return s
 }
 
 // Writev implements Sink.

@@ -45,6 +45,23 @@ func (s *NetStream) SetFinal(final bool) { s.final = final }
 // finalScratch is the iovec array writevRaw reuses.
 type finalScratch = []unix.Iovec
 
+// rawWrite is the write under way through Go's netpoller, kept in the
+// stream so that the callback made once per connection (step) needs no
+// closure per write: writes allocate nothing.
+type rawWrite struct {
+	step  func(fd uintptr) bool // s.writeStep, bound once
+	bufs  [][]byte              // writev: what is left to write
+	file  int                   // sendfile: the source descriptor, or -1
+	off   int64                 // sendfile: where the source starts
+	n     int64                 // sendfile: bytes to send
+	done  int64                 // bytes written so far
+	last  time.Time             // when the client last accepted bytes
+	sendq int                   // the socket's send queue when last found full (-1: unknown)
+	err   error                 // the write's error, once it ends
+}
+
+func (s *NetStream) initRaw() { s.w.step = s.writeStep }
+
 // writevRaw writes bufs with writev(2), or sendmsg(2) with MSG_MORE for a
 // connection's last output (the kernel keeps the last partial segment
 // until the connection's FIN joins it), waiting on Go's netpoller while
@@ -53,11 +70,10 @@ func (s *NetStream) writevRaw(bufs [][]byte) (n int64, ok bool, err error) {
 	if s.raw == nil {
 		return 0, false, nil
 	}
-	err = s.push(func(fd int) (bool, error) {
-		m, rest, e := netpoll.WritevAllNB(fd, bufs, &s.iov, s.final)
-		n, bufs = n+m, rest
-		return m > 0, e
-	})
+	s.w.bufs, s.w.file = bufs, -1
+	err = s.push()
+	n = s.w.done
+	s.w.bufs = nil
 	return n, true, err
 }
 
@@ -68,65 +84,72 @@ func (s *NetStream) sendFileRaw(f http1.File, off, n int64) (written int64, ok b
 	if s.raw == nil {
 		return 0, false, nil
 	}
-	src := int(f.Fd())
-	err = s.push(func(fd int) (bool, error) {
-		moved := false
-		for written < n {
-			m, e := netpoll.SendFile(fd, src, off+written, n-written)
-			written += m
-			moved = moved || m > 0
-			if e != nil {
-				return moved, e
-			}
-		}
-		return moved, nil
-	})
-	return written, true, err
+	s.w.file, s.w.off, s.w.n = int(f.Fd()), off, n
+	err = s.push()
+	return s.w.done, true, err
 }
 
-// push runs op, a non-blocking write that reports whether it moved bytes,
-// until it completes or fails, waiting on Go's netpoller whenever it meets
-// a full socket (unix.EAGAIN). It fails with os.ErrDeadlineExceeded once
-// the client has accepted no byte for WriteTimeout; each byte accepted
-// restarts that clock.
-func (s *NetStream) push(op func(fd int) (moved bool, err error)) error {
-	last := time.Now()
-	sendq := -1 // the send queue when the socket was last found full
+// writeStep is the raw write's callback: it writes without blocking until
+// done, failed, or the socket is full (then it returns false, for Go's
+// netpoller to wait until the socket takes more).
+func (s *NetStream) writeStep(fd uintptr) bool {
+	w := &s.w
+	var moved int64
+	var e error
+	if w.file >= 0 {
+		for w.done < w.n {
+			var m int64
+			m, e = netpoll.SendFile(int(fd), w.file, w.off+w.done, w.n-w.done)
+			w.done += m
+			moved += m
+			if e != nil {
+				break
+			}
+		}
+	} else {
+		moved, w.bufs, e = netpoll.WritevAllNB(int(fd), w.bufs, &s.iov, s.final)
+		w.done += moved
+	}
+	if moved > 0 {
+		w.last = time.Now()
+	}
+	if e == unix.EAGAIN {
+		w.sendq = netpoll.SendQueue(int(fd))
+		return false
+	}
+	w.err = e
+	return true
+}
+
+// push runs the write in s.w until it completes or fails. It fails with
+// os.ErrDeadlineExceeded once the client has accepted no byte for
+// WriteTimeout; each byte accepted restarts that clock.
+func (s *NetStream) push() error {
+	w := &s.w
+	w.done, w.err, w.sendq, w.last = 0, nil, -1, time.Now()
 	for {
-		if err := s.SetWriteDeadline(last.Add(s.WriteTimeout)); err != nil {
+		if err := s.SetWriteDeadline(w.last.Add(s.WriteTimeout)); err != nil {
 			return err
 		}
-		var serr error
-		err := s.raw.Write(func(fd uintptr) bool {
-			moved, e := op(int(fd))
-			if moved {
-				last = time.Now()
-			}
-			if e == unix.EAGAIN {
-				sendq = netpoll.SendQueue(int(fd))
-				return false // wait until the socket takes more
-			}
-			serr = e
-			return true
-		})
+		err := s.raw.Write(w.step)
 		switch {
-		case serr != nil:
-			return serr
+		case w.err != nil:
+			return w.err
 		case err == nil:
 			return nil
 		case !errors.Is(err, os.ErrDeadlineExceeded):
 			return err
-		case time.Since(last) < s.WriteTimeout:
+		case time.Since(w.last) < s.WriteTimeout:
 			continue // it moved since the deadline was set: a new one from then
 		}
 		// The kernel may still be handing the queued bytes to the client
 		// without reporting the socket writable (see Conn.Expired).
-		var cur int
+		cur := -1
 		s.raw.Control(func(fd uintptr) { cur = netpoll.SendQueue(int(fd)) })
-		if sendq < 0 || cur < 0 || cur >= sendq {
+		if w.sendq < 0 || cur < 0 || cur >= w.sendq {
 			return err
 		}
-		sendq, last = cur, time.Now()
+		w.sendq, w.last = cur, time.Now()
 	}
 }
 

@@ -7,6 +7,11 @@ import "github.com/weft-server/weft/internal/http1"
 // finalScratch is unused where NetStream writes through the portable path.
 type finalScratch = struct{}
 
+// rawWrite is unused where NetStream writes through the portable path.
+type rawWrite struct{}
+
+func (s *NetStream) initRaw() {}
+
 // writevRaw is not available here: ok is false, and Writev writes through
 // the net.Conn.
 func (s *NetStream) writevRaw(bufs [][]byte) (int64, bool, error) { return 0, false, nil }

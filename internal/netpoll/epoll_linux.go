@@ -23,6 +23,11 @@ type Epoll struct {
 	events []unix.EpollEvent
 	file   *os.File        // fd, registered with Go's own netpoller
 	rc     syscall.RawConn // to park the loop until fd is readable
+	// ready is the callback of rc.Read, made once so that a parked Wait
+	// allocates nothing; it leaves its result in n and err.
+	ready func(uintptr) bool
+	n     int
+	err   error
 }
 
 // NewEpoll creates an epoll instance.
@@ -37,6 +42,10 @@ func NewEpoll() (*Epoll, error) {
 		return nil, os.NewSyscallError("eventfd", err)
 	}
 	p := &Epoll{fd: fd, wake: wake, events: make([]unix.EpollEvent, 256)}
+	p.ready = func(uintptr) bool {
+		p.n, p.err = epollWaitNow(p.fd, p.events)
+		return p.n != 0 || p.err != nil
+	}
 	if err := p.ctl(unix.EPOLL_CTL_ADD, wake, unix.EPOLLIN|unix.EPOLLET); err != nil {
 		p.Close()
 		return nil, err
@@ -108,10 +117,8 @@ func (p *Epoll) Wait(timeout time.Duration, fn func(fd int, in, out, hup bool)) 
 		} else {
 			p.file.SetReadDeadline(time.Time{})
 		}
-		rerr := p.rc.Read(func(uintptr) bool {
-			n, err = epollWaitNow(p.fd, p.events)
-			return n != 0 || err != nil
-		})
+		rerr := p.rc.Read(p.ready)
+		n, err = p.n, p.err
 		if rerr != nil && !errors.Is(rerr, os.ErrDeadlineExceeded) {
 			return rerr
 		}

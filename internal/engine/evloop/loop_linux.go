@@ -16,20 +16,6 @@ import (
 	"github.com/weft-server/weft/internal/netpoll"
 )
 
-// Poller is the readiness API a loop needs; netpoll.Epoll and netpoll.Poll
-// implement it.
-type Poller interface {
-	AddListener(fd int, exclusive bool) error
-	Add(fd int) error
-	SetWrite(fd int, on bool) error
-	Remove(fd int) error
-	// Forget is Remove for a descriptor about to be closed; epoll needs
-	// no call, as closing drops the registration.
-	Forget(fd int)
-	Wait(timeout time.Duration, fn func(fd int, in, out, hup bool)) error
-	Wake() error
-	Close() error
-}
 
 // Pool runs disk work off the loops. Submit must not block for long.
 type Pool interface {
@@ -186,12 +172,13 @@ func (l *Loop) Run(ctx context.Context) error {
 		return err
 	}
 	var drainBy time.Time
+	event := l.event // one method value for every turn: no allocation per Wait
 	for {
 		timeout := time.Duration(-1)
 		if len(l.wake) > 0 {
 			timeout = 0 // turns are owed: collect new events without sleeping
 		}
-		if err := l.p.Wait(timeout, l.event); err != nil {
+		if err := l.p.Wait(timeout, event); err != nil {
 			return err
 		}
 		now := time.Now()

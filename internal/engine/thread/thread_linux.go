@@ -240,9 +240,29 @@ func (s *stream) kick() {
 }
 
 var (
-	_ engine.Corker   = (*stream)(nil)
-	_ engine.Finisher = (*stream)(nil)
+	_ engine.Corker       = (*stream)(nil)
+	_ engine.Finisher     = (*stream)(nil)
+	_ engine.NoWaitReader = (*stream)(nil)
 )
+
+// ReadNoWait implements engine.NoWaitReader: a draining connection reads
+// what has already arrived before it closes.
+func (s *stream) ReadNoWait(p []byte) (int, error) {
+	for {
+		n, _, err := unix.Recvfrom(s.FD, p, unix.MSG_DONTWAIT)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return 0, nil
+		case err != nil:
+			return 0, err
+		case n == 0:
+			return 0, io.EOF
+		}
+		return n, nil
+	}
+}
 
 func (s *stream) Read(p []byte) (int, error) {
 	for {

@@ -16,7 +16,6 @@ import (
 	"github.com/weft-server/weft/internal/netpoll"
 )
 
-
 // Pool runs disk work off the loops. Submit must not block for long.
 type Pool interface {
 	Submit(j Job)

@@ -222,10 +222,10 @@ func TestDrainAnswersArrivedRequest(t *testing.T) {
 				if err != nil || string(body) != "hello, world\n" {
 					t.Fatalf("iteration %d: %q %v", i, body, err)
 				}
+				c.Close() // else the drain gives the connection engine.DrainQuiet
 				if err := <-stopped; err != nil {
 					t.Fatal(err)
 				}
-				c.Close()
 			}
 		})
 	}

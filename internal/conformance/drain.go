@@ -24,6 +24,9 @@ func (s *suite) drainAnswersArrived(t *testing.T) {
 	}
 	for i := 0; i < rounds; i++ {
 		srv := s.start(t, Options{Site: site.Config{Root: s.root}})
+		if srv.PID != 0 {
+			rounds = min(rounds, 5) // a server process of its own takes a second or two to start
+		}
 		c := dial(t, srv.Addr)
 		c.SetDeadline(time.Now().Add(10 * time.Second))
 		br := bufio.NewReader(c)

@@ -74,6 +74,41 @@ func (s *NetStream) SendFile(f http1.File, off, n int64) (int64, error) {
 	})
 }
 
+// reclaimEvery is how often a full engine looks again for a newcomer
+// waiting in the backlog and an idle connection to close for it.
+const reclaimEvery = 50 * time.Millisecond
+
+// TakeSlot takes a connection slot before an accept. With every slot
+// taken, it waits for one; meanwhile, whenever a newcomer waits in the
+// kernel's backlog (pending reports it; nil: assume one does), it calls
+// reclaim (if not nil) to close the oldest idle connection and make room.
+// It returns false if ctx ends first.
+func TakeSlot(ctx context.Context, slots chan struct{}, reclaim func(time.Time) bool, pending func() bool) bool {
+	select {
+	case slots <- struct{}{}:
+		return true
+	default:
+	}
+	var tick <-chan time.Time
+	if reclaim != nil {
+		t := time.NewTicker(reclaimEvery)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case slots <- struct{}{}:
+			return true
+		case <-tick:
+			if pending == nil || pending() {
+				reclaim(time.Now())
+			}
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
 var copyPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
 
 // CopyFile writes n bytes of f from off to w with ReadAt and Write, the
@@ -111,19 +146,17 @@ func CopyFile(w io.Writer, f http1.File, off, n int64, progress func()) (int64, 
 // to handle. With slots, it takes a slot before each accept, so that at
 // MaxConns clients wait in the kernel's backlog (where another process
 // sharing the listener may take them); handle must release the slot.
+// While every slot is taken and a newcomer waits, it calls reclaim (if not
+// nil) to close an idle connection and make room (see TakeSlot).
 // Temporary failures (too many open files) back off rather than spin. It
 // closes ln when ctx is done and returns nil then.
-func AcceptLoop(ctx context.Context, ln *net.TCPListener, cfg *Config, slots chan struct{}, handle func(*net.TCPConn)) error {
+func AcceptLoop(ctx context.Context, ln *net.TCPListener, cfg *Config, slots chan struct{}, reclaim func(time.Time) bool, handle func(*net.TCPConn)) error {
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
 	var delay time.Duration
 	for {
-		if slots != nil {
-			select {
-			case slots <- struct{}{}:
-			case <-ctx.Done():
-				return nil
-			}
+		if slots != nil && !TakeSlot(ctx, slots, reclaim, func() bool { return listenerPending(ln) }) {
+			return nil
 		}
 		c, err := ln.AcceptTCP()
 		if err != nil {

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"io"
+	"net"
 	"os"
 	"time"
 
@@ -175,4 +176,20 @@ func (s *NetStream) ReadNoWait(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	return n, nil
+}
+
+// listenerPending reports whether a connection waits in ln's accept queue
+// (or whether it cannot tell).
+func listenerPending(ln *net.TCPListener) bool {
+	rc, err := ln.SyscallConn()
+	if err != nil {
+		return true
+	}
+	ready := true
+	rc.Control(func(fd uintptr) {
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(pfd, 0)
+		ready = err != nil || n > 0
+	})
+	return ready
 }

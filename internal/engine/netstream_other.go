@@ -2,7 +2,15 @@
 
 package engine
 
-import "github.com/weft-server/weft/internal/http1"
+import (
+	"net"
+
+	"github.com/weft-server/weft/internal/http1"
+)
+
+// listenerPending cannot tell here whether a connection waits: it assumes
+// one does.
+func listenerPending(ln *net.TCPListener) bool { return true }
 
 // finalScratch is unused where NetStream writes through the portable path.
 type finalScratch = struct{}

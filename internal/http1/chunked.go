@@ -12,7 +12,8 @@ package http1
 type ChunkedBody struct {
 	state chunkState
 	left  int64 // data bytes left in the current chunk
-	line  int   // bytes of the current size or trailer line
+	line  int   // bytes of the current size line
+	ext   int   // bytes of chunk extensions in the whole body so far
 	trail int   // bytes of the trailer section so far
 	data  int64 // data bytes of the whole body so far
 }
@@ -21,6 +22,7 @@ type chunkState uint8
 
 const (
 	chunkSize    chunkState = iota // in the chunk-size digits
+	chunkSizeWS                    // after the size, in whitespace before a ";"
 	chunkExt                       // after the size, in chunk extensions
 	chunkSizeLF                    // after the CR that ends the size line
 	chunkData                      // in chunk data
@@ -59,7 +61,9 @@ func (d *ChunkedBody) Done() bool { return d.state == chunkDone }
 // Consume reads as much of b as belongs to the body and returns how many
 // bytes that was. It stops at the body's end (Done then reports true),
 // leaving what follows for the next request, and returns an error (status
-// 400) for malformed framing. maxTrailer bounds the trailer section.
+// 400) for malformed framing. maxTrailer bounds the trailer section, and
+// the chunk extensions of the whole body too: a body of one-byte chunks
+// may not carry unbounded framing.
 func (d *ChunkedBody) Consume(b []byte, maxTrailer int) (int, error) {
 	i := 0
 	for i < len(b) && d.state != chunkDone {
@@ -87,17 +91,29 @@ func (d *ChunkedBody) Consume(b []byte, maxTrailer int) (int, error) {
 				d.line++
 			case d.line == 0:
 				return i, errBadChunk // no digits
-			case c == ';' || c == ' ' || c == '\t':
+			case c == ';':
 				d.state = chunkExt
+			case c == ' ' || c == '\t':
+				d.state = chunkSizeWS
 			case c == '\r':
 				d.state = chunkSizeLF
 			default:
 				return i, errBadChunk
 			}
+		case chunkSizeWS:
+			// BWS is allowed only before an extension (RFC 9112 §7.1.1).
+			switch c {
+			case ' ', '\t':
+			case ';':
+				d.state = chunkExt
+			default:
+				return i, errBadChunk
+			}
 		case chunkExt:
 			d.line++
+			d.ext++
 			switch {
-			case d.line > MaxChunkLine:
+			case d.line > MaxChunkLine || d.ext > maxTrailer:
 				return i, errBadChunk
 			case c == '\r':
 				d.state = chunkSizeLF

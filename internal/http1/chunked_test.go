@@ -26,6 +26,8 @@ var chunkedTests = []struct {
 	{"incomplete", "5\r\nhel", 6, 3, false},
 	{"incomplete final", "0\r\n\r", 4, 0, false},
 	{"no digits", "\r\n", -1, 0, false},
+	{"whitespace without extension", "5 \r\nhello\r\n0\r\n\r\n", -1, 0, false},
+	{"junk after whitespace", "5 junk\r\nhello\r\n0\r\n\r\n", -1, 0, false},
 	{"bad digit", "5x\r\nhello\r\n0\r\n\r\n", -1, 0, false},
 	{"negative", "-5\r\n", -1, 0, false},
 	{"bare LF after size", "5\nhello\r\n0\r\n\r\n", -1, 0, false},
@@ -68,6 +70,20 @@ func TestChunkedBody(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestChunkedExtensionsLimit(t *testing.T) {
+	// One-byte chunks, each with a long extension: the framing of a
+	// whole body is bounded, not only each line.
+	var d ChunkedBody
+	chunk := "1;" + strings.Repeat("e", 500) + "\r\nx\r\n"
+	var err error
+	for i := 0; i < 10 && err == nil; i++ {
+		_, err = d.Consume([]byte(chunk), 1024)
+	}
+	if err == nil {
+		t.Fatal("5,000 bytes of extensions accepted under a 1,024-byte bound")
 	}
 }
 

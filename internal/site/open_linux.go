@@ -48,51 +48,62 @@ func openat2(dirfd int, name string, flags int) (int, error) {
 	}
 }
 
-// openRootFD returns a descriptor of the directory root for openat2, or -1
-// when openat2 cannot be used.
-func openRootFD(root string) int {
+// openRootDir returns the root opened for openat2, or nil when openat2
+// cannot be used.
+func openRootDir(root string) *os.File {
 	fd, err := syscall.Open(root, oPath|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
 	if err != nil {
-		return -1
+		return nil
 	}
 	probe, err := openat2(fd, ".", oPath)
 	if err != nil {
 		syscall.Close(fd)
-		return -1
+		return nil
 	}
 	syscall.Close(probe)
-	return fd
-}
-
-func closeRootFD(fd int) {
-	if fd >= 0 {
-		syscall.Close(fd)
-	}
+	return os.NewFile(uintptr(fd), root)
 }
 
 // openFile opens name beneath the root for reading, without blocking on a
 // FIFO or device. A directory that may be searched but not read comes back
 // opened with O_PATH: enough to stat it and to serve the files within.
+// The root's descriptor is used inside its RawConn's Control, which holds
+// it open for the call: a handler still running after Close (one left
+// behind by a shutdown timeout) gets an error, never a descriptor number
+// that something else may have been given since.
 func (s *Site) openFile(name string) (*os.File, error) {
-	if s.rootFD < 0 {
+	if s.rootDir == nil {
 		return s.root.OpenFile(name, os.O_RDONLY|openFlags, 0)
 	}
-	fd, err := openat2(s.rootFD, name, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY)
-	if err == syscall.EACCES {
-		if pfd, perr := openat2(s.rootFD, name, oPath); perr == nil {
-			var st syscall.Stat_t
-			if syscall.Fstat(pfd, &st) == nil && st.Mode&syscall.S_IFMT == syscall.S_IFDIR {
-				fd, err = pfd, nil
-			} else {
-				syscall.Close(pfd)
-			}
-		}
-	}
-	if err == syscall.EAGAIN {
-		return s.root.OpenFile(name, os.O_RDONLY|openFlags, 0)
-	}
+	rc, err := s.rootDir.SyscallConn()
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
+	fd := -1
+	cerr := rc.Control(func(dir uintptr) { fd, err = openBeneath(int(dir), name) })
+	switch {
+	case cerr != nil:
+		return nil, &fs.PathError{Op: "open", Path: name, Err: cerr}
+	case err == syscall.EAGAIN:
+		return s.root.OpenFile(name, os.O_RDONLY|openFlags, 0)
+	case err != nil:
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
 	return os.NewFile(uintptr(fd), name), nil
+}
+
+// openBeneath opens name beneath the directory dir, falling back to
+// O_PATH for a directory that may be searched but not read.
+func openBeneath(dir int, name string) (int, error) {
+	fd, err := openat2(dir, name, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY)
+	if err == syscall.EACCES {
+		if pfd, perr := openat2(dir, name, oPath); perr == nil {
+			var st syscall.Stat_t
+			if syscall.Fstat(pfd, &st) == nil && st.Mode&syscall.S_IFMT == syscall.S_IFDIR {
+				return pfd, nil
+			}
+			syscall.Close(pfd)
+		}
+	}
+	return fd, err
 }

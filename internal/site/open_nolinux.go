@@ -4,9 +4,7 @@ package site
 
 import "os"
 
-func openRootFD(root string) int { return -1 }
-
-func closeRootFD(fd int) {}
+func openRootDir(root string) *os.File { return nil }
 
 // openFile opens name beneath the root through os.Root for reading,
 // without blocking on a FIFO or device.

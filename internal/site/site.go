@@ -29,10 +29,10 @@ type Config struct {
 
 // Site serves the files beneath one directory. It is safe for concurrent use.
 type Site struct {
-	cfg    Config
-	root   *os.Root
-	rootFD int // a descriptor of the root for openat2 (Linux), or -1
-	cache  *cache
+	cfg     Config
+	root    *os.Root
+	rootDir *os.File // the root, for openat2 (Linux); nil where os.Root is used
+	cache   *cache
 }
 
 var _ http1.MemoryHandler = (*Site)(nil)
@@ -60,7 +60,7 @@ func Open(cfg Config) (*Site, error) {
 		root.Close()
 		return nil, fmt.Errorf("weft: document root: %w", err)
 	}
-	st := &Site{cfg: cfg, root: root, rootFD: openRootFD(cfg.Root)}
+	st := &Site{cfg: cfg, root: root, rootDir: openRootDir(cfg.Root)}
 	st.cache = newCache(cfg.Cache, root.Name())
 	return st, nil
 }
@@ -68,7 +68,9 @@ func Open(cfg Config) (*Site, error) {
 // Close releases the root and the cache.
 func (s *Site) Close() error {
 	s.cache.close()
-	closeRootFD(s.rootFD)
+	if s.rootDir != nil {
+		s.rootDir.Close()
+	}
 	return s.root.Close()
 }
 

@@ -20,9 +20,10 @@ import (
 
 // Engine is the epoll engine.
 type Engine struct {
-	// Loops is the number of event loops; runtime.NumCPU() when zero. It
-	// does not follow GOMAXPROCS, which another engine in the process (the
-	// thread engine) may raise for its own threads.
+	// Loops is the number of event loops; when zero, GOMAXPROCS as it was
+	// when the process started (the CPUs the process may use, container
+	// limits included), not as it is now: another engine in the process
+	// (the thread engine) may raise it for its own threads.
 	Loops   int
 	Workers int // disk workers; 4 per loop when zero
 
@@ -33,10 +34,13 @@ type Engine struct {
 
 var _ engine.Engine = Engine{}
 
+// startProcs is GOMAXPROCS at start-up, before any engine changed it.
+var startProcs = runtime.GOMAXPROCS(0)
+
 func (e Engine) sizes() (loops, workers int) {
 	loops, workers = e.Loops, e.Workers
 	if loops <= 0 {
-		loops = runtime.NumCPU()
+		loops = startProcs
 	}
 	if workers <= 0 {
 		workers = 4 * loops

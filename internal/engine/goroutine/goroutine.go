@@ -24,15 +24,11 @@ func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config
 	var t engine.Tracker
 	var idle reclaim.Set
 	slots := make(chan struct{}, cfg.MaxConns)
-	// At MaxConns, the newcomer just accepted waits for a slot: the oldest
-	// idle connection is closed to make room, and with none idle the
-	// accept loop stops (later clients wait in the kernel's backlog)
-	// until a connection ends.
-	err := engine.AcceptLoop(ctx, ln, cfg, nil, func(nc *net.TCPConn) {
-		if !takeSlot(ctx, slots, &idle) {
-			nc.Close()
-			return
-		}
+	// At MaxConns, the accept loop takes no newcomer out of the kernel's
+	// backlog until a slot frees: the oldest idle connection is closed to
+	// make room, and with none idle, clients wait in the backlog (where
+	// another process sharing the listener may take them).
+	err := engine.AcceptLoop(ctx, ln, cfg, slots, idle.Reclaim, func(nc *net.TCPConn) {
 		c := engine.NewConn(cfg, remoteAddrPort(nc), time.Now())
 		s := &stream{NetStream: engine.NewNetStream(nc, cfg.WriteTimeout), c: c, idle: &idle}
 		s.entry = reclaim.NewEntry(func() { nc.Close() })
@@ -41,9 +37,10 @@ func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config
 			<-slots
 			return
 		}
+		idle.Add(s.entry)
 		go func() {
 			defer func() {
-				idle.Busy(s.entry)
+				idle.Remove(s.entry)
 				nc.Close()
 				t.Remove(c)
 				<-slots
@@ -78,38 +75,9 @@ func (s *stream) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// takeSlot takes a connection slot for a newcomer already accepted. With
-// every slot taken it closes the oldest idle connection and waits for its
-// slot, trying again every reclaimEvery while none is idle. It returns
-// false if ctx ends first.
-func takeSlot(ctx context.Context, slots chan struct{}, idle *reclaim.Set) bool {
-	select {
-	case slots <- struct{}{}:
-		return true
-	default:
-	}
-	idle.Reclaim(time.Now())
-	tick := time.NewTicker(reclaimEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case slots <- struct{}{}:
-			return true
-		case <-tick.C:
-			idle.Reclaim(time.Now())
-		case <-ctx.Done():
-			return false
-		}
-	}
-}
-
 // abandonGrace is how long Serve waits, after the shutdown timeout has
 // cut the connections, for goroutines that are still in a handler.
 const abandonGrace = time.Second
-
-// reclaimEvery is how often a newcomer waiting for a slot looks again for
-// an idle connection to close.
-const reclaimEvery = 250 * time.Millisecond
 
 // remoteAddrPort is nc's peer address, or the zero value when the system
 // did not report one: RemoteAddr may be nil (golang/go#23022), and the

@@ -42,7 +42,7 @@ func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config
 		}
 		close(done)
 	}()
-	err := engine.AcceptLoop(ctx, ln, &c, nil, func(nc *net.TCPConn) {
+	err := engine.AcceptLoop(ctx, ln, &c, nil, nil, func(nc *net.TCPConn) {
 		conn := engine.NewConn(&c, remoteAddrPort(nc), time.Now())
 		if !t.Add(conn, func() { nc.SetReadDeadline(time.Now()) }, func() { nc.Close() }) {
 			nc.Close()

@@ -57,8 +57,14 @@ func acceptLoop(ctx context.Context, lfd int, cfg *engine.Config, t *engine.Trac
 	var warnedAt time.Time
 	var idle reclaim.Set
 	for {
+		// At MaxConns no newcomer leaves the kernel's backlog until a
+		// slot frees (the oldest idle connection is closed to make room).
+		if !engine.TakeSlot(ctx, slots, idle.Reclaim, func() bool { return pending(lfd) }) {
+			return nil
+		}
 		fd, remote, err := acceptWait(ctx, lfd)
 		if err != nil {
+			<-slots
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -80,10 +86,6 @@ func acceptLoop(ctx context.Context, lfd int, cfg *engine.Config, t *engine.Trac
 			}
 			return os.NewSyscallError("accept", err)
 		}
-		if !takeSlot(ctx, slots, &idle) {
-			unix.Close(fd)
-			return nil
-		}
 		now := time.Now()
 		procs.tick(now)
 		c := engine.NewConn(cfg, remote, now)
@@ -95,6 +97,7 @@ func acceptLoop(ctx context.Context, lfd int, cfg *engine.Config, t *engine.Trac
 			<-slots
 			continue
 		}
+		idle.Add(s.entry)
 		go func() {
 			// The goroutine owns this thread while the connection
 			// lasts: one thread per connection. Unlocked at the end,
@@ -108,7 +111,7 @@ func acceptLoop(ctx context.Context, lfd int, cfg *engine.Config, t *engine.Trac
 				// Shutdown's kill must not reach a number that
 				// another connection or file may get next.
 				t.Untrack(c)
-				idle.Busy(s.entry)
+				idle.Remove(s.entry)
 				s.done.Store(true)
 				unix.Close(fd)
 				if testHookClosed != nil {
@@ -128,38 +131,9 @@ func acceptLoop(ctx context.Context, lfd int, cfg *engine.Config, t *engine.Trac
 	}
 }
 
-// takeSlot takes a connection slot for a newcomer already accepted. With
-// every slot taken it closes the oldest idle connection (see reclaim) and
-// waits for its slot, trying again every reclaimEvery while none is idle.
-// It returns false if ctx ends first.
-func takeSlot(ctx context.Context, slots chan struct{}, idle *reclaim.Set) bool {
-	select {
-	case slots <- struct{}{}:
-		return true
-	default:
-	}
-	idle.Reclaim(time.Now())
-	tick := time.NewTicker(reclaimEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case slots <- struct{}{}:
-			return true
-		case <-tick.C:
-			idle.Reclaim(time.Now())
-		case <-ctx.Done():
-			return false
-		}
-	}
-}
-
 // abandonGrace is how long Serve waits, after the shutdown timeout has
 // cut the connections, for threads that are still in a handler.
 const abandonGrace = time.Second
-
-// reclaimEvery is how often a newcomer waiting for a slot looks again for
-// an idle connection to close.
-const reclaimEvery = 250 * time.Millisecond
 
 // acceptPause is how long accepting stops when accept(2) fails for want
 // of descriptors or memory.
@@ -347,4 +321,12 @@ func (s *stream) SendFile(f http1.File, off, n int64) (int64, error) {
 		return m, os.ErrDeadlineExceeded // SO_SNDTIMEO passed
 	}
 	return m, err
+}
+
+// pending reports whether a connection waits in the listener's accept
+// queue (or whether it cannot tell).
+func pending(lfd int) bool {
+	pfd := []unix.PollFd{{Fd: int32(lfd), Events: unix.POLLIN}}
+	n, err := unix.Poll(pfd, 0)
+	return err != nil || n > 0
 }

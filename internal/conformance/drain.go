@@ -2,7 +2,12 @@ package conformance
 
 import (
 	"bufio"
+	"errors"
 	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -52,5 +57,56 @@ func (s *suite) drainAnswersArrived(t *testing.T) {
 		if err := <-stopped; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// stopsListening: once a graceful shutdown begins, a newcomer is refused at
+// once (not left in a backlog that nobody accepts from, to be reset when
+// the server exits), while a download in flight completes.
+func (s *suite) stopsListening(t *testing.T) {
+	root := t.TempDir()
+	// Larger than every buffer between server and client, so the download
+	// is still in flight while the test dials.
+	const size = 64 << 20
+	must(t, os.WriteFile(filepath.Join(root, "huge.bin"), make([]byte, size), 0o644))
+	srv := s.start(t, Options{Site: site.Config{Root: root}})
+	dl := DialSmallWindow(t, srv.Addr, 4096)
+	defer dl.Close()
+	io.WriteString(dl, get("/huge.bin"))
+	br := bufio.NewReaderSize(dl, 1024)
+	dl.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := br.Peek(100); err != nil {
+		t.Fatal(err)
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- srv.Stop() }()
+	refused := false
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		c, err := net.DialTimeout("tcp", srv.Addr, time.Second)
+		if err != nil {
+			// Refused, or reset at once by a listener that closed
+			// with the newcomer in its backlog: either way the client
+			// knows at once.
+			if !errors.Is(err, syscall.ECONNREFUSED) && !errors.Is(err, syscall.ECONNRESET) {
+				t.Fatalf("dial after shutdown began: %v, want connection refused", err)
+			}
+			refused = true
+			break
+		}
+		c.Close()
+	}
+	if !refused {
+		t.Fatal("still accepting connections 5s after shutdown began")
+	}
+	dl.SetReadDeadline(time.Now().Add(30 * time.Second))
+	r, err := readResp(br, "GET")
+	if err != nil {
+		t.Fatalf("download in flight: %v", err)
+	}
+	if len(r.Body) != size {
+		t.Fatalf("download in flight: %d bytes, want %d", len(r.Body), size)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -56,6 +56,7 @@ func Run(t *testing.T, start Starter, caps Capabilities) {
 	t.Run("WriteTimeout", s.writeTimeout)
 	t.Run("GracefulShutdown", s.gracefulShutdown)
 	t.Run("DrainAnswersArrived", s.drainAnswersArrived)
+	t.Run("StopsListening", s.stopsListening)
 }
 
 type suite struct {

@@ -26,15 +26,7 @@ func (r *records) Log(rec *http1.Record) {
 // itself, not under the method and target of the pipelined request before
 // it, whose state the connection still held.
 func TestFailLogsItsOwnRequest(t *testing.T) {
-	root := t.TempDir()
-	if err := os.WriteFile(filepath.Join(root, "a.txt"), []byte("a"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	st, err := site.Open(site.Config{Root: root})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := oneFileSite(t)
 	for _, tc := range []struct {
 		name, bad string
 		status    int
@@ -77,15 +69,7 @@ func TestFailLogsItsOwnRequest(t *testing.T) {
 // driven again then, as an event loop does after a write, must wait for
 // more, not fail.
 func TestBodyPausedBetweenReads(t *testing.T) {
-	root := t.TempDir()
-	if err := os.WriteFile(filepath.Join(root, "a.txt"), []byte("a"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	st, err := site.Open(site.Config{Root: root})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := oneFileSite(t)
 	for _, head := range []string{
 		"GET /a.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab",
 		"GET /a.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nab",
@@ -118,4 +102,19 @@ func feedConn(c *engine.Conn, in string, now time.Time) {
 		c.Received(n, now)
 		c.Process(now)
 	}
+}
+
+// oneFileSite serves a folder holding a.txt ("a").
+func oneFileSite(t *testing.T) *site.Site {
+	t.Helper()
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "a.txt"), []byte("a"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st, err := site.Open(site.Config{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }

@@ -81,7 +81,7 @@ func (d *ChunkedBody) Consume(b []byte, maxTrailer int) (int, error) {
 		i++
 		switch d.state {
 		case chunkSize:
-			v := unhexByte(c)
+			v := Unhex(c)
 			switch {
 			case v >= 0:
 				if d.line >= 15 { // 15 hex digits stay below 2^60: no overflow
@@ -172,7 +172,8 @@ func (d *ChunkedBody) Consume(b []byte, maxTrailer int) (int, error) {
 	return i, nil
 }
 
-func unhexByte(c byte) int {
+// Unhex returns the value of the hexadecimal digit c, or -1.
+func Unhex(c byte) int {
 	switch {
 	case '0' <= c && c <= '9':
 		return int(c - '0')

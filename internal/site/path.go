@@ -1,6 +1,10 @@
 package site
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/weft-server/weft/internal/http1"
+)
 
 var (
 	errBadPath = errors.New("weft: malformed path")
@@ -43,7 +47,7 @@ func appendResolved(dst, raw []byte, dotfiles bool) (name []byte, dir bool, err 
 				if i+2 >= len(raw) {
 					return dst, false, errBadPath
 				}
-				h, l := unhex(raw[i+1]), unhex(raw[i+2])
+				h, l := http1.Unhex(raw[i+1]), http1.Unhex(raw[i+2])
 				if h < 0 || l < 0 {
 					return dst, false, errBadPath
 				}
@@ -79,16 +83,4 @@ func appendResolved(dst, raw []byte, dotfiles bool) (name []byte, dir bool, err 
 		b = append(b, '.')
 	}
 	return b, raw[len(raw)-1] == '/', nil
-}
-
-func unhex(c byte) int {
-	switch {
-	case '0' <= c && c <= '9':
-		return int(c - '0')
-	case 'a' <= c && c <= 'f':
-		return int(c - 'a' + 10)
-	case 'A' <= c && c <= 'F':
-		return int(c - 'A' + 10)
-	}
-	return -1
 }

@@ -9,9 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -135,61 +132,6 @@ func closedSoon(c net.Conn, d time.Duration) bool {
 	_, err := io.Copy(io.Discard, c)
 	var ne net.Error
 	return !errors.As(err, &ne) || !ne.Timeout()
-}
-
-// TestShutdownStopsListening: once shutdown begins, a newcomer is refused
-// at once (not left in a backlog nobody accepts from), while a download in
-// flight completes.
-func TestShutdownStopsListening(t *testing.T) {
-	root := conformance.Tree(t)
-	// Larger than every buffer between server and client, so the download
-	// is still in flight while the test dials.
-	const size = 64 << 20
-	if err := os.Truncate(filepath.Join(root, "big.bin"), size); err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range engines {
-		t.Run(tc.name, func(t *testing.T) {
-			srv := conformance.StartEngine(tc.e)(t, conformance.Options{Site: site.Config{Root: root}})
-			dl := conformance.DialSmallWindow(t, srv.Addr, 4096)
-			defer dl.Close()
-			io.WriteString(dl, "GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
-			br := bufio.NewReaderSize(dl, 1024)
-			dl.SetReadDeadline(time.Now().Add(5 * time.Second))
-			if _, err := br.Peek(100); err != nil {
-				t.Fatal(err)
-			}
-			stopped := make(chan error, 1)
-			go func() { stopped <- srv.Stop() }()
-			refused := false
-			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-				c, err := net.DialTimeout("tcp", srv.Addr, time.Second)
-				if err != nil {
-					if !errors.Is(err, syscall.ECONNREFUSED) {
-						t.Fatalf("dial after shutdown began: %v, want connection refused", err)
-					}
-					refused = true
-					break
-				}
-				c.Close()
-			}
-			if !refused {
-				t.Fatal("still accepting connections 5s after shutdown began")
-			}
-			dl.SetReadDeadline(time.Now().Add(20 * time.Second))
-			resp, err := http.ReadResponse(br, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			n, err := io.Copy(io.Discard, resp.Body)
-			if err != nil || n != size {
-				t.Fatalf("download in flight: %d bytes, %v; want %d", n, err, size)
-			}
-			if err := <-stopped; err != nil {
-				t.Fatal(err)
-			}
-		})
-	}
 }
 
 // TestDrainAnswersArrivedRequest: a request that reached the socket of an

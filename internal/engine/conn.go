@@ -673,6 +673,21 @@ func (c *Conn) Refuse(now time.Time) {
 	c.fail(503, now)
 }
 
+// Abandon releases a connection whose offloaded request's handler has
+// returned after the engine gave up on it (a shutdown timeout passed):
+// what the response plan holds (an open file, a cache reference) is
+// closed, then everything else, as Release does.
+func (c *Conn) Abandon() {
+	if c.phase == phaseHandler && c.st != nil {
+		if cl := c.st.resp.Closer; cl != nil {
+			c.st.resp.Closer = nil
+			cl.Close()
+		}
+		c.phase = phaseIdle
+	}
+	c.Release()
+}
+
 // Release frees the connection's buffers and any body sources still queued.
 func (c *Conn) Release() {
 	offloaded := c.phase == phaseHandler

@@ -118,3 +118,34 @@ func oneFileSite(t *testing.T) *site.Site {
 	t.Cleanup(func() { st.Close() })
 	return st
 }
+
+type closeCounter struct{ n *int }
+
+func (c closeCounter) Close() error { *c.n++; return nil }
+
+type closerHandler struct{ n *int }
+
+func (h closerHandler) ServeHTTP1(req *http1.Request, resp *http1.Response) {
+	resp.Status = 200
+	resp.Body = []byte("x")
+	resp.Closer = closeCounter{h.n}
+}
+
+// An offloaded request whose handler returns after the engine gave up on
+// its connection (a shutdown timeout) still has what its answer holds
+// closed: a file descriptor or a cache reference is not left to the GC.
+func TestAbandonClosesTheAnswer(t *testing.T) {
+	var closed int
+	now := time.Now()
+	c := engine.NewConn(engine.Config{Handler: closerHandler{&closed}}.WithDefaults(), netip.MustParseAddrPort("192.0.2.1:1"), now)
+	c.SetAsync(true)
+	feedConn(c, "GET /a HTTP/1.1\r\nHost: t\r\n\r\n", now)
+	if !c.Offloaded() {
+		t.Fatal("not offloaded")
+	}
+	c.ServeOffloaded() // on a worker, which returns after the loop has gone
+	c.Abandon()
+	if closed != 1 {
+		t.Fatalf("the answer's closer closed %d times, want 1", closed)
+	}
+}

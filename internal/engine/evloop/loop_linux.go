@@ -262,12 +262,13 @@ func (l *Loop) exit(tickDone, tickExited chan struct{}) {
 	l.p.Close()
 }
 
-// drop closes a connection that its loop no longer drives. Only the
-// goroutine that holds cn calls it: the exiting loop, or the job it was
-// abandoned to.
+// drop closes a connection that its loop no longer drives, whose
+// offloaded request's handler has returned: what the answer holds (a file,
+// a cache reference) is closed too. Only the goroutine that holds cn calls
+// it: the exiting loop, or the job it was abandoned to.
 func (l *Loop) drop(cn *conn) {
 	netpoll.CloseNB(cn.fd)
-	cn.c.Release()
+	cn.c.Abandon()
 	l.sh.Conns.Add(-1)
 }
 

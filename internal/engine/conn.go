@@ -306,7 +306,7 @@ func skipEmptyLines(b []byte) int {
 
 // dropBody drops the request body's bytes from the input. It reports
 // whether the body has ended, so that the next request may be parsed, or,
-// with status 400 or 413, that the body is malformed or larger than
+// with a status (400, 413), that the body is malformed or larger than
 // MaxBodyBytes: where the next request would start cannot then be trusted.
 func (c *Conn) dropBody(t int64) (done bool, status int) {
 	if c.r == c.w {
@@ -377,17 +377,12 @@ func (c *Conn) serve(now time.Time) {
 		// close is simplest.
 		st.keep, c.unread = false, true
 	case req.Chunked:
-		// Framing errors and sizes over the limit that have already
-		// arrived are answered as such (like nginx); later ones close.
+		// The answer depends on the head alone, as for a Content-Length
+		// body, never on how much of the body has arrived: malformed
+		// framing or a body over the limit found later closes the
+		// connection after the answer (where the next request would
+		// start is then unknown).
 		c.body = body{chunked: true}
-		if _, status := c.dropBody(t); status != 0 {
-			c.body = body{}
-			http1.ErrorPage(resp, status)
-			st.keep, c.unread = false, true
-			c.settle(t)
-			c.finish(now)
-			return
-		}
 	case req.ContentLength > 0:
 		c.body = body{left: req.ContentLength}
 	}

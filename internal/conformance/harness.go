@@ -73,7 +73,7 @@ func StartEngine(e engine.Engine) Starter {
 		cfg.Handler = st
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
-		go func() { done <- e.Serve(ctx, ln.(*net.TCPListener), cfg.WithDefaults()) }()
+		go func() { done <- e.Serve(ctx, ln, cfg.WithDefaults()) }()
 		stopped := false
 		var serveErr error
 		stop := func() error {

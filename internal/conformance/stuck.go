@@ -33,7 +33,7 @@ func ShutdownAbandonsStuckHandler(t *testing.T, e engine.Engine) {
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	cfg := engine.Config{Handler: b, ShutdownTimeout: 300 * time.Millisecond}
-	go func() { served <- e.Serve(ctx, ln.(*net.TCPListener), cfg.WithDefaults()) }()
+	go func() { served <- e.Serve(ctx, ln, cfg.WithDefaults()) }()
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)

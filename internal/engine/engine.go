@@ -20,8 +20,10 @@ type Engine interface {
 	// until ctx is done. Then it stops accepting, lets in-flight responses
 	// finish, closes idle connections, and returns once every connection
 	// is gone or cfg.ShutdownTimeout has passed (then it closes the rest).
-	// It closes ln before returning.
-	Serve(ctx context.Context, ln *net.TCPListener, cfg *Config) error
+	// It closes ln before returning. Every engine today needs a TCP
+	// listener (see TCPListener); the interface takes any, for the
+	// listeners that come next (unix sockets, TLS, socket activation).
+	Serve(ctx context.Context, ln net.Listener, cfg *Config) error
 }
 
 // RecordSink receives one record per response, for access logs and
@@ -91,9 +93,23 @@ var ErrUnsupported = errors.New("weft: engine not supported on this platform")
 
 // Unsupported is the Serve of an engine that does not exist on this OS: it
 // closes ln, as Serve must, and returns ErrUnsupported.
-func Unsupported(ln *net.TCPListener) error {
+func Unsupported(ln net.Listener) error {
 	ln.Close()
 	return ErrUnsupported
+}
+
+// ErrNotTCP is returned by an engine given a listener it cannot serve.
+var ErrNotTCP = errors.New("weft: this engine needs a TCP listener")
+
+// TCPListener returns ln as the TCP listener an engine needs (to reach its
+// descriptor, set socket options, or accept *net.TCPConn), or, closing ln
+// as Serve must, ErrNotTCP.
+func TCPListener(ln net.Listener) (*net.TCPListener, error) {
+	if tl, ok := ln.(*net.TCPListener); ok {
+		return tl, nil
+	}
+	ln.Close()
+	return nil, ErrNotTCP
 }
 
 // ErrWouldBlock is returned by a non-blocking Sink that cannot take more

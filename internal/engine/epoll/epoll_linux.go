@@ -15,7 +15,11 @@ import (
 )
 
 // Serve implements engine.Engine.
-func (e Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config) error {
+func (e Engine) Serve(ctx context.Context, l net.Listener, cfg *engine.Config) error {
+	ln, err := engine.TCPListener(l)
+	if err != nil {
+		return err
+	}
 	lfd, err := evloop.ListenerFD(ln)
 	if err != nil {
 		ln.Close()

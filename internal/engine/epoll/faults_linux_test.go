@@ -62,7 +62,7 @@ func serve(t *testing.T, e epoll.Engine, h http1.Handler) (addr string, cancel f
 	ctx, cancel := context.WithCancel(context.Background())
 	done = make(chan error, 1)
 	cfg := engine.Config{Handler: h, ShutdownTimeout: time.Second}
-	go func() { done <- e.Serve(ctx, ln.(*net.TCPListener), cfg.WithDefaults()) }()
+	go func() { done <- e.Serve(ctx, ln, cfg.WithDefaults()) }()
 	return ln.Addr().String(), cancel, done
 }
 

@@ -198,7 +198,7 @@ func TestShutdownAbandonsStuckJob(t *testing.T) {
 	cfg := engine.Config{Handler: b, ShutdownTimeout: 300 * time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- epoll.Engine{}.Serve(ctx, ln.(*net.TCPListener), cfg.WithDefaults()) }()
+	go func() { served <- epoll.Engine{}.Serve(ctx, ln, cfg.WithDefaults()) }()
 	c := dial(t, ln.Addr().String())
 	io.WriteString(c, hello)
 	<-b.entered

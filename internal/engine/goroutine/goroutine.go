@@ -20,7 +20,11 @@ type Engine struct{}
 var _ engine.Engine = Engine{}
 
 // Serve implements engine.Engine.
-func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config) error {
+func (Engine) Serve(ctx context.Context, l net.Listener, cfg *engine.Config) error {
+	ln, err := engine.TCPListener(l)
+	if err != nil {
+		return err
+	}
 	var t engine.Tracker
 	var idle reclaim.Set
 	slots := make(chan struct{}, cfg.MaxConns)
@@ -28,7 +32,7 @@ func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config
 	// backlog until a slot frees: the oldest idle connection is closed to
 	// make room, and with none idle, clients wait in the backlog (where
 	// another process sharing the listener may take them).
-	err := engine.AcceptLoop(ctx, ln, cfg, slots, idle.Reclaim, func(nc *net.TCPConn) {
+	err = engine.AcceptLoop(ctx, ln, cfg, slots, idle.Reclaim, func(nc *net.TCPConn) {
 		c := engine.NewConn(cfg, remoteAddrPort(nc), time.Now())
 		s := &stream{NetStream: engine.NewNetStream(nc, cfg.WriteTimeout), c: c, idle: &idle}
 		s.entry = reclaim.NewEntry(func() { nc.Close() })

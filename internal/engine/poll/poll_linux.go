@@ -14,7 +14,11 @@ import (
 )
 
 // Serve implements engine.Engine.
-func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config) error {
+func (Engine) Serve(ctx context.Context, l net.Listener, cfg *engine.Config) error {
+	ln, err := engine.TCPListener(l)
+	if err != nil {
+		return err
+	}
 	lfd, err := evloop.ListenerFD(ln)
 	if err != nil {
 		ln.Close()

@@ -29,7 +29,11 @@ type worker struct {
 // Serve implements engine.Engine: it supervises workers until ctx is done,
 // then stops them and returns once every worker it started, of every
 // generation, has exited.
-func (e Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config) error {
+func (e Engine) Serve(ctx context.Context, l net.Listener, cfg *engine.Config) error {
+	ln, err := engine.TCPListener(l)
+	if err != nil {
+		return err
+	}
 	defer ln.Close()
 	// The workers inherit a duplicate of the listening socket. It is
 	// passed as a raw descriptor: os/exec would call os.File.Fd on it,

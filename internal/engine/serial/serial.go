@@ -27,7 +27,11 @@ type Engine struct{}
 var _ engine.Engine = Engine{}
 
 // Serve implements engine.Engine.
-func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config) error {
+func (Engine) Serve(ctx context.Context, l net.Listener, cfg *engine.Config) error {
+	ln, err := engine.TCPListener(l)
+	if err != nil {
+		return err
+	}
 	c := *cfg
 	c.IdleTimeout = min(c.IdleTimeout, MaxIdle)
 	var t engine.Tracker
@@ -42,7 +46,7 @@ func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config
 		}
 		close(done)
 	}()
-	err := engine.AcceptLoop(ctx, ln, &c, nil, nil, func(nc *net.TCPConn) {
+	err = engine.AcceptLoop(ctx, ln, &c, nil, nil, func(nc *net.TCPConn) {
 		conn := engine.NewConn(&c, remoteAddrPort(nc), time.Now())
 		if !t.Add(conn, func() { nc.SetReadDeadline(time.Now()) }, func() { nc.Close() }) {
 			nc.Close()

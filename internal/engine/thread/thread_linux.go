@@ -19,7 +19,11 @@ import (
 )
 
 // Serve implements engine.Engine.
-func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config) error {
+func (Engine) Serve(ctx context.Context, l net.Listener, cfg *engine.Config) error {
+	ln, err := engine.TCPListener(l)
+	if err != nil {
+		return err
+	}
 	// The listening socket may be shared with other processes (prefork),
 	// so it is neither put in blocking mode nor shut down to wake the
 	// accepting thread: that thread blocks in poll(2) for a quarter second

@@ -10,6 +10,6 @@ import (
 )
 
 // Serve reports that this engine needs Linux.
-func (Engine) Serve(ctx context.Context, ln *net.TCPListener, cfg *engine.Config) error {
+func (Engine) Serve(ctx context.Context, ln net.Listener, cfg *engine.Config) error {
 	return engine.Unsupported(ln)
 }

@@ -128,7 +128,7 @@ type closerHandler struct{ n *int }
 func (h closerHandler) ServeHTTP1(req *http1.Request, resp *http1.Response) {
 	resp.Status = 200
 	resp.Body = []byte("x")
-	resp.Closer = closeCounter{h.n}
+	resp.Closer = closeCounter(h)
 }
 
 // An offloaded request whose handler returns after the engine gave up on

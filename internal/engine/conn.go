@@ -254,11 +254,12 @@ func (c *Conn) Process(now time.Time) {
 			break
 		}
 		buf := (*c.in)[c.r:c.w]
-		if c.scanned == 0 {
-			// RFC 9112 §2.2: empty lines before a request line are
-			// ignored. They keep the head's clock running.
-			k := skipEmptyLines(buf)
+		// RFC 9112 §2.2: empty lines before a request line are ignored.
+		// They keep the head's clock running. A request line cannot
+		// begin with CR or LF, so what was scanned before them is moot.
+		if k := skipEmptyLines(buf); k > 0 {
 			c.r += k
+			c.scanned = 0
 			if buf = buf[k:]; len(buf) == 0 {
 				break
 			}

@@ -42,8 +42,8 @@ type Config struct {
 	IdleTimeout       time.Duration // between requests on a kept-alive connection
 	WriteTimeout      time.Duration // longest wait for the client to accept more bytes
 	ShutdownTimeout   time.Duration // longest graceful drain before connections are cut
-	MaxConns          int           // most open connections; further clients wait in the backlog
-	MaxBodyBytes      int64         // request bodies up to this are read and dropped; beyond, 413
+	MaxConns          int           // most open connections; at the limit idle ones are reclaimed (see each engine for the rest)
+	MaxBodyBytes      int64         // request bodies up to this are read and dropped; beyond, 413 (Content-Length) or a close (chunked)
 
 	Log      RecordSink   // nil for none
 	ErrorLog *slog.Logger // nil for slog.Default()

@@ -1,5 +1,6 @@
 // Package lint holds tests that keep the code base in shape: imports only
-// point down the layers of DESIGN.md.
+// point down the layers (cmd → server → engines, site, accesslog → http1;
+// engines → netpoll), as the allowed table below spells out.
 package lint
 
 import (

@@ -72,14 +72,7 @@ func (s *suite) stopsListening(t *testing.T) {
 	srv := s.start(t, Options{Site: site.Config{Root: root}})
 	dl := DialSmallWindow(t, srv.Addr, 4096)
 	defer dl.Close()
-	io.WriteString(dl, get("/huge.bin"))
-	br := bufio.NewReaderSize(dl, 1024)
-	dl.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := br.Peek(100); err != nil {
-		t.Fatal(err)
-	}
-	stopped := make(chan error, 1)
-	go func() { stopped <- srv.Stop() }()
+	br, stopped := stopDuringDownload(t, srv, dl, "/huge.bin")
 	refused := false
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		c, err := net.DialTimeout("tcp", srv.Addr, time.Second)
@@ -109,4 +102,20 @@ func (s *suite) stopsListening(t *testing.T) {
 	if err := <-stopped; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// stopDuringDownload asks dl for path, waits for the answer to begin, then
+// begins srv's graceful shutdown. It returns the reader the rest of the
+// answer comes through and the channel Stop's result arrives on.
+func stopDuringDownload(t *testing.T, srv *Server, dl net.Conn, path string) (*bufio.Reader, chan error) {
+	t.Helper()
+	io.WriteString(dl, get(path))
+	br := bufio.NewReaderSize(dl, 1024)
+	dl.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := br.Peek(100); err != nil {
+		t.Fatal(err)
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- srv.Stop() }()
+	return br, stopped
 }

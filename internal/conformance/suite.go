@@ -1334,14 +1334,7 @@ func (s *suite) gracefulShutdown(t *testing.T) {
 	}
 	dl := dial(t, srv.Addr)
 	defer dl.Close()
-	io.WriteString(dl, get("/big.bin"))
-	br := bufio.NewReaderSize(dl, 1024)
-	dl.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := br.Peek(100); err != nil {
-		t.Fatal(err)
-	}
-	stopped := make(chan error, 1)
-	go func() { stopped <- srv.Stop() }()
+	br, stopped := stopDuringDownload(t, srv, dl, "/big.bin")
 	if !closedSoon(idle, 5*time.Second) {
 		t.Error("idle connection not closed by shutdown")
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/weft-server/weft/internal/accesslog"
 	"github.com/weft-server/weft/internal/engine"
+	"github.com/weft-server/weft/internal/engine/h1conn"
 	"github.com/weft-server/weft/internal/http1"
 	"github.com/weft-server/weft/internal/server"
 	"github.com/weft-server/weft/internal/site"
@@ -105,11 +106,11 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		noLog      = fs.Bool("no-access-log", false, "do not write an access log")
 		logFormat  = fs.String("log-format", "common", "access log `format`: common|combined|json")
 		logFile    = fs.String("access-log", "-", "access log `file` (- for standard output)")
-		hdrTimeout = fs.Duration("read-header-timeout", engine.DefaultReadHeaderTimeout, "time a client has to send a request head")
-		idle       = fs.Duration("idle-timeout", engine.DefaultIdleTimeout, "time an idle keep-alive connection is kept")
-		wTimeout   = fs.Duration("write-timeout", engine.DefaultWriteTimeout, "time a client has to accept more response bytes")
-		grace      = fs.Duration("shutdown-timeout", engine.DefaultShutdownTimeout, "time in-flight requests get to finish on shutdown")
-		maxConns   = fs.Int("max-conns", engine.DefaultMaxConns, "most open connections")
+		hdrTimeout = fs.Duration("read-header-timeout", h1conn.DefaultReadHeaderTimeout, "time a client has to send a request head")
+		idle       = fs.Duration("idle-timeout", h1conn.DefaultIdleTimeout, "time an idle keep-alive connection is kept")
+		wTimeout   = fs.Duration("write-timeout", h1conn.DefaultWriteTimeout, "time a client has to accept more response bytes")
+		grace      = fs.Duration("shutdown-timeout", h1conn.DefaultShutdownTimeout, "time in-flight requests get to finish on shutdown")
+		maxConns   = fs.Int("max-conns", h1conn.DefaultMaxConns, "most open connections")
 		maxHead    = fs.Int("max-header-bytes", http1.DefaultLimits.MaxHeadBytes, "largest request head in bytes (431 beyond)")
 		maxFields  = fs.Int("max-header-fields", http1.DefaultLimits.MaxHeaderCount, "most header fields in a request (431 beyond)")
 		cacheBytes = fs.Int64("cache-max-bytes", 64<<20, "memory for cached file contents in bytes (0 disables the cache)")
@@ -117,7 +118,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		cacheOpen  = fs.Int("cache-max-open", 1000, "most large files held open")
 		noWatch    = fs.Bool("cache-no-watch", false, "do not watch files for changes (for NFS and other network mounts); cached entries are re-checked every second")
 		pprofAddr  = fs.String("pprof", "", "serve net/http/pprof on `HOST:PORT` (off when empty; keep it on loopback)")
-		maxBody    = fs.Int64("max-body-bytes", engine.DefaultMaxBodyBytes, "largest request body read and dropped (413 beyond)")
+		maxBody    = fs.Int64("max-body-bytes", h1conn.DefaultMaxBodyBytes, "largest request body read and dropped (413 beyond)")
 	)
 	fs.IntVar(port, "p", 0, "shorthand for --port")
 	fs.Usage = func() {

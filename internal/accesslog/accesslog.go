@@ -146,7 +146,7 @@ func (l *Logger) Reopen(w io.Writer) io.Writer {
 	return old
 }
 
-// Log implements engine.RecordSink.
+// Log implements h1conn.RecordSink.
 func (l *Logger) Log(r *http1.Record) {
 	l.mu.Lock()
 	l.line = l.format.Append(l.line[:0], r)

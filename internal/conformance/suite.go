@@ -889,7 +889,7 @@ func (s *suite) lingeringClose(t *testing.T) {
 	}
 	t.Run("BoundedInTime", func(t *testing.T) {
 		// A client that never stops sending is cut off, not served
-		// forever: lingering ends after engine.LingerTime, or sooner
+		// forever: lingering ends after h1conn.LingerTime, or sooner
 		// with a shorter idle timeout (1s here, to keep the suite fast).
 		srv := s.start(t, Options{Site: site.Config{Root: s.root}, Engine: engine.Config{IdleTimeout: time.Second}})
 		c := dial(t, srv.Addr)

@@ -15,7 +15,7 @@ import (
 
 // NetStream is a Stream over a *net.TCPConn on Go's netpoller, for the
 // serial and goroutine engines. Its writes give up once the client has
-// accepted no byte for WriteTimeout (see Sink); a download that keeps
+// accepted no byte for WriteTimeout (see h1conn.Sink); a download that keeps
 // moving is never cut, however long it takes.
 type NetStream struct {
 	*net.TCPConn
@@ -36,7 +36,7 @@ func NewNetStream(c *net.TCPConn, writeTimeout time.Duration) *NetStream {
 	return s
 }
 
-// Writev implements Sink.
+// Writev implements h1conn.Sink.
 func (s *NetStream) Writev(bufs [][]byte) (int64, error) {
 	if n, ok, err := s.writevRaw(bufs); ok {
 		return n, err
@@ -60,7 +60,7 @@ func (s *NetStream) Writev(bufs [][]byte) (int64, error) {
 	}
 }
 
-// SendFile implements Sink with sendfile(2) where the OS has it.
+// SendFile implements h1conn.Sink with sendfile(2) where the OS has it.
 func (s *NetStream) SendFile(f http1.File, off, n int64) (int64, error) {
 	if m, ok, err := s.sendFileRaw(f, off, n); ok {
 		return m, err

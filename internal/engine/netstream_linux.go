@@ -9,11 +9,12 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/weft-server/weft/internal/engine/h1conn"
 	"github.com/weft-server/weft/internal/http1"
 	"github.com/weft-server/weft/internal/netpoll"
 )
 
-var _ Corker = (*NetStream)(nil)
+var _ h1conn.Corker = (*NetStream)(nil)
 
 // Cork implements Corker.
 func (s *NetStream) Cork() {
@@ -36,8 +37,8 @@ func (s *NetStream) Uncork() {
 }
 
 var (
-	_ Finisher     = (*NetStream)(nil)
-	_ NoWaitReader = (*NetStream)(nil)
+	_ h1conn.Finisher     = (*NetStream)(nil)
+	_ h1conn.NoWaitReader = (*NetStream)(nil)
 )
 
 // SetFinal implements Finisher.
@@ -144,7 +145,7 @@ func (s *NetStream) push() error {
 			continue // it moved since the deadline was set: a new one from then
 		}
 		// The kernel may still be handing the queued bytes to the client
-		// without reporting the socket writable (see Conn.Expired).
+		// without reporting the socket writable (see h1conn.Conn.Expired).
 		cur := -1
 		s.raw.Control(func(fd uintptr) { cur = netpoll.SendQueue(int(fd)) })
 		if w.sendq < 0 || cur < 0 || cur >= w.sendq {

@@ -3,6 +3,8 @@ package engine
 import (
 	"sync"
 	"time"
+
+	"github.com/weft-server/weft/internal/engine/h1conn"
 )
 
 // Tracker keeps the open connections of an engine so that shutdown can
@@ -10,7 +12,7 @@ import (
 // idle; after the timeout the rest are cut (kill).
 type Tracker struct {
 	mu       sync.Mutex
-	conns    map[*Conn]tracked
+	conns    map[*h1conn.Conn]tracked
 	draining bool
 	wg       sync.WaitGroup
 }
@@ -19,14 +21,14 @@ type tracked struct{ kick, kill func() }
 
 // Add tracks c. kick wakes it from a wait for input; kill closes its
 // socket. It returns false, tracking nothing, once shutdown has begun.
-func (t *Tracker) Add(c *Conn, kick, kill func()) bool {
+func (t *Tracker) Add(c *h1conn.Conn, kick, kill func()) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.draining {
 		return false
 	}
 	if t.conns == nil {
-		t.conns = make(map[*Conn]tracked)
+		t.conns = make(map[*h1conn.Conn]tracked)
 	}
 	t.conns[c] = tracked{kick, kill}
 	t.wg.Add(1)
@@ -34,7 +36,7 @@ func (t *Tracker) Add(c *Conn, kick, kill func()) bool {
 }
 
 // Remove stops tracking c, once its goroutine is done with it.
-func (t *Tracker) Remove(c *Conn) {
+func (t *Tracker) Remove(c *h1conn.Conn) {
 	t.mu.Lock()
 	delete(t.conns, c)
 	t.mu.Unlock()
@@ -49,7 +51,7 @@ func (t *Tracker) Shutdown(timeout time.Duration) {
 	for c, tr := range t.conns {
 		c.Drain()
 		if !c.Fresh() {
-			tr.kick() // a fresh connection is waited for (see Conn.Drainable)
+			tr.kick() // a fresh connection is waited for (see h1conn.Conn.Drainable)
 		}
 	}
 	t.mu.Unlock()

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/weft-server/weft/internal/engine"
+	"github.com/weft-server/weft/internal/engine/h1conn"
 	"github.com/weft-server/weft/internal/http1"
 	"github.com/weft-server/weft/internal/netpoll"
 )
@@ -114,8 +115,8 @@ const acceptPause = 100 * time.Millisecond
 
 type conn struct {
 	fd     int
-	sink   sink // the socket as an engine.Sink, kept here so passing it does not allocate
-	c      *engine.Conn
+	sink   sink // the socket as an h1conn.Sink, kept here so passing it does not allocate
+	c      *h1conn.Conn
 	more   bool // input may remain in the socket: read again when there is room
 	eof    bool // the peer has shut down its side
 	wants  bool // level-triggered output interest is on
@@ -307,7 +308,7 @@ func (l *Loop) accept() {
 		return
 	}
 	now := time.Now()
-	c := engine.NewConn(l.sh.Cfg, remote, now)
+	c := h1conn.New(l.sh.Cfg, remote, now)
 	// Count the connection first, then check: loops accepting at once
 	// cannot all see room for one.
 	if l.sh.Conns.Add(1) > int64(l.sh.Cfg.MaxConns) && !l.reclaim(now) && !l.reclaimElsewhere() {
@@ -348,7 +349,7 @@ func (l *Loop) accept() {
 // it. The request, if it has arrived, is read first: closing a socket with
 // unread input resets the connection, and the reset may destroy the 503
 // before the client reads it.
-func refuse(fd int, c *engine.Conn, now time.Time) {
+func refuse(fd int, c *h1conn.Conn, now time.Time) {
 	var scratch [4 << 10]byte
 	for i := 0; i < 4; i++ {
 		n, err := netpoll.ReadNB(fd, scratch[:])
@@ -424,12 +425,12 @@ func (l *Loop) step(cn *conn, now time.Time) {
 			return
 		}
 		if c.Pending() {
-			if !c.Closing() && !cn.sink.Corked() && c.PendingFileBytes() < engine.CorkAbove {
+			if !c.Closing() && !cn.sink.Corked() && c.PendingFileBytes() < h1conn.CorkAbove {
 				// Like nginx, disable Nagle only on connections kept
 				// alive: a response's tail must not wait for the ACK
 				// of its head. A connection about to close is flushed
 				// by the close and saves the system call; one corked
-				// or about to be (see engine.Corker) must not have it
+				// or about to be (see h1conn.Corker) must not have it
 				// on: the end of a large body would turn it on only
 				// for the next large body to turn it off again.
 				cn.sink.SetNoDelay()
@@ -437,7 +438,7 @@ func (l *Loop) step(cn *conn, now time.Time) {
 			cn.sink.budget, cn.sink.yielded = sendBudget, false
 			err := c.Flush(&cn.sink, now)
 			switch {
-			case errors.Is(err, engine.ErrWouldBlock):
+			case errors.Is(err, h1conn.ErrWouldBlock):
 				if cn.sink.yielded {
 					// The socket still takes data: come back once the
 					// other ready connections have had their turn.
@@ -455,7 +456,7 @@ func (l *Loop) step(cn *conn, now time.Time) {
 		if c.Done() || (cn.eof && !c.Pending()) {
 			linger := c.Lingers() && !cn.eof
 			// Flush sent the last output with MSG_MORE (see
-			// engine.Finisher): shutdown adds the FIN to its tail.
+			// h1conn.Finisher): shutdown adds the FIN to its tail.
 			if cn.sink.final || linger {
 				netpoll.ShutdownWriteNB(cn.fd)
 			}
@@ -791,7 +792,7 @@ func (w *warmFiles) send(sock int, f *os.File, off, n int64) (int64, error) {
 
 // sink writes to a non-blocking socket.
 type sink struct {
-	netpoll.TCPOpts // the socket (FD), TCP_NODELAY and TCP_CORK; Cork and Uncork implement engine.Corker
+	netpoll.TCPOpts // the socket (FD), TCP_NODELAY and TCP_CORK; Cork and Uncork implement h1conn.Corker
 	iov             []unix.Iovec
 	final           bool  // the connection closes once this output is sent
 	budget          int64 // file bytes this turn may still send
@@ -800,11 +801,11 @@ type sink struct {
 }
 
 var (
-	_ engine.Corker   = (*sink)(nil)
-	_ engine.Finisher = (*sink)(nil)
+	_ h1conn.Corker   = (*sink)(nil)
+	_ h1conn.Finisher = (*sink)(nil)
 )
 
-// SetFinal implements engine.Finisher.
+// SetFinal implements h1conn.Finisher.
 func (s *sink) SetFinal(final bool) { s.final = final }
 
 func newSink(fd int) *sink { return &sink{TCPOpts: netpoll.TCPOpts{FD: fd}, budget: sendBudget} }
@@ -812,7 +813,7 @@ func newSink(fd int) *sink { return &sink{TCPOpts: netpoll.TCPOpts{FD: fd}, budg
 func (s *sink) Writev(bufs [][]byte) (int64, error) {
 	n, _, err := netpoll.WritevAllNB(s.FD, bufs, &s.iov, s.final)
 	if err == unix.EAGAIN {
-		return n, engine.ErrWouldBlock
+		return n, h1conn.ErrWouldBlock
 	}
 	return n, err
 }
@@ -829,10 +830,10 @@ func (s *sink) SendFile(f http1.File, off, n int64) (int64, error) {
 	s.budget -= m
 	switch {
 	case err == unix.EAGAIN:
-		return m, engine.ErrWouldBlock
+		return m, h1conn.ErrWouldBlock
 	case err == nil && m < n:
 		s.yielded = true
-		return m, engine.ErrWouldBlock
+		return m, h1conn.ErrWouldBlock
 	}
 	return m, err
 }

@@ -164,7 +164,7 @@ func TestDrainAnswersArrivedRequest(t *testing.T) {
 				if err != nil || string(body) != "hello, world\n" {
 					t.Fatalf("iteration %d: %q %v", i, body, err)
 				}
-				c.Close() // else the drain gives the connection engine.DrainQuiet
+				c.Close() // else the drain gives the connection h1conn.DrainQuiet
 				if err := <-stopped; err != nil {
 					t.Fatal(err)
 				}

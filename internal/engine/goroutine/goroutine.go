@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/weft-server/weft/internal/engine"
+	"github.com/weft-server/weft/internal/engine/h1conn"
 	"github.com/weft-server/weft/internal/engine/reclaim"
 )
 
@@ -33,7 +34,7 @@ func (Engine) Serve(ctx context.Context, l net.Listener, cfg *engine.Config) err
 	// make room, and with none idle, clients wait in the backlog (where
 	// another process sharing the listener may take them).
 	err = engine.AcceptLoop(ctx, ln, cfg, slots, idle.Reclaim, func(nc *net.TCPConn) {
-		c := engine.NewConn(cfg, remoteAddrPort(nc), time.Now())
+		c := h1conn.New(cfg, remoteAddrPort(nc), time.Now())
 		s := &stream{NetStream: engine.NewNetStream(nc, cfg.WriteTimeout), c: c, idle: &idle}
 		s.entry = reclaim.NewEntry(func() { nc.Close() })
 		if !t.Add(c, func() { nc.SetReadDeadline(time.Now()) }, func() { nc.Close() }) {
@@ -49,7 +50,7 @@ func (Engine) Serve(ctx context.Context, l net.Listener, cfg *engine.Config) err
 				t.Remove(c)
 				<-slots
 			}()
-			engine.ServeStream(c, s)
+			h1conn.ServeStream(c, s)
 		}()
 	})
 	// A connection stuck in its handler past the shutdown timeout (and
@@ -62,7 +63,7 @@ func (Engine) Serve(ctx context.Context, l net.Listener, cfg *engine.Config) err
 // waits between requests (see reclaim).
 type stream struct {
 	*engine.NetStream
-	c     *engine.Conn
+	c     *h1conn.Conn
 	idle  *reclaim.Set
 	entry *reclaim.Entry
 }

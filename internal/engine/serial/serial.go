@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/weft-server/weft/internal/engine"
+	"github.com/weft-server/weft/internal/engine/h1conn"
 )
 
 // MaxIdle caps the keep-alive idle timeout under this engine.
@@ -47,7 +48,7 @@ func (Engine) Serve(ctx context.Context, l net.Listener, cfg *engine.Config) err
 		close(done)
 	}()
 	err = engine.AcceptLoop(ctx, ln, &c, nil, nil, func(nc *net.TCPConn) {
-		conn := engine.NewConn(&c, remoteAddrPort(nc), time.Now())
+		conn := h1conn.New(&c, remoteAddrPort(nc), time.Now())
 		if !t.Add(conn, func() { nc.SetReadDeadline(time.Now()) }, func() { nc.Close() }) {
 			nc.Close()
 			return
@@ -60,7 +61,7 @@ func (Engine) Serve(ctx context.Context, l net.Listener, cfg *engine.Config) err
 			defer close(finished)
 			defer nc.Close()
 			defer t.Remove(conn)
-			engine.ServeStream(conn, engine.NewNetStream(nc, c.WriteTimeout))
+			h1conn.ServeStream(conn, engine.NewNetStream(nc, c.WriteTimeout))
 		}()
 		select {
 		case <-finished:

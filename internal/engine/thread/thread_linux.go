@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/weft-server/weft/internal/engine"
+	"github.com/weft-server/weft/internal/engine/h1conn"
 	"github.com/weft-server/weft/internal/engine/reclaim"
 	"github.com/weft-server/weft/internal/http1"
 	"github.com/weft-server/weft/internal/netpoll"
@@ -92,7 +93,7 @@ func acceptLoop(ctx context.Context, lfd int, cfg *engine.Config, t *engine.Trac
 		}
 		now := time.Now()
 		procs.tick(now)
-		c := engine.NewConn(cfg, remote, now)
+		c := h1conn.New(cfg, remote, now)
 		s := &stream{TCPOpts: netpoll.TCPOpts{FD: fd, NoDelay: true}, c: c, idle: &idle} // accept set TCP_NODELAY
 		kill := func() { unix.Shutdown(fd, unix.SHUT_RDWR) }
 		s.entry = reclaim.NewEntry(kill)
@@ -130,7 +131,7 @@ func acceptLoop(ctx context.Context, lfd int, cfg *engine.Config, t *engine.Trac
 			if tv := unix.NsecToTimeval(cfg.WriteTimeout.Nanoseconds()); unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv) != nil {
 				return
 			}
-			engine.ServeStream(c, s)
+			h1conn.ServeStream(c, s)
 		}()
 	}
 }
@@ -176,11 +177,11 @@ func acceptWait(ctx context.Context, lfd int) (int, netip.AddrPort, error) {
 
 // stream is a blocking socket driven by direct system calls.
 type stream struct {
-	netpoll.TCPOpts               // the socket (FD); Cork and Uncork implement engine.Corker
+	netpoll.TCPOpts               // the socket (FD); Cork and Uncork implement h1conn.Corker
 	timeout         time.Duration // SO_RCVTIMEO now set; 0: none yet
-	final           bool          // see engine.Finisher
+	final           bool          // see h1conn.Finisher
 
-	c     *engine.Conn
+	c     *h1conn.Conn
 	idle  *reclaim.Set
 	entry *reclaim.Entry
 
@@ -218,12 +219,12 @@ func (s *stream) kick() {
 }
 
 var (
-	_ engine.Corker       = (*stream)(nil)
-	_ engine.Finisher     = (*stream)(nil)
-	_ engine.NoWaitReader = (*stream)(nil)
+	_ h1conn.Corker       = (*stream)(nil)
+	_ h1conn.Finisher     = (*stream)(nil)
+	_ h1conn.NoWaitReader = (*stream)(nil)
 )
 
-// ReadNoWait implements engine.NoWaitReader: a draining connection reads
+// ReadNoWait implements h1conn.NoWaitReader: a draining connection reads
 // what has already arrived before it closes.
 func (s *stream) ReadNoWait(p []byte) (int, error) {
 	for {
@@ -289,7 +290,7 @@ func (s *stream) SetReadDeadline(t time.Time) error {
 	return unix.SetsockoptTimeval(s.FD, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 }
 
-// SetFinal implements engine.Finisher.
+// SetFinal implements h1conn.Finisher.
 func (s *stream) SetFinal(final bool) { s.final = final }
 
 func (s *stream) Writev(bufs [][]byte) (int64, error) {

@@ -1,4 +1,9 @@
-package engine
+// Package h1conn is the HTTP/1 connection state machine that every engine
+// drives: bytes in, requests parsed and answered through the Handler,
+// responses queued and flushed to a Sink, with every timeout, limit and
+// way of closing decided here (see Conn). An engine only moves bytes and
+// waits for sockets; ServeStream is the whole loop for the blocking ones.
+package h1conn
 
 import (
 	"errors"
@@ -112,8 +117,8 @@ var (
 	statePool = sync.Pool{New: func() any { return new(state) }}
 )
 
-// NewConn returns the state of a connection from remote, opened at now.
-func NewConn(cfg *Config, remote netip.AddrPort, now time.Time) *Conn {
+// New returns the state of a connection from remote, opened at now.
+func New(cfg *Config, remote netip.AddrPort, now time.Time) *Conn {
 	n := now.UnixNano()
 	return &Conn{cfg: cfg, remote: remote, lastActive: n, opened: n, progress: n, sendq: -1}
 }

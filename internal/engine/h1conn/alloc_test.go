@@ -1,6 +1,6 @@
 //go:build !race
 
-package engine_test
+package h1conn_test
 
 import (
 	"net/netip"
@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weft-server/weft/internal/engine"
+	"github.com/weft-server/weft/internal/engine/h1conn"
 	"github.com/weft-server/weft/internal/http1"
 	"github.com/weft-server/weft/internal/site"
 )
@@ -46,7 +46,7 @@ func newSite(t testing.TB) *site.Site {
 }
 
 // roundTrip feeds one request to c and flushes the answer.
-func roundTrip(tb testing.TB, c *engine.Conn, s engine.Sink, req []byte) {
+func roundTrip(tb testing.TB, c *h1conn.Conn, s h1conn.Sink, req []byte) {
 	n := copy(c.ReadSpace(), req)
 	now := time.Now()
 	c.Received(n, now)
@@ -61,8 +61,8 @@ var cachedGET = []byte("GET /index.html HTTP/1.1\r\nHost: example.com\r\nUser-Ag
 // TestCachedGETAllocatesNothing: parse → handle → encode → write of a
 // cached small file allocates nothing once the connection is warm.
 func TestCachedGETAllocatesNothing(t *testing.T) {
-	cfg := engine.Config{Handler: newSite(t)}.WithDefaults()
-	c := engine.NewConn(cfg, netip.MustParseAddrPort("127.0.0.1:1"), time.Now())
+	cfg := h1conn.Config{Handler: newSite(t)}.WithDefaults()
+	c := h1conn.New(cfg, netip.MustParseAddrPort("127.0.0.1:1"), time.Now())
 	s := &discard{}
 	roundTrip(t, c, s, cachedGET) // warm: fills the cache and the buffers
 	if s.n == 0 {
@@ -76,8 +76,8 @@ func TestCachedGETAllocatesNothing(t *testing.T) {
 // benchRequest measures one request through a warm connection: parse,
 // handle (the file is cached), encode, write to a discarding sink.
 func benchRequest(b *testing.B, req []byte) {
-	cfg := engine.Config{Handler: newSite(b)}.WithDefaults()
-	c := engine.NewConn(cfg, netip.MustParseAddrPort("127.0.0.1:1"), time.Now())
+	cfg := h1conn.Config{Handler: newSite(b)}.WithDefaults()
+	c := h1conn.New(cfg, netip.MustParseAddrPort("127.0.0.1:1"), time.Now())
 	s := &discard{}
 	roundTrip(b, c, s, cachedGET) // fills the cache and the buffers
 	b.ReportAllocs()

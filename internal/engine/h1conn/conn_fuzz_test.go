@@ -1,4 +1,4 @@
-package engine_test
+package h1conn_test
 
 import (
 	"bytes"
@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weft-server/weft/internal/engine"
+	"github.com/weft-server/weft/internal/engine/h1conn"
 	"github.com/weft-server/weft/internal/http1"
 	"github.com/weft-server/weft/internal/site"
 )
@@ -27,7 +27,7 @@ func (c *collect) take(n int) (int, error) {
 		return n, nil
 	}
 	if r := c.room(); r < n {
-		return r, engine.ErrWouldBlock
+		return r, h1conn.ErrWouldBlock
 	}
 	return n, nil
 }
@@ -97,7 +97,7 @@ func FuzzConn(f *testing.F) {
 	// The whole reads go to a cached site answered in line; the split
 	// ones to an uncached site whose every answer is handed off and
 	// resumed, as the epoll engine does with disk work.
-	var cfgs [2]*engine.Config
+	var cfgs [2]*h1conn.Config
 	for i, cache := range []site.CacheConfig{{Validity: time.Hour, NoWatch: true}, {MaxBytes: -1}} {
 		st, err := site.Open(site.Config{Root: root, Cache: cache})
 		if err != nil {
@@ -105,7 +105,7 @@ func FuzzConn(f *testing.F) {
 		}
 		f.Cleanup(func() { st.Close() })
 		// Small limits keep the inputs that reach them small (414, 431, 413).
-		cfgs[i] = engine.Config{Handler: st, MaxBodyBytes: 100,
+		cfgs[i] = h1conn.Config{Handler: st, MaxBodyBytes: 100,
 			Limits: http1.Limits{MaxURI: 512, MaxHeadBytes: 1024, MaxHeaderCount: 10}}.WithDefaults()
 	}
 	f.Fuzz(func(t *testing.T, data, splits []byte) {
@@ -127,9 +127,9 @@ func clip(b []byte) []byte { return b[:min(len(b), 600)] }
 // feed runs a connection over data and returns everything it wrote. With
 // splits, reads and writes take sizes cycling through splits (each byte
 // plus one; writes sixteen times that); without, they take all they can.
-func feed(t *testing.T, cfg *engine.Config, data, splits []byte) []byte {
+func feed(t *testing.T, cfg *h1conn.Config, data, splits []byte) []byte {
 	now := time.Unix(1_800_000_000, 0)
-	c := engine.NewConn(cfg, netip.MustParseAddrPort("192.0.2.1:1234"), now)
+	c := h1conn.New(cfg, netip.MustParseAddrPort("192.0.2.1:1234"), now)
 	defer c.Release()
 	out := &collect{}
 	i := 0
@@ -157,7 +157,7 @@ func feed(t *testing.T, cfg *engine.Config, data, splits []byte) []byte {
 			c.ServeOffloaded() // on a worker, in the epoll engine
 			c.Resume(now)
 		}
-		if err := c.Flush(out, now); err != nil && err != engine.ErrWouldBlock {
+		if err := c.Flush(out, now); err != nil && err != h1conn.ErrWouldBlock {
 			t.Fatal(err)
 		}
 		if len(data) == 0 && !c.Pending() && !c.Stalled() {

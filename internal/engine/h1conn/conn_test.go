@@ -1,4 +1,4 @@
-package engine_test
+package h1conn_test
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weft-server/weft/internal/engine"
+	"github.com/weft-server/weft/internal/engine/h1conn"
 	"github.com/weft-server/weft/internal/http1"
 	"github.com/weft-server/weft/internal/site"
 )
@@ -37,9 +37,9 @@ func TestFailLogsItsOwnRequest(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var log records
-			cfg := engine.Config{Handler: st, Log: &log}.WithDefaults()
+			cfg := h1conn.Config{Handler: st, Log: &log}.WithDefaults()
 			now := time.Now()
-			c := engine.NewConn(cfg, netip.MustParseAddrPort("192.0.2.1:1"), now)
+			c := h1conn.New(cfg, netip.MustParseAddrPort("192.0.2.1:1"), now)
 			defer c.Release()
 			in := []byte("GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n" + tc.bad)
 			// A client that reads nothing yet: the first answer stays
@@ -75,7 +75,7 @@ func TestBodyPausedBetweenReads(t *testing.T) {
 		"GET /a.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nab",
 	} {
 		now := time.Now()
-		c := engine.NewConn(engine.Config{Handler: st}.WithDefaults(), netip.MustParseAddrPort("192.0.2.1:1"), now)
+		c := h1conn.New(h1conn.Config{Handler: st}.WithDefaults(), netip.MustParseAddrPort("192.0.2.1:1"), now)
 		out := &collect{room: func() int { return 0 }} // the answer stays queued
 		feedConn(c, head, now)
 		c.Flush(out, now)
@@ -95,7 +95,7 @@ func TestBodyPausedBetweenReads(t *testing.T) {
 	}
 }
 
-func feedConn(c *engine.Conn, in string, now time.Time) {
+func feedConn(c *h1conn.Conn, in string, now time.Time) {
 	for len(in) > 0 {
 		n := copy(c.ReadSpace(), in)
 		in = in[n:]
@@ -137,7 +137,7 @@ func (h closerHandler) ServeHTTP1(req *http1.Request, resp *http1.Response) {
 func TestAbandonClosesTheAnswer(t *testing.T) {
 	var closed int
 	now := time.Now()
-	c := engine.NewConn(engine.Config{Handler: closerHandler{&closed}}.WithDefaults(), netip.MustParseAddrPort("192.0.2.1:1"), now)
+	c := h1conn.New(h1conn.Config{Handler: closerHandler{&closed}}.WithDefaults(), netip.MustParseAddrPort("192.0.2.1:1"), now)
 	c.SetAsync(true)
 	feedConn(c, "GET /a HTTP/1.1\r\nHost: t\r\n\r\n", now)
 	if !c.Offloaded() {

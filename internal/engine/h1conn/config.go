@@ -1,0 +1,75 @@
+package h1conn
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/weft-server/weft/internal/http1"
+)
+
+// RecordSink receives one record per response, for access logs and
+// metrics. Log is called from many connections at once and must not retain
+// rec or its byte slices.
+type RecordSink interface {
+	Log(rec *http1.Record)
+}
+
+// Config is what a connection and the engine that serves it honour.
+type Config struct {
+	Handler http1.Handler
+	Limits  http1.Limits
+
+	ReadHeaderTimeout time.Duration // from a request's first byte to its complete head
+	IdleTimeout       time.Duration // between requests on a kept-alive connection
+	WriteTimeout      time.Duration // longest wait for the client to accept more bytes
+	ShutdownTimeout   time.Duration // longest graceful drain before connections are cut
+	MaxConns          int           // most open connections; at the limit idle ones are reclaimed (see each engine for the rest)
+	MaxBodyBytes      int64         // request bodies up to this are read and dropped; beyond, 413 (Content-Length) or a close (chunked)
+
+	Log      RecordSink   // nil for none
+	ErrorLog *slog.Logger // nil for slog.Default()
+}
+
+// Defaults for the zero fields of Config.
+const (
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultIdleTimeout       = 60 * time.Second
+	DefaultWriteTimeout      = 30 * time.Second
+	DefaultShutdownTimeout   = 10 * time.Second
+	DefaultMaxConns          = 10000
+	DefaultMaxBodyBytes      = 64 << 10
+)
+
+// WithDefaults returns a copy of c with zero fields set to the defaults.
+func (c Config) WithDefaults() *Config {
+	c.Limits = c.Limits.WithDefaults()
+	if c.ReadHeaderTimeout <= 0 {
+		c.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = DefaultMaxConns
+	}
+	if c.MaxBodyBytes < 0 {
+		c.MaxBodyBytes = 0
+	} else if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.ErrorLog == nil {
+		c.ErrorLog = slog.Default()
+	}
+	return &c
+}
+
+// ErrWouldBlock is returned by a non-blocking Sink that cannot take more
+// bytes now; the engine resumes the flush when the socket is writable.
+var ErrWouldBlock = errors.New("weft: write would block")

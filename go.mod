@@ -3,6 +3,8 @@ module github.com/weft-server/weft
 go 1.26.8
 
 require (
+	github.com/andybalholm/brotli v1.3.0
 	github.com/fsnotify/fsnotify v1.10.1
+	github.com/klauspost/compress v1.20.4
 	golang.org/x/sys v0.50.0
 )

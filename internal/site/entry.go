@@ -45,11 +45,11 @@ type entry struct {
 
 var _ io.Closer = (*entry)(nil)
 
-// newEntry describes the open file f (of info fi). With load, it reads the
+// newEntry describes the open file f (of info fi), of content type ctype. With load, it reads the
 // whole content and closes f; otherwise the entry keeps f open with one
 // reference, for the caller.
-func newEntry(name string, f *os.File, fi fs.FileInfo, load bool, now time.Time) (*entry, error) {
-	e := &entry{name: name, fi: fi, size: fi.Size(), mod: fi.ModTime(), ctype: contentType(name)}
+func newEntry(name, ctype string, f *os.File, fi fs.FileInfo, load bool, now time.Time) (*entry, error) {
+	e := &entry{name: name, fi: fi, size: fi.Size(), mod: fi.ModTime(), ctype: ctype}
 	var space [256]byte
 	h := append(space[:0], "Content-Type: "...)
 	h = append(h, e.ctype...)

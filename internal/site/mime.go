@@ -75,6 +75,9 @@ var mimeTypes = map[string]string{
 
 const defaultType = "application/octet-stream"
 
+// contentType returns the content type s serves the file name with.
+func (s *Site) contentType(name string) string { return contentType(name) }
+
 // contentType returns the content type for a file name by its extension,
 // ignoring case.
 func contentType(name string) string {

@@ -199,7 +199,7 @@ func (s *Site) serveFile(req *http1.Request, resp *http1.Response, f *os.File, f
 		e.Close()
 	}
 	load := s.cache.enabled() && fi.Size() <= s.cache.maxFile
-	e, err := newEntry(name, f, fi, load, now)
+	e, err := newEntry(name, s.contentType(name), f, fi, load, now)
 	if err != nil {
 		http1.ErrorPage(resp, 500)
 		return

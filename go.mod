@@ -8,3 +8,5 @@ require (
 	github.com/klauspost/compress v1.20.4
 	golang.org/x/sys v0.50.0
 )
+
+require github.com/bmatcuk/doublestar/v4 v4.10.4

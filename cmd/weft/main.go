@@ -121,6 +121,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		maxBody    = fs.Int64("max-body-bytes", h1conn.DefaultMaxBodyBytes, "largest request body read and dropped (413 beyond)")
 	)
 	fs.IntVar(port, "p", 0, "shorthand for --port")
+	reps := addRepFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: weft serve [flags] [DIR]\n\nServes DIR (the built-in sample site when omitted) over HTTP/1.1.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -213,6 +214,10 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	cfg.Site.Cache = site.CacheConfig{MaxBytes: *cacheBytes, MaxFile: *cacheFile, MaxOpen: *cacheOpen, NoWatch: *noWatch}
 	if *cacheBytes == 0 {
 		cfg.Site.Cache.MaxBytes = -1
+	}
+	if err := reps.apply(&cfg.Site); err != nil {
+		fmt.Fprintf(stderr, "weft serve: %v\n", err)
+		return errUsage
 	}
 	cfg.PprofAddr = *pprofAddr
 

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/weft-server/weft/internal/codec"
 )
 
 // CacheConfig sizes the file cache: small files are held in memory whole,
@@ -123,40 +125,117 @@ func (c *cache) shardOfString(key string) *shard {
 	return &c.shards[maphash.String(c.seed, key)%nShards]
 }
 
-// lookup returns the entry cached under key, acquired for a response that
-// must Close it, or nil. With fresh, only an entry confirmed within the
-// validity period is returned. It does not allocate.
+// lookup returns the identity entry cached under key, acquired for a
+// response that must Close it, or nil. With fresh, only an entry confirmed
+// within the validity period is returned. It does not allocate.
 func (c *cache) lookup(key []byte, now time.Time, fresh bool) *entry {
+	e, _, _ := c.lookupFor(key, now, fresh, nil)
+	return e
+}
+
+// lookupFor is lookup choosing, when a is not nil, the representation a
+// client that accepts a gets (see entry.pick): it returns that one,
+// acquired, and the identity entry. When the client would rather have a
+// variant not built yet, build is its coding and the identity entry is
+// acquired too, for the build. Representations are picked under the
+// shard's lock, which removal takes before it releases them. It does not
+// allocate.
+func (c *cache) lookupFor(key []byte, now time.Time, fresh bool, a *codec.Accept) (serve, base *entry, build codec.Coding) {
 	if !c.enabled() {
-		return nil
+		return nil, nil, codec.Identity
 	}
 	sh := c.shardOf(key)
 	sh.mu.RLock()
-	e := sh.m[string(key)]
-	if e == nil || (fresh && now.UnixNano()-e.checked.Load() > c.validity) {
+	base = sh.m[string(key)]
+	if base == nil || (fresh && now.UnixNano()-base.checked.Load() > c.validity) {
 		sh.mu.RUnlock()
-		return nil
+		return nil, nil, codec.Identity
 	}
-	e.acquire()
+	serve = base
+	if a != nil {
+		serve, build = base.pick(a)
+	}
+	serve.acquire()
+	if build != codec.Identity {
+		base.acquire()
+	}
 	sh.mu.RUnlock()
-	if !e.hot.Load() {
-		e.hot.Store(true)
+	if !base.hot.Load() {
+		base.hot.Store(true)
 	}
-	return e
+	return serve, base, build
+}
+
+// choose picks, for a client that accepts a, the representation of base
+// (acquired by the caller, and released here if another is chosen) when
+// base is the entry cached under its key; otherwise base itself. See
+// lookupFor for build.
+func (c *cache) choose(base *entry, a *codec.Accept) (serve *entry, build codec.Coding) {
+	if base.state.Load() == 0 {
+		return base, codec.Identity
+	}
+	sh := c.shardOfString(base.key)
+	sh.mu.RLock()
+	if sh.m[base.key] != base {
+		sh.mu.RUnlock()
+		return base, codec.Identity
+	}
+	serve, build = base.pick(a)
+	if serve != base {
+		serve.acquire()
+	}
+	if build != codec.Identity {
+		base.acquire()
+	}
+	sh.mu.RUnlock()
+	if serve != base {
+		base.Close()
+	}
+	return serve, build
+}
+
+// attach adds r, the variant in coding c built for base, if base is still
+// cached and the budget allows: it is charged to base, evicting others as
+// insert does.
+func (c *cache) attach(base *entry, cd codec.Coding, r *entry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if base.node == nil || base.reps[cd].Load() != nil {
+		return // evicted, replaced or invalidated meanwhile
+	}
+	cost := r.repCost()
+	if base.cost+cost > c.maxBytes/4 {
+		base.drop(cd)
+		return
+	}
+	base.reps[cd].Store(r)
+	base.cost += cost
+	c.bytes += cost
+	for c.bytes > c.maxBytes && base.node != nil {
+		v := c.mem.victim()
+		if v == nil {
+			v = c.files.victim()
+		}
+		if v == nil {
+			return
+		}
+		c.removeLocked(v)
+	}
 }
 
 // insert caches e under key, replacing what was there, if it fits: it
 // evicts entries until the bytes charged stay within maxBytes and the
 // descriptors within maxOpen. An entry larger than a quarter of the budget
-// is not cached.
-func (c *cache) insert(key string, e *entry) {
+// is not cached. It reports whether e was cached; if not, the caller
+// releases e's representations (dropReps) once it has served e.
+func (c *cache) insert(key string, e *entry) bool {
 	if !c.enabled() {
-		return
+		return false
 	}
 	e.key = key
 	e.charge()
 	if e.cost > c.maxBytes/4 {
-		return
+		return false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -169,20 +248,22 @@ func (c *cache) insert(key string, e *entry) {
 			v = c.files.victim()
 		}
 		if v == nil {
-			return
+			return false
 		}
 		c.removeLocked(v)
 	}
-	if e.file != nil {
-		for c.open >= c.maxOpen {
+	if fds := e.descriptors(); fds > 0 {
+		for c.open+fds > c.maxOpen {
 			v := c.files.victim()
 			if v == nil {
-				return
+				return false
 			}
 			c.removeLocked(v)
 		}
-		e.refs.Add(1) // the cache's own reference
-		c.open++
+		if e.file != nil {
+			e.refs.Add(1) // the cache's own reference; its sidecars' are e's
+		}
+		c.open += fds
 		c.files.add(e)
 	} else {
 		c.mem.add(e)
@@ -194,6 +275,7 @@ func (c *cache) insert(key string, e *entry) {
 	sh.m[key] = e
 	sh.mu.Unlock()
 	c.watchLocked(path.Dir(e.name))
+	return true
 }
 
 // removeLocked drops e from the cache and the cache's reference to it.
@@ -202,14 +284,15 @@ func (c *cache) removeLocked(e *entry) {
 	sh.mu.Lock()
 	delete(sh.m, e.key)
 	sh.mu.Unlock()
-	if e.file != nil {
+	if fds := e.descriptors(); fds > 0 {
 		c.files.remove(e)
-		c.open--
+		c.open -= fds
 	} else {
 		c.mem.remove(e)
 	}
 	c.bytes -= e.cost
 	e.node.remove(e)
+	e.dropReps()
 	e.Close()
 }
 
@@ -228,6 +311,18 @@ func (c *cache) invalidate(rel string) {
 	n.collect(&victims)
 	for _, e := range victims {
 		c.removeLocked(e)
+	}
+	// A sidecar that changes changes the representations of its file.
+	if cd, ok := codec.ByExt(rel); ok {
+		if n = c.index.find(strings.TrimSuffix(rel, cd.Ext())); n != nil {
+			victims = victims[:0]
+			for _, e := range n.entries {
+				victims = append(victims, e)
+			}
+			for _, e := range victims {
+				c.removeLocked(e)
+			}
+		}
 	}
 }
 

@@ -11,23 +11,30 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/weft-server/weft/internal/codec"
 	"github.com/weft-server/weft/internal/http1"
 )
 
-// entry is one file's representation: its validators, its pre-rendered
-// header lines, and its content, held in memory (small files) or as an
-// open descriptor (large ones, for sendfile). Entries in the cache are
-// shared by every connection and never modified after creation, except
-// for their atomic fields and the links the cache keeps under its lock.
+// entry is one representation of a file (RFC 9110 §3.2): its validators,
+// its pre-rendered header lines, and its content, held in memory (small
+// files) or as an open descriptor (large ones, for sendfile). The entry
+// of the file as it lies on disk (identity) is the one the cache keys; it
+// owns the file's other representations (reps): precompressed sidecars
+// found beside it and variants compressed on the fly. Entries in the cache
+// are shared by every connection and never modified after creation,
+// except for their atomic fields and the links the cache keeps under its
+// lock.
 type entry struct {
-	name  string // the file beneath the root
-	fi    fs.FileInfo
-	size  int64
-	mod   time.Time
-	ctype string
-	head  []byte // header lines of a 200: Content-Type, ETag, Last-Modified, Accept-Ranges
-	etag  []byte // within head
-	h304  []byte // header lines of a 304 (ETag, Last-Modified), within head
+	name   string // the file beneath the root (a sidecar's own name for a sidecar)
+	fi     fs.FileInfo
+	size   int64
+	mod    time.Time
+	ctype  string
+	coding codec.Coding
+	head   []byte // header lines of a 200: Content-Type, [Content-Encoding], then h304, then Accept-Ranges
+	etag   []byte // within head
+	h304   []byte // header lines of a 304 ([Vary], [Cache-Control], ETag, Last-Modified), within head
+	rest   []byte // head without its Content-Type line, for multipart/byteranges
 
 	body []byte   // whole content, or nil
 	file *os.File // open file when body is nil
@@ -36,37 +43,74 @@ type entry struct {
 	checked atomic.Int64 // when the file was last confirmed unchanged (UnixNano)
 	hot     atomic.Bool  // used since the eviction hand last passed (CLOCK)
 
+	// Identity entries only (see rep.go).
+	reps  [codec.N]atomic.Pointer[entry] // ready representations by coding
+	state atomic.Uint32                  // codings possible (low byte) and being built (next byte)
+	src   int64                          // bytes of the sources of the sidecars in reps, for re-checks: see sidecarsSame
+
 	// Owned by the cache, under its lock.
 	key        string // the cache key: name, or a directory's name and "/" for its index
-	cost       int64  // bytes charged against the budget
+	cost       int64  // bytes charged against the budget, representations included
 	prev, next *entry // the CLOCK ring
 	node       *node  // the name index
 }
 
 var _ io.Closer = (*entry)(nil)
 
-// newEntry describes the open file f (of info fi), of content type ctype. With load, it reads the
-// whole content and closes f; otherwise the entry keeps f open with one
-// reference, for the caller.
-func newEntry(name, ctype string, f *os.File, fi fs.FileInfo, load bool, now time.Time) (*entry, error) {
-	e := &entry{name: name, fi: fi, size: fi.Size(), mod: fi.ModTime(), ctype: ctype}
-	var space [256]byte
-	h := append(space[:0], "Content-Type: "...)
-	h = append(h, e.ctype...)
-	h = append(h, "\r\n"...)
-	start := len(h)
-	h = append(h, "ETag: "...)
-	tag := len(h)
-	h = appendETag(h, e.size, e.mod)
-	tagEnd := len(h)
-	h = append(h, "\r\nLast-Modified: "...)
-	h = http1.AppendDate(h, e.mod)
-	h = append(h, "\r\n"...)
-	end := len(h)
-	h = append(h, "Accept-Ranges: bytes\r\n"...)
-	e.head = bytes.Clone(h)
+// headSpec is what an entry's header lines say besides its validators.
+type headSpec struct {
+	ctype        string
+	coding       codec.Coding
+	vary         bool   // the file has or may have other representations
+	cacheControl string // "" for none
+}
+
+// render sets e's header lines: its Content-Type and Content-Encoding,
+// then what a 304 repeats (RFC 9110 §15.4.5: Vary, Cache-Control, ETag,
+// Last-Modified), then Accept-Ranges. etag is the entity-tag, quotes
+// included.
+func (e *entry) render(h headSpec, etag []byte) {
+	var space [512]byte
+	b := append(space[:0], "Content-Type: "...)
+	b = append(b, h.ctype...)
+	b = append(b, "\r\n"...)
+	rest := len(b)
+	if h.coding != codec.Identity {
+		b = append(b, "Content-Encoding: "...)
+		b = append(b, h.coding.Token()...)
+		b = append(b, "\r\n"...)
+	}
+	start := len(b)
+	if h.vary {
+		b = append(b, "Vary: Accept-Encoding\r\n"...)
+	}
+	if h.cacheControl != "" {
+		b = append(b, "Cache-Control: "...)
+		b = append(b, h.cacheControl...)
+		b = append(b, "\r\n"...)
+	}
+	b = append(b, "ETag: "...)
+	tag := len(b)
+	b = append(b, etag...)
+	tagEnd := len(b)
+	b = append(b, "\r\nLast-Modified: "...)
+	b = http1.AppendDate(b, e.mod)
+	b = append(b, "\r\n"...)
+	end := len(b)
+	b = append(b, "Accept-Ranges: bytes\r\n"...)
+	e.head = bytes.Clone(b)
 	e.etag = e.head[tag:tagEnd:tagEnd]
 	e.h304 = e.head[start:end:end]
+	e.rest = e.head[rest:]
+	e.ctype, e.coding = h.ctype, h.coding
+}
+
+// newEntry describes the open file f (of info fi). With load, it reads the
+// whole content and closes f; otherwise the entry keeps f open with one
+// reference, for the caller. Its header lines are rendered by the caller
+// (see render), once the content is known: a validator may hash it.
+func newEntry(name string, f *os.File, fi fs.FileInfo, load bool, now time.Time) (*entry, error) {
+	e := &entry{name: name, fi: fi, size: fi.Size(), mod: fi.ModTime()}
 	if load {
 		body := make([]byte, e.size)
 		n, err := f.ReadAt(body, 0)
@@ -117,6 +161,16 @@ const nodeOverhead = 160
 func (e *entry) charge() {
 	segs := int64(1 + strings.Count(e.name, "/"))
 	e.cost = entryOverhead + segs*nodeOverhead + int64(len(e.key)+2*len(e.name)) + int64(cap(e.head)+cap(e.body))
+	for i := range e.reps {
+		if r := e.reps[i].Load(); r != nil {
+			e.cost += r.repCost()
+		}
+	}
+}
+
+// repCost is what a representation other than identity holds.
+func (e *entry) repCost() int64 {
+	return entryOverhead + int64(len(e.name)+cap(e.head)+cap(e.body))
 }
 
 // sameFile reports whether fi still describes the file e was made from.

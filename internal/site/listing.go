@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/weft-server/weft/internal/codec"
 	"github.com/weft-server/weft/internal/http1"
 )
 
@@ -41,10 +42,17 @@ func (s *Site) serveListing(req *http1.Request, resp *http1.Response, name strin
 	if name != "." {
 		b.WriteString("<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n")
 	}
+	names := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		names[e.Name()] = true
+	}
 	for _, e := range entries {
 		n := e.Name()
 		if strings.HasPrefix(n, ".") && !s.cfg.Dotfiles && n != ".well-known" {
 			continue
+		}
+		if c, ok := codec.ByExt(n); ok && !s.cfg.Compress.NoPrecompressed && names[strings.TrimSuffix(n, c.Ext())] {
+			continue // a sidecar: another representation of the file listed
 		}
 		info, err := e.Info()
 		if err != nil {

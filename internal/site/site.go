@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/weft-server/weft/internal/codec"
 	"github.com/weft-server/weft/internal/http1"
 )
 
@@ -24,7 +25,12 @@ type Config struct {
 	Listing   bool   // list directories that have no index file
 	MaxRanges int    // most ranges honoured in one request; 16 when zero
 
-	Cache CacheConfig
+	Cache    CacheConfig
+	Compress CompressConfig
+
+	ETag           string      // ETagMtime (when empty) or ETagContent
+	CacheControl   []CacheRule // first match wins; then the defaults (see cacheControl)
+	NoCacheControl bool        // send no Cache-Control
 }
 
 // Site serves the files beneath one directory. It is safe for concurrent use.
@@ -33,6 +39,8 @@ type Site struct {
 	root    *os.Root
 	rootDir *os.File // the root, for openat2 (Linux); nil where os.Root is used
 	cache   *cache
+	reps    *reps
+	hashes  hashes
 }
 
 var _ http1.MemoryHandler = (*Site)(nil)
@@ -44,6 +52,19 @@ func Open(cfg Config) (*Site, error) {
 	}
 	if cfg.MaxRanges <= 0 {
 		cfg.MaxRanges = 16
+	}
+	switch cfg.ETag {
+	case "":
+		cfg.ETag = ETagMtime
+	case ETagMtime, ETagContent:
+	default:
+		return nil, fmt.Errorf("weft: etag %q: want %s or %s", cfg.ETag, ETagMtime, ETagContent)
+	}
+	if err := checkRules(cfg.CacheControl); err != nil {
+		return nil, err
+	}
+	if c := cfg.Compress; c.MinBytes < 0 || c.MaxBytes < 0 || (c.MaxBytes > 0 && c.MinBytes > c.MaxBytes) {
+		return nil, fmt.Errorf("weft: compression sizes: minimum %d, maximum %d", c.MinBytes, c.MaxBytes)
 	}
 	fi, err := os.Stat(cfg.Root)
 	if err != nil {
@@ -60,13 +81,14 @@ func Open(cfg Config) (*Site, error) {
 		root.Close()
 		return nil, fmt.Errorf("weft: document root: %w", err)
 	}
-	st := &Site{cfg: cfg, root: root, rootDir: openRootDir(cfg.Root)}
+	st := &Site{cfg: cfg, root: root, rootDir: openRootDir(cfg.Root), reps: newReps(cfg.Compress)}
 	st.cache = newCache(cfg.Cache, root.Name())
 	return st, nil
 }
 
-// Close releases the root and the cache.
+// Close releases the root and the cache, once builds under way are done.
 func (s *Site) Close() error {
+	s.reps.wg.Wait()
 	s.cache.close()
 	if s.rootDir != nil {
 		s.rootDir.Close()
@@ -189,23 +211,55 @@ func statusForError(err error) int {
 // a missing or changed one built from f.
 func (s *Site) serveFile(req *http1.Request, resp *http1.Response, f *os.File, fi fs.FileInfo, name, key string) {
 	now := time.Now()
+	a := acceptOf(req)
 	if e := s.cache.lookup([]byte(key), now, false); e != nil {
-		if e.name == name && e.sameFile(fi) {
+		if e.name == name && e.sameFile(fi) && s.sidecarsSame(e) {
 			f.Close()
 			e.checked.Store(now.UnixNano())
-			s.serveEntry(req, resp, e)
+			r, build := s.cache.choose(e, &a)
+			s.startBuild(e, build)
+			s.serveEntry(req, resp, r)
 			return
 		}
 		e.Close()
 	}
-	load := s.cache.enabled() && fi.Size() <= s.cache.maxFile
-	e, err := newEntry(name, s.contentType(name), f, fi, load, now)
+	cached := s.cache.enabled() && fi.Size() <= s.cache.maxFile
+	e, err := newEntry(name, f, fi, cached, now)
 	if err != nil {
 		http1.ErrorPage(resp, 500)
 		return
 	}
-	s.cache.insert(key, e)
-	s.serveEntry(req, resp, e)
+	s.prepare(e, name, s.cache.enabled())
+	// Pick before the entry is shared: nothing can release its
+	// representations meanwhile.
+	r, build := e.pick(&a)
+	if r != e {
+		r.acquire()
+	}
+	inserted := s.cache.insert(key, e)
+	if r != e {
+		e.Close() // after insert has taken the cache's reference
+	}
+	if inserted {
+		if build != codec.Identity {
+			e.acquire()
+			s.startBuild(e, build)
+		}
+	} else {
+		if build != codec.Identity {
+			e.drop(build)
+		}
+		defer e.dropReps() // once r is acquired for the response
+	}
+	s.serveEntry(req, resp, r)
+}
+
+// startBuild starts the build of base's variant in coding c (see
+// lookupFor), if any.
+func (s *Site) startBuild(base *entry, c codec.Coding) {
+	if c != codec.Identity {
+		s.build(base, c)
+	}
 }
 
 // ServeFromMemory implements http1.MemoryHandler: it answers GET and HEAD
@@ -227,10 +281,12 @@ func (s *Site) ServeFromMemory(req *http1.Request, resp *http1.Response) bool {
 	if dir {
 		key = append(key, '/')
 	}
-	e := s.cache.lookup(key, time.Now(), true)
+	a := acceptOf(req)
+	e, base, build := s.cache.lookupFor(key, time.Now(), true, &a)
 	if e == nil {
 		return false
 	}
+	s.startBuild(base, build)
 	s.serveEntry(req, resp, e)
 	return true
 }
@@ -244,10 +300,8 @@ const memoryPathMax = 1024
 func planMultipart(resp *http1.Response, e *entry, ranges []byteRange) {
 	boundary := boundaryFor(e.etag)
 	resp.Body, resp.File, resp.Len = nil, nil, 0
-	resp.Fixed = nil
+	resp.Fixed = e.rest // the representation's header lines but its Content-Type
 	resp.AddHeader("Content-Type", "multipart/byteranges; boundary="+boundary)
-	resp.AddHeaderBytes("ETag", e.etag)
-	resp.Header = append(resp.Header, "Accept-Ranges: bytes\r\n"...)
 	for i, r := range ranges {
 		var head []byte
 		if i > 0 {

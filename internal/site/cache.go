@@ -315,10 +315,7 @@ func (c *cache) invalidate(rel string) {
 	// A sidecar that changes changes the representations of its file.
 	if cd, ok := codec.ByExt(rel); ok {
 		if n = c.index.find(strings.TrimSuffix(rel, cd.Ext())); n != nil {
-			victims = victims[:0]
-			for _, e := range n.entries {
-				victims = append(victims, e)
-			}
+			victims = append(victims[:0], n.entries...)
 			for _, e := range victims {
 				c.removeLocked(e)
 			}

@@ -46,7 +46,6 @@ type entry struct {
 	// Identity entries only (see rep.go).
 	reps  [codec.N]atomic.Pointer[entry] // ready representations by coding
 	state atomic.Uint32                  // codings possible (low byte) and being built (next byte)
-	src   int64                          // bytes of the sources of the sidecars in reps, for re-checks: see sidecarsSame
 
 	// Owned by the cache, under its lock.
 	key        string // the cache key: name, or a directory's name and "/" for its index

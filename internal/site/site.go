@@ -24,6 +24,10 @@ type Config struct {
 	Listing   bool   // list directories that have no index file
 	MaxRanges int    // most ranges honoured in one request; 16 when zero
 
+	// MIME adds to or overrides the built-in content types: extension
+	// (".ext" or "ext", any case) → type (see CheckMIME).
+	MIME map[string]string
+
 	Cache CacheConfig
 }
 
@@ -33,6 +37,7 @@ type Site struct {
 	root    *os.Root
 	rootDir *os.File // the root, for openat2 (Linux); nil where os.Root is used
 	cache   *cache
+	types   map[string]string // extension → content type: the built-in table with cfg.MIME
 }
 
 var _ http1.MemoryHandler = (*Site)(nil)
@@ -44,6 +49,10 @@ func Open(cfg Config) (*Site, error) {
 	}
 	if cfg.MaxRanges <= 0 {
 		cfg.MaxRanges = 16
+	}
+	types, err := mimeTable(cfg.MIME)
+	if err != nil {
+		return nil, err
 	}
 	fi, err := os.Stat(cfg.Root)
 	if err != nil {
@@ -60,7 +69,7 @@ func Open(cfg Config) (*Site, error) {
 		root.Close()
 		return nil, fmt.Errorf("weft: document root: %w", err)
 	}
-	st := &Site{cfg: cfg, root: root, rootDir: openRootDir(cfg.Root)}
+	st := &Site{cfg: cfg, root: root, rootDir: openRootDir(cfg.Root), types: types}
 	st.cache = newCache(cfg.Cache, root.Name())
 	return st, nil
 }

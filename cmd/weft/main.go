@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -122,6 +123,8 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	)
 	fs.IntVar(port, "p", 0, "shorthand for --port")
 	reps := addRepFlags(fs)
+	mimes := mimeFlag{}
+	fs.Var(mimes, "mime", "add or override a content type: `EXT=TYPE` serves files ending in EXT as TYPE (repeatable; .md=text/markdown)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: weft serve [flags] [DIR]\n\nServes DIR (the built-in sample site when omitted) over HTTP/1.1.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -211,6 +214,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	cfg.Site.Dotfiles = *dotfiles
 	cfg.Site.Listing = *listing
 	cfg.Site.Index = *index
+	cfg.Site.MIME = mimes
 	cfg.Site.Cache = site.CacheConfig{MaxBytes: *cacheBytes, MaxFile: *cacheFile, MaxOpen: *cacheOpen, NoWatch: *noWatch}
 	if *cacheBytes == 0 {
 		cfg.Site.Cache.MaxBytes = -1
@@ -224,6 +228,32 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return server.Run(ctx, cfg)
+}
+
+// mimeFlag collects --mime EXT=TYPE flags, checked as they are parsed; a
+// later one for the same extension wins.
+type mimeFlag map[string]string
+
+func (m mimeFlag) String() string {
+	pairs := make([]string, 0, len(m))
+	for ext, ctype := range m {
+		pairs = append(pairs, ext+"="+ctype)
+	}
+	slices.Sort(pairs)
+	return strings.Join(pairs, " ")
+}
+
+func (m mimeFlag) Set(v string) error {
+	ext, ctype, ok := strings.Cut(v, "=")
+	if !ok {
+		return errors.New("want EXT=TYPE, as in .md=text/markdown")
+	}
+	key, value, err := site.CheckMIME(ext, ctype)
+	if err != nil {
+		return errors.New(strings.TrimPrefix(err.Error(), "weft: "))
+	}
+	m[key] = value
+	return nil
 }
 
 // parseInterleaved parses flags that may come before or after the

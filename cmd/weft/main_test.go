@@ -17,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weft-server/weft/internal/conformance"
 	"github.com/weft-server/weft/internal/loadgen"
+	"github.com/weft-server/weft/internal/site"
 )
 
 // weftBin builds the command once per test binary.
@@ -65,6 +67,9 @@ func TestUsageErrors(t *testing.T) {
 		{"BadLogFormat", []string{"serve", "--log-format", "xml"}, 2, "unknown log format"},
 		{"BadTimeout", []string{"serve", "--idle-timeout", "-1s"}, 2, "must be positive"},
 		{"TwoDirs", []string{"serve", ".", "."}, 2, "one DIR at most"},
+		{"MIMEWithoutType", []string{"serve", "--mime", "md"}, 2, `invalid value "md" for flag -mime: want EXT=TYPE`},
+		{"MIMEBadType", []string{"serve", "--mime", ".md=markdown"}, 2, `MIME type "markdown" for .md: want type/subtype`},
+		{"MIMEBadExt", []string{"serve", "--mime", "tar.gz=application/gzip"}, 2, `MIME extension "tar.gz"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -95,6 +100,34 @@ func TestVersionAndHelp(t *testing.T) {
 	errb.Reset()
 	if code := run([]string{"serve", "--help"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "-read-header-timeout") {
 		t.Errorf("serve --help: %d %q", code, errb.String())
+	}
+}
+
+// TestMIMEFlag: repeated --mime flags reach the served Content-Type, the
+// last one for an extension winning, and the rest of the table stays.
+func TestMIMEFlag(t *testing.T) {
+	root := t.TempDir()
+	for _, name := range []string{"README.md", "scene.glb2", "tool.py"} {
+		if err := os.WriteFile(filepath.Join(root, name), []byte("x\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := conformance.StartBinary(weftBin(t), "--mime", "MD=text/x-first", "--mime", ".md=text/markdown")
+	srv := start(t, conformance.Options{Site: site.Config{Root: root, MIME: map[string]string{"glb2": "model/x-test"}}}) // one more --mime
+
+	for path, want := range map[string]string{
+		"/README.md":  "text/markdown; charset=utf-8",
+		"/scene.glb2": "model/x-test",
+		"/tool.py":    "text/plain; charset=utf-8",
+	} {
+		resp, err := http.Get("http://" + srv.Addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Content-Type"); resp.StatusCode != 200 || got != want {
+			t.Errorf("GET %s: %d, Content-Type %q, want 200, %q", path, resp.StatusCode, got, want)
+		}
 	}
 }
 

@@ -9,7 +9,7 @@ import (
 // data and markup, SVG, WebAssembly, manifests and uncompressed fonts.
 // Images, audio, video, archives and woff/woff2 fonts are compressed
 // already and gain nothing.
-const DefaultTypes = "text/*,application/javascript,application/json,application/*+json,application/xml,application/*+xml,image/svg+xml,application/wasm,application/manifest+json,application/yaml,application/toml,application/vnd.ms-fontobject,font/ttf,font/otf,application/x-sh"
+const DefaultTypes = "text/*,application/javascript,application/x-javascript,application/vnd.apple.mpegurl,application/rtf,application/postscript,application/x-x509-ca-cert,model/gltf+json,application/json,application/*+json,application/xml,application/*+xml,image/svg+xml,application/wasm,application/manifest+json,application/yaml,application/toml,application/vnd.ms-fontobject,font/ttf,font/otf,application/x-sh"
 
 // Types is a set of media-type patterns: "type/subtype", "type/*", or
 // "type/*+suffix". The zero value matches nothing.

@@ -28,6 +28,9 @@ func StartBinary(bin string, args ...string) Starter {
 		if opts.Site.Dotfiles {
 			a = append(a, "--dotfiles")
 		}
+		for ext, ctype := range opts.Site.MIME {
+			a = append(a, "--mime", ext+"="+ctype)
+		}
 		e := opts.Engine
 		if e.ReadHeaderTimeout > 0 {
 			a = append(a, "--read-header-timeout", e.ReadHeaderTimeout.String())

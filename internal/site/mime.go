@@ -1,101 +1,90 @@
 package site
 
-import "path"
+import (
+	"fmt"
+	"maps"
+	"mime"
+	"path"
+	"strings"
+)
 
-// mimeTypes is weft's fixed table of content types by extension, so that the
-// same file is labelled the same way on every host (the host's
-// /etc/mime.types is not consulted). Text types carry charset=utf-8.
-var mimeTypes = map[string]string{
-	".html":        "text/html; charset=utf-8",
-	".htm":         "text/html; charset=utf-8",
-	".css":         "text/css; charset=utf-8",
-	".js":          "text/javascript; charset=utf-8",
-	".mjs":         "text/javascript; charset=utf-8",
-	".json":        "application/json",
-	".map":         "application/json",
-	".webmanifest": "application/manifest+json",
-	".txt":         "text/plain; charset=utf-8",
-	".md":          "text/markdown; charset=utf-8",
-	".csv":         "text/csv; charset=utf-8",
-	".xml":         "text/xml; charset=utf-8",
-	".rss":         "application/rss+xml",
-	".atom":        "application/atom+xml",
-	".svg":         "image/svg+xml",
-	".png":         "image/png",
-	".jpg":         "image/jpeg",
-	".jpeg":        "image/jpeg",
-	".gif":         "image/gif",
-	".webp":        "image/webp",
-	".avif":        "image/avif",
-	".ico":         "image/x-icon",
-	".bmp":         "image/bmp",
-	".tif":         "image/tiff",
-	".tiff":        "image/tiff",
-	".woff":        "font/woff",
-	".woff2":       "font/woff2",
-	".ttf":         "font/ttf",
-	".otf":         "font/otf",
-	".eot":         "application/vnd.ms-fontobject",
-	".wasm":        "application/wasm",
-	".pdf":         "application/pdf",
-	".zip":         "application/zip",
-	".gz":          "application/gzip",
-	".tgz":         "application/gzip",
-	".tar":         "application/x-tar",
-	".bz2":         "application/x-bzip2",
-	".xz":          "application/x-xz",
-	".zst":         "application/zstd",
-	".7z":          "application/x-7z-compressed",
-	".mp3":         "audio/mpeg",
-	".ogg":         "audio/ogg",
-	".oga":         "audio/ogg",
-	".opus":        "audio/opus",
-	".wav":         "audio/wav",
-	".flac":        "audio/flac",
-	".m4a":         "audio/mp4",
-	".mp4":         "video/mp4",
-	".m4v":         "video/mp4",
-	".webm":        "video/webm",
-	".ogv":         "video/ogg",
-	".mov":         "video/quicktime",
-	".avi":         "video/x-msvideo",
-	".mpeg":        "video/mpeg",
-	".ics":         "text/calendar; charset=utf-8",
-	".vtt":         "text/vtt; charset=utf-8",
-	".yaml":        "application/yaml",
-	".yml":         "application/yaml",
-	".toml":        "application/toml",
-	".epub":        "application/epub+zip",
-	".apk":         "application/vnd.android.package-archive",
-	".deb":         "application/vnd.debian.binary-package",
-	".iso":         "application/x-iso9660-image",
-	".exe":         "application/octet-stream",
-	".bin":         "application/octet-stream",
-}
+const (
+	defaultType = "application/octet-stream"
+	maxExt      = 32 // longest extension looked up, dot included
+)
 
-const defaultType = "application/octet-stream"
-
-// contentType returns the content type s serves the file name with.
-func (s *Site) contentType(name string) string { return contentType(name) }
-
-// contentType returns the content type for a file name by its extension,
-// ignoring case.
-func contentType(name string) string {
+// contentType returns the content type s serves the file name with, by its
+// extension, ignoring ASCII case. It does not allocate.
+func (s *Site) contentType(name string) string {
 	ext := path.Ext(name)
-	if ext == "" || len(ext) > 16 {
+	if ext == "" || len(ext) > maxExt {
 		return defaultType
 	}
-	var buf [16]byte
-	low := buf[:len(ext)]
-	for i := 0; i < len(ext); i++ {
-		c := ext[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		low[i] = c
-	}
-	if t, ok := mimeTypes[string(low)]; ok {
+	var buf [maxExt]byte
+	if t, ok := s.types[string(appendLower(buf[:0], ext))]; ok {
 		return t
 	}
 	return defaultType
+}
+
+// mimeTable returns mimeTypes with the additions and overrides of add
+// (Config.MIME) applied; mimeTypes itself when there are none.
+func mimeTable(add map[string]string) (map[string]string, error) {
+	if len(add) == 0 {
+		return mimeTypes, nil
+	}
+	types := maps.Clone(mimeTypes)
+	given := make(map[string]string, len(add)) // extension → as given
+	for ext, ctype := range add {
+		key, value, err := CheckMIME(ext, ctype)
+		if err != nil {
+			return nil, err
+		}
+		if prev, ok := given[key]; ok {
+			return nil, fmt.Errorf("weft: MIME extension %s given twice (as %q and %q)", key, prev, ext)
+		}
+		given[key] = ext
+		types[key] = value
+	}
+	return types, nil
+}
+
+// CheckMIME checks one addition to the MIME table (Config.MIME, --mime) and
+// returns it as the table holds it: the extension, given with or without
+// its leading dot, lower-cased with the dot; the content type, which must be
+// type/subtype with optional parameters, with charset=utf-8 added to a
+// text/* type that names no charset, as in the built-in table.
+func CheckMIME(ext, ctype string) (key, value string, err error) {
+	e := strings.TrimPrefix(ext, ".")
+	if e == "" || len(e)+1 > maxExt || strings.ContainsAny(e, "./\\ \t") || hasCTL(e) {
+		return "", "", fmt.Errorf("weft: MIME extension %q: want .EXT, one name part of at most %d bytes without dots, slashes or spaces", ext, maxExt-1)
+	}
+	key = "." + string(appendLower(nil, e))
+	value = strings.TrimSpace(ctype)
+	mt, params, err := mime.ParseMediaType(value)
+	if err != nil || !strings.Contains(mt, "/") || hasCTL(value) {
+		return "", "", fmt.Errorf("weft: MIME type %q for %s: want type/subtype, optionally followed by ; name=value parameters", ctype, key)
+	}
+	if _, ok := params["charset"]; !ok && strings.HasPrefix(mt, "text/") {
+		value += "; charset=utf-8"
+	}
+	return key, value, nil
+}
+
+// appendLower appends s to dst with ASCII letters in lower case.
+func appendLower(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// hasCTL reports whether s holds a control character other than tab, which
+// no header field value may hold.
+func hasCTL(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return (r < ' ' && r != '\t') || r == 0x7f })
 }

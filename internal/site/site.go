@@ -25,6 +25,10 @@ type Config struct {
 	Listing   bool   // list directories that have no index file
 	MaxRanges int    // most ranges honoured in one request; 16 when zero
 
+	// MIME adds to or overrides the built-in content types: extension
+	// (".ext" or "ext", any case) → type (see CheckMIME).
+	MIME map[string]string
+
 	Cache    CacheConfig
 	Compress CompressConfig
 
@@ -41,6 +45,7 @@ type Site struct {
 	cache   *cache
 	reps    *reps
 	hashes  hashes
+	types   map[string]string // extension → content type: the built-in table with cfg.MIME
 }
 
 var _ http1.MemoryHandler = (*Site)(nil)
@@ -66,6 +71,10 @@ func Open(cfg Config) (*Site, error) {
 	if c := cfg.Compress; c.MinBytes < 0 || c.MaxBytes < 0 || (c.MaxBytes > 0 && c.MinBytes > c.MaxBytes) {
 		return nil, fmt.Errorf("weft: compression sizes: minimum %d, maximum %d", c.MinBytes, c.MaxBytes)
 	}
+	types, err := mimeTable(cfg.MIME)
+	if err != nil {
+		return nil, err
+	}
 	fi, err := os.Stat(cfg.Root)
 	if err != nil {
 		return nil, fmt.Errorf("weft: document root: %w", err)
@@ -81,7 +90,7 @@ func Open(cfg Config) (*Site, error) {
 		root.Close()
 		return nil, fmt.Errorf("weft: document root: %w", err)
 	}
-	st := &Site{cfg: cfg, root: root, rootDir: openRootDir(cfg.Root), reps: newReps(cfg.Compress)}
+	st := &Site{cfg: cfg, root: root, rootDir: openRootDir(cfg.Root), types: types, reps: newReps(cfg.Compress)}
 	st.cache = newCache(cfg.Cache, root.Name())
 	return st, nil
 }

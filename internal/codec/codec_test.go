@@ -50,7 +50,7 @@ func TestTypes(t *testing.T) {
 		"image/svg+xml; charset=utf-8":    true,
 		"application/xhtml+xml":           true,
 		"text/css; charset=utf-8":         true,
-		"application/vnd.apple.mpegurl":   false,
+		"application/vnd.apple.mpegurl":   true, // a playlist: text
 		"application/x-www-form-urlencod": false,
 	} {
 		if got := def.Match(ctype); got != want {

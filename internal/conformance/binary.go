@@ -31,6 +31,21 @@ func StartBinary(bin string, args ...string) Starter {
 		for ext, ctype := range opts.Site.MIME {
 			a = append(a, "--mime", ext+"="+ctype)
 		}
+		if opts.Site.ETag != "" {
+			a = append(a, "--etag", opts.Site.ETag)
+		}
+		for _, r := range opts.Site.CacheControl {
+			a = append(a, "--cache-control", r.Glob+"="+r.Value)
+		}
+		if opts.Site.NoCacheControl {
+			a = append(a, "--no-cache-control")
+		}
+		if opts.Site.Compress.Off {
+			a = append(a, "--compress=false")
+		}
+		if opts.Site.Compress.NoPrecompressed {
+			a = append(a, "--precompressed=false")
+		}
 		e := opts.Engine
 		if e.ReadHeaderTimeout > 0 {
 			a = append(a, "--read-header-timeout", e.ReadHeaderTimeout.String())

@@ -45,6 +45,8 @@ func Run(t *testing.T, start Starter, caps Capabilities) {
 	t.Run("LingeringClose", s.lingeringClose)
 	t.Run("LargeFile", s.largeFile)
 	t.Run("Listing", s.listing)
+	t.Run("Representations", s.representations)
+	t.Run("CachePolicy", s.cachePolicy)
 	t.Run("Dotfiles", s.dotfiles)
 	t.Run("NetHTTPClient", s.netHTTP)
 	t.Run("Curl", s.curl)

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -41,11 +42,14 @@ func TestCachedGETAllocatesNothingOnTheWire(t *testing.T) {
 		{"goroutine", goroutine.Engine{}},
 		{"poll", poll.Engine{}},
 	} {
-		t.Run(tc.name, func(t *testing.T) { testWireAllocs(t, tc.e) })
+		t.Run(tc.name, func(t *testing.T) { testWireAllocs(t, tc.e, "") })
+		// A cached compressed GET costs what a plain one does: the
+		// variant is chosen among ready ones, pre-rendered like identity.
+		t.Run(tc.name+"/br", func(t *testing.T) { testWireAllocs(t, tc.e, "br") })
 	}
 }
 
-func testWireAllocs(t *testing.T, e engine.Engine) {
+func testWireAllocs(t *testing.T, e engine.Engine, coding string) {
 	const n = 20000
 	dir := t.TempDir()
 	body := bytes.Repeat([]byte("abcdefghijklmnopqrstuvwxyz0123456789\n"), 28)[:1024]
@@ -57,12 +61,23 @@ func testWireAllocs(t *testing.T, e engine.Engine) {
 	fd := dialRaw(t, srv.Addr)
 	defer unix.Close(fd)
 	req := []byte("GET /index.html HTTP/1.1\r\nHost: example.com\r\nUser-Agent: wire\r\nAccept: */*\r\n\r\n")
+	if coding != "" {
+		req = []byte("GET /index.html HTTP/1.1\r\nHost: example.com\r\nUser-Agent: wire\r\nAccept-Encoding: gzip, deflate, br, zstd\r\n\r\n")
+	}
 	buf := make([]byte, 64<<10)
 
-	// Warm up: the first answer fills the cache and gives the length of
-	// every answer (the Date header has a fixed width); then a few
-	// hundred more let the engine's buffers and the runtime settle.
+	// Warm up: the first answer fills the cache (and starts the build
+	// of the variant: identity is sent until it is ready) and gives the
+	// length of every answer (the Date header has a fixed width); then
+	// a few hundred more let the engine's buffers and the runtime settle.
 	size := firstResponse(t, fd, req, buf)
+	for i := 0; coding != "" && !bytes.Contains(buf[:size], []byte("\r\nContent-Encoding: "+coding+"\r\n")); i++ {
+		if i == 500 {
+			t.Fatalf("no %s variant after %d requests: %q", coding, i, buf[:min(size, 300)])
+		}
+		time.Sleep(10 * time.Millisecond)
+		size = firstResponse(t, fd, req, buf)
+	}
 	for i := 0; i < 500; i++ {
 		exchange(t, fd, req, buf, size)
 	}

@@ -27,7 +27,7 @@ var allowed = map[string][]string{
 	"internal/accesslog":     {"internal/http1"},
 	"internal/engine":        {"internal/engine", "internal/http1", "internal/netpoll"},
 	"internal/engine/h1conn": {"internal/http1"},
-	"internal/conformance":   {"internal/engine", "internal/http1", "internal/site"},
+	"internal/conformance":   {"internal/engine", "internal/http1", "internal/site", "internal/codec"},
 	"internal/server":        {"internal/"},
 	"internal/loadgen":       {},
 	"internal/lint":          {},

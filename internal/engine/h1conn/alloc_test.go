@@ -3,6 +3,7 @@
 package h1conn_test
 
 import (
+	"bytes"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -99,4 +100,57 @@ func BenchmarkRange(b *testing.B) {
 
 func BenchmarkMultipartRange(b *testing.B) {
 	benchRequest(b, []byte("GET /index.html HTTP/1.1\r\nHost: x\r\nRange: bytes=0-9,100-199,-5\r\n\r\n"))
+}
+
+var compressedGET = []byte("GET /index.html HTTP/1.1\r\nHost: example.com\r\nUser-Agent: bench\r\nAccept-Encoding: gzip, deflate, br, zstd\r\n\r\n")
+
+// capture is a Sink that keeps what it was given last.
+type capture struct{ b []byte }
+
+func (c *capture) Writev(bufs [][]byte) (int64, error) {
+	c.b = c.b[:0]
+	for _, b := range bufs {
+		c.b = append(c.b, b...)
+	}
+	return int64(len(c.b)), nil
+}
+
+func (c *capture) SendFile(f http1.File, off, n int64) (int64, error) { return n, nil }
+
+// warmCompressed sends compressed GETs on c until the answer is the br
+// variant: the first ones start its build off the connection and get
+// identity meanwhile.
+func warmCompressed(tb testing.TB, c *h1conn.Conn) {
+	out := &capture{}
+	for i := 0; !bytes.Contains(out.b, []byte("\r\nContent-Encoding: br\r\n")); i++ {
+		if i == 500 {
+			tb.Fatalf("no br variant after %d requests: %q", i, out.b)
+		}
+		time.Sleep(5 * time.Millisecond)
+		roundTrip(tb, c, out, compressedGET)
+	}
+}
+
+// TestCachedCompressedGETAllocatesNothing: once its variant is built, a
+// cached file sent compressed costs what it costs plain.
+func TestCachedCompressedGETAllocatesNothing(t *testing.T) {
+	cfg := h1conn.Config{Handler: newSite(t)}.WithDefaults()
+	c := h1conn.New(cfg, netip.MustParseAddrPort("127.0.0.1:1"), time.Now())
+	warmCompressed(t, c)
+	s := &discard{}
+	if a := testing.AllocsPerRun(1000, func() { roundTrip(t, c, s, compressedGET) }); a != 0 {
+		t.Fatalf("%v allocations per cached compressed GET, want 0", a)
+	}
+}
+
+func BenchmarkCachedCompressedGET(b *testing.B) {
+	cfg := h1conn.Config{Handler: newSite(b)}.WithDefaults()
+	c := h1conn.New(cfg, netip.MustParseAddrPort("127.0.0.1:1"), time.Now())
+	warmCompressed(b, c)
+	s := &discard{}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(compressedGET)))
+	for b.Loop() {
+		roundTrip(b, c, s, compressedGET)
+	}
 }

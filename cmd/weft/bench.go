@@ -38,10 +38,7 @@ func bench(args []string, stdout, stderr io.Writer) error {
 	}
 	positional, err := parseInterleaved(fs, args)
 	if err != nil {
-		if err == flag.ErrHelp {
-			return err
-		}
-		return errUsage
+		return err
 	}
 	if len(positional) > 1 || *conns <= 0 || *duration <= 0 {
 		fmt.Fprintln(stderr, "weft bench: one DIR at most; --conns and --duration must be positive")

@@ -35,10 +35,14 @@ const usage = `weft — a static web server
 Usage:
   weft serve [flags] [DIR]   serve DIR (the built-in sample site when omitted)
   weft bench [flags] [DIR]   measure every engine side by side on this machine
+  weft precompress [flags] DIR
+                             write DIR's .br, .zst and .gz sidecars at deploy time
+                             (--check: list stale ones and exit 1)
   weft version               print the version
   weft help                  print this help
 
-Run "weft serve --help" or "weft bench --help" for their flags.
+Run "weft serve --help", "weft bench --help" or "weft precompress --help" for
+their flags.
 `
 
 // errUsage marks an error already explained to the user on stderr.
@@ -59,6 +63,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = serve(rest, stdout, stderr)
 	case "bench":
 		err = bench(rest, stdout, stderr)
+	case "precompress":
+		err = precompressCmd(rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "weft", versionString())
 	case "help", "--help", "-help", "-h":
@@ -77,6 +83,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case errors.Is(err, errUsage):
 		return 2
+	case errors.Is(err, errReported):
+		return 1
 	}
 	fmt.Fprintln(stderr, err)
 	return 1
@@ -131,10 +139,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	}
 	positional, err := parseInterleaved(fs, args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+		return err
 	}
 	if len(positional) > 1 {
 		fmt.Fprintf(stderr, "weft serve: one DIR at most, got %q\n", positional)
@@ -257,12 +262,16 @@ func (m mimeFlag) Set(v string) error {
 }
 
 // parseInterleaved parses flags that may come before or after the
-// positional arguments, as users of most CLIs expect.
+// positional arguments, as users of most CLIs expect. Its errors are
+// flag.ErrHelp for -h and --help, and errUsage for any other, which fs has
+// explained on its output.
 func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	var positional []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 			return nil, err
+		} else if err != nil {
+			return nil, errUsage
 		}
 		args = fs.Args()
 		if len(args) == 0 {

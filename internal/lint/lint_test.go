@@ -24,6 +24,7 @@ var allowed = map[string][]string{
 	"internal/sample":        {},
 	"internal/codec":         {},
 	"internal/site":          {"internal/http1", "internal/codec"},
+	"internal/precompress":   {"internal/codec", "internal/site"},
 	"internal/accesslog":     {"internal/http1"},
 	"internal/engine":        {"internal/engine", "internal/http1", "internal/netpoll"},
 	"internal/engine/h1conn": {"internal/http1"},

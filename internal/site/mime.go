@@ -15,13 +15,20 @@ const (
 
 // contentType returns the content type s serves the file name with, by its
 // extension, ignoring ASCII case. It does not allocate.
-func (s *Site) contentType(name string) string {
+func (s *Site) contentType(name string) string { return typeIn(s.types, name) }
+
+// TypeOf returns the content type weft's built-in table gives the file
+// name (application/octet-stream when its extension is unknown), for tools
+// that must judge files as the server labels them.
+func TypeOf(name string) string { return typeIn(mimeTypes, name) }
+
+func typeIn(table map[string]string, name string) string {
 	ext := path.Ext(name)
 	if ext == "" || len(ext) > maxExt {
 		return defaultType
 	}
 	var buf [maxExt]byte
-	if t, ok := s.types[string(appendLower(buf[:0], ext))]; ok {
+	if t, ok := table[string(appendLower(buf[:0], ext))]; ok {
 		return t
 	}
 	return defaultType

@@ -23,10 +23,17 @@ func ParseAccept(h []byte, present bool) Accept {
 		}
 		return a
 	}
+	a.Add(h)
+	return a
+}
+
+// Add parses one more Accept-Encoding field line of the same request
+// into a: several lines mean their comma-joined list (RFC 9110 §5.3).
+func (a *Accept) Add(h []byte) {
 	for len(h) > 0 {
 		var member []byte
-		member, h = cut(h, ',')
-		name, params := cut(member, ';')
+		member, h, _ = cut(h, ',')
+		name, params, _ := cut(member, ';')
 		name = trim(name)
 		if len(name) == 0 {
 			continue
@@ -57,7 +64,6 @@ func ParseAccept(h []byte, present bool) Accept {
 			a.q[c] = w
 		}
 	}
-	return a
 }
 
 // Weight is the weight the client gives c, in thousandths: as listed, else
@@ -107,15 +113,19 @@ func weight(params []byte) (int16, bool) {
 	w := int16(1000)
 	for len(params) > 0 {
 		var p []byte
-		p, params = cut(params, ';')
+		p, params, _ = cut(params, ';')
 		p = trim(p)
 		if len(p) == 0 {
 			continue
 		}
-		if len(p) < 2 || (p[0] != 'q' && p[0] != 'Q') || p[1] != '=' {
-			continue
+		name, value, hasValue := cut(p, '=')
+		if !equalFold(trim(name), "q") {
+			continue // another parameter: ignored
 		}
-		v, ok := qvalue(p[2:])
+		if !hasValue || len(name) != 1 || len(value) == 0 || value[0] == ' ' || value[0] == '\t' {
+			return 0, false // "q = 0" and the like: malformed, the member is skipped
+		}
+		v, ok := qvalue(value)
 		if !ok {
 			return 0, false
 		}
@@ -158,13 +168,13 @@ func qvalue(b []byte) (int16, bool) {
 	return v, true
 }
 
-func cut(b []byte, sep byte) (before, after []byte) {
+func cut(b []byte, sep byte) (before, after []byte, found bool) {
 	for i, c := range b {
 		if c == sep {
-			return b[:i], b[i+1:]
+			return b[:i], b[i+1:], true
 		}
 	}
-	return b, nil
+	return b, nil, false
 }
 
 func trim(b []byte) []byte {

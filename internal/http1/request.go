@@ -60,8 +60,12 @@ type Request struct {
 	IfRange           []byte
 	Range             []byte
 	AcceptEncoding    []byte
-	Referer           []byte
-	UserAgent         []byte
+	// AcceptEncodingRepeated: the field came on several lines, which
+	// mean their comma-joined list (RFC 9110 §5.3); AcceptEncoding is the
+	// last, and Headers has them all.
+	AcceptEncodingRepeated bool
+	Referer                []byte
+	UserAgent              []byte
 
 	hostSeen  bool
 	teSeen    bool
@@ -363,6 +367,7 @@ func (r *Request) noteField(name, value []byte) error {
 		}
 	case 15:
 		if equalFold(name, "accept-encoding") {
+			r.AcceptEncodingRepeated = r.AcceptEncoding != nil
 			r.AcceptEncoding = value
 		}
 	case 17:

@@ -129,7 +129,7 @@ func (c *cache) shardOfString(key string) *shard {
 // response that must Close it, or nil. With fresh, only an entry confirmed
 // within the validity period is returned. It does not allocate.
 func (c *cache) lookup(key []byte, now time.Time, fresh bool) *entry {
-	e, _, _ := c.lookupFor(key, now, fresh, nil)
+	e, _, _, _ := c.lookupFor(key, now, fresh, nil)
 	return e
 }
 
@@ -140,20 +140,20 @@ func (c *cache) lookup(key []byte, now time.Time, fresh bool) *entry {
 // acquired too, for the build. Representations are picked under the
 // shard's lock, which removal takes before it releases them. It does not
 // allocate.
-func (c *cache) lookupFor(key []byte, now time.Time, fresh bool, a *codec.Accept) (serve, base *entry, build codec.Coding) {
+func (c *cache) lookupFor(key []byte, now time.Time, fresh bool, a *codec.Accept) (serve, base *entry, build codec.Coding, standin bool) {
 	if !c.enabled() {
-		return nil, nil, codec.Identity
+		return nil, nil, codec.Identity, false
 	}
 	sh := c.shardOf(key)
 	sh.mu.RLock()
 	base = sh.m[string(key)]
 	if base == nil || (fresh && now.UnixNano()-base.checked.Load() > c.validity) {
 		sh.mu.RUnlock()
-		return nil, nil, codec.Identity
+		return nil, nil, codec.Identity, false
 	}
 	serve = base
 	if a != nil {
-		serve, build = base.pick(a)
+		serve, build, standin = base.pick(a)
 	}
 	serve.acquire()
 	if build != codec.Identity {
@@ -163,24 +163,24 @@ func (c *cache) lookupFor(key []byte, now time.Time, fresh bool, a *codec.Accept
 	if !base.hot.Load() {
 		base.hot.Store(true)
 	}
-	return serve, base, build
+	return serve, base, build, standin
 }
 
 // choose picks, for a client that accepts a, the representation of base
 // (acquired by the caller, and released here if another is chosen) when
 // base is the entry cached under its key; otherwise base itself. See
 // lookupFor for build.
-func (c *cache) choose(base *entry, a *codec.Accept) (serve *entry, build codec.Coding) {
+func (c *cache) choose(base *entry, a *codec.Accept) (serve *entry, build codec.Coding, standin bool) {
 	if base.state.Load() == 0 {
-		return base, codec.Identity
+		return base, codec.Identity, false
 	}
 	sh := c.shardOfString(base.key)
 	sh.mu.RLock()
 	if sh.m[base.key] != base {
 		sh.mu.RUnlock()
-		return base, codec.Identity
+		return base, codec.Identity, false
 	}
-	serve, build = base.pick(a)
+	serve, build, standin = base.pick(a)
 	if serve != base {
 		serve.acquire()
 	}
@@ -191,7 +191,7 @@ func (c *cache) choose(base *entry, a *codec.Accept) (serve *entry, build codec.
 	if serve != base {
 		base.Close()
 	}
-	return serve, build
+	return serve, build, standin
 }
 
 // attach adds r, the variant in coding c built for base, if base is still
@@ -234,13 +234,13 @@ func (c *cache) insert(key string, e *entry) bool {
 	}
 	e.key = key
 	e.charge()
-	if e.cost > c.maxBytes/4 {
-		return false
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old := c.shardOfString(key).m[key]; old != nil {
 		c.removeLocked(old)
+	}
+	if e.cost > c.maxBytes/4 || e.descriptors() > c.maxOpen {
+		return false // could never fit: evict nothing for it
 	}
 	for c.bytes+e.cost > c.maxBytes {
 		v := c.mem.victim()

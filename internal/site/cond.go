@@ -94,15 +94,16 @@ func unmodifiedSince(h []byte, modtime time.Time) condResult {
 }
 
 // checkIfRange reports whether a Range may be honoured: If-Range holds an
-// ETag that strongly matches, or a date equal to Last-Modified.
-func checkIfRange(h, etag []byte, modtime time.Time) bool {
+// ETag that strongly matches, or, when dates may be used, a date equal to
+// Last-Modified.
+func checkIfRange(h, etag []byte, modtime time.Time, dates bool) bool {
 	if len(h) == 0 {
 		return true
 	}
 	if h[0] == '"' {
 		return bytes.Equal(h, etag)
 	}
-	if isWeak(h) {
+	if isWeak(h) || !dates {
 		return false
 	}
 	t, ok := http1.ParseDate(h)

@@ -31,10 +31,9 @@ type entry struct {
 	mod    time.Time
 	ctype  string
 	coding codec.Coding
-	head   []byte // header lines of a 200: Content-Type, [Content-Encoding], then h304, then Accept-Ranges
-	etag   []byte // within head
-	h304   []byte // header lines of a 304 ([Vary], [Cache-Control], ETag, Last-Modified), within head
-	rest   []byte // head without its Content-Type line, for multipart/byteranges
+	heads  [2]heads // the header lines: as configured; and for a stand-in (see pick), if they differ
+	etag   []byte   // the entity-tag, quotes included
+	vary   bool     // the file has or may have other representations
 
 	body []byte   // whole content, or nil
 	file *os.File // open file when body is nil
@@ -64,11 +63,33 @@ type headSpec struct {
 	cacheControl string // "" for none
 }
 
+// heads are the pre-rendered header lines of a representation.
+type heads struct {
+	all  []byte // of a 200: Content-Type, [Content-Encoding], then h304, then Accept-Ranges
+	h304 []byte // of a 304: [Vary], [Cache-Control], ETag, Last-Modified; within all
+	rest []byte // all but the Content-Type line, for multipart/byteranges
+}
+
 // render sets e's header lines: its Content-Type and Content-Encoding,
 // then what a 304 repeats (RFC 9110 §15.4.5: Vary, Cache-Control, ETag,
 // Last-Modified), then Accept-Ranges. etag is the entity-tag, quotes
-// included.
+// included. A representation with a Cache-Control other than no-cache
+// gets a second set saying no-cache, for when it stands in for one being
+// built (see pick): a shared cache must not keep the stand-in for as long
+// as the representation the client would rather have.
 func (e *entry) render(h headSpec, etag []byte) {
+	e.ctype, e.coding, e.vary = h.ctype, h.coding, h.vary
+	e.heads[0] = renderHeads(h, etag, e.mod)
+	e.etag = etag
+	if h.vary && h.cacheControl != "" && h.cacheControl != NoCache {
+		h.cacheControl = NoCache
+		e.heads[1] = renderHeads(h, etag, e.mod)
+	} else {
+		e.heads[1] = e.heads[0]
+	}
+}
+
+func renderHeads(h headSpec, etag []byte, mod time.Time) heads {
 	var space [512]byte
 	b := append(space[:0], "Content-Type: "...)
 	b = append(b, h.ctype...)
@@ -89,19 +110,14 @@ func (e *entry) render(h headSpec, etag []byte) {
 		b = append(b, "\r\n"...)
 	}
 	b = append(b, "ETag: "...)
-	tag := len(b)
 	b = append(b, etag...)
-	tagEnd := len(b)
 	b = append(b, "\r\nLast-Modified: "...)
-	b = http1.AppendDate(b, e.mod)
+	b = http1.AppendDate(b, mod)
 	b = append(b, "\r\n"...)
 	end := len(b)
 	b = append(b, "Accept-Ranges: bytes\r\n"...)
-	e.head = bytes.Clone(b)
-	e.etag = e.head[tag:tagEnd:tagEnd]
-	e.h304 = e.head[start:end:end]
-	e.rest = e.head[rest:]
-	e.ctype, e.coding = h.ctype, h.coding
+	all := bytes.Clone(b)
+	return heads{all: all, h304: all[start:end:end], rest: all[rest:]}
 }
 
 // newEntry describes the open file f (of info fi). With load, it reads the
@@ -159,7 +175,7 @@ const nodeOverhead = 160
 // it holds.
 func (e *entry) charge() {
 	segs := int64(1 + strings.Count(e.name, "/"))
-	e.cost = entryOverhead + segs*nodeOverhead + int64(len(e.key)+2*len(e.name)) + int64(cap(e.head)+cap(e.body))
+	e.cost = entryOverhead + segs*nodeOverhead + int64(len(e.key)+2*len(e.name)) + e.headCost() + int64(cap(e.body))
 	for i := range e.reps {
 		if r := e.reps[i].Load(); r != nil {
 			e.cost += r.repCost()
@@ -169,7 +185,16 @@ func (e *entry) charge() {
 
 // repCost is what a representation other than identity holds.
 func (e *entry) repCost() int64 {
-	return entryOverhead + int64(len(e.name)+cap(e.head)+cap(e.body))
+	return entryOverhead + int64(len(e.name)+cap(e.body)) + e.headCost()
+}
+
+// headCost is the bytes of e's header lines and entity-tag.
+func (e *entry) headCost() int64 {
+	n := int64(cap(e.heads[0].all) + cap(e.etag))
+	if len(e.heads[1].all) > 0 && &e.heads[1].all[0] != &e.heads[0].all[0] {
+		n += int64(cap(e.heads[1].all))
+	}
+	return n
 }
 
 // sameFile reports whether fi still describes the file e was made from.
@@ -178,24 +203,31 @@ func (e *entry) sameFile(fi fs.FileInfo) bool {
 }
 
 // serveEntry plans the response to req from e, which the caller has
-// acquired a reference to; the response releases it.
-func (s *Site) serveEntry(req *http1.Request, resp *http1.Response, e *entry) {
+// acquired a reference to; the response releases it. standin: e is sent
+// in place of a representation being built (see pick).
+func (s *Site) serveEntry(req *http1.Request, resp *http1.Response, e *entry, standin bool) {
+	h := &e.heads[0]
+	if standin {
+		h = &e.heads[1]
+	}
 	if st := checkPreconditions(req, e.etag, e.mod); st != 0 {
 		e.Close()
 		resp.Status = st
 		if st == 304 {
-			resp.Fixed = e.h304
+			resp.Fixed = h.h304
 		} else {
 			http1.ErrorPage(resp, st)
 		}
 		return
 	}
 	resp.Status = 200
-	resp.Fixed = e.head
+	resp.Fixed = h.all
 	resp.Closer = e
 	e.setBody(resp, 0, e.size)
 
-	if len(req.Range) == 0 || req.Method != http1.MethodGet || !checkIfRange(req.IfRange, e.etag, e.mod) {
+	// A date in If-Range cannot tell representations apart: they share
+	// the file's Last-Modified. With several, only an entity-tag holds.
+	if len(req.Range) == 0 || req.Method != http1.MethodGet || !checkIfRange(req.IfRange, e.etag, e.mod, !e.vary) {
 		return
 	}
 	var space [4]byteRange
@@ -203,6 +235,7 @@ func (s *Site) serveEntry(req *http1.Request, resp *http1.Response, e *entry) {
 	switch {
 	case err != nil:
 		resp.Status = 416
+		resp.Fixed = h.h304 // validators, no Content-Type or -Encoding for the empty body
 		resp.Body, resp.File, resp.Len = nil, nil, 0
 		resp.Header = append(resp.Header, "Content-Range: bytes */"...)
 		resp.Header = strconv.AppendInt(resp.Header, e.size, 10)
@@ -219,7 +252,7 @@ func (s *Site) serveEntry(req *http1.Request, resp *http1.Response, e *entry) {
 		resp.Header = append(resp.Header, "\r\n"...)
 		return
 	}
-	planMultipart(resp, e, ranges)
+	planMultipart(resp, e, h, ranges)
 }
 
 // setBody makes [off, off+n) of e the response body.

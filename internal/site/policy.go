@@ -52,7 +52,7 @@ func (s *Site) cacheControl(name string) string {
 	if s.cfg.NoCacheControl {
 		return ""
 	}
-	for _, r := range s.cfg.CacheControl {
+	for _, r := range s.rules {
 		target := path.Base(name)
 		if strings.Contains(r.Glob, "/") {
 			target = "/" + name
@@ -62,29 +62,56 @@ func (s *Site) cacheControl(name string) string {
 		}
 	}
 	base := path.Base(name)
-	ext := path.Ext(base)
-	if ext == "" || strings.HasPrefix(s.contentType(name), "text/html") {
+	if path.Ext(base) == "" || strings.HasPrefix(s.contentType(name), "text/html") {
 		return NoCache
 	}
-	if fingerprinted(strings.TrimSuffix(base, ext)) {
+	if fingerprinted(base) {
 		return Immutable
 	}
 	return NoCache
 }
 
-// fingerprinted reports whether a file's name without its extension ends
-// in a content fingerprint, as bundlers write them: a segment after a dot
-// or a dash ("app.3f9a1c2b", "main-DlX9aZq1") of at least 8 hex or
-// base64url characters. To keep words and dates out ("jquery-dashboard",
-// "report-20241201"), the segment must mix letters and digits: a name
-// wrongly held immutable would stay stale in caches for a year, while a
-// fingerprint missed costs only revalidations.
-func fingerprinted(stem string) bool {
-	i := strings.LastIndexAny(stem, ".-")
-	if i <= 0 {
+// assetExts are the kinds of file bundlers name after their content; a
+// name of another kind (an image, a PDF) is not taken for fingerprinted,
+// whatever it looks like: "og-image-1200x630.png", "invoice-INV00123.pdf".
+var assetExts = map[string]bool{
+	".js": true, ".mjs": true, ".cjs": true, ".css": true, ".wasm": true,
+	".woff": true, ".woff2": true, ".ttf": true, ".otf": true, ".eot": true,
+}
+
+// fingerprinted reports whether the file name base carries a content
+// fingerprint, as bundlers write them: a script, stylesheet, WebAssembly
+// module or font (or its source map) whose name has, after its first
+// part, a dot- or dash-separated segment of at least 8 letters and digits
+// mixing both ("app.3f9a1c2b.js", "main-DlX9aZq1.css",
+// "787.2a5b6c7d.chunk.js"), or whose whole name is a hex hash of 16 or
+// more ("a1b2c3d4e5f6a7b8.css"). Dimensions ("1200x630") are not hashes.
+// A name wrongly held immutable would stay stale in caches for a year,
+// while a fingerprint missed (a hash with no digit) costs only
+// revalidations, so the rule leans to missing.
+func fingerprinted(base string) bool {
+	stem := strings.TrimSuffix(base, ".map")
+	ext := path.Ext(stem)
+	if !assetExts[strings.ToLower(ext)] {
 		return false
 	}
-	seg := stem[i+1:]
+	stem = strings.TrimSuffix(stem, ext)
+	if len(stem) >= 16 && strings.Trim(stem, "0123456789abcdef") == "" {
+		return true
+	}
+	segs := strings.FieldsFunc(stem, func(r rune) bool { return r == '.' || r == '-' })
+	for i := 1; i < len(segs); i++ {
+		if hashLike(segs[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+// hashLike reports whether seg looks like a content hash: 8 or more
+// letters, digits and underscores, with at least one letter and one
+// digit, and not dimensions like "1920x1080".
+func hashLike(seg string) bool {
 	if len(seg) < 8 {
 		return false
 	}
@@ -100,7 +127,23 @@ func fingerprinted(stem string) bool {
 			return false
 		}
 	}
+	if w, h, ok := strings.Cut(seg, "x"); ok && strings.Trim(w, "0123456789") == "" && strings.Trim(h, "0123456789") == "" {
+		return false
+	}
 	return letter && digit
+}
+
+// anchorRules returns rules with every glob that has a "/" anchored at the
+// root: "assets/**" means "/assets/**", as users write it.
+func anchorRules(rules []CacheRule) []CacheRule {
+	out := make([]CacheRule, len(rules))
+	for i, r := range rules {
+		if strings.Contains(r.Glob, "/") && !strings.HasPrefix(r.Glob, "/") && !strings.HasPrefix(r.Glob, "**") {
+			r.Glob = "/" + r.Glob
+		}
+		out[i] = r
+	}
+	return out
 }
 
 // ETag kinds (Config.ETag).
@@ -116,10 +159,7 @@ func (s *Site) etagOf(r *entry, c codec.Coding) []byte {
 	var tag []byte
 	if s.cfg.ETag == ETagContent {
 		if sum, ok := s.hashes.sum(r); ok {
-			tag = make([]byte, 0, 2+base64.RawURLEncoding.EncodedLen(len(sum)))
-			tag = append(tag, '"')
-			tag = base64.RawURLEncoding.AppendEncode(tag, sum[:])
-			tag = append(tag, '"')
+			tag = contentTag(sum)
 		}
 	}
 	if tag == nil {
@@ -131,12 +171,29 @@ func (s *Site) etagOf(r *entry, c codec.Coding) []byte {
 	return tag
 }
 
+// contentTag is the entity-tag of content whose hash is sum.
+func contentTag(sum [16]byte) []byte {
+	tag := make([]byte, 0, 2+base64.RawURLEncoding.EncodedLen(len(sum)))
+	tag = append(tag, '"')
+	tag = base64.RawURLEncoding.AppendEncode(tag, sum[:])
+	return append(tag, '"')
+}
+
 // hashes remembers the content hashes of files by version (device, inode,
 // size, modification time), so a file evicted from the cache and opened
 // again is not read through again.
 type hashes struct {
-	mu sync.Mutex
-	m  map[fileVersion][16]byte
+	mu       sync.Mutex
+	m        map[fileVersion][16]byte
+	inflight map[fileVersion]*hashing
+}
+
+// hashing is a hash being computed: the requests for the same version of
+// a file wait for it instead of reading the file again.
+type hashing struct {
+	done chan struct{}
+	sum  [16]byte
+	ok   bool
 }
 
 type fileVersion struct {
@@ -151,14 +208,42 @@ const maxHashes = 1 << 16
 // the whole file when r is held open: the caller is off the event loops.
 func (h *hashes) sum(r *entry) (sum [16]byte, ok bool) {
 	v, known := versionOf(r)
-	if known {
-		h.mu.Lock()
-		sum, ok = h.m[v]
-		h.mu.Unlock()
-		if ok {
-			return sum, true
-		}
+	if !known {
+		return hashOf(r)
 	}
+	h.mu.Lock()
+	if sum, ok = h.m[v]; ok {
+		h.mu.Unlock()
+		return sum, true
+	}
+	if c := h.inflight[v]; c != nil {
+		h.mu.Unlock()
+		<-c.done
+		return c.sum, c.ok
+	}
+	c := &hashing{done: make(chan struct{})}
+	if h.inflight == nil {
+		h.inflight = make(map[fileVersion]*hashing)
+	}
+	h.inflight[v] = c
+	h.mu.Unlock()
+
+	c.sum, c.ok = hashOf(r)
+	h.mu.Lock()
+	delete(h.inflight, v)
+	if c.ok {
+		if h.m == nil || len(h.m) >= maxHashes {
+			h.m = make(map[fileVersion][16]byte)
+		}
+		h.m[v] = c.sum
+	}
+	h.mu.Unlock()
+	close(c.done)
+	return c.sum, c.ok
+}
+
+// hashOf returns the first 128 bits of the SHA-256 of r's content.
+func hashOf(r *entry) (sum [16]byte, ok bool) {
 	d := sha256.New()
 	if r.body != nil {
 		d.Write(r.body)
@@ -166,13 +251,5 @@ func (h *hashes) sum(r *entry) (sum [16]byte, ok bool) {
 		return sum, false
 	}
 	copy(sum[:], d.Sum(nil))
-	if known {
-		h.mu.Lock()
-		if h.m == nil || len(h.m) >= maxHashes {
-			h.m = make(map[fileVersion][16]byte)
-		}
-		h.m[v] = sum
-		h.mu.Unlock()
-	}
 	return sum, true
 }

@@ -1,8 +1,8 @@
 package site
 
 import (
-	"io/fs"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -79,13 +79,19 @@ func (s *Site) prepare(e *entry, name string, cached bool) {
 			possible |= 1 << c
 		}
 	}
-	if cached && !s.reps.cfg.Off && e.size >= s.reps.cfg.MinBytes && e.size <= s.reps.cfg.MaxBytes && s.reps.cfg.Types.Match(ctype) {
+	if cached && !s.reps.cfg.Off && e.size >= s.reps.cfg.MinBytes && e.size <= s.reps.cfg.MaxBytes && s.reps.cfg.Types.Match(ctype) && !precompressedName(name) {
 		for _, c := range codec.Encoded {
 			possible |= 1 << c
 		}
 	}
 	e.state.Store(possible)
 	e.render(headSpec{ctype: ctype, vary: possible != 0, cacheControl: cc}, s.etagOf(e, codec.Identity))
+}
+
+// precompressedName reports whether the file name says its bytes are
+// compressed already, whatever its type (an .svgz is gzip-compressed SVG).
+func precompressedName(name string) bool {
+	return strings.HasSuffix(strings.ToLower(name), ".svgz")
 }
 
 // openSidecar returns the representation of name in coding c from its
@@ -117,7 +123,12 @@ func (s *Site) sidecarsSame(e *entry) bool {
 	for _, c := range codec.Encoded {
 		r := e.reps[c].Load()
 		had := r != nil && r.name != e.name // a sidecar, not a variant made here
-		fi, err := fs.Stat(s.root.FS(), e.name+c.Ext())
+		// Looked at as openSidecar does (beneath the root, opened): one
+		// that cannot be opened is absent either way.
+		f, fi, err := s.open(e.name + c.Ext())
+		if err == nil {
+			f.Close()
+		}
 		has := err == nil && fi.Mode().IsRegular() && !fi.ModTime().Before(e.mod)
 		if had != has || (has && !r.sameFile(fi)) {
 			return false
@@ -128,22 +139,23 @@ func (s *Site) sidecarsSame(e *entry) bool {
 
 // pick returns the representation of the identity entry e to send to a
 // client that accepts a: the best one ready. When the client would rather
-// have one that is not ready, and no build of it has started, it also
-// returns that coding, marked as started, for the caller to build.
-func (e *entry) pick(a *codec.Accept) (*entry, codec.Coding) {
+// have one that is not ready, standin is true, and if no build of it has
+// started, build is its coding, marked as started, for the caller to
+// build.
+func (e *entry) pick(a *codec.Accept) (r *entry, build codec.Coding, standin bool) {
 	st := e.state.Load()
 	possible := uint8(st)
 	if possible == 0 {
-		return e, codec.Identity
+		return e, codec.Identity, false
 	}
 	want := a.Choose(possible)
 	if want == codec.Identity {
-		return e, codec.Identity
+		return e, codec.Identity, false
 	}
 	if r := e.reps[want].Load(); r != nil {
-		return r, codec.Identity
+		return r, codec.Identity, false
 	}
-	build := codec.Identity
+	build = codec.Identity
 	if bit := uint32(1) << (buildShift + want); st&bit == 0 && e.state.CompareAndSwap(st, st|bit) {
 		build = want
 	}
@@ -154,9 +166,9 @@ func (e *entry) pick(a *codec.Accept) (*entry, codec.Coding) {
 		}
 	}
 	if c := a.Choose(ready); c != codec.Identity {
-		return e.reps[c].Load(), build
+		return e.reps[c].Load(), build, true
 	}
-	return e, build
+	return e, build, true
 }
 
 // drop forgets that coding c is possible for e: its build failed or did
@@ -222,8 +234,21 @@ func (s *Site) compress(e *entry, c codec.Coding) *entry {
 	}
 	r := &entry{name: e.name, fi: e.fi, size: int64(len(out)), mod: e.mod, body: out}
 	r.checked.Store(e.checked.Load())
-	r.render(headSpec{ctype: e.ctype, coding: c, vary: true, cacheControl: s.cacheControl(e.name)}, variantTag(e.etag, c))
+	r.render(headSpec{ctype: e.ctype, coding: c, vary: true, cacheControl: s.cacheControl(e.name)}, s.variantETag(e, r, c))
 	return r
+}
+
+// variantETag is the entity-tag of r, e's variant in coding c: with
+// ETagContent a hash of r's own bytes (the encoder's output may change
+// with its version, and a strong tag must not outlive the bytes it
+// names), else e's tag marked with the coding.
+func (s *Site) variantETag(e, r *entry, c codec.Coding) []byte {
+	if s.cfg.ETag == ETagContent {
+		if sum, ok := hashOf(r); ok { // in memory: no file version to remember it by
+			return variantTag(contentTag(sum), c)
+		}
+	}
+	return variantTag(e.etag, c)
 }
 
 // variantTag is the entity-tag of the variant in coding c of the
@@ -266,5 +291,30 @@ func (e *entry) checkedAt() time.Time { return time.Unix(0, e.checked.Load()) }
 
 // acceptOf is the parsed Accept-Encoding of req.
 func acceptOf(req *http1.Request) codec.Accept {
-	return codec.ParseAccept(req.AcceptEncoding, req.AcceptEncoding != nil)
+	if !req.AcceptEncodingRepeated {
+		return codec.ParseAccept(req.AcceptEncoding, req.AcceptEncoding != nil)
+	}
+	a := codec.ParseAccept(nil, true)
+	for _, h := range req.Headers {
+		if asciiEqualFold(h.Name, "accept-encoding") {
+			a.Add(h.Value)
+		}
+	}
+	return a
+}
+
+func asciiEqualFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
 }

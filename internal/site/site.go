@@ -45,6 +45,7 @@ type Site struct {
 	cache   *cache
 	reps    *reps
 	hashes  hashes
+	rules   []CacheRule       // cfg.CacheControl, anchored (see anchorRules)
 	types   map[string]string // extension → content type: the built-in table with cfg.MIME
 }
 
@@ -90,7 +91,7 @@ func Open(cfg Config) (*Site, error) {
 		root.Close()
 		return nil, fmt.Errorf("weft: document root: %w", err)
 	}
-	st := &Site{cfg: cfg, root: root, rootDir: openRootDir(cfg.Root), types: types, reps: newReps(cfg.Compress)}
+	st := &Site{cfg: cfg, root: root, rootDir: openRootDir(cfg.Root), types: types, reps: newReps(cfg.Compress), rules: anchorRules(cfg.CacheControl)}
 	st.cache = newCache(cfg.Cache, root.Name())
 	return st, nil
 }
@@ -225,9 +226,9 @@ func (s *Site) serveFile(req *http1.Request, resp *http1.Response, f *os.File, f
 		if e.name == name && e.sameFile(fi) && s.sidecarsSame(e) {
 			f.Close()
 			e.checked.Store(now.UnixNano())
-			r, build := s.cache.choose(e, &a)
+			r, build, standin := s.cache.choose(e, &a)
 			s.startBuild(e, build)
-			s.serveEntry(req, resp, r)
+			s.serveEntry(req, resp, r, standin)
 			return
 		}
 		e.Close()
@@ -241,7 +242,7 @@ func (s *Site) serveFile(req *http1.Request, resp *http1.Response, f *os.File, f
 	s.prepare(e, name, s.cache.enabled())
 	// Pick before the entry is shared: nothing can release its
 	// representations meanwhile.
-	r, build := e.pick(&a)
+	r, build, standin := e.pick(&a)
 	if r != e {
 		r.acquire()
 	}
@@ -260,7 +261,7 @@ func (s *Site) serveFile(req *http1.Request, resp *http1.Response, f *os.File, f
 		}
 		defer e.dropReps() // once r is acquired for the response
 	}
-	s.serveEntry(req, resp, r)
+	s.serveEntry(req, resp, r, standin)
 }
 
 // startBuild starts the build of base's variant in coding c (see
@@ -291,12 +292,12 @@ func (s *Site) ServeFromMemory(req *http1.Request, resp *http1.Response) bool {
 		key = append(key, '/')
 	}
 	a := acceptOf(req)
-	e, base, build := s.cache.lookupFor(key, time.Now(), true, &a)
+	e, base, build, standin := s.cache.lookupFor(key, time.Now(), true, &a)
 	if e == nil {
 		return false
 	}
 	s.startBuild(base, build)
-	s.serveEntry(req, resp, e)
+	s.serveEntry(req, resp, e, standin)
 	return true
 }
 
@@ -306,10 +307,10 @@ const memoryPathMax = 1024
 // planMultipart turns resp into a multipart/byteranges response (RFC 9110
 // §14.6) whose parts send segments of f. Its Content-Type replaces the
 // file's.
-func planMultipart(resp *http1.Response, e *entry, ranges []byteRange) {
+func planMultipart(resp *http1.Response, e *entry, h *heads, ranges []byteRange) {
 	boundary := boundaryFor(e.etag)
 	resp.Body, resp.File, resp.Len = nil, nil, 0
-	resp.Fixed = e.rest // the representation's header lines but its Content-Type
+	resp.Fixed = h.rest // the representation's header lines but its Content-Type
 	resp.AddHeader("Content-Type", "multipart/byteranges; boundary="+boundary)
 	for i, r := range ranges {
 		var head []byte

@@ -296,25 +296,9 @@ func acceptOf(req *http1.Request) codec.Accept {
 	}
 	a := codec.ParseAccept(nil, true)
 	for _, h := range req.Headers {
-		if asciiEqualFold(h.Name, "accept-encoding") {
+		if http1.EqualFold(h.Name, "accept-encoding") {
 			a.Add(h.Value)
 		}
 	}
 	return a
-}
-
-func asciiEqualFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range b {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != s[i] {
-			return false
-		}
-	}
-	return true
 }

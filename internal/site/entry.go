@@ -58,16 +58,17 @@ var _ io.Closer = (*entry)(nil)
 
 // headSpec is what an entry's header lines say besides its validators.
 type headSpec struct {
-	ctype        string
-	coding       codec.Coding
-	vary         bool   // the file has or may have other representations
-	cacheControl string // "" for none
+	ctype  string
+	coding codec.Coding
+	vary   bool      // the file has or may have other representations
+	hs     headerSet // Cache-Control and the lines of the path's rules (see fileHeaders)
 }
 
 // render sets e's header lines: its Content-Type and Content-Encoding,
 // then what a 304 repeats (RFC 9110 §15.4.5: Vary, Cache-Control, ETag,
-// Last-Modified), then Accept-Ranges. etag is the entity-tag, quotes
-// included.
+// Last-Modified, and the lines of the path's rules, so that a cache
+// refreshing its copy with the 304 keeps them), then Accept-Ranges. etag
+// is the entity-tag, quotes included.
 func (e *entry) render(h headSpec, etag []byte) {
 	var space [512]byte
 	b := append(space[:0], "Content-Type: "...)
@@ -80,23 +81,34 @@ func (e *entry) render(h headSpec, etag []byte) {
 		b = append(b, "\r\n"...)
 	}
 	start := len(b)
-	if h.vary {
+	switch {
+	case h.vary && h.hs.varyOrigin:
+		b = append(b, "Vary: Accept-Encoding, Origin\r\n"...)
+	case h.vary:
 		b = append(b, "Vary: Accept-Encoding\r\n"...)
+	case h.hs.varyOrigin:
+		b = append(b, "Vary: Origin\r\n"...)
 	}
-	if h.cacheControl != "" {
+	if h.hs.cc != "" {
 		b = append(b, "Cache-Control: "...)
-		b = append(b, h.cacheControl...)
+		b = append(b, h.hs.cc...)
 		b = append(b, "\r\n"...)
 	}
 	b = append(b, "ETag: "...)
 	tag := len(b)
 	b = append(b, etag...)
 	tagEnd := len(b)
-	b = append(b, "\r\nLast-Modified: "...)
-	b = http1.AppendDate(b, e.mod)
 	b = append(b, "\r\n"...)
+	if !h.hs.noLastModified {
+		b = append(b, "Last-Modified: "...)
+		b = http1.AppendDate(b, e.mod)
+		b = append(b, "\r\n"...)
+	}
+	b = h.hs.appendLines(b)
 	end := len(b)
-	b = append(b, "Accept-Ranges: bytes\r\n"...)
+	if !h.hs.noAcceptRanges {
+		b = append(b, "Accept-Ranges: bytes\r\n"...)
+	}
 	e.head = bytes.Clone(b)
 	e.etag = e.head[tag:tagEnd:tagEnd]
 	e.h304 = e.head[start:end:end]

@@ -66,7 +66,7 @@ func newReps(cfg CompressConfig) *reps {
 // header lines of e and of its sidecars.
 func (s *Site) prepare(e *entry, name string, cached bool) {
 	ctype := s.contentType(name)
-	cc := s.cacheControl(name)
+	hs := s.fileHeaders(name)
 	var possible uint32
 	if !s.reps.cfg.NoPrecompressed {
 		for _, c := range codec.Encoded {
@@ -74,7 +74,7 @@ func (s *Site) prepare(e *entry, name string, cached bool) {
 			if r == nil {
 				continue
 			}
-			r.render(headSpec{ctype: ctype, coding: c, vary: true, cacheControl: cc}, s.etagOf(r, c))
+			r.render(headSpec{ctype: ctype, coding: c, vary: true, hs: hs}, s.etagOf(r, c))
 			e.reps[c].Store(r)
 			possible |= 1 << c
 		}
@@ -85,7 +85,7 @@ func (s *Site) prepare(e *entry, name string, cached bool) {
 		}
 	}
 	e.state.Store(possible)
-	e.render(headSpec{ctype: ctype, vary: possible != 0, cacheControl: cc}, s.etagOf(e, codec.Identity))
+	e.render(headSpec{ctype: ctype, vary: possible != 0, hs: hs}, s.etagOf(e, codec.Identity))
 }
 
 // openSidecar returns the representation of name in coding c from its
@@ -222,7 +222,7 @@ func (s *Site) compress(e *entry, c codec.Coding) *entry {
 	}
 	r := &entry{name: e.name, fi: e.fi, size: int64(len(out)), mod: e.mod, body: out}
 	r.checked.Store(e.checked.Load())
-	r.render(headSpec{ctype: e.ctype, coding: c, vary: true, cacheControl: s.cacheControl(e.name)}, variantTag(e.etag, c))
+	r.render(headSpec{ctype: e.ctype, coding: c, vary: true, hs: s.fileHeaders(e.name)}, variantTag(e.etag, c))
 	return r
 }
 

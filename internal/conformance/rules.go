@@ -281,6 +281,7 @@ func (s *suite) redirects(t *testing.T) {
 		{From: "/hello.txt", To: "/new.html", Status: 302}, // rules win over files
 		{From: "/rewrite/**", To: "/docs/guide.html", Status: 200},
 		{From: "/guide", To: "/docs/guide.html", Status: 200},
+		{From: "/handbook", To: "/docs", Status: 200}, // a directory: its index, no redirect
 		{From: "*.php", To: "/index.html", Status: 301},
 	}}})
 	for _, tc := range []struct {
@@ -321,6 +322,11 @@ func (s *suite) redirects(t *testing.T) {
 				wantNoHeader(t, r, "Location")
 			}
 		}
+	})
+	t.Run("RewriteToDirectory", func(t *testing.T) {
+		r := one(t, srv.Addr, get("/handbook"))
+		wantStatus(t, r, 200)
+		wantBody(t, r, "<!doctype html><title>docs</title>\n")
 	})
 	t.Run("AwayOnlyOneSegment", func(t *testing.T) {
 		wantStatus(t, one(t, srv.Addr, get("/away/a/b")), 404) // "*" does not cross "/"

@@ -250,7 +250,10 @@ func basicCredentials(h []byte) (user, pass string, ok bool) {
 		return "", "", false
 	}
 	user, pass, ok = strings.Cut(string(dec[:n]), ":")
-	return user, pass, ok
+	if !ok {
+		return "", "", false
+	}
+	return user, pass, true
 }
 
 // htpasswd is the users of one htpasswd file and their bcrypt hashes.

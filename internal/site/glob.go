@@ -31,7 +31,7 @@ func compileGlob(p string) (pathGlob, error) {
 	g := pathGlob{pattern: p, base: !strings.Contains(p, "/")}
 	meta := strings.IndexAny(p, "*?[{\\")
 	g.literal = meta < 0
-	if stem := strings.TrimRight(p, "*"); !g.base && len(stem) < len(p) && len(p)-len(stem) <= 2 && strings.IndexAny(stem, "*?[{\\") < 0 {
+	if stem := strings.TrimRight(p, "*"); !g.base && len(stem) < len(p) && len(p)-len(stem) <= 2 && !strings.ContainsAny(stem, "*?[{\\") {
 		g.splat, g.prefix = true, stem
 	}
 	return g, nil

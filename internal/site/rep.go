@@ -1,7 +1,6 @@
 package site
 
 import (
-	"io/fs"
 	"runtime"
 	"sync"
 	"time"
@@ -117,7 +116,7 @@ func (s *Site) sidecarsSame(e *entry) bool {
 	for _, c := range codec.Encoded {
 		r := e.reps[c].Load()
 		had := r != nil && r.name != e.name // a sidecar, not a variant made here
-		fi, err := fs.Stat(s.root.FS(), e.name+c.Ext())
+		fi, err := s.stat(e.name + c.Ext())
 		has := err == nil && fi.Mode().IsRegular() && !fi.ModTime().Before(e.mod)
 		if had != has || (has && !r.sameFile(fi)) {
 			return false

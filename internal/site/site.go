@@ -216,6 +216,9 @@ func (s *Site) serve(req *http1.Request, resp *http1.Response) string {
 		if !s.authorize(req, resp, pathOf(name, trailing)) {
 			return p
 		}
+		if fi, err := s.stat(name); !trailing && err == nil && fi.IsDir() {
+			trailing = true // a rewrite to a directory serves its index: no redirect the client would see
+		}
 		rewritten = true
 	}
 	if !rewritten {
@@ -230,6 +233,9 @@ func (s *Site) serve(req *http1.Request, resp *http1.Response) string {
 	}
 	st := s.serveName(req, resp, name, trailing)
 	if st == 404 && s.spa != "" && isNavigation(req, p) {
+		if !s.authorize(req, resp, "/"+s.spa) {
+			return p
+		}
 		st = s.serveName(req, resp, s.spa, false)
 	}
 	if st != 0 {

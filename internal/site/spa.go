@@ -87,7 +87,10 @@ func qvalue(params []byte) int {
 				scale /= 10
 			}
 		}
-		return min(q, 1000)
+		if q > 1000 {
+			return 0 // "1.5": malformed (RFC 9110 §12.4.2)
+		}
+		return q
 	}
 	return 1000
 }

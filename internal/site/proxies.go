@@ -99,17 +99,8 @@ func (s *Site) forwardedClient(req *http1.Request) netip.Addr {
 // a Forwarded field, quotes removed, or nil.
 func forwardedFor(elem []byte) []byte {
 	for len(elem) > 0 {
-		var pair []byte
-		if j := bytes.IndexByte(elem, ';'); j >= 0 {
-			pair, elem = elem[:j], elem[j+1:]
-		} else {
-			pair, elem = elem, nil
-		}
-		k, v, ok := bytes.Cut(bytes.TrimSpace(pair), []byte("="))
-		if ok && http1.EqualFold(k, "for") {
-			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-				v = v[1 : len(v)-1]
-			}
+		var v []byte
+		if v, elem = nextParam(elem, "for"); v != nil {
 			return v
 		}
 	}

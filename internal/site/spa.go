@@ -35,11 +35,7 @@ func prefersHTML(h []byte) bool {
 	html, best := -1, 0
 	for len(h) > 0 {
 		var member []byte
-		if i := bytes.IndexByte(h, ','); i >= 0 {
-			member, h = h[:i], h[i+1:]
-		} else {
-			member, h = h, nil
-		}
+		member, h, _ = bytes.Cut(h, []byte(","))
 		typ, params, _ := bytes.Cut(member, []byte(";"))
 		typ = bytes.TrimSpace(typ)
 		if len(typ) == 0 {
@@ -59,17 +55,10 @@ func prefersHTML(h []byte) bool {
 // member (1000 when absent, 0 when malformed).
 func qvalue(params []byte) int {
 	for len(params) > 0 {
-		var p []byte
-		if i := bytes.IndexByte(params, ';'); i >= 0 {
-			p, params = params[:i], params[i+1:]
-		} else {
-			p, params = params, nil
-		}
-		name, v, ok := bytes.Cut(bytes.TrimSpace(p), []byte("="))
-		if !ok || !http1.EqualFold(bytes.TrimSpace(name), "q") {
+		var v []byte
+		if v, params = nextParam(params, "q"); v == nil {
 			continue
 		}
-		v = bytes.TrimSpace(v)
 		if len(v) == 0 || v[0] != '0' && v[0] != '1' {
 			return 0
 		}
@@ -93,4 +82,20 @@ func qvalue(params []byte) int {
 		return q
 	}
 	return 1000
+}
+
+// nextParam splits the first ";"-separated parameter off params and
+// returns its value, unquoted and trimmed, if its name is name (lower
+// case), else nil; and what follows it.
+func nextParam(params []byte, name string) (value, rest []byte) {
+	p, rest, _ := bytes.Cut(params, []byte(";"))
+	k, v, ok := bytes.Cut(bytes.TrimSpace(p), []byte("="))
+	if !ok || !http1.EqualFold(bytes.TrimSpace(k), name) {
+		return nil, rest
+	}
+	v = bytes.TrimSpace(v)
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		v = v[1 : len(v)-1]
+	}
+	return v, rest
 }

@@ -52,50 +52,74 @@ var _ http1.MemoryHandler = (*Hosts)(nil)
 // characters); longer ones are unknown.
 const maxHost = 255
 
-// OpenHosts opens every site of cfg. On error, what was opened is closed.
-func OpenHosts(cfg HostsConfig) (*Hosts, error) {
-	h := &Hosts{exact: make(map[string]*Site), unknown: cfg.Unknown}
-	switch h.unknown {
-	case 0:
-		h.unknown = 421
-	case 404, 421:
+// check validates the hosts of cfg (not the sites) and returns each
+// site's names, normalized.
+func (c *HostsConfig) check() ([][]string, error) {
+	switch c.Unknown {
+	case 0, 404, 421:
 	default:
-		return nil, fmt.Errorf("weft: hosts: status for unknown hosts %d: want 421 or 404", cfg.Unknown)
+		return nil, fmt.Errorf("weft: hosts: status for unknown hosts %d: want 421 or 404", c.Unknown)
 	}
-	if len(cfg.Sites) == 0 {
+	if len(c.Sites) == 0 {
 		return nil, errors.New("weft: hosts: no site")
 	}
-	seen := map[string]bool{}
-	for i, hc := range cfg.Sites {
+	seen, def := map[string]bool{}, false
+	all := make([][]string, len(c.Sites))
+	for i, hc := range c.Sites {
 		if len(hc.Hosts) == 0 && !hc.Default {
-			h.Close()
 			return nil, fmt.Errorf("weft: site %d (%s): no hosts and not the default", i+1, hc.Site.Root)
 		}
-		if hc.Default && h.def != nil {
-			h.Close()
+		if hc.Default && def {
 			return nil, fmt.Errorf("weft: site %d (%s): a second default site", i+1, hc.Site.Root)
 		}
-		var names []string
+		def = def || hc.Default
 		for _, n := range hc.Hosts {
 			norm, err := normalizeHostName(n)
 			if err != nil {
-				h.Close()
 				return nil, fmt.Errorf("weft: site %d (%s): %w", i+1, hc.Site.Root, err)
 			}
 			if seen[norm] {
-				h.Close()
 				return nil, fmt.Errorf("weft: site %d (%s): host %q is another site's too", i+1, hc.Site.Root, n)
 			}
 			seen[norm] = true
-			names = append(names, norm)
+			all[i] = append(all[i], norm)
 		}
+	}
+	return all, nil
+}
+
+// Validate checks c as OpenHosts does, short of opening the roots (see
+// Config.Validate).
+func (c HostsConfig) Validate() error {
+	if _, err := c.check(); err != nil {
+		return err
+	}
+	for i := range c.Sites {
+		if err := c.Sites[i].Site.Validate(); err != nil {
+			return fmt.Errorf("weft: site %d: %w", i+1, err)
+		}
+	}
+	return nil
+}
+
+// OpenHosts opens every site of cfg. On error, what was opened is closed.
+func OpenHosts(cfg HostsConfig) (*Hosts, error) {
+	all, err := cfg.check()
+	if err != nil {
+		return nil, err
+	}
+	h := &Hosts{exact: make(map[string]*Site), unknown: cfg.Unknown}
+	if h.unknown == 0 {
+		h.unknown = 421
+	}
+	for i, hc := range cfg.Sites {
 		st, err := Open(hc.Site)
 		if err != nil {
 			h.Close()
 			return nil, fmt.Errorf("weft: site %d: %w", i+1, err)
 		}
 		h.sites = append(h.sites, st)
-		for _, n := range names {
+		for _, n := range all[i] {
 			if strings.HasPrefix(n, "*.") {
 				h.wild = append(h.wild, wildHost{n[1:], st})
 			} else {

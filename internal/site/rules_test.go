@@ -327,6 +327,9 @@ func TestOpenHostsErrors(t *testing.T) {
 			h.Close()
 			t.Errorf("%s: opened", name)
 		}
+		if err := cfg.Validate(); err == nil && name != "BadSite" { // a missing root shows at Open
+			t.Errorf("%s: valid", name)
+		}
 	}
 }
 

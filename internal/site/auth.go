@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"sort"
@@ -392,9 +391,9 @@ func (c *Config) CheckListen(addr string, tls bool) error {
 	if tls || c.AllowInsecureAuth || !c.protects() {
 		return nil
 	}
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("weft: listen address %q: %w", addr, err)
+	host, ok := listenHost(addr)
+	if !ok {
+		return fmt.Errorf("weft: listen address %q: want host:port", addr)
 	}
 	if host == "localhost" {
 		return nil
@@ -403,6 +402,23 @@ func (c *Config) CheckListen(addr string, tls bool) error {
 		return nil
 	}
 	return fmt.Errorf("%w: %s has basic authentication and would send passwords in clear to %s; serve it over TLS, on loopback, or allow it explicitly (AllowInsecureAuth)", ErrInsecureAuth, c.Root, addr)
+}
+
+// listenHost is the host of a listen address "host:port", "[v6]:port" or
+// ":port" (without package net: the site core never touches sockets).
+func listenHost(addr string) (string, bool) {
+	i := strings.LastIndexByte(addr, ':')
+	if i < 0 || strings.ContainsAny(addr[i+1:], "[]") {
+		return "", false
+	}
+	host := addr[:i]
+	if strings.HasPrefix(host, "[") {
+		if !strings.HasSuffix(host, "]") {
+			return "", false
+		}
+		return host[1 : len(host)-1], true
+	}
+	return host, !strings.ContainsAny(host, ":[]")
 }
 
 // ErrInsecureAuth is the error of CheckListen.

@@ -160,6 +160,22 @@ func benchRequest(b *testing.B, req []byte) {
 
 func BenchmarkCachedGET(b *testing.B) { benchRequest(b, cachedGET) }
 
+// BenchmarkCachedGETWithRules is BenchmarkCachedGET on a site with every
+// rule that touches a cached GET on (see withRules), from an allowed
+// Origin behind a trusted proxy.
+func BenchmarkCachedGETWithRules(b *testing.B) {
+	req := []byte("GET /index.html HTTP/1.1\r\nHost: example.com\r\nUser-Agent: bench\r\nOrigin: https://app.example\r\nX-Forwarded-For: 203.0.113.7\r\n\r\n")
+	cfg := h1conn.Config{Handler: newSiteWith(b, withRules(b))}.WithDefaults()
+	c := h1conn.New(cfg, netip.MustParseAddrPort("127.0.0.1:1"), time.Now())
+	s := &discard{}
+	roundTrip(b, c, s, req)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(req)))
+	for b.Loop() {
+		roundTrip(b, c, s, req)
+	}
+}
+
 func BenchmarkConditional304(b *testing.B) {
 	benchRequest(b, []byte("GET /index.html HTTP/1.1\r\nHost: x\r\nIf-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT\r\n\r\n"))
 }

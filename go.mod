@@ -10,3 +10,5 @@ require (
 )
 
 require github.com/bmatcuk/doublestar/v4 v4.10.4
+
+require golang.org/x/crypto v0.59.0

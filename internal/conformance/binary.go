@@ -21,6 +21,9 @@ var bannerURL = regexp.MustCompile(`http://([^/ ]+)/`)
 func StartBinary(bin string, args ...string) Starter {
 	return func(t testing.TB, opts Options) *Server {
 		t.Helper()
+		if what := noFlags(opts); what != "" {
+			t.Skipf("weft serve has no flag for %s yet (the configuration file will carry it)", what)
+		}
 		a := []string{"serve", opts.Site.Root, "--addr", "127.0.0.1:0", "--no-access-log"}
 		if opts.Site.Listing {
 			a = append(a, "--listing")
@@ -114,4 +117,29 @@ func StartBinary(bin string, args ...string) Starter {
 		}
 		return &Server{Addr: addr, Stop: func() error { explicit = true; return stop() }, PID: cmd.Process.Pid}
 	}
+}
+
+// noFlags names what of opts the flags of `weft serve` cannot express
+// (site rules that only the Go API has so far), or "".
+func noFlags(opts Options) string {
+	c := &opts.Site
+	switch {
+	case opts.Hosts != nil:
+		return "virtual hosts"
+	case len(c.Headers) > 0 || c.Security || c.HSTS != "":
+		return "header rules"
+	case c.CORS != nil:
+		return "CORS"
+	case len(c.Redirects) > 0 || c.CleanURLs || c.TrailingSlash != "":
+		return "redirects"
+	case len(c.ErrorPages) > 0 || c.SPA != "":
+		return "error pages and the SPA fallback"
+	case len(c.Auth) > 0 || c.AuthFailures != 0 || c.AllowInsecureAuth:
+		return "basic authentication"
+	case c.Symlinks != "" || len(c.TrustedProxies) > 0:
+		return "symlink policies and trusted proxies"
+	case opts.Engine.Log != nil:
+		return "an access log sink of the test's"
+	}
+	return ""
 }

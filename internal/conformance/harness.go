@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/weft-server/weft/internal/engine"
+	"github.com/weft-server/weft/internal/http1"
 	"github.com/weft-server/weft/internal/site"
 )
 
@@ -28,6 +29,8 @@ import (
 type Options struct {
 	Site   site.Config   // Root is set by the suite
 	Engine engine.Config // Handler is set by the starter
+	// Hosts, when set, is served instead of Site: virtual hosts.
+	Hosts *site.HostsConfig
 }
 
 // Server is a running server under test.
@@ -61,7 +64,16 @@ type Capabilities struct {
 func StartEngine(e engine.Engine) Starter {
 	return func(t testing.TB, opts Options) *Server {
 		t.Helper()
-		st, err := site.Open(opts.Site)
+		var st interface {
+			http1.MemoryHandler
+			Close() error
+		}
+		var err error
+		if opts.Hosts != nil {
+			st, err = site.OpenHosts(*opts.Hosts)
+		} else {
+			st, err = site.Open(opts.Site)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -47,6 +47,7 @@ func Run(t *testing.T, start Starter, caps Capabilities) {
 	t.Run("Listing", s.listing)
 	t.Run("Representations", s.representations)
 	t.Run("CachePolicy", s.cachePolicy)
+	t.Run("Rules", s.rules)
 	t.Run("Dotfiles", s.dotfiles)
 	t.Run("NetHTTPClient", s.netHTTP)
 	t.Run("Curl", s.curl)

@@ -42,21 +42,34 @@ func TestCachedGETAllocatesNothingOnTheWire(t *testing.T) {
 		{"goroutine", goroutine.Engine{}},
 		{"poll", poll.Engine{}},
 	} {
-		t.Run(tc.name, func(t *testing.T) { testWireAllocs(t, tc.e, "") })
+		t.Run(tc.name, func(t *testing.T) { testWireAllocs(t, tc.e, "", site.Config{}) })
 		// A cached compressed GET costs what a plain one does: the
 		// variant is chosen among ready ones, pre-rendered like identity.
-		t.Run(tc.name+"/br", func(t *testing.T) { testWireAllocs(t, tc.e, "br") })
+		t.Run(tc.name+"/br", func(t *testing.T) { testWireAllocs(t, tc.e, "br", site.Config{}) })
+		// So does one with the site's header and cache-policy rules on:
+		// they are folded into the entry's pre-rendered head.
+		t.Run(tc.name+"/rules", func(t *testing.T) { testWireAllocs(t, tc.e, "br", wireRules) })
 	}
 }
 
-func testWireAllocs(t *testing.T, e engine.Engine, coding string) {
+// wireRules are the rules of a site that touch every cached GET.
+var wireRules = site.Config{
+	Security:     true,
+	Headers:      []site.HeaderRule{{For: "/**", Set: map[string]string{"X-Served-By": "weft"}}, {For: "*.html", Remove: []string{"X-Frame-Options"}}},
+	CacheControl: []site.CacheRule{{Glob: "*.html", Value: "public, max-age=60"}},
+	CORS:         &site.CORS{Origins: []string{"https://app.example"}},
+	Redirects:    []site.Redirect{{From: "/old/**", To: "/new/:splat"}},
+}
+
+func testWireAllocs(t *testing.T, e engine.Engine, coding string, cfg site.Config) {
 	const n = 20000
 	dir := t.TempDir()
 	body := bytes.Repeat([]byte("abcdefghijklmnopqrstuvwxyz0123456789\n"), 28)[:1024]
 	if err := os.WriteFile(filepath.Join(dir, "index.html"), body, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	srv := conformance.StartEngine(e)(t, conformance.Options{Site: site.Config{Root: dir}})
+	cfg.Root = dir
+	srv := conformance.StartEngine(e)(t, conformance.Options{Site: cfg})
 
 	fd := dialRaw(t, srv.Addr)
 	defer unix.Close(fd)
@@ -91,6 +104,9 @@ func testWireAllocs(t *testing.T, e engine.Engine, coding string) {
 	runtime.ReadMemStats(&after)
 	if !bytes.HasPrefix(buf, []byte("HTTP/1.1 200 ")) {
 		t.Fatalf("last answer: %q", buf[:min(size, 200)])
+	}
+	if cfg.Security && !bytes.Contains(buf[:size], []byte("\r\nX-Served-By: weft\r\nAccept-Ranges")) {
+		t.Fatalf("last answer without the rules' header: %q", buf[:min(size, 800)])
 	}
 	per := float64(after.Mallocs-before.Mallocs) / n
 	t.Logf("%d allocations in the process over %d cached GETs on the wire (%.4f per request)", after.Mallocs-before.Mallocs, n, per)

@@ -1,6 +1,9 @@
 package http1
 
-import "bytes"
+import (
+	"bytes"
+	"net/netip"
+)
 
 // Header is one header field as received: views into the read buffer.
 type Header struct {
@@ -66,6 +69,13 @@ type Request struct {
 	AcceptEncodingRepeated bool
 	Referer                []byte
 	UserAgent              []byte
+	Origin                 []byte // for CORS
+
+	// Set by the connection, not parsed: the peer's address (zero where
+	// unknown), and whether the request came over TLS (a TLS front sets
+	// it; the engines serve plain HTTP and leave it false).
+	Remote netip.AddrPort
+	TLS    bool
 
 	hostSeen  bool
 	teSeen    bool
@@ -340,6 +350,8 @@ func (r *Request) noteField(name, value []byte) error {
 	case 6:
 		if equalFold(name, "expect") {
 			r.Expect = value
+		} else if equalFold(name, "origin") {
+			r.Origin = value
 		}
 	case 7:
 		if equalFold(name, "referer") {

@@ -34,6 +34,11 @@ func TestParse(t *testing.T) {
 				t.Errorf("host %q inm %q", r.Host, r.IfNoneMatch)
 			}
 		}},
+		{"OriginAndExpect", "GET / HTTP/1.1\r\nHost: x\r\nORIGIN: https://a.example\r\nExpect: 100-continue\r\n\r\n", 0, func(t *testing.T, r *http1.Request) {
+			if string(r.Origin) != "https://a.example" || string(r.Expect) != "100-continue" || r.Remote.IsValid() || r.TLS {
+				t.Errorf("origin %q expect %q remote %v tls %v", r.Origin, r.Expect, r.Remote, r.TLS)
+			}
+		}},
 		{"HTTP10Default", "GET / HTTP/1.0\r\n\r\n", 0, func(t *testing.T, r *http1.Request) {
 			if r.KeepAlive {
 				t.Error("1.0 kept alive without asking")

@@ -45,6 +45,10 @@ type Response struct {
 	Closer io.Closer
 	// Close asks for the connection to be closed after this response.
 	Close bool
+	// Client is the client's address when the handler derived it from a
+	// trusted proxy's forwarding header, for the access log; zero when
+	// the peer is the client.
+	Client netip.Addr
 }
 
 // Reset clears r for reuse, keeping its header and parts storage.
@@ -158,6 +162,7 @@ var statusText = [600]string{
 	307: "Temporary Redirect",
 	308: "Permanent Redirect",
 	400: "Bad Request",
+	401: "Unauthorized",
 	403: "Forbidden",
 	404: "Not Found",
 	405: "Method Not Allowed",
@@ -167,6 +172,8 @@ var statusText = [600]string{
 	414: "URI Too Long",
 	416: "Range Not Satisfiable",
 	417: "Expectation Failed",
+	421: "Misdirected Request",
+	429: "Too Many Requests",
 	431: "Request Header Fields Too Large",
 	500: "Internal Server Error",
 	501: "Not Implemented",
@@ -230,7 +237,7 @@ func ParseDate(b []byte) (time.Time, bool) {
 // Record describes one answered request, for access logs and metrics. Its
 // byte slices are views valid only during the call that receives it.
 type Record struct {
-	Remote    netip.AddrPort
+	Remote    netip.AddrPort // the peer, or the client a trusted proxy forwarded for (port 0; see Response.Client)
 	Time      time.Time
 	Method    []byte
 	Target    []byte

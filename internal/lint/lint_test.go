@@ -99,3 +99,39 @@ func permitted(dep string, rules []string) bool {
 	}
 	return false
 }
+
+// forbiddenStd lists, per package of ours, standard packages it must not
+// import outside its tests: the site core turns requests into plans and
+// never touches sockets or net/http (DESIGN.md), whatever rules it grows.
+var forbiddenStd = map[string][]string{
+	"internal/site":  {"net", "net/http"},
+	"internal/http1": {"net", "net/http"},
+}
+
+func TestNoSockets(t *testing.T) {
+	root, _ := filepath.Abs("../..")
+	fset := token.NewFileSet()
+	for pkg, banned := range forbiddenStd {
+		files, _ := filepath.Glob(filepath.Join(root, filepath.FromSlash(pkg), "*.go"))
+		if len(files) == 0 {
+			t.Errorf("%s: no files", pkg)
+		}
+		for _, path := range files {
+			if strings.HasSuffix(path, "_test.go") {
+				continue
+			}
+			f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, imp := range f.Imports {
+				p, _ := strconv.Unquote(imp.Path.Value)
+				for _, b := range banned {
+					if p == b {
+						t.Errorf("%s imports %s", filepath.Base(path), p)
+					}
+				}
+			}
+		}
+	}
+}

@@ -57,10 +57,10 @@ var _ io.Closer = (*entry)(nil)
 
 // headSpec is what an entry's header lines say besides its validators.
 type headSpec struct {
-	ctype        string
-	coding       codec.Coding
-	vary         bool   // the file has or may have other representations
-	cacheControl string // "" for none
+	ctype  string
+	coding codec.Coding
+	vary   bool      // the file has or may have other representations
+	hs     headerSet // Cache-Control and the lines of the path's rules (see fileHeaders)
 }
 
 // heads are the pre-rendered header lines of a representation.
@@ -72,17 +72,19 @@ type heads struct {
 
 // render sets e's header lines: its Content-Type and Content-Encoding,
 // then what a 304 repeats (RFC 9110 §15.4.5: Vary, Cache-Control, ETag,
-// Last-Modified), then Accept-Ranges. etag is the entity-tag, quotes
-// included. A representation with a Cache-Control other than no-cache
-// gets a second set saying no-cache, for when it stands in for one being
-// built (see pick): a shared cache must not keep the stand-in for as long
-// as the representation the client would rather have.
+// Last-Modified, and the lines of the path's rules, so that a cache
+// refreshing its copy with the 304 keeps them), then Accept-Ranges. etag
+// is the entity-tag, quotes included. A representation with a
+// Cache-Control other than no-cache gets a second set saying no-cache, for
+// when it stands in for one being built (see pick): a shared cache must
+// not keep the stand-in for as long as the representation the client
+// would rather have.
 func (e *entry) render(h headSpec, etag []byte) {
 	e.ctype, e.coding, e.vary = h.ctype, h.coding, h.vary
 	e.heads[0] = renderHeads(h, etag, e.mod)
 	e.etag = etag
-	if h.vary && h.cacheControl != "" && h.cacheControl != NoCache {
-		h.cacheControl = NoCache
+	if h.vary && h.hs.cc != "" && h.hs.cc != NoCache {
+		h.hs.cc = NoCache
 		e.heads[1] = renderHeads(h, etag, e.mod)
 	} else {
 		e.heads[1] = e.heads[0]
@@ -101,21 +103,32 @@ func renderHeads(h headSpec, etag []byte, mod time.Time) heads {
 		b = append(b, "\r\n"...)
 	}
 	start := len(b)
-	if h.vary {
+	switch {
+	case h.vary && h.hs.varyOrigin:
+		b = append(b, "Vary: Accept-Encoding, Origin\r\n"...)
+	case h.vary:
 		b = append(b, "Vary: Accept-Encoding\r\n"...)
+	case h.hs.varyOrigin:
+		b = append(b, "Vary: Origin\r\n"...)
 	}
-	if h.cacheControl != "" {
+	if h.hs.cc != "" {
 		b = append(b, "Cache-Control: "...)
-		b = append(b, h.cacheControl...)
+		b = append(b, h.hs.cc...)
 		b = append(b, "\r\n"...)
 	}
 	b = append(b, "ETag: "...)
 	b = append(b, etag...)
-	b = append(b, "\r\nLast-Modified: "...)
-	b = http1.AppendDate(b, mod)
 	b = append(b, "\r\n"...)
+	if !h.hs.noLastModified {
+		b = append(b, "Last-Modified: "...)
+		b = http1.AppendDate(b, mod)
+		b = append(b, "\r\n"...)
+	}
+	b = h.hs.appendLines(b)
 	end := len(b)
-	b = append(b, "Accept-Ranges: bytes\r\n"...)
+	if !h.hs.noAcceptRanges {
+		b = append(b, "Accept-Ranges: bytes\r\n"...)
+	}
 	all := bytes.Clone(b)
 	return heads{all: all, h304: all[start:end:end], rest: all[rest:]}
 }

@@ -2,7 +2,6 @@ package site
 
 import (
 	"html"
-	"io/fs"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,12 +13,12 @@ import (
 // serveListing plans an HTML index of the directory name. Hidden entries
 // are left out unless dotfiles are served, and so are names no request can
 // reach; every link is percent-encoded to fetch exactly its file. The page is generated per request
-// and sent with no validators, like nginx's autoindex.
-func (s *Site) serveListing(req *http1.Request, resp *http1.Response, name string) {
-	entries, err := fs.ReadDir(s.root.FS(), name)
+// and sent with no validators, like nginx's autoindex. It returns the
+// error status to answer with instead, if any.
+func (s *Site) serveListing(req *http1.Request, resp *http1.Response, name string) int {
+	entries, err := s.readDir(name)
 	if err != nil {
-		http1.ErrorPage(resp, statusForError(err))
-		return
+		return statusForError(err)
 	}
 	sort.Slice(entries, func(i, j int) bool {
 		if entries[i].IsDir() != entries[j].IsDir() {
@@ -74,6 +73,7 @@ func (s *Site) serveListing(req *http1.Request, resp *http1.Response, name strin
 	resp.AddHeader("Content-Type", "text/html; charset=utf-8")
 	resp.AddHeader("Cache-Control", "no-cache")
 	resp.Body = []byte(b.String())
+	return 0
 }
 
 // fetchable reports whether a request for the name n (one segment) can

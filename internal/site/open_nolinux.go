@@ -6,8 +6,11 @@ import "os"
 
 func openRootDir(root string) *os.File { return nil }
 
-// openFile opens name beneath the root through os.Root for reading,
+// resolveFor is unused without openat2.
+func resolveFor(string) uint64 { return 0 }
+
+// openFile opens name beneath the root for reading (see openPortable),
 // without blocking on a FIFO or device.
 func (s *Site) openFile(name string) (*os.File, error) {
-	return s.root.OpenFile(name, os.O_RDONLY|openFlags, 0)
+	return s.openPortable(name)
 }

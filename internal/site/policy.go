@@ -9,15 +9,14 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/bmatcuk/doublestar/v4"
-
 	"github.com/weft-server/weft/internal/codec"
 )
 
 // CacheRule sets the Cache-Control of the files whose path matches Glob:
 // a pattern with a "/" is matched against the whole path from the root
 // ("/assets/**"), one without against the file's name ("*.woff2"); "**"
-// crosses directories, "*" does not (doublestar syntax).
+// crosses directories, "*" does not (doublestar syntax; see pathGlob,
+// which every rule naming paths shares).
 type CacheRule struct {
 	Glob  string
 	Value string
@@ -33,17 +32,26 @@ const (
 	Immutable = "public, max-age=31536000, immutable"
 )
 
-// checkRules reports the first malformed rule.
-func checkRules(rules []CacheRule) error {
+// cacheRule is a compiled CacheRule.
+type cacheRule struct {
+	g     pathGlob
+	value string
+}
+
+// compileCacheRules compiles rules, reporting the first malformed one.
+func compileCacheRules(rules []CacheRule) ([]cacheRule, error) {
+	out := make([]cacheRule, 0, len(rules))
 	for _, r := range rules {
-		if !doublestar.ValidatePattern(r.Glob) || r.Glob == "" {
-			return fmt.Errorf("weft: cache-control rule %q: bad pattern", r.Glob)
+		g, err := compileGlob(r.Glob)
+		if err != nil {
+			return nil, fmt.Errorf("weft: cache-control rule %q: bad pattern", r.Glob)
 		}
 		if strings.ContainsAny(r.Value, "\r\n\x00") || strings.TrimSpace(r.Value) == "" {
-			return fmt.Errorf("weft: cache-control rule %q: bad value %q", r.Glob, r.Value)
+			return nil, fmt.Errorf("weft: cache-control rule %q: bad value %q", r.Glob, r.Value)
 		}
+		out = append(out, cacheRule{g, r.Value})
 	}
-	return nil
+	return out, nil
 }
 
 // cacheControl returns the Cache-Control value for the file name (beneath
@@ -52,13 +60,10 @@ func (s *Site) cacheControl(name string) string {
 	if s.cfg.NoCacheControl {
 		return ""
 	}
-	for _, r := range s.rules {
-		target := path.Base(name)
-		if strings.Contains(r.Glob, "/") {
-			target = "/" + name
-		}
-		if ok, _ := doublestar.Match(r.Glob, target); ok {
-			return r.Value
+	p := "/" + name
+	for i := range s.cacheRules {
+		if s.cacheRules[i].g.match(p) {
+			return s.cacheRules[i].value
 		}
 	}
 	base := path.Base(name)
@@ -131,19 +136,6 @@ func hashLike(seg string) bool {
 		return false
 	}
 	return letter && digit
-}
-
-// anchorRules returns rules with every glob that has a "/" anchored at the
-// root: "assets/**" means "/assets/**", as users write it.
-func anchorRules(rules []CacheRule) []CacheRule {
-	out := make([]CacheRule, len(rules))
-	for i, r := range rules {
-		if strings.Contains(r.Glob, "/") && !strings.HasPrefix(r.Glob, "/") && !strings.HasPrefix(r.Glob, "**") {
-			r.Glob = "/" + r.Glob
-		}
-		out[i] = r
-	}
-	return out
 }
 
 // ETag kinds (Config.ETag).

@@ -66,7 +66,7 @@ func newReps(cfg CompressConfig) *reps {
 // header lines of e and of its sidecars.
 func (s *Site) prepare(e *entry, name string, cached bool) {
 	ctype := s.contentType(name)
-	cc := s.cacheControl(name)
+	hs := s.fileHeaders(name)
 	var possible uint32
 	if !s.reps.cfg.NoPrecompressed {
 		for _, c := range codec.Encoded {
@@ -74,7 +74,7 @@ func (s *Site) prepare(e *entry, name string, cached bool) {
 			if r == nil {
 				continue
 			}
-			r.render(headSpec{ctype: ctype, coding: c, vary: true, cacheControl: cc}, s.etagOf(r, c))
+			r.render(headSpec{ctype: ctype, coding: c, vary: true, hs: hs}, s.etagOf(r, c))
 			e.reps[c].Store(r)
 			possible |= 1 << c
 		}
@@ -85,7 +85,7 @@ func (s *Site) prepare(e *entry, name string, cached bool) {
 		}
 	}
 	e.state.Store(possible)
-	e.render(headSpec{ctype: ctype, vary: possible != 0, cacheControl: cc}, s.etagOf(e, codec.Identity))
+	e.render(headSpec{ctype: ctype, vary: possible != 0, hs: hs}, s.etagOf(e, codec.Identity))
 }
 
 // precompressedName reports whether the file name says its bytes are
@@ -123,8 +123,8 @@ func (s *Site) sidecarsSame(e *entry) bool {
 	for _, c := range codec.Encoded {
 		r := e.reps[c].Load()
 		had := r != nil && r.name != e.name // a sidecar, not a variant made here
-		// Looked at as openSidecar does (beneath the root, opened): one
-		// that cannot be opened is absent either way.
+		// Looked at as openSidecar does (opened beneath the root, under
+		// the symlink policy): one that cannot be opened is absent either way.
 		f, fi, err := s.open(e.name + c.Ext())
 		if err == nil {
 			f.Close()
@@ -234,7 +234,7 @@ func (s *Site) compress(e *entry, c codec.Coding) *entry {
 	}
 	r := &entry{name: e.name, fi: e.fi, size: int64(len(out)), mod: e.mod, body: out}
 	r.checked.Store(e.checked.Load())
-	r.render(headSpec{ctype: e.ctype, coding: c, vary: true, cacheControl: s.cacheControl(e.name)}, s.variantETag(e, r, c))
+	r.render(headSpec{ctype: e.ctype, coding: c, vary: true, hs: s.fileHeaders(e.name)}, s.variantETag(e, r, c))
 	return r
 }
 

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	"net/netip"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -35,6 +37,29 @@ type Config struct {
 	ETag           string      // ETagMtime (when empty) or ETagContent
 	CacheControl   []CacheRule // first match wins; then the defaults (see cacheControl)
 	NoCacheControl bool        // send no Cache-Control
+
+	// Site rules, each documented with its type; all off when zero.
+	// Paths in rules are matched decoded and cleaned, from the root
+	// ("/docs/a.html"; see pathGlob for patterns).
+
+	Headers  []HeaderRule // response headers per path pattern; every rule that matches applies, in order
+	Security bool         // the security preset (see securityPreset) on every response; HSTS only over TLS
+	HSTS     string       // Strict-Transport-Security value the preset sends over TLS; DefaultHSTS when empty
+	CORS     *CORS        // cross-origin policy; nil for none
+
+	Redirects     []Redirect // redirects and rewrites; the first that matches wins
+	CleanURLs     bool       // "/about" serves about.html, "/about.html" redirects to "/about"
+	TrailingSlash string     // "" (a directory redirects to its slashed path), TrailingSlashAdd or TrailingSlashRemove
+
+	ErrorPages map[int]string // status (400-599) → file beneath the root sent with it (see errorPage)
+	SPA        string         // file beneath the root that answers navigations to missing paths (see isNavigation); "" for none
+
+	Auth              []AuthRule // basic authentication per path prefix; the longest that matches wins
+	AuthFailures      int        // failed logins allowed per client per minute, then 429; DefaultAuthFailures when zero, negative for no limit
+	AllowInsecureAuth bool       // let CheckListen accept authentication over plain HTTP beyond loopback
+
+	Symlinks       string         // SymlinksConfine (when empty), SymlinksFollow or SymlinksDeny
+	TrustedProxies []netip.Prefix // peers whose Forwarded / X-Forwarded-For name the client (see noteClient)
 }
 
 // Site serves the files beneath one directory. It is safe for concurrent use.
@@ -45,8 +70,21 @@ type Site struct {
 	cache   *cache
 	reps    *reps
 	hashes  hashes
-	rules   []CacheRule       // cfg.CacheControl, anchored (see anchorRules)
 	types   map[string]string // extension → content type: the built-in table with cfg.MIME
+
+	// The rules, compiled.
+	cacheRules []cacheRule
+	headers    []headerRule
+	cors       *corsPolicy
+	redirects  []redirectRule
+	auth       *authRules
+	errorPages map[int]string // status → name beneath the root
+	spa        string         // name beneath the root, or ""
+	trusted    []netip.Prefix
+	hsts       string
+	resolve    uint64 // openat2 resolve flags (Linux)
+	hasHeaders bool   // a response not made from an entry may get header lines (see addHeaders)
+	pathRules  bool   // a rule must see some paths before the cache answers (see slowPath)
 }
 
 var _ http1.MemoryHandler = (*Site)(nil)
@@ -66,7 +104,8 @@ func Open(cfg Config) (*Site, error) {
 	default:
 		return nil, fmt.Errorf("weft: etag %q: want %s or %s", cfg.ETag, ETagMtime, ETagContent)
 	}
-	if err := checkRules(cfg.CacheControl); err != nil {
+	st, err := compileRules(&cfg)
+	if err != nil {
 		return nil, err
 	}
 	if c := cfg.Compress; c.MinBytes < 0 || c.MaxBytes < 0 || (c.MaxBytes > 0 && c.MinBytes > c.MaxBytes) {
@@ -91,8 +130,12 @@ func Open(cfg Config) (*Site, error) {
 		root.Close()
 		return nil, fmt.Errorf("weft: document root: %w", err)
 	}
-	st := &Site{cfg: cfg, root: root, rootDir: openRootDir(cfg.Root), types: types, reps: newReps(cfg.Compress), rules: anchorRules(cfg.CacheControl)}
+	st.cfg, st.root, st.rootDir, st.types, st.reps = cfg, root, openRootDir(cfg.Root), types, newReps(cfg.Compress)
 	st.cache = newCache(cfg.Cache, root.Name())
+	if err := st.checkFiles(); err != nil {
+		st.Close()
+		return nil, err
+	}
 	return st, nil
 }
 
@@ -108,46 +151,115 @@ func (s *Site) Close() error {
 
 const allow = "GET, HEAD, OPTIONS"
 
-// ServeHTTP1 implements http1.Handler.
+// ServeHTTP1 implements http1.Handler. The rules run in this order: the
+// method (a CORS preflight is answered here); the path (400 when
+// malformed, 404 for a dotfile); basic authentication; redirects and
+// rewrites; clean URLs and the trailing-slash policy; the file, a
+// directory's index or its listing; on a 404, a clean URL's page, then the
+// single-page app's fallback; an error page for any failure. The header
+// rules, CORS and HSTS are added last (see finish).
 func (s *Site) ServeHTTP1(req *http1.Request, resp *http1.Response) {
+	s.noteClient(req, resp)
+	p := s.serve(req, resp)
+	s.finish(req, resp, p)
+}
+
+// serve plans the answer to req and returns the path the rules matched
+// (see pathOf), "" when the request has none.
+func (s *Site) serve(req *http1.Request, resp *http1.Response) string {
 	switch req.Method {
 	case http1.MethodGet, http1.MethodHead:
 	case http1.MethodOptions:
-		resp.Status = 200
-		resp.AddHeader("Allow", allow)
-		return
+		p := ""
+		if name, trailing, err := resolve(req.Path, s.cfg.Dotfiles); err == nil {
+			p = pathOf(name, trailing)
+		}
+		if s.cors == nil || !s.cors.preflight(req, resp, p) {
+			resp.Status = 200
+			resp.AddHeader("Allow", allow)
+		}
+		return p
 	case http1.MethodOther:
-		http1.ErrorPage(resp, 501)
-		return
+		s.errorPage(req, resp, 501)
+		return ""
 	default:
-		http1.ErrorPage(resp, 405)
+		s.errorPage(req, resp, 405)
 		resp.AddHeader("Allow", allow)
-		return
+		return ""
 	}
 	name, trailing, err := resolve(req.Path, s.cfg.Dotfiles)
 	switch {
 	case errors.Is(err, errBadPath):
-		http1.ErrorPage(resp, 400)
-		return
+		s.errorPage(req, resp, 400)
+		return ""
 	case err != nil:
-		http1.ErrorPage(resp, 404)
-		return
+		s.errorPage(req, resp, 404)
+		return ""
 	}
-	s.serveName(req, resp, name, trailing)
+	p := pathOf(name, trailing)
+	if !s.authorize(req, resp, p) {
+		return p
+	}
+	rewritten := false
+	if r, splat := s.matchRedirect(p); r != nil {
+		to := r.target(splat)
+		if r.status != 200 {
+			redirect(req, resp, r.status, to)
+			return p
+		}
+		to, _, _ = strings.Cut(to, "?")
+		name, trailing, err = resolve([]byte(to), s.cfg.Dotfiles)
+		if err != nil {
+			s.errorPage(req, resp, 404)
+			return p
+		}
+		if !s.authorize(req, resp, pathOf(name, trailing)) {
+			return p
+		}
+		if fi, err := s.stat(name); !trailing && err == nil && fi.IsDir() {
+			trailing = true // a rewrite to a directory serves its index: no redirect the client would see
+		}
+		rewritten = true
+	}
+	if !rewritten {
+		if loc := s.cleanRedirect(p, name); loc != "" {
+			redirect(req, resp, 301, loc)
+			return p
+		}
+		if s.cfg.TrailingSlash == TrailingSlashRemove && trailing && name != "." {
+			redirect(req, resp, 301, escapePath(strings.TrimSuffix(p, "/")))
+			return p
+		}
+	}
+	st := s.serveName(req, resp, name, trailing)
+	if st == 404 && s.spa != "" && isNavigation(req, p) {
+		if !s.authorize(req, resp, "/"+s.spa) {
+			return p
+		}
+		st = s.serveName(req, resp, s.spa, false)
+	}
+	if st != 0 {
+		s.errorPage(req, resp, st)
+	}
+	return p
 }
 
-func (s *Site) serveName(req *http1.Request, resp *http1.Response, name string, trailing bool) {
+// serveName plans the answer for the resolved name, or, leaving resp
+// untouched, returns the error status to answer with.
+func (s *Site) serveName(req *http1.Request, resp *http1.Response, name string, trailing bool) int {
 	key := name
 	f, fi, err := s.open(name)
 	if err != nil {
-		http1.ErrorPage(resp, statusForError(err))
-		return
+		if s.cfg.CleanURLs && name != "." && errors.Is(err, fs.ErrNotExist) {
+			return s.serveClean(req, resp, name, trailing)
+		}
+		return statusForError(err)
 	}
 	if fi.IsDir() {
 		f.Close()
-		if !trailing {
+		if !trailing && s.cfg.TrailingSlash != TrailingSlashRemove {
 			redirectToDir(req, resp)
-			return
+			return 0
 		}
 		index := s.cfg.Index
 		if name != "." {
@@ -159,28 +271,52 @@ func (s *Site) serveName(req *http1.Request, resp *http1.Response, name string, 
 				f.Close()
 			}
 			if s.cfg.Listing {
-				s.serveListing(req, resp, name)
-				return
+				return s.serveListing(req, resp, name)
 			}
-			http1.ErrorPage(resp, 403)
-			return
+			return 403
 		}
 		if err != nil {
-			http1.ErrorPage(resp, statusForError(err))
-			return
+			return statusForError(err)
 		}
 		key, name = name+"/", index
 	} else if trailing {
 		f.Close()
-		http1.ErrorPage(resp, 404)
-		return
+		return 404
 	}
 	if !fi.Mode().IsRegular() {
 		f.Close()
-		http1.ErrorPage(resp, 404)
-		return
+		return 404
 	}
-	s.serveFile(req, resp, f, fi, name, key)
+	return s.serveFile(req, resp, f, fi, name, key)
+}
+
+// serveClean serves, under clean URLs, the page name+".html" for the
+// missing name; a trailing slash must agree with the policy: with
+// TrailingSlashAdd the page is served at "/name/" and "/name" redirects
+// there, otherwise it is served at "/name" only.
+func (s *Site) serveClean(req *http1.Request, resp *http1.Response, name string, trailing bool) int {
+	page := name + ".html"
+	f, fi, err := s.open(page)
+	if err != nil {
+		return 404
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return 404
+	}
+	if add := s.cfg.TrailingSlash == TrailingSlashAdd; trailing != add {
+		f.Close()
+		if add {
+			redirect(req, resp, 301, escapePath("/"+name+"/"))
+			return 0
+		}
+		return 404
+	}
+	key := name
+	if trailing {
+		key += "/"
+	}
+	return s.serveFile(req, resp, f, fi, page, key)
 }
 
 // open opens name beneath the root without blocking on special files.
@@ -216,33 +352,46 @@ func statusForError(err error) int {
 }
 
 // serveFile serves the regular file f, opened as name, through the cache
-// under key (name, or a directory's name and "/" when name is its index):
-// a fresh entry is used as is, a stale one confirmed with f's metadata, and
-// a missing or changed one built from f.
-func (s *Site) serveFile(req *http1.Request, resp *http1.Response, f *os.File, fi fs.FileInfo, name, key string) {
-	now := time.Now()
+// under key (see fileEntry), or returns 500 when it cannot be read.
+func (s *Site) serveFile(req *http1.Request, resp *http1.Response, f *os.File, fi fs.FileInfo, name, key string) int {
 	a := acceptOf(req)
+	r, standin := s.fileEntry(f, fi, name, key, &a)
+	if r == nil {
+		return 500
+	}
+	s.serveEntry(req, resp, r, standin)
+	return 0
+}
+
+// fileEntry returns the representation of the regular file f, opened as
+// name, for a client that accepts a, through the cache under key (name, or
+// what else a request names it by: a directory's name and "/" for its
+// index, a clean URL for its page): a fresh entry is used as is, a stale
+// one confirmed with f's metadata, and a missing or changed one built from
+// f. The representation is acquired for a response that must Close it; it
+// is nil when f cannot be read. standin: it stands in for one being built
+// (see pick).
+func (s *Site) fileEntry(f *os.File, fi fs.FileInfo, name, key string, a *codec.Accept) (r *entry, standin bool) {
+	now := time.Now()
 	if e := s.cache.lookup([]byte(key), now, false); e != nil {
 		if e.name == name && e.sameFile(fi) && s.sidecarsSame(e) {
 			f.Close()
 			e.checked.Store(now.UnixNano())
-			r, build, standin := s.cache.choose(e, &a)
+			r, build, standin := s.cache.choose(e, a)
 			s.startBuild(e, build)
-			s.serveEntry(req, resp, r, standin)
-			return
+			return r, standin
 		}
 		e.Close()
 	}
 	cached := s.cache.enabled() && fi.Size() <= s.cache.maxFile
 	e, err := newEntry(name, f, fi, cached, now)
 	if err != nil {
-		http1.ErrorPage(resp, 500)
-		return
+		return nil, false
 	}
 	s.prepare(e, name, s.cache.enabled())
 	// Pick before the entry is shared: nothing can release its
 	// representations meanwhile.
-	r, build, standin := e.pick(&a)
+	r, build, standin := e.pick(a)
 	if r != e {
 		r.acquire()
 	}
@@ -259,9 +408,9 @@ func (s *Site) serveFile(req *http1.Request, resp *http1.Response, f *os.File, f
 		if build != codec.Identity {
 			e.drop(build)
 		}
-		defer e.dropReps() // once r is acquired for the response
+		e.dropReps() // r, if one of them, holds its own reference
 	}
-	s.serveEntry(req, resp, r, standin)
+	return r, standin
 }
 
 // startBuild starts the build of base's variant in coding c (see
@@ -275,21 +424,31 @@ func (s *Site) startBuild(base *entry, c codec.Coding) {
 // ServeFromMemory implements http1.MemoryHandler: it answers GET and HEAD
 // for paths whose entries are cached and fresh, without touching the disk.
 // It resolves the path into stack space, so a hit allocates nothing; a
-// path longer than that space goes the disk path.
+// path longer than that space goes the disk path, and so does one that a
+// rule must look at first (authentication, a redirect, a clean URL).
 func (s *Site) ServeFromMemory(req *http1.Request, resp *http1.Response) bool {
 	if req.Method != http1.MethodGet && req.Method != http1.MethodHead || !s.cache.enabled() {
 		return false
 	}
-	var space [memoryPathMax + 1]byte
+	var space [memoryPathMax + 2]byte
 	if len(req.Path) > memoryPathMax {
 		return false
 	}
-	key, dir, err := appendResolved(space[:0], req.Path, s.cfg.Dotfiles)
+	space[0] = '/'
+	b, dir, err := appendResolved(space[:1], req.Path, s.cfg.Dotfiles)
 	if err != nil {
 		return false
 	}
+	key := b[1:]
 	if dir {
 		key = append(key, '/')
+	}
+	p := "/"
+	if len(key) > 2 || key[0] != '.' || len(key) == 2 && key[1] != '/' {
+		p = b2s(space[:1+len(key)]) // not the root: "/" and the key
+	}
+	if s.pathRules && s.slowPath(p, dir) {
+		return false
 	}
 	a := acceptOf(req)
 	e, base, build, standin := s.cache.lookupFor(key, time.Now(), true, &a)
@@ -297,8 +456,40 @@ func (s *Site) ServeFromMemory(req *http1.Request, resp *http1.Response) bool {
 		return false
 	}
 	s.startBuild(base, build)
+	s.noteClient(req, resp)
 	s.serveEntry(req, resp, e, standin)
+	s.finish(req, resp, p)
 	return true
+}
+
+// slowPath reports whether a rule must see the request for the path p
+// before a cached entry may answer it.
+func (s *Site) slowPath(p string, dir bool) bool {
+	if s.auth != nil && s.auth.covers(p) {
+		return true
+	}
+	if r, _ := s.matchRedirect(p); r != nil {
+		return true
+	}
+	return s.cfg.CleanURLs && strings.HasSuffix(p, ".html") ||
+		s.cfg.TrailingSlash == TrailingSlashRemove && dir && p != "/"
+}
+
+// finish adds to the planned response what the rules add last: for one
+// not made from an entry (whose lines are pre-rendered), the header set
+// of the path p; for an allowed origin, the CORS lines that echo it; over
+// TLS, the preset's HSTS. For a request without Origin over plain HTTP
+// this adds nothing to an entry's response.
+func (s *Site) finish(req *http1.Request, resp *http1.Response, p string) {
+	if resp.Fixed == nil {
+		s.addHeaders(resp, p)
+	}
+	if s.cors != nil && len(req.Origin) > 0 && s.cors.allowed(req.Origin, p) {
+		s.cors.addLines(resp, req.Origin)
+	}
+	if req.TLS && s.cfg.Security {
+		resp.AddHeader("Strict-Transport-Security", s.hsts)
+	}
 }
 
 // memoryPathMax is the longest request path ServeFromMemory resolves.

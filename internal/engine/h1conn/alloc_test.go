@@ -29,7 +29,39 @@ func (d *discard) Writev(bufs [][]byte) (int64, error) {
 
 func (d *discard) SendFile(f http1.File, off, n int64) (int64, error) { d.n += n; return n, nil }
 
-func newSite(t testing.TB) *site.Site {
+func newSite(t testing.TB) *site.Site { return newSiteWith(t, site.Config{}) }
+
+// withRules is a site with every rule that may touch a cached GET on:
+// the security preset, header rules and Cache-Control rules (folded into
+// the entry), CORS with listed origins, redirects, clean URLs and
+// authentication that do not match the path (checked on every request),
+// and trusted proxies (the client read from X-Forwarded-For).
+func withRules(t testing.TB) site.Config {
+	return site.Config{
+		Security: true,
+		Headers: []site.HeaderRule{
+			{For: "/**", Set: map[string]string{"X-Served-By": "weft"}, Add: map[string]string{"Link": "</style.css>; rel=preload"}},
+			{For: "*.html", Remove: []string{"X-Frame-Options"}},
+		},
+		CacheControl:   []site.CacheRule{{Glob: "*.html", Value: "public, max-age=60"}},
+		CORS:           &site.CORS{Origins: []string{"https://app.example"}, Credentials: true, Expose: []string{"ETag"}},
+		Redirects:      []site.Redirect{{From: "/old/**", To: "/new/:splat"}, {From: "*.php", To: "/", Status: 302}},
+		Auth:           []site.AuthRule{{Prefix: "/admin", Htpasswd: htpasswd(t)}},
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+	}
+}
+
+// htpasswd writes a file of one user (password "secret", bcrypt).
+func htpasswd(t testing.TB) string {
+	p := filepath.Join(t.TempDir(), "htpasswd")
+	line := "alice:$2a$04$5gKRPGt5fQIwNzW/QPpdxeOsRe7cLL5DHAL5LpyOLlLEvkGkc2eZ6\n"
+	if err := os.WriteFile(p, []byte(line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func newSiteWith(t testing.TB, cfg site.Config) *site.Site {
 	dir := t.TempDir()
 	body := make([]byte, 1024)
 	for i := range body {
@@ -38,7 +70,8 @@ func newSite(t testing.TB) *site.Site {
 	if err := os.WriteFile(filepath.Join(dir, "index.html"), body, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	st, err := site.Open(site.Config{Root: dir, Cache: site.CacheConfig{Validity: time.Hour}})
+	cfg.Root, cfg.Cache.Validity = dir, time.Hour
+	st, err := site.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,6 +107,43 @@ func TestCachedGETAllocatesNothing(t *testing.T) {
 	}
 }
 
+var (
+	cachedGETForwarded = []byte("GET /index.html HTTP/1.1\r\nHost: example.com\r\nUser-Agent: bench\r\nAccept: */*\r\nX-Forwarded-For: 198.51.100.1, 203.0.113.7\r\n\r\n")
+	cachedGETOrigin    = []byte("GET /index.html HTTP/1.1\r\nHost: example.com\r\nUser-Agent: bench\r\nOrigin: https://app.example\r\n\r\n")
+)
+
+// TestCachedGETWithRulesAllocatesNothing: the rules of a site cost a
+// cached GET no allocation: per-path headers and Cache-Control are in
+// the pre-rendered head, the path rules are matched in stack space, the
+// forwarded client is parsed in place, and CORS lines for an allowed
+// Origin go into the response's reused header buffer.
+func TestCachedGETWithRulesAllocatesNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		req  []byte
+		want string
+	}{
+		{"Plain", cachedGET, "\r\nX-Served-By: weft\r\n"},
+		{"Forwarded", cachedGETForwarded, "\r\nCache-Control: public, max-age=60\r\n"},
+		{"Origin", cachedGETOrigin, "\r\nAccess-Control-Allow-Origin: https://app.example\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := h1conn.Config{Handler: newSiteWith(t, withRules(t))}.WithDefaults()
+			c := h1conn.New(cfg, netip.MustParseAddrPort("127.0.0.1:1"), time.Now())
+			out := &capture{}
+			roundTrip(t, c, out, tc.req) // warm
+			roundTrip(t, c, out, tc.req) // from memory
+			if !bytes.HasPrefix(out.b, []byte("HTTP/1.1 200 ")) || !bytes.Contains(out.b, []byte(tc.want)) || !bytes.Contains(out.b, []byte("\r\nVary: Accept-Encoding, Origin\r\n")) {
+				t.Fatalf("answer lacks %q or Vary: Origin:\n%s", tc.want, out.b)
+			}
+			s := &discard{}
+			if a := testing.AllocsPerRun(1000, func() { roundTrip(t, c, s, tc.req) }); a != 0 {
+				t.Fatalf("%v allocations per cached GET with rules on, want 0", a)
+			}
+		})
+	}
+}
+
 // benchRequest measures one request through a warm connection: parse,
 // handle (the file is cached), encode, write to a discarding sink.
 func benchRequest(b *testing.B, req []byte) {
@@ -89,6 +159,22 @@ func benchRequest(b *testing.B, req []byte) {
 }
 
 func BenchmarkCachedGET(b *testing.B) { benchRequest(b, cachedGET) }
+
+// BenchmarkCachedGETWithRules is BenchmarkCachedGET on a site with every
+// rule that touches a cached GET on (see withRules), from an allowed
+// Origin behind a trusted proxy.
+func BenchmarkCachedGETWithRules(b *testing.B) {
+	req := []byte("GET /index.html HTTP/1.1\r\nHost: example.com\r\nUser-Agent: bench\r\nOrigin: https://app.example\r\nX-Forwarded-For: 203.0.113.7\r\n\r\n")
+	cfg := h1conn.Config{Handler: newSiteWith(b, withRules(b))}.WithDefaults()
+	c := h1conn.New(cfg, netip.MustParseAddrPort("127.0.0.1:1"), time.Now())
+	s := &discard{}
+	roundTrip(b, c, s, req)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(req)))
+	for b.Loop() {
+		roundTrip(b, c, s, req)
+	}
+}
 
 func BenchmarkConditional304(b *testing.B) {
 	benchRequest(b, []byte("GET /index.html HTTP/1.1\r\nHost: x\r\nIf-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT\r\n\r\n"))

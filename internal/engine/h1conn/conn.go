@@ -368,6 +368,7 @@ func (c *Conn) serve(now time.Time) {
 	st := c.st
 	req, resp := &st.req, &st.resp
 	resp.Reset()
+	req.Remote = c.remote
 	st.keep = req.KeepAlive && !c.draining.Load()
 	t := now.UnixNano()
 	switch {
@@ -480,8 +481,12 @@ func (c *Conn) queue(now time.Time, keep, head bool) {
 	}
 	if c.cfg.Log != nil {
 		req := &st.req
+		remote := c.remote
+		if resp.Client.IsValid() {
+			remote = netip.AddrPortFrom(resp.Client, 0) // from a trusted proxy's header
+		}
 		st.rec = http1.Record{
-			Remote: c.remote, Time: now,
+			Remote: remote, Time: now,
 			Method: req.MethodName, Target: req.Target, Major: req.Major, Minor: req.Minor,
 			Status: resp.Status, Bytes: body,
 			Referer: req.Referer, UserAgent: req.UserAgent,

@@ -1,0 +1,108 @@
+package site
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/weft-server/weft/internal/codec"
+	"github.com/weft-server/weft/internal/http1"
+)
+
+// Error pages (Config.ErrorPages): a status from 400 to 599 answered with
+// a file of the site instead of weft's small built-in page, with that
+// status, the file's Content-Type and its bytes, but none of its
+// validators (a 404's body is not a representation of the missing
+// resource: a conditional request must not turn it into a 304). The file
+// comes through the cache like any other; when it cannot be read (gone
+// since Open checked it), the built-in page is sent.
+
+// compileErrorPages checks every status and resolves every file name.
+func compileErrorPages(m map[int]string, dotfiles bool) (map[int]string, error) {
+	if len(m) == 0 {
+		return nil, nil
+	}
+	out := make(map[int]string, len(m))
+	for status, file := range m {
+		if status < 400 || status > 599 {
+			return nil, fmt.Errorf("weft: error page for status %d: want 400 to 599", status)
+		}
+		name, err := resolveFile(file, dotfiles)
+		if err != nil {
+			return nil, fmt.Errorf("weft: error page for status %d: %w", status, err)
+		}
+		out[status] = name
+	}
+	return out, nil
+}
+
+// resolveFile resolves a file named in the configuration ("404.html",
+// "/errors/404.html") beneath the root, as a request for it would be.
+func resolveFile(file string, dotfiles bool) (string, error) {
+	name, dir, err := resolve([]byte(escapePath("/"+strings.TrimPrefix(file, "/"))), dotfiles)
+	if err != nil || dir || name == "." {
+		return "", fmt.Errorf("file %q: want a file's path beneath the root (no \"..\", no dotfile)", file)
+	}
+	return name, nil
+}
+
+// checkFiles reports a configured file that is not a regular file
+// beneath the root (for Open: a typo is caught at start, not at the
+// first 404).
+func (s *Site) checkFiles() error {
+	check := func(what, name string) error {
+		fi, err := s.stat(name)
+		if err != nil {
+			return fmt.Errorf("weft: %s: %w", what, err)
+		}
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("weft: %s: %s is not a regular file", what, name)
+		}
+		return nil
+	}
+	for status, name := range s.errorPages {
+		if err := check(fmt.Sprintf("error page for status %d", status), name); err != nil {
+			return err
+		}
+	}
+	if s.spa != "" {
+		return check("spa fallback", s.spa)
+	}
+	return nil
+}
+
+// identity is the Accept of a client that takes only identity.
+var identity = codec.ParseAccept(nil, false)
+
+// errorPage answers with status: the site's page for it, or the
+// built-in one.
+func (s *Site) errorPage(req *http1.Request, resp *http1.Response, status int) {
+	if name, ok := s.errorPages[status]; ok {
+		if e := s.pageEntry(name); e != nil {
+			resp.Status = status
+			resp.AddHeader("Content-Type", e.ctype)
+			e.setBody(resp, 0, e.size)
+			resp.Closer = e
+			return
+		}
+	}
+	http1.ErrorPage(resp, status)
+}
+
+// pageEntry returns the identity entry of the file name, acquired, or nil.
+func (s *Site) pageEntry(name string) *entry {
+	if e := s.cache.lookup([]byte(name), time.Now(), true); e != nil {
+		return e
+	}
+	f, fi, err := s.open(name)
+	if err != nil {
+		return nil
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil
+	}
+	a := identity
+	e, _ := s.fileEntry(f, fi, name, name, &a)
+	return e
+}

@@ -10,3 +10,5 @@ require (
 )
 
 require github.com/bmatcuk/doublestar/v4 v4.10.4
+
+require github.com/pelletier/go-toml/v2 v2.4.3

@@ -236,7 +236,6 @@ func (e *Error) Is(target error) bool { return target == ErrUnavailable && e.una
 // environment and the flags, and checks it. Its error joins every
 // *Error found (errors.Join: one per line).
 func Load(o Options) (*Config, error) {
-	c := Defaults()
 	env := envMap(o.Env)
 	name, named := o.Flags.configFile()
 	if !named {
@@ -248,13 +247,21 @@ func Load(o Options) (*Config, error) {
 	data, err := os.ReadFile(name)
 	switch {
 	case err == nil:
+	case !named && errors.Is(err, fs.ErrNotExist), name == "" && named: // --config '' reads no file
+		name = ""
+	default:
+		return nil, fmt.Errorf("weft: configuration file: %w", err)
+	}
+	return build(name, data, env, o)
+}
+
+// build is Load once the file (name, "" for none) has been read.
+func build(name string, data []byte, env map[string]string, o Options) (*Config, error) {
+	c := Defaults()
+	if name != "" {
 		if errs := c.loadFile(name, data); len(errs) > 0 {
 			return nil, errors.Join(errs...)
 		}
-	case !named && errors.Is(err, fs.ErrNotExist):
-	case name == "" && named: // --config '' reads no file
-	default:
-		return nil, fmt.Errorf("weft: configuration file: %w", err)
 	}
 	errs := c.loadEnv(env)
 	o.Flags.apply(c)

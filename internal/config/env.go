@@ -64,6 +64,9 @@ func (c *Config) loadEnv(env map[string]string) []error {
 // to be a typo of it (at most one edit for names of up to four bytes after
 // a common prefix of the given length, two for longer ones), or "".
 func closest(s string, names []string, prefix int) string {
+	if len(s) > 64 {
+		return ""
+	}
 	best, bestD := "", 3
 	for _, n := range slices.Sorted(slices.Values(names)) {
 		limit := 2
@@ -77,10 +80,10 @@ func closest(s string, names []string, prefix int) string {
 	return best
 }
 
-// distance is the Levenshtein distance between a and b, in bytes.
+// distance is the edit distance between a and b in bytes, counting the
+// swap of two neighbours as one edit (optimal string alignment).
 func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
+	older, prev, cur := make([]int, len(b)+1), make([]int, len(b)+1), make([]int, len(b)+1)
 	for j := range prev {
 		prev[j] = j
 	}
@@ -92,8 +95,11 @@ func distance(a, b string) int {
 				cost = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], older[j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
+		older, prev, cur = prev, cur, older
 	}
 	return prev[len(b)]
 }

@@ -296,7 +296,7 @@ func TestEnv(t *testing.T) {
 	}
 }
 
-// TestWhichFile: --config over WEFT_CONFIG over ./weft.toml; --config ”
+// TestWhichFile: --config over WEFT_CONFIG over ./weft.toml; an empty --config
 // reads none; a named file must exist, weft.toml need not.
 func TestWhichFile(t *testing.T) {
 	dir := t.TempDir()

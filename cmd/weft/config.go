@@ -70,6 +70,10 @@ and logs why. FILE is --pid-file, else pid_file from the configuration
 (WEFT_PID_FILE, the file). Any of serve's flags is accepted, so that the same
 command line finds the same configuration.
 
+The configuration is checked here first, as the server will check it: when it
+is invalid, weft reload says why and sends nothing (exit 2). Run it where the
+server finds its file (the same working directory, or the same --config).
+
 Flags:
 `
 

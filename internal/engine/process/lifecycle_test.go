@@ -23,57 +23,7 @@ import (
 	"github.com/weft-server/weft/internal/site"
 )
 
-// rawResponse reads one response to a GET off br, byte for byte: it
-// returns the exact bytes and whether the server said Connection: close.
-func rawResponse(br *bufio.Reader) (string, bool, error) {
-	var b strings.Builder
-	length, closing := -1, false
-	for {
-		line, err := br.ReadString('\n')
-		b.WriteString(line)
-		if err != nil {
-			return b.String(), closing, err
-		}
-		if line == "\r\n" {
-			break
-		}
-		k, v, _ := strings.Cut(strings.TrimRight(line, "\r\n"), ":")
-		v = strings.TrimSpace(v)
-		switch strings.ToLower(k) {
-		case "content-length":
-			length, _ = strconv.Atoi(v)
-		case "connection":
-			closing = strings.EqualFold(v, "close")
-		}
-	}
-	if length < 0 {
-		return b.String(), closing, errors.New("no Content-Length")
-	}
-	body := make([]byte, length)
-	n, err := io.ReadFull(br, body)
-	b.Write(body[:n])
-	return b.String(), closing, err
-}
-
 var dateHeader = regexp.MustCompile(`(?m)^Date: [^\r]*\r$`)
-
-// closedByServer reports whether the server has closed c (a FIN or a
-// reset is waiting), without blocking: a connection closed before a
-// request was written is not a lost request. (A read with a deadline in
-// the past would not do: Go returns the timeout without reading.)
-func closedByServer(c net.Conn) bool {
-	rc, err := c.(*net.TCPConn).SyscallConn()
-	if err != nil {
-		return true
-	}
-	closed := false
-	rc.Control(func(fd uintptr) {
-		var b [1]byte
-		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		closed = err != syscall.EAGAIN || n > 0 // n > 0: bytes nobody asked for
-	})
-	return closed
-}
 
 // TestReloadRawClientsLoseNothing is the reload claim attacked with clients
 // that never retry: 32 keep-alive connections, each writing a request and
@@ -100,7 +50,7 @@ func testReloadRaw(t *testing.T, inner string) {
 			t.Fatal(err)
 		}
 		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", p)
-		raw, _, err := rawResponse(bufio.NewReader(c))
+		raw, _, err := conformance.ReadResponse(bufio.NewReader(c))
 		c.Close()
 		if err != nil || !strings.HasPrefix(raw, "HTTP/1.1 200 ") {
 			t.Fatalf("GET %s: %q, %v", p, raw, err)
@@ -140,7 +90,7 @@ func testReloadRaw(t *testing.T, inner string) {
 					return
 				default:
 				}
-				if c != nil && closedByServer(c) {
+				if c != nil && conformance.ClosedByServer(c) {
 					c.Close()
 					c = nil
 				}
@@ -163,7 +113,7 @@ func testReloadRaw(t *testing.T, inner string) {
 					continue
 				}
 				c.SetReadDeadline(time.Now().Add(15 * time.Second))
-				raw, closing, err := rawResponse(br)
+				raw, closing, err := conformance.ReadResponse(br)
 				c.SetReadDeadline(time.Time{})
 				if err != nil {
 					kind := "answer cut"
@@ -258,7 +208,7 @@ func slowDownload(t *testing.T, addr string) (net.Conn, func() error) {
 	}
 	return c, func() error {
 		c.SetReadDeadline(time.Now().Add(30 * time.Second))
-		raw, _, err := rawResponse(bufio.NewReader(io.MultiReader(strings.NewReader(head), br)))
+		raw, _, err := conformance.ReadResponse(bufio.NewReader(io.MultiReader(strings.NewReader(head), br)))
 		if err != nil {
 			return err
 		}

@@ -304,4 +304,3 @@ func header(raw, name string) string {
 	}
 	return ""
 }
-

@@ -209,4 +209,3 @@ func testReloadUnderLoad(t *testing.T, eng string) {
 		t.Errorf("stderr:\n%s", s.stderr.String())
 	}
 }
-

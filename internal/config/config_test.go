@@ -370,3 +370,49 @@ func TestDistance(t *testing.T) {
 		}
 	}
 }
+
+var update = flag.Bool("update", false, "rewrite the README's table of keys")
+
+// TestREADMETable: the README's table of keys is Table(); -update
+// rewrites it.
+func TestREADMETable(t *testing.T) {
+	const name = "../../README.md"
+	const begin, end = "<!-- keys: generated from internal/config's Keys; go test ./internal/config -run README -update -->\n", "<!-- end of keys -->\n"
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, rest, ok1 := strings.Cut(string(b), begin)
+	_, after, ok2 := strings.Cut(rest, end)
+	if !ok1 || !ok2 {
+		t.Fatalf("README.md lacks the markers %q and %q", begin, end)
+	}
+	want := before + begin + Table() + end + after
+	if want == string(b) {
+		return
+	}
+	if *update {
+		if err := os.WriteFile(name, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Errorf("README.md's table of keys is out of date: go test ./internal/config -run README -update")
+}
+
+// TestREADMEExamples: every TOML example in the README loads.
+func TestREADMEExamples(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := regexp.MustCompile("(?s)```toml\n(.*?)```").FindAllStringSubmatch(string(b), -1)
+	if len(blocks) == 0 {
+		t.Fatal("no TOML example in README.md")
+	}
+	for _, m := range blocks {
+		if _, _, err := load(t, m[1], nil); err != nil {
+			t.Errorf("README example does not load: %v\n%s", err, m[1])
+		}
+	}
+}

@@ -69,7 +69,9 @@ func (c *Config) Effective() string {
 		} else {
 			lines[i] = k.Name + " = " + format(clone(k.field(c)))
 		}
-		width = max(width, len(lines[i]))
+		if len(lines[i]) <= 48 {
+			width = max(width, len(lines[i])) // longer lines stand out
+		}
 	}
 	for i := range Keys {
 		fmt.Fprintf(&b, "%-*s  # %s\n", width, lines[i], c.sources[Keys[i].Name])

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -33,14 +32,7 @@ func configCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	switch args[0] {
 	case "check":
-		fs := flag.NewFlagSet("weft config check", flag.ContinueOnError)
-		fs.SetOutput(stderr)
-		flags := config.NewFlags(fs)
-		fs.Usage = func() {
-			fmt.Fprint(stderr, configHelp+"\nFlags:\n")
-			fs.PrintDefaults()
-		}
-		_, cfg, err := loadConfig(fs, flags, args[1:], stderr)
+		_, cfg, err := loadConfig("weft config check", configHelp+"\nFlags:\n", args[1:], stderr)
 		if err != nil {
 			return err
 		}
@@ -78,14 +70,7 @@ Flags:
 `
 
 func reloadCmd(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("weft reload", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	flags := config.NewFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, reloadHelp)
-		fs.PrintDefaults()
-	}
-	_, cfg, err := loadConfig(fs, flags, args, stderr)
+	_, cfg, err := loadConfig("weft reload", reloadHelp, args, stderr)
 	if err != nil {
 		return err
 	}

@@ -104,14 +104,7 @@ func versionString() string {
 }
 
 func serve(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("weft serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	flags := config.NewFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, serveHelp)
-		fs.PrintDefaults()
-	}
-	opts, cfg, err := loadConfig(fs, flags, args, stderr)
+	opts, cfg, err := loadConfig("weft serve", serveHelp, args, stderr)
 	if err != nil {
 		return err
 	}
@@ -142,9 +135,17 @@ which override the file. "weft config example" prints a file with every key,
 Flags:
 `
 
-// loadConfig parses a command line of serve's flags and [DIR], then loads
-// the configuration. Its errors are explained on stderr already.
-func loadConfig(fs *flag.FlagSet, flags *config.Flags, args []string, stderr io.Writer) (config.Options, *config.Config, error) {
+// loadConfig parses a command line of serve's flags and [DIR] for the
+// command name, whose usage starts with help, then loads the
+// configuration. Its errors are explained on stderr already.
+func loadConfig(name, help string, args []string, stderr io.Writer) (config.Options, *config.Config, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	flags := config.NewFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, help)
+		fs.PrintDefaults()
+	}
 	opts := config.Options{Env: os.Environ(), Flags: flags, Engines: server.EngineNames()}
 	positional, err := parseInterleaved(fs, args)
 	if err != nil {

@@ -3,10 +3,7 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -87,82 +84,36 @@ func testReloadUnderLoad(t *testing.T, eng string) {
 		lost = append(lost, what)
 		mu.Unlock()
 	}
-	// ask sends GET path on c and reads the answer; a nil answer and a
-	// nil error mean the server had closed c before the request (not a
-	// lost request).
-	ask := func(c net.Conn, br *bufio.Reader, path string, closing bool) (*answer, bool, error) {
-		if conformance.ClosedByServer(c) {
-			return nil, true, nil
-		}
-		req := "GET " + path + " HTTP/1.1\r\nHost: t\r\n"
-		if closing {
-			req += "Connection: close\r\n"
-		}
-		a := &answer{sent: time.Now()}
-		if _, err := io.WriteString(c, req+"\r\n"); err != nil {
-			return nil, true, nil // nothing was taken
-		}
-		c.SetReadDeadline(time.Now().Add(15 * time.Second))
-		raw, closed, err := conformance.ReadResponse(br)
-		a.got = time.Now()
-		if err != nil {
-			return nil, true, fmt.Errorf("GET %s: %w after %d bytes", path, err, len(raw))
-		}
+	record := func(p, raw string, sent, got time.Time) {
 		head, body, _ := strings.Cut(raw, "\r\n\r\n")
-		if !strings.HasPrefix(head, "HTTP/1.1 200 ") || body != bodies[path] {
-			return nil, true, fmt.Errorf("GET %s: wrong answer %q", path, head)
-		}
 		age, ok := strings.CutPrefix(header(raw, "Cache-Control"), "max-age=")
-		if a.gen, err = strconv.Atoi(age); !ok || err != nil {
-			return nil, true, fmt.Errorf("GET %s: Cache-Control %q", path, header(raw, "Cache-Control"))
+		gen, err := strconv.Atoi(age)
+		switch {
+		case !strings.HasPrefix(head, "HTTP/1.1 200 ") || body != bodies[p]:
+			fail(fmt.Sprintf("GET %s: wrong answer %q", p, head))
+		case !ok || err != nil:
+			fail(fmt.Sprintf("GET %s: Cache-Control %q", p, header(raw, "Cache-Control")))
+		default:
+			mu.Lock()
+			answers = append(answers, answer{sent, got, gen})
+			mu.Unlock()
 		}
-		return a, closed, nil
 	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	client := func(i int, keepAlive bool) {
-		defer wg.Done()
-		var c net.Conn
-		var br *bufio.Reader
-		defer func() {
-			if c != nil {
-				c.Close()
-			}
-		}()
-		for n := 0; ; n++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if c == nil {
-				var err error
-				if c, err = net.DialTimeout("tcp", s.addr, 10*time.Second); err != nil {
-					fail("connect: " + err.Error())
-					time.Sleep(10 * time.Millisecond)
-					continue
-				}
-				br = bufio.NewReader(c)
-			}
-			a, closed, err := ask(c, br, paths[(i+n)%len(paths)], !keepAlive)
-			switch {
-			case err != nil:
-				fail(err.Error())
-			case a != nil:
-				mu.Lock()
-				answers = append(answers, *a)
-				mu.Unlock()
-			}
-			if closed || !keepAlive {
-				c.Close()
-				c = nil
-			}
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		rc := &conformance.RawClient{
+			Addr:      s.addr,
+			KeepAlive: i%2 == 0,
+			Path:      func(n int) string { return paths[(i+n)%len(paths)] },
+			Answered:  record,
+			Lost:      func(kind, what string) { fail(kind + ": " + what) },
 		}
-	}
-	for i := 0; i < 4; i++ {
-		wg.Add(2)
-		go client(i, true)
-		go client(i, false)
+		go func() {
+			defer wg.Done()
+			rc.Run(stop)
+		}()
 	}
 	for n := 1; n <= reloads; n++ {
 		time.Sleep(50 * time.Millisecond)

@@ -74,18 +74,12 @@ func parseString(field any, s string) (any, error) {
 	switch field.(type) {
 	case *string:
 		return s, nil
-	case *int:
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil {
-			return nil, fmt.Errorf("want an integer, got %q", s)
-		}
-		return n, nil
-	case *int64:
+	case *int, *int64:
 		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
 		if err != nil {
 			return nil, fmt.Errorf("want an integer, got %q", s)
 		}
-		return n, nil
+		return fromInt64(field, n)
 	case *bool:
 		b, err := strconv.ParseBool(strings.TrimSpace(s))
 		if err != nil {
@@ -139,11 +133,7 @@ func fromFile(field any, fv reflect.Value, name string) (any, error) {
 	v := fv.Elem().Interface()
 	switch field.(type) {
 	case *int:
-		n := v.(int64)
-		if int64(int(n)) != n {
-			return nil, fmt.Errorf("%d is too large", n)
-		}
-		return int(n), nil
+		return fromInt64(field, v.(int64))
 	case *time.Duration:
 		return parseDuration(v.(string))
 	case *[]site.CacheRule:
@@ -166,6 +156,17 @@ func fromFile(field any, fv reflect.Value, name string) (any, error) {
 		return m, nil
 	}
 	return v, nil
+}
+
+// fromInt64 converts n to the type of field, an *int or an *int64.
+func fromInt64(field any, n int64) (any, error) {
+	if _, ok := field.(*int); !ok {
+		return n, nil
+	}
+	if int64(int(n)) != n {
+		return nil, fmt.Errorf("%d is too large", n)
+	}
+	return int(n), nil
 }
 
 // partError is an error about a part of a key's value: an entry of a

@@ -75,76 +75,26 @@ func testReloadRaw(t *testing.T, inner string) {
 	var wg sync.WaitGroup
 	for i := 0; i < conns; i++ {
 		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			var c net.Conn
-			var br *bufio.Reader
-			defer func() {
-				if c != nil {
-					c.Close()
-				}
-			}()
-			for n := 0; ; n++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if c != nil && conformance.ClosedByServer(c) {
-					c.Close()
-					c = nil
-				}
-				if c == nil {
-					var err error
-					if c, err = net.DialTimeout("tcp", srv.Addr, 10*time.Second); err != nil {
-						loseOne("connect failed", "connect: "+err.Error())
-						time.Sleep(10 * time.Millisecond)
-						continue
-					}
-					reopened.Add(1)
-					br = bufio.NewReader(c)
-				}
-				p := paths[(i+n)%len(paths)]
-				if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", p); err != nil {
-					// The server closed it after the check: nothing was
-					// accepted by the kernel if the write failed.
-					c.Close()
-					c = nil
-					continue
-				}
-				c.SetReadDeadline(time.Now().Add(15 * time.Second))
-				raw, closing, err := conformance.ReadResponse(br)
-				c.SetReadDeadline(time.Time{})
-				if err != nil {
-					kind := "answer cut"
-					switch {
-					case len(raw) == 0 && errors.Is(err, io.EOF):
-						kind = "no answer, FIN"
-					case len(raw) == 0 && errors.Is(err, syscall.ECONNRESET):
-						kind = "no answer, reset"
-					case len(raw) == 0:
-						kind = "no answer"
-					}
-					loseOne(kind, fmt.Sprintf("GET %s: %v after %d bytes", p, err, len(raw)))
-					c.Close()
-					c = nil
-					continue
-				}
+		rc := &conformance.RawClient{
+			Addr:      srv.Addr,
+			KeepAlive: true,
+			Path:      func(n int) string { return paths[(i+n)%len(paths)] },
+			Answered: func(p, raw string, _, _ time.Time) {
 				got := dateHeader.ReplaceAllString(raw, "Date: -\r")
-				if closing {
-					got = strings.Replace(got, "Connection: close\r\n", "", 1)
-				}
+				got = strings.Replace(got, "Connection: close\r\n", "", 1)
 				if got != want[p] {
 					loseOne("wrong answer", fmt.Sprintf("GET %s: wrong answer %q", p, raw))
 				} else {
 					answered.Add(1)
 				}
-				if closing {
-					c.Close()
-					c = nil
-				}
-			}
-		}(i)
+			},
+			Lost:   loseOne,
+			Opened: func() { reopened.Add(1) },
+		}
+		go func() {
+			defer wg.Done()
+			rc.Run(stop)
+		}()
 	}
 	for r := 0; r < reloads; r++ {
 		prev := children(t, srv.PID)

@@ -1,6 +1,7 @@
 // Package server wires weft together: it opens the document root, builds
 // the access log, picks the engine from an explicit table, listens, and runs
-// until its context ends, then shuts down gracefully.
+// until its context ends, then shuts down gracefully. On SIGHUP it reloads
+// the configuration (reload.go).
 package server
 
 import (
@@ -215,9 +216,11 @@ func Run(ctx context.Context, cfg Config) error {
 
 	// Signals are the process's, handled here for every engine (an
 	// engine installs no handler): SIGHUP and SIGUSR1 reopen the access
-	// log file, for log rotation; the prefork supervisor also replaces
-	// its workers on SIGHUP and passes SIGUSR1 on to them, so that they
-	// reopen theirs. Workers reopen their own log on either.
+	// log file, for log rotation. SIGHUP also reloads the configuration:
+	// in-process engines swap in the new site; the prefork supervisor
+	// checks it, then replaces its workers (which read it themselves).
+	// The supervisor passes SIGUSR1 on to its workers, so that they
+	// reopen their logs. Workers reopen their own log on either.
 	rs := &running{cfg: &cfg, alog: alog, logFile: logFile, sw: sw, ret: ret, roots: &roots}
 	if p, ok := eng.(process.Engine); ok && !worker {
 		toEngine := make(chan os.Signal, 4)

@@ -70,7 +70,8 @@ func bench(args []string, stdout, stderr io.Writer) error {
 
 func benchOne(ctx context.Context, exe string, dir []string, eng, path string, conns int, d time.Duration) (string, error) {
 	args := append([]string{"serve"}, dir...)
-	args = append(args, "--addr", "127.0.0.1:0", "--engine", eng, "--no-access-log", "--max-conns", "20000")
+	// --config '': the engines on the defaults, whatever weft.toml is here.
+	args = append(args, "--config", "", "--addr", "127.0.0.1:0", "--engine", eng, "--no-access-log", "--max-conns", "20000")
 	cmd := exec.Command(exe, args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {

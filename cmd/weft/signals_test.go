@@ -27,8 +27,17 @@ type started struct {
 // pipe stdout (the read end of which the caller owns).
 func startServe(t *testing.T, stdoutR, stdoutW *os.File, stderr io.Writer, args ...string) *started {
 	t.Helper()
+	return startServeIn(t, "", nil, stdoutR, stdoutW, stderr, args...)
+}
+
+// startServeIn is startServe in the working directory dir ("" for this
+// one) with env added to the environment.
+func startServeIn(t *testing.T, dir string, env []string, stdoutR, stdoutW *os.File, stderr io.Writer, args ...string) *started {
+	t.Helper()
 	s := &started{exited: make(chan struct{})}
 	s.cmd = exec.Command(weftBin(t), append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	s.cmd.Dir = dir
+	s.cmd.Env = append(os.Environ(), env...)
 	s.cmd.Stdout = stdoutW
 	if stderr == nil {
 		s.stderr = &syncBuffer{}

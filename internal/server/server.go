@@ -1,6 +1,7 @@
 // Package server wires weft together: it opens the document root, builds
 // the access log, picks the engine from an explicit table, listens, and runs
-// until its context ends, then shuts down gracefully.
+// until its context ends, then shuts down gracefully. On SIGHUP it reloads
+// the configuration (reload.go).
 package server
 
 import (
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/weft-server/weft/internal/accesslog"
+	"github.com/weft-server/weft/internal/config"
 	"github.com/weft-server/weft/internal/engine"
 	"github.com/weft-server/weft/internal/engine/epoll"
 	"github.com/weft-server/weft/internal/engine/goroutine"
@@ -24,7 +26,7 @@ import (
 	"github.com/weft-server/weft/internal/engine/process"
 	"github.com/weft-server/weft/internal/engine/serial"
 	"github.com/weft-server/weft/internal/engine/thread"
-	"github.com/weft-server/weft/internal/sample"
+	"github.com/weft-server/weft/internal/http1"
 	"github.com/weft-server/weft/internal/site"
 )
 
@@ -48,6 +50,42 @@ type Config struct {
 	ErrorLog   *slog.Logger
 	OnListen   func(addr net.Addr) // called once listening; nil prints a banner
 	FlushEvery time.Duration       // access log flush interval
+
+	PidFile string // the process id is written here while serving ("" for nowhere); not by a prefork worker
+
+	// Loaded is the configuration the fields above were derived from (see
+	// FromConfig), nil for one built by hand. Reload, when set, reads the
+	// configuration again for SIGHUP: see reload.go.
+	Loaded *config.Config
+	Reload func() (*config.Config, error)
+}
+
+// FromConfig derives the server's configuration from c (valid, as
+// config.Load returns it).
+func FromConfig(c *config.Config) Config {
+	format, _ := accesslog.ParseFormat(c.LogFormat)
+	return Config{
+		Addr:         c.Listen(),
+		Engine:       c.Engine,
+		Workers:      c.Workers,
+		WorkerEngine: c.WorkerEngine,
+		Site:         c.Site(),
+		Limits: engine.Config{
+			Limits:            http1.Limits{MaxHeadBytes: c.MaxHeaderBytes, MaxHeaderCount: c.MaxHeaderFields},
+			ReadHeaderTimeout: c.ReadHeaderTimeout,
+			IdleTimeout:       c.IdleTimeout,
+			WriteTimeout:      c.WriteTimeout,
+			ShutdownTimeout:   c.ShutdownTimeout,
+			MaxConns:          c.MaxConns,
+			MaxBodyBytes:      c.MaxBodyBytes,
+		},
+		PprofAddr: c.Pprof,
+		AccessLog: !c.NoAccessLog,
+		LogFormat: format,
+		LogFile:   c.AccessLog,
+		PidFile:   c.PidFile,
+		Loaded:    c,
+	}
 }
 
 // Engines is the table of engines by name. The process engine's workers
@@ -118,18 +156,18 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	scfg := cfg.Site
 	label := scfg.Root
-	if root := os.Getenv(process.EnvRoot); worker && scfg.Root == "" && root != "" {
-		scfg.Root = root
+	var roots roots
+	if worker {
+		roots.sample = os.Getenv(process.EnvRoot)
 	}
+	defer roots.close()
 	if scfg.Root == "" {
-		dir, cleanup, err := sample.Extract()
-		if err != nil {
+		label = "the built-in sample site"
+		if scfg.Root, err = roots.resolve(""); err != nil {
 			return err
 		}
-		defer cleanup()
-		scfg.Root, label = dir, "the built-in sample site"
-		if p, ok := eng.(process.Engine); ok {
-			p.Env = append(p.Env, process.EnvRoot+"="+dir)
+		if p, ok := eng.(process.Engine); ok && !worker {
+			p.Env = append(p.Env, process.EnvRoot+"="+scfg.Root)
 			eng = p
 		}
 	}
@@ -137,11 +175,18 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-
+	sw := newSwitch(st)
 	ecfg := cfg.Limits
-	ecfg.Handler = st
+	ret := &retirer{log: cfg.ErrorLog, grace: ecfg.WithDefaults().ShutdownTimeout, stop: make(chan struct{})}
+	defer func() {
+		ret.shutdown()
+		sw.cur.Load().site.Close()
+	}()
+	ecfg.Handler = sw
 	ecfg.ErrorLog = cfg.ErrorLog
+	if l := cfg.Loaded; l != nil && len(l.Ignored) > 0 && !worker {
+		cfg.ErrorLog.Warn("ignoring WEFT_* environment variables that name no setting", "names", strings.Join(l.Ignored, " "))
+	}
 	var alog *accesslog.Logger
 	logFile := ""
 	if cfg.AccessLog {
@@ -171,12 +216,15 @@ func Run(ctx context.Context, cfg Config) error {
 
 	// Signals are the process's, handled here for every engine (an
 	// engine installs no handler): SIGHUP and SIGUSR1 reopen the access
-	// log file, for log rotation; the prefork supervisor also replaces
-	// its workers on SIGHUP and passes SIGUSR1 on to them, so that they
-	// reopen theirs. Workers reopen their own log on either.
-	var toEngine chan os.Signal
+	// log file, for log rotation. SIGHUP also reloads the configuration:
+	// in-process engines swap in the new site; the prefork supervisor
+	// checks it, then replaces its workers (which read it themselves).
+	// The supervisor passes SIGUSR1 on to its workers, so that they
+	// reopen their logs. Workers reopen their own log on either.
+	rs := &running{cfg: &cfg, alog: alog, logFile: logFile, sw: sw, ret: ret, roots: &roots}
 	if p, ok := eng.(process.Engine); ok && !worker {
-		toEngine = make(chan os.Signal, 4)
+		toEngine := make(chan os.Signal, 4)
+		rs.toEngine = toEngine
 		p.Signals = toEngine
 		eng = p
 	}
@@ -188,7 +236,7 @@ func Run(ctx context.Context, cfg Config) error {
 		for {
 			select {
 			case sig := <-sigs:
-				onSignal(sig, alog, logFile, toEngine, cfg.ErrorLog)
+				rs.onSignal(sig)
 			case <-sigDone:
 				return
 			}
@@ -216,6 +264,14 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	if cfg.PidFile != "" && !worker {
+		remove, err := writePidFile(cfg.PidFile)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer remove()
+	}
 	if worker {
 		process.WorkerReady()
 	} else if cfg.OnListen != nil {
@@ -239,28 +295,49 @@ func openLog(name string) (*os.File, error) {
 	return f, nil
 }
 
+// running is what the signal handler works on.
+type running struct {
+	cfg      *Config
+	alog     *accesslog.Logger
+	logFile  string
+	toEngine chan<- os.Signal // the process engine's, or nil
+	sw       *siteSwitch
+	ret      *retirer
+	roots    *roots
+}
+
 // onSignal handles SIGHUP or SIGUSR1: it reopens the access log file (a
-// log on standard output is flushed, retrying after a failure), passes
-// the signal on to the engine when it takes signals, and logs one line.
-func onSignal(sig os.Signal, alog *accesslog.Logger, logFile string, toEngine chan<- os.Signal, elog *slog.Logger) {
+// log on standard output is flushed, retrying after a failure); on SIGHUP
+// it reloads the configuration (see reload); it passes the signal on to
+// the engine when it takes signals, but a SIGHUP only with a valid
+// configuration; and it logs one line.
+func (r *running) onSignal(sig os.Signal) {
 	attrs := []any{"signal", sig.String()}
 	switch {
-	case alog == nil:
+	case r.alog == nil:
 		attrs = append(attrs, "access_log", "off")
-	case logFile == "":
-		alog.Flush()
+	case r.logFile == "":
+		r.alog.Flush()
 		attrs = append(attrs, "access_log", "standard output, flushed")
 	default:
-		if f, err := openLog(logFile); err != nil {
+		if f, err := openLog(r.logFile); err != nil {
 			attrs = append(attrs, "access_log", "not reopened; still writing to the old file", "err", err)
 		} else {
-			alog.Reopen(f).(*os.File).Close()
-			attrs = append(attrs, "access_log", "reopened "+logFile)
+			r.alog.Reopen(f).(*os.File).Close()
+			attrs = append(attrs, "access_log", "reopened "+r.logFile)
 		}
 	}
-	if toEngine != nil {
+	forward := r.toEngine != nil
+	if sig == syscall.SIGHUP && r.cfg.Reload != nil {
+		if r.toEngine != nil {
+			forward = r.checkForWorkers()
+		} else {
+			r.reload()
+		}
+	}
+	if forward {
 		select {
-		case toEngine <- sig:
+		case r.toEngine <- sig:
 			if sig == syscall.SIGHUP {
 				attrs = append(attrs, "workers", "replacing")
 			} else {
@@ -269,8 +346,10 @@ func onSignal(sig os.Signal, alog *accesslog.Logger, logFile string, toEngine ch
 		default:
 			attrs = append(attrs, "workers", "busy; signal dropped")
 		}
+	} else if r.toEngine != nil {
+		attrs = append(attrs, "workers", "kept")
 	}
-	elog.Info("signal received", attrs...)
+	r.cfg.ErrorLog.Info("signal received", attrs...)
 }
 
 func inheritedListener() (*net.TCPListener, error) {

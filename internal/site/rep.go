@@ -3,7 +3,6 @@ package site
 import (
 	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/weft-server/weft/internal/codec"
@@ -40,8 +39,7 @@ const buildShift = 8
 // reps is a Site's representation policy and its builders.
 type reps struct {
 	cfg   CompressConfig
-	slots chan struct{} // one per build under way
-	wg    sync.WaitGroup
+	slots chan struct{} // one per build under way; all taken once closed
 }
 
 func newReps(cfg CompressConfig) *reps {
@@ -199,12 +197,10 @@ func (s *Site) build(e *entry, c codec.Coding) {
 		e.Close()
 		return
 	}
-	s.reps.wg.Add(1)
 	go func() {
 		defer func() {
-			<-s.reps.slots
 			e.Close()
-			s.reps.wg.Done()
+			<-s.reps.slots
 		}()
 		if r := s.compress(e, c); r != nil {
 			s.cache.attach(e, c, r)
@@ -212,6 +208,16 @@ func (s *Site) build(e *entry, c codec.Coding) {
 			e.drop(c)
 		}
 	}()
+}
+
+// close waits for the builds under way, then keeps every slot, so that a
+// build asked for later gives up at once. Unlike a WaitGroup, it may run
+// while requests still come in (a reload closes a site that the memory
+// path of a request may still be in).
+func (r *reps) close() {
+	for range cap(r.slots) {
+		r.slots <- struct{}{}
+	}
 }
 
 // minGain is how much smaller, in hundredths, a variant must be than the

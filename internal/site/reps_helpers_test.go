@@ -154,3 +154,14 @@ func tagCoding(tag string) codec.Coding {
 }
 
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
+
+// waitIdle waits until no build is under way: it takes every slot, then
+// gives them back.
+func (r *reps) waitIdle() {
+	for range cap(r.slots) {
+		r.slots <- struct{}{}
+	}
+	for range cap(r.slots) {
+		<-r.slots
+	}
+}

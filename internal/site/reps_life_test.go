@@ -259,7 +259,7 @@ func descriptorLifetimes(t *testing.T, cc CacheConfig) {
 	seenMu.Unlock()
 	close(stop)
 	mut.Wait()
-	st.reps.wg.Wait()
+	st.reps.waitIdle()
 
 	_, _, counted := st.CacheStats()
 	held := fdsTo(root)

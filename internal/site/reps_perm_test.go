@@ -97,9 +97,9 @@ func checkSidecarTraversable(t *testing.T, root string) {
 		if w.status != 200 || w.hdr["content-encoding"] != tc.sidecar {
 			t.Fatalf("%s: %d %q", tc.name, w.status, w.hdr["content-encoding"])
 		}
-		st.reps.wg.Wait()                                                 // a gzip build, if any (one slot)
+		st.reps.waitIdle()                                                // a gzip build, if any (one slot)
 		serveRaw(t, st, "GET", "/"+tc.name, "Accept-Encoding: br").send() // starts the br build
-		st.reps.wg.Wait()
+		st.reps.waitIdle()
 		entry := func() *entry {
 			e := st.cache.lookup([]byte(tc.name), time.Now(), false)
 			if e != nil {

@@ -83,7 +83,7 @@ func TestIfRangeDateSplicesRepresentations(t *testing.T) {
 	lm := first.hdr["last-modified"]
 	const cut = 1000
 	got := append([]byte(nil), first.body[:cut]...) // the download was cut here
-	st.reps.wg.Wait()                               // the br variant is ready
+	st.reps.waitIdle()                              // the br variant is ready
 
 	r := serveRaw(t, st, "GET", "/app.js", "Accept-Encoding: br", fmt.Sprintf("Range: bytes=%d-", cut), "If-Range: "+lm).send()
 	switch r.status {
@@ -229,7 +229,7 @@ func Test416OfAVariant(t *testing.T) {
 	root := reviewTree(t, map[string][]byte{"app.js": js})
 	st := openReview(t, Config{Root: root})
 	serveRaw(t, st, "GET", "/app.js", "Accept-Encoding: gzip").send()
-	st.reps.wg.Wait()
+	st.reps.waitIdle()
 	full := serveRaw(t, st, "GET", "/app.js", "Accept-Encoding: gzip").send()
 	if full.hdr["content-encoding"] != "gzip" {
 		t.Fatalf("no gzip variant")
@@ -257,7 +257,7 @@ func TestIdentityWhileBuildingIsCachedForAYear(t *testing.T) {
 	root := reviewTree(t, map[string][]byte{"assets/app.3f9a1c2b.js": js})
 	st := openReview(t, Config{Root: root})
 	w := serveRaw(t, st, "GET", "/assets/app.3f9a1c2b.js", "Accept-Encoding: gzip, br").send()
-	st.reps.wg.Wait()
+	st.reps.waitIdle()
 	later := serveRaw(t, st, "GET", "/assets/app.3f9a1c2b.js", "Accept-Encoding: gzip, br").send()
 	if later.hdr["content-encoding"] != "br" {
 		t.Fatalf("the br variant was never built (%q)", later.hdr["content-encoding"])

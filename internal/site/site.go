@@ -140,8 +140,11 @@ func Open(cfg Config) (*Site, error) {
 }
 
 // Close releases the root and the cache, once builds under way are done.
+// Responses planned before keep the entries they hold. No request may be
+// in ServeHTTP1 (the disk path) any more; one in ServeFromMemory may, and
+// is answered from the entries it finds or misses.
 func (s *Site) Close() error {
-	s.reps.wg.Wait()
+	s.reps.close()
 	s.cache.close()
 	if s.rootDir != nil {
 		s.rootDir.Close()

@@ -23,57 +23,7 @@ import (
 	"github.com/weft-server/weft/internal/site"
 )
 
-// rawResponse reads one response to a GET off br, byte for byte: it
-// returns the exact bytes and whether the server said Connection: close.
-func rawResponse(br *bufio.Reader) (string, bool, error) {
-	var b strings.Builder
-	length, closing := -1, false
-	for {
-		line, err := br.ReadString('\n')
-		b.WriteString(line)
-		if err != nil {
-			return b.String(), closing, err
-		}
-		if line == "\r\n" {
-			break
-		}
-		k, v, _ := strings.Cut(strings.TrimRight(line, "\r\n"), ":")
-		v = strings.TrimSpace(v)
-		switch strings.ToLower(k) {
-		case "content-length":
-			length, _ = strconv.Atoi(v)
-		case "connection":
-			closing = strings.EqualFold(v, "close")
-		}
-	}
-	if length < 0 {
-		return b.String(), closing, errors.New("no Content-Length")
-	}
-	body := make([]byte, length)
-	n, err := io.ReadFull(br, body)
-	b.Write(body[:n])
-	return b.String(), closing, err
-}
-
 var dateHeader = regexp.MustCompile(`(?m)^Date: [^\r]*\r$`)
-
-// closedByServer reports whether the server has closed c (a FIN or a
-// reset is waiting), without blocking: a connection closed before a
-// request was written is not a lost request. (A read with a deadline in
-// the past would not do: Go returns the timeout without reading.)
-func closedByServer(c net.Conn) bool {
-	rc, err := c.(*net.TCPConn).SyscallConn()
-	if err != nil {
-		return true
-	}
-	closed := false
-	rc.Control(func(fd uintptr) {
-		var b [1]byte
-		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		closed = err != syscall.EAGAIN || n > 0 // n > 0: bytes nobody asked for
-	})
-	return closed
-}
 
 // TestReloadRawClientsLoseNothing is the reload claim attacked with clients
 // that never retry: 32 keep-alive connections, each writing a request and
@@ -100,7 +50,7 @@ func testReloadRaw(t *testing.T, inner string) {
 			t.Fatal(err)
 		}
 		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", p)
-		raw, _, err := rawResponse(bufio.NewReader(c))
+		raw, _, err := conformance.ReadResponse(bufio.NewReader(c))
 		c.Close()
 		if err != nil || !strings.HasPrefix(raw, "HTTP/1.1 200 ") {
 			t.Fatalf("GET %s: %q, %v", p, raw, err)
@@ -125,76 +75,26 @@ func testReloadRaw(t *testing.T, inner string) {
 	var wg sync.WaitGroup
 	for i := 0; i < conns; i++ {
 		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			var c net.Conn
-			var br *bufio.Reader
-			defer func() {
-				if c != nil {
-					c.Close()
-				}
-			}()
-			for n := 0; ; n++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if c != nil && closedByServer(c) {
-					c.Close()
-					c = nil
-				}
-				if c == nil {
-					var err error
-					if c, err = net.DialTimeout("tcp", srv.Addr, 10*time.Second); err != nil {
-						loseOne("connect failed", "connect: "+err.Error())
-						time.Sleep(10 * time.Millisecond)
-						continue
-					}
-					reopened.Add(1)
-					br = bufio.NewReader(c)
-				}
-				p := paths[(i+n)%len(paths)]
-				if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", p); err != nil {
-					// The server closed it after the check: nothing was
-					// accepted by the kernel if the write failed.
-					c.Close()
-					c = nil
-					continue
-				}
-				c.SetReadDeadline(time.Now().Add(15 * time.Second))
-				raw, closing, err := rawResponse(br)
-				c.SetReadDeadline(time.Time{})
-				if err != nil {
-					kind := "answer cut"
-					switch {
-					case len(raw) == 0 && errors.Is(err, io.EOF):
-						kind = "no answer, FIN"
-					case len(raw) == 0 && errors.Is(err, syscall.ECONNRESET):
-						kind = "no answer, reset"
-					case len(raw) == 0:
-						kind = "no answer"
-					}
-					loseOne(kind, fmt.Sprintf("GET %s: %v after %d bytes", p, err, len(raw)))
-					c.Close()
-					c = nil
-					continue
-				}
+		rc := &conformance.RawClient{
+			Addr:      srv.Addr,
+			KeepAlive: true,
+			Path:      func(n int) string { return paths[(i+n)%len(paths)] },
+			Answered: func(p, raw string, _, _ time.Time) {
 				got := dateHeader.ReplaceAllString(raw, "Date: -\r")
-				if closing {
-					got = strings.Replace(got, "Connection: close\r\n", "", 1)
-				}
+				got = strings.Replace(got, "Connection: close\r\n", "", 1)
 				if got != want[p] {
 					loseOne("wrong answer", fmt.Sprintf("GET %s: wrong answer %q", p, raw))
 				} else {
 					answered.Add(1)
 				}
-				if closing {
-					c.Close()
-					c = nil
-				}
-			}
-		}(i)
+			},
+			Lost:   loseOne,
+			Opened: func() { reopened.Add(1) },
+		}
+		go func() {
+			defer wg.Done()
+			rc.Run(stop)
+		}()
 	}
 	for r := 0; r < reloads; r++ {
 		prev := children(t, srv.PID)
@@ -258,7 +158,7 @@ func slowDownload(t *testing.T, addr string) (net.Conn, func() error) {
 	}
 	return c, func() error {
 		c.SetReadDeadline(time.Now().Add(30 * time.Second))
-		raw, _, err := rawResponse(bufio.NewReader(io.MultiReader(strings.NewReader(head), br)))
+		raw, _, err := conformance.ReadResponse(bufio.NewReader(io.MultiReader(strings.NewReader(head), br)))
 		if err != nil {
 			return err
 		}

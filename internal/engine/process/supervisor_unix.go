@@ -81,6 +81,7 @@ func (e Engine) Serve(ctx context.Context, l net.Listener, cfg *engine.Config) e
 		}
 		live[w] = true
 	}
+	cfg.ErrorLog.Info("workers ready", "workers", n)
 	backoff := 100 * time.Millisecond
 	var restartAt []time.Time // pending restarts of crashed workers
 	for {
@@ -121,6 +122,7 @@ func (e Engine) Serve(ctx context.Context, l net.Listener, cfg *engine.Config) e
 				go func() {
 					defer draining.Done()
 					s.stopAll(old, false)
+					cfg.ErrorLog.Info("reload: old workers stopped", "workers", len(old))
 				}()
 				cfg.ErrorLog.Info("reloaded", "workers", n)
 			}

@@ -1,0 +1,297 @@
+// Package config builds weft's configuration: one Config value from the
+// built-in defaults, then a TOML file, then WEFT_* environment variables,
+// then command-line flags, each overriding the one before. Every setting
+// is a Key of the table Keys, which names it in all three sources and
+// documents it. Checking is strict: an unknown key, a wrong type or an
+// invalid value is an error that names where it came from (the file and
+// line, the variable, or the flag), and the Config records the source of
+// every value. The package reads the configuration file and nothing else.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/weft-server/weft/internal/codec"
+	"github.com/weft-server/weft/internal/site"
+)
+
+// Config is the configuration of `weft serve`, one field per key of Keys.
+// A Config from Load is valid; treat it as immutable.
+type Config struct {
+	Root         string
+	Addr         string
+	Port         int
+	Engine       string
+	Workers      int
+	WorkerEngine string
+
+	Dotfiles bool
+	Listing  bool
+	Index    string
+	MIME     map[string]string
+
+	LogFormat   string
+	AccessLog   string
+	NoAccessLog bool
+
+	ReadHeaderTimeout time.Duration
+	IdleTimeout       time.Duration
+	WriteTimeout      time.Duration
+	ShutdownTimeout   time.Duration
+	MaxConns          int
+	MaxHeaderBytes    int
+	MaxHeaderFields   int
+	MaxBodyBytes      int64
+
+	CacheMaxBytes int64
+	CacheMaxFile  int64
+	CacheMaxOpen  int
+	CacheNoWatch  bool
+
+	Compress         bool
+	CompressTypes    string
+	CompressMinBytes int64
+	CompressMaxBytes int64
+	Precompressed    bool
+	ETag             string
+	CacheControl     []site.CacheRule
+	NoCacheControl   bool
+
+	Pprof   string
+	PidFile string
+
+	// File is the configuration file that was read, "" for none.
+	File string
+	// Ignored lists the WEFT_* environment variables that name no key and
+	// were ignored (see Options.Env).
+	Ignored []string
+
+	sources map[string]Source
+}
+
+// Defaults returns the configuration with every key at its default.
+func Defaults() *Config {
+	c := &Config{sources: map[string]Source{}}
+	for i := range Keys {
+		k := &Keys[i]
+		f := k.field(c)
+		set(f, k.def)
+		set(f, clone(f))
+	}
+	return c
+}
+
+// Source says where a value came from.
+type Source struct {
+	Kind SourceKind
+	Name string // the file, the environment variable or the flag
+	Line int    // in the file
+}
+
+// SourceKind is the kind of a Source, lowest precedence first.
+type SourceKind int
+
+const (
+	FromDefault SourceKind = iota
+	FromFile
+	FromEnv
+	FromFlag
+	FromArg // serve's DIR argument, for root
+)
+
+func (s Source) String() string {
+	switch s.Kind {
+	case FromFile:
+		return s.Name + ":" + strconv.Itoa(s.Line)
+	case FromEnv:
+		return "env " + s.Name
+	case FromFlag:
+		return "flag --" + s.Name
+	case FromArg:
+		return "argument DIR"
+	}
+	return "default"
+}
+
+// Source returns where the value of the key name came from.
+func (c *Config) Source(name string) Source { return c.sources[name] }
+
+// Set reports whether the key name was given by a source, not defaulted.
+func (c *Config) Set(name string) bool { return c.sources[name].Kind != FromDefault }
+
+// Listen is the address to listen on: addr, with its port replaced by
+// port when port is set.
+func (c *Config) Listen() string {
+	if !c.Set("port") {
+		return c.Addr
+	}
+	host, _, _ := net.SplitHostPort(c.Addr)
+	return net.JoinHostPort(host, strconv.Itoa(c.Port))
+}
+
+// Site is the site configuration.
+func (c *Config) Site() site.Config {
+	types, _ := codec.ParseTypes(c.CompressTypes) // checked by Load
+	sc := site.Config{
+		Root:     c.Root,
+		Index:    c.Index,
+		Dotfiles: c.Dotfiles,
+		Listing:  c.Listing,
+		MIME:     clone(&c.MIME).(map[string]string),
+		Cache:    site.CacheConfig{MaxBytes: c.CacheMaxBytes, MaxFile: c.CacheMaxFile, MaxOpen: c.CacheMaxOpen, NoWatch: c.CacheNoWatch},
+		Compress: site.CompressConfig{
+			Off:             !c.Compress,
+			Types:           &types,
+			MinBytes:        max(c.CompressMinBytes, 1),
+			MaxBytes:        c.CompressMaxBytes,
+			NoPrecompressed: !c.Precompressed,
+		},
+		ETag:           c.ETag,
+		CacheControl:   clone(&c.CacheControl).([]site.CacheRule),
+		NoCacheControl: c.NoCacheControl,
+	}
+	if c.CacheMaxBytes == 0 {
+		sc.Cache.MaxBytes = -1 // off
+	}
+	return sc
+}
+
+// Changed lists the keys whose values differ between a and b.
+func Changed(a, b *Config) []string {
+	var names []string
+	for i := range Keys {
+		k := &Keys[i]
+		if format(clone(k.field(a))) != format(clone(k.field(b))) {
+			names = append(names, k.Name)
+		}
+	}
+	return names
+}
+
+// Options are the inputs of Load besides the defaults.
+type Options struct {
+	// Env is the environment, as os.Environ returns it: WEFT_CONFIG names
+	// the file, WEFT_<KEY> sets a key. An unknown WEFT_* name close to a
+	// known one (a typo) is an error; any other is ignored and listed in
+	// Config.Ignored, since the prefix is shared with weft's own
+	// internal and test variables.
+	Env []string
+	// Flags are the parsed command-line flags (nil for none): they set
+	// keys, and --config names the file.
+	Flags *Flags
+	// Engines, when not nil, are the names engine and worker_engine may
+	// take; another is an error that wraps ErrUnavailable.
+	Engines []string
+	// Dir is where weft.toml is looked for when no file is named ("" for
+	// the working directory).
+	Dir string
+}
+
+// DefaultFile is read, when present in the working directory, if no file
+// is named with --config or WEFT_CONFIG.
+const DefaultFile = "weft.toml"
+
+// ErrUnavailable marks errors about a well-formed value that this build
+// or system cannot honour (an engine it does not have).
+var ErrUnavailable = errors.New("weft: not available here")
+
+// Error is one problem with the configuration.
+type Error struct {
+	Source Source
+	Key    string // "" when the problem is not one key's (a syntax error)
+	Msg    string
+
+	unavailable bool
+}
+
+func (e *Error) Error() string {
+	var where string
+	switch e.Source.Kind {
+	case FromFile:
+		where = e.Source.String()
+		if e.Key != "" {
+			where += ": " + e.Key
+		}
+	case FromDefault:
+		where = e.Key
+	default:
+		where = e.Source.String()
+	}
+	return where + ": " + e.Msg
+}
+
+// Is makes errors.Is(err, ErrUnavailable) true for an unknown engine.
+func (e *Error) Is(target error) bool { return target == ErrUnavailable && e.unavailable }
+
+// Load builds the configuration from the defaults, the file, the
+// environment and the flags, and checks it. Its error joins every
+// *Error found (errors.Join: one per line).
+func Load(o Options) (*Config, error) {
+	env := envMap(o.Env)
+	name, named := o.Flags.configFile()
+	if !named {
+		name, named = env[envConfig]
+	}
+	if !named {
+		name = filepath.Join(o.Dir, DefaultFile)
+	}
+	data, err := os.ReadFile(name)
+	switch {
+	case err == nil:
+	case !named && errors.Is(err, fs.ErrNotExist), name == "" && named: // --config '' reads no file
+		name = ""
+	default:
+		return nil, fmt.Errorf("weft: configuration file: %w", err)
+	}
+	return build(name, data, env, o)
+}
+
+// build is Load once the file (name, "" for none) has been read.
+func build(name string, data []byte, env map[string]string, o Options) (*Config, error) {
+	c := Defaults()
+	if name != "" {
+		if errs := c.loadFile(name, data); len(errs) > 0 {
+			return nil, errors.Join(errs...)
+		}
+	}
+	errs := c.loadEnv(env)
+	o.Flags.apply(c)
+	errs = append(errs, c.validate(o.Engines)...)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+// validate runs every key's check and the engine names.
+func (c *Config) validate(engines []string) []error {
+	var errs []error
+	for i := range Keys {
+		k := &Keys[i]
+		if k.check == nil {
+			continue
+		}
+		if err := k.check(c); err != nil {
+			errs = append(errs, &Error{Source: c.sources[k.Name], Key: k.Name, Msg: err.Error()})
+		}
+	}
+	if engines != nil {
+		for _, name := range []string{"engine", "worker_engine"} {
+			v := *Lookup(name).field(c).(*string)
+			if !slices.Contains(engines, v) {
+				errs = append(errs, &Error{Source: c.sources[name], Key: name, unavailable: true,
+					Msg: fmt.Sprintf("unknown engine %q (have %s)", v, strings.Join(engines, ", "))})
+			}
+		}
+	}
+	return errs
+}

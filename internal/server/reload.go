@@ -1,0 +1,234 @@
+package server
+
+import (
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/weft-server/weft/internal/config"
+	"github.com/weft-server/weft/internal/http1"
+	"github.com/weft-server/weft/internal/sample"
+	"github.com/weft-server/weft/internal/site"
+)
+
+// cacheLine is the size of a CPU cache line (64 bytes on amd64 and arm64),
+// for padding.
+const cacheLine = 64
+
+// siteSwitch is the handler the in-process engines are given: it forwards
+// each request to the site of the current snapshot, which a reload
+// replaces with one atomic store. A request sees one snapshot for each
+// call, never a mix of two.
+//
+// The memory path (ServeFromMemory: a cached file) costs one atomic load
+// and writes nothing shared. The disk path (ServeHTTP1: system calls
+// anyway) counts itself in its snapshot, so that a retired site is closed
+// only once no request can be in its disk path; see retire.
+type siteSwitch struct {
+	_   [cacheLine]byte
+	cur atomic.Pointer[snapshot]
+	_   [cacheLine - 8]byte
+}
+
+// snapshot is one configuration's site, and the count of disk-path
+// requests in it.
+type snapshot struct {
+	_    [cacheLine]byte
+	site *site.Site // read by every request
+	_    [cacheLine - 8]byte
+	// Written by disk-path requests only: kept off the memory path's
+	// cache line.
+	busy    atomic.Int64
+	retired atomic.Bool
+}
+
+var _ http1.MemoryHandler = (*siteSwitch)(nil)
+
+func newSwitch(st *site.Site) *siteSwitch {
+	sw := &siteSwitch{}
+	sw.cur.Store(&snapshot{site: st})
+	return sw
+}
+
+// ServeFromMemory implements http1.MemoryHandler. A retired site may still
+// answer here for a moment after a swap: what it serves was current when
+// the request arrived, and Site.Close tolerates it (see there).
+func (sw *siteSwitch) ServeFromMemory(req *http1.Request, resp *http1.Response) bool {
+	return sw.cur.Load().site.ServeFromMemory(req, resp)
+}
+
+// ServeHTTP1 implements http1.Handler. The count and the retired flag are
+// atomics (sequentially consistent): either retire sees this request's
+// count, and waits for it, or this request sees the snapshot retired, and
+// takes the current one instead.
+func (sw *siteSwitch) ServeHTTP1(req *http1.Request, resp *http1.Response) {
+	s := sw.enter()
+	defer s.busy.Add(-1)
+	s.site.ServeHTTP1(req, resp)
+}
+
+// enter counts a disk-path request in the current snapshot and returns it.
+func (sw *siteSwitch) enter() *snapshot {
+	for {
+		s := sw.cur.Load()
+		s.busy.Add(1)
+		if !s.retired.Load() {
+			return s
+		}
+		s.busy.Add(-1)
+	}
+}
+
+// swap makes st current and returns the snapshot it replaces.
+func (sw *siteSwitch) swap(st *site.Site) *snapshot {
+	return sw.cur.Swap(&snapshot{site: st})
+}
+
+// retirer closes the sites that reloads replaced, once no request can
+// still be in their disk path.
+type retirer struct {
+	log   *slog.Logger
+	grace time.Duration // after which a site still busy is reported
+	stop  chan struct{} // closed when the server stops: close at once
+	wg    sync.WaitGroup
+}
+
+// retire closes s's site in the background as soon as no request is in
+// its disk path. Requests already answered keep the cache entries they
+// hold (they are counted per entry, see site.entry); a request answered
+// from memory needs nothing the close takes away.
+func (r *retirer) retire(s *snapshot) {
+	s.retired.Store(true)
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		since := time.Now()
+		warned := false
+		for s.busy.Load() != 0 {
+			select {
+			case <-r.stop:
+				// Stopping: the engine has returned, so a request still
+				// here was abandoned by the shutdown timeout and fails,
+				// as on any shutdown.
+				s.site.Close()
+				return
+			case <-tick.C:
+			}
+			if !warned && time.Since(since) > r.grace {
+				warned = true
+				r.log.Warn("reload: a request is still in the old site's disk path; closing it once the request is done", "after", r.grace)
+			}
+		}
+		s.site.Close()
+	}()
+}
+
+// shutdown closes every retired site now.
+func (r *retirer) shutdown() {
+	close(r.stop)
+	r.wg.Wait()
+}
+
+// restartKeys lists the keys changed from old to now that take effect
+// only on restart, given whether the workers are replaced on reload (the
+// process engine).
+func restartKeys(old, now *config.Config, workers bool) []string {
+	var keys []string
+	for _, name := range config.Changed(old, now) {
+		switch config.Lookup(name).Apply {
+		case config.Live:
+		case config.Workers:
+			if !workers {
+				keys = append(keys, name)
+			}
+		default:
+			keys = append(keys, name)
+		}
+	}
+	return keys
+}
+
+// reload reads the configuration again, opens its site and swaps it in;
+// the old site is closed once no request can be using it. A configuration
+// or a site that fails leaves the old one serving, and says why.
+func (r *running) reload() {
+	log := r.cfg.ErrorLog
+	c, err := r.cfg.Reload()
+	if err != nil {
+		log.Error("reload: invalid configuration; still serving the old one", "err", err)
+		return
+	}
+	scfg := c.Site()
+	if scfg.Root, err = r.roots.resolve(scfg.Root); err != nil {
+		log.Error("reload: still serving the old configuration", "err", err)
+		return
+	}
+	st, err := site.Open(scfg)
+	if err != nil {
+		log.Error("reload: cannot open the new site; still serving the old one", "err", err)
+		return
+	}
+	r.ret.retire(r.sw.swap(st))
+	attrs := []any{"file", c.File}
+	if r.cfg.Loaded != nil {
+		if keys := restartKeys(r.cfg.Loaded, c, false); len(keys) > 0 {
+			attrs = append(attrs, "needs_restart", strings.Join(keys, " "))
+		}
+	}
+	log.Info("reload: serving the new configuration", attrs...)
+}
+
+// checkForWorkers validates the configuration before the process engine
+// replaces its workers (which read it again themselves), and reports
+// whether it may.
+func (r *running) checkForWorkers() bool {
+	log := r.cfg.ErrorLog
+	c, err := r.cfg.Reload()
+	if err != nil {
+		log.Error("reload: invalid configuration; keeping the old workers", "err", err)
+		return false
+	}
+	attrs := []any{"file", c.File}
+	if r.cfg.Loaded != nil {
+		if keys := restartKeys(r.cfg.Loaded, c, true); len(keys) > 0 {
+			attrs = append(attrs, "needs_restart", strings.Join(keys, " "))
+		}
+	}
+	log.Info("reload: configuration valid; replacing the workers", attrs...)
+	return true
+}
+
+// roots finds the folder to serve for a site's root: the root itself, or
+// for an empty one the built-in sample site, extracted once (a prefork
+// worker is given its supervisor's).
+type roots struct {
+	mu      sync.Mutex
+	sample  string
+	cleanup func()
+}
+
+func (r *roots) resolve(root string) (string, error) {
+	if root != "" {
+		return root, nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.sample == "" {
+		dir, cleanup, err := sample.Extract()
+		if err != nil {
+			return "", err
+		}
+		r.sample, r.cleanup = dir, cleanup
+	}
+	return r.sample, nil
+}
+
+func (r *roots) close() {
+	if r.cleanup != nil {
+		r.cleanup()
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -62,6 +63,8 @@ type result struct {
 	cpu              float64 // server CPU seconds during the run
 	wrkBusy          float64 // wrk CPU seconds / wall seconds
 	wrkCPU           float64 // wrk CPU seconds during the run
+	others           float64 // CPU seconds of CPUs 0 and 1 taken by neither (other processes, the hypervisor's steal)
+	wall             float64 // seconds the run took
 	body             float64 // bytes of the encoded body checked before the run (when the server has accept)
 	errors           string
 }
@@ -178,7 +181,8 @@ func main() {
 	fmt.Printf("Machine: %s, %d CPUs. Servers pinned to CPU 0, wrk (1 thread) to CPU 1, keep-alive unless stated.\n", cpuModel(), numCPU())
 	fmt.Printf("Each server ran %d times per case, interleaved with the others, %v each. Figures: median (min–max) over the runs. "+
 		"req per CPU-s and server+wrk CPU µs/req are pooled over the runs (Σ requests / Σ CPU seconds), the range after the first being the runs' own; "+
-		"req/s vs nginx compares medians, efficiency vs nginx the pooled figures.\n", *reps, *duration)
+		"req/s vs nginx compares medians, efficiency vs nginx the pooled figures. "+
+		"A run is noted as disturbed when other processes (or the hypervisor's steal) took over %.0f%% of a core from CPUs 0 and 1 during it.\n", *reps, *duration, 100*disturbed)
 	fmt.Printf("nginx %s: 1 worker, listen deferred (TCP_DEFER_ACCEPT, as weft's epoll and poll engines set), sendfile on, tcp_nopush on, open_file_cache on, keepalive_requests 1000000, access_log off. weft: --no-access-log. "+
 		"The access-log case logs every request to a file in common log format, buffered (64 KiB, flushed at least once a second) by both: nginx access_log ... buffer=64k flush=1s.\n\n", nginxVersion())
 	fmt.Println("| case | server | runs | req/s | MB/s | p99 ms | server CPU s | req per CPU-s | req/s vs nginx | efficiency vs nginx | server+wrk CPU µs/req | note |")
@@ -208,8 +212,8 @@ func main() {
 					continue
 				}
 				runs[i] = append(runs[i], r)
-				every = append(every, fmt.Sprintf("| %s | %s | %d | %.0f | %.0f | %.2f | %.1f | %.1f | %.0f%% |",
-					c.name, s.name, rep+1, r.rps, r.requests, r.cpu, r.cpu/r.requests*1e6, r.wrkCPU/r.requests*1e6, 100*r.wrkBusy))
+				every = append(every, fmt.Sprintf("| %s | %s | %d | %.0f | %.0f | %.2f | %.1f | %.1f | %.0f%% | %.2f |",
+					c.name, s.name, rep+1, r.rps, r.requests, r.cpu, r.cpu/r.requests*1e6, r.wrkCPU/r.requests*1e6, 100*r.wrkBusy, r.others))
 			}
 		}
 		baseRPS, baseEff := math.NaN(), math.NaN()
@@ -265,8 +269,8 @@ func main() {
 	}
 	if *raw && len(every) > 0 {
 		fmt.Printf("\nEvery run, in the order run:\n\n")
-		fmt.Println("| case | server | run | req/s | requests | server CPU s | server CPU µs/req | wrk CPU µs/req | wrk busy |")
-		fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+		fmt.Println("| case | server | run | req/s | requests | server CPU s | server CPU µs/req | wrk CPU µs/req | wrk busy | others' CPU s |")
+		fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 		for _, row := range every {
 			fmt.Println(row)
 		}
@@ -461,7 +465,7 @@ func runCase(s server, port int, path string, conns int, extra []string) (*resul
 			return nil, err
 		}
 	}
-	cpu0 := treeCPU(cmd.Process.Pid)
+	cpu0, busy0 := treeCPU(cmd.Process.Pid), coresBusy()
 	args := append([]string{"-c", "1", "wrk", "-t1", fmt.Sprintf("-c%d", conns), "-d" + duration.String(), "--latency"}, extra...)
 	args = append(args, header...)
 	w := exec.Command("taskset", append(args, url)...)
@@ -472,7 +476,7 @@ func runCase(s server, port int, path string, conns int, extra []string) (*resul
 		return nil, fmt.Errorf("wrk: %v: %s", err, out.String())
 	}
 	wall := time.Since(start).Seconds()
-	cpu := treeCPU(cmd.Process.Pid) - cpu0
+	cpu, busy := treeCPU(cmd.Process.Pid)-cpu0, coresBusy()-busy0
 	r := parseWrk(out.String())
 	if r.requests == 0 {
 		r.requests = r.rps * wall
@@ -481,7 +485,37 @@ func runCase(s server, port int, path string, conns int, extra []string) (*resul
 	r.body = float64(body)
 	r.wrkCPU = (w.ProcessState.UserTime() + w.ProcessState.SystemTime()).Seconds()
 	r.wrkBusy = r.wrkCPU / wall
+	r.wall = wall
+	r.others = max(0, busy-cpu-r.wrkCPU)
 	return r, nil
+}
+
+// coresBusy returns the CPU seconds that CPUs 0 and 1 (the server's and
+// wrk's) have spent on anything but idling, steal included, from
+// /proc/stat.
+func coresBusy() float64 {
+	b, _ := os.ReadFile("/proc/stat")
+	return parseCoresBusy(string(b), "cpu0", "cpu1")
+}
+
+// parseCoresBusy sums the busy time of the named CPUs in a /proc/stat:
+// user, nice, system, irq, softirq and steal, in USER_HZ (100 a second on
+// Linux). With tick-based accounting a task's time includes the softirq
+// work done in its context, so the sum less the server's and wrk's time
+// is what the rest of the machine took from their cores.
+func parseCoresBusy(stat string, cpus ...string) float64 {
+	var ticks float64
+	for _, l := range strings.Split(stat, "\n") {
+		f := strings.Fields(l)
+		if len(f) < 9 || !slices.Contains(cpus, f[0]) {
+			continue
+		}
+		for _, i := range []int{1, 2, 3, 6, 7, 8} {
+			v, _ := strconv.ParseFloat(f[i], 64)
+			ticks += v
+		}
+	}
+	return ticks / 100
 }
 
 // checkCoding asks url for its file with s's Accept-Encoding until the

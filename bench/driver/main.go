@@ -40,6 +40,7 @@ var (
 	reps     = flag.Int("reps", 5, "interleaved runs per case and server; each cell is their median (min–max)")
 	only     = flag.String("cases", "", "comma-separated `prefixes` of the case names to run, or one prefix with commas (default all; \"none\" runs only the idle-memory case)")
 	raw      = flag.Bool("raw", false, "also list every run, in the order run, with its server and wrk CPU per request")
+	redo     = flag.Int("redo", 0, "run a disturbed run (other processes took over a fifth of a core from the server's and wrk's) again, up to this many times; the table keeps the last try, -raw lists every try")
 )
 
 type server struct {
@@ -182,7 +183,11 @@ func main() {
 	fmt.Printf("Each server ran %d times per case, interleaved with the others, %v each. Figures: median (min–max) over the runs. "+
 		"req per CPU-s and server+wrk CPU µs/req are pooled over the runs (Σ requests / Σ CPU seconds), the range after the first being the runs' own; "+
 		"req/s vs nginx compares medians, efficiency vs nginx the pooled figures. "+
-		"A run is noted as disturbed when other processes (or the hypervisor's steal) took over %.0f%% of a core from CPUs 0 and 1 during it.\n", *reps, *duration, 100*disturbed)
+		"A run is noted as disturbed when other processes (or the hypervisor's steal) took over %.0f%% of a core from CPUs 0 and 1 during it.", *reps, *duration, 100*disturbed)
+	if *redo > 0 {
+		fmt.Printf(" A disturbed run was run again, up to %d times; the table keeps the last try.", *redo)
+	}
+	fmt.Println()
 	fmt.Printf("nginx %s: 1 worker, listen deferred (TCP_DEFER_ACCEPT, as weft's epoll and poll engines set), sendfile on, tcp_nopush on, open_file_cache on, keepalive_requests 1000000, access_log off. weft: --no-access-log. "+
 		"The access-log case logs every request to a file in common log format, buffered (64 KiB, flushed at least once a second) by both: nginx access_log ... buffer=64k flush=1s.\n\n", nginxVersion())
 	fmt.Println("| case | server | runs | req/s | MB/s | p99 ms | server CPU s | req per CPU-s | req/s vs nginx | efficiency vs nginx | server+wrk CPU µs/req | note |")
@@ -202,18 +207,34 @@ func main() {
 		// Repetitions are interleaved (nginx, weft, nginx, weft, ...) so
 		// that the machine's drift touches every server alike.
 		runs := make([][]*result, len(c.servers))
+		redone := make([]int, len(c.servers))
 		for rep := 0; rep < *reps; rep++ {
 			for i, s := range c.servers {
-				port++
-				r, err := runCase(s, port, c.path, c.conns, c.extra)
+				var r *result
+				var err error
+				for try := 0; ; try++ {
+					port++
+					if r, err = runCase(s, port, c.path, c.conns, c.extra); err != nil {
+						break
+					}
+					again := try < *redo && r.disturbed()
+					run := strconv.Itoa(rep + 1)
+					if again {
+						run += " (disturbed, redone)"
+						redone[i]++
+					}
+					every = append(every, fmt.Sprintf("| %s | %s | %s | %.0f | %.0f | %.2f | %.1f | %.1f | %.0f%% | %.2f |",
+						c.name, s.name, run, r.rps, r.requests, r.cpu, r.cpu/r.requests*1e6, r.wrkCPU/r.requests*1e6, 100*r.wrkBusy, r.others))
+					if !again {
+						break
+					}
+				}
 				if err != nil {
 					fmt.Fprintf(os.Stderr, "bench: %s, %s: %v\n", c.name, s.name, err)
 					failed++
 					continue
 				}
 				runs[i] = append(runs[i], r)
-				every = append(every, fmt.Sprintf("| %s | %s | %d | %.0f | %.0f | %.2f | %.1f | %.1f | %.0f%% | %.2f |",
-					c.name, s.name, rep+1, r.rps, r.requests, r.cpu, r.cpu/r.requests*1e6, r.wrkCPU/r.requests*1e6, 100*r.wrkBusy, r.others))
 			}
 		}
 		baseRPS, baseEff := math.NaN(), math.NaN()
@@ -238,12 +259,16 @@ func main() {
 			// kernel charges the receiver's share of a transfer to
 			// whichever process pushes the bytes, so this column is the
 			// whole cost, whoever was billed for it.
+			note := notes(rs)
+			if redone[i] > 0 {
+				note = strings.TrimPrefix(note+fmt.Sprintf("; %d disturbed runs redone", redone[i]), "; ")
+			}
 			fmt.Printf("| %s | %s | %d | %s | %s | %s | %s | %.0f (%.0f–%.0f) | %s | %s | %.1f | %s |\n",
 				c.name, s.name, len(rs), rps.format(0),
 				summarize(field(rs, func(r *result) float64 { return r.mbps })).format(1),
 				summarize(field(rs, func(r *result) float64 { return r.p99ms })).format(2),
 				summarize(field(rs, func(r *result) float64 { return r.cpu })).format(2),
-				p.perCPUSecond(), runEff.min, runEff.max, vsRPS, vsEff, p.bothMicros(), notes(rs))
+				p.perCPUSecond(), runEff.min, runEff.max, vsRPS, vsEff, p.bothMicros(), note)
 			if s.accept != "" {
 				b := summarize(field(rs, func(r *result) float64 { return r.body }))
 				size := fmt.Sprintf("%.0f", b.med)

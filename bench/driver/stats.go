@@ -91,6 +91,10 @@ func ratio(a, b float64) string {
 // before the run is noted as disturbed.
 const disturbed = 0.2
 
+// disturbed reports whether other processes took more than the
+// disturbed share of a core from the server's and wrk's during the run.
+func (r *result) disturbed() bool { return r.wall > 0 && r.others/r.wall > disturbed }
+
 // notes gathers a server's per-run remarks: how many runs saturated wrk's
 // core (over 90% busy), how many were disturbed (others took over a fifth
 // of a core from the server's and wrk's), and every distinct wrk error
@@ -106,7 +110,7 @@ func notes(rs []*result) string {
 			sat++
 		}
 		busiest = math.Max(busiest, r.wrkBusy)
-		if r.wall > 0 && r.others/r.wall > disturbed {
+		if r.disturbed() {
 			dist++
 			most = math.Max(most, r.others/r.wall)
 		}

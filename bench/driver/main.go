@@ -5,11 +5,13 @@
 // pinned to CPU 1, measures requests per second, throughput, p99 latency
 // and the server's CPU time (its whole process tree, from /proc) over
 // interleaved runs, and prints one table with weft/nginx ratios, all from
-// the same run; then memory per idle keep-alive connection.
+// the same run; for the compression cases, the bodies each server sent;
+// then memory per idle keep-alive connection.
 package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,11 +23,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/andybalholm/brotli"
 	"github.com/weft-server/weft/internal/loadgen"
 )
 
@@ -37,6 +41,7 @@ var (
 	reps     = flag.Int("reps", 5, "interleaved runs per case and server; each cell is their median (min–max)")
 	only     = flag.String("cases", "", "comma-separated `prefixes` of the case names to run, or one prefix with commas (default all; \"none\" runs only the idle-memory case)")
 	raw      = flag.Bool("raw", false, "also list every run, in the order run, with its server and wrk CPU per request")
+	redo     = flag.Int("redo", 0, "run a disturbed run (other processes took over a fifth of a core from the server's and wrk's) again, up to this many times; the table keeps the last try, -raw lists every try")
 )
 
 type server struct {
@@ -45,6 +50,13 @@ type server struct {
 	// heap, when set, returns the server's live heap in bytes after a
 	// forced collection (weft, through --pprof).
 	heap func(port int) (float64, bool)
+	// accept, when set, is the Accept-Encoding that wrk (and its warm-up)
+	// sends this server, and coding the Content-Encoding its answers must
+	// carry, checked after the warm-up of every run (checkCoding) with
+	// plain, the file, what the body must decode to. made says how the
+	// server comes by the encoded body.
+	accept, coding, made string
+	plain                []byte
 }
 
 type result struct {
@@ -53,6 +65,9 @@ type result struct {
 	cpu              float64 // server CPU seconds during the run
 	wrkBusy          float64 // wrk CPU seconds / wall seconds
 	wrkCPU           float64 // wrk CPU seconds during the run
+	others           float64 // CPU seconds of CPUs 0 and 1 taken by neither (other processes, the hypervisor's steal)
+	wall             float64 // seconds the run took
+	body             float64 // bytes of the encoded body checked before the run (when the server has accept)
 	errors           string
 }
 
@@ -61,7 +76,15 @@ func main() {
 	root := filepath.Join(*work, "root")
 	must(makeRoot(root))
 	nginxConf := filepath.Join(*work, "nginx.conf")
-	must(os.WriteFile(nginxConf, []byte(nginxConfig(*work, root)), 0o644))
+	must(os.WriteFile(nginxConf, []byte(nginxConfig(*work, nginxOpts{root: root})), 0o644))
+	// The compression cases serve lib.js: weft from root, which has no
+	// sidecar for it (so weft compresses it on the fly), nginx from root
+	// or, for its static modules, from a root with lib.js.gz and
+	// lib.js.br beside it.
+	js := moduleJS(jsSize)
+	must(os.WriteFile(filepath.Join(root, "lib.js"), js, 0o644))
+	staticRoot := filepath.Join(*work, "root-static")
+	must(makeStaticRoot(staticRoot, js))
 
 	// The access-log case runs both servers logging every request to a
 	// file (each run starts it empty) in the same common log format, both
@@ -78,8 +101,11 @@ func main() {
 			"--engine", engine, "--max-conns", "20000"}, logArgs...)
 		return startPinned(*weftBin, append(args, extra...)...)
 	}
-	startNginx := func(port int, log bool) (*exec.Cmd, error) {
-		conf := strings.ReplaceAll(nginxConfig(*work, root), "PORT", strconv.Itoa(port))
+	startNginx := func(port int, log bool, o nginxOpts) (*exec.Cmd, error) {
+		if o.root == "" {
+			o.root = root
+		}
+		conf := strings.ReplaceAll(nginxConfig(*work, o), "PORT", strconv.Itoa(port))
 		if log {
 			must(os.WriteFile(accessLog, nil, 0o644))
 			conf = strings.Replace(conf, "access_log off;", "access_log "+accessLog+" clf buffer=64k flush=1s;", 1)
@@ -99,9 +125,37 @@ func main() {
 			heap:  liveHeap,
 		}
 	}
-	nginx := server{name: "nginx", start: func(port int) (*exec.Cmd, error) { return startNginx(port, false) }}
+	nginx := server{name: "nginx", start: func(port int) (*exec.Cmd, error) { return startNginx(port, false, nginxOpts{}) }}
 	weftLogged := server{name: "weft epoll", start: func(port int) (*exec.Cmd, error) { return startWeft(port, "epoll", true) }}
-	nginxLogged := server{name: "nginx", start: func(port int) (*exec.Cmd, error) { return startNginx(port, true) }}
+	nginxLogged := server{name: "nginx", start: func(port int) (*exec.Cmd, error) { return startNginx(port, true, nginxOpts{}) }}
+
+	// The compression cases: weft compresses lib.js on the fly, once,
+	// and serves the cached variant; nginx serves a sidecar (gzip_static,
+	// brotli_static) or compresses every answer (gzip on, level 6, its
+	// usual setting). Both send Vary: Accept-Encoding.
+	weftJS := func(coding string) server {
+		s := weft("epoll")
+		s.accept, s.coding, s.made, s.plain = coding, coding, "on the fly, once, cached", js
+		return s
+	}
+	nginxJS := func(name, accept, coding, made string, o nginxOpts) server {
+		return server{name: name, start: func(port int) (*exec.Cmd, error) { return startNginx(port, false, o) },
+			accept: accept, coding: coding, made: made, plain: js}
+	}
+	const vary = "gzip_vary on;"
+	nginxGzipStatic := nginxJS("nginx gzip_static", "gzip", "gzip", "lib.js.gz sidecar (gzip 9)",
+		nginxOpts{root: staticRoot, http: "gzip_static on; " + vary})
+	nginxGzipFly := nginxJS("nginx gzip 6", "gzip", "gzip", "on the fly, every request (gzip 6)",
+		nginxOpts{http: "gzip on; gzip_comp_level 6; gzip_types application/javascript text/javascript; " + vary})
+	// nginx has no brotli of its own; with Debian's module it serves a
+	// lib.js.br sidecar, the fairest peer, and without it the best it
+	// can do for a client that accepts br: its gzip sidecar.
+	nginxBr := nginxJS("nginx gzip_static (no brotli module)", "gzip, br", "gzip", "lib.js.gz sidecar (gzip 9)",
+		nginxOpts{root: staticRoot, http: "gzip_static on; " + vary})
+	if _, err := os.Stat(brotliModule); err == nil {
+		nginxBr = nginxJS("nginx brotli_static", "br", "br", "lib.js.br sidecar (brotli 11)",
+			nginxOpts{root: staticRoot, modules: "load_module " + brotliModule + ";", http: "brotli_static on; gzip_static on; " + vary})
+	}
 
 	type bcase struct {
 		name, path string
@@ -120,19 +174,29 @@ func main() {
 		{"1,000 files, random", "", 64, []string{"-s", writeRandomScript(*work)}, main3, false},
 		{"conn per request", "/index.html", 64, []string{"-H", "Connection: close"}, main3, false},
 		{"1 KiB, 64 conns, access log", "/index.html", 64, nil, []server{nginxLogged, weftLogged}, false},
+		{"js gzip-static", "/lib.js", 64, nil, []server{nginxGzipStatic, weftJS("gzip")}, false},
+		{"js gzip-fly", "/lib.js", 64, nil, []server{nginxGzipFly, weftJS("gzip")}, false},
+		{"js br", "/lib.js", 64, nil, []server{nginxBr, weftJS("br")}, false},
 	}
 
 	fmt.Printf("# weft vs nginx, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Printf("Machine: %s, %d CPUs. Servers pinned to CPU 0, wrk (1 thread) to CPU 1, keep-alive unless stated.\n", cpuModel(), numCPU())
 	fmt.Printf("Each server ran %d times per case, interleaved with the others, %v each. Figures: median (min–max) over the runs. "+
 		"req per CPU-s and server+wrk CPU µs/req are pooled over the runs (Σ requests / Σ CPU seconds), the range after the first being the runs' own; "+
-		"req/s vs nginx compares medians, efficiency vs nginx the pooled figures.\n", *reps, *duration)
+		"req/s vs nginx compares medians, efficiency vs nginx the pooled figures. "+
+		"A run is noted as disturbed when other processes (or the hypervisor's steal) took over %.0f%% of a core from CPUs 0 and 1 during it.", *reps, *duration, 100*disturbed)
+	if *redo > 0 {
+		fmt.Printf(" A disturbed run was run again, up to %d times; the table keeps the last try.", *redo)
+	}
+	fmt.Println()
 	fmt.Printf("nginx %s: 1 worker, listen deferred (TCP_DEFER_ACCEPT, as weft's epoll and poll engines set), sendfile on, tcp_nopush on, open_file_cache on, keepalive_requests 1000000, access_log off. weft: --no-access-log. "+
 		"The access-log case logs every request to a file in common log format, buffered (64 KiB, flushed at least once a second) by both: nginx access_log ... buffer=64k flush=1s.\n\n", nginxVersion())
 	fmt.Println("| case | server | runs | req/s | MB/s | p99 ms | server CPU s | req per CPU-s | req/s vs nginx | efficiency vs nginx | server+wrk CPU µs/req | note |")
 	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	port := 18400
-	var every []string // with -raw, a row per run
+	var every []string  // with -raw, a row per run
+	var bodies []string // a row per server of the compression cases
+	failed := 0
 	var names []string
 	for _, c := range cases {
 		names = append(names, c.name)
@@ -144,17 +208,34 @@ func main() {
 		// Repetitions are interleaved (nginx, weft, nginx, weft, ...) so
 		// that the machine's drift touches every server alike.
 		runs := make([][]*result, len(c.servers))
+		redone := make([]int, len(c.servers))
 		for rep := 0; rep < *reps; rep++ {
 			for i, s := range c.servers {
-				port++
-				r, err := runCase(s, port, c.path, c.conns, c.extra)
+				var r *result
+				var err error
+				for try := 0; ; try++ {
+					port++
+					if r, err = runCase(s, port, c.path, c.conns, c.extra); err != nil {
+						break
+					}
+					again := try < *redo && r.disturbed()
+					run := strconv.Itoa(rep + 1)
+					if again {
+						run += " (disturbed, redone)"
+						redone[i]++
+					}
+					every = append(every, fmt.Sprintf("| %s | %s | %s | %.0f | %.0f | %.2f | %.1f | %.1f | %.0f%% | %.2f |",
+						c.name, s.name, run, r.rps, r.requests, r.cpu, r.cpu/r.requests*1e6, r.wrkCPU/r.requests*1e6, 100*r.wrkBusy, r.others))
+					if !again {
+						break
+					}
+				}
 				if err != nil {
 					fmt.Fprintf(os.Stderr, "bench: %s, %s: %v\n", c.name, s.name, err)
+					failed++
 					continue
 				}
 				runs[i] = append(runs[i], r)
-				every = append(every, fmt.Sprintf("| %s | %s | %d | %.0f | %.0f | %.2f | %.1f | %.1f | %.0f%% |",
-					c.name, s.name, rep+1, r.rps, r.requests, r.cpu, r.cpu/r.requests*1e6, r.wrkCPU/r.requests*1e6, 100*r.wrkBusy))
 			}
 		}
 		baseRPS, baseEff := math.NaN(), math.NaN()
@@ -166,11 +247,12 @@ func main() {
 			}
 			rps := summarize(field(rs, func(r *result) float64 { return r.rps }))
 			p := pool(rs)
-			if s.name == "nginx" {
+			isNginx := strings.HasPrefix(s.name, "nginx")
+			if isNginx {
 				baseRPS, baseEff = rps.med, p.perCPUSecond()
 			}
 			vsRPS, vsEff := "", ""
-			if s.name != "nginx" {
+			if !isNginx {
 				vsRPS, vsEff = ratio(rps.med, baseRPS), ratio(p.perCPUSecond(), baseEff)
 			}
 			runEff := summarize(field(rs, func(r *result) float64 { return r.requests / r.cpu }))
@@ -178,26 +260,54 @@ func main() {
 			// kernel charges the receiver's share of a transfer to
 			// whichever process pushes the bytes, so this column is the
 			// whole cost, whoever was billed for it.
+			note := notes(rs)
+			if redone[i] > 0 {
+				note = strings.TrimPrefix(note+fmt.Sprintf("; %d disturbed runs redone", redone[i]), "; ")
+			}
 			fmt.Printf("| %s | %s | %d | %s | %s | %s | %s | %.0f (%.0f–%.0f) | %s | %s | %.1f | %s |\n",
 				c.name, s.name, len(rs), rps.format(0),
 				summarize(field(rs, func(r *result) float64 { return r.mbps })).format(1),
 				summarize(field(rs, func(r *result) float64 { return r.p99ms })).format(2),
 				summarize(field(rs, func(r *result) float64 { return r.cpu })).format(2),
-				p.perCPUSecond(), runEff.min, runEff.max, vsRPS, vsEff, p.bothMicros(), notes(rs))
+				p.perCPUSecond(), runEff.min, runEff.max, vsRPS, vsEff, p.bothMicros(), note)
+			if s.accept != "" {
+				b := summarize(field(rs, func(r *result) float64 { return r.body }))
+				size := fmt.Sprintf("%.0f", b.med)
+				if b.min != b.max {
+					size = b.format(0)
+				}
+				bodies = append(bodies, fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %.2f× | %s |",
+					c.name, s.name, s.accept, s.coding, size, strconv.Itoa(len(s.plain)), float64(len(s.plain))/b.med, s.made))
+			}
+		}
+	}
+	if len(bodies) > 0 {
+		fmt.Printf("\nThe js cases serve lib.js, a generated JavaScript module of %d bytes, to clients that send Accept-Encoding. "+
+			"weft's root has no sidecar for it: weft compresses it on the fly once, off its event loops, and serves the cached variant; "+
+			"nginx serves a sidecar written by weft precompress (gzip_static, brotli_static) or compresses every answer (gzip on). "+
+			"Every run, after its warm-up and before it was measured, checked that the answer carried the Content-Encoding below "+
+			"and decoded to the file. Bodies as sent:\n\n", len(js))
+		fmt.Println("| case | server | Accept-Encoding | Content-Encoding | body bytes | file bytes | file/body | made |")
+		fmt.Println("|---|---|---|---|---:|---:|---:|---|")
+		for _, row := range bodies {
+			fmt.Println(row)
 		}
 	}
 	if *raw && len(every) > 0 {
 		fmt.Printf("\nEvery run, in the order run:\n\n")
-		fmt.Println("| case | server | run | req/s | requests | server CPU s | server CPU µs/req | wrk CPU µs/req | wrk busy |")
-		fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+		fmt.Println("| case | server | run | req/s | requests | server CPU s | server CPU µs/req | wrk CPU µs/req | wrk busy | others' CPU s |")
+		fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 		for _, row := range every {
 			fmt.Println(row)
 		}
 	}
-	if *idleN <= 0 {
-		return
+	if *idleN > 0 {
+		idleMemory([]server{nginx, weftHeap("epoll"), weftHeap("goroutine")}, &port, idleCounts(*idleN))
 	}
-	idleMemory([]server{nginx, weftHeap("epoll"), weftHeap("goroutine")}, &port, idleCounts(*idleN))
+	if failed > 0 {
+		fmt.Fprintf(os.Stderr, "bench: %d runs failed\n", failed)
+		os.Exit(1)
+	}
 }
 
 // selected reports whether the case name starts with one of the
@@ -254,8 +364,44 @@ func writeFile(p string, size int, seed string) error {
 	return os.WriteFile(p, b, 0o644)
 }
 
-func nginxConfig(work, root string) string {
-	return fmt.Sprintf(`worker_processes 1;
+// jsSize is the most bytes of lib.js, the compression cases' file.
+const jsSize = 100 << 10
+
+// brotliModule is where Debian's libnginx-mod-http-brotli-static puts
+// nginx's brotli_static.
+const brotliModule = "/usr/lib/nginx/modules/ngx_http_brotli_static_module.so"
+
+// makeStaticRoot writes js as dir/lib.js with the sidecars weft precompress
+// writes beside it: lib.js.gz (gzip 9) and lib.js.br (brotli 11).
+func makeStaticRoot(dir string, js []byte) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "lib.js"), js, 0o644); err != nil {
+		return err
+	}
+	out, err := exec.Command(*weftBin, "precompress", "--codings", "br,gzip", dir).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("weft precompress: %w: %s", err, out)
+	}
+	for _, ext := range []string{".gz", ".br"} {
+		if _, err := os.Stat(filepath.Join(dir, "lib.js"+ext)); err != nil {
+			return fmt.Errorf("weft precompress wrote no lib.js%s: %s", ext, out)
+		}
+	}
+	return nil
+}
+
+// nginxOpts are what a case changes in nginx's configuration.
+type nginxOpts struct {
+	root    string // document root (startNginx: the shared one when empty)
+	modules string // main-context directives (load_module)
+	http    string // http-context directives
+}
+
+func nginxConfig(work string, o nginxOpts) string {
+	return fmt.Sprintf(`%[3]s
+worker_processes 1;
 daemon off;
 pid %[1]s/nginx.pid;
 error_log %[1]s/nginx-error.log;
@@ -276,9 +422,10 @@ http {
   fastcgi_temp_path %[1]s/nginx-fastcgi;
   uwsgi_temp_path %[1]s/nginx-uwsgi;
   scgi_temp_path %[1]s/nginx-scgi;
+  %[4]s
   server { listen 127.0.0.1:PORT deferred; root %[2]s; }
 }
-`, work, root)
+`, work, o.root, o.modules, o.http)
 }
 
 func writeRandomScript(work string) string {
@@ -331,10 +478,22 @@ func runCase(s server, port int, path string, conns int, extra []string) (*resul
 		return nil, err
 	}
 	url := fmt.Sprintf("http://127.0.0.1:%d%s", port, path)
-	// Warm up (caches, page cache, connection pools), then measure.
-	exec.Command("taskset", "-c", "1", "wrk", "-t1", "-c8", "-d1s", url).Run()
-	cpu0 := treeCPU(cmd.Process.Pid)
+	var header []string
+	if s.accept != "" {
+		header = []string{"-H", "Accept-Encoding: " + s.accept}
+	}
+	// Warm up (caches, page cache, connection pools, weft's compressed
+	// variant), then measure.
+	exec.Command("taskset", append([]string{"-c", "1", "wrk", "-t1", "-c8", "-d1s"}, append(header, url)...)...).Run()
+	var body int
+	if s.accept != "" {
+		if body, err = checkCoding(url, s, 5*time.Second); err != nil {
+			return nil, err
+		}
+	}
+	cpu0, busy0 := treeCPU(cmd.Process.Pid), coresBusy()
 	args := append([]string{"-c", "1", "wrk", "-t1", fmt.Sprintf("-c%d", conns), "-d" + duration.String(), "--latency"}, extra...)
+	args = append(args, header...)
 	w := exec.Command("taskset", append(args, url)...)
 	var out bytes.Buffer
 	w.Stdout, w.Stderr = &out, &out
@@ -343,15 +502,105 @@ func runCase(s server, port int, path string, conns int, extra []string) (*resul
 		return nil, fmt.Errorf("wrk: %v: %s", err, out.String())
 	}
 	wall := time.Since(start).Seconds()
-	cpu := treeCPU(cmd.Process.Pid) - cpu0
+	cpu, busy := treeCPU(cmd.Process.Pid)-cpu0, coresBusy()-busy0
 	r := parseWrk(out.String())
 	if r.requests == 0 {
 		r.requests = r.rps * wall
 	}
 	r.cpu = cpu
+	r.body = float64(body)
 	r.wrkCPU = (w.ProcessState.UserTime() + w.ProcessState.SystemTime()).Seconds()
 	r.wrkBusy = r.wrkCPU / wall
+	r.wall = wall
+	r.others = max(0, busy-cpu-r.wrkCPU)
 	return r, nil
+}
+
+// coresBusy returns the CPU seconds that CPUs 0 and 1 (the server's and
+// wrk's) have spent on anything but idling, steal included, from
+// /proc/stat.
+func coresBusy() float64 {
+	b, _ := os.ReadFile("/proc/stat")
+	return parseCoresBusy(string(b), "cpu0", "cpu1")
+}
+
+// parseCoresBusy sums the busy time of the named CPUs in a /proc/stat:
+// user, nice, system, irq, softirq and steal, in USER_HZ (100 a second on
+// Linux). With tick-based accounting a task's time includes the softirq
+// work done in its context, so the sum less the server's and wrk's time
+// is what the rest of the machine took from their cores.
+func parseCoresBusy(stat string, cpus ...string) float64 {
+	var ticks float64
+	for _, l := range strings.Split(stat, "\n") {
+		f := strings.Fields(l)
+		if len(f) < 9 || !slices.Contains(cpus, f[0]) {
+			continue
+		}
+		for _, i := range []int{1, 2, 3, 6, 7, 8} {
+			v, _ := strconv.ParseFloat(f[i], 64)
+			ticks += v
+		}
+	}
+	return ticks / 100
+}
+
+// checkCoding asks url for its file with s's Accept-Encoding until the
+// answer carries s.coding (weft answers identity until its variant is
+// built), for at most wait, and checks that the body decodes to s.plain.
+// It returns the size of the body as sent.
+func checkCoding(url string, s server, wait time.Duration) (int, error) {
+	tr := &http.Transport{DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	cl := http.Client{Transport: tr, Timeout: 5 * time.Second}
+	got := "no answer"
+	for deadline := time.Now().Add(wait); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		req, err := http.NewRequest(http.MethodGet, url, nil)
+		if err != nil {
+			return 0, err
+		}
+		req.Header.Set("Accept-Encoding", s.accept)
+		resp, err := cl.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return 0, err
+		}
+		ce := resp.Header.Get("Content-Encoding")
+		if resp.StatusCode != http.StatusOK || ce != s.coding {
+			got = fmt.Sprintf("%s with Content-Encoding %q", resp.Status, ce)
+			continue
+		}
+		plain, err := decode(body, ce)
+		if err != nil {
+			return 0, fmt.Errorf("%s body: %w", ce, err)
+		}
+		if !bytes.Equal(plain, s.plain) {
+			return 0, fmt.Errorf("the %s body decodes to %d bytes that are not the file's %d", ce, len(plain), len(s.plain))
+		}
+		return len(body), nil
+	}
+	return 0, fmt.Errorf("asked with Accept-Encoding %q for Content-Encoding %q, got %s", s.accept, s.coding, got)
+}
+
+// decode returns body decoded from coding (gzip or br).
+func decode(body []byte, coding string) ([]byte, error) {
+	var r io.Reader
+	switch coding {
+	case "gzip":
+		z, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		r = z
+	case "br":
+		r = brotli.NewReader(bytes.NewReader(body))
+	default:
+		return nil, fmt.Errorf("no decoder for %q", coding)
+	}
+	return io.ReadAll(r)
 }
 
 var (

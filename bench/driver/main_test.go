@@ -8,12 +8,16 @@ import (
 )
 
 func TestSelected(t *testing.T) {
-	all := []string{"1 KiB, 64 conns", "1 KiB, 256 conns", "10 MiB", "conn per request", "1 KiB, 64 conns, access log"}
+	all := []string{"1 KiB, 64 conns", "1 KiB, 256 conns", "10 MiB", "conn per request", "1 KiB, 64 conns, access log",
+		"js gzip-static", "js gzip-fly", "js br"}
 	cases := []struct {
 		spec string
 		want []string
 	}{
 		{"", all},
+		{"js", []string{"js gzip-static", "js gzip-fly", "js br"}},
+		{"js gzip", []string{"js gzip-static", "js gzip-fly"}},
+		{"js gzip-fly,js br", []string{"js gzip-fly", "js br"}},
 		{"10 MiB,conn", []string{"10 MiB", "conn per request"}},
 		{"1 KiB, 64", []string{"1 KiB, 64 conns", "1 KiB, 64 conns, access log"}},
 		{"1 KiB, 64 conns, access", []string{"1 KiB, 64 conns, access log"}},

@@ -86,11 +86,23 @@ func ratio(a, b float64) string {
 	return fmt.Sprintf("%.2f×", a/b)
 }
 
+// disturbed is the share of one core that other processes (or the
+// hypervisor) may take from the server's and wrk's cores during a run
+// before the run is noted as disturbed.
+const disturbed = 0.2
+
+// disturbed reports whether other processes took more than the
+// disturbed share of a core from the server's and wrk's during the run.
+func (r *result) disturbed() bool { return r.wall > 0 && r.others/r.wall > disturbed }
+
 // notes gathers a server's per-run remarks: how many runs saturated wrk's
-// core (over 90% busy), and every distinct wrk error line.
+// core (over 90% busy), how many were disturbed (others took over a fifth
+// of a core from the server's and wrk's), and every distinct wrk error
+// line.
 func notes(rs []*result) string {
 	var out []string
 	sat, busiest := 0, 0.0
+	dist, most := 0, 0.0
 	seen := map[string]bool{}
 	var errs []string
 	for _, r := range rs {
@@ -98,6 +110,10 @@ func notes(rs []*result) string {
 			sat++
 		}
 		busiest = math.Max(busiest, r.wrkBusy)
+		if r.disturbed() {
+			dist++
+			most = math.Max(most, r.others/r.wall)
+		}
 		if r.errors != "" && !seen[r.errors] {
 			seen[r.errors] = true
 			errs = append(errs, r.errors)
@@ -106,6 +122,9 @@ func notes(rs []*result) string {
 	out = append(out, errs...)
 	if sat > 0 {
 		out = append(out, fmt.Sprintf("wrk core saturated in %d/%d runs (up to %.0f%%)", sat, len(rs), 100*busiest))
+	}
+	if dist > 0 {
+		out = append(out, fmt.Sprintf("other processes busy on these cores in %d/%d runs (up to %.0f%% of a core)", dist, len(rs), 100*most))
 	}
 	return strings.Join(out, "; ")
 }

@@ -127,6 +127,8 @@ func TestNotes(t *testing.T) {
 			{errors: "Socket errors: connect 0, read 1, write 0, timeout 0"},
 			{errors: "Non-2xx or 3xx responses: 3", wrkBusy: 0.91},
 		}, "Socket errors: connect 0, read 1, write 0, timeout 0; Non-2xx or 3xx responses: 3; wrk core saturated in 1/3 runs (up to 91%)"},
+		{"disturbed", []*result{{wall: 4, others: 0.4}, {wall: 4, others: 2.6}, {wall: 4, others: 1}, {others: 1}},
+			"other processes busy on these cores in 2/4 runs (up to 65% of a core)"},
 	}
 	for _, c := range cases {
 		if got := notes(c.runs); got != c.want {
@@ -209,5 +211,20 @@ func TestParseHeapAlloc(t *testing.T) {
 	}
 	if _, ok := parseHeapAlloc("no stats"); ok {
 		t.Error("parseHeapAlloc found a figure in text without one")
+	}
+}
+
+func TestParseCoresBusy(t *testing.T) {
+	stat := `cpu  454983 0 401590 1018332 4743 0 116403 1923 0 0
+cpu0 233000 0 186764 519887 1079 0 58211 956 0 0
+cpu1 221983 0 214826 498445 3664 0 58192 967 0 0
+intr 1234 0 0
+`
+	// user+nice+system+irq+softirq+steal: cpu0 478931, cpu1 495968.
+	if got, want := parseCoresBusy(stat, "cpu0", "cpu1"), 9748.99; math.Abs(got-want) > 1e-6 {
+		t.Errorf("both cores: %v, want %v", got, want)
+	}
+	if got, want := parseCoresBusy(stat, "cpu1"), 4959.68; math.Abs(got-want) > 1e-6 {
+		t.Errorf("cpu1: %v, want %v", got, want)
 	}
 }

@@ -48,6 +48,10 @@ their flags.
 var errUsage = errors.New("weft: usage")
 
 func main() {
+	// A closed stdout or stderr pipe (weft serve | head -1) must not kill
+	// weft at its first warning: write errors are reported where they
+	// happen instead. The server keeps this for its whole life.
+	signal.Ignore(syscall.SIGPIPE)
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

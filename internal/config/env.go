@@ -11,8 +11,12 @@ import (
 const envConfig = envPrefix + "CONFIG"
 
 // Reserved are WEFT_* variables that are not keys: the process engine's
-// protocol with its workers. They are ignored without a word.
+// protocol with its workers. They are ignored without a word, and so are
+// the test suite's switches, WEFT_TEST_*.
 var Reserved = []string{"WEFT_WORKER", "WEFT_WORKER_ROOT"}
+
+// testPrefix starts the names of the test suite's switches.
+const testPrefix = envPrefix + "TEST_"
 
 // envMap returns the WEFT_* variables of env (later ones win, as getenv).
 func envMap(env []string) map[string]string {
@@ -47,7 +51,7 @@ func (c *Config) loadEnv(env map[string]string) []error {
 		c.sources[k.Name] = src
 	}
 	for _, name := range slices.Sorted(maps.Keys(env)) {
-		if known[name] || slices.Contains(Reserved, name) {
+		if known[name] || slices.Contains(Reserved, name) || strings.HasPrefix(name, testPrefix) {
 			continue
 		}
 		if guess := closest(name, slices.Collect(maps.Keys(known)), len(envPrefix)); guess != "" {

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -90,9 +91,12 @@ func StartBinary(bin string, args ...string) Starter {
 		go io.Copy(io.Discard, out)
 		exited := make(chan error, 1)
 		go func() { exited <- cmd.Wait() }()
+		var mu sync.Mutex // a test's Stop and its cleanup may race after a failure
 		stopped, explicit := false, false
 		var result error
 		stop := func() error {
+			mu.Lock()
+			defer mu.Unlock()
 			if stopped {
 				return result
 			}
@@ -107,7 +111,10 @@ func StartBinary(bin string, args ...string) Starter {
 			return result
 		}
 		t.Cleanup(func() {
-			if err := stop(); err != nil && !explicit {
+			err := stop()
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && !explicit {
 				t.Errorf("shutdown: %v", err)
 			}
 		})
@@ -115,7 +122,7 @@ func StartBinary(bin string, args ...string) Starter {
 		if strings.HasPrefix(addr, "localhost:") {
 			addr = "127.0.0.1:" + strings.TrimPrefix(addr, "localhost:")
 		}
-		return &Server{Addr: addr, Stop: func() error { explicit = true; return stop() }, PID: cmd.Process.Pid}
+		return &Server{Addr: addr, Stop: func() error { mu.Lock(); explicit = true; mu.Unlock(); return stop() }, PID: cmd.Process.Pid}
 	}
 }
 

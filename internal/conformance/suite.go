@@ -1036,8 +1036,8 @@ func (s *suite) netHTTP(t *testing.T) {
 func (s *suite) curl(t *testing.T) {
 	path, err := exec.LookPath("curl")
 	if err != nil {
-		if os.Getenv("WEFT_REQUIRE_CURL") != "" {
-			t.Fatal("curl not installed and WEFT_REQUIRE_CURL is set")
+		if os.Getenv("WEFT_TEST_REQUIRE_CURL") != "" {
+			t.Fatal("curl not installed and WEFT_TEST_REQUIRE_CURL is set")
 		}
 		t.Skip("curl not installed")
 	}

@@ -100,14 +100,14 @@ func exists(t *testing.T, dir, name string) bool {
 }
 
 // systemDecoder returns the path of the command-line decoder of c, or ""
-// when it is not installed (a failure when WEFT_REQUIRE_DECODERS is set, as
+// when it is not installed (a failure when WEFT_TEST_REQUIRE_DECODERS is set, as
 // CI does).
 func systemDecoder(t *testing.T, c codec.Coding) string {
 	tool := map[codec.Coding]string{codec.Brotli: "brotli", codec.Zstd: "zstd", codec.Gzip: "gzip"}[c]
 	p, err := exec.LookPath(tool)
 	if err != nil {
-		if os.Getenv("WEFT_REQUIRE_DECODERS") != "" {
-			t.Fatalf("%s not installed and WEFT_REQUIRE_DECODERS is set", tool)
+		if os.Getenv("WEFT_TEST_REQUIRE_DECODERS") != "" {
+			t.Fatalf("%s not installed and WEFT_TEST_REQUIRE_DECODERS is set", tool)
 		}
 		t.Logf("%s not installed: sidecars checked with codec.Decompress only", tool)
 		return ""

@@ -9,7 +9,7 @@ import (
 func TestRoundTrip(t *testing.T) {
 	src := []byte(strings.Repeat("weft serves static files; ", 400))
 	for _, c := range Encoded {
-		for _, lvl := range []Level{Fast, Best} {
+		for _, lvl := range []Level{Fast, Cached, Best} {
 			enc, err := Compress(c, lvl, src)
 			if err != nil {
 				t.Fatal(c, err)

@@ -220,6 +220,11 @@ func (r *reps) close() {
 	}
 }
 
+// cachedLevelMax is the largest file whose variants are compressed at
+// codec.Cached: once per version, a few milliseconds per 100 KiB; larger
+// ones get codec.Fast, so that one build does not hold the builder long.
+const cachedLevelMax = 1 << 20
+
 // minGain is how much smaller, in hundredths, a variant must be than the
 // file to be worth keeping and sending.
 const minGain = 5
@@ -234,7 +239,11 @@ func (s *Site) compress(e *entry, c codec.Coding) *entry {
 			return nil // changed meanwhile: the watcher or the next check replaces e
 		}
 	}
-	out, err := codec.Compress(c, codec.Fast, src)
+	lvl := codec.Cached
+	if e.size > cachedLevelMax {
+		lvl = codec.Fast
+	}
+	out, err := codec.Compress(c, lvl, src)
 	if err != nil || int64(len(out)) > e.size*(100-minGain)/100 {
 		return nil
 	}

@@ -21,13 +21,13 @@ import (
 // every response says "Vary: Origin" (also pre-rendered), so that a cache
 // never hands one origin's answer to another.
 type CORS struct {
-	Origins     []string // allowed origins ("https://app.example.com", scheme://host[:port]), or the one entry "*"
-	Methods     []string // methods a preflight allows; GET and HEAD when empty
-	Headers     []string // request headers a preflight allows; "*" allows any (not with Credentials)
-	Expose      []string // response headers a script may read (Access-Control-Expose-Headers)
-	Credentials bool     // allow cookies and HTTP authentication (Access-Control-Allow-Credentials)
-	MaxAge      int      // seconds a browser may cache a preflight's answer; 0 sends none
-	Paths       []string // path patterns the policy applies to (see pathGlob); every path when empty
+	Origins     []string `toml:"origins"`     // allowed origins ("https://app.example.com", scheme://host[:port]), or the one entry "*"
+	Methods     []string `toml:"methods"`     // methods a preflight allows; GET and HEAD when empty
+	Headers     []string `toml:"headers"`     // request headers a preflight allows; "*" allows any (not with Credentials)
+	Expose      []string `toml:"expose"`      // response headers a script may read (Access-Control-Expose-Headers)
+	Credentials bool     `toml:"credentials"` // allow cookies and HTTP authentication (Access-Control-Allow-Credentials)
+	MaxAge      int      `toml:"max_age"`     // seconds a browser may cache a preflight's answer; 0 sends none
+	Paths       []string `toml:"paths"`       // path patterns the policy applies to (see pathGlob); every path when empty
 }
 
 // corsPolicy is a compiled CORS.

@@ -90,6 +90,16 @@ func wantNoHeader(t *testing.T, r *Resp, name string) {
 	}
 }
 
+// wantOnce checks that each of names is at most one line of r.
+func wantOnce(t *testing.T, r *Resp, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		if v := r.Header.Values(name); len(v) > 1 {
+			t.Errorf("%s %d times: %q\n%s", name, len(v), v, r.Raw)
+		}
+	}
+}
+
 func wantBody(t *testing.T, r *Resp, want string) {
 	t.Helper()
 	if r.Body != want {
@@ -213,6 +223,7 @@ func (s *suite) cors(t *testing.T) {
 		wantHeader(t, r, "Access-Control-Max-Age", "600")
 		wantHeader(t, r, "Content-Length", "")
 		wantVaryOrigin(t, r)
+		wantOnce(t, r, "Access-Control-Allow-Origin", "Access-Control-Allow-Credentials", "Access-Control-Allow-Methods")
 	})
 	t.Run("PreflightOtherOrigin", func(t *testing.T) {
 		r := one(t, srv.Addr, req("OPTIONS", "/hello.txt", "Origin: https://evil.example", "Access-Control-Request-Method: GET"))
@@ -229,6 +240,7 @@ func (s *suite) cors(t *testing.T) {
 			wantHeader(t, r, "Access-Control-Allow-Credentials", "true")
 			wantHeader(t, r, "Access-Control-Expose-Headers", "ETag")
 			wantVaryOrigin(t, r)
+			wantOnce(t, r, "Access-Control-Allow-Origin", "Access-Control-Allow-Credentials", "Access-Control-Expose-Headers")
 		}
 		r := one(t, srv.Addr, get("/hello.txt", "Origin: HTTP://LOCALHOST:3000"))
 		wantHeader(t, r, "Access-Control-Allow-Origin", "HTTP://LOCALHOST:3000")

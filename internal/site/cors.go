@@ -170,7 +170,8 @@ func (c *corsPolicy) addLines(resp *http1.Response, o []byte) {
 // allowed, the plain OPTIONS answer (the browser then refuses the
 // request). It reports whether it answered. The lines that do not depend
 // on the origin ("*", Vary: Origin) are added with the path's other
-// headers (see static).
+// headers (see static), those that echo an allowed origin by Site.finish,
+// as for any request.
 func (c *corsPolicy) preflight(req *http1.Request, resp *http1.Response, p string) bool {
 	if len(req.Origin) == 0 || lookupHeader(req, "access-control-request-method") == nil || !matchAny(c.paths, p) {
 		return false
@@ -181,9 +182,6 @@ func (c *corsPolicy) preflight(req *http1.Request, resp *http1.Response, p strin
 		return true
 	}
 	resp.Status = 204
-	if !c.any {
-		c.addLines(resp, req.Origin)
-	}
 	resp.AddHeader("Access-Control-Allow-Methods", c.methods)
 	if c.headers != "" {
 		resp.AddHeader("Access-Control-Allow-Headers", c.headers)

@@ -85,9 +85,15 @@ func (c *Config) checkSites() []error {
 			}
 			return src
 		}
-		hc := site.HostsConfig{Sites: []site.HostConfig{{Hosts: h.Hosts, Default: h.Default}}}
-		if err := trimErr(hc.Validate(), "site 1 (): "); err != nil {
-			errs = append(errs, &Error{Source: at(".hosts"), Key: prefix + ".hosts", Msg: err.Error()})
+		if len(h.Hosts) == 0 && !h.Default {
+			errs = append(errs, &Error{Source: at(".hosts"), Key: prefix + ".hosts", Msg: "no hosts and not the default"})
+		}
+		for j, n := range h.Hosts {
+			hc := site.HostsConfig{Sites: []site.HostConfig{{Hosts: []string{n}}}}
+			if err := trimErr(hc.Validate(), "site 1 (): "); err != nil {
+				path := ".hosts[" + strconv.Itoa(j) + "]"
+				errs = append(errs, &Error{Source: at(path), Key: prefix + path, Msg: err.Error()})
+			}
 		}
 		if h.Default {
 			if def >= 0 {

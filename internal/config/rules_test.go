@@ -206,23 +206,14 @@ func TestRuleErrors(t *testing.T) {
 // variables, and their precedence over the file, key by key.
 func TestRuleFlagsAndEnv(t *testing.T) {
 	doc := "spa = \"file.html\"\n[[headers]]\nfor = \"/f\"\nset = { X-From = \"file\" }\n"
-	c, _, err := load(t, doc, []string{"WEFT_SPA=env.html", "WEFT_CORS=https://a.example, https://b.example", "WEFT_ERROR_PAGES=404=404.html,410=gone.html"},
-		"--header", "/assets/**: Cache-Control: public, max-age=60",
-		"--header", "*.txt: X-Text: yes: really",
-		"--redirect", "/old/* /new/:splat 308",
-		"--redirect", "/a /b",
-		"--error-page", "404=lost.html",
-		"--basic-auth", "site.htpasswd",
-		"--trusted-proxies", "10.0.0.0/8,192.168.0.0/16",
-		"--allow-insecure-auth",
-	)
+	_, _, err := load(t, doc, nil, "--basic-auth", "missing.htpasswd", "--allow-insecure-auth")
 	// The htpasswd file does not exist: only its check fails.
 	if err == nil || !strings.Contains(err.Error(), "flag --basic-auth: ") || strings.Count(err.Error(), "\n") != 0 {
 		t.Fatalf("want one error, about --basic-auth's missing file: %v", err)
 	}
 	dir := t.TempDir()
 	file := htpasswd(t, dir, "site.htpasswd")
-	c, _, err = load(t, doc, []string{"WEFT_SPA=env.html", "WEFT_CORS=https://a.example, https://b.example", "WEFT_ERROR_PAGES=404=404.html,410=gone.html"},
+	c, _, err := load(t, doc, []string{"WEFT_SPA=env.html", "WEFT_CORS=https://a.example, https://b.example", "WEFT_ERROR_PAGES=404=404.html,410=gone.html"},
 		"--header", "/assets/**: Cache-Control: public, max-age=60",
 		"--header", "*.txt: X-Text: yes: really",
 		"--redirect", "/old/* /new/:splat 308",

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -201,61 +202,39 @@ func basics(c *site.Config) map[string]any {
 
 // rules are the keys of c's site rules that are not at their defaults.
 func rules(c *site.Config) map[string]any {
+	pages := map[string]string{}
+	for status, file := range c.ErrorPages {
+		pages[strconv.Itoa(status)] = file
+	}
+	var proxies []string
+	for _, p := range c.TrustedProxies {
+		proxies = append(proxies, p.String())
+	}
 	m := map[string]any{}
-	if len(c.Headers) > 0 {
-		m["headers"] = c.Headers
-	}
-	if c.Security {
-		m["security"] = true
-	}
-	if c.HSTS != "" {
-		m["hsts"] = c.HSTS
-	}
-	if c.CORS != nil {
-		m["cors"] = c.CORS
-	}
-	if len(c.Redirects) > 0 {
-		m["redirects"] = c.Redirects
-	}
-	if c.CleanURLs {
-		m["clean_urls"] = true
-	}
-	if c.TrailingSlash != "" {
-		m["trailing_slash"] = c.TrailingSlash
-	}
-	if len(c.ErrorPages) > 0 {
-		pages := map[string]string{}
-		for status, file := range c.ErrorPages {
-			pages[strconv.Itoa(status)] = file
+	for key, v := range map[string]any{
+		"headers": c.Headers, "security": c.Security, "hsts": c.HSTS, "cors": c.CORS,
+		"redirects": c.Redirects, "clean_urls": c.CleanURLs, "trailing_slash": c.TrailingSlash,
+		"error_pages": pages, "spa": c.SPA, "auth": c.Auth, "auth_failures": max(c.AuthFailures, 0),
+		"allow_insecure_auth": c.AllowInsecureAuth, "symlinks": c.Symlinks, "trusted_proxies": proxies,
+	} {
+		if notEmpty(v) {
+			m[key] = v
 		}
-		m["error_pages"] = pages
 	}
-	if c.SPA != "" {
-		m["spa"] = c.SPA
-	}
-	if len(c.Auth) > 0 {
-		m["auth"] = c.Auth
-	}
-	switch {
-	case c.AuthFailures < 0:
-		m["auth_failures"] = 0 // no limit
-	case c.AuthFailures > 0:
-		m["auth_failures"] = c.AuthFailures
-	}
-	if c.AllowInsecureAuth {
-		m["allow_insecure_auth"] = true
-	}
-	if c.Symlinks != "" {
-		m["symlinks"] = c.Symlinks
-	}
-	if len(c.TrustedProxies) > 0 {
-		var ps []string
-		for _, p := range c.TrustedProxies {
-			ps = append(ps, p.String())
-		}
-		m["trusted_proxies"] = ps
+	if c.AuthFailures < 0 {
+		m["auth_failures"] = 0 // the file's "no limit"
 	}
 	return m
+}
+
+// notEmpty reports whether v is neither its type's zero value nor an
+// empty list or table.
+func notEmpty(v any) bool {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() == reflect.Slice || rv.Kind() == reflect.Map {
+		return rv.Len() > 0
+	}
+	return !rv.IsZero()
 }
 
 // feedLog gives log the records of weft's JSON access log lines in r.

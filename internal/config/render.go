@@ -46,26 +46,23 @@ func Example() string {
 			fmt.Fprintf(&b, "%s = %s\n", k.Name, k.Default())
 		}
 	}
-	b.WriteString(siteExample)
+	b.WriteString(siteExample())
 	return b.String()
 }
 
 // siteExample documents [[site]] in the example file.
-var siteExample = `
-# Virtual hosts. Each [[site]] table serves the requests whose Host it names
-# (exact names, or "*.example.org" for any name below example.org; case, the
-# port and a final dot do not matter), with its own root and rules. A site
-# inherits every key above but those it sets, which may be ` + strings.Join(func() []string {
+func siteExample() string {
 	var names []string
 	for _, k := range SiteKeys() {
 		names = append(names, k.Name)
 	}
-	return names
-}(), ", ") + `.
-# The one site with default = true answers other hosts (and HTTP/1.0
-# requests without one); without it they get unknown_host. With [[site]]
-# tables, the top-level root is not served itself.
-# e.g.
+	return "\n" + comment(`Virtual hosts. Each [[site]] table serves the requests whose Host it names
+(exact names, or "*.example.org" for any name below example.org; case, the
+port and a final dot do not matter), with its own root and rules. A site
+inherits every key above but those it sets, which may be `+strings.Join(names, ", ")+`.
+The one site with default = true answers other hosts (and HTTP/1.0 requests
+without one); without it they get unknown_host. With [[site]] tables, the
+top-level root is not served itself.`) + `# e.g.
 # [[site]]
 # hosts = ["example.com", "www.example.com"]
 # root = "/srv/example.com"
@@ -81,6 +78,21 @@ var siteExample = `
 # root = "/srv/example.org"
 # basic_auth = "example.org.htpasswd"
 `
+}
+
+// comment wraps text into comment lines of at most 78 bytes.
+func comment(text string) string {
+	var b strings.Builder
+	line := "#"
+	for _, w := range strings.Fields(text) {
+		if len(line)+1+len(w) > 78 && line != "#" {
+			b.WriteString(line + "\n")
+			line = "#"
+		}
+		line += " " + w
+	}
+	return b.String() + line + "\n"
+}
 
 func flagDoc(k *Key) string {
 	if k.NoFlag {

@@ -190,8 +190,21 @@ func onlyUnavailable(err error) bool {
 	return errors.Is(err, config.ErrUnavailable)
 }
 
-// checkRoot reports a root that cannot be served, and where it was set.
+// checkRoot reports a root that cannot be served, and where it was set:
+// the root, or with virtual hosts each site's.
 func checkRoot(cfg *config.Config) error {
+	if len(cfg.Sites) == 0 {
+		return checkDir(cfg)
+	}
+	for i := range cfg.Sites {
+		if err := checkDir(cfg.SiteConfig(&cfg.Sites[i])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkDir(cfg *config.Config) error {
 	if cfg.Root == "" {
 		return nil
 	}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -66,8 +67,29 @@ type Config struct {
 	CacheControl     []site.CacheRule
 	NoCacheControl   bool
 
+	Headers           []site.HeaderRule
+	Security          bool
+	HSTS              string
+	CORS              *site.CORS
+	Redirects         []site.Redirect
+	CleanURLs         bool
+	TrailingSlash     string
+	ErrorPages        map[int]string
+	SPA               string
+	BasicAuth         string
+	Auth              []site.AuthRule
+	AuthFailures      int
+	AllowInsecureAuth bool
+	Symlinks          string
+	TrustedProxies    []netip.Prefix
+	UnknownHost       int
+
 	Pprof   string
 	PidFile string
+
+	// Sites are the file's [[site]] tables, the virtual hosts: when there
+	// are any, they are served instead of the top-level site (see Hosts).
+	Sites []Host
 
 	// File is the configuration file that was read, "" for none.
 	File string
@@ -76,6 +98,7 @@ type Config struct {
 	Ignored []string
 
 	sources map[string]Source
+	lines   map[string]int // of every key and table in the file (see keyLines)
 }
 
 // Defaults returns the configuration with every key at its default.
@@ -158,6 +181,24 @@ func (c *Config) Site() site.Config {
 		ETag:           c.ETag,
 		CacheControl:   clone(&c.CacheControl).([]site.CacheRule),
 		NoCacheControl: c.NoCacheControl,
+
+		Headers:           clone(&c.Headers).([]site.HeaderRule),
+		Security:          c.Security,
+		HSTS:              c.HSTS,
+		CORS:              clone(&c.CORS).(*site.CORS),
+		Redirects:         clone(&c.Redirects).([]site.Redirect),
+		CleanURLs:         c.CleanURLs,
+		TrailingSlash:     c.TrailingSlash,
+		ErrorPages:        clone(&c.ErrorPages).(map[int]string),
+		SPA:               c.SPA,
+		Auth:              c.authRules(),
+		AuthFailures:      c.AuthFailures,
+		AllowInsecureAuth: c.AllowInsecureAuth,
+		Symlinks:          c.Symlinks,
+		TrustedProxies:    clone(&c.TrustedProxies).([]netip.Prefix),
+	}
+	if c.AuthFailures == 0 {
+		sc.AuthFailures = -1 // no limit
 	}
 	if c.CacheMaxBytes == 0 {
 		sc.Cache.MaxBytes = -1 // off
@@ -165,7 +206,8 @@ func (c *Config) Site() site.Config {
 	return sc
 }
 
-// Changed lists the keys whose values differ between a and b.
+// Changed lists the keys whose values differ between a and b, and
+// "site" when their virtual hosts differ.
 func Changed(a, b *Config) []string {
 	var names []string
 	for i := range Keys {
@@ -173,6 +215,9 @@ func Changed(a, b *Config) []string {
 		if format(clone(k.field(a))) != format(clone(k.field(b))) {
 			names = append(names, k.Name)
 		}
+	}
+	if a.formatSites() != b.formatSites() {
+		names = append(names, "site")
 	}
 	return names
 }
@@ -272,7 +317,9 @@ func build(name string, data []byte, env map[string]string, o Options) (*Config,
 	return c, nil
 }
 
-// validate runs every key's check and the engine names.
+// validate runs every key's check, checks the engine names and the
+// virtual hosts, and refuses authentication over plain HTTP beyond
+// loopback.
 func (c *Config) validate(engines []string) []error {
 	var errs []error
 	for i := range Keys {
@@ -281,7 +328,7 @@ func (c *Config) validate(engines []string) []error {
 			continue
 		}
 		if err := k.check(c); err != nil {
-			errs = append(errs, &Error{Source: c.sources[k.Name], Key: k.Name, Msg: err.Error()})
+			errs = append(errs, c.keyError(c.sources[k.Name], "", k.Name, err))
 		}
 	}
 	if engines != nil {
@@ -293,5 +340,27 @@ func (c *Config) validate(engines []string) []error {
 			}
 		}
 	}
+	errs = append(errs, c.checkSites()...)
+	if len(c.Sites) == 0 {
+		if err := c.checkListen(); err != nil {
+			errs = append(errs, c.keyError(c.sources[c.authKey()], "", c.authKey(), err))
+		}
+	}
 	return errs
+}
+
+// keyError is the *Error for err, the check of the key name (under
+// prefix: "site[1].") whose value came from src. An error about a part
+// of the value names that part, and in the file its line.
+func (c *Config) keyError(src Source, prefix, name string, err error) error {
+	key, msg := prefix+name, err.Error()
+	if pe, ok := err.(*partError); ok {
+		key = prefix + pe.path
+		if src.Kind == FromFile && c.lines[key] > 0 {
+			src.Line = c.lines[key]
+		} else if src.Kind != FromFile {
+			msg = pe.path + ": " + msg
+		}
+	}
+	return &Error{Source: src, Key: key, Msg: msg}
 }

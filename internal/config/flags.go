@@ -1,7 +1,9 @@
 package config
 
 import (
+	"errors"
 	"flag"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -46,9 +48,19 @@ func NewFlags(fs *flag.FlagSet) *Flags {
 		case *time.Duration:
 			fs.DurationVar(p, name, *p, usage)
 		case *[]site.CacheRule:
-			fs.Var(&rulesFlag{p: p}, name, usage)
+			fs.Var(&listFlag[site.CacheRule]{p: p, parse: one(ParseCacheRule)}, name, usage)
 		case *map[string]string:
 			fs.Var(&mimeFlag{p: p}, name, usage)
+		case *[]site.HeaderRule:
+			fs.Var(&listFlag[site.HeaderRule]{p: p, parse: one(ParseHeaderRule)}, name, usage)
+		case *[]site.Redirect:
+			fs.Var(&listFlag[site.Redirect]{p: p, parse: one(ParseRedirect)}, name, usage)
+		case *[]netip.Prefix:
+			fs.Var(&listFlag[netip.Prefix]{p: p, parse: parsePrefixes}, name, usage)
+		case **site.CORS:
+			fs.Var(&corsFlag{p: p}, name, usage)
+		case *map[int]string:
+			fs.Var(&errorPagesFlag{p: p}, name, usage)
 		default:
 			panic("config: no flag for key " + k.Name)
 		}
@@ -90,34 +102,87 @@ func (f *Flags) apply(c *Config) {
 	}
 }
 
-// rulesFlag is a repeatable GLOB=VALUE flag: the first one given replaces
-// the default list, the next ones add to it.
-type rulesFlag struct {
-	p   *[]site.CacheRule
-	set bool
+// listFlag is a repeatable flag of list items (cache_control's
+// GLOB=VALUE, a header rule, a redirect, CIDRs separated by commas): the
+// first one given replaces the default list, the next ones add to it.
+type listFlag[T any] struct {
+	p     *[]T
+	parse func(string) ([]T, error)
+	set   bool
 }
 
-func (r *rulesFlag) String() string {
-	if r == nil || r.p == nil {
+func (l *listFlag[T]) String() string {
+	if l == nil || l.p == nil || len(*l.p) == 0 {
 		return ""
 	}
-	items := make([]string, len(*r.p))
-	for i, rule := range *r.p {
-		items[i] = rule.Glob + "=" + rule.Value
-	}
-	return strings.Join(items, " ")
+	return format(*l.p)
 }
 
-func (r *rulesFlag) Set(v string) error {
-	rule, err := ParseCacheRule(v)
+func (l *listFlag[T]) Set(v string) error {
+	items, err := l.parse(v)
 	if err != nil {
 		return err
 	}
-	if !r.set {
-		*r.p, r.set = nil, true
+	if !l.set {
+		*l.p, l.set = nil, true
 	}
-	*r.p = append(*r.p, rule)
+	*l.p = append(*l.p, items...)
 	return nil
+}
+
+// one makes a parser of one item a parser of a list.
+func one[T any](parse func(string) (T, error)) func(string) ([]T, error) {
+	return func(s string) ([]T, error) {
+		v, err := parse(s)
+		return []T{v}, err
+	}
+}
+
+// corsFlag is a repeatable --cors ORIGIN[,ORIGIN…]: a CORS policy for the
+// origins given (the file's [cors] table says more).
+type corsFlag struct {
+	p   **site.CORS
+	set bool
+}
+
+func (f *corsFlag) String() string {
+	if f == nil || f.p == nil || *f.p == nil {
+		return ""
+	}
+	return strings.Join((*f.p).Origins, ",")
+}
+
+func (f *corsFlag) Set(v string) error {
+	origins := splitList(v)
+	if len(origins) == 0 {
+		return errors.New("want ORIGIN[,ORIGIN…], e.g. https://app.example.com, or *")
+	}
+	if !f.set {
+		*f.p, f.set = &site.CORS{}, true
+	}
+	(*f.p).Origins = append((*f.p).Origins, origins...)
+	return nil
+}
+
+// errorPagesFlag is a repeatable STATUS=FILE flag; a later one for the
+// same status wins.
+type errorPagesFlag struct {
+	p   *map[int]string
+	set bool
+}
+
+func (f *errorPagesFlag) String() string {
+	if f == nil || f.p == nil || len(*f.p) == 0 {
+		return ""
+	}
+	return strings.Trim(format(*f.p), "{} ")
+}
+
+func (f *errorPagesFlag) Set(v string) error {
+	if !f.set {
+		*f.p, f.set = map[int]string{}, true
+	}
+	return addErrorPage(*f.p, v)
 }
 
 // mimeFlag is a repeatable EXT=TYPE flag, checked as it is parsed; a later

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -48,8 +49,16 @@ type Key struct {
 	Help  string // one sentence for --help, the example file and the README
 	Apply Apply
 
-	// NoFlag keys are not flags: root is serve's DIR argument.
-	NoFlag bool
+	// NoFlag keys are not flags; FlagDoc says what stands for one
+	// (root: serve's DIR argument).
+	NoFlag  bool
+	FlagDoc string
+	// FlagName, when set, is the flag's name instead of the key's with
+	// dashes: "header" for headers, one rule per flag.
+	FlagName string
+	// PerSite keys may also be set in a [[site]] table, for that virtual
+	// host (see Host).
+	PerSite bool
 	// Path keys set in the file are relative to the file's directory.
 	Path bool
 	// Unset documents a default that means "not set" (port): the example
@@ -63,7 +72,12 @@ type Key struct {
 }
 
 // Flag is the key's command-line flag name, without dashes.
-func (k *Key) Flag() string { return strings.ReplaceAll(k.Name, "_", "-") }
+func (k *Key) Flag() string {
+	if k.FlagName != "" {
+		return k.FlagName
+	}
+	return strings.ReplaceAll(k.Name, "_", "-")
+}
 
 // Env is the key's environment variable.
 func (k *Key) Env() string { return envPrefix + strings.ToUpper(k.Name) }
@@ -79,7 +93,7 @@ const envPrefix = "WEFT_"
 // Keys is the table of every key, in the order `weft config check` and
 // `weft config example` print them.
 var Keys = []Key{
-	{Name: "root", NoFlag: true, Path: true, Apply: Live,
+	{Name: "root", NoFlag: true, FlagDoc: "serve's DIR argument", Path: true, Apply: Live, PerSite: true,
 		Help:  "folder to serve; the built-in sample site when empty",
 		def:   "",
 		field: func(c *Config) any { return &c.Root }},
@@ -117,19 +131,19 @@ var Keys = []Key{
 			}
 			return nil
 		}},
-	{Name: "dotfiles", Apply: Live,
+	{Name: "dotfiles", Apply: Live, PerSite: true,
 		Help:  "serve files and folders whose names begin with a dot",
 		def:   false,
 		field: func(c *Config) any { return &c.Dotfiles }},
-	{Name: "listing", Apply: Live,
+	{Name: "listing", Apply: Live, PerSite: true,
 		Help:  "list the contents of folders that have no index file",
 		def:   false,
 		field: func(c *Config) any { return &c.Listing }},
-	{Name: "index", Apply: Live,
+	{Name: "index", Apply: Live, PerSite: true,
 		Help:  "`file` served for a folder",
 		def:   "index.html",
 		field: func(c *Config) any { return &c.Index }},
-	{Name: "mime", Apply: Live,
+	{Name: "mime", Apply: Live, PerSite: true,
 		Help:    "add or override content types: `EXT=TYPE` serves files ending in EXT as TYPE (a table in the file; a repeatable flag; EXT=TYPE pairs separated by commas in the environment)",
 		def:     map[string]string{},
 		example: `{ ".md" = "text/markdown", ".glb" = "model/gltf-binary" }`,
@@ -206,7 +220,7 @@ var Keys = []Key{
 		Help:  "do not watch files for changes (for NFS and other network mounts); cached entries are re-checked every second",
 		def:   false,
 		field: func(c *Config) any { return &c.CacheNoWatch }},
-	{Name: "compress", Apply: Live,
+	{Name: "compress", Apply: Live, PerSite: true,
 		Help:  "compress compressible files on the fly (once per file version, cached)",
 		def:   true,
 		field: func(c *Config) any { return &c.Compress }},
@@ -235,27 +249,132 @@ var Keys = []Key{
 		def:   int64(4 << 20),
 		field: func(c *Config) any { return &c.CompressMaxBytes },
 		check: func(c *Config) error { return atLeast(c.CompressMaxBytes, 1) }},
-	{Name: "precompressed", Apply: Live,
+	{Name: "precompressed", Apply: Live, PerSite: true,
 		Help:  "serve precompressed sidecars (app.js.br, .zst, .gz beside app.js) to clients that accept them",
 		def:   true,
 		field: func(c *Config) any { return &c.Precompressed }},
-	{Name: "etag", Apply: Live,
+	{Name: "etag", Apply: Live, PerSite: true,
 		Help:  "entity-tags from `KIND`: mtime (modification time and size) or content (a hash of the bytes, the same on every machine)",
 		def:   site.ETagMtime,
 		field: func(c *Config) any { return &c.ETag },
 		check: func(c *Config) error { return oneOf("etag", c.ETag, site.ETagMtime, site.ETagContent) }},
-	{Name: "cache_control", Apply: Live,
+	{Name: "cache_control", Apply: Live, PerSite: true,
 		Help:    "Cache-Control for files matching `GLOB=VALUE`, first match wins, e.g. \"/assets/**=public, max-age=86400\" (a list of strings in the file; a repeatable flag; one rule or a TOML array in the environment)",
 		def:     []site.CacheRule{},
 		example: `["/assets/**=public, max-age=31536000, immutable", "*.txt=max-age=60"]`,
 		field:   func(c *Config) any { return &c.CacheControl }},
-	{Name: "no_cache_control", Apply: Live,
+	{Name: "no_cache_control", Apply: Live, PerSite: true,
 		Help:  "send no Cache-Control header",
 		def:   false,
 		field: func(c *Config) any { return &c.NoCacheControl },
 		check: func(c *Config) error {
 			if c.NoCacheControl && len(c.CacheControl) > 0 {
 				return fmt.Errorf("contradicts cache_control (%s)", c.Source("cache_control"))
+			}
+			return nil
+		}},
+	// The site rules.
+	{Name: "headers", FlagName: "header", Apply: Live, PerSite: true,
+		Help:    "set response headers on the paths a glob matches: `'GLOB: Name: value'` (a repeatable flag; one rule or a TOML array in the environment); in the file, [[headers]] tables with for (the glob) and set, add and remove, every matching rule applying in order",
+		def:     []site.HeaderRule{},
+		example: "[[headers]]\nfor = \"/assets/**\"\nset = { \"Cache-Control\" = \"public, max-age=31536000, immutable\" }\nadd = { \"X-Robots-Tag\" = \"noindex\" }\nremove = [\"Last-Modified\"]",
+		field:   func(c *Config) any { return &c.Headers },
+		check:   checkHeaders},
+	{Name: "security", Apply: Live, PerSite: true,
+		Help:  "send the security preset on every response: X-Content-Type-Options, Referrer-Policy, X-Frame-Options, a conservative Content-Security-Policy, and hsts over TLS",
+		def:   false,
+		field: func(c *Config) any { return &c.Security }},
+	{Name: "hsts", Apply: Live, PerSite: true,
+		Help:  "the Strict-Transport-Security `value` the security preset sends over TLS (never over plain HTTP)",
+		def:   site.DefaultHSTS,
+		field: func(c *Config) any { return &c.HSTS },
+		check: func(c *Config) error { return siteCheck(site.Config{HSTS: c.HSTS}, "hsts: ") }},
+	{Name: "cors", Apply: Live, PerSite: true, Unset: "unset: no CORS headers",
+		Help:    "allow cross-origin requests from `ORIGINS` (scheme://host[:port] separated by commas, or *); in the file, a [cors] table with origins, methods, headers, expose, credentials, max_age and paths (globs)",
+		def:     (*site.CORS)(nil),
+		example: "[cors]\norigins = [\"https://app.example.com\"]\nmethods = [\"GET\", \"HEAD\", \"POST\"]\nheaders = [\"Content-Type\"]\nexpose = [\"ETag\"]\ncredentials = true\nmax_age = 600\npaths = [\"/api/**\"]",
+		field:   func(c *Config) any { return &c.CORS },
+		check: func(c *Config) error {
+			if c.CORS == nil {
+				return nil
+			}
+			return siteCheck(site.Config{CORS: c.CORS}, "cors: ")
+		}},
+	{Name: "redirects", FlagName: "redirect", Apply: Live, PerSite: true,
+		Help:    "redirect or rewrite paths, the first match winning: `'FROM TO [STATUS]'` (a repeatable flag; one rule or a TOML array in the environment); FROM is a path or glob whose final * or ** TO may use as :splat; STATUS is 301 (the default), 302, 307, 308, or 200 to serve TO in place; in the file, [[redirects]] tables with from, to and status",
+		def:     []site.Redirect{},
+		example: "[[redirects]]\nfrom = \"/blog/*\"\nto = \"/posts/:splat\"\nstatus = 308",
+		field:   func(c *Config) any { return &c.Redirects },
+		check:   checkRedirects},
+	{Name: "clean_urls", Apply: Live, PerSite: true,
+		Help:  "serve about.html at /about and redirect /about.html there",
+		def:   false,
+		field: func(c *Config) any { return &c.CleanURLs }},
+	{Name: "trailing_slash", Apply: Live, PerSite: true,
+		Help:  "trailing-slash `policy`: add (pages are served at /about/) or remove (/docs/ redirects to /docs); empty: only folders redirect to their path with a slash",
+		def:   "",
+		field: func(c *Config) any { return &c.TrailingSlash },
+		check: func(c *Config) error {
+			if c.TrailingSlash != "" {
+				return oneOf("policy", c.TrailingSlash, site.TrailingSlashAdd, site.TrailingSlashRemove)
+			}
+			return nil
+		}},
+	{Name: "error_pages", FlagName: "error-page", Apply: Live, PerSite: true,
+		Help:    "send a file of the site with an error status: `STATUS=FILE` (a repeatable flag; pairs separated by commas in the environment); in the file, an [error_pages] table, \"404\" = \"404.html\"",
+		def:     map[int]string{},
+		example: `{ "404" = "404.html", "500" = "errors/500.html" }`,
+		field:   func(c *Config) any { return &c.ErrorPages },
+		check:   checkErrorPages},
+	{Name: "spa", Apply: Live, PerSite: true,
+		Help:  "single-page app: answer navigations to missing paths with this `FILE` of the site (index.html); a missing asset (/app.js) stays a 404",
+		def:   "",
+		field: func(c *Config) any { return &c.SPA },
+		check: func(c *Config) error {
+			if c.SPA == "" {
+				return nil
+			}
+			return siteCheck(site.Config{SPA: c.SPA}, "spa: ")
+		}},
+	{Name: "basic_auth", Path: true, Apply: Live, PerSite: true,
+		Help:  "protect the whole site with HTTP basic authentication against an `HTPASSWD` file of bcrypt hashes (htpasswd -B); per-path rules are auth's",
+		def:   "",
+		field: func(c *Config) any { return &c.BasicAuth },
+		check: checkBasicAuth},
+	{Name: "auth", NoFlag: true, FlagDoc: "none (--basic-auth protects the whole site)", Apply: Live, PerSite: true,
+		Help:    "basic authentication per path prefix, the longest matching prefix winning: [[auth]] tables with prefix, htpasswd (a file of bcrypt hashes; none exempts the prefix from a shorter rule) and realm (a TOML array of them in the environment)",
+		def:     []site.AuthRule{},
+		example: "[[auth]]\nprefix = \"/admin\"\nhtpasswd = \"admin.htpasswd\"\nrealm = \"Staff only\"\n\n[[auth]]\nprefix = \"/admin/public\"",
+		field:   func(c *Config) any { return &c.Auth },
+		check:   checkAuth},
+	{Name: "auth_failures", Apply: Live, PerSite: true,
+		Help:  "failed logins a client may make in a minute before it gets 429 (0: no limit)",
+		def:   site.DefaultAuthFailures,
+		field: func(c *Config) any { return &c.AuthFailures },
+		check: func(c *Config) error { return atLeast(c.AuthFailures, 0) }},
+	{Name: "allow_insecure_auth", Apply: Live, PerSite: true,
+		Help:  "allow basic authentication over plain HTTP on an address beyond loopback, where passwords cross the network in clear",
+		def:   false,
+		field: func(c *Config) any { return &c.AllowInsecureAuth }},
+	{Name: "symlinks", Apply: Live, PerSite: true,
+		Help:  "symbolic links `policy`: confine (follow those that stay beneath the root), follow (any, also out of the root) or deny (none)",
+		def:   site.SymlinksConfine,
+		field: func(c *Config) any { return &c.Symlinks },
+		check: func(c *Config) error {
+			return oneOf("symlinks policy", c.Symlinks, site.SymlinksConfine, site.SymlinksFollow, site.SymlinksDeny)
+		}},
+	{Name: "trusted_proxies", Apply: Live,
+		Help:    "peers (`CIDRs`, separated by commas) whose X-Forwarded-For or Forwarded header names the client, for the access log and the failed-login limit",
+		def:     []netip.Prefix{},
+		example: `["10.0.0.0/8", "fd00::/8"]`,
+		field:   func(c *Config) any { return &c.TrustedProxies }},
+	{Name: "unknown_host", Apply: Live,
+		Help:  "virtual hosts: the `status` for a request whose Host no [[site]] names, when no site is the default: 421 or 404",
+		def:   421,
+		field: func(c *Config) any { return &c.UnknownHost },
+		check: func(c *Config) error {
+			if c.UnknownHost != 421 && c.UnknownHost != 404 {
+				return fmt.Errorf("%d: want 421 or 404", c.UnknownHost)
 			}
 			return nil
 		}},

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"cmp"
+	"encoding"
 	"errors"
 	"fmt"
 	"maps"
@@ -17,9 +19,11 @@ import (
 )
 
 // A kind is what a key's Config field holds and how each source spells it.
-// The kinds below cover today's keys; a key of any other type (a table
-// of rules, say) works too: the file decodes it as TOML into the field's
-// type, the environment takes a TOML value, and check prints it as TOML.
+// Keys of the scalar kinds below, cache_control and mime have their own
+// spellings; a key of any other type (a table of rules, say) works too:
+// the file decodes it as TOML into the field's type (the toml tags of its
+// structs name their keys), the environment takes a TOML value or a short
+// form (see parseString), and check prints it as inline TOML (inline).
 type kind struct {
 	doc  string       // the TOML type, for documentation
 	file reflect.Type // what the file decodes into (a pointer: nil when absent)
@@ -32,6 +36,9 @@ var (
 	kDuration = kind{"duration", reflect.TypeFor[*string]()}
 	kRules    = kind{"array of strings", reflect.TypeFor[*[]string]()}
 	kMap      = kind{"table of strings", reflect.TypeFor[*map[string]string]()}
+	// kStatusMap is error_pages: TOML keys are strings ("404"), made
+	// integers by fromFile so that a bad one is reported with its line.
+	kStatusMap = kind{"table of strings", reflect.TypeFor[*map[string]string]()}
 )
 
 func kindOf(field any) kind {
@@ -48,9 +55,46 @@ func kindOf(field any) kind {
 		return kRules
 	case *map[string]string:
 		return kMap
+	case *map[int]string:
+		return kStatusMap
 	}
 	t := reflect.TypeOf(field).Elem()
-	return kind{"table", reflect.PointerTo(t)}
+	return kind{typeDoc(t), reflect.PointerTo(t)}
+}
+
+var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+
+// typeDoc names the TOML type a value of the Go type t is written as.
+func typeDoc(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(textUnmarshaler) {
+		return "string"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "integer"
+	case reflect.Float32, reflect.Float64:
+		return "float"
+	case reflect.Slice, reflect.Array:
+		switch e := typeDoc(t.Elem()); e {
+		case "table":
+			return "array of tables"
+		case "string", "integer", "boolean":
+			return "array of " + e + "s"
+		}
+		return "array"
+	case reflect.Map:
+		if typeDoc(t.Elem()) == "string" {
+			return "table of strings"
+		}
+	}
+	return "table"
 }
 
 // set stores v, a value of the field's type, in the field.
@@ -60,13 +104,49 @@ func set(field, v any) {
 
 // clone returns a copy of the field's value that shares nothing with it.
 func clone(field any) any {
-	switch p := field.(type) {
-	case *[]site.CacheRule:
-		return slices.Clone(*p)
-	case *map[string]string:
-		return maps.Clone(*p)
+	return deepCopy(reflect.ValueOf(field).Elem()).Interface()
+}
+
+// deepCopy copies v and everything its pointers, slices and maps reach;
+// a struct's unexported fields (netip.Prefix's) are copied as values.
+func deepCopy(v reflect.Value) reflect.Value {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			return v
+		}
+		p := reflect.New(v.Type().Elem())
+		p.Elem().Set(deepCopy(v.Elem()))
+		return p
+	case reflect.Slice:
+		if v.IsNil() {
+			return v
+		}
+		s := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+		for i := range v.Len() {
+			s.Index(i).Set(deepCopy(v.Index(i)))
+		}
+		return s
+	case reflect.Map:
+		if v.IsNil() {
+			return v
+		}
+		m := reflect.MakeMapWithSize(v.Type(), v.Len())
+		for it := v.MapRange(); it.Next(); {
+			m.SetMapIndex(it.Key(), deepCopy(it.Value()))
+		}
+		return m
+	case reflect.Struct:
+		s := reflect.New(v.Type()).Elem()
+		s.Set(v)
+		for i := range v.NumField() {
+			if s.Field(i).CanSet() {
+				s.Field(i).Set(deepCopy(v.Field(i)))
+			}
+		}
+		return s
 	}
-	return reflect.ValueOf(field).Elem().Interface()
+	return v
 }
 
 // parseString parses s, a value from the environment, for field.
@@ -120,11 +200,50 @@ func parseString(field any, s string) (any, error) {
 		}
 		return m, nil
 	}
-	p := reflect.New(reflect.TypeOf(field).Elem())
-	if err := toml.Unmarshal([]byte("V = "+s), &struct{ V any }{p.Interface()}); err != nil {
-		return nil, fmt.Errorf("want a TOML value: %s", tomlMessage(err))
+	short := shortForms[reflect.TypeOf(field).Elem()]
+	if t := strings.TrimSpace(s); short != nil && t != "" && t[0] != '[' && t[0] != '{' {
+		return short(s)
 	}
-	return p.Elem().Interface(), nil
+	if strings.TrimSpace(s) == "" {
+		// Nothing: the zero value, or an empty list or table.
+		return zeroOf(field), nil
+	}
+	return decodeValue(s, field)
+}
+
+// zeroOf is the empty value of field's type: an empty (not nil) list or
+// table, a nil pointer.
+func zeroOf(field any) any {
+	t := reflect.TypeOf(field).Elem()
+	switch t.Kind() {
+	case reflect.Slice:
+		return reflect.MakeSlice(t, 0, 0).Interface()
+	case reflect.Map:
+		return reflect.MakeMap(t).Interface()
+	}
+	return reflect.Zero(t).Interface()
+}
+
+// decodeValue decodes s, a TOML value (an inline table, an array of
+// them), for field, strictly: an unknown key is an error.
+func decodeValue(s string, field any) (any, error) {
+	k := kindOf(field)
+	st := reflect.StructOf([]reflect.StructField{{Name: "V", Type: k.file, Tag: `toml:"v"`}})
+	p := reflect.New(st)
+	d := toml.NewDecoder(strings.NewReader("v = " + s))
+	d.DisallowUnknownFields()
+	if err := d.Decode(p.Interface()); err != nil {
+		var strict *toml.StrictMissingError
+		if errors.As(err, &strict) && len(strict.Errors) > 0 {
+			return nil, fmt.Errorf("want a TOML %s: unknown key %q", k.doc, strings.Join(strict.Errors[0].Key(), "."))
+		}
+		return nil, fmt.Errorf("want a TOML %s: %s", k.doc, tomlMessage(err))
+	}
+	fv := p.Elem().Field(0)
+	if fv.IsNil() {
+		return zeroOf(field), nil
+	}
+	return fromFile(field, fv, "")
 }
 
 // fromFile converts fv, what the file held for the key name (of type
@@ -152,6 +271,16 @@ func fromFile(field any, fv reflect.Value, name string) (any, error) {
 			if err := AddMIME(m, ext+"="+v.(map[string]string)[ext]); err != nil {
 				return nil, &partError{name + "." + ext, err}
 			}
+		}
+		return m, nil
+	case *map[int]string:
+		m := map[int]string{}
+		for _, key := range slices.Sorted(maps.Keys(v.(map[string]string))) {
+			status, err := strconv.Atoi(key)
+			if err != nil || status < 100 || status > 999 {
+				return nil, &partError{name + "." + key, fmt.Errorf("%q is not a status code (want \"404\" = \"404.html\")", key)}
+			}
+			m[status] = v.(map[string]string)[key]
 		}
 		return m, nil
 	}
@@ -247,12 +376,93 @@ func format(v any) string {
 		}
 		return "{ " + strings.Join(items, ", ") + " }"
 	}
-	b, err := toml.Marshal(struct{ V any }{v})
-	if err != nil {
-		return fmt.Sprintf("%v", v)
+	return inline(reflect.ValueOf(v))
+}
+
+var textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
+
+// inline renders v as an inline TOML value: a struct as a table of its
+// toml-tagged fields that are not zero, a map with its keys in order, a
+// nil pointer as "" (a key with no value is not written).
+func inline(v reflect.Value) string {
+	if v.IsValid() && v.Type().Implements(textMarshaler) && (v.Kind() != reflect.Pointer || !v.IsNil()) {
+		b, err := v.Interface().(encoding.TextMarshaler).MarshalText()
+		if err != nil {
+			return quote(err.Error())
+		}
+		return quote(string(b))
 	}
-	_, val, _ := strings.Cut(strings.TrimSpace(string(b)), " = ")
-	return val
+	switch v.Kind() {
+	case reflect.String:
+		return quote(v.String())
+	case reflect.Bool:
+		return strconv.FormatBool(v.Bool())
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return strconv.FormatInt(v.Int(), 10)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return strconv.FormatUint(v.Uint(), 10)
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return ""
+		}
+		return inline(v.Elem())
+	case reflect.Slice, reflect.Array:
+		items := make([]string, v.Len())
+		for i := range items {
+			items[i] = inline(v.Index(i))
+		}
+		return "[" + strings.Join(items, ", ") + "]"
+	case reflect.Map:
+		keys := v.MapKeys()
+		slices.SortFunc(keys, func(a, b reflect.Value) int {
+			if a.CanInt() {
+				return cmp.Compare(a.Int(), b.Int())
+			}
+			return strings.Compare(a.String(), b.String())
+		})
+		items := make([]string, len(keys))
+		for i, k := range keys {
+			name := k.String()
+			if k.CanInt() {
+				name = strconv.FormatInt(k.Int(), 10)
+			}
+			items[i] = tomlKey(name) + " = " + inline(v.MapIndex(k))
+		}
+		return table(items)
+	case reflect.Struct:
+		var items []string
+		for i := range v.NumField() {
+			f := v.Type().Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+			if !f.IsExported() || name == "" || name == "-" || v.Field(i).IsZero() {
+				continue
+			}
+			items = append(items, tomlKey(name)+" = "+inline(v.Field(i)))
+		}
+		return table(items)
+	}
+	return quote(fmt.Sprint(v.Interface()))
+}
+
+func table(items []string) string {
+	if len(items) == 0 {
+		return "{}"
+	}
+	return "{ " + strings.Join(items, ", ") + " }"
+}
+
+// tomlKey is name as a TOML key: bare when it can be, else quoted.
+func tomlKey(name string) string {
+	if name == "" {
+		return `""`
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return quote(name)
+		}
+	}
+	return name
 }
 
 // quote renders s as a TOML basic string.

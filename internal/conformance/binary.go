@@ -2,30 +2,56 @@ package conformance
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pelletier/go-toml/v2"
+
+	"github.com/weft-server/weft/internal/engine/h1conn"
+	"github.com/weft-server/weft/internal/http1"
+	"github.com/weft-server/weft/internal/site"
 )
 
 var bannerURL = regexp.MustCompile(`http://([^/ ]+)/`)
 
 // StartBinary is a Starter that runs the weft binary at bin with `serve`,
-// the options as flags, and args (for example "--engine", "process"). Stop
-// sends SIGTERM and waits for the process to exit.
+// the options as flags and a configuration file, and args (for example
+// "--engine", "process"). The site's rules and the virtual hosts go in a
+// weft.toml written in a temporary folder (see configFile), the rest in
+// flags, which args may add to. An access log sink of the options is fed
+// from weft's JSON access log on its standard output. Stop sends SIGTERM
+// and waits for the process to exit.
 func StartBinary(bin string, args ...string) Starter {
 	return func(t testing.TB, opts Options) *Server {
 		t.Helper()
-		if what := noFlags(opts); what != "" {
-			t.Skipf("weft serve has no flag for %s yet (the configuration file will carry it)", what)
+		conf := filepath.Join(t.TempDir(), "weft.toml")
+		b, err := configFile(opts)
+		if err != nil {
+			t.Fatal(err)
 		}
-		a := []string{"serve", opts.Site.Root, "--addr", "127.0.0.1:0", "--no-access-log"}
+		if err := os.WriteFile(conf, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		a := []string{"serve", opts.Site.Root, "--config", conf, "--addr", "127.0.0.1:0"}
+		if opts.Engine.Log != nil {
+			a = append(a, "--log-format", "json", "--access-log", "-")
+		} else {
+			a = append(a, "--no-access-log")
+		}
 		if opts.Site.Listing {
 			a = append(a, "--listing")
 		}
@@ -81,14 +107,19 @@ func StartBinary(bin string, args ...string) Starter {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		line, err := bufio.NewReader(out).ReadString('\n')
+		rd := bufio.NewReader(out)
+		line, err := rd.ReadString('\n')
 		m := bannerURL.FindStringSubmatch(line)
 		if err != nil || m == nil {
 			cmd.Process.Kill()
 			cmd.Wait()
 			t.Fatalf("weft did not announce its address: %q, %v", line, err)
 		}
-		go io.Copy(io.Discard, out)
+		if opts.Engine.Log != nil {
+			go feedLog(rd, opts.Engine.Log)
+		} else {
+			go io.Copy(io.Discard, rd)
+		}
 		exited := make(chan error, 1)
 		go func() { exited <- cmd.Wait() }()
 		var mu sync.Mutex // a test's Stop and its cleanup may race after a failure
@@ -126,27 +157,118 @@ func StartBinary(bin string, args ...string) Starter {
 	}
 }
 
-// noFlags names what of opts the flags of `weft serve` cannot express
-// (site rules that only the Go API has so far), or "".
-func noFlags(opts Options) string {
-	c := &opts.Site
-	switch {
-	case opts.Hosts != nil:
-		return "virtual hosts"
-	case len(c.Headers) > 0 || c.Security || c.HSTS != "":
-		return "header rules"
-	case c.CORS != nil:
-		return "CORS"
-	case len(c.Redirects) > 0 || c.CleanURLs || c.TrailingSlash != "":
-		return "redirects"
-	case len(c.ErrorPages) > 0 || c.SPA != "":
-		return "error pages and the SPA fallback"
-	case len(c.Auth) > 0 || c.AuthFailures != 0 || c.AllowInsecureAuth:
-		return "basic authentication"
-	case c.Symlinks != "" || len(c.TrustedProxies) > 0:
-		return "symlink policies and trusted proxies"
-	case opts.Engine.Log != nil:
-		return "an access log sink of the test's"
+// configFile is the weft.toml of opts: the site's rules at the top level
+// (its other settings are flags, see StartBinary), or opts.Hosts as
+// [[site]] tables, each with every setting of its site.
+func configFile(opts Options) ([]byte, error) {
+	top := rules(&opts.Site)
+	if h := opts.Hosts; h != nil {
+		if h.Unknown != 0 {
+			top["unknown_host"] = h.Unknown
+		}
+		var sites []map[string]any
+		for _, hc := range h.Sites {
+			s := rules(&hc.Site)
+			maps.Copy(s, basics(&hc.Site))
+			if len(hc.Hosts) > 0 {
+				s["hosts"] = hc.Hosts
+			}
+			if hc.Default {
+				s["default"] = true
+			}
+			sites = append(sites, s)
+		}
+		top["site"] = sites
 	}
-	return ""
+	return toml.Marshal(top)
+}
+
+// basics are the keys of the settings of c that StartBinary passes as
+// flags when there are no virtual hosts.
+func basics(c *site.Config) map[string]any {
+	m := map[string]any{"root": c.Root, "listing": c.Listing, "dotfiles": c.Dotfiles,
+		"compress": !c.Compress.Off, "precompressed": !c.Compress.NoPrecompressed, "no_cache_control": c.NoCacheControl}
+	if c.Index != "" {
+		m["index"] = c.Index
+	}
+	if c.ETag != "" {
+		m["etag"] = c.ETag
+	}
+	if len(c.MIME) > 0 {
+		m["mime"] = c.MIME
+	}
+	var cc []string
+	for _, r := range c.CacheControl {
+		cc = append(cc, r.Glob+"="+r.Value)
+	}
+	if len(cc) > 0 {
+		m["cache_control"] = cc
+	}
+	return m
+}
+
+// rules are the keys of c's site rules that are not at their defaults.
+func rules(c *site.Config) map[string]any {
+	pages := map[string]string{}
+	for status, file := range c.ErrorPages {
+		pages[strconv.Itoa(status)] = file
+	}
+	var proxies []string
+	for _, p := range c.TrustedProxies {
+		proxies = append(proxies, p.String())
+	}
+	m := map[string]any{}
+	for key, v := range map[string]any{
+		"headers": c.Headers, "security": c.Security, "hsts": c.HSTS, "cors": c.CORS,
+		"redirects": c.Redirects, "clean_urls": c.CleanURLs, "trailing_slash": c.TrailingSlash,
+		"error_pages": pages, "spa": c.SPA, "auth": c.Auth, "auth_failures": max(c.AuthFailures, 0),
+		"allow_insecure_auth": c.AllowInsecureAuth, "symlinks": c.Symlinks, "trusted_proxies": proxies,
+	} {
+		if notEmpty(v) {
+			m[key] = v
+		}
+	}
+	if c.AuthFailures < 0 {
+		m["auth_failures"] = 0 // the file's "no limit"
+	}
+	return m
+}
+
+// notEmpty reports whether v is neither its type's zero value nor an
+// empty list or table.
+func notEmpty(v any) bool {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() == reflect.Slice || rv.Kind() == reflect.Map {
+		return rv.Len() > 0
+	}
+	return !rv.IsZero()
+}
+
+// feedLog gives log the records of weft's JSON access log lines in r.
+func feedLog(r *bufio.Reader, log h1conn.RecordSink) {
+	for {
+		line, err := r.ReadBytes('\n')
+		if err != nil {
+			return
+		}
+		var rec struct {
+			Time      time.Time `json:"time"`
+			Remote    string    `json:"remote"`
+			Method    string    `json:"method"`
+			Target    string    `json:"target"`
+			Proto     string    `json:"proto"`
+			Status    int       `json:"status"`
+			Bytes     int64     `json:"bytes"`
+			Referer   string    `json:"referer"`
+			UserAgent string    `json:"user_agent"`
+		}
+		if json.Unmarshal(line, &rec) != nil {
+			continue
+		}
+		addr, _ := netip.ParseAddr(rec.Remote)
+		r := http1.Record{Remote: netip.AddrPortFrom(addr, 0), Time: rec.Time, Method: []byte(rec.Method), Target: []byte(rec.Target),
+			Status: rec.Status, Bytes: rec.Bytes, Referer: []byte(rec.Referer), UserAgent: []byte(rec.UserAgent)}
+		fmt.Sscanf(rec.Proto, "HTTP/%d.%d", &r.Major, &r.Minor)
+		log.Log(&r)
+	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,8 +19,8 @@ import (
 const cacheLine = 64
 
 // siteSwitch is the handler the in-process engines are given: it forwards
-// each request to the site of the current snapshot, which a reload
-// replaces with one atomic store. A request sees one snapshot for each
+// each request to the site (or virtual hosts) of the current snapshot,
+// which a reload replaces with one atomic store. A request sees one snapshot for each
 // call, never a mix of two.
 //
 // The memory path (ServeFromMemory: a cached file) costs one atomic load
@@ -32,12 +33,24 @@ type siteSwitch struct {
 	_   [cacheLine - 8]byte
 }
 
+// handler is what a configuration serves: a *site.Site, or *site.Hosts
+// for virtual hosts.
+type handler interface {
+	http1.MemoryHandler
+	Close() error
+}
+
+var (
+	_ handler = (*site.Site)(nil)
+	_ handler = (*site.Hosts)(nil)
+)
+
 // snapshot is one configuration's site, and the count of disk-path
 // requests in it.
 type snapshot struct {
 	_    [cacheLine]byte
-	site *site.Site // read by every request
-	_    [cacheLine - 8]byte
+	site handler // read by every request
+	_    [cacheLine - 16]byte
 	// Written by disk-path requests only: kept off the memory path's
 	// cache line.
 	busy    atomic.Int64
@@ -46,7 +59,7 @@ type snapshot struct {
 
 var _ http1.MemoryHandler = (*siteSwitch)(nil)
 
-func newSwitch(st *site.Site) *siteSwitch {
+func newSwitch(st handler) *siteSwitch {
 	sw := &siteSwitch{}
 	sw.cur.Store(&snapshot{site: st})
 	return sw
@@ -82,7 +95,7 @@ func (sw *siteSwitch) enter() *snapshot {
 }
 
 // swap makes st current and returns the snapshot it replaces.
-func (sw *siteSwitch) swap(st *site.Site) *snapshot {
+func (sw *siteSwitch) swap(st handler) *snapshot {
 	return sw.cur.Swap(&snapshot{site: st})
 }
 
@@ -139,7 +152,11 @@ func (r *retirer) shutdown() {
 func restartKeys(old, now *config.Config, workers bool) []string {
 	var keys []string
 	for _, name := range config.Changed(old, now) {
-		switch config.Lookup(name).Apply {
+		k := config.Lookup(name)
+		if k == nil {
+			continue // the virtual hosts: live
+		}
+		switch k.Apply {
 		case config.Live:
 		case config.Workers:
 			if !workers {
@@ -162,12 +179,12 @@ func (r *running) reload() {
 		log.Error("reload: invalid configuration; still serving the old one", "err", err)
 		return
 	}
-	scfg := c.Site()
-	if scfg.Root, err = r.roots.resolve(scfg.Root); err != nil {
+	scfg, hosts := c.Site(), c.Hosts()
+	if err := checkListen(&scfg, hosts, r.cfg.Addr); err != nil {
 		log.Error("reload: still serving the old configuration", "err", err)
 		return
 	}
-	st, err := site.Open(scfg)
+	st, err := open(scfg, hosts, r.roots)
 	if err != nil {
 		log.Error("reload: cannot open the new site; still serving the old one", "err", err)
 		return
@@ -200,6 +217,36 @@ func (r *running) checkForWorkers() bool {
 	}
 	log.Info("reload: configuration valid; replacing the workers", attrs...)
 	return true
+}
+
+// open opens what a configuration serves: the virtual hosts when there
+// are any, else the site; an empty root is the built-in sample site.
+func open(scfg site.Config, hosts *site.HostsConfig, roots *roots) (handler, error) {
+	var err error
+	if hosts == nil {
+		if scfg.Root, err = roots.resolve(scfg.Root); err != nil {
+			return nil, err
+		}
+		return site.Open(scfg)
+	}
+	hc := *hosts
+	hc.Sites = slices.Clone(hosts.Sites)
+	for i := range hc.Sites {
+		if hc.Sites[i].Site.Root, err = roots.resolve(hc.Sites[i].Site.Root); err != nil {
+			return nil, err
+		}
+	}
+	return site.OpenHosts(hc)
+}
+
+// checkListen refuses basic authentication over plain HTTP on addr beyond
+// loopback (see site.Config.CheckListen). The configuration checks it
+// too, against its own addr; this checks the address weft listens on.
+func checkListen(scfg *site.Config, hosts *site.HostsConfig, addr string) error {
+	if hosts != nil {
+		return hosts.CheckListen(addr, false)
+	}
+	return scfg.CheckListen(addr, false)
 }
 
 // roots finds the folder to serve for a site's root: the root itself, or

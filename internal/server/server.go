@@ -38,8 +38,9 @@ type Config struct {
 	Workers      int    // process engine: worker processes (one per core when zero)
 	WorkerEngine string // process engine: the engine each worker runs ("auto" when empty)
 
-	Site   site.Config   // Root "" serves the embedded sample site
-	Limits engine.Config // timeouts and limits; Handler and Log are set by Run
+	Site   site.Config       // Root "" serves the embedded sample site
+	Hosts  *site.HostsConfig // virtual hosts, served instead of Site when not nil
+	Limits engine.Config     // timeouts and limits; Handler and Log are set by Run
 
 	PprofAddr string // serve net/http/pprof here when set
 
@@ -70,6 +71,7 @@ func FromConfig(c *config.Config) Config {
 		Workers:      c.Workers,
 		WorkerEngine: c.WorkerEngine,
 		Site:         c.Site(),
+		Hosts:        c.Hosts(),
 		Limits: engine.Config{
 			Limits:            http1.Limits{MaxHeadBytes: c.MaxHeaderBytes, MaxHeaderCount: c.MaxHeaderFields},
 			ReadHeaderTimeout: c.ReadHeaderTimeout,
@@ -155,23 +157,33 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	scfg := cfg.Site
+	if err := checkListen(&scfg, cfg.Hosts, cfg.Addr); err != nil {
+		return err
+	}
 	label := scfg.Root
 	var roots roots
 	if worker {
 		roots.sample = os.Getenv(process.EnvRoot)
 	}
 	defer roots.close()
-	if scfg.Root == "" {
+	if cfg.Hosts != nil {
+		label = fmt.Sprintf("%d virtual hosts", len(cfg.Hosts.Sites))
+	} else if scfg.Root == "" {
 		label = "the built-in sample site"
-		if scfg.Root, err = roots.resolve(""); err != nil {
+	}
+	if usesSample(&scfg, cfg.Hosts) {
+		// Extracted once, here, so that the process engine's workers
+		// share it.
+		dir, err := roots.resolve("")
+		if err != nil {
 			return err
 		}
 		if p, ok := eng.(process.Engine); ok && !worker {
-			p.Env = append(p.Env, process.EnvRoot+"="+scfg.Root)
+			p.Env = append(p.Env, process.EnvRoot+"="+dir)
 			eng = p
 		}
 	}
-	st, err := site.Open(scfg)
+	st, err := open(scfg, cfg.Hosts, &roots)
 	if err != nil {
 		return err
 	}
@@ -284,6 +296,20 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	return nil
+}
+
+// usesSample reports whether a site to serve has the built-in sample
+// site for root.
+func usesSample(scfg *site.Config, hosts *site.HostsConfig) bool {
+	if hosts == nil {
+		return scfg.Root == ""
+	}
+	for i := range hosts.Sites {
+		if hosts.Sites[i].Site.Root == "" {
+			return true
+		}
+	}
+	return false
 }
 
 // openLog opens the access log file for appending.

@@ -43,9 +43,9 @@ import (
 // such a tree whole. A request under a protected prefix never comes from
 // the in-memory path, and bcrypt runs off the event loops.
 type AuthRule struct {
-	Prefix   string // "/admin" (the same as "/admin/"): that path and everything beneath; "/" for the whole site
-	Htpasswd string // the htpasswd file; empty exempts the prefix from a shorter rule
-	Realm    string // the realm browsers show; "weft" when empty
+	Prefix   string `toml:"prefix"`   // "/admin" (the same as "/admin/"): that path and everything beneath; "/" for the whole site
+	Htpasswd string `toml:"htpasswd"` // the htpasswd file; empty exempts the prefix from a shorter rule
+	Realm    string `toml:"realm"`    // the realm browsers show; "weft" when empty
 }
 
 // DefaultAuthFailures is the failed logins a client may make per minute

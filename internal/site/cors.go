@@ -21,13 +21,13 @@ import (
 // every response says "Vary: Origin" (also pre-rendered), so that a cache
 // never hands one origin's answer to another.
 type CORS struct {
-	Origins     []string // allowed origins ("https://app.example.com", scheme://host[:port]), or the one entry "*"
-	Methods     []string // methods a preflight allows; GET and HEAD when empty
-	Headers     []string // request headers a preflight allows; "*" allows any (not with Credentials)
-	Expose      []string // response headers a script may read (Access-Control-Expose-Headers)
-	Credentials bool     // allow cookies and HTTP authentication (Access-Control-Allow-Credentials)
-	MaxAge      int      // seconds a browser may cache a preflight's answer; 0 sends none
-	Paths       []string // path patterns the policy applies to (see pathGlob); every path when empty
+	Origins     []string `toml:"origins"`     // allowed origins ("https://app.example.com", scheme://host[:port]), or the one entry "*"
+	Methods     []string `toml:"methods"`     // methods a preflight allows; GET and HEAD when empty
+	Headers     []string `toml:"headers"`     // request headers a preflight allows; "*" allows any (not with Credentials)
+	Expose      []string `toml:"expose"`      // response headers a script may read (Access-Control-Expose-Headers)
+	Credentials bool     `toml:"credentials"` // allow cookies and HTTP authentication (Access-Control-Allow-Credentials)
+	MaxAge      int      `toml:"max_age"`     // seconds a browser may cache a preflight's answer; 0 sends none
+	Paths       []string `toml:"paths"`       // path patterns the policy applies to (see pathGlob); every path when empty
 }
 
 // corsPolicy is a compiled CORS.
@@ -170,7 +170,8 @@ func (c *corsPolicy) addLines(resp *http1.Response, o []byte) {
 // allowed, the plain OPTIONS answer (the browser then refuses the
 // request). It reports whether it answered. The lines that do not depend
 // on the origin ("*", Vary: Origin) are added with the path's other
-// headers (see static).
+// headers (see static), those that echo an allowed origin by Site.finish,
+// as for any request.
 func (c *corsPolicy) preflight(req *http1.Request, resp *http1.Response, p string) bool {
 	if len(req.Origin) == 0 || lookupHeader(req, "access-control-request-method") == nil || !matchAny(c.paths, p) {
 		return false
@@ -181,9 +182,6 @@ func (c *corsPolicy) preflight(req *http1.Request, resp *http1.Response, p strin
 		return true
 	}
 	resp.Status = 204
-	if !c.any {
-		c.addLines(resp, req.Origin)
-	}
 	resp.AddHeader("Access-Control-Allow-Methods", c.methods)
 	if c.headers != "" {
 		resp.AddHeader("Access-Control-Allow-Headers", c.headers)

@@ -22,10 +22,10 @@ import (
 // get only the security preset and CORS, never a rule's lines (a rule
 // giving /assets/** a year of caching must not make a 404 stick).
 type HeaderRule struct {
-	For    string            // path pattern (see pathGlob: "/assets/**", "*.woff2")
-	Set    map[string]string // name → value: replaces every earlier line of that name
-	Add    map[string]string // name → value: one more line, earlier ones kept
-	Remove []string          // names whose lines are dropped, weft's own removable ones included
+	For    string            `toml:"for"`    // path pattern (see pathGlob: "/assets/**", "*.woff2")
+	Set    map[string]string `toml:"set"`    // name → value: replaces every earlier line of that name
+	Add    map[string]string `toml:"add"`    // name → value: one more line, earlier ones kept
+	Remove []string          `toml:"remove"` // names whose lines are dropped, weft's own removable ones included
 }
 
 // The security preset (Config.Security): conservative values that break

@@ -20,13 +20,13 @@ type Redirect struct {
 	// From is an exact path ("/old") or a pattern (see pathGlob:
 	// "/blog/*", "/docs/**", "*.php"). When its only wildcard is a final
 	// "*" or "**", what that wildcard matched is the splat.
-	From string
+	From string `toml:"from"`
 	// To is a path ("/new", "/posts/:splat") or, for a redirect, an
 	// absolute http(s) URL ("https://example.com/:splat"); ":splat" is
 	// replaced by the splat, percent-encoded. A redirect keeps the
 	// request's query unless To has one.
-	To     string
-	Status int // 301 (when zero), 302, 307 or 308; 200 rewrites
+	To     string `toml:"to"`
+	Status int    `toml:"status"` // 301 (when zero), 302, 307 or 308; 200 rewrites
 }
 
 // Trailing-slash policies (Config.TrailingSlash).

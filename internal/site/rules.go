@@ -52,6 +52,9 @@ func compileRules(cfg *Config) (*Site, error) {
 	if st.trusted, err = checkTrusted(cfg.TrustedProxies); err != nil {
 		return nil, err
 	}
+	if st.proxyHdr, err = checkProxyHeader(cfg.TrustedProxyHeader); err != nil {
+		return nil, err
+	}
 	st.hasHeaders = cfg.Security || len(st.headers) > 0 || st.cors != nil
 	st.pathRules = st.auth != nil || len(st.redirects) > 0 || cfg.CleanURLs || cfg.TrailingSlash == TrailingSlashRemove
 	return st, nil

@@ -257,22 +257,28 @@ func parseRequest(t *testing.T, raw string) *http1.Request {
 }
 
 func TestForwardedClient(t *testing.T) {
-	s := &Site{trusted: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}}
+	const xff, fwd = ProxyHeaderXForwardedFor, ProxyHeaderForwarded
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}
 	for _, tc := range []struct {
-		peer, headers, want string
+		header, peer, headers, want string
 	}{
-		{"10.0.0.1:1", "X-Forwarded-For: 192.0.2.1\r\n", "192.0.2.1"},
-		{"10.0.0.1:1", "X-Forwarded-For: 192.0.2.1\r\nX-Forwarded-For: 198.51.100.2, 10.0.0.9\r\n", "198.51.100.2"},
-		{"10.0.0.1:1", "X-Forwarded-For: [2001:db8::5]:80\r\n", "2001:db8::5"},
-		{"10.0.0.1:1", "X-Forwarded-For: ::ffff:192.0.2.1\r\n", "192.0.2.1"},
-		{"10.0.0.1:1", "X-Forwarded-For: 192.0.2.1\r\nForwarded: for=198.51.100.3\r\n", "198.51.100.3"},
-		{"10.0.0.1:1", `Forwarded: For="[2001:db8::7]"` + "\r\n", "2001:db8::7"},
-		{"10.0.0.1:1", "Forwarded: for=_hidden, for=10.0.0.3\r\n", "10.0.0.3"},
-		{"10.0.0.1:1", "X-Forwarded-For: fe80::1%eth0\r\n", ""},
-		{"10.0.0.1:1", "", ""},
-		{"192.0.2.50:1", "X-Forwarded-For: 198.51.100.1\r\n", ""}, // the peer is not trusted
-		{"[fd00::1]:1", "X-Forwarded-For: 198.51.100.1\r\n", "198.51.100.1"},
+		{xff, "10.0.0.1:1", "X-Forwarded-For: 192.0.2.1\r\n", "192.0.2.1"},
+		{xff, "10.0.0.1:1", "X-Forwarded-For: 192.0.2.1\r\nX-Forwarded-For: 198.51.100.2, 10.0.0.9\r\n", "198.51.100.2"},
+		{xff, "10.0.0.1:1", "X-Forwarded-For: [2001:db8::5]:80\r\n", "2001:db8::5"},
+		{xff, "10.0.0.1:1", "X-Forwarded-For: ::ffff:192.0.2.1\r\n", "192.0.2.1"},
+		// Only the configured header is read: the other is the client's.
+		{xff, "10.0.0.1:1", "X-Forwarded-For: 192.0.2.1\r\nForwarded: for=198.51.100.3\r\n", "192.0.2.1"},
+		{xff, "10.0.0.1:1", "Forwarded: for=198.51.100.3\r\n", ""},
+		{fwd, "10.0.0.1:1", "X-Forwarded-For: 192.0.2.1\r\nForwarded: for=198.51.100.3\r\n", "198.51.100.3"},
+		{fwd, "10.0.0.1:1", "X-Forwarded-For: 192.0.2.1\r\n", ""},
+		{fwd, "10.0.0.1:1", `Forwarded: For="[2001:db8::7]"` + "\r\n", "2001:db8::7"},
+		{fwd, "10.0.0.1:1", "Forwarded: for=_hidden, for=10.0.0.3\r\n", "10.0.0.3"},
+		{xff, "10.0.0.1:1", "X-Forwarded-For: fe80::1%eth0\r\n", ""},
+		{xff, "10.0.0.1:1", "", ""},
+		{xff, "192.0.2.50:1", "X-Forwarded-For: 198.51.100.1\r\n", ""}, // the peer is not trusted
+		{xff, "[fd00::1]:1", "X-Forwarded-For: 198.51.100.1\r\n", "198.51.100.1"},
 	} {
+		s := &Site{trusted: trusted, proxyHdr: tc.header}
 		req := parseRequest(t, "GET / HTTP/1.1\r\nHost: x\r\n"+tc.headers+"\r\n")
 		req.Remote = netip.MustParseAddrPort(tc.peer)
 		resp := &http1.Response{}
@@ -282,8 +288,16 @@ func TestForwardedClient(t *testing.T) {
 			got = resp.Client.String()
 		}
 		if got != tc.want {
-			t.Errorf("peer %s, %q: client %q, want %q", tc.peer, tc.headers, got, tc.want)
+			t.Errorf("%s, peer %s, %q: client %q, want %q", tc.header, tc.peer, tc.headers, got, tc.want)
 		}
+	}
+	for _, h := range []string{"", "X-Forwarded-For", "Forwarded"} {
+		if _, err := checkProxyHeader(h); err != nil {
+			t.Errorf("%q: %v", h, err)
+		}
+	}
+	if _, err := checkProxyHeader("X-Real-IP"); err == nil {
+		t.Error("X-Real-IP accepted")
 	}
 }
 

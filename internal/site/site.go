@@ -59,7 +59,14 @@ type Config struct {
 	AllowInsecureAuth bool       // let CheckListen accept authentication over plain HTTP beyond loopback
 
 	Symlinks       string         // SymlinksConfine (when empty), SymlinksFollow or SymlinksDeny
-	TrustedProxies []netip.Prefix // peers whose Forwarded / X-Forwarded-For name the client (see noteClient)
+	TrustedProxies []netip.Prefix // peers whose forwarding header names the client (see noteClient)
+
+	// TrustedProxyHeader is the one forwarding header a trusted proxy's
+	// client is read from: ProxyHeaderXForwardedFor (when empty) or
+	// ProxyHeaderForwarded. The other is ignored, whether present or not:
+	// a proxy passes through the one it does not write, so the client
+	// could set it.
+	TrustedProxyHeader string
 }
 
 // Site serves the files beneath one directory. It is safe for concurrent use.
@@ -81,6 +88,7 @@ type Site struct {
 	errorPages map[int]string // status → name beneath the root
 	spa        string         // name beneath the root, or ""
 	trusted    []netip.Prefix
+	proxyHdr   string // TrustedProxyHeader, normalized
 	hsts       string
 	resolve    uint64 // openat2 resolve flags (Linux)
 	hasHeaders bool   // a response not made from an entry may get header lines (see addHeaders)

@@ -422,3 +422,33 @@ func TestSymlinksWithoutOpenat2(t *testing.T) {
 		st.Close()
 	}
 }
+
+// TestAuthServedFileFromMemory: once a protected index or clean URL's page
+// is cached (by a request with credentials), the memory path still sends
+// the request without them to the rules.
+func TestAuthServedFileFromMemory(t *testing.T) {
+	root := review9Tree(t, map[string]string{"secret.html": "secret", "docs/index.html": "docs", "index.html": "home"})
+	file := review9Htpasswd(t)
+	st := review9Open(t, root, Config{
+		CleanURLs: true,
+		Auth: []AuthRule{
+			{Prefix: "/secret.html", Htpasswd: file},
+			{Prefix: "/docs/index.html", Htpasswd: file},
+			{Prefix: "/index.html", Htpasswd: file},
+		},
+	})
+	good := "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte("alice:wonderland")) + "\r\n"
+	for _, p := range []string{"/secret", "/docs/", "/"} {
+		for _, tc := range []struct {
+			header string
+			want   int
+		}{{good, 200}, {good, 200}, {"", 401}} {
+			if status, head, _ := review9Serve(t, st, "GET "+p+" HTTP/1.1\r\nHost: x\r\n"+tc.header+"\r\n", ""); status != tc.want {
+				t.Errorf("GET %s (credentials %t): %d, want %d\n%s", p, tc.header != "", status, tc.want, head)
+			}
+		}
+	}
+	if testing.AllocsPerRun(100, func() { st.slowPath("/assets/app.js", false) }) != 0 {
+		t.Error("slowPath allocates")
+	}
+}

@@ -45,6 +45,9 @@ func compileRules(cfg *Config) (*Site, error) {
 	if st.auth, err = compileAuth(cfg.Auth, cfg.AuthFailures); err != nil {
 		return nil, err
 	}
+	if err := st.checkErrorPagesOpen(); err != nil {
+		return nil, err
+	}
 	if cfg.Symlinks, err = checkSymlinks(cfg.Symlinks); err != nil {
 		return nil, err
 	}

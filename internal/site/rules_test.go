@@ -194,6 +194,7 @@ func TestCompileErrors(t *testing.T) {
 		"SPADotfile":          {SPA: ".app.html"},
 		"Symlinks":            {Symlinks: "sometimes"},
 		"TrustedProxies":      {TrustedProxies: []netip.Prefix{{}}},
+		"TrustedProxyHeader":  {TrustedProxyHeader: "x-real-ip"},
 		"HSTS":                {HSTS: "max-age=1\r\n"},
 	} {
 		if err := cfg.Validate(); err == nil {
@@ -450,5 +451,18 @@ func TestAuthServedFileFromMemory(t *testing.T) {
 	}
 	if testing.AllocsPerRun(100, func() { st.slowPath("/assets/app.js", false) }) != 0 {
 		t.Error("slowPath allocates")
+	}
+}
+
+// TestErrorPageUnderAuth: an error page an auth rule protects is refused,
+// one exempted from it by a rule without htpasswd accepted.
+func TestErrorPageUnderAuth(t *testing.T) {
+	file := review9Htpasswd(t)
+	pages := map[int]string{404: "errors/404.html"}
+	if err := (Config{Auth: []AuthRule{{Prefix: "/", Htpasswd: file}}, ErrorPages: pages}).Validate(); err == nil {
+		t.Error("a protected error page accepted")
+	}
+	if err := (Config{Auth: []AuthRule{{Prefix: "/", Htpasswd: file}, {Prefix: "/errors"}}, ErrorPages: pages}).Validate(); err != nil {
+		t.Errorf("an exempted error page: %v", err)
 	}
 }

@@ -466,3 +466,23 @@ func TestErrorPageUnderAuth(t *testing.T) {
 		t.Errorf("an exempted error page: %v", err)
 	}
 }
+
+// TestRedirectTarget: the splat is encoded as a path before "?", as a
+// query component after it.
+func TestRedirectTarget(t *testing.T) {
+	for _, tc := range []struct{ to, splat, want string }{
+		{"/new/:splat", "a b/c&d=e", "/new/a%20b/c&d=e"},
+		{"/search?q=:splat", "a&admin=1", "/search?q=a%26admin%3D1"},
+		{"/search?q=:splat", "a+b;c/d", "/search?q=a%2Bb%3Bc%2Fd"},
+		{"https://x.example/:splat?from=:splat", "p/q?", "https://x.example/p/q%3F?from=p%2Fq%3F"},
+		{"/plain", "ignored", "/plain"},
+	} {
+		rs, err := compileRedirects([]Redirect{{From: "/x/**", To: tc.to}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := rs[0].target(tc.splat); got != tc.want {
+			t.Errorf("%s with %q: %q, want %q", tc.to, tc.splat, got, tc.want)
+		}
+	}
+}

@@ -79,7 +79,37 @@ func compileRedirects(rs []Redirect) ([]redirectRule, error) {
 		}
 		out = append(out, rr)
 	}
+	for i := range out {
+		if out[i].loops(out, i) {
+			return nil, fmt.Errorf("weft: redirect %d: from %q to %q redirects to itself, a loop every client follows until it gives up", i+1, rs[i].From, rs[i].To)
+		}
+	}
 	return out, nil
+}
+
+// loopProbe stands for any splat when loops looks for a self-redirect.
+const loopProbe = "weft-loop-probe"
+
+// loops reports whether the redirect rules[i] sends a request to a path
+// that it matches again first, with the same splat ("/a" to "/a",
+// "/blog/**" to "/blog/:splat"): a loop seen from the rule alone. A
+// rewrite or an absolute URL (another host, perhaps) is no such loop.
+func (r *redirectRule) loops(rules []redirectRule, i int) bool {
+	if r.status == 200 || !strings.HasPrefix(r.to, "/") {
+		return false
+	}
+	to, _, _ := strings.Cut(r.target(loopProbe), "?")
+	name, trailing, err := resolve([]byte(to), true)
+	if err != nil {
+		return false
+	}
+	p := pathOf(name, trailing)
+	for j := range rules {
+		if splat, ok := rules[j].g.capture(p); ok {
+			return j == i && (!r.splat || splat == loopProbe)
+		}
+	}
+	return false
 }
 
 // matchRedirect returns the first rule matching the path p and the

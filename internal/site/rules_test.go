@@ -486,3 +486,28 @@ func TestRedirectTarget(t *testing.T) {
 		}
 	}
 }
+
+// TestRedirectLoops: a redirect its own From matches again first, with
+// the same splat, is refused; one an earlier rule catches, a rewrite, or
+// one whose splat changes is not.
+func TestRedirectLoops(t *testing.T) {
+	for _, tc := range []struct {
+		rs    []Redirect
+		loops bool
+	}{
+		{[]Redirect{{From: "/a", To: "/a"}}, true},
+		{[]Redirect{{From: "/a/", To: "/a/?x=1"}}, true},
+		{[]Redirect{{From: "/blog/**", To: "/blog/:splat", Status: 308}}, true},
+		{[]Redirect{{From: "*.php", To: "/index.php"}}, true},
+		{[]Redirect{{From: "/old/new", To: "/elsewhere"}, {From: "/old/**", To: "/old/new"}}, false},
+		{[]Redirect{{From: "/a", To: "/a", Status: 200}}, false},
+		{[]Redirect{{From: "/a", To: "https://other.example/a"}}, false},
+		{[]Redirect{{From: "/blog/*", To: "/blog/x/:splat"}}, false},
+		{[]Redirect{{From: "/a", To: "/b"}}, false},
+	} {
+		_, err := compileRedirects(tc.rs)
+		if (err != nil) != tc.loops {
+			t.Errorf("%+v: error %v, want a loop %t", tc.rs, err, tc.loops)
+		}
+	}
+}

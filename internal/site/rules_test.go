@@ -429,15 +429,12 @@ func TestSymlinksWithoutOpenat2(t *testing.T) {
 // the request without them to the rules.
 func TestAuthServedFileFromMemory(t *testing.T) {
 	root := review9Tree(t, map[string]string{"secret.html": "secret", "docs/index.html": "docs", "index.html": "home"})
+	cfg := Config{CleanURLs: true}
 	file := review9Htpasswd(t)
-	st := review9Open(t, root, Config{
-		CleanURLs: true,
-		Auth: []AuthRule{
-			{Prefix: "/secret.html", Htpasswd: file},
-			{Prefix: "/docs/index.html", Htpasswd: file},
-			{Prefix: "/index.html", Htpasswd: file},
-		},
-	})
+	for _, name := range []string{"/secret.html", "/docs/index.html", "/index.html"} { // each file by its own name
+		cfg.Auth = append(cfg.Auth, AuthRule{Prefix: name, Htpasswd: file})
+	}
+	st := review9Open(t, root, cfg)
 	good := "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte("alice:wonderland")) + "\r\n"
 	for _, p := range []string{"/secret", "/docs/", "/"} {
 		for _, tc := range []struct {

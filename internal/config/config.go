@@ -67,22 +67,23 @@ type Config struct {
 	CacheControl     []site.CacheRule
 	NoCacheControl   bool
 
-	Headers           []site.HeaderRule
-	Security          bool
-	HSTS              string
-	CORS              *site.CORS
-	Redirects         []site.Redirect
-	CleanURLs         bool
-	TrailingSlash     string
-	ErrorPages        map[int]string
-	SPA               string
-	BasicAuth         string
-	Auth              []site.AuthRule
-	AuthFailures      int
-	AllowInsecureAuth bool
-	Symlinks          string
-	TrustedProxies    []netip.Prefix
-	UnknownHost       int
+	Headers            []site.HeaderRule
+	Security           bool
+	HSTS               string
+	CORS               *site.CORS
+	Redirects          []site.Redirect
+	CleanURLs          bool
+	TrailingSlash      string
+	ErrorPages         map[int]string
+	SPA                string
+	BasicAuth          string
+	Auth               []site.AuthRule
+	AuthFailures       int
+	AllowInsecureAuth  bool
+	Symlinks           string
+	TrustedProxies     []netip.Prefix
+	TrustedProxyHeader string
+	UnknownHost        int
 
 	Pprof   string
 	PidFile string
@@ -182,20 +183,21 @@ func (c *Config) Site() site.Config {
 		CacheControl:   clone(&c.CacheControl).([]site.CacheRule),
 		NoCacheControl: c.NoCacheControl,
 
-		Headers:           clone(&c.Headers).([]site.HeaderRule),
-		Security:          c.Security,
-		HSTS:              c.HSTS,
-		CORS:              clone(&c.CORS).(*site.CORS),
-		Redirects:         clone(&c.Redirects).([]site.Redirect),
-		CleanURLs:         c.CleanURLs,
-		TrailingSlash:     c.TrailingSlash,
-		ErrorPages:        clone(&c.ErrorPages).(map[int]string),
-		SPA:               c.SPA,
-		Auth:              c.authRules(),
-		AuthFailures:      c.AuthFailures,
-		AllowInsecureAuth: c.AllowInsecureAuth,
-		Symlinks:          c.Symlinks,
-		TrustedProxies:    clone(&c.TrustedProxies).([]netip.Prefix),
+		Headers:            clone(&c.Headers).([]site.HeaderRule),
+		Security:           c.Security,
+		HSTS:               c.HSTS,
+		CORS:               clone(&c.CORS).(*site.CORS),
+		Redirects:          clone(&c.Redirects).([]site.Redirect),
+		CleanURLs:          c.CleanURLs,
+		TrailingSlash:      c.TrailingSlash,
+		ErrorPages:         clone(&c.ErrorPages).(map[int]string),
+		SPA:                c.SPA,
+		Auth:               c.authRules(),
+		AuthFailures:       c.AuthFailures,
+		AllowInsecureAuth:  c.AllowInsecureAuth,
+		Symlinks:           c.Symlinks,
+		TrustedProxies:     clone(&c.TrustedProxies).([]netip.Prefix),
+		TrustedProxyHeader: c.TrustedProxyHeader,
 	}
 	if c.AuthFailures == 0 {
 		sc.AuthFailures = -1 // no limit

@@ -368,6 +368,13 @@ var Keys = []Key{
 		def:     []netip.Prefix{},
 		example: `["10.0.0.0/8", "fd00::/8"]`,
 		field:   func(c *Config) any { return &c.TrustedProxies }},
+	{Name: "trusted_proxy_header", Apply: Live,
+		Help:  "the one `header` a trusted proxy's client is read from: x-forwarded-for or forwarded (RFC 7239); the other is the client's own and ignored",
+		def:   site.ProxyHeaderXForwardedFor,
+		field: func(c *Config) any { return &c.TrustedProxyHeader },
+		check: func(c *Config) error {
+			return oneOf("trusted proxy header", strings.ToLower(c.TrustedProxyHeader), site.ProxyHeaderXForwardedFor, site.ProxyHeaderForwarded)
+		}},
 	{Name: "unknown_host", Apply: Live,
 		Help:  "virtual hosts: the `status` for a request whose Host no [[site]] names, when no site is the default: 421 or 404",
 		def:   421,

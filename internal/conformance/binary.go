@@ -223,6 +223,7 @@ func rules(c *site.Config) map[string]any {
 		"redirects": c.Redirects, "clean_urls": c.CleanURLs, "trailing_slash": c.TrailingSlash,
 		"error_pages": pages, "spa": c.SPA, "auth": c.Auth, "auth_failures": max(c.AuthFailures, 0),
 		"allow_insecure_auth": c.AllowInsecureAuth, "symlinks": c.Symlinks, "trusted_proxies": proxies,
+		"trusted_proxy_header": c.TrustedProxyHeader,
 	} {
 		if notEmpty(v) {
 			m[key] = v

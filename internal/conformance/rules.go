@@ -760,8 +760,9 @@ func (s *suite) trustedProxies(t *testing.T) {
 			{"X-Forwarded-For: 10.9.9.9, 10.1.2.3", "10.9.9.9"},                     // all trusted: the leftmost
 			{"X-Forwarded-For: garbage, 203.0.113.9", "203.0.113.9"},
 			{"X-Forwarded-For: 203.0.113.9:4711", "203.0.113.9"},
-			{`Forwarded: for="[2001:db8::1]:4711";proto=https, for=10.0.0.1`, "2001:db8::1"},
-			{"Forwarded: for=unknown", "127.0.0.1"},
+			// The proxy appends X-Forwarded-For and passes the client's Forwarded through.
+			{"Forwarded: for=203.0.113.66\r\nX-Forwarded-For: 203.0.113.7", "203.0.113.7"},
+			{"Forwarded: for=203.0.113.66", "127.0.0.1"},
 		} {
 			for _, p := range []string{"/hello.txt", "/missing"} { // from the cache, and not
 				var h []string
@@ -773,6 +774,24 @@ func (s *suite) trustedProxies(t *testing.T) {
 				if got := log.nth(t, n); got.String() != tc.want {
 					t.Errorf("%s %q: client %s, want %s", p, tc.header, got, tc.want)
 				}
+			}
+		}
+	})
+	t.Run("ForwardedHeader", func(t *testing.T) {
+		log := &records{}
+		srv := s.start(t, Options{Site: site.Config{Root: root, TrustedProxies: trusted, TrustedProxyHeader: site.ProxyHeaderForwarded},
+			Engine: engine.Config{Log: log}})
+		for i, tc := range []struct {
+			header string
+			want   string
+		}{
+			{`Forwarded: for="[2001:db8::1]:4711";proto=https, for=10.0.0.1`, "2001:db8::1"},
+			{"Forwarded: for=unknown", "127.0.0.1"},
+			{"X-Forwarded-For: 203.0.113.7", "127.0.0.1"}, // not the header configured
+		} {
+			one(t, srv.Addr, get("/hello.txt", tc.header))
+			if got := log.nth(t, i+1); got.String() != tc.want {
+				t.Errorf("%q: client %s, want %s", tc.header, got, tc.want)
 			}
 		}
 	})

@@ -145,6 +145,28 @@ func (a *authRules) covers(p string) bool {
 	return z != nil && z.users != nil
 }
 
+// coversJoined reports whether the path a+b needs credentials. It
+// allocates nothing; a path too long for its buffer is taken as covered.
+func (a *authRules) coversJoined(x, y string) bool {
+	var space [2 * memoryPathMax]byte
+	if len(x)+len(y) > len(space) {
+		return true
+	}
+	b := append(append(space[:0], x...), y...)
+	return a.covers(b2s(b))
+}
+
+// authorizeServed reports whether the request, authorized for the path
+// authed, may be answered with the file at the path served; if not, it has
+// planned the 401 (or 429). A file in the zone of authed needs no second
+// check (nor counts a second failure).
+func (s *Site) authorizeServed(req *http1.Request, resp *http1.Response, authed, served string) bool {
+	if s.auth == nil || s.auth.zone(served) == s.auth.zone(authed) {
+		return true
+	}
+	return s.authorize(req, resp, served)
+}
+
 // authorize reports whether the request for the path p may go on; if
 // not, it has planned the 401 (or 429) to answer with.
 func (s *Site) authorize(req *http1.Request, resp *http1.Response, p string) bool {

@@ -123,14 +123,17 @@ func validOrigin(o string) bool {
 }
 
 // static adds to hs what the policy sends whatever the request's Origin:
-// "*" and the exposed headers for any origin, "Vary: Origin" for listed
-// ones.
+// "*" and the exposed headers for any origin on the policy's paths,
+// "Vary: Origin" for listed ones on every path. The latter ignores the
+// paths because the path a file's lines are rendered for is not always
+// the one the echo is decided by (see Site.finish): the root's index, a
+// clean URL's page or a rewrite's target is served under another path.
 func (c *corsPolicy) static(hs *headerSet, p string) {
-	if !matchAny(c.paths, p) {
-		return
-	}
 	if !c.any {
 		hs.varyOrigin = true
+		return
+	}
+	if !matchAny(c.paths, p) {
 		return
 	}
 	hs.lines = append(hs.lines, field{"Access-Control-Allow-Origin", "*"})

@@ -15,7 +15,8 @@ import (
 // validators (a 404's body is not a representation of the missing
 // resource: a conditional request must not turn it into a 304). The file
 // comes through the cache like any other; when it cannot be read (gone
-// since Open checked it), the built-in page is sent.
+// since Open checked it), the built-in page is sent. It is sent to any
+// client, so Open refuses one that an auth rule protects.
 
 // compileErrorPages checks every status and resolves every file name.
 func compileErrorPages(m map[int]string, dotfiles bool) (map[int]string, error) {
@@ -34,6 +35,22 @@ func compileErrorPages(m map[int]string, dotfiles bool) (map[int]string, error) 
 		out[status] = name
 	}
 	return out, nil
+}
+
+// checkErrorPagesOpen refuses an error page an auth rule covers: it is
+// sent to any client (with a 401 and a 400 too), so it would hand out a
+// protected file without credentials. (The SPA file needs no such check:
+// the fallback authorizes it per request.)
+func (s *Site) checkErrorPagesOpen() error {
+	if s.auth == nil {
+		return nil
+	}
+	for status, name := range s.errorPages {
+		if z := s.auth.zone("/" + name); z != nil && z.users != nil {
+			return fmt.Errorf("weft: error page for status %d: %s is protected by the auth rule for %q and would be sent to any client: move it out, or exempt it with an auth rule without htpasswd", status, name, z.prefix+"/")
+		}
+	}
+	return nil
 }
 
 // resolveFile resolves a file named in the configuration ("404.html",

@@ -4,14 +4,18 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"github.com/weft-server/weft/internal/http1"
 )
 
 // Trusted proxies (Config.TrustedProxies): when the peer of a connection
-// is one of them, the client is read from the forwarding headers it adds,
-// Forwarded (RFC 7239) when present, else X-Forwarded-For. Both are lists
-// every proxy appends to, so they are read from the right: the first
+// is one of them, the client is read from the one forwarding header
+// Config.TrustedProxyHeader names: X-Forwarded-For (the default: what
+// nginx, HAProxy, AWS ALB and Cloudflare append) or Forwarded (RFC 7239).
+// The other header is never read, present or not: a proxy passes through
+// the header it does not write, so the client could set it. Both are
+// lists every proxy appends to, so they are read from the right: the first
 // address that is not itself a trusted proxy is the client (anything to
 // its left was written by the client and proves nothing); if every one is
 // trusted, the leftmost. An element that is not an address ("unknown",
@@ -29,6 +33,23 @@ func checkTrusted(ps []netip.Prefix) ([]netip.Prefix, error) {
 		out = append(out, p.Masked())
 	}
 	return out, nil
+}
+
+// The values of Config.TrustedProxyHeader.
+const (
+	ProxyHeaderXForwardedFor = "x-forwarded-for"
+	ProxyHeaderForwarded     = "forwarded"
+)
+
+// checkProxyHeader normalizes Config.TrustedProxyHeader.
+func checkProxyHeader(h string) (string, error) {
+	switch strings.ToLower(h) {
+	case "", ProxyHeaderXForwardedFor:
+		return ProxyHeaderXForwardedFor, nil
+	case ProxyHeaderForwarded:
+		return ProxyHeaderForwarded, nil
+	}
+	return "", fmt.Errorf("weft: trusted proxy header %q: want %q or %q", h, ProxyHeaderXForwardedFor, ProxyHeaderForwarded)
 }
 
 func (s *Site) trusts(a netip.Addr) bool {
@@ -62,10 +83,8 @@ func client(req *http1.Request, resp *http1.Response) netip.Addr {
 
 // forwardedClient walks the forwarding header from the right (see above).
 func (s *Site) forwardedClient(req *http1.Request) netip.Addr {
-	name, forwarded := "x-forwarded-for", false
-	if lookupHeader(req, "forwarded") != nil {
-		name, forwarded = "forwarded", true
-	}
+	name := s.proxyHdr
+	forwarded := name == ProxyHeaderForwarded
 	var last netip.Addr // the leftmost trusted hop seen so far
 	for i := len(req.Headers) - 1; i >= 0; i-- {
 		h := &req.Headers[i]

@@ -23,8 +23,10 @@ type Redirect struct {
 	From string `toml:"from"`
 	// To is a path ("/new", "/posts/:splat") or, for a redirect, an
 	// absolute http(s) URL ("https://example.com/:splat"); ":splat" is
-	// replaced by the splat, percent-encoded. A redirect keeps the
-	// request's query unless To has one.
+	// replaced by the splat, percent-encoded for where it stands: as a
+	// path ("/" kept) before a "?", as a query component ("&", "=", "+",
+	// ";" and "/" encoded too) after it. A redirect keeps the request's
+	// query unless To has one.
 	To     string `toml:"to"`
 	Status int    `toml:"status"` // 301 (when zero), 302, 307 or 308; 200 rewrites
 }
@@ -77,7 +79,37 @@ func compileRedirects(rs []Redirect) ([]redirectRule, error) {
 		}
 		out = append(out, rr)
 	}
+	for i := range out {
+		if out[i].loops(out, i) {
+			return nil, fmt.Errorf("weft: redirect %d: from %q to %q redirects to itself, a loop every client follows until it gives up", i+1, rs[i].From, rs[i].To)
+		}
+	}
 	return out, nil
+}
+
+// loopProbe stands for any splat when loops looks for a self-redirect.
+const loopProbe = "weft-loop-probe"
+
+// loops reports whether the redirect rules[i] sends a request to a path
+// that it matches again first, with the same splat ("/a" to "/a",
+// "/blog/**" to "/blog/:splat"): a loop seen from the rule alone. A
+// rewrite or an absolute URL (another host, perhaps) is no such loop.
+func (r *redirectRule) loops(rules []redirectRule, i int) bool {
+	if r.status == 200 || !strings.HasPrefix(r.to, "/") {
+		return false
+	}
+	to, _, _ := strings.Cut(r.target(loopProbe), "?")
+	name, trailing, err := resolve([]byte(to), true)
+	if err != nil {
+		return false
+	}
+	p := pathOf(name, trailing)
+	for j := range rules {
+		if splat, ok := rules[j].g.capture(p); ok {
+			return j == i && (!r.splat || splat == loopProbe)
+		}
+	}
+	return false
 }
 
 // matchRedirect returns the first rule matching the path p and the
@@ -92,12 +124,18 @@ func (s *Site) matchRedirect(p string) (*redirectRule, string) {
 	return nil, ""
 }
 
-// target is r.To with the splat substituted, percent-encoded.
+// target is r.To with the splat substituted, percent-encoded as a path
+// before any "?" and as a query component after it.
 func (r *redirectRule) target(splat string) string {
 	if !r.splat {
 		return r.to
 	}
-	return strings.ReplaceAll(r.to, ":splat", escapePath(splat))
+	path, query, ok := strings.Cut(r.to, "?")
+	path = strings.ReplaceAll(path, ":splat", escapePath(splat))
+	if !ok {
+		return path
+	}
+	return path + "?" + strings.ReplaceAll(query, ":splat", escapeQuery(splat))
 }
 
 // redirect plans a redirect with status to loc (a path or URL, already
@@ -121,11 +159,25 @@ func redirect(req *http1.Request, resp *http1.Response, status int, loc string) 
 // resolve: every byte but the unreserved ones, "/" and the sub-delims
 // that need no quoting in a path (RFC 3986 §3.3).
 func escapePath(p string) string {
+	return escapeKeeping(p, "-._~/!$&'()*+,;=:@")
+}
+
+// escapeQuery percent-encodes s for one value of a query: every byte but
+// the unreserved ones and the few that no query parser splits on or
+// decodes ("!$'()*,:@"), so "&", "=", "+", ";", "/", "?" and "#" are
+// encoded.
+func escapeQuery(s string) string {
+	return escapeKeeping(s, "-._~!$'()*,:@")
+}
+
+// escapeKeeping percent-encodes every byte of s but letters, digits and
+// those in keep.
+func escapeKeeping(s, keep string) string {
 	const hex = "0123456789ABCDEF"
 	var b strings.Builder
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~/!$&'()*+,;=:@", c) >= 0 {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(keep, c) >= 0 {
 			b.WriteByte(c)
 			continue
 		}

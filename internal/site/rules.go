@@ -45,11 +45,17 @@ func compileRules(cfg *Config) (*Site, error) {
 	if st.auth, err = compileAuth(cfg.Auth, cfg.AuthFailures); err != nil {
 		return nil, err
 	}
+	if err := st.checkErrorPagesOpen(); err != nil {
+		return nil, err
+	}
 	if cfg.Symlinks, err = checkSymlinks(cfg.Symlinks); err != nil {
 		return nil, err
 	}
 	st.resolve = resolveFor(cfg.Symlinks)
 	if st.trusted, err = checkTrusted(cfg.TrustedProxies); err != nil {
+		return nil, err
+	}
+	if st.proxyHdr, err = checkProxyHeader(cfg.TrustedProxyHeader); err != nil {
 		return nil, err
 	}
 	st.hasHeaders = cfg.Security || len(st.headers) > 0 || st.cors != nil

@@ -194,6 +194,7 @@ func TestCompileErrors(t *testing.T) {
 		"SPADotfile":          {SPA: ".app.html"},
 		"Symlinks":            {Symlinks: "sometimes"},
 		"TrustedProxies":      {TrustedProxies: []netip.Prefix{{}}},
+		"TrustedProxyHeader":  {TrustedProxyHeader: "x-real-ip"},
 		"HSTS":                {HSTS: "max-age=1\r\n"},
 	} {
 		if err := cfg.Validate(); err == nil {
@@ -257,22 +258,28 @@ func parseRequest(t *testing.T, raw string) *http1.Request {
 }
 
 func TestForwardedClient(t *testing.T) {
-	s := &Site{trusted: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}}
+	const xff, fwd = ProxyHeaderXForwardedFor, ProxyHeaderForwarded
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}
 	for _, tc := range []struct {
-		peer, headers, want string
+		header, peer, headers, want string
 	}{
-		{"10.0.0.1:1", "X-Forwarded-For: 192.0.2.1\r\n", "192.0.2.1"},
-		{"10.0.0.1:1", "X-Forwarded-For: 192.0.2.1\r\nX-Forwarded-For: 198.51.100.2, 10.0.0.9\r\n", "198.51.100.2"},
-		{"10.0.0.1:1", "X-Forwarded-For: [2001:db8::5]:80\r\n", "2001:db8::5"},
-		{"10.0.0.1:1", "X-Forwarded-For: ::ffff:192.0.2.1\r\n", "192.0.2.1"},
-		{"10.0.0.1:1", "X-Forwarded-For: 192.0.2.1\r\nForwarded: for=198.51.100.3\r\n", "198.51.100.3"},
-		{"10.0.0.1:1", `Forwarded: For="[2001:db8::7]"` + "\r\n", "2001:db8::7"},
-		{"10.0.0.1:1", "Forwarded: for=_hidden, for=10.0.0.3\r\n", "10.0.0.3"},
-		{"10.0.0.1:1", "X-Forwarded-For: fe80::1%eth0\r\n", ""},
-		{"10.0.0.1:1", "", ""},
-		{"192.0.2.50:1", "X-Forwarded-For: 198.51.100.1\r\n", ""}, // the peer is not trusted
-		{"[fd00::1]:1", "X-Forwarded-For: 198.51.100.1\r\n", "198.51.100.1"},
+		{xff, "10.0.0.1:1", "X-Forwarded-For: 192.0.2.1\r\n", "192.0.2.1"},
+		{xff, "10.0.0.1:1", "X-Forwarded-For: 192.0.2.1\r\nX-Forwarded-For: 198.51.100.2, 10.0.0.9\r\n", "198.51.100.2"},
+		{xff, "10.0.0.1:1", "X-Forwarded-For: [2001:db8::5]:80\r\n", "2001:db8::5"},
+		{xff, "10.0.0.1:1", "X-Forwarded-For: ::ffff:192.0.2.1\r\n", "192.0.2.1"},
+		// Only the configured header is read: the other is the client's.
+		{xff, "10.0.0.1:1", "X-Forwarded-For: 192.0.2.1\r\nForwarded: for=198.51.100.3\r\n", "192.0.2.1"},
+		{xff, "10.0.0.1:1", "Forwarded: for=198.51.100.3\r\n", ""},
+		{fwd, "10.0.0.1:1", "X-Forwarded-For: 192.0.2.1\r\nForwarded: for=198.51.100.3\r\n", "198.51.100.3"},
+		{fwd, "10.0.0.1:1", "X-Forwarded-For: 192.0.2.1\r\n", ""},
+		{fwd, "10.0.0.1:1", `Forwarded: For="[2001:db8::7]"` + "\r\n", "2001:db8::7"},
+		{fwd, "10.0.0.1:1", "Forwarded: for=_hidden, for=10.0.0.3\r\n", "10.0.0.3"},
+		{xff, "10.0.0.1:1", "X-Forwarded-For: fe80::1%eth0\r\n", ""},
+		{xff, "10.0.0.1:1", "", ""},
+		{xff, "192.0.2.50:1", "X-Forwarded-For: 198.51.100.1\r\n", ""}, // the peer is not trusted
+		{xff, "[fd00::1]:1", "X-Forwarded-For: 198.51.100.1\r\n", "198.51.100.1"},
 	} {
+		s := &Site{trusted: trusted, proxyHdr: tc.header}
 		req := parseRequest(t, "GET / HTTP/1.1\r\nHost: x\r\n"+tc.headers+"\r\n")
 		req.Remote = netip.MustParseAddrPort(tc.peer)
 		resp := &http1.Response{}
@@ -282,8 +289,16 @@ func TestForwardedClient(t *testing.T) {
 			got = resp.Client.String()
 		}
 		if got != tc.want {
-			t.Errorf("peer %s, %q: client %q, want %q", tc.peer, tc.headers, got, tc.want)
+			t.Errorf("%s, peer %s, %q: client %q, want %q", tc.header, tc.peer, tc.headers, got, tc.want)
 		}
+	}
+	for _, h := range []string{"", "X-Forwarded-For", "Forwarded"} {
+		if _, err := checkProxyHeader(h); err != nil {
+			t.Errorf("%q: %v", h, err)
+		}
+	}
+	if _, err := checkProxyHeader("X-Real-IP"); err == nil {
+		t.Error("X-Real-IP accepted")
 	}
 }
 
@@ -406,5 +421,90 @@ func TestSymlinksWithoutOpenat2(t *testing.T) {
 			}
 		}
 		st.Close()
+	}
+}
+
+// TestAuthServedFileFromMemory: once a protected index or clean URL's page
+// is cached (by a request with credentials), the memory path still sends
+// the request without them to the rules.
+func TestAuthServedFileFromMemory(t *testing.T) {
+	root := review9Tree(t, map[string]string{"secret.html": "secret", "docs/index.html": "docs", "index.html": "home"})
+	cfg := Config{CleanURLs: true}
+	file := review9Htpasswd(t)
+	for _, name := range []string{"/secret.html", "/docs/index.html", "/index.html"} { // each file by its own name
+		cfg.Auth = append(cfg.Auth, AuthRule{Prefix: name, Htpasswd: file})
+	}
+	st := review9Open(t, root, cfg)
+	good := "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte("alice:wonderland")) + "\r\n"
+	for _, p := range []string{"/secret", "/docs/", "/"} {
+		for _, tc := range []struct {
+			header string
+			want   int
+		}{{good, 200}, {good, 200}, {"", 401}} {
+			if status, head, _ := review9Serve(t, st, "GET "+p+" HTTP/1.1\r\nHost: x\r\n"+tc.header+"\r\n", ""); status != tc.want {
+				t.Errorf("GET %s (credentials %t): %d, want %d\n%s", p, tc.header != "", status, tc.want, head)
+			}
+		}
+	}
+	if testing.AllocsPerRun(100, func() { st.slowPath("/assets/app.js", false) }) != 0 {
+		t.Error("slowPath allocates")
+	}
+}
+
+// TestErrorPageUnderAuth: an error page an auth rule protects is refused,
+// one exempted from it by a rule without htpasswd accepted.
+func TestErrorPageUnderAuth(t *testing.T) {
+	file := review9Htpasswd(t)
+	pages := map[int]string{404: "errors/404.html"}
+	if err := (Config{Auth: []AuthRule{{Prefix: "/", Htpasswd: file}}, ErrorPages: pages}).Validate(); err == nil {
+		t.Error("a protected error page accepted")
+	}
+	if err := (Config{Auth: []AuthRule{{Prefix: "/", Htpasswd: file}, {Prefix: "/errors"}}, ErrorPages: pages}).Validate(); err != nil {
+		t.Errorf("an exempted error page: %v", err)
+	}
+}
+
+// TestRedirectTarget: the splat is encoded as a path before "?", as a
+// query component after it.
+func TestRedirectTarget(t *testing.T) {
+	for _, tc := range []struct{ to, splat, want string }{
+		{"/new/:splat", "a b/c&d=e", "/new/a%20b/c&d=e"},
+		{"/search?q=:splat", "a&admin=1", "/search?q=a%26admin%3D1"},
+		{"/search?q=:splat", "a+b;c/d", "/search?q=a%2Bb%3Bc%2Fd"},
+		{"https://x.example/:splat?from=:splat", "p/q?", "https://x.example/p/q%3F?from=p%2Fq%3F"},
+		{"/plain", "ignored", "/plain"},
+	} {
+		rs, err := compileRedirects([]Redirect{{From: "/x/**", To: tc.to}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := rs[0].target(tc.splat); got != tc.want {
+			t.Errorf("%s with %q: %q, want %q", tc.to, tc.splat, got, tc.want)
+		}
+	}
+}
+
+// TestRedirectLoops: a redirect its own From matches again first, with
+// the same splat, is refused; one an earlier rule catches, a rewrite, or
+// one whose splat changes is not.
+func TestRedirectLoops(t *testing.T) {
+	for _, tc := range []struct {
+		rs    []Redirect
+		loops bool
+	}{
+		{[]Redirect{{From: "/a", To: "/a"}}, true},
+		{[]Redirect{{From: "/a/", To: "/a/?x=1"}}, true},
+		{[]Redirect{{From: "/blog/**", To: "/blog/:splat", Status: 308}}, true},
+		{[]Redirect{{From: "*.php", To: "/index.php"}}, true},
+		{[]Redirect{{From: "/old/new", To: "/elsewhere"}, {From: "/old/**", To: "/old/new"}}, false},
+		{[]Redirect{{From: "/a", To: "/a", Status: 200}}, false},
+		{[]Redirect{{From: "/a", To: "https://other.example/a"}}, false},
+		{[]Redirect{{From: "/blog/*", To: "/blog/x/:splat"}}, false},
+		{[]Redirect{{From: "/a", To: "/b"}}, false},
+	} {
+		_, err := compileRedirects(tc.rs)
+		if (err != nil) != tc.loops {
+			t.Errorf("%+v: error %v, want a loop %t", tc.rs, err, tc.loops)
+		}
 	}
 }

@@ -59,7 +59,14 @@ type Config struct {
 	AllowInsecureAuth bool       // let CheckListen accept authentication over plain HTTP beyond loopback
 
 	Symlinks       string         // SymlinksConfine (when empty), SymlinksFollow or SymlinksDeny
-	TrustedProxies []netip.Prefix // peers whose Forwarded / X-Forwarded-For name the client (see noteClient)
+	TrustedProxies []netip.Prefix // peers whose forwarding header names the client (see noteClient)
+
+	// TrustedProxyHeader is the one forwarding header a trusted proxy's
+	// client is read from: ProxyHeaderXForwardedFor (when empty) or
+	// ProxyHeaderForwarded. The other is ignored, whether present or not:
+	// a proxy passes through the one it does not write, so the client
+	// could set it.
+	TrustedProxyHeader string
 }
 
 // Site serves the files beneath one directory. It is safe for concurrent use.
@@ -81,6 +88,7 @@ type Site struct {
 	errorPages map[int]string // status → name beneath the root
 	spa        string         // name beneath the root, or ""
 	trusted    []netip.Prefix
+	proxyHdr   string // TrustedProxyHeader, normalized
 	hsts       string
 	resolve    uint64 // openat2 resolve flags (Linux)
 	hasHeaders bool   // a response not made from an entry may get header lines (see addHeaders)
@@ -203,6 +211,7 @@ func (s *Site) serve(req *http1.Request, resp *http1.Response) string {
 	if !s.authorize(req, resp, p) {
 		return p
 	}
+	authed := p // the path whose zone authorized the request
 	rewritten := false
 	if r, splat := s.matchRedirect(p); r != nil {
 		to := r.target(splat)
@@ -216,9 +225,11 @@ func (s *Site) serve(req *http1.Request, resp *http1.Response) string {
 			s.errorPage(req, resp, 404)
 			return p
 		}
-		if !s.authorize(req, resp, pathOf(name, trailing)) {
+		to = pathOf(name, trailing)
+		if !s.authorizeServed(req, resp, authed, to) {
 			return p
 		}
+		authed = to
 		if fi, err := s.stat(name); !trailing && err == nil && fi.IsDir() {
 			trailing = true // a rewrite to a directory serves its index: no redirect the client would see
 		}
@@ -234,12 +245,12 @@ func (s *Site) serve(req *http1.Request, resp *http1.Response) string {
 			return p
 		}
 	}
-	st := s.serveName(req, resp, name, trailing)
+	st := s.serveName(req, resp, name, trailing, authed)
 	if st == 404 && s.spa != "" && isNavigation(req, p) {
-		if !s.authorize(req, resp, "/"+s.spa) {
+		if !s.authorizeServed(req, resp, authed, "/"+s.spa) {
 			return p
 		}
-		st = s.serveName(req, resp, s.spa, false)
+		st = s.serveName(req, resp, s.spa, false, authed)
 	}
 	if st != 0 {
 		s.errorPage(req, resp, st)
@@ -248,13 +259,16 @@ func (s *Site) serve(req *http1.Request, resp *http1.Response) string {
 }
 
 // serveName plans the answer for the resolved name, or, leaving resp
-// untouched, returns the error status to answer with.
-func (s *Site) serveName(req *http1.Request, resp *http1.Response, name string, trailing bool) int {
+// untouched, returns the error status to answer with. The request has been
+// authorized for the path authed; the file served, when another (a
+// directory's index, a clean URL's page), is authorized too: an auth rule
+// naming a file protects it whatever path serves it.
+func (s *Site) serveName(req *http1.Request, resp *http1.Response, name string, trailing bool, authed string) int {
 	key := name
 	f, fi, err := s.open(name)
 	if err != nil {
 		if s.cfg.CleanURLs && name != "." && errors.Is(err, fs.ErrNotExist) {
-			return s.serveClean(req, resp, name, trailing)
+			return s.serveClean(req, resp, name, trailing, authed)
 		}
 		return statusForError(err)
 	}
@@ -281,6 +295,10 @@ func (s *Site) serveName(req *http1.Request, resp *http1.Response, name string, 
 		if err != nil {
 			return statusForError(err)
 		}
+		if !s.authorizeServed(req, resp, authed, "/"+index) {
+			f.Close()
+			return 0
+		}
 		key, name = name+"/", index
 	} else if trailing {
 		f.Close()
@@ -297,7 +315,7 @@ func (s *Site) serveName(req *http1.Request, resp *http1.Response, name string, 
 // missing name; a trailing slash must agree with the policy: with
 // TrailingSlashAdd the page is served at "/name/" and "/name" redirects
 // there, otherwise it is served at "/name" only.
-func (s *Site) serveClean(req *http1.Request, resp *http1.Response, name string, trailing bool) int {
+func (s *Site) serveClean(req *http1.Request, resp *http1.Response, name string, trailing bool, authed string) int {
 	page := name + ".html"
 	f, fi, err := s.open(page)
 	if err != nil {
@@ -314,6 +332,10 @@ func (s *Site) serveClean(req *http1.Request, resp *http1.Response, name string,
 			return 0
 		}
 		return 404
+	}
+	if !s.authorizeServed(req, resp, authed, "/"+page) {
+		f.Close()
+		return 0
 	}
 	key := name
 	if trailing {
@@ -466,10 +488,19 @@ func (s *Site) ServeFromMemory(req *http1.Request, resp *http1.Response) bool {
 }
 
 // slowPath reports whether a rule must see the request for the path p
-// before a cached entry may answer it.
+// before a cached entry may answer it: an auth rule covers p or the file
+// the entry may hold (a directory's index, a clean URL's page).
 func (s *Site) slowPath(p string, dir bool) bool {
-	if s.auth != nil && s.auth.covers(p) {
-		return true
+	if s.auth != nil {
+		if s.auth.covers(p) {
+			return true
+		}
+		if dir && s.auth.coversJoined(p, s.cfg.Index) {
+			return true
+		}
+		if s.cfg.CleanURLs && p != "/" && s.auth.coversJoined(strings.TrimSuffix(p, "/"), ".html") {
+			return true
+		}
 	}
 	if r, _ := s.matchRedirect(p); r != nil {
 		return true

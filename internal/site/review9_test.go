@@ -181,3 +181,51 @@ func TestReview9ForwardedFromTheClientIgnored(t *testing.T) {
 		t.Errorf("logged client %v: the address the client wrote itself, not the one the proxy appended", resp.Client)
 	}
 }
+
+// TestReview9ErrorPageUnderAuth: the site authorizes the file a rewrite
+// or the SPA fallback serves (site.go serve), but an error page is sent
+// to anyone (errorpages.go errorPage → pageEntry): with the 404 page
+// configured inside a protected folder, every 404 anywhere on the site
+// hands out that protected file without credentials. Open should refuse
+// an error page (and the SPA file) that an auth rule covers, or the
+// error page should fall back to the built-in page for a client that
+// may not read it.
+func TestReview9ErrorPageUnderAuth(t *testing.T) {
+	root := review9Tree(t, map[string]string{
+		"index.html":           "home",
+		"private/index.html":   "members",
+		"private/members.html": "the member list",
+	})
+	st, err := Open(Config{
+		Root:       root,
+		Auth:       []AuthRule{{Prefix: "/private", Htpasswd: review9Htpasswd(t)}},
+		ErrorPages: map[int]string{404: "private/members.html"},
+	})
+	if err != nil {
+		return // refused: fine
+	}
+	defer st.Close()
+	if status, _, _ := review9Serve(t, st, "GET /private/members.html HTTP/1.1\r\nHost: x\r\n\r\n", ""); status != 401 {
+		t.Fatalf("the page itself: %d, want 401", status)
+	}
+	status, _, body := review9Serve(t, st, "GET /no-such-page HTTP/1.1\r\nHost: x\r\n\r\n", "")
+	if strings.Contains(body, "member list") {
+		t.Errorf("GET /no-such-page: %d with the protected file's body %q, no credentials asked", status, body)
+	}
+}
+
+// TestReview9SplatInQueryEncoded: Redirect.To documents ":splat is
+// replaced by the splat, percent-encoded", but escapePath (redirects.go)
+// leaves "&", "=", "+" and ";" as they are, which is right in a path and
+// wrong in a query: with to = "/search?q=:splat" a request for
+// "/q/a&admin=1" is sent to "/search?q=a&admin=1", a parameter the
+// redirect never had (and "+" turns into a space). Where :splat stands
+// after "?", it needs query-component encoding.
+func TestReview9SplatInQueryEncoded(t *testing.T) {
+	root := review9Tree(t, map[string]string{"index.html": "home"})
+	st := review9Open(t, root, Config{Redirects: []Redirect{{From: "/q/*", To: "https://search.example/?q=:splat", Status: 302}}})
+	_, head, _ := review9Serve(t, st, "GET /q/a&admin=1 HTTP/1.1\r\nHost: x\r\n\r\n", "")
+	if strings.Contains(head, "&admin=1") {
+		t.Errorf("the splat added a query parameter:\n%s", head)
+	}
+}

@@ -229,3 +229,20 @@ func TestReview9SplatInQueryEncoded(t *testing.T) {
 		t.Errorf("the splat added a query parameter:\n%s", head)
 	}
 }
+
+// TestReview9SelfRedirectRefused: a redirect whose target its own From
+// matches again, with the same splat, is a loop every client follows
+// until it gives up (ERR_TOO_MANY_REDIRECTS): "/a" → "/a", or
+// "/blog/**" → "/blog/:splat". compileRedirects (redirects.go) accepts
+// both; the loops that can be seen from one rule alone should be an
+// error naming the rule, as the other rule mistakes are.
+func TestReview9SelfRedirectRefused(t *testing.T) {
+	for _, r := range []Redirect{
+		{From: "/a", To: "/a"},
+		{From: "/blog/**", To: "/blog/:splat", Status: 308},
+	} {
+		if err := (Config{Redirects: []Redirect{r}}).Validate(); err == nil {
+			t.Errorf("%+v: accepted, a redirect loop", r)
+		}
+	}
+}

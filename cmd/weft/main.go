@@ -118,8 +118,10 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	scfg := server.FromConfig(cfg)
 	scfg.Stdout = stdout
 	scfg.ErrorLog = slog.New(slog.NewTextHandler(stderr, nil))
-	// A reload reads the file again; the environment and the flags stay
-	// those weft started with.
+	// A reload reads the file again, the one read now even when it was
+	// found rather than named; the environment and the flags stay those
+	// weft started with.
+	opts = opts.Pin(cfg)
 	scfg.Reload = func() (*config.Config, error) { return config.Load(opts) }
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -239,6 +239,22 @@ type Options struct {
 	// Dir is where weft.toml is looked for when no file is named ("" for
 	// the working directory).
 	Dir string
+	// File, when not "", is the file to read, named: it overrides
+	// --config, WEFT_CONFIG and weft.toml, and a missing file is an
+	// error. See Pin.
+	File string
+}
+
+// Pin returns o with the file c was loaded from named, so that loading
+// again (a reload) reads that file or fails: a weft.toml found in the
+// working directory and gone since is an error, not "no file", which
+// would silently serve the defaults. Options for a configuration read
+// without a file are returned as they are.
+func (o Options) Pin(c *Config) Options {
+	if c.File != "" {
+		o.File = c.File
+	}
+	return o
 }
 
 // DefaultFile is read, when present in the working directory, if no file
@@ -282,7 +298,10 @@ func (e *Error) Is(target error) bool { return target == ErrUnavailable && e.una
 // *Error found (errors.Join: one per line).
 func Load(o Options) (*Config, error) {
 	env := envMap(o.Env)
-	name, named := o.Flags.configFile()
+	name, named := o.File, o.File != ""
+	if !named {
+		name, named = o.Flags.configFile()
+	}
 	if !named {
 		name, named = env[envConfig]
 	}

@@ -209,6 +209,13 @@ func (r *running) checkForWorkers() bool {
 		log.Error("reload: invalid configuration; keeping the old workers", "err", err)
 		return false
 	}
+	// The workers keep the supervisor's socket: the new configuration's
+	// addr (a restart key) is not where they listen.
+	scfg := c.Site()
+	if err := checkListen(&scfg, c.Hosts(), r.cfg.Addr); err != nil {
+		log.Error("reload: keeping the old workers", "err", err)
+		return false
+	}
 	attrs := []any{"file", c.File}
 	if r.cfg.Loaded != nil {
 		if keys := restartKeys(r.cfg.Loaded, c, true); len(keys) > 0 {
@@ -241,7 +248,8 @@ func open(scfg site.Config, hosts *site.HostsConfig, roots *roots) (handler, err
 
 // checkListen refuses basic authentication over plain HTTP on addr beyond
 // loopback (see site.Config.CheckListen). The configuration checks it
-// too, against its own addr; this checks the address weft listens on.
+// too, against its own addr; this checks the address weft listens on
+// (for a prefork worker, its inherited socket's).
 func checkListen(scfg *site.Config, hosts *site.HostsConfig, addr string) error {
 	if hosts != nil {
 		return hosts.CheckListen(addr, false)

@@ -157,7 +157,19 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	scfg := cfg.Site
-	if err := checkListen(&scfg, cfg.Hosts, cfg.Addr); err != nil {
+	var ln *net.TCPListener
+	listenAddr := cfg.Addr
+	if worker {
+		// A worker serves the socket its supervisor bound, which a reload
+		// keeps: authentication is checked against that, not against the
+		// configuration's addr.
+		if ln, err = inheritedListener(); err != nil {
+			return err
+		}
+		defer ln.Close()
+		listenAddr = ln.Addr().String()
+	}
+	if err := checkListen(&scfg, cfg.Hosts, listenAddr); err != nil {
 		return err
 	}
 	label := scfg.Root
@@ -267,14 +279,10 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		defer stop()
 	}
-	var ln *net.TCPListener
-	if worker {
-		ln, err = inheritedListener()
-	} else {
-		ln, err = Listen(cfg.Addr)
-	}
-	if err != nil {
-		return err
+	if !worker {
+		if ln, err = Listen(cfg.Addr); err != nil {
+			return err
+		}
 	}
 	if cfg.PidFile != "" && !worker {
 		remove, err := writePidFile(cfg.PidFile)

@@ -192,6 +192,16 @@ func onlyUnavailable(err error) bool {
 	return errors.Is(err, config.ErrUnavailable)
 }
 
+// checkServable reports what would stop weft serve from serving cfg
+// here, as serve and a reload would find it: the roots, then the files
+// each site needs beneath its root (the SPA file, the error pages).
+func checkServable(cfg *config.Config) error {
+	if err := checkRoot(cfg); err != nil {
+		return err
+	}
+	return server.Check(cfg)
+}
+
 // checkRoot reports a root that cannot be served, and where it was set:
 // the root, or with virtual hosts each site's.
 func checkRoot(cfg *config.Config) error {

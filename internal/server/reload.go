@@ -226,6 +226,19 @@ func (r *running) checkForWorkers() bool {
 	return true
 }
 
+// Check opens what c serves, as Run and a reload do, and closes it
+// again: it reports what would stop weft from serving c here, such as a
+// missing root, SPA file or error page.
+func Check(c *config.Config) error {
+	var roots roots
+	defer roots.close()
+	st, err := open(c.Site(), c.Hosts(), &roots)
+	if err != nil {
+		return err
+	}
+	return st.Close()
+}
+
 // open opens what a configuration serves: the virtual hosts when there
 // are any, else the site; an empty root is the built-in sample site.
 func open(scfg site.Config, hosts *site.HostsConfig, roots *roots) (handler, error) {

@@ -164,6 +164,11 @@ func loadConfig(name, help string, args []string, stderr io.Writer) (config.Opti
 	if len(positional) == 1 {
 		flags.SetRoot(positional[0])
 	}
+	// A prefork worker serves what its supervisor checked, not the
+	// file as it is now.
+	if opts.Snapshot, err = server.WorkerSnapshot(); err != nil {
+		return opts, nil, err
+	}
 	cfg, err := config.Load(opts)
 	if err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {

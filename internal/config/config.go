@@ -99,7 +99,19 @@ type Config struct {
 
 	sources map[string]Source
 	lines   map[string]int // of every key and table in the file (see keyLines)
+	data    []byte         // the file's contents, as read
 }
+
+// Snapshot is a configuration file as it was read: its name ("" for no
+// file) and its contents. Loading from a Snapshot (Options.Snapshot)
+// gives the configuration again, whatever the file holds now.
+type Snapshot struct {
+	File string
+	Data []byte
+}
+
+// Snapshot returns the file c was built from, as it was read.
+func (c *Config) Snapshot() Snapshot { return Snapshot{File: c.File, Data: c.data} }
 
 // Defaults returns the configuration with every key at its default.
 func Defaults() *Config {
@@ -243,6 +255,10 @@ type Options struct {
 	// --config, WEFT_CONFIG and weft.toml, and a missing file is an
 	// error. See Pin.
 	File string
+	// Snapshot, when not nil, is read instead of any file: a file read
+	// before (Config.Snapshot), which the prefork supervisor hands its
+	// workers so that they serve what it checked.
+	Snapshot *Snapshot
 }
 
 // Pin returns o with the file c was loaded from named, so that loading
@@ -298,6 +314,9 @@ func (e *Error) Is(target error) bool { return target == ErrUnavailable && e.una
 // *Error found (errors.Join: one per line).
 func Load(o Options) (*Config, error) {
 	env := envMap(o.Env)
+	if o.Snapshot != nil {
+		return build(o.Snapshot.File, o.Snapshot.Data, env, o)
+	}
 	name, named := o.File, o.File != ""
 	if !named {
 		name, named = o.Flags.configFile()
@@ -326,6 +345,7 @@ func build(name string, data []byte, env map[string]string, o Options) (*Config,
 		if errs := c.loadFile(name, data); len(errs) > 0 {
 			return nil, errors.Join(errs...)
 		}
+		c.data = data
 	}
 	errs := c.loadEnv(env)
 	o.Flags.apply(c)

@@ -200,8 +200,8 @@ func (r *running) reload() {
 }
 
 // checkForWorkers validates the configuration before the process engine
-// replaces its workers (which read it again themselves), and reports
-// whether it may.
+// replaces its workers, hands it to the workers to come (see
+// snapshotFile), and reports whether they may be replaced.
 func (r *running) checkForWorkers() bool {
 	log := r.cfg.ErrorLog
 	c, err := r.cfg.Reload()
@@ -215,6 +215,12 @@ func (r *running) checkForWorkers() bool {
 	if err := checkListen(&scfg, c.Hosts(), r.cfg.Addr); err != nil {
 		log.Error("reload: keeping the old workers", "err", err)
 		return false
+	}
+	if r.snap != nil {
+		if err := r.snap.write(c); err != nil {
+			log.Error("reload: keeping the old workers", "err", err)
+			return false
+		}
 	}
 	attrs := []any{"file", c.File}
 	if r.cfg.Loaded != nil {

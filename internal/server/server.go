@@ -242,7 +242,8 @@ func Run(ctx context.Context, cfg Config) error {
 	// engine installs no handler): SIGHUP and SIGUSR1 reopen the access
 	// log file, for log rotation. SIGHUP also reloads the configuration:
 	// in-process engines swap in the new site; the prefork supervisor
-	// checks it, then replaces its workers (which read it themselves).
+	// checks it, then replaces its workers (which read what it checked:
+	// see snapshotFile).
 	// The supervisor passes SIGUSR1 on to its workers, so that they
 	// reopen their logs. Workers reopen their own log on either.
 	rs := &running{cfg: &cfg, alog: alog, logFile: logFile, sw: sw, ret: ret, roots: &roots}
@@ -250,6 +251,15 @@ func Run(ctx context.Context, cfg Config) error {
 		toEngine := make(chan os.Signal, 4)
 		rs.toEngine = toEngine
 		p.Signals = toEngine
+		if cfg.Loaded != nil {
+			snap, err := newSnapshotFile(cfg.Loaded)
+			if err != nil {
+				return err
+			}
+			defer snap.remove()
+			rs.snap = snap
+			p.Env = append(p.Env, process.EnvConfig+"="+snap.path)
+		}
 		eng = p
 	}
 	sigs := make(chan os.Signal, 4)
@@ -335,6 +345,7 @@ type running struct {
 	alog     *accesslog.Logger
 	logFile  string
 	toEngine chan<- os.Signal // the process engine's, or nil
+	snap     *snapshotFile    // the process engine's workers' configuration, or nil
 	sw       *siteSwitch
 	ret      *retirer
 	roots    *roots

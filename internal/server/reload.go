@@ -216,6 +216,10 @@ func (r *running) checkForWorkers() bool {
 		log.Error("reload: keeping the old workers", "err", err)
 		return false
 	}
+	if err := Check(c); err != nil {
+		log.Error("reload: cannot open the new site; keeping the old workers", "err", err)
+		return false
+	}
 	if r.snap != nil {
 		if err := r.snap.write(c); err != nil {
 			log.Error("reload: keeping the old workers", "err", err)

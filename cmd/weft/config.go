@@ -37,7 +37,7 @@ func configCmd(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		fmt.Fprint(stdout, cfg.Effective())
-		return checkRoot(cfg)
+		return checkServable(cfg)
 	case "example":
 		if len(args) > 1 {
 			fmt.Fprintf(stderr, "weft config example takes no arguments\n")
@@ -72,6 +72,9 @@ Flags:
 func reloadCmd(args []string, stdout, stderr io.Writer) error {
 	_, cfg, err := loadConfig("weft reload", reloadHelp, args, stderr)
 	if err != nil {
+		return err
+	}
+	if err := checkServable(cfg); err != nil {
 		return err
 	}
 	if cfg.PidFile == "" {

@@ -118,8 +118,10 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	scfg := server.FromConfig(cfg)
 	scfg.Stdout = stdout
 	scfg.ErrorLog = slog.New(slog.NewTextHandler(stderr, nil))
-	// A reload reads the file again; the environment and the flags stay
-	// those weft started with.
+	// A reload reads the file again, the one read now even when it was
+	// found rather than named; the environment and the flags stay those
+	// weft started with.
+	opts = opts.Pin(cfg)
 	scfg.Reload = func() (*config.Config, error) { return config.Load(opts) }
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -162,6 +164,11 @@ func loadConfig(name, help string, args []string, stderr io.Writer) (config.Opti
 	if len(positional) == 1 {
 		flags.SetRoot(positional[0])
 	}
+	// A prefork worker serves what its supervisor checked, not the
+	// file as it is now.
+	if opts.Snapshot, err = server.WorkerSnapshot(); err != nil {
+		return opts, nil, err
+	}
 	cfg, err := config.Load(opts)
 	if err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
@@ -188,6 +195,16 @@ func onlyUnavailable(err error) bool {
 		return true
 	}
 	return errors.Is(err, config.ErrUnavailable)
+}
+
+// checkServable reports what would stop weft serve from serving cfg
+// here, as serve and a reload would find it: the roots, then the files
+// each site needs beneath its root (the SPA file, the error pages).
+func checkServable(cfg *config.Config) error {
+	if err := checkRoot(cfg); err != nil {
+		return err
+	}
+	return server.Check(cfg)
 }
 
 // checkRoot reports a root that cannot be served, and where it was set:

@@ -100,7 +100,19 @@ type Config struct {
 
 	sources map[string]Source
 	lines   map[string]int // of every key and table in the file (see keyLines)
+	data    []byte         // the file's contents, as read
 }
+
+// Snapshot is a configuration file as it was read: its name ("" for no
+// file) and its contents. Loading from a Snapshot (Options.Snapshot)
+// gives the configuration again, whatever the file holds now.
+type Snapshot struct {
+	File string
+	Data []byte
+}
+
+// Snapshot returns the file c was built from, as it was read.
+func (c *Config) Snapshot() Snapshot { return Snapshot{File: c.File, Data: c.data} }
 
 // Defaults returns the configuration with every key at its default.
 func Defaults() *Config {
@@ -241,6 +253,26 @@ type Options struct {
 	// Dir is where weft.toml is looked for when no file is named ("" for
 	// the working directory).
 	Dir string
+	// File, when not "", is the file to read, named: it overrides
+	// --config, WEFT_CONFIG and weft.toml, and a missing file is an
+	// error. See Pin.
+	File string
+	// Snapshot, when not nil, is read instead of any file: a file read
+	// before (Config.Snapshot), which the prefork supervisor hands its
+	// workers so that they serve what it checked.
+	Snapshot *Snapshot
+}
+
+// Pin returns o with the file c was loaded from named, so that loading
+// again (a reload) reads that file or fails: a weft.toml found in the
+// working directory and gone since is an error, not "no file", which
+// would silently serve the defaults. Options for a configuration read
+// without a file are returned as they are.
+func (o Options) Pin(c *Config) Options {
+	if c.File != "" {
+		o.File = c.File
+	}
+	return o
 }
 
 // DefaultFile is read, when present in the working directory, if no file
@@ -284,7 +316,13 @@ func (e *Error) Is(target error) bool { return target == ErrUnavailable && e.una
 // *Error found (errors.Join: one per line).
 func Load(o Options) (*Config, error) {
 	env := envMap(o.Env)
-	name, named := o.Flags.configFile()
+	if o.Snapshot != nil {
+		return build(o.Snapshot.File, o.Snapshot.Data, env, o)
+	}
+	name, named := o.File, o.File != ""
+	if !named {
+		name, named = o.Flags.configFile()
+	}
 	if !named {
 		name, named = env[envConfig]
 	}
@@ -309,6 +347,7 @@ func build(name string, data []byte, env map[string]string, o Options) (*Config,
 		if errs := c.loadFile(name, data); len(errs) > 0 {
 			return nil, errors.Join(errs...)
 		}
+		c.data = data
 	}
 	errs := c.loadEnv(env)
 	o.Flags.apply(c)

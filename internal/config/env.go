@@ -13,7 +13,7 @@ const envConfig = envPrefix + "CONFIG"
 // Reserved are WEFT_* variables that are not keys: the process engine's
 // protocol with its workers. They are ignored without a word, and so are
 // the test suite's switches, WEFT_TEST_*.
-var Reserved = []string{"WEFT_WORKER", "WEFT_WORKER_ROOT"}
+var Reserved = []string{"WEFT_WORKER", "WEFT_WORKER_ROOT", "WEFT_WORKER_CONFIG"}
 
 // testPrefix starts the names of the test suite's switches.
 const testPrefix = envPrefix + "TEST_"

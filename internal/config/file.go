@@ -2,11 +2,14 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -87,6 +90,12 @@ func (c *Config) loadFile(name string, data []byte) []error {
 		return []error{at(0, "", tomlMessage(err))}
 	}
 	c.File, c.lines = name, keyLines(data)
+	if errs := miscased(c.lines); len(errs) > 0 {
+		for i := range errs {
+			errs[i].(*Error).Source.Name = name
+		}
+		return errs
+	}
 	var keys []*Key
 	for i := range Keys {
 		keys = append(keys, &Keys[i])
@@ -365,3 +374,75 @@ func standsAt(lines map[string]int, key string, line int) bool {
 }
 
 var arrayIndex = regexp.MustCompile(`\[\d+\]`)
+
+// miscased reports the keys and tables of the file, by the paths and
+// lines of keyLines, spelt with another case than weft's names. TOML keys
+// are case-sensitive but go-toml matches fields without regard to case,
+// so "PORT" would set port, and [[Auth]] then [[auth]] would keep one
+// array of the two. The errors' sources lack the file's name.
+func miscased(lines map[string]int) []error {
+	bad := map[string]string{} // path of a miscased key → its name
+	for path := range lines {
+		if p, want := miscasedPrefix(fileType(), path); p != "" {
+			bad[p] = want
+		}
+	}
+	var errs []error
+	for _, p := range slices.SortedFunc(maps.Keys(bad), func(a, b string) int {
+		return cmp.Or(cmp.Compare(lines[a], lines[b]), cmp.Compare(a, b))
+	}) {
+		last := p[strings.LastIndexByte(p, '.')+1:]
+		errs = append(errs, &Error{Source: Source{Kind: FromFile, Line: lines[p]},
+			Msg: fmt.Sprintf("unknown key %q (keys are case-sensitive: did you mean %q?)", last, bad[p])})
+	}
+	return errs
+}
+
+// miscasedPrefix returns the prefix of path (as keyLines writes it) that
+// ends at a key spelt with another case than the field of t it stands
+// for, and the field's name; "" when there is none. A key that names no
+// field at all is go-toml's to report, and the keys of a map are free.
+func miscasedPrefix(t reflect.Type, path string) (string, string) {
+	end := 0
+	for _, part := range strings.Split(path, ".") {
+		if end > 0 {
+			end++
+		}
+		end += len(part)
+		raw := part
+		part = arrayIndex.ReplaceAllString(part, "")
+		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+			t = t.Elem()
+		}
+		switch t.Kind() {
+		case reflect.Map:
+			t = t.Elem()
+			continue
+		case reflect.Struct:
+		default:
+			return "", ""
+		}
+		var next reflect.Type
+		folded := ""
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+			if name == part || name == "" && strings.EqualFold(f.Name, part) {
+				next = f.Type
+				break
+			}
+			if name != "" && strings.EqualFold(name, part) {
+				folded = name
+			}
+		}
+		switch {
+		case next != nil:
+			t = next
+		case folded != "":
+			return path[:end-len(raw)+len(part)], folded // the table, not its element
+		default:
+			return "", ""
+		}
+	}
+	return "", ""
+}

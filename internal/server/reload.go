@@ -200,14 +200,31 @@ func (r *running) reload() {
 }
 
 // checkForWorkers validates the configuration before the process engine
-// replaces its workers (which read it again themselves), and reports
-// whether it may.
+// replaces its workers, hands it to the workers to come (see
+// snapshotFile), and reports whether they may be replaced.
 func (r *running) checkForWorkers() bool {
 	log := r.cfg.ErrorLog
 	c, err := r.cfg.Reload()
 	if err != nil {
 		log.Error("reload: invalid configuration; keeping the old workers", "err", err)
 		return false
+	}
+	// The workers keep the supervisor's socket: the new configuration's
+	// addr (a restart key) is not where they listen.
+	scfg := c.Site()
+	if err := checkListen(&scfg, c.Hosts(), r.cfg.Addr); err != nil {
+		log.Error("reload: keeping the old workers", "err", err)
+		return false
+	}
+	if err := Check(c); err != nil {
+		log.Error("reload: cannot open the new site; keeping the old workers", "err", err)
+		return false
+	}
+	if r.snap != nil {
+		if err := r.snap.write(c); err != nil {
+			log.Error("reload: keeping the old workers", "err", err)
+			return false
+		}
 	}
 	attrs := []any{"file", c.File}
 	if r.cfg.Loaded != nil {
@@ -217,6 +234,19 @@ func (r *running) checkForWorkers() bool {
 	}
 	log.Info("reload: configuration valid; replacing the workers", attrs...)
 	return true
+}
+
+// Check opens what c serves, as Run and a reload do, and closes it
+// again: it reports what would stop weft from serving c here, such as a
+// missing root, SPA file or error page.
+func Check(c *config.Config) error {
+	var roots roots
+	defer roots.close()
+	st, err := open(c.Site(), c.Hosts(), &roots)
+	if err != nil {
+		return err
+	}
+	return st.Close()
 }
 
 // open opens what a configuration serves: the virtual hosts when there
@@ -241,7 +271,8 @@ func open(scfg site.Config, hosts *site.HostsConfig, roots *roots) (handler, err
 
 // checkListen refuses basic authentication over plain HTTP on addr beyond
 // loopback (see site.Config.CheckListen). The configuration checks it
-// too, against its own addr; this checks the address weft listens on.
+// too, against its own addr; this checks the address weft listens on
+// (for a prefork worker, its inherited socket's).
 func checkListen(scfg *site.Config, hosts *site.HostsConfig, addr string) error {
 	if hosts != nil {
 		return hosts.CheckListen(addr, false)

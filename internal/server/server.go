@@ -157,7 +157,19 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	scfg := cfg.Site
-	if err := checkListen(&scfg, cfg.Hosts, cfg.Addr); err != nil {
+	var ln *net.TCPListener
+	listenAddr := cfg.Addr
+	if worker {
+		// A worker serves the socket its supervisor bound, which a reload
+		// keeps: authentication is checked against that, not against the
+		// configuration's addr.
+		if ln, err = inheritedListener(); err != nil {
+			return err
+		}
+		defer ln.Close()
+		listenAddr = ln.Addr().String()
+	}
+	if err := checkListen(&scfg, cfg.Hosts, listenAddr); err != nil {
 		return err
 	}
 	label := scfg.Root
@@ -230,7 +242,8 @@ func Run(ctx context.Context, cfg Config) error {
 	// engine installs no handler): SIGHUP and SIGUSR1 reopen the access
 	// log file, for log rotation. SIGHUP also reloads the configuration:
 	// in-process engines swap in the new site; the prefork supervisor
-	// checks it, then replaces its workers (which read it themselves).
+	// checks it, then replaces its workers (which read what it checked:
+	// see snapshotFile).
 	// The supervisor passes SIGUSR1 on to its workers, so that they
 	// reopen their logs. Workers reopen their own log on either.
 	rs := &running{cfg: &cfg, alog: alog, logFile: logFile, sw: sw, ret: ret, roots: &roots}
@@ -238,6 +251,15 @@ func Run(ctx context.Context, cfg Config) error {
 		toEngine := make(chan os.Signal, 4)
 		rs.toEngine = toEngine
 		p.Signals = toEngine
+		if cfg.Loaded != nil {
+			snap, err := newSnapshotFile(cfg.Loaded)
+			if err != nil {
+				return err
+			}
+			defer snap.remove()
+			rs.snap = snap
+			p.Env = append(p.Env, process.EnvConfig+"="+snap.path)
+		}
 		eng = p
 	}
 	sigs := make(chan os.Signal, 4)
@@ -267,14 +289,10 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		defer stop()
 	}
-	var ln *net.TCPListener
-	if worker {
-		ln, err = inheritedListener()
-	} else {
-		ln, err = Listen(cfg.Addr)
-	}
-	if err != nil {
-		return err
+	if !worker {
+		if ln, err = Listen(cfg.Addr); err != nil {
+			return err
+		}
 	}
 	if cfg.PidFile != "" && !worker {
 		remove, err := writePidFile(cfg.PidFile)
@@ -327,6 +345,7 @@ type running struct {
 	alog     *accesslog.Logger
 	logFile  string
 	toEngine chan<- os.Signal // the process engine's, or nil
+	snap     *snapshotFile    // the process engine's workers' configuration, or nil
 	sw       *siteSwitch
 	ret      *retirer
 	roots    *roots

@@ -31,6 +31,11 @@ const (
 	// supervisor prepared (the extracted sample site), so that every
 	// worker serves the same files with the same validators.
 	EnvRoot = "WEFT_WORKER_ROOT"
+	// EnvConfig, in a worker's environment, names a file holding the
+	// configuration the supervisor last checked, for the worker to serve
+	// instead of reading the configuration file again (which may have
+	// been edited since, and not reloaded).
+	EnvConfig = "WEFT_WORKER_CONFIG"
 	// ListenerFD is the worker's descriptor for the shared listener.
 	ListenerFD = 3
 	// ReadyFD is the worker's write end of a pipe on which it reports,

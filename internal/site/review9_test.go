@@ -1,3 +1,7 @@
+// Regression tests from an adversarial review of issue 9 (configuration and
+// site rules). A test's comment describes the defect it caught, in the code
+// as it was then; every one passes since the fixes that followed.
+
 package site
 
 // Review of issue 9 (site rules): failing reproductions. Each test states

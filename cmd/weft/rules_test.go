@@ -208,13 +208,15 @@ set = { X-Site = "b" }
 func TestRuleFlags(t *testing.T) {
 	dir := t.TempDir()
 	writeTree(t, dir, map[string]string{
-		"site/file.html":  "from the file\n",
-		"site/env.html":   "from the environment\n",
-		"site/flag.html":  "from the flag\n",
-		"site/hello.txt":  "hello\n",
-		"site/gone.html":  "gone\n",
-		"site.htpasswd":   htpasswdLine(t, "alice", "wonderland"),
-		"weft.toml":       "root = \"site\"\nspa = \"file.html\"\n",
+		"site/file.html": "from the file\n",
+		"site/env.html":  "from the environment\n",
+		"site/flag.html": "from the flag\n",
+		"site/hello.txt": "hello\n",
+		"site/gone.html": "gone\n",
+		"site.htpasswd":  htpasswdLine(t, "alice", "wonderland"),
+		// The error page is exempt from the whole-site authentication
+		// (an error page behind it is refused at start).
+		"weft.toml":       "root = \"site\"\nspa = \"file.html\"\n\n[[auth]]\nprefix = \"/gone.html\"\n",
 		"site/index.html": "index\n",
 	})
 	auth := basicAuth("alice", "wonderland")

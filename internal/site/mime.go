@@ -73,7 +73,13 @@ func CheckMIME(ext, ctype string) (key, value string, err error) {
 		return "", "", fmt.Errorf("weft: MIME type %q for %s: want type/subtype, optionally followed by ; name=value parameters", ctype, key)
 	}
 	if _, ok := params["charset"]; !ok && strings.HasPrefix(mt, "text/") {
-		value += "; charset=utf-8"
+		params["charset"] = "utf-8"
+	}
+	// Written back in canonical form, so that what is checked once is what
+	// is served, and a configuration printed with it loads again
+	// ("teXt/x;" would otherwise become "teXt/x;; charset=utf-8").
+	if value = mime.FormatMediaType(mt, params); value == "" {
+		return "", "", fmt.Errorf("weft: MIME type %q for %s: want type/subtype, optionally followed by ; name=value parameters", ctype, key)
 	}
 	return key, value, nil
 }

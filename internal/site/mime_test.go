@@ -120,7 +120,7 @@ func TestMIMEOverrides(t *testing.T) {
 		{"old.latin", "text/plain; charset=iso-8859-1"},
 		{"scene.gltf", "model/gltf+json"},
 		{"app.ts", "text/javascript; charset=utf-8"},
-		{"app.manifest", "text/cache-manifest;charset=utf-8"},
+		{"app.manifest", "text/cache-manifest; charset=utf-8"}, // canonical form
 		{"page.html", "text/html; charset=utf-8"}, // the rest of the table stays
 	} {
 		if got := s.contentType(tc.name); got != tc.want {

@@ -121,7 +121,7 @@ func TestMIMEOverrides(t *testing.T) {
 		{"scene.gltf", "model/gltf+json"},
 		{"app.ts", "text/javascript; charset=utf-8"},
 		{"app.manifest", "text/cache-manifest; charset=utf-8"}, // canonical form
-		{"page.html", "text/html; charset=utf-8"}, // the rest of the table stays
+		{"page.html", "text/html; charset=utf-8"},              // the rest of the table stays
 	} {
 		if got := s.contentType(tc.name); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)

@@ -11,6 +11,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/weft-server/weft/internal/codec"
+	"github.com/weft-server/weft/internal/http1"
 )
 
 // CacheConfig sizes the file cache: small files are held in memory whole,
@@ -133,14 +134,15 @@ func (c *cache) lookup(key []byte, now time.Time, fresh bool) *entry {
 	return e
 }
 
-// lookupFor is lookup choosing, when a is not nil, the representation a
-// client that accepts a gets (see entry.pick): it returns that one,
+// lookupFor is lookup choosing, when req is not nil, the representation
+// the client of req gets (see entry.pick; its Accept-Encoding is parsed
+// only for a file that has other representations): it returns that one,
 // acquired, and the identity entry. When the client would rather have a
 // variant not built yet, build is its coding and the identity entry is
 // acquired too, for the build. Representations are picked under the
 // shard's lock, which removal takes before it releases them. It does not
 // allocate.
-func (c *cache) lookupFor(key []byte, now time.Time, fresh bool, a *codec.Accept) (serve, base *entry, build codec.Coding, standin bool) {
+func (c *cache) lookupFor(key []byte, now time.Time, fresh bool, req *http1.Request) (serve, base *entry, build codec.Coding, standin bool) {
 	if !c.enabled() {
 		return nil, nil, codec.Identity, false
 	}
@@ -152,8 +154,9 @@ func (c *cache) lookupFor(key []byte, now time.Time, fresh bool, a *codec.Accept
 		return nil, nil, codec.Identity, false
 	}
 	serve = base
-	if a != nil {
-		serve, build, standin = base.pick(a)
+	if req != nil && base.state.Load() != 0 {
+		a := acceptOf(req)
+		serve, build, standin = base.pick(&a)
 	}
 	serve.acquire()
 	if build != codec.Identity {

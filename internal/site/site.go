@@ -475,8 +475,7 @@ func (s *Site) ServeFromMemory(req *http1.Request, resp *http1.Response) bool {
 	if s.pathRules && s.slowPath(p, dir) {
 		return false
 	}
-	a := acceptOf(req)
-	e, base, build, standin := s.cache.lookupFor(key, time.Now(), true, &a)
+	e, base, build, standin := s.cache.lookupFor(key, time.Now(), true, req)
 	if e == nil {
 		return false
 	}

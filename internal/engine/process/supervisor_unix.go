@@ -72,6 +72,9 @@ func (e Engine) Serve(ctx context.Context, l net.Listener, cfg *engine.Config) e
 	live := map[*worker]bool{}
 	for i := 0; i < n; i++ {
 		w, err := s.start(ctx)
+		if w != nil {
+			live[w] = true
+		}
 		if err != nil {
 			s.stopAll(live, true)
 			if ctx.Err() != nil {
@@ -105,15 +108,22 @@ func (e Engine) Serve(ctx context.Context, l net.Listener, cfg *engine.Config) e
 			fresh := map[*worker]bool{}
 			for i := 0; i < n; i++ {
 				w, err := s.start(ctx)
+				if w != nil {
+					fresh[w] = true
+				}
 				if err != nil {
-					if ctx.Err() == nil {
+					if ctx.Err() != nil {
+						// Stopping: the next turn stops them all.
+						for w := range fresh {
+							live[w] = true
+						}
+					} else {
 						cfg.ErrorLog.Error("reload: starting a worker failed; keeping the old workers", "err", err)
+						s.stopAll(fresh, false)
 					}
-					s.stopAll(fresh, false)
 					fresh = nil
 					break
 				}
-				fresh[w] = true
 			}
 			if fresh != nil {
 				old := live
@@ -143,15 +153,17 @@ func (e Engine) Serve(ctx context.Context, l net.Listener, cfg *engine.Config) e
 		case <-timer:
 			restartAt = restartAt[1:]
 			w, err := s.start(ctx)
+			if w != nil {
+				live[w] = true
+			}
 			if err != nil {
 				if ctx.Err() != nil {
-					continue // stopping: the next turn returns
+					continue // stopping: the next turn stops them all
 				}
 				cfg.ErrorLog.Error("restarting a worker failed", "err", err)
 				restartAt = append(restartAt, time.Now().Add(backoff))
 				continue
 			}
-			live[w] = true
 		}
 	}
 }
@@ -167,8 +179,9 @@ type supervisor struct {
 }
 
 // start launches a worker and waits until it reports that it serves. A
-// worker that fails to get ready, or is still starting when ctx ends, is
-// killed and reaped before start returns.
+// worker that fails to get ready is killed and reaped before start
+// returns; one still starting when ctx ends is returned with the error,
+// for the caller to stop with the rest.
 func (s *supervisor) start(ctx context.Context) (*worker, error) {
 	pr, pw, err := os.Pipe()
 	if err != nil {
@@ -212,18 +225,12 @@ func (s *supervisor) start(ctx context.Context) (*worker, error) {
 		<-w.exited
 		return nil, fmt.Errorf("weft: worker %d not ready within 15s", pid)
 	case <-ctx.Done():
-		// It may be serving already (ready, but not yet seen here):
-		// a graceful stop, as for any worker, so that no connection it
-		// took is cut.
-		w.stopped = true
-		proc.Signal(syscall.SIGTERM)
-		select {
-		case <-w.exited:
-		case <-time.After(s.cfg.ShutdownTimeout + 5*time.Second):
-			proc.Kill()
-			<-w.exited
-		}
-		return nil, fmt.Errorf("weft: worker %d: stopping before it was ready: %w", pid, ctx.Err())
+		// It may be serving already (ready, but not yet seen here): it
+		// is returned with the error, so that the caller's final stop
+		// stops it gracefully with the others, once the socket no longer
+		// listens (waiting here for a connection it took to finish would
+		// leave the socket listening meanwhile).
+		return w, fmt.Errorf("weft: worker %d: stopping before it was ready: %w", pid, ctx.Err())
 	}
 	select {
 	case <-w.exited:

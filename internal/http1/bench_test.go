@@ -43,7 +43,7 @@ func BenchmarkParseNetHTTP(b *testing.B) {
 func BenchmarkAppendHead(b *testing.B) {
 	var resp http1.Response
 	resp.Status = 200
-	resp.Fixed = []byte("Content-Type: text/html; charset=utf-8\r\nETag: \"18eb-400\"\r\nLast-Modified: Wed, 25 Nov 2026 19:58:35 GMT\r\nAccept-Ranges: bytes\r\n")
+	resp.Fixed = http1.FieldsOf("Content-Type", "text/html; charset=utf-8", "ETag", `"18eb-400"`, "Last-Modified", "Wed, 25 Nov 2026 19:58:35 GMT", "Accept-Ranges", "bytes")
 	resp.Body = make([]byte, 1024)
 	date := []byte("Wed, 25 Nov 2026 20:00:00 GMT")
 	buf := make([]byte, 0, 512)

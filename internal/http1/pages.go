@@ -19,7 +19,7 @@ var pages = func() map[int][]byte {
 func ErrorPage(resp *Response, code int) {
 	resp.Status = code
 	if body, ok := pages[code]; ok {
-		resp.Header = append(resp.Header, "Content-Type: text/html; charset=utf-8\r\n"...)
+		resp.Header.Add("Content-Type", "text/html; charset=utf-8")
 		resp.Body = body
 	}
 }

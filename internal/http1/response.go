@@ -32,8 +32,8 @@ type Part struct {
 // and are never modified. A Response is reused from one request to the next.
 type Response struct {
 	Status int
-	Fixed  []byte // pre-rendered header lines ("Name: value\r\n"), shared
-	Header []byte // header lines added for this response, owned
+	Fixed  Fields // pre-rendered fields, shared
+	Header Fields // fields added for this response, owned
 
 	Body  []byte // shared, immutable body bytes
 	File  File   // or a file segment
@@ -53,34 +53,20 @@ type Response struct {
 
 // Reset clears r for reuse, keeping its header and parts storage.
 func (r *Response) Reset() {
-	h, p := r.Header[:0], r.Parts[:0]
+	h, p := r.Header, r.Parts[:0]
+	h.Reset()
 	*r = Response{Header: h, Parts: p}
 }
 
-// AddHeader appends a header line. name and value must be valid field
+// AddHeader appends a header field. name and value must be valid field
 // syntax; handlers never copy request bytes here unchecked.
-func (r *Response) AddHeader(name, value string) {
-	r.Header = append(r.Header, name...)
-	r.Header = append(r.Header, ": "...)
-	r.Header = append(r.Header, value...)
-	r.Header = append(r.Header, "\r\n"...)
-}
+func (r *Response) AddHeader(name, value string) { r.Header.Add(name, value) }
 
 // AddHeaderBytes is AddHeader for a byte-slice value.
-func (r *Response) AddHeaderBytes(name string, value []byte) {
-	r.Header = append(r.Header, name...)
-	r.Header = append(r.Header, ": "...)
-	r.Header = append(r.Header, value...)
-	r.Header = append(r.Header, "\r\n"...)
-}
+func (r *Response) AddHeaderBytes(name string, value []byte) { r.Header.AddBytes(name, value) }
 
-// AddHeaderInt appends a header line with a decimal value.
-func (r *Response) AddHeaderInt(name string, v int64) {
-	r.Header = append(r.Header, name...)
-	r.Header = append(r.Header, ": "...)
-	r.Header = strconv.AppendInt(r.Header, v, 10)
-	r.Header = append(r.Header, "\r\n"...)
-}
+// AddHeaderInt appends a header field with a decimal value.
+func (r *Response) AddHeaderInt(name string, v int64) { r.Header.AddInt(name, v) }
 
 // ContentLength is the length of the planned body.
 func (r *Response) ContentLength() int64 {
@@ -114,8 +100,8 @@ func AppendHead(dst []byte, resp *Response, minor int, keepAlive bool, date []by
 	dst = append(dst, "Server: weft\r\nDate: "...)
 	dst = append(dst, date...)
 	dst = append(dst, "\r\n"...)
-	dst = append(dst, resp.Fixed...)
-	dst = append(dst, resp.Header...)
+	dst = append(dst, resp.Fixed.Text...)
+	dst = append(dst, resp.Header.Text...)
 	if BodyAllowed(resp.Status) {
 		dst = append(dst, "Content-Length: "...)
 		dst = strconv.AppendInt(dst, resp.ContentLength(), 10)

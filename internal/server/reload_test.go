@@ -58,7 +58,7 @@ func get(h http1.MemoryHandler, memory bool, gzip ...bool) (int, string) {
 	if resp.Closer != nil {
 		resp.Closer.Close()
 	}
-	head := string(resp.Fixed) + string(resp.Header)
+	head := string(resp.Fixed.Text) + string(resp.Header.Text)
 	_, cc, _ := strings.Cut(head, "Cache-Control: ")
 	cc, _, _ = strings.Cut(cc, "\r\n")
 	return resp.Status, cc

@@ -161,7 +161,7 @@ func (c *corsPolicy) allowed(o []byte, p string) bool {
 func (c *corsPolicy) addLines(resp *http1.Response, o []byte) {
 	resp.AddHeaderBytes("Access-Control-Allow-Origin", o)
 	if c.creds {
-		resp.Header = append(resp.Header, "Access-Control-Allow-Credentials: true\r\n"...)
+		resp.AddHeader("Access-Control-Allow-Credentials", "true")
 	}
 	if c.expose != "" {
 		resp.AddHeader("Access-Control-Expose-Headers", c.expose)

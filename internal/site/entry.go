@@ -1,7 +1,6 @@
 package site
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"io/fs"
@@ -63,11 +62,11 @@ type headSpec struct {
 	hs     headerSet // Cache-Control and the lines of the path's rules (see fileHeaders)
 }
 
-// heads are the pre-rendered header lines of a representation.
+// heads are the pre-rendered header fields of a representation.
 type heads struct {
-	all  []byte // of a 200: Content-Type, [Content-Encoding], then h304, then Accept-Ranges
-	h304 []byte // of a 304: [Vary], [Cache-Control], ETag, Last-Modified; within all
-	rest []byte // all but the Content-Type line, for multipart/byteranges
+	all  http1.Fields // of a 200: Content-Type, [Content-Encoding], then h304, then Accept-Ranges
+	h304 http1.Fields // of a 304: [Vary], [Cache-Control], ETag, Last-Modified; within all
+	rest http1.Fields // all but the Content-Type field, for multipart/byteranges
 }
 
 // render sets e's header lines: its Content-Type and Content-Encoding,
@@ -92,45 +91,35 @@ func (e *entry) render(h headSpec, etag []byte) {
 }
 
 func renderHeads(h headSpec, etag []byte, mod time.Time) heads {
-	var space [512]byte
-	b := append(space[:0], "Content-Type: "...)
-	b = append(b, h.ctype...)
-	b = append(b, "\r\n"...)
-	rest := len(b)
+	var f http1.Fields
+	f.Add("Content-Type", h.ctype)
 	if h.coding != codec.Identity {
-		b = append(b, "Content-Encoding: "...)
-		b = append(b, h.coding.Token()...)
-		b = append(b, "\r\n"...)
+		f.Add("Content-Encoding", h.coding.Token())
 	}
-	start := len(b)
+	start := f.Len()
 	switch {
 	case h.vary && h.hs.varyOrigin:
-		b = append(b, "Vary: Accept-Encoding, Origin\r\n"...)
+		f.Add("Vary", "Accept-Encoding, Origin")
 	case h.vary:
-		b = append(b, "Vary: Accept-Encoding\r\n"...)
+		f.Add("Vary", "Accept-Encoding")
 	case h.hs.varyOrigin:
-		b = append(b, "Vary: Origin\r\n"...)
+		f.Add("Vary", "Origin")
 	}
 	if h.hs.cc != "" {
-		b = append(b, "Cache-Control: "...)
-		b = append(b, h.hs.cc...)
-		b = append(b, "\r\n"...)
+		f.Add("Cache-Control", h.hs.cc)
 	}
-	b = append(b, "ETag: "...)
-	b = append(b, etag...)
-	b = append(b, "\r\n"...)
+	f.AddBytes("ETag", etag)
 	if !h.hs.noLastModified {
-		b = append(b, "Last-Modified: "...)
-		b = http1.AppendDate(b, mod)
-		b = append(b, "\r\n"...)
+		var date [len(http1.TimeFormat)]byte
+		f.AddBytes("Last-Modified", http1.AppendDate(date[:0], mod))
 	}
-	b = h.hs.appendLines(b)
-	end := len(b)
+	h.hs.addTo(&f)
+	end := f.Len()
 	if !h.hs.noAcceptRanges {
-		b = append(b, "Accept-Ranges: bytes\r\n"...)
+		f.Add("Accept-Ranges", "bytes")
 	}
-	all := bytes.Clone(b)
-	return heads{all: all, h304: all[start:end:end], rest: all[rest:]}
+	all := f.Clone()
+	return heads{all: all, h304: all.Slice(start, end), rest: all.Slice(1, all.Len())}
 }
 
 // newEntry describes the open file f (of info fi). With load, it reads the
@@ -203,9 +192,9 @@ func (e *entry) repCost() int64 {
 
 // headCost is the bytes of e's header lines and entity-tag.
 func (e *entry) headCost() int64 {
-	n := int64(cap(e.heads[0].all) + cap(e.etag))
-	if len(e.heads[1].all) > 0 && &e.heads[1].all[0] != &e.heads[0].all[0] {
-		n += int64(cap(e.heads[1].all))
+	n := int64(cap(e.heads[0].all.Text) + cap(e.etag))
+	if t := e.heads[1].all.Text; len(t) > 0 && &t[0] != &e.heads[0].all.Text[0] {
+		n += int64(cap(t))
 	}
 	return n
 }
@@ -250,9 +239,8 @@ func (s *Site) serveEntry(req *http1.Request, resp *http1.Response, e *entry, st
 		resp.Status = 416
 		resp.Fixed = h.h304 // validators, no Content-Type or -Encoding for the empty body
 		resp.Body, resp.File, resp.Len = nil, nil, 0
-		resp.Header = append(resp.Header, "Content-Range: bytes */"...)
-		resp.Header = strconv.AppendInt(resp.Header, e.size, 10)
-		resp.Header = append(resp.Header, "\r\n"...)
+		var b [32]byte
+		resp.Header.AddBytes("Content-Range", strconv.AppendInt(append(b[:0], "bytes */"...), e.size, 10))
 		return
 	case len(ranges) == 0:
 		return
@@ -261,8 +249,8 @@ func (s *Site) serveEntry(req *http1.Request, resp *http1.Response, e *entry, st
 	if len(ranges) == 1 {
 		r := ranges[0]
 		e.setBody(resp, r.start, r.length)
-		resp.Header = appendContentRange(append(resp.Header, "Content-Range: "...), r, e.size)
-		resp.Header = append(resp.Header, "\r\n"...)
+		var b [64]byte
+		resp.Header.AddBytes("Content-Range", appendContentRange(b[:0], r, e.size))
 		return
 	}
 	planMultipart(resp, e, h, ranges)

@@ -209,15 +209,11 @@ func (hs *headerSet) add(f field) {
 	hs.lines = append(hs.lines, f)
 }
 
-// appendLines appends the set's own lines ("Name: value\r\n").
-func (hs *headerSet) appendLines(b []byte) []byte {
-	for _, f := range hs.lines {
-		b = append(b, f.name...)
-		b = append(b, ": "...)
-		b = append(b, f.value...)
-		b = append(b, "\r\n"...)
+// addTo adds the set's own fields to f.
+func (hs *headerSet) addTo(f *http1.Fields) {
+	for _, l := range hs.lines {
+		f.Add(l.name, l.value)
 	}
-	return b
 }
 
 // fileHeaders is the header set folded into the entries of the file name.
@@ -234,35 +230,15 @@ func (s *Site) addHeaders(resp *http1.Response, p string) {
 	}
 	hs := s.headersFor(p, "", resp.Status < 400)
 	if hs.ccTouched {
-		resp.Header = dropLines(resp.Header, "cache-control")
+		resp.Header.Remove("cache-control")
 		if hs.cc != "" {
 			resp.AddHeader("Cache-Control", hs.cc)
 		}
 	}
 	if hs.varyOrigin {
-		resp.Header = append(resp.Header, "Vary: Origin\r\n"...)
+		resp.AddHeader("Vary", "Origin")
 	}
-	resp.Header = hs.appendLines(resp.Header)
-}
-
-// dropLines removes from the header lines b those named name (lower
-// case), in place.
-func dropLines(b []byte, name string) []byte {
-	out := b[:0]
-	for len(b) > 0 {
-		end := strings.Index(b2s(b), "\r\n") + 2
-		if end < 2 {
-			end = len(b)
-		}
-		line := b[:end]
-		b = b[end:]
-		colon := strings.IndexByte(b2s(line), ':')
-		if colon >= 0 && strings.EqualFold(b2s(line[:colon]), name) {
-			continue
-		}
-		out = append(out, line...)
-	}
-	return out
+	hs.addTo(&resp.Header)
 }
 
 // isToken reports whether s is an HTTP token (RFC 9110 §5.6.2).

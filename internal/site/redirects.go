@@ -146,13 +146,11 @@ func redirect(req *http1.Request, resp *http1.Response, status int, loc string) 
 		loc = loc[1:]
 	}
 	http1.ErrorPage(resp, status)
-	resp.Header = append(resp.Header, "Location: "...)
-	resp.Header = append(resp.Header, loc...)
 	if req.Query != nil && !strings.Contains(loc, "?") {
-		resp.Header = append(resp.Header, '?')
-		resp.Header = append(resp.Header, req.Query...)
+		resp.Header.AddJoined("Location", []byte(loc), question, req.Query)
+	} else {
+		resp.AddHeader("Location", loc)
 	}
-	resp.Header = append(resp.Header, "\r\n"...)
 }
 
 // escapePath percent-encodes the decoded path p for a Location or for

@@ -63,7 +63,7 @@ func review9Serve(t *testing.T, st *Site, raw string, peer string) (int, string,
 	if !st.ServeFromMemory(req, resp) {
 		st.ServeHTTP1(req, resp)
 	}
-	head := string(resp.Fixed) + string(resp.Header)
+	head := string(resp.Fixed.Text) + string(resp.Header.Text)
 	body := string(resp.Body)
 	if resp.Closer != nil {
 		resp.Closer.Close()

@@ -366,7 +366,7 @@ func TestHSTSOverTLSOnly(t *testing.T) {
 			if !st.ServeFromMemory(req, resp) {
 				st.ServeHTTP1(req, resp)
 			}
-			head := string(resp.Fixed) + string(resp.Header)
+			head := string(resp.Fixed.Text) + string(resp.Header.Text)
 			if got := strings.Contains(head, "Strict-Transport-Security: max-age=63072000; includeSubDomains\r\n"); got != tls {
 				t.Errorf("%s over TLS %v: HSTS %v\n%s", path, tls, got, head)
 			}

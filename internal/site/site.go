@@ -514,7 +514,7 @@ func (s *Site) slowPath(p string, dir bool) bool {
 // TLS, the preset's HSTS. For a request without Origin over plain HTTP
 // this adds nothing to an entry's response.
 func (s *Site) finish(req *http1.Request, resp *http1.Response, p string) {
-	if resp.Fixed == nil {
+	if resp.Fixed.Text == nil {
 		s.addHeaders(resp, p)
 	}
 	if s.cors != nil && len(req.Origin) > 0 && s.cors.allowed(req.Origin, p) {
@@ -588,6 +588,8 @@ func appendETag(dst []byte, size int64, mod time.Time) []byte {
 	return append(dst, '"')
 }
 
+var slash, question = []byte("/"), []byte("?")
+
 // redirectToDir answers a request for a directory without its trailing
 // slash with a permanent redirect to the slashed path, keeping the query.
 func redirectToDir(req *http1.Request, resp *http1.Response) {
@@ -597,12 +599,9 @@ func redirectToDir(req *http1.Request, resp *http1.Response) {
 		p = p[1:]
 	}
 	http1.ErrorPage(resp, 301)
-	resp.Header = append(resp.Header, "Location: "...)
-	resp.Header = append(resp.Header, p...)
-	resp.Header = append(resp.Header, '/')
 	if req.Query != nil {
-		resp.Header = append(resp.Header, '?')
-		resp.Header = append(resp.Header, req.Query...)
+		resp.Header.AddJoined("Location", p, slash, question, req.Query)
+	} else {
+		resp.Header.AddJoined("Location", p, slash)
 	}
-	resp.Header = append(resp.Header, "\r\n"...)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"syscall"
@@ -13,14 +14,18 @@ import (
 	"github.com/weft-server/weft/internal/http1"
 )
 
-// NetStream is a Stream over a *net.TCPConn on Go's netpoller, for the
-// serial and goroutine engines. Its writes give up once the client has
-// accepted no byte for WriteTimeout (see h1conn.Sink); a download that keeps
-// moving is never cut, however long it takes.
+// NetStream is a Stream over a net.Conn on Go's netpoller, for the serial
+// and goroutine engines. Its writes give up once the client has accepted
+// no byte for WriteTimeout (see h1conn.Sink); a download that keeps moving
+// is never cut, however long it takes. Over a *net.TCPConn it writes with
+// writev and sendfile on the socket itself (Linux); over another conn (TLS)
+// it writes through the conn, a response's small buffers in one Write, so
+// that they leave in one TLS record.
 type NetStream struct {
-	*net.TCPConn
+	net.Conn
 	WriteTimeout time.Duration
-	raw          syscall.RawConn
+	tcp          *net.TCPConn    // nil unless Conn is one
+	raw          syscall.RawConn // tcp's, nil for another conn
 	bufs         net.Buffers
 	corked       bool         // see Corker (Linux)
 	final        bool         // see Finisher (Linux)
@@ -29,12 +34,30 @@ type NetStream struct {
 }
 
 // NewNetStream wraps c.
-func NewNetStream(c *net.TCPConn, writeTimeout time.Duration) *NetStream {
-	raw, _ := c.SyscallConn()
-	s := &NetStream{TCPConn: c, WriteTimeout: writeTimeout, raw: raw}
+func NewNetStream(c net.Conn, writeTimeout time.Duration) *NetStream {
+	s := &NetStream{Conn: c, WriteTimeout: writeTimeout}
+	if tc, ok := c.(*net.TCPConn); ok {
+		s.tcp = tc
+		s.raw, _ = tc.SyscallConn()
+	}
 	s.initRaw()
 	return s
 }
+
+// CloseWrite implements h1conn.Stream: a TCP or TLS conn sends its FIN
+// (TLS: its close_notify first); another conn does nothing.
+func (s *NetStream) CloseWrite() error {
+	if cw, ok := s.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// coalesceMax is the most bytes Writev copies into one Write for a conn
+// without writev (TLS): above it, each buffer is written on its own.
+const coalesceMax = 16 << 10
+
+var coalescePool = sync.Pool{New: func() any { b := make([]byte, 0, coalesceMax); return &b }}
 
 // Writev implements h1conn.Sink.
 func (s *NetStream) Writev(bufs [][]byte) (int64, error) {
@@ -44,13 +67,30 @@ func (s *NetStream) Writev(bufs [][]byte) (int64, error) {
 	// Portable path: the deadline is renewed after a write that made
 	// progress, so a stalled client is dropped within one to two
 	// WriteTimeouts of its last progress.
+	if s.tcp == nil && len(bufs) > 1 {
+		var size int
+		for _, b := range bufs {
+			size += len(b)
+		}
+		if size <= coalesceMax {
+			p := coalescePool.Get().(*[]byte)
+			one := (*p)[:0]
+			for _, b := range bufs {
+				one = append(one, b...)
+			}
+			n, err := s.Writev([][]byte{one})
+			*p = one[:0]
+			coalescePool.Put(p)
+			return n, err
+		}
+	}
 	s.bufs = append(s.bufs[:0], bufs...)
 	var total int64
 	for {
 		if err := s.SetWriteDeadline(time.Now().Add(s.WriteTimeout)); err != nil {
 			return total, err
 		}
-		n, err := s.bufs.WriteTo(s.TCPConn) // consumes s.bufs as it writes
+		n, err := s.bufs.WriteTo(s.Conn) // consumes s.bufs as it writes
 		total += n
 		if err != nil && n > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
 			continue
@@ -66,7 +106,7 @@ func (s *NetStream) SendFile(f http1.File, off, n int64) (int64, error) {
 		return m, err
 	}
 	var last time.Time
-	return CopyFile(s.TCPConn, f, off, n, func() {
+	return CopyFile(s.Conn, f, off, n, func() {
 		if now := time.Now(); now.Sub(last) > time.Millisecond {
 			last = now
 			s.SetWriteDeadline(now.Add(s.WriteTimeout))
@@ -150,7 +190,7 @@ func CopyFile(w io.Writer, f http1.File, off, n int64, progress func()) (int64, 
 // nil) to close an idle connection and make room (see TakeSlot).
 // Temporary failures (too many open files) back off rather than spin. It
 // closes ln when ctx is done and returns nil then.
-func AcceptLoop(ctx context.Context, ln *net.TCPListener, cfg *Config, slots chan struct{}, reclaim func(time.Time) bool, handle func(*net.TCPConn)) error {
+func AcceptLoop(ctx context.Context, ln net.Listener, cfg *Config, slots chan struct{}, reclaim func(time.Time) bool, handle func(net.Conn)) error {
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
 	var delay time.Duration
@@ -158,7 +198,7 @@ func AcceptLoop(ctx context.Context, ln *net.TCPListener, cfg *Config, slots cha
 		if slots != nil && !TakeSlot(ctx, slots, reclaim, func() bool { return listenerPending(ln) }) {
 			return nil
 		}
-		c, err := ln.AcceptTCP()
+		c, err := ln.Accept()
 		if err != nil {
 			if slots != nil {
 				<-slots
@@ -185,4 +225,22 @@ func AcceptLoop(ctx context.Context, ln *net.TCPListener, cfg *Config, slots cha
 		delay = 0
 		handle(c)
 	}
+}
+
+// RemoteAddrPort is c's peer address, or the zero value when the system
+// did not report one: RemoteAddr may be nil (golang/go#23022), and the
+// connection is still served.
+func RemoteAddrPort(c net.Conn) netip.AddrPort {
+	switch a := c.RemoteAddr().(type) {
+	case *net.TCPAddr:
+		if a != nil {
+			return a.AddrPort()
+		}
+	case nil:
+	default:
+		if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+			return ap
+		}
+	}
+	return netip.AddrPort{}
 }

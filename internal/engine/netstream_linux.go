@@ -22,7 +22,7 @@ func (s *NetStream) Cork() {
 		return
 	}
 	s.corked = true
-	s.TCPConn.SetNoDelay(false)
+	s.tcp.SetNoDelay(false)
 	s.raw.Control(func(fd uintptr) { netpoll.SetTCP(int(fd), unix.TCP_CORK, true) })
 }
 
@@ -33,7 +33,7 @@ func (s *NetStream) Uncork() {
 	}
 	s.corked = false
 	s.raw.Control(func(fd uintptr) { netpoll.SetTCP(int(fd), unix.TCP_CORK, false) })
-	s.TCPConn.SetNoDelay(true)
+	s.tcp.SetNoDelay(true)
 }
 
 var (
@@ -181,7 +181,11 @@ func (s *NetStream) ReadNoWait(p []byte) (int, error) {
 
 // listenerPending reports whether a connection waits in ln's accept queue
 // (or whether it cannot tell).
-func listenerPending(ln *net.TCPListener) bool {
+func listenerPending(l net.Listener) bool {
+	ln, ok := l.(*net.TCPListener)
+	if !ok {
+		return true
+	}
 	rc, err := ln.SyscallConn()
 	if err != nil {
 		return true

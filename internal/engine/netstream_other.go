@@ -10,7 +10,7 @@ import (
 
 // listenerPending cannot tell here whether a connection waits: it assumes
 // one does.
-func listenerPending(ln *net.TCPListener) bool { return true }
+func listenerPending(net.Listener) bool { return true }
 
 // finalScratch is unused where NetStream writes through the portable path.
 type finalScratch = struct{}

@@ -6,8 +6,8 @@ package goroutine
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
-	"net/netip"
 	"time"
 
 	"github.com/weft-server/weft/internal/engine"
@@ -22,10 +22,6 @@ var _ engine.Engine = Engine{}
 
 // Serve implements engine.Engine.
 func (Engine) Serve(ctx context.Context, l net.Listener, cfg *engine.Config) error {
-	ln, err := engine.TCPListener(l)
-	if err != nil {
-		return err
-	}
 	var t engine.Tracker
 	var idle reclaim.Set
 	slots := make(chan struct{}, cfg.MaxConns)
@@ -33,8 +29,11 @@ func (Engine) Serve(ctx context.Context, l net.Listener, cfg *engine.Config) err
 	// backlog until a slot frees: the oldest idle connection is closed to
 	// make room, and with none idle, clients wait in the backlog (where
 	// another process sharing the listener may take them).
-	err = engine.AcceptLoop(ctx, ln, cfg, slots, idle.Reclaim, func(nc *net.TCPConn) {
-		c := h1conn.New(cfg, remoteAddrPort(nc), time.Now())
+	err := engine.AcceptLoop(ctx, l, cfg, slots, idle.Reclaim, func(nc net.Conn) {
+		c := h1conn.New(cfg, engine.RemoteAddrPort(nc), time.Now())
+		if _, ok := nc.(*tls.Conn); ok {
+			c.SetTLS()
+		}
 		s := &stream{NetStream: engine.NewNetStream(nc, cfg.WriteTimeout), c: c, idle: &idle}
 		s.entry = reclaim.NewEntry(func() { nc.Close() })
 		if !t.Add(c, func() { nc.SetReadDeadline(time.Now()) }, func() { nc.Close() }) {
@@ -83,13 +82,3 @@ func (s *stream) Read(p []byte) (int, error) {
 // abandonGrace is how long Serve waits, after the shutdown timeout has
 // cut the connections, for goroutines that are still in a handler.
 const abandonGrace = time.Second
-
-// remoteAddrPort is nc's peer address, or the zero value when the system
-// did not report one: RemoteAddr may be nil (golang/go#23022), and the
-// connection is still served.
-func remoteAddrPort(nc *net.TCPConn) netip.AddrPort {
-	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok && a != nil {
-		return a.AddrPort()
-	}
-	return netip.AddrPort{}
-}

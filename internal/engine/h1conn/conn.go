@@ -37,6 +37,7 @@ import (
 type Conn struct {
 	cfg    *Config
 	remote netip.AddrPort
+	tls    bool // the connection is TLS: requests say so (Request.TLS)
 
 	in      *[]byte // read buffer, taken from a pool only while needed
 	r, w    int     // unread bytes are (*in)[r:w]
@@ -122,6 +123,9 @@ func New(cfg *Config, remote netip.AddrPort, now time.Time) *Conn {
 	n := now.UnixNano()
 	return &Conn{cfg: cfg, remote: remote, lastActive: n, opened: n, progress: n, sendq: -1}
 }
+
+// SetTLS marks c as a connection over TLS, before it serves a request.
+func (c *Conn) SetTLS() { c.tls = true }
 
 // toPhase moves the input side to p at t (UnixNano). The clocks that the
 // phases run on start here and nowhere else.
@@ -368,7 +372,7 @@ func (c *Conn) serve(now time.Time) {
 	st := c.st
 	req, resp := &st.req, &st.resp
 	resp.Reset()
-	req.Remote = c.remote
+	req.Remote, req.TLS = c.remote, c.tls
 	st.keep = req.KeepAlive && !c.draining.Load()
 	t := now.UnixNano()
 	switch {

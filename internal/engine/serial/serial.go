@@ -8,7 +8,6 @@ package serial
 import (
 	"context"
 	"net"
-	"net/netip"
 	"time"
 
 	"github.com/weft-server/weft/internal/engine"
@@ -47,8 +46,8 @@ func (Engine) Serve(ctx context.Context, l net.Listener, cfg *engine.Config) err
 		}
 		close(done)
 	}()
-	err = engine.AcceptLoop(ctx, ln, &c, nil, nil, func(nc *net.TCPConn) {
-		conn := h1conn.New(&c, remoteAddrPort(nc), time.Now())
+	err = engine.AcceptLoop(ctx, ln, &c, nil, nil, func(nc net.Conn) {
+		conn := h1conn.New(&c, engine.RemoteAddrPort(nc), time.Now())
 		if !t.Add(conn, func() { nc.SetReadDeadline(time.Now()) }, func() { nc.Close() }) {
 			nc.Close()
 			return
@@ -70,14 +69,4 @@ func (Engine) Serve(ctx context.Context, l net.Listener, cfg *engine.Config) err
 	})
 	<-done
 	return err
-}
-
-// remoteAddrPort is nc's peer address, or the zero value when the system
-// did not report one: RemoteAddr may be nil (golang/go#23022), and the
-// connection is still served.
-func remoteAddrPort(nc *net.TCPConn) netip.AddrPort {
-	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok && a != nil {
-		return a.AddrPort()
-	}
-	return netip.AddrPort{}
 }

@@ -1,4 +1,4 @@
-package serial
+package engine
 
 import (
 	"net"
@@ -9,7 +9,7 @@ import (
 // TestRemoteAddrNil: a connection whose RemoteAddr is nil (golang/go#23022;
 // here a closed, zero TCPConn) gets the zero address instead of a panic.
 func TestRemoteAddrNil(t *testing.T) {
-	if got := remoteAddrPort(&net.TCPConn{}); got != (netip.AddrPort{}) {
-		t.Fatalf("remoteAddrPort: %v, want the zero value", got)
+	if got := RemoteAddrPort(&net.TCPConn{}); got != (netip.AddrPort{}) {
+		t.Fatalf("RemoteAddrPort: %v, want the zero value", got)
 	}
 }

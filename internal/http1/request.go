@@ -552,3 +552,45 @@ func EqualFold(b []byte, s string) bool { return equalFold(b, s) }
 func hasPrefixFold(b []byte, s string) bool {
 	return len(b) >= len(s) && equalFold(b[:len(s)], s)
 }
+
+// SetTarget starts r as a request that another protocol (HTTP/2, HTTP/3)
+// delivered as fields rather than as a head: method is its :method, target
+// its :path, major its version. AddField then adds its header fields.
+// The slices are kept as views, as Parse keeps views of its buffer.
+func (r *Request) SetTarget(method, target []byte, major int) error {
+	r.Reset()
+	if !isToken(method) {
+		return errBadMethod
+	}
+	if len(target) == 0 {
+		return errBadTarget
+	}
+	r.MethodName, r.Method = method, lookupMethod(method)
+	r.Target, r.Major, r.Minor = target, major, 0
+	r.KeepAlive, r.ContentLength = true, -1
+	return r.splitTarget(target)
+}
+
+// AddField adds a header field of a request started by SetTarget and
+// notes it as ParseHead notes a field, so that a request means the same to
+// a handler over every protocol. Fields that frame an HTTP/1 message or
+// its connection (Host, Content-Length, Transfer-Encoding, Connection) are
+// the protocol's own business and are kept but not acted on; the caller
+// sets Host and ContentLength from what its protocol says.
+func (r *Request) AddField(name, value []byte) error {
+	if !isToken(name) {
+		return errBadField
+	}
+	for _, c := range value {
+		if (c < ' ' && c != '\t') || c == 0x7f {
+			return errBadField
+		}
+	}
+	r.Headers = append(r.Headers, Header{Name: name, Value: value})
+	switch {
+	case equalFold(name, "host"), equalFold(name, "content-length"),
+		equalFold(name, "transfer-encoding"), equalFold(name, "connection"):
+		return nil
+	}
+	return r.noteField(name, value)
+}

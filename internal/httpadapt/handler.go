@@ -1,0 +1,229 @@
+// Package httpadapt puts the protocols that Go's net/http and quic-go
+// implement (HTTP/2 over TLS and cleartext, HTTP/3) in front of the same
+// http1.Handler the engines serve: it builds the handler's Request view
+// from a *http.Request and writes the Response plan through an
+// http.ResponseWriter, so that every protocol gets the same status, fields
+// and body bytes from the same site core. It also holds the TLS front
+// (Front) that hands each TLS connection to HTTP/1.1 or HTTP/2 by ALPN.
+//
+// It knows nothing about files: the plan's body is bytes, a segment read
+// with ReadAt, or parts.
+package httpadapt
+
+import (
+	"io"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/weft-server/weft/internal/http1"
+)
+
+// RecordSink receives a record of each answered request (the access log).
+type RecordSink interface {
+	Log(rec *http1.Record)
+}
+
+// Handler serves net/http requests (HTTP/2, HTTP/3) with an http1.Handler.
+type Handler struct {
+	h       http1.Handler
+	log     RecordSink
+	maxBody int64
+	altSvc  []string // Alt-Svc values, or nil
+}
+
+// Options tune a Handler.
+type Options struct {
+	Log          RecordSink // nil for none
+	MaxBodyBytes int64      // a request announcing a larger body gets 413 (as over HTTP/1)
+	AltSvc       string     // an Alt-Svc value for every response ("" for none)
+}
+
+// New returns a Handler serving with h.
+func New(h http1.Handler, o Options) *Handler {
+	a := &Handler{h: h, log: o.Log, maxBody: o.MaxBodyBytes}
+	if o.AltSvc != "" {
+		a.altSvc = []string{o.AltSvc}
+	}
+	return a
+}
+
+// state is what one request needs, pooled.
+type state struct {
+	req  http1.Request
+	resp http1.Response
+	rec  http1.Record
+}
+
+var states = sync.Pool{New: func() any { return new(state) }}
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// s2b views s as bytes; the handler never modifies request bytes.
+func s2b(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// ServeHTTP implements http.Handler.
+func (a *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	st := states.Get().(*state)
+	defer states.Put(st)
+	req, resp := &st.req, &st.resp
+	resp.Reset()
+	now := time.Now()
+	target := r.RequestURI
+	if target == "" {
+		target = r.URL.RequestURI()
+	}
+	err := req.SetTarget(s2b(r.Method), s2b(target), r.ProtoMajor)
+	if err == nil {
+		req.Host = s2b(r.Host)
+		for name, values := range r.Header {
+			for _, v := range values {
+				if err = req.AddField(s2b(name), s2b(v)); err != nil {
+					break
+				}
+			}
+		}
+	}
+	if ap, perr := netip.ParseAddrPort(r.RemoteAddr); perr == nil {
+		req.Remote = ap
+	}
+	req.TLS = r.TLS != nil
+	req.ContentLength = r.ContentLength
+	switch {
+	case err != nil:
+		http1.ErrorPage(resp, http1.StatusOf(err))
+	case r.ContentLength > a.maxBody:
+		http1.ErrorPage(resp, 413)
+	default:
+		a.h.ServeHTTP1(req, resp)
+	}
+	defer func() {
+		if resp.Closer != nil {
+			resp.Closer.Close()
+			resp.Closer = nil
+		}
+	}()
+	body := a.write(w, req, resp)
+	if a.log != nil {
+		remote := req.Remote
+		if resp.Client.IsValid() {
+			remote = netip.AddrPortFrom(resp.Client, 0)
+		}
+		st.rec = http1.Record{
+			Remote: remote, Time: now,
+			Method: req.MethodName, Target: req.Target, Major: r.ProtoMajor, Minor: r.ProtoMinor,
+			Status: resp.Status, Bytes: body,
+			Referer: req.Referer, UserAgent: req.UserAgent,
+		}
+		a.log.Log(&st.rec)
+		st.rec = http1.Record{}
+	}
+	req.Reset()
+}
+
+// write sends the plan: its fields, then its body (none for HEAD or a
+// status without content). It returns the body's length, as logged.
+func (a *Handler) write(w http.ResponseWriter, req *http1.Request, resp *http1.Response) int64 {
+	h := w.Header()
+	h["Server"] = serverValue
+	addFields(h, &resp.Fixed)
+	addFields(h, &resp.Header)
+	if a.altSvc != nil {
+		h["Alt-Svc"] = a.altSvc
+	}
+	allowed := http1.BodyAllowed(resp.Status)
+	n := resp.ContentLength()
+	if allowed {
+		h["Content-Length"] = []string{strconv.FormatInt(n, 10)}
+		if _, ok := h["Content-Type"]; !ok {
+			h["Content-Type"] = nil // no sniffing: the plan says what it sends
+		}
+	}
+	w.WriteHeader(resp.Status)
+	if !allowed || req.Method == http1.MethodHead {
+		return 0
+	}
+	switch {
+	case resp.File != nil:
+		writeSegment(w, resp.File, resp.Off, resp.Len)
+	case len(resp.Parts) > 0:
+		for i := range resp.Parts {
+			p := &resp.Parts[i]
+			if _, err := w.Write(p.Head); err != nil {
+				return n
+			}
+			if _, err := w.Write(p.Data); err != nil {
+				return n
+			}
+			if p.File != nil && writeSegment(w, p.File, p.Off, p.Len) != nil {
+				return n
+			}
+		}
+	default:
+		w.Write(resp.Body)
+	}
+	return n
+}
+
+var serverValue = []string{"weft"}
+
+// writeSegment copies [off, off+n) of f to w.
+func writeSegment(w io.Writer, f http1.File, off, n int64) error {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	for n > 0 {
+		m, err := f.ReadAt(buf[:min(int64(len(buf)), n)], off)
+		if m > 0 {
+			if _, werr := w.Write(buf[:m]); werr != nil {
+				return werr
+			}
+			off += int64(m)
+			n -= int64(m)
+		}
+		if err != nil && n > 0 {
+			// The file shrank or failed under us: the stream is cut
+			// (RST_STREAM), never padded or left short as if complete.
+			panic(http.ErrAbortHandler)
+		}
+	}
+	return nil
+}
+
+// addFields adds f's fields to h under their names as written (the site
+// writes canonical names; HTTP/2 and HTTP/3 send them in lower case).
+func addFields(h http.Header, f *http1.Fields) {
+	for i := range f.Len() {
+		name, value := f.Field(i)
+		key := fieldName(name)
+		h[key] = append(h[key], string(value))
+	}
+}
+
+// knownNames are the field names the site writes, so that a response's
+// keys cost no allocation.
+var knownNames = func() map[string]string {
+	m := map[string]string{}
+	for _, n := range []string{
+		"Content-Type", "Content-Encoding", "Content-Range", "Vary", "Cache-Control", "ETag",
+		"Last-Modified", "Accept-Ranges", "Location", "Allow", "WWW-Authenticate",
+		"Access-Control-Allow-Origin", "Access-Control-Allow-Credentials",
+		"Access-Control-Expose-Headers", "Access-Control-Allow-Methods",
+		"Access-Control-Allow-Headers", "Access-Control-Max-Age", "Strict-Transport-Security",
+		"X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy", "Content-Security-Policy",
+		"Cross-Origin-Opener-Policy", "Permissions-Policy", "Retry-After", "Content-Disposition",
+	} {
+		m[n] = n
+	}
+	return m
+}()
+
+func fieldName(b []byte) string {
+	if s, ok := knownNames[string(b)]; ok {
+		return s
+	}
+	return string(b)
+}

@@ -51,9 +51,11 @@ func (m *Manager) Watch(ctx context.Context) {
 		tick = t.C
 	}
 
+	m.reloadLogged() // what changed before the watches were set
 	quiet := time.NewTimer(watchQuiet)
+	quiet.Stop()
 	defer quiet.Stop()
-	for { // the first round reloads what changed before the watches were set
+	for {
 		select {
 		case <-ctx.Done():
 			return

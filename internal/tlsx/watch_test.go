@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -49,14 +51,18 @@ func TestWatchPicksUpRewrite(t *testing.T) {
 	}
 
 	// certbot style: the key first, then the certificate, each by rename.
-	cert2, key2, leaf2 := ca.issue(t, leafSpec{names: []string{"a.example"}})
-	replaceFile(t, p.Key, key2, 0o600)
-	replaceFile(t, p.Cert, cert2, 0o644)
-	eventually(t, 5*time.Second, "new leaf not served", func() bool {
-		return leafOf(t, addr, client).Equal(leaf2)
-	})
-	if l := m.Leaves(); !l[0].Equal(leaf2) {
-		t.Error("Leaves() still has the old leaf")
+	// Twice: the first may land before Watch has set its watches (Watch
+	// then reloads at its start), the second comes after.
+	for range 2 {
+		cert2, key2, leaf2 := ca.issue(t, leafSpec{names: []string{"a.example"}})
+		replaceFile(t, p.Key, key2, 0o600)
+		replaceFile(t, p.Cert, cert2, 0o644)
+		eventually(t, 5*time.Second, "new leaf not served", func() bool {
+			return leafOf(t, addr, client).Equal(leaf2)
+		})
+		if l := m.Leaves(); !l[0].Equal(leaf2) {
+			t.Error("Leaves() still has the old leaf")
+		}
 	}
 	if !strings.Contains(buf.String(), "certificates reloaded") {
 		t.Errorf("no reload logged: %q", buf)
@@ -160,5 +166,48 @@ func TestCloseStopsWatch(t *testing.T) {
 	}
 	if err := m.Reload(); !errors.Is(err, tlsx.ErrClosed) {
 		t.Errorf("Reload after Close: %v", err)
+	}
+}
+
+// certbot's layout: live/ holds symlinks into archive/, swapped by rename.
+func TestWatchSymlinkSwap(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("symlinks need privileges")
+	}
+	ca := newTestCA(t)
+	root := t.TempDir()
+	live, archive := filepath.Join(root, "live"), filepath.Join(root, "archive")
+	for _, d := range []string{live, archive} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := func(name, target string) {
+		tmp := filepath.Join(live, name+".new")
+		if err := os.Symlink(filepath.Join("..", "archive", target), tmp); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(live, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cert1, key1, _ := ca.issue(t, leafSpec{names: []string{"a.example"}})
+	writePair(t, archive, "v1", cert1, key1)
+	link("cert.pem", "v1.pem")
+	link("key.pem", "v1-key.pem")
+	p := tlsx.Pair{Cert: filepath.Join(live, "cert.pem"), Key: filepath.Join(live, "key.pem")}
+	m := newManager(t, tlsx.Options{Pairs: []tlsx.Pair{p}})
+	addr := serve(t, m.TLSConfig())
+	watch(t, m)
+
+	client := &tls.Config{ServerName: "a.example", RootCAs: ca.pool}
+	for _, v := range []string{"v2", "v3"} { // v3 after Watch surely set its watches
+		cert, key, leaf := ca.issue(t, leafSpec{names: []string{"a.example"}})
+		writePair(t, archive, v, cert, key)
+		link("key.pem", v+"-key.pem")
+		link("cert.pem", v+".pem")
+		eventually(t, 5*time.Second, v+" not served", func() bool {
+			return leafOf(t, addr, client).Equal(leaf)
+		})
 	}
 }

@@ -88,6 +88,18 @@ type Config struct {
 	Pprof   string
 	PidFile string
 
+	TLSCert                  []string
+	TLSKey                   []string
+	TLSAllowInsecureKeyPerms bool
+	TLSSelfSigned            bool
+	ACMEDomain               []string
+	ACMEEmail                string
+	ACMECA                   string
+	ACMEStaging              bool
+	H2C                      bool
+	HTTP3                    bool
+	RedirectHTTP             string
+
 	// Sites are the file's [[site]] tables, the virtual hosts: when there
 	// are any, they are served instead of the top-level site (see Hosts).
 	Sites []Host

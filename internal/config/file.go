@@ -155,6 +155,13 @@ func (c *Config) setFromFile(fv reflect.Value, offset int, keys []*Key, prefix s
 // relativeTo resolves a path of the file relative to its folder dir; "",
 // "-" (standard output) and absolute paths stay as they are.
 func relativeTo(dir string, v any) any {
+	if list, ok := v.([]string); ok {
+		out := make([]string, len(list))
+		for i, s := range list {
+			out[i] = relativeTo(dir, s).(string)
+		}
+		return out
+	}
 	if s, ok := v.(string); ok && s != "" && s != "-" && !filepath.IsAbs(s) {
 		return filepath.Join(dir, s)
 	}

@@ -47,6 +47,8 @@ func NewFlags(fs *flag.FlagSet) *Flags {
 			fs.BoolVar(p, name, *p, usage)
 		case *time.Duration:
 			fs.DurationVar(p, name, *p, usage)
+		case *[]string:
+			fs.Var(&listFlag[string]{p: p, parse: func(v string) ([]string, error) { return []string{v}, nil }}, name, usage)
 		case *[]site.CacheRule:
 			fs.Var(&listFlag[site.CacheRule]{p: p, parse: one(ParseCacheRule)}, name, usage)
 		case *map[string]string:

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -395,6 +396,83 @@ var Keys = []Key{
 			}
 			return checkHostPort(c.Pprof)
 		}},
+	{Name: "tls_cert", Path: true, Apply: Live,
+		Help:    "serve HTTPS with the certificate chain in PEM `FILE`, paired with the tls_key at the same position; several pairs are chosen by the name the client asks for (SNI), the first by default; reloaded on SIGHUP and when the files change",
+		def:     []string{},
+		example: `["/etc/weft/example.com.pem"]`,
+		field:   func(c *Config) any { return &c.TLSCert },
+		check: func(c *Config) error {
+			if len(c.TLSCert) != len(c.TLSKey) {
+				return fmt.Errorf("%d certificates but %d keys (tls_key, %s): give them in pairs", len(c.TLSCert), len(c.TLSKey), c.Source("tls_key"))
+			}
+			return nil
+		}},
+	{Name: "tls_key", Path: true, Apply: Live,
+		Help:    "the private key in PEM `FILE` of the tls_cert at the same position (refused when others may read it)",
+		def:     []string{},
+		example: `["/etc/weft/example.com.key"]`,
+		field:   func(c *Config) any { return &c.TLSKey }},
+	{Name: "tls_allow_insecure_key_perms", Apply: Live,
+		Help:  "accept a key file that users other than its owner may read or write",
+		def:   false,
+		field: func(c *Config) any { return &c.TLSAllowInsecureKeyPerms }},
+	{Name: "tls_self_signed", Apply: Restart,
+		Help:  "serve HTTPS for development with a certificate for localhost, 127.0.0.1, ::1 and this machine's name, signed by a local CA created once under the user's config folder (its path is printed, to trust it)",
+		def:   false,
+		field: func(c *Config) any { return &c.TLSSelfSigned }},
+	{Name: "acme_domain", Apply: Restart,
+		Help:    "obtain and renew a certificate for `DOMAIN` automatically (ACME, Let's Encrypt by default); repeatable; the CA must reach this server on ports 80 (redirect_http) or 443",
+		def:     []string{},
+		example: `["example.com", "www.example.com"]`,
+		field:   func(c *Config) any { return &c.ACMEDomain },
+		check: func(c *Config) error {
+			for _, d := range c.ACMEDomain {
+				if err := checkDomain(d); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+	{Name: "acme_email", Apply: Restart,
+		Help:  "contact `ADDRESS` given to the ACME CA (expiry notices)",
+		def:   "",
+		field: func(c *Config) any { return &c.ACMEEmail }},
+	{Name: "acme_ca", Apply: Restart,
+		Help:  "ACME directory `URL` (Let's Encrypt production when empty)",
+		def:   "",
+		field: func(c *Config) any { return &c.ACMECA },
+		check: func(c *Config) error {
+			if c.ACMECA == "" {
+				return nil
+			}
+			u, err := url.Parse(c.ACMECA)
+			if err != nil || u.Scheme != "https" || u.Host == "" {
+				return fmt.Errorf("%q is not an https:// URL", c.ACMECA)
+			}
+			return nil
+		}},
+	{Name: "acme_staging", Apply: Restart,
+		Help:  "use Let's Encrypt's staging CA (untrusted certificates, generous limits) when acme_ca is empty",
+		def:   false,
+		field: func(c *Config) any { return &c.ACMEStaging }},
+	{Name: "h2c", Apply: Restart,
+		Help:  "accept cleartext HTTP/2 by prior knowledge on the plain listener, for use behind a proxy",
+		def:   false,
+		field: func(c *Config) any { return &c.H2C }},
+	{Name: "http3", Apply: Restart,
+		Help:  "serve HTTP/3 over QUIC on the same port (UDP), advertised by Alt-Svc; needs TLS",
+		def:   false,
+		field: func(c *Config) any { return &c.HTTP3 }},
+	{Name: "redirect_http", Apply: Restart,
+		Help:  "also listen on plain `HOST:PORT` and redirect every request to HTTPS (308, path and query kept), answering ACME HTTP-01 challenges there; needs TLS",
+		def:   "",
+		field: func(c *Config) any { return &c.RedirectHTTP },
+		check: func(c *Config) error {
+			if c.RedirectHTTP == "" {
+				return nil
+			}
+			return checkHostPort(c.RedirectHTTP)
+		}},
 	{Name: "pid_file", Path: true, Apply: Restart,
 		Help:  "write the server's process id to `FILE`, for weft reload; removed on exit",
 		def:   "",
@@ -456,4 +534,35 @@ func orList(choices []string) string {
 		return strings.Join(choices, "")
 	}
 	return strings.Join(choices[:len(choices)-1], ", ") + " or " + choices[len(choices)-1]
+}
+
+// TLS reports whether c serves HTTPS.
+func (c *Config) TLS() bool {
+	return len(c.TLSCert) > 0 || c.TLSSelfSigned || len(c.ACMEDomain) > 0
+}
+
+// checkDomain checks a name to obtain a certificate for: DNS labels, no
+// wildcard (HTTP-01 and TLS-ALPN-01 cannot prove one), no IP address.
+func checkDomain(d string) error {
+	if net.ParseIP(d) != nil {
+		return fmt.Errorf("%q is an IP address: ACME certificates are for domain names", d)
+	}
+	if strings.HasPrefix(d, "*.") {
+		return fmt.Errorf("%q: a wildcard needs the DNS-01 challenge, which weft does not do; name each host", d)
+	}
+	labels := strings.Split(d, ".")
+	if len(d) > 253 || len(labels) < 2 {
+		return fmt.Errorf("%q is not a fully qualified domain name", d)
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return fmt.Errorf("%q is not a valid domain name", d)
+		}
+		for _, ch := range l {
+			if !('a' <= ch && ch <= 'z' || 'A' <= ch && ch <= 'Z' || '0' <= ch && ch <= '9' || ch == '-') {
+				return fmt.Errorf("%q is not a valid domain name (IDNs go in their xn-- form)", d)
+			}
+		}
+	}
+	return nil
 }

@@ -18,6 +18,7 @@ import (
 // shortForms parses the short form of a value from the environment, by
 // the key's type; keys of other types take only a TOML value there.
 var shortForms = map[reflect.Type]func(string) (any, error){
+	reflect.TypeFor[[]string](): func(s string) (any, error) { return splitList(s), nil },
 	reflect.TypeFor[[]site.HeaderRule](): func(s string) (any, error) {
 		r, err := ParseHeaderRule(s)
 		return []site.HeaderRule{r}, err

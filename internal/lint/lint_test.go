@@ -33,6 +33,8 @@ var allowed = map[string][]string{
 	"internal/server":        {"internal/"},
 	"internal/loadgen":       {},
 	"internal/tlsx":          {},
+	"internal/httpadapt":     {"internal/http1"},
+	"internal/h2guard":       {},
 	"internal/lint":          {},
 	"cmd/":                   {"internal/"},
 	"bench/":                 {"internal/loadgen"},

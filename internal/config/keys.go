@@ -396,8 +396,8 @@ var Keys = []Key{
 			}
 			return checkHostPort(c.Pprof)
 		}},
-	{Name: "tls_cert", Path: true, Apply: Live,
-		Help:    "serve HTTPS with the certificate chain in PEM `FILE`, paired with the tls_key at the same position; several pairs are chosen by the name the client asks for (SNI), the first by default; reloaded on SIGHUP and when the files change",
+	{Name: "tls_cert", Path: true, Apply: Restart,
+		Help:    "serve HTTPS with the certificate chain in PEM `FILE`, paired with the tls_key at the same position; several pairs are chosen by the name the client asks for (SNI), the first by default; the files are read again on SIGHUP and when they change",
 		def:     []string{},
 		example: `["/etc/weft/example.com.pem"]`,
 		field:   func(c *Config) any { return &c.TLSCert },
@@ -407,12 +407,12 @@ var Keys = []Key{
 			}
 			return nil
 		}},
-	{Name: "tls_key", Path: true, Apply: Live,
+	{Name: "tls_key", Path: true, Apply: Restart,
 		Help:    "the private key in PEM `FILE` of the tls_cert at the same position (refused when others may read it)",
 		def:     []string{},
 		example: `["/etc/weft/example.com.key"]`,
 		field:   func(c *Config) any { return &c.TLSKey }},
-	{Name: "tls_allow_insecure_key_perms", Apply: Live,
+	{Name: "tls_allow_insecure_key_perms", Apply: Restart,
 		Help:  "accept a key file that users other than its owner may read or write",
 		def:   false,
 		field: func(c *Config) any { return &c.TLSAllowInsecureKeyPerms }},

@@ -121,11 +121,14 @@ func (f *Front) sort(ctx context.Context, c net.Conn) {
 			c.Close()
 			return
 		}
-		dst := f.h1
-		if tc.ConnectionState().NegotiatedProtocol == "h2" {
-			dst = f.h2
+		switch tc.ConnectionState().NegotiatedProtocol {
+		case "h2":
+			f.h2.give(tc)
+		case "acme-tls/1":
+			tc.Close() // a TLS-ALPN-01 validation: the handshake was all (RFC 8737 §3)
+		default:
+			f.h1.give(tc)
 		}
-		dst.give(tc)
 		return
 	}
 	if !f.h2c {

@@ -227,3 +227,41 @@ func fieldName(b []byte) string {
 	}
 	return string(b)
 }
+
+// AltSvc returns h adding an Alt-Svc field with value v to every response
+// to a request over TLS (HTTP/1.1 over TLS: HTTP/2 and HTTP/3 responses get
+// theirs from Options.AltSvc). A browser ignores Alt-Svc over cleartext.
+func AltSvc(h http1.Handler, v string) http1.Handler {
+	a := &altSvc{h: h, v: v}
+	if mh, ok := h.(http1.MemoryHandler); ok {
+		return &altSvcMemory{altSvc: a, mh: mh}
+	}
+	return a
+}
+
+type altSvc struct {
+	h http1.Handler
+	v string
+}
+
+func (a *altSvc) ServeHTTP1(req *http1.Request, resp *http1.Response) {
+	a.h.ServeHTTP1(req, resp)
+	if req.TLS {
+		resp.AddHeader("Alt-Svc", a.v)
+	}
+}
+
+type altSvcMemory struct {
+	*altSvc
+	mh http1.MemoryHandler
+}
+
+func (a *altSvcMemory) ServeFromMemory(req *http1.Request, resp *http1.Response) bool {
+	if !a.mh.ServeFromMemory(req, resp) {
+		return false
+	}
+	if req.TLS {
+		resp.AddHeader("Alt-Svc", a.v)
+	}
+	return true
+}

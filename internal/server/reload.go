@@ -180,7 +180,7 @@ func (r *running) reload() {
 		return
 	}
 	scfg, hosts := c.Site(), c.Hosts()
-	if err := checkListen(&scfg, hosts, r.cfg.Addr); err != nil {
+	if err := checkListen(&scfg, hosts, r.cfg.Addr, r.cfg.TLS.On()); err != nil {
 		log.Error("reload: still serving the old configuration", "err", err)
 		return
 	}
@@ -191,6 +191,9 @@ func (r *running) reload() {
 	}
 	r.ret.retire(r.sw.swap(st))
 	attrs := []any{"file", c.File}
+	if err := r.sec.Load().reloadCerts(); err != nil {
+		attrs = append(attrs, "certificates", "kept the old ones", "err", err)
+	}
 	if r.cfg.Loaded != nil {
 		if keys := restartKeys(r.cfg.Loaded, c, false); len(keys) > 0 {
 			attrs = append(attrs, "needs_restart", strings.Join(keys, " "))
@@ -212,7 +215,7 @@ func (r *running) checkForWorkers() bool {
 	// The workers keep the supervisor's socket: the new configuration's
 	// addr (a restart key) is not where they listen.
 	scfg := c.Site()
-	if err := checkListen(&scfg, c.Hosts(), r.cfg.Addr); err != nil {
+	if err := checkListen(&scfg, c.Hosts(), r.cfg.Addr, false); err != nil { // the process engine serves no TLS
 		log.Error("reload: keeping the old workers", "err", err)
 		return false
 	}
@@ -273,11 +276,11 @@ func open(scfg site.Config, hosts *site.HostsConfig, roots *roots) (handler, err
 // loopback (see site.Config.CheckListen). The configuration checks it
 // too, against its own addr; this checks the address weft listens on
 // (for a prefork worker, its inherited socket's).
-func checkListen(scfg *site.Config, hosts *site.HostsConfig, addr string) error {
+func checkListen(scfg *site.Config, hosts *site.HostsConfig, addr string, tls bool) error {
 	if hosts != nil {
-		return hosts.CheckListen(addr, false)
+		return hosts.CheckListen(addr, tls)
 	}
-	return scfg.CheckListen(addr, false)
+	return scfg.CheckListen(addr, tls)
 }
 
 // roots finds the folder to serve for a site's root: the root itself, or

@@ -58,7 +58,7 @@ func TestReview9ProcessReloadChecksTheRealListener(t *testing.T) {
 	// Sanity: the in-process reload refuses this configuration.
 	if c, err := r.cfg.Reload(); err != nil {
 		t.Fatalf("the new file itself is valid: %v", err)
-	} else if err := checkListen(ptr(c.Site()), c.Hosts(), r.cfg.Addr); err == nil {
+	} else if err := checkListen(ptr(c.Site()), c.Hosts(), r.cfg.Addr, false); err == nil {
 		t.Fatal("checkListen accepts auth on 0.0.0.0")
 	}
 	if r.checkForWorkers() {

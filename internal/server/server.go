@@ -14,6 +14,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 	"github.com/weft-server/weft/internal/engine/serial"
 	"github.com/weft-server/weft/internal/engine/thread"
 	"github.com/weft-server/weft/internal/http1"
+	"github.com/weft-server/weft/internal/httpadapt"
 	"github.com/weft-server/weft/internal/site"
 )
 
@@ -53,6 +55,8 @@ type Config struct {
 	FlushEvery time.Duration       // access log flush interval
 
 	PidFile string // the process id is written here while serving ("" for nowhere); not by a prefork worker
+
+	TLS TLSConfig // HTTPS, HTTP/2 and HTTP/3
 
 	// Loaded is the configuration the fields above were derived from (see
 	// FromConfig), nil for one built by hand. Reload, when set, reads the
@@ -86,6 +90,7 @@ func FromConfig(c *config.Config) Config {
 		LogFormat: format,
 		LogFile:   c.AccessLog,
 		PidFile:   c.PidFile,
+		TLS:       tlsFromConfig(c),
 		Loaded:    c,
 	}
 }
@@ -146,8 +151,14 @@ func Run(ctx context.Context, cfg Config) error {
 		// was told to give it.
 		engName = cfg.WorkerEngine
 	}
+	if cfg.TLS.fronted() && (engName == "" || engName == "auto") {
+		engName = "goroutine" // the fastest that serves any net.Conn
+	}
 	eng, engName, err := pickEngine(&cfg, engName)
 	if err != nil {
+		return err
+	}
+	if err := cfg.TLS.check(engName); err != nil {
 		return err
 	}
 	if worker && engName == "process" {
@@ -169,7 +180,7 @@ func Run(ctx context.Context, cfg Config) error {
 		defer ln.Close()
 		listenAddr = ln.Addr().String()
 	}
-	if err := checkListen(&scfg, cfg.Hosts, listenAddr); err != nil {
+	if err := checkListen(&scfg, cfg.Hosts, listenAddr, cfg.TLS.On()); err != nil {
 		return err
 	}
 	label := scfg.Root
@@ -247,6 +258,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// The supervisor passes SIGUSR1 on to its workers, so that they
 	// reopen their logs. Workers reopen their own log on either.
 	rs := &running{cfg: &cfg, alog: alog, logFile: logFile, sw: sw, ret: ret, roots: &roots}
+	rs.sec.Store((*secure)(nil))
 	if p, ok := eng.(process.Engine); ok && !worker {
 		toEngine := make(chan os.Signal, 4)
 		rs.toEngine = toEngine
@@ -294,6 +306,28 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 	}
+	var serveLn net.Listener = ln
+	scheme := "http"
+	if cfg.TLS.fronted() {
+		dcfg := ecfg.WithDefaults()
+		sec, h1, err := startSecure(ctx, &cfg.TLS, ln, sw, dcfg, cfg.ErrorLog)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer sec.stop()
+		rs.sec.Store(sec)
+		serveLn = h1
+		if cfg.TLS.On() {
+			scheme = "https"
+		}
+		if cfg.TLS.HTTP3 {
+			ecfg.Handler = httpadapt.AltSvc(sw, sec.altSvc)
+		}
+		if ca := sec.caPath(); ca != "" && !worker {
+			fmt.Fprintf(cfg.Stdout, "weft: development certificate signed by the local CA %s (trust it to browse without warnings)\n", ca)
+		}
+	}
 	if cfg.PidFile != "" && !worker {
 		remove, err := writePidFile(cfg.PidFile)
 		if err != nil {
@@ -307,9 +341,9 @@ func Run(ctx context.Context, cfg Config) error {
 	} else if cfg.OnListen != nil {
 		cfg.OnListen(ln.Addr())
 	} else {
-		fmt.Fprintf(cfg.Stdout, "weft: serving %s at http://%s/ (engine %s); Ctrl-C stops\n", label, displayAddr(ln.Addr()), engName)
+		fmt.Fprintf(cfg.Stdout, "weft: serving %s at %s://%s/ (engine %s%s); Ctrl-C stops\n", label, scheme, displayAddr(ln.Addr()), engName, cfg.TLS.protocols())
 	}
-	err = eng.Serve(ctx, ln, ecfg.WithDefaults())
+	err = eng.Serve(ctx, serveLn, ecfg.WithDefaults())
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		return err
 	}
@@ -349,6 +383,7 @@ type running struct {
 	sw       *siteSwitch
 	ret      *retirer
 	roots    *roots
+	sec      atomic.Pointer[secure] // the HTTPS side, once started
 }
 
 // onSignal handles SIGHUP or SIGUSR1: it reopens the access log file (a

@@ -14,3 +14,5 @@ require github.com/bmatcuk/doublestar/v4 v4.10.4
 require golang.org/x/crypto v0.59.0
 
 require github.com/pelletier/go-toml/v2 v2.4.3
+
+require golang.org/x/net v0.62.0

@@ -32,6 +32,7 @@ var allowed = map[string][]string{
 	"internal/conformance":   {"internal/engine", "internal/http1", "internal/site", "internal/codec"},
 	"internal/server":        {"internal/"},
 	"internal/loadgen":       {},
+	"internal/h2guard":       {},
 	"internal/lint":          {},
 	"cmd/":                   {"internal/"},
 	"bench/":                 {"internal/loadgen"},

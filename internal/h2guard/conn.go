@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
+	"time"
 
 	"golang.org/x/net/http2/hpack"
 )
@@ -12,6 +13,7 @@ import (
 // Frame types and flags (RFC 9113 §6).
 const (
 	frameHeaders      = 0x1
+	frameRSTStream    = 0x3
 	frameSettings     = 0x4
 	framePing         = 0x6
 	frameContinuation = 0x9
@@ -35,6 +37,8 @@ type config struct {
 	tableSize        uint32 // Go's HPACK decoder table size
 	maxList          int    // Go's header list limit (and string length limit)
 	maxContinuations int
+	controlRate      float64 // control-frame bucket: tokens per second...
+	controlBurst     float64 // ...and its size
 }
 
 // conn is one client connection as Go's HTTP/2 server reads it. Read hands
@@ -71,6 +75,11 @@ type conn struct {
 	size  int            // its decoded header list size so far
 	bad   bool           // it has a field RFC 9113 §8.2.2 forbids
 	skip  bool           // Go does not decode it (stream error on HEADERS)
+
+	// A token bucket for RST_STREAM, SETTINGS and PING frames: each takes
+	// a token; none left ends the connection.
+	tokens   float64
+	tokensAt time.Time
 
 	extra [headerLen + len(poisonField)]byte // appended CONTINUATION
 }
@@ -194,6 +203,12 @@ func (c *conn) next() error {
 	}
 	switch typ {
 	case frameHeaders, frameContinuation, frameSettings:
+	case frameRSTStream, framePing:
+		if flags&flagAck == 0 && !c.spend() { // (RST_STREAM has no flags)
+			c.kill()
+			return nil
+		}
+		fallthrough
 	default:
 		c.pass = headerLen + length
 		return nil
@@ -204,6 +219,10 @@ func (c *conn) next() error {
 	}
 	if err := c.fill(headerLen + length); err != nil {
 		return err
+	}
+	if typ == frameSettings && flags&flagAck == 0 && !c.spend() {
+		c.kill()
+		return nil
 	}
 	frame := c.buf[c.r : c.r+headerLen+length]
 	c.r += len(frame)
@@ -259,12 +278,39 @@ func (c *conn) continuation(frame []byte, stream uint32, flags byte) {
 	}
 	c.conts++
 	if c.conts > c.cfg.maxContinuations {
-		// CONTINUATION flood: make Go end the connection.
-		c.out, c.killed = killFrame, true
+		c.kill() // CONTINUATION flood
 		return
 	}
 	c.decode(frame[headerLen:])
 	c.end(frame, flags)
+}
+
+// kill hands Go, instead of the current frame, one that makes it end the
+// connection with GOAWAY PROTOCOL_ERROR (Go has no way to be told
+// ENHANCE_YOUR_CALM from the reading side).
+func (c *conn) kill() {
+	c.out, c.killed = killFrame, true
+}
+
+// spend takes a token from the control-frame bucket and reports whether
+// there was one. Floods of RST_STREAM (rapid reset, CVE-2023-44487), PING
+// or SETTINGS make Go work for each frame, and it bounds them only when
+// the answers pile up unread; a client that reads can keep a core busy.
+// Real clients send a SETTINGS or two per connection, and reset streams in
+// bursts (a page left) that the bucket's size allows.
+func (c *conn) spend() bool {
+	now := time.Now()
+	if c.tokensAt.IsZero() {
+		c.tokens = c.cfg.controlBurst
+	} else {
+		c.tokens = min(c.cfg.controlBurst, c.tokens+now.Sub(c.tokensAt).Seconds()*c.cfg.controlRate)
+	}
+	c.tokensAt = now
+	if c.tokens < 1 {
+		return false
+	}
+	c.tokens--
+	return true
 }
 
 func (c *conn) decode(frag []byte) {

@@ -21,6 +21,9 @@
 //   - a header block may not be spread over an endless run of CONTINUATION
 //     frames (CVE-2024-27316 class); Go bounds the bytes but not the number
 //     of frames. The guard ends the connection (Go sends GOAWAY).
+//   - floods of RST_STREAM (rapid reset), PING or SETTINGS: Go bounds them
+//     only when its answers pile up unread. The guard rate-limits them per
+//     connection and ends a connection that goes past the limit.
 //
 // Everything else, DATA in particular, is handed to Go as it arrives.
 package h2guard
@@ -59,6 +62,11 @@ type Limits struct {
 	// MaxContinuations is the number of CONTINUATION frames one header
 	// block may use before the connection is ended.
 	MaxContinuations int
+	// ControlRate is the number of RST_STREAM, PING and SETTINGS frames
+	// per second a client may send on average, in bursts of up to
+	// ControlBurst; past that the connection is ended (GOAWAY).
+	ControlRate  int
+	ControlBurst int
 	// IdleTimeout closes a connection without streams after this long; it
 	// becomes http.Server.IdleTimeout, shared with HTTP/1.
 	IdleTimeout time.Duration
@@ -83,6 +91,10 @@ var DefaultLimits = Limits{
 	// 64 frames carry at least 1 MiB at the minimum frame size; a block
 	// split into more pieces than that is not written by any real client.
 	MaxContinuations: 64,
+	// A browser leaving a page resets its open streams at once: at most
+	// MaxConcurrentStreams, far below the burst.
+	ControlRate:      100,
+	ControlBurst:     1000,
 	IdleTimeout:      60 * time.Second,
 	WriteByteTimeout: 30 * time.Second,
 }
@@ -103,6 +115,8 @@ func (l Limits) withDefaults() Limits {
 	pick(&l.DecoderTableSize, d.DecoderTableSize)
 	pick(&l.EncoderTableSize, d.EncoderTableSize)
 	pick(&l.MaxContinuations, d.MaxContinuations)
+	pick(&l.ControlRate, d.ControlRate)
+	pick(&l.ControlBurst, d.ControlBurst)
 	if l.IdleTimeout <= 0 {
 		l.IdleTimeout = d.IdleTimeout
 	}
@@ -144,7 +158,8 @@ var errSetup = errors.New("h2guard: setup")
 // Install puts the guard in front of every HTTP/2 connection srv serves,
 // over TLS and h2c alike. Call it after [Configure] (the guard reads the
 // frame, HPACK and header limits from srv, so that it reads frames as Go
-// does; of lim it uses MaxContinuations) and before srv serves; srv.TLSConfig,
+// does; of lim it uses MaxContinuations and the control-frame rate) and
+// before srv serves; srv.TLSConfig,
 // if set, must not have been handed to a listener yet.
 //
 // net/http sets up HTTP/2 once, when it first serves, by filling
@@ -180,6 +195,7 @@ func Install(srv *http.Server, lim Limits) error {
 	}
 	cfg.maxList += 10 * 32 // net/http's slack (http2adjustHTTP1MaxHeaderSize)
 	cfg.maxContinuations = lim.MaxContinuations
+	cfg.controlRate, cfg.controlBurst = float64(lim.ControlRate), float64(lim.ControlBurst)
 
 	srv.TLSNextProto[protoTLS] = func(hs *http.Server, tc *tls.Conn, h http.Handler) {
 		g := newConn(tc, &cfg, true)

@@ -17,12 +17,19 @@ import (
 	"github.com/weft-server/weft/internal/h2guard"
 )
 
-// body1k is what /1k serves; every other path serves "hello".
+// body1k is what /1k serves; every other path serves "hello" (/slow
+// after 50 ms).
 var body1k = strings.Repeat("x", 1024)
 
 func handler(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain")
-	if r.URL.Path == "/1k" {
+	switch r.URL.Path {
+	case "/slow": // a handler that takes a while, unless the stream is reset
+		select {
+		case <-r.Context().Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	case "/1k":
 		w.Write([]byte(body1k))
 		return
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/weft-server/weft/internal/config"
 	"github.com/weft-server/weft/internal/engine"
+	"github.com/weft-server/weft/internal/h2guard"
 	"github.com/weft-server/weft/internal/http1"
 	"github.com/weft-server/weft/internal/httpadapt"
 	"github.com/weft-server/weft/internal/tlsx"
@@ -169,19 +170,24 @@ func startSecure(ctx context.Context, t *TLSConfig, ln net.Listener, handler htt
 		TLS: tconf, H2C: t.H2C && !t.On(), HandshakeTimeout: ecfg.ReadHeaderTimeout, MaxPending: ecfg.MaxConns, Log: log,
 	})
 	s.h2 = &http.Server{
-		Handler:           h2handler,
+		// A request body is read (up to the limit) before the handler
+		// answers: see h2guard.ConsumeBody.
+		Handler:           h2guard.ConsumeBody(h2handler, ecfg.MaxBodyBytes),
 		ReadHeaderTimeout: ecfg.ReadHeaderTimeout,
-		IdleTimeout:       ecfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		Protocols:         new(http.Protocols),
-		HTTP2:             &http.HTTP2Config{MaxReadFrameSize: 16 << 10},
 	}
+	lim := h2guard.Limits{IdleTimeout: ecfg.IdleTimeout}
+	h2guard.Configure(s.h2, lim)
 	if tconf != nil {
 		s.h2.TLSConfig = tconf.Clone() // net/http's HTTP/2 set-up edits the config it is given
 		s.h2.Protocols.SetHTTP1(true)
 		s.h2.Protocols.SetHTTP2(true)
 	} else {
 		s.h2.Protocols.SetUnencryptedHTTP2(true)
+	}
+	if err := h2guard.Install(s.h2, lim); err != nil {
+		return fail(err)
 	}
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.front.Run(ctx) }()

@@ -175,6 +175,10 @@ func startSecure(ctx context.Context, t *TLSConfig, ln net.Listener, handler htt
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		Protocols:         new(http.Protocols),
 		HTTP2:             &http.HTTP2Config{MaxReadFrameSize: 16 << 10},
+
+		// "OPTIONS *" goes to the site, as over HTTP/1.1 and HTTP/3,
+		// not to net/http's own answer (200 without Allow).
+		DisableGeneralOptionsHandler: true,
 	}
 	if tconf != nil {
 		s.h2.TLSConfig = tconf.Clone() // net/http's HTTP/2 set-up edits the config it is given

@@ -268,9 +268,9 @@ func redirector(port int, acme *tlsx.ACME) http.Handler {
 		if port != 443 {
 			host += ":" + strconv.Itoa(port)
 		}
-		target := r.URL.RequestURI()
-		if r.RequestURI != "" {
-			target = r.RequestURI
+		target := r.RequestURI // as sent, in origin form
+		if !strings.HasPrefix(target, "/") {
+			target = r.URL.RequestURI() // the path and query of an absolute form
 		}
 		if !strings.HasPrefix(target, "/") {
 			target = "/"

@@ -150,7 +150,8 @@ func readAnswer(br *bufio.Reader, head bool) (answer, error) {
 	if err != nil {
 		return a, fmt.Errorf("status line: %w", err)
 	}
-	if _, err := fmt.Sscanf(line, "HTTP/1.1 %3d ", &a.status); err != nil {
+	var minor int
+	if _, err := fmt.Sscanf(line, "HTTP/1.%1d %3d ", &minor, &a.status); err != nil {
 		return a, fmt.Errorf("status line %q: %v", line, err)
 	}
 	for {
@@ -171,6 +172,10 @@ func readAnswer(br *bufio.Reader, head bool) (answer, error) {
 		return a, nil
 	}
 	cl := a.header.Get("Content-Length")
+	if cl == "" && strings.EqualFold(a.header.Get("Connection"), "close") {
+		a.body, err = io.ReadAll(br) // net/http's own errors end with the connection
+		return a, err
+	}
 	n, err := strconv.ParseInt(cl, 10, 64)
 	if err != nil {
 		return a, fmt.Errorf("Content-Length %q: %v", cl, err)

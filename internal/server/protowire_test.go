@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -358,4 +360,75 @@ func TestAccessLogProtocols(t *testing.T) {
 func (d do) get(t *testing.T, target string) answer {
 	t.Helper()
 	return d(t, rq{name: "GET " + target, method: "GET", target: target})
+}
+
+// TestHTTP2GracefulShutdown: a download in flight over HTTP/2 completes
+// when the server's context ends, within ShutdownTimeout, while new
+// connections are refused.
+func TestHTTP2GracefulShutdown(t *testing.T) {
+	root := conformance.Tree(t)
+	huge := bytes.Repeat([]byte("0123456789abcdefghijklmnopqrstu\n"), 24<<20/32) // 24 MiB
+	if err := os.WriteFile(filepath.Join(root, "huge.bin"), huge, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	certs := conformance.NewCerts(t)
+	const grace = 10 * time.Second
+	w := startWeft(t, server.Config{
+		Site: site.Config{Root: root}, TLS: tlsWith(certs),
+		Limits: engine.Config{ShutdownTimeout: grace},
+	})
+	req, _ := http.NewRequest("GET", "https://"+w.addr+"/huge.bin", nil)
+	resp, err := h2Transport(t, certs).RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.StatusCode != 200 {
+		t.Fatalf("%s %d", resp.Proto, resp.StatusCode)
+	}
+	var got bytes.Buffer
+	if _, err := io.CopyN(&got, resp.Body, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	// The server is told to stop with most of the file still to send.
+	start := time.Now()
+	stopped := make(chan error, 1)
+	go func() { stopped <- w.stop() }()
+	for {
+		c, err := net.DialTimeout("tcp", w.addr, time.Second)
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Since(start) > 2*time.Second {
+			t.Fatal("new connections still accepted 2s after the shutdown began")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The rest, slowly: about 1.5s.
+	for {
+		n, err := io.CopyN(&got, resp.Body, 256<<10)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("download cut after %d bytes, %v into the shutdown: %v", got.Len(), time.Since(start), err)
+		}
+		if n > 0 {
+			time.Sleep(15 * time.Millisecond)
+		}
+	}
+	if !bytes.Equal(got.Bytes(), huge) {
+		t.Fatalf("downloaded %d bytes, want the file's %d", got.Len(), len(huge))
+	}
+	done := time.Since(start)
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(grace + 5*time.Second):
+		t.Fatal("server.Run did not return after the download completed")
+	}
+	t.Logf("download completed %v into the shutdown; server.Run returned after %v", done, time.Since(start))
 }

@@ -164,7 +164,7 @@ func startSecure(ctx context.Context, t *TLSConfig, ln net.Listener, handler htt
 		altSvc = `h3=":` + strconv.Itoa(port) + `"; ma=86400`
 	}
 	s.altSvc = altSvc
-	h2handler := httpadapt.New(handler, httpadapt.Options{Log: logOf(ecfg), MaxBodyBytes: ecfg.MaxBodyBytes, AltSvc: altSvc})
+	h2handler := httpadapt.New(handler, httpadapt.Options{Log: logOf(ecfg), MaxBodyBytes: ecfg.MaxBodyBytes, AltSvc: altSvc, Limits: ecfg.Limits})
 	s.front = httpadapt.NewFront(ln, httpadapt.FrontOptions{
 		TLS: tconf, H2C: t.H2C && !t.On(), HandshakeTimeout: ecfg.ReadHeaderTimeout, MaxPending: ecfg.MaxConns, Log: log,
 	})

@@ -108,6 +108,15 @@ type rq struct {
 	method string
 	target string   // origin form with its query, or "*"
 	fields []string // "Name: value"
+	body   string
+
+	// engine: the HTTP/1.1 engine answers the request itself (413, 414,
+	// 431),
+	// before the site and the Alt-Svc wrapper around it see it, so that
+	// its answer over TLS has no Alt-Svc; HTTP/2 and HTTP/3, answered
+	// by the adapter, have one. Known, left as is: see the report of
+	// branch h-proto.
+	engine bool
 }
 
 // do is one protocol's client: it sends r and returns the answer.
@@ -129,7 +138,10 @@ func rawDo(proto string, host string, dial func() (net.Conn, error)) do {
 		for _, f := range r.fields {
 			b.WriteString(f + "\r\n")
 		}
-		b.WriteString("\r\n")
+		if r.body != "" {
+			fmt.Fprintf(&b, "Content-Length: %d\r\n", len(r.body))
+		}
+		b.WriteString("\r\n" + r.body)
 		c.SetDeadline(time.Now().Add(15 * time.Second))
 		if _, err := io.WriteString(c, b.String()); err != nil {
 			t.Fatalf("%s %s: write: %v", proto, r.name, err)
@@ -203,6 +215,10 @@ func goDo(proto, wire string, rt http.RoundTripper, scheme, host string) do {
 		for _, f := range r.fields {
 			name, value, _ := strings.Cut(f, ": ")
 			req.Header.Add(name, value)
+		}
+		if r.body != "" {
+			req.Body = io.NopCloser(strings.NewReader(r.body))
+			req.ContentLength = int64(len(r.body))
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
@@ -326,11 +342,28 @@ func TestProtocolsSameAnswers(t *testing.T) {
 		{name: "405", method: "DELETE", target: "/hello.txt"},
 		{name: "501", method: "BREW", target: "/"},
 		{name: "big", method: "GET", target: "/big.bin"},
+		{name: "encoded space", method: "GET", target: "/a%20b.txt"},
+		{name: "literal percent name", method: "GET", target: "/%252e%252e"},
+		{name: "odd query", method: "GET", target: "/hello.txt?x=%zz&y"},
+		{name: "symlink out", method: "GET", target: "/link-out.txt"},
+		{name: "head range", method: "HEAD", target: "/data.bin", fields: []string{"Range: bytes=0-9"}},
+		{name: "if-range match", method: "GET", target: "/hello.txt", fields: []string{"Range: bytes=0-4", "If-Range: " + etag}},
+		{name: "if-range mismatch", method: "GET", target: "/hello.txt", fields: []string{"Range: bytes=0-4", `If-Range: "old"`}},
+		{name: "head gzip", method: "HEAD", target: "/words.txt", fields: []string{"Accept-Encoding: gzip"}},
+		{name: "gzip range", method: "GET", target: "/words.txt", fields: []string{"Accept-Encoding: gzip", "Range: bytes=0-99"}},
+		{name: "post", method: "POST", target: "/hello.txt"},
+		{name: "post body", method: "POST", target: "/hello.txt", body: "hello"},
+		{name: "get body", method: "GET", target: "/hello.txt", body: "hello"},
+		{name: "body too large", method: "POST", target: "/hello.txt", body: strings.Repeat("x", 100<<10), engine: true},
+		{name: "long field", method: "GET", target: "/hello.txt", fields: []string{"X-Long: " + strings.Repeat("x", 20<<10)}, engine: true},
+		{name: "many fields", method: "GET", target: "/hello.txt", fields: manyFields(150), engine: true},
+		{name: "long target", method: "GET", target: "/hello.txt?" + strings.Repeat("q", 9<<10), engine: true},
 	}
 	others := []struct {
-		do  do
-		tls bool
-	}{{cl.tls1, true}, {cl.h2, true}, {cl.h2c, false}, {cl.h3, true}}
+		do     do
+		tls    bool
+		engine bool // HTTP/1.1, served by the engine
+	}{{cl.tls1, true, true}, {cl.h2, true, false}, {cl.h2c, false, false}, {cl.h3, true, false}}
 	for _, r := range reqs {
 		t.Run(strings.ReplaceAll(r.name, " ", "_"), func(t *testing.T) {
 			want := cl.plain(t, r)
@@ -339,15 +372,15 @@ func TestProtocolsSameAnswers(t *testing.T) {
 			}
 			for _, o := range others {
 				got := o.do(t, r)
-				if o.tls {
-					if v := got.header.Values("Alt-Svc"); len(v) != 1 || v[0] != altSvc {
-						t.Errorf("%s: Alt-Svc %q, want %q", got.proto, v, altSvc)
-					}
-				} else if v := got.header.Values("Alt-Svc"); v != nil {
+				switch v := got.header.Values("Alt-Svc"); {
+				case r.engine && o.engine:
+				case o.tls && (len(v) != 1 || v[0] != altSvc):
+					t.Errorf("%s: Alt-Svc %q, want %q", got.proto, v, altSvc)
+				case !o.tls && v != nil:
 					t.Errorf("%s: Alt-Svc %q over cleartext", got.proto, v)
 				}
 				if d := diffAnswers(want, got, "Alt-Svc"); d != "" {
-					t.Errorf("%s %s: %s differs from plain HTTP/1.1:\n%s", r.method, r.target, got.proto, d)
+					t.Errorf("%s: %s differs from plain HTTP/1.1:\n%s", r.name, got.proto, d)
 				}
 			}
 			switch r.name {
@@ -417,4 +450,13 @@ func excerpt(b []byte, i int) string {
 		return ""
 	}
 	return string(b[lo:hi])
+}
+
+// manyFields is n distinct header lines.
+func manyFields(n int) []string {
+	f := make([]string, n)
+	for i := range f {
+		f[i] = fmt.Sprintf("X-F%d: %d", i, i)
+	}
+	return f
 }

@@ -214,7 +214,7 @@ func TestTLSKeepAlivePipelining(t *testing.T) {
 // read-header timeout; others are served meanwhile.
 func TestTLSSilentClients(t *testing.T) {
 	certs := conformance.NewCerts(t)
-	const timeout = 500 * time.Millisecond
+	const timeout = time.Second
 	w := startWeft(t, server.Config{
 		Site:   site.Config{Root: conformance.Tree(t)},
 		TLS:    tlsWith(certs),
@@ -230,7 +230,7 @@ func TestTLSSilentClients(t *testing.T) {
 	for range 3 {
 		t0 := time.Now()
 		a := rawExchange(t, dialTLS(t, w.addr, certs), "GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n")
-		if a.status != 200 || time.Since(t0) > timeout/2 {
+		if a.status != 200 || time.Since(t0) > timeout/2 { // generous, for -race on a busy machine
 			t.Errorf("another client: %d after %v", a.status, time.Since(t0))
 		}
 	}

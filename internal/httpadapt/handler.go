@@ -33,6 +33,7 @@ type Handler struct {
 	log     RecordSink
 	maxBody int64
 	altSvc  []string // Alt-Svc values, or nil
+	lim     http1.Limits
 }
 
 // Options tune a Handler.
@@ -40,11 +41,15 @@ type Options struct {
 	Log          RecordSink // nil for none
 	MaxBodyBytes int64      // a request announcing a larger body gets 413 (as over HTTP/1)
 	AltSvc       string     // an Alt-Svc value for every response ("" for none)
+
+	// Limits bound a request's head as over HTTP/1.1: 414 or 431
+	// beyond (http1.DefaultLimits for zero fields).
+	Limits http1.Limits
 }
 
 // New returns a Handler serving with h.
 func New(h http1.Handler, o Options) *Handler {
-	a := &Handler{h: h, log: o.Log, maxBody: o.MaxBodyBytes}
+	a := &Handler{h: h, log: o.Log, maxBody: o.MaxBodyBytes, lim: o.Limits.WithDefaults()}
 	if o.AltSvc != "" {
 		a.altSvc = []string{o.AltSvc}
 	}
@@ -92,9 +97,12 @@ func (a *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	req.TLS = r.TLS != nil
 	req.ContentLength = r.ContentLength
+	over := a.overLimits(r, target)
 	switch {
 	case err != nil:
 		http1.ErrorPage(resp, http1.StatusOf(err))
+	case over != 0:
+		http1.ErrorPage(resp, over)
 	case r.ContentLength > a.maxBody:
 		http1.ErrorPage(resp, 413)
 	default:
@@ -122,6 +130,31 @@ func (a *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		st.rec = http1.Record{}
 	}
 	req.Reset()
+}
+
+// overLimits is the status an HTTP/1.1 engine refuses r with for the
+// size of its head (see http1.Request.ParseHead), measured as HTTP/1.1
+// would carry it, Host field included: 414 or 431; or 0.
+func (a *Handler) overLimits(r *http.Request, target string) int {
+	line := len(r.Method) + 1 + len(target) + len(" HTTP/1.1\r\n")
+	size, count := line+len("Host: \r\n")+len(r.Host)+len("\r\n"), 1
+	for name, values := range r.Header {
+		for _, v := range values {
+			size += len(name) + len(": \r\n") + len(v)
+			count++
+		}
+	}
+	switch {
+	case size > a.lim.MaxHeadBytes && line >= a.lim.MaxHeadBytes:
+		return 414
+	case size > a.lim.MaxHeadBytes:
+		return 431
+	case len(target) > a.lim.MaxURI:
+		return 414
+	case count > a.lim.MaxHeaderCount:
+		return 431
+	}
+	return 0
 }
 
 // write sends the plan: its fields, then its body (none for HEAD or a

@@ -165,7 +165,7 @@ func startSecure(ctx context.Context, t *TLSConfig, ln net.Listener, handler htt
 		altSvc = `h3=":` + strconv.Itoa(port) + `"; ma=86400`
 	}
 	s.altSvc = altSvc
-	h2handler := httpadapt.New(handler, httpadapt.Options{Log: logOf(ecfg), MaxBodyBytes: ecfg.MaxBodyBytes, AltSvc: altSvc})
+	h2handler := httpadapt.New(handler, httpadapt.Options{Log: logOf(ecfg), MaxBodyBytes: ecfg.MaxBodyBytes, AltSvc: altSvc, Limits: ecfg.Limits})
 	s.front = httpadapt.NewFront(ln, httpadapt.FrontOptions{
 		TLS: tconf, H2C: t.H2C && !t.On(), HandshakeTimeout: ecfg.ReadHeaderTimeout, MaxPending: ecfg.MaxConns, Log: log,
 	})
@@ -176,6 +176,9 @@ func startSecure(ctx context.Context, t *TLSConfig, ln net.Listener, handler htt
 		ReadHeaderTimeout: ecfg.ReadHeaderTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		Protocols:         new(http.Protocols),
+		// "OPTIONS *" goes to the site, as over HTTP/1.1 and HTTP/3,
+		// not to net/http's own answer (200 without Allow).
+		DisableGeneralOptionsHandler: true,
 	}
 	lim := h2guard.Limits{IdleTimeout: ecfg.IdleTimeout}
 	h2guard.Configure(s.h2, lim)
@@ -270,9 +273,9 @@ func redirector(port int, acme *tlsx.ACME) http.Handler {
 		if port != 443 {
 			host += ":" + strconv.Itoa(port)
 		}
-		target := r.URL.RequestURI()
-		if r.RequestURI != "" {
-			target = r.RequestURI
+		target := r.RequestURI // as sent, in origin form
+		if !strings.HasPrefix(target, "/") {
+			target = r.URL.RequestURI() // the path and query of an absolute form
 		}
 		if !strings.HasPrefix(target, "/") {
 			target = "/"

@@ -151,6 +151,26 @@ func TakeSlot(ctx context.Context, slots chan struct{}, reclaim func(time.Time) 
 
 var copyPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
 
+// ReadChunk reads up to max bytes of f at off into a pooled buffer, for a
+// writer without sendfile (or a File without a descriptor). The caller
+// gives the buffer back with PutChunk once written.
+func ReadChunk(f http1.File, off, max int64) (*[]byte, []byte, error) {
+	bp := copyPool.Get().(*[]byte)
+	chunk := (*bp)[:min(max, int64(len(*bp)))]
+	m, err := f.ReadAt(chunk, off)
+	if m == 0 && err != nil {
+		copyPool.Put(bp)
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF // the file shrank: the response is cut
+		}
+		return nil, nil, err
+	}
+	return bp, chunk[:m], nil
+}
+
+// PutChunk gives back a buffer from ReadChunk.
+func PutChunk(bp *[]byte) { copyPool.Put(bp) }
+
 // CopyFile writes n bytes of f from off to w with ReadAt and Write, the
 // portable fallback for sendfile. progress, if not nil, runs before each write.
 func CopyFile(w io.Writer, f http1.File, off, n int64, progress func()) (int64, error) {

@@ -83,10 +83,11 @@ func (s *NetStream) writevRaw(bufs [][]byte) (n int64, ok bool, err error) {
 // netpoller while the socket is full. It does not move f's offset, so f may
 // be shared.
 func (s *NetStream) sendFileRaw(f http1.File, off, n int64) (written int64, ok bool, err error) {
-	if s.raw == nil {
+	ff, isFd := f.(http1.FdFile)
+	if s.raw == nil || !isFd {
 		return 0, false, nil
 	}
-	s.w.file, s.w.off, s.w.n = int(f.Fd()), off, n
+	s.w.file, s.w.off, s.w.n = int(ff.Fd()), off, n
 	err = s.push()
 	return s.w.done, true, err
 }

@@ -7,10 +7,18 @@ import (
 	"time"
 )
 
-// File is a body source an engine can send from: ReadAt for a portable copy,
-// Fd for sendfile(2). *os.File satisfies it.
+// File is a body source: its bytes are read with ReadAt, by any engine or
+// protocol front. One that is also an FdFile (*os.File) may be sent with
+// sendfile(2) instead. A File without a descriptor must answer ReadAt
+// without blocking for long (memory, the page cache): an event loop calls
+// it on the loop.
 type File interface {
 	ReadAt(p []byte, off int64) (int, error)
+}
+
+// FdFile is a File with a descriptor that sendfile(2) can read from.
+type FdFile interface {
+	File
 	Fd() uintptr
 }
 

@@ -824,8 +824,19 @@ func (s *sink) SendFile(f http1.File, off, n int64) (int64, error) {
 	var err error
 	if of, ok := f.(*os.File); ok && s.warm != nil {
 		m, err = s.warm.send(s.FD, of, off, n0)
+	} else if ff, ok := f.(http1.FdFile); ok {
+		m, err = netpoll.SendFileAll(s.FD, int(ff.Fd()), off, n0)
 	} else {
-		m, err = netpoll.SendFileAll(s.FD, int(f.Fd()), off, n0)
+		// No descriptor: one chunk read with ReadAt (from memory, see
+		// http1.File) and written without waiting; the queue asks again
+		// for the rest.
+		var bp *[]byte
+		var chunk []byte
+		if bp, chunk, err = engine.ReadChunk(f, off, n0); err != nil {
+			return 0, err
+		}
+		m, _, err = netpoll.WritevAllNB(s.FD, [][]byte{chunk}, &s.iov, false)
+		engine.PutChunk(bp)
 	}
 	s.budget -= m
 	switch {

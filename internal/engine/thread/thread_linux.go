@@ -321,7 +321,11 @@ func (s *stream) Writev(bufs [][]byte) (int64, error) {
 }
 
 func (s *stream) SendFile(f http1.File, off, n int64) (int64, error) {
-	m, err := netpoll.SendFileAll(s.FD, int(f.Fd()), off, n)
+	ff, ok := f.(http1.FdFile)
+	if !ok {
+		return s.copyFile(f, off, n)
+	}
+	m, err := netpoll.SendFileAll(s.FD, int(ff.Fd()), off, n)
 	if err == unix.EAGAIN {
 		return m, os.ErrDeadlineExceeded // SO_SNDTIMEO passed
 	}
@@ -334,4 +338,22 @@ func pending(lfd int) bool {
 	pfd := []unix.PollFd{{Fd: int32(lfd), Events: unix.POLLIN}}
 	n, err := unix.Poll(pfd, 0)
 	return err != nil || n > 0
+}
+
+// copyFile sends a File without a descriptor: ReadAt, then Writev.
+func (s *stream) copyFile(f http1.File, off, n int64) (int64, error) {
+	var written int64
+	for written < n {
+		bp, chunk, err := engine.ReadChunk(f, off+written, n-written)
+		if err != nil {
+			return written, err
+		}
+		m, err := s.Writev([][]byte{chunk})
+		engine.PutChunk(bp)
+		written += m
+		if err != nil {
+			return written, err
+		}
+	}
+	return written, nil
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,6 +35,7 @@ type TLSConfig struct {
 	ACMEEmail   string
 	ACMECA      string
 	ACMEStaging bool
+	ACMERoots   *x509.CertPool // roots to trust for the ACME CA's own HTTPS (tests: pebble's); nil for the system's
 
 	H2C          bool   // cleartext HTTP/2 (prior knowledge) on a plain listener
 	HTTP3        bool   // HTTP/3 on the same port, UDP
@@ -133,7 +135,7 @@ func startSecure(ctx context.Context, t *TLSConfig, ln net.Listener, handler htt
 		if len(t.ACMEDomains) > 0 {
 			a, err := tlsx.NewACME(ctx, tlsx.ACMEOptions{
 				Domains: t.ACMEDomains, Email: t.ACMEEmail, CA: t.ACMECA, Staging: t.ACMEStaging,
-				Logger: log, TLSALPNPort: port, HTTPPort: redirectPort(t.RedirectHTTP),
+				Logger: log, TLSALPNPort: port, HTTPPort: redirectPort(t.RedirectHTTP), TrustedRoots: t.ACMERoots,
 				DisableHTTPChallenge: t.RedirectHTTP == "",
 			})
 			if err != nil {

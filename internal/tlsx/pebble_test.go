@@ -13,6 +13,8 @@ type (
 	lockedBuffer = conformance.LockedBuffer
 )
 
-func startPebble(t *testing.T, pc pebbleConfig) *conformance.Pebble { return conformance.StartPebble(t, pc) }
+func startPebble(t *testing.T, pc pebbleConfig) *conformance.Pebble {
+	return conformance.StartPebble(t, pc)
+}
 
 func freePort(t *testing.T) int { return conformance.FreePort(t) }

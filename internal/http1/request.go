@@ -581,6 +581,9 @@ func (r *Request) AddField(name, value []byte) error {
 	if !isToken(name) {
 		return errBadField
 	}
+	// HTTP/2 and HTTP/3 forbid whitespace around a value, but Go's and
+	// quic-go's servers pass it on: trimmed, as a head's field is.
+	value = trimOWS(value)
 	for _, c := range value {
 		if (c < ' ' && c != '\t') || c == 0x7f {
 			return errBadField

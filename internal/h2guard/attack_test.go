@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -427,5 +428,25 @@ func TestMalformedStreamKeepsConnection(t *testing.T) {
 				t.Fatalf("tls=%v: GOAWAY %v", useTLS, f.ErrCode)
 			}
 		}
+	}
+}
+
+// TestControlFlagsCounted: RST_STREAM defines no flags and a receiver
+// ignores unknown ones (RFC 9113 §4.1), so a RST_STREAM with a flag set
+// is a RST_STREAM like any other: it takes a token from the control
+// bucket too (a rapid reset must not escape the limit by setting a bit).
+// A PING or SETTINGS with ACK takes none.
+func TestControlFlagsCounted(t *testing.T) {
+	for _, flags := range []http2.Flags{0, 0x1, 0xff} {
+		s := startServer(t, true, true, h2guard.Limits{ControlRate: 1, ControlBurst: 20})
+		a := dial(t, s, true)
+		a.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: a.block("/"), EndStream: true, EndHeaders: true})
+		a.bw.Flush()
+		time.Sleep(100 * time.Millisecond) // answered and closed: resets of it are ignored
+		for range 100 {
+			a.fr.WriteRawFrame(http2.FrameRSTStream, flags, 1, []byte{0, 0, 0, byte(http2.ErrCodeCancel)})
+		}
+		a.bw.Flush()
+		waitEnded(t, a, fmt.Sprintf("100 RST_STREAM with flags %#x (burst 20)", flags))
 	}
 }

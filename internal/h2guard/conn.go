@@ -204,7 +204,9 @@ func (c *conn) next() error {
 	switch typ {
 	case frameHeaders, frameContinuation, frameSettings:
 	case frameRSTStream, framePing:
-		if flags&flagAck == 0 && !c.spend() { // (RST_STREAM has no flags)
+		// RST_STREAM defines no flags: one it carries anyway is ignored
+		// (RFC 9113 §4.1), and must not spare the frame its token.
+		if (typ == frameRSTStream || flags&flagAck == 0) && !c.spend() {
 			c.kill()
 			return nil
 		}

@@ -15,7 +15,8 @@ import (
 type Fields struct {
 	Text  []byte
 	spans []span
-	base  int // offset of Text[0] in the text the spans index
+	base  int  // offset of Text[0] in the text the spans index
+	view  bool // made by Slice: shares its text and index (base may be 0)
 }
 
 // span is one field: its line starts at start, the colon that ends its
@@ -40,12 +41,17 @@ func (f *Fields) Slice(i, j int) Fields {
 	}
 	b := f.base
 	from, to := int(f.spans[i].start)-b, int(f.spans[j-1].end)-b+2
-	return Fields{Text: f.Text[from:to:to], spans: f.spans[i:j:j], base: b + from}
+	return Fields{Text: f.Text[from:to:to], spans: f.spans[i:j:j], base: b + from, view: true}
 }
 
 // Reset empties f, keeping its storage. Only an owned Fields (not a view
-// or a shared one) may be reset and added to.
+// or a shared one) may be reset and added to; a view is emptied and lets
+// go of the storage it shares, so that later Adds cannot write into it.
 func (f *Fields) Reset() {
+	if f.view {
+		*f = Fields{}
+		return
+	}
 	f.Text, f.spans, f.base = f.Text[:0], f.spans[:0], 0
 }
 
@@ -82,7 +88,7 @@ func (f *Fields) AddJoined(name string, parts ...[]byte) {
 }
 
 func (f *Fields) open(name string) int {
-	if f.base != 0 {
+	if f.view {
 		panic("http1: Add to a view of Fields")
 	}
 	start := len(f.Text)
@@ -108,7 +114,7 @@ func (f *Fields) Append(g *Fields) {
 
 // Remove drops, in place, the fields named name (compared without case).
 func (f *Fields) Remove(name string) {
-	if f.base != 0 {
+	if f.view {
 		panic("http1: Remove from a view of Fields")
 	}
 	var w int32

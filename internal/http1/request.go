@@ -571,6 +571,18 @@ func (r *Request) SetTarget(method, target []byte, major int) error {
 	return r.splitTarget(target)
 }
 
+// SetHost sets the Host of a request started by SetTarget from what its
+// protocol says (HTTP/2 and HTTP/3: :authority, else the host field),
+// refusing what ParseHead refuses in a Host field. An absolute-form
+// target's host, if any, is replaced.
+func (r *Request) SetHost(host []byte) error {
+	if !validHost(host) {
+		return errBadHost
+	}
+	r.Host = host
+	return nil
+}
+
 // AddField adds a header field of a request started by SetTarget and
 // notes it as ParseHead notes a field, so that a request means the same to
 // a handler over every protocol. Fields that frame an HTTP/1 message or
@@ -581,6 +593,9 @@ func (r *Request) AddField(name, value []byte) error {
 	if !isToken(name) {
 		return errBadField
 	}
+	// HTTP/2 and HTTP/3 forbid whitespace around a value, but Go's and
+	// quic-go's servers pass it on: trimmed, as a head's field is.
+	value = trimOWS(value)
 	for _, c := range value {
 		if (c < ' ' && c != '\t') || c == 0x7f {
 			return errBadField

@@ -190,3 +190,26 @@ func TestOversizeSameWhateverArrived(t *testing.T) {
 		})
 	}
 }
+
+// TestAddFieldAsParseHead: a field added by AddField (HTTP/2, HTTP/3) is
+// noted as the same field in a head: its value without the whitespace
+// around it.
+func TestAddFieldAsParseHead(t *testing.T) {
+	var head, added http1.Request
+	raw := "GET / HTTP/1.1\r\nHost: x\r\nIf-Modified-Since:  Fri, 01 Jan 2100 00:00:00 GMT \t\r\nRange: bytes=0-1\t\r\n\r\n"
+	if err := head.ParseHead([]byte(raw), lim); err != nil {
+		t.Fatal(err)
+	}
+	if err := added.SetTarget([]byte("GET"), []byte("/"), 2); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range [][2]string{{"If-Modified-Since", "  Fri, 01 Jan 2100 00:00:00 GMT \t"}, {"Range", "bytes=0-1\t"}} {
+		if err := added.AddField([]byte(f[0]), []byte(f[1])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if string(added.IfModifiedSince) != string(head.IfModifiedSince) || string(added.Range) != string(head.Range) {
+		t.Errorf("AddField: If-Modified-Since %q, Range %q; ParseHead: %q, %q",
+			added.IfModifiedSince, added.Range, head.IfModifiedSince, head.Range)
+	}
+}

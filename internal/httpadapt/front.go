@@ -139,6 +139,9 @@ func (f *Front) sort(ctx context.Context, c net.Conn) {
 	// all of it. An HTTP/1 request differs from it by its fourth byte at
 	// the latest ("PRI " is no method a client sends over HTTP/1).
 	c.SetReadDeadline(deadline)
+	// The context's end cuts the read too, as it cuts a TLS handshake.
+	stop := context.AfterFunc(ctx, func() { c.SetReadDeadline(time.Now()) })
+	defer stop()
 	var buf [len(prefaceText)]byte
 	n := 0
 	for n < len(preface) && bytes.Equal(buf[:n], preface[:n]) {
@@ -151,6 +154,10 @@ func (f *Front) sort(ctx context.Context, c net.Conn) {
 			}
 			break
 		}
+	}
+	if !stop() {
+		c.Close() // shutting down; the deadline may be set after our reset
+		return
 	}
 	c.SetReadDeadline(time.Time{})
 	pc := &peekedConn{Conn: c, peeked: buf[:n:n]}

@@ -220,3 +220,34 @@ func TestFrontStops(t *testing.T) {
 		t.Fatal("the listener still accepts after Run returned")
 	}
 }
+
+// TestFrontStopsWithSilentCleartextClient: with h2c, a client that
+// connected and has not sent its first bytes yet (a browser's speculative
+// connection) must not hold Run past the end of its context for the
+// whole handshake timeout: a TLS handshake ends with the context, and so
+// must the read of the preface.
+func TestFrontStopsWithSilentCleartextClient(t *testing.T) {
+	for _, partial := range []string{"", "PRI * HT"} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := httpadapt.NewFront(ln, httpadapt.FrontOptions{H2C: true, HandshakeTimeout: time.Minute})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { f.Run(ctx); close(done) }()
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.Write([]byte(partial))
+		time.Sleep(100 * time.Millisecond) // accepted, being sorted
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("sent %q: Run still waiting 5 s after its context ended (handshake timeout 1 min)", partial)
+		}
+	}
+}

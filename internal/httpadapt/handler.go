@@ -83,11 +83,14 @@ func (a *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	err := req.SetTarget(s2b(r.Method), s2b(target), r.ProtoMajor)
 	if err == nil {
-		req.Host = s2b(r.Host)
+		err = req.SetHost(s2b(r.Host))
+	}
+	if err == nil {
+	fields:
 		for name, values := range r.Header {
 			for _, v := range values {
 				if err = req.AddField(s2b(name), s2b(v)); err != nil {
-					break
+					break fields // not overwritten by the next field's nil
 				}
 			}
 		}

@@ -68,3 +68,23 @@ func TestLimitsAsHTTP1(t *testing.T) {
 		t.Errorf("cases met %v; want 200, 414 and 431 each", seen)
 	}
 }
+
+// TestBadFieldNotForgotten: a field value AddField refuses gets 400 (as
+// over HTTP/1.1) whatever field the map's order puts after it. Go's and
+// quic-go's servers refuse such values first; a handler called otherwise
+// (tests, another front) must not serve the request.
+func TestBadFieldNotForgotten(t *testing.T) {
+	h := httpadapt.New(okHandler{}, httpadapt.Options{MaxBodyBytes: 1 << 20})
+	for range 20 {
+		r := httptest.NewRequest("GET", "/", nil)
+		for i := range 20 {
+			r.Header.Set(fmt.Sprintf("X-F%d", i), "v")
+		}
+		r.Header["X-Bad"] = []string{"a\x01b"}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != 400 {
+			t.Fatalf("a field with a control byte: %d, want 400", w.Code)
+		}
+	}
+}

@@ -102,6 +102,10 @@ func TestRedirectHTTP(t *testing.T) {
 		{"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n", "https://example.com:" + port + "/"},
 		{"HEAD /hello.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "https://127.0.0.1:" + port + "/hello.txt"},
 		{"GET /%2e%2e/x HTTP/1.1\r\nHost: [::1]:80\r\n\r\n", "https://[::1]:" + port + "/%2e%2e/x"},
+		// An IPv6 literal without a port (the default port 80) keeps
+		// one pair of brackets.
+		{"GET /v6 HTTP/1.1\r\nHost: [::1]\r\n\r\n", "https://[::1]:" + port + "/v6"},
+		{"GET /v6 HTTP/1.1\r\nHost: [2001:db8::1]\r\n\r\n", "https://[2001:db8::1]:" + port + "/v6"},
 		{"GET http://other.example/p?q HTTP/1.1\r\nHost: other.example\r\n\r\n", "https://other.example:" + port + "/p?q"},
 	} {
 		a := rawExchange(t, dialTCP(t, redir), tc.raw)
@@ -118,6 +122,9 @@ func TestRedirectHTTP(t *testing.T) {
 		"GET / HTTP/1.1\r\nHost: \r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: user@evil.example\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: evil.example/x\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: [::1]x\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a]b.example\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: not:an:address\r\n\r\n",
 	} {
 		if a := rawExchange(t, dialTCP(t, redir), raw); a.status != 400 || a.header.Get("Location") != "" {
 			t.Errorf("%q: %d, Location %q; want 400 and none", raw, a.status, a.header.Get("Location"))

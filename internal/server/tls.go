@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -264,12 +265,18 @@ func redirector(port int, acme *tlsx.ACME) http.Handler {
 		host := r.Host
 		if h, _, err := net.SplitHostPort(host); err == nil {
 			host = h
+		} else if len(host) > 2 && host[0] == '[' && host[len(host)-1] == ']' {
+			host = host[1 : len(host)-1] // an IPv6 literal without a port
 		}
-		if host == "" || strings.ContainsAny(host, "/\\@?#") {
+		if host == "" || strings.ContainsAny(host, "/\\@?#[]") {
 			http.Error(w, "400 Bad Request: no valid Host to redirect to", http.StatusBadRequest)
 			return
 		}
 		if strings.Contains(host, ":") {
+			if a, err := netip.ParseAddr(host); err != nil || a.Zone() != "" {
+				http.Error(w, "400 Bad Request: no valid Host to redirect to", http.StatusBadRequest)
+				return
+			}
 			host = "[" + host + "]"
 		}
 		if port != 443 {

@@ -220,6 +220,11 @@ func (l *chanListener) give(c net.Conn) {
 
 func (l *chanListener) Accept() (net.Conn, error) {
 	select {
+	case <-l.done: // closed wins over a connection still waiting
+		return nil, net.ErrClosed
+	default:
+	}
+	select {
 	case c := <-l.ch:
 		return c, nil
 	case <-l.done:

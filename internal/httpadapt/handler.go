@@ -101,6 +101,22 @@ func (a *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req.TLS = r.TLS != nil
 	req.ContentLength = r.ContentLength
 	over := a.overLimits(r, target)
+	// Whatever happens from here (a handler's panic, a body cut with
+	// ErrAbortHandler), the file is released, the request is logged as
+	// the HTTP/1 engines log it (when its answer is planned, with the
+	// planned body length: nginx's $body_bytes_sent is issue 11's), and
+	// the pooled state keeps no reference.
+	logged := false
+	defer func() {
+		if resp.Closer != nil {
+			resp.Closer.Close()
+			resp.Closer = nil
+		}
+		if !logged && resp.Status != 0 {
+			a.record(st, r, now, resp.ContentLength())
+		}
+		req.Reset()
+	}()
 	switch {
 	case err != nil:
 		http1.ErrorPage(resp, http1.StatusOf(err))
@@ -111,28 +127,32 @@ func (a *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		a.h.ServeHTTP1(req, resp)
 	}
-	defer func() {
-		if resp.Closer != nil {
-			resp.Closer.Close()
-			resp.Closer = nil
-		}
-	}()
 	body := a.write(w, req, resp)
-	if a.log != nil {
-		remote := req.Remote
-		if resp.Client.IsValid() {
-			remote = netip.AddrPortFrom(resp.Client, 0)
-		}
-		st.rec = http1.Record{
-			Remote: remote, Time: now,
-			Method: req.MethodName, Target: req.Target, Major: r.ProtoMajor, Minor: r.ProtoMinor,
-			Status: resp.Status, Bytes: body,
-			Referer: req.Referer, UserAgent: req.UserAgent,
-		}
-		a.log.Log(&st.rec)
-		st.rec = http1.Record{}
+	logged = true
+	a.record(st, r, now, body)
+}
+
+// record logs the request of st, answered with body bytes.
+func (a *Handler) record(st *state, r *http.Request, now time.Time, body int64) {
+	if a.log == nil {
+		return
 	}
-	req.Reset()
+	req, resp := &st.req, &st.resp
+	if req.Method == http1.MethodHead || !http1.BodyAllowed(resp.Status) {
+		body = 0
+	}
+	remote := req.Remote
+	if resp.Client.IsValid() {
+		remote = netip.AddrPortFrom(resp.Client, 0)
+	}
+	st.rec = http1.Record{
+		Remote: remote, Time: now,
+		Method: req.MethodName, Target: req.Target, Major: r.ProtoMajor, Minor: r.ProtoMinor,
+		Status: resp.Status, Bytes: body,
+		Referer: req.Referer, UserAgent: req.UserAgent,
+	}
+	a.log.Log(&st.rec)
+	st.rec = http1.Record{}
 }
 
 // overLimits is the status an HTTP/1.1 engine refuses r with for the

@@ -6,7 +6,9 @@
 // and the server's CPU time (its whole process tree, from /proc) over
 // interleaved runs, and prints one table with weft/nginx ratios, all from
 // the same run; for the compression cases, the bodies each server sent;
-// then memory per idle keep-alive connection.
+// then memory per idle keep-alive connection. The HTTPS cases add h2o
+// beside nginx, load HTTP/2 with h2load and new TLS connections with the
+// driver itself (-handshake-load).
 package main
 
 import (
@@ -41,7 +43,11 @@ var (
 	reps     = flag.Int("reps", 5, "interleaved runs per case and server; each cell is their median (min–max)")
 	only     = flag.String("cases", "", "comma-separated `prefixes` of the case names to run, or one prefix with commas (default all; \"none\" runs only the idle-memory case)")
 	raw      = flag.Bool("raw", false, "also list every run, in the order run, with its server and wrk CPU per request")
-	redo     = flag.Int("redo", 0, "run a disturbed run (other processes took over a fifth of a core from the server's and wrk's) again, up to this many times; the table keeps the last try, -raw lists every try")
+	// The load of the "https handshakes" case: the driver runs itself
+	// with these (see handshakeLoad).
+	hsLoad  = flag.String("handshake-load", "", "internal: load `URL` with a full TLS handshake per request, and exit")
+	hsConns = flag.Int("handshake-conns", 64, "internal: clients of -handshake-load")
+	redo    = flag.Int("redo", 0, "run a disturbed run (other processes took over a fifth of a core from the server's and wrk's) again, up to this many times; the table keeps the last try, -raw lists every try")
 )
 
 type server struct {
@@ -59,6 +65,24 @@ type server struct {
 	plain                []byte
 }
 
+// bcase is one case of the table: a path loaded with conns connections
+// (wrk's extra arguments), on each of servers in turn.
+type bcase struct {
+	name, path string
+	conns      int
+	extra      []string
+	servers    []server
+	bytesCase  bool
+	// tls loads the servers over HTTPS; h2, when set, are h2load's
+	// arguments (clients, streams per client), and the case loads over
+	// HTTP/2 with h2load, not wrk.
+	tls bool
+	h2  []string
+	// handshakes loads with handshakeLoad (this program, run again),
+	// not wrk: a full TLS handshake per request.
+	handshakes bool
+}
+
 type result struct {
 	rps, mbps, p99ms float64
 	requests         float64 // requests completed (wrk's "N requests in")
@@ -69,10 +93,15 @@ type result struct {
 	wall             float64 // seconds the run took
 	body             float64 // bytes of the encoded body checked before the run (when the server has accept)
 	errors           string
+	tls              string // h2load's TLS session: "TLSv1.3 TLS_AES_128_GCM_SHA256 X25519", once it negotiated h2
 }
 
 func main() {
 	flag.Parse()
+	if *hsLoad != "" {
+		must(handshakeLoad(*hsLoad, *hsConns, *duration))
+		return
+	}
 	root := filepath.Join(*work, "root")
 	must(makeRoot(root))
 	nginxConf := filepath.Join(*work, "nginx.conf")
@@ -157,28 +186,51 @@ func main() {
 			nginxOpts{root: staticRoot, modules: "load_module " + brotliModule + ";", http: "brotli_static on; gzip_static on; " + vary})
 	}
 
-	type bcase struct {
-		name, path string
-		conns      int
-		extra      []string
-		servers    []server
-		bytesCase  bool
-	}
 	engines := []server{weft("epoll"), weft("goroutine"), weft("thread"), weft("poll"), weft("process"), weft("serial")}
 	main3 := []server{nginx, weft("epoll"), weft("goroutine")}
 	cases := []bcase{
-		{"1 KiB, 64 conns", "/index.html", 64, nil, append([]server{nginx}, engines...), false},
-		{"1 KiB, 256 conns", "/index.html", 256, nil, main3, false},
-		{"128 KiB", "/app.js", 32, nil, main3, true},
-		{"10 MiB", "/big.bin", 8, nil, main3, true},
-		{"1,000 files, random", "", 64, []string{"-s", writeRandomScript(*work)}, main3, false},
-		{"conn per request", "/index.html", 64, []string{"-H", "Connection: close"}, main3, false},
-		{"1 KiB, 64 conns, access log", "/index.html", 64, nil, []server{nginxLogged, weftLogged}, false},
-		{"js gzip-static", "/lib.js", 64, nil, []server{nginxGzipStatic, weftJS("gzip")}, false},
-		{"js gzip-fly", "/lib.js", 64, nil, []server{nginxGzipFly, weftJS("gzip")}, false},
-		{"js br", "/lib.js", 64, nil, []server{nginxBr, weftJS("br")}, false},
+		{"1 KiB, 64 conns", "/index.html", 64, nil, append([]server{nginx}, engines...), false, false, nil, false},
+		{"1 KiB, 256 conns", "/index.html", 256, nil, main3, false, false, nil, false},
+		{"128 KiB", "/app.js", 32, nil, main3, true, false, nil, false},
+		{"10 MiB", "/big.bin", 8, nil, main3, true, false, nil, false},
+		{"1,000 files, random", "", 64, []string{"-s", writeRandomScript(*work)}, main3, false, false, nil, false},
+		{"conn per request", "/index.html", 64, []string{"-H", "Connection: close"}, main3, false, false, nil, false},
+		{"1 KiB, 64 conns, access log", "/index.html", 64, nil, []server{nginxLogged, weftLogged}, false, false, nil, false},
+		{"js gzip-static", "/lib.js", 64, nil, []server{nginxGzipStatic, weftJS("gzip")}, false, false, nil, false},
+		{"js gzip-fly", "/lib.js", 64, nil, []server{nginxGzipFly, weftJS("gzip")}, false, false, nil, false},
+		{"js br", "/lib.js", 64, nil, []server{nginxBr, weftJS("br")}, false, false, nil, false},
 	}
 
+	// The HTTPS cases: one certificate for the run (ECDSA P-256), the
+	// same pair for every server; each server pinned to CPU 0 as in the
+	// other cases, so weft's Go runtime runs with GOMAXPROCS 1, as it
+	// would pinned to one core anywhere. weft serves TLS on its
+	// goroutine engine (auto's choice with TLS): HTTP/1.1 on its own
+	// core, HTTP/2 through net/http.
+	cert, key, err := writeCert(*work)
+	must(err)
+	must(os.WriteFile(filepath.Join(*work, "openssl.cnf"), []byte(opensslConf), 0o644))
+	weftTLS := server{name: "weft goroutine", start: func(port int) (*exec.Cmd, error) {
+		return startWeft(port, "goroutine", false, "--tls-cert", cert, "--tls-key", key)
+	}}
+	nginxHTTPS := server{name: "nginx", start: func(port int) (*exec.Cmd, error) { return startNginx(port, false, nginxTLS(cert, key)) }}
+	h2oHTTPS := server{name: "h2o", start: func(port int) (*exec.Cmd, error) {
+		conf := filepath.Join(*work, "h2o.conf")
+		must(os.WriteFile(conf, []byte(h2oConfig(*work, root, cert, key, port)), 0o644))
+		return startPinned("h2o", "-c", conf)
+	}}
+	https := []server{nginxHTTPS, weftTLS, h2oHTTPS}
+	cases = append(cases,
+		bcase{name: "https 1k h1", path: "/index.html", conns: 64, servers: https, tls: true},
+		bcase{name: "https 1k h2", path: "/index.html", servers: https, tls: true, h2: []string{"-c64", "-m16"}},
+		bcase{name: "https 128k h2", path: "/app.js", servers: https, tls: true, h2: []string{"-c16", "-m4"}, bytesCase: true},
+		bcase{name: "https handshakes", path: "/index.html", conns: 64, servers: https, tls: true, handshakes: true},
+	)
+
+	var names []string
+	for _, c := range cases {
+		names = append(names, c.name)
+	}
 	fmt.Printf("# weft vs nginx, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Printf("Machine: %s, %d CPUs. Servers pinned to CPU 0, wrk (1 thread) to CPU 1, keep-alive unless stated.\n", cpuModel(), numCPU())
 	fmt.Printf("Each server ran %d times per case, interleaved with the others, %v each. Figures: median (min–max) over the runs. "+
@@ -191,16 +243,23 @@ func main() {
 	fmt.Println()
 	fmt.Printf("nginx %s: 1 worker, listen deferred (TCP_DEFER_ACCEPT, as weft's epoll and poll engines set), sendfile on, tcp_nopush on, open_file_cache on, keepalive_requests 1000000, access_log off. weft: --no-access-log. "+
 		"The access-log case logs every request to a file in common log format, buffered (64 KiB, flushed at least once a second) by both: nginx access_log ... buffer=64k flush=1s.\n\n", nginxVersion())
+	for _, c := range cases {
+		if c.tls && selected(c.name, *only, names) {
+			fmt.Printf("HTTPS cases (https ...): one self-signed ECDSA P-256 certificate for the run, the same for every server; TLS 1.2 and 1.3, session tickets and caches as each server ships them; "+
+				"every client offers TLS 1.3 suites AES-128-GCM first (wrk through OPENSSL_CONF, as h2load and Go do), so every server runs TLS_AES_128_GCM_SHA256 with X25519. "+
+				"nginx: listen ... ssl http2, the rest as above. h2o %s: num-threads 1, HTTP/2 by ALPN (its default), no access log, OCSP stapling off, the rest its defaults (private-key operations in its neverbleed process, counted in its CPU). "+
+				"weft: --engine goroutine (auto's choice with TLS; HTTP/1.1 on weft's own core over crypto/tls, HTTP/2 through Go's net/http), GOMAXPROCS 1 from its one-CPU affinity. "+
+				"https 1k h1: wrk -t1 -c64, keep-alive. https 1k h2: h2load -t1 -c64 -m16 (64 connections, 16 streams each), https 128k h2: h2load -t1 -c16 -m4, both -D for the run's length; h2load has no p99. "+
+				"https handshakes: 64 clients of the driver's own loader (Go crypto/tls, no session cache: a full handshake each time, which wrk does not do: it resumes), each a new connection, one GET /index.html with Connection: close, the answer, the close; req/s is handshakes per second.\n\n", h2oVersion())
+			break
+		}
+	}
 	fmt.Println("| case | server | runs | req/s | MB/s | p99 ms | server CPU s | req per CPU-s | req/s vs nginx | efficiency vs nginx | server+wrk CPU µs/req | note |")
 	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	port := 18400
 	var every []string  // with -raw, a row per run
 	var bodies []string // a row per server of the compression cases
 	failed := 0
-	var names []string
-	for _, c := range cases {
-		names = append(names, c.name)
-	}
 	for _, c := range cases {
 		if !selected(c.name, *only, names) {
 			continue
@@ -215,7 +274,7 @@ func main() {
 				var err error
 				for try := 0; ; try++ {
 					port++
-					if r, err = runCase(s, port, c.path, c.conns, c.extra); err != nil {
+					if r, err = runCase(s, port, c); err != nil {
 						break
 					}
 					again := try < *redo && r.disturbed()
@@ -397,6 +456,8 @@ type nginxOpts struct {
 	root    string // document root (startNginx: the shared one when empty)
 	modules string // main-context directives (load_module)
 	http    string // http-context directives
+	listen  string // parameters of the listen directive beside deferred (ssl http2)
+	server  string // server-context directives (certificates)
 }
 
 func nginxConfig(work string, o nginxOpts) string {
@@ -423,9 +484,9 @@ http {
   uwsgi_temp_path %[1]s/nginx-uwsgi;
   scgi_temp_path %[1]s/nginx-scgi;
   %[4]s
-  server { listen 127.0.0.1:PORT deferred; root %[2]s; }
+  server { listen 127.0.0.1:PORT %[5]s deferred; root %[2]s; %[6]s }
 }
-`, work, o.root, o.modules, o.http)
+`, work, o.root, o.modules, o.http, o.listen, o.server)
 }
 
 func writeRandomScript(work string) string {
@@ -468,7 +529,7 @@ func stop(cmd *exec.Cmd) {
 	}
 }
 
-func runCase(s server, port int, path string, conns int, extra []string) (*result, error) {
+func runCase(s server, port int, c bcase) (*result, error) {
 	cmd, err := s.start(port)
 	if err != nil {
 		return nil, err
@@ -477,14 +538,26 @@ func runCase(s server, port int, path string, conns int, extra []string) (*resul
 	if err := waitListening(port); err != nil {
 		return nil, err
 	}
-	url := fmt.Sprintf("http://127.0.0.1:%d%s", port, path)
+	scheme := "http"
+	if c.tls {
+		scheme = "https"
+	}
+	url := fmt.Sprintf("%s://127.0.0.1:%d%s", scheme, port, c.path)
 	var header []string
 	if s.accept != "" {
 		header = []string{"-H", "Accept-Encoding: " + s.accept}
 	}
 	// Warm up (caches, page cache, connection pools, weft's compressed
 	// variant), then measure.
-	exec.Command("taskset", append([]string{"-c", "1", "wrk", "-t1", "-c8", "-d1s"}, append(header, url)...)...).Run()
+	warm := append([]string{"-c", "1", "wrk", "-t1", "-c8", "-d1s"}, header...)
+	if c.h2 != nil {
+		warm = []string{"-c", "1", "h2load", "-t1", "-c8", "-m4", "-D1"}
+	}
+	// wrk offers TLS 1.3's suites in h2load's order (see opensslConf).
+	sslEnv := append(os.Environ(), "OPENSSL_CONF="+filepath.Join(*work, "openssl.cnf"))
+	wc := exec.Command("taskset", append(warm, url)...)
+	wc.Env = sslEnv
+	wc.Run()
 	var body int
 	if s.accept != "" {
 		if body, err = checkCoding(url, s, 5*time.Second); err != nil {
@@ -492,18 +565,36 @@ func runCase(s server, port int, path string, conns int, extra []string) (*resul
 		}
 	}
 	cpu0, busy0 := treeCPU(cmd.Process.Pid), coresBusy()
-	args := append([]string{"-c", "1", "wrk", "-t1", fmt.Sprintf("-c%d", conns), "-d" + duration.String(), "--latency"}, extra...)
+	args := append([]string{"-c", "1", "wrk", "-t1", fmt.Sprintf("-c%d", c.conns), "-d" + duration.String(), "--latency"}, c.extra...)
+	if c.h2 != nil {
+		args = append([]string{"-c", "1", "h2load", "-t1", "-D" + strconv.FormatFloat(duration.Seconds(), 'f', -1, 64)}, c.h2...)
+	}
+	if c.handshakes {
+		self, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		args = []string{"-c", "1", self, "-duration", duration.String(), "-handshake-conns", strconv.Itoa(c.conns), "-handshake-load"}
+	}
 	args = append(args, header...)
 	w := exec.Command("taskset", append(args, url)...)
+	w.Env = sslEnv
 	var out bytes.Buffer
 	w.Stdout, w.Stderr = &out, &out
 	start := time.Now()
 	if err := w.Run(); err != nil {
-		return nil, fmt.Errorf("wrk: %v: %s", err, out.String())
+		return nil, fmt.Errorf("%s: %v: %s", filepath.Base(args[2]), err, out.String())
 	}
 	wall := time.Since(start).Seconds()
 	cpu, busy := treeCPU(cmd.Process.Pid)-cpu0, coresBusy()-busy0
-	r := parseWrk(out.String())
+	var r *result
+	if c.h2 != nil {
+		if r = parseH2load(out.String()); r.tls == "" {
+			return nil, fmt.Errorf("h2load negotiated no HTTP/2: %s", out.String())
+		}
+	} else {
+		r = parseWrk(out.String())
+	}
 	if r.requests == 0 {
 		r.requests = r.rps * wall
 	}

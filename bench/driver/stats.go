@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -29,8 +30,11 @@ func summarize(xs []float64) spread {
 }
 
 // format prints the median with the range after it, "135057 (128000–137015)",
-// with prec decimals.
+// with prec decimals; "n/a" when there is no figure (NaN: h2load has no p99).
 func (s spread) format(prec int) string {
+	if math.IsNaN(s.med) {
+		return "n/a"
+	}
 	return fmt.Sprintf("%.*f (%.*f–%.*f)", prec, s.med, prec, s.min, prec, s.max)
 }
 
@@ -120,6 +124,13 @@ func notes(rs []*result) string {
 		}
 	}
 	out = append(out, errs...)
+	var sessions []string
+	for _, r := range rs {
+		if r.tls != "" && !slices.Contains(sessions, r.tls) {
+			sessions = append(sessions, r.tls)
+		}
+	}
+	out = append(out, sessions...)
 	if sat > 0 {
 		out = append(out, fmt.Sprintf("wrk core saturated in %d/%d runs (up to %.0f%%)", sat, len(rs), 100*busiest))
 	}

@@ -30,6 +30,7 @@ type RecordSink interface {
 // Handler serves net/http requests (HTTP/2, HTTP/3) with an http1.Handler.
 type Handler struct {
 	h       http1.Handler
+	mh      http1.MemoryHandler // h, when it can answer from memory
 	log     RecordSink
 	maxBody int64
 	altSvc  []string // Alt-Svc values, or nil
@@ -50,6 +51,7 @@ type Options struct {
 // New returns a Handler serving with h.
 func New(h http1.Handler, o Options) *Handler {
 	a := &Handler{h: h, log: o.Log, maxBody: o.MaxBodyBytes, lim: o.Limits.WithDefaults()}
+	a.mh, _ = h.(http1.MemoryHandler)
 	if o.AltSvc != "" {
 		a.altSvc = []string{o.AltSvc}
 	}
@@ -125,7 +127,12 @@ func (a *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.ContentLength > a.maxBody:
 		http1.ErrorPage(resp, 413)
 	default:
-		a.h.ServeHTTP1(req, resp)
+		// As the HTTP/1.1 engines do: a cached, fresh entry answers from
+		// memory (a false return leaves resp untouched), and only a miss
+		// goes the disk path.
+		if a.mh == nil || !a.mh.ServeFromMemory(req, resp) {
+			a.h.ServeHTTP1(req, resp)
+		}
 	}
 	body := a.write(w, req, resp)
 	logged = true

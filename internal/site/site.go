@@ -252,6 +252,9 @@ func (s *Site) serve(req *http1.Request, resp *http1.Response) string {
 		}
 		st = s.serveName(req, resp, s.spa, false, authed)
 	}
+	if st == statusNoIndex {
+		st = s.noIndex(resp)
+	}
 	if st != 0 {
 		s.errorPage(req, resp, st)
 	}
@@ -290,7 +293,7 @@ func (s *Site) serveName(req *http1.Request, resp *http1.Response, name string, 
 			if s.cfg.Listing {
 				return s.serveListing(req, resp, name)
 			}
-			return 403
+			return statusNoIndex
 		}
 		if err != nil {
 			return statusForError(err)

@@ -150,6 +150,12 @@ func (s *Site) addEntry(l *dirList, lstat func(string) (fileStat, error), dirNam
 		return false // FIFOs, sockets, devices: never served
 	}
 	r.off, r.n = uint32(len(l.names)), uint32(len(n))
+	if len(l.rows) == cap(l.rows) { // double: append grows large slices by a quarter
+		l.rows = slices.Grow(l.rows, max(64, len(l.rows)))
+	}
+	if len(l.names)+len(n) > cap(l.names) {
+		l.names = slices.Grow(l.names, max(1024, len(l.names), len(n)))
+	}
 	l.names = append(l.names, n...)
 	l.rows = append(l.rows, r)
 	_, sidecar = codec.ByExt(n)

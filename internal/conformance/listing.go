@@ -182,7 +182,7 @@ func (s *suite) listing(t *testing.T) {
 		// The subfolder: breadcrumbs and its entries.
 		r = fetch(t, "/sub%20dir/")
 		wantStatus(t, r, 200)
-		for _, w := range []string{`href="inner%20%231.txt"`, `href="deeper/"`, `<title>Index of /sub dir/</title>`, `<a href="../" aria-label="Root folder">`} {
+		for _, w := range []string{`href="inner%20%231.txt"`, `href="deeper/"`, `<title>Index of /sub dir/</title>`, `<a href="../" class="home" title="Root folder">`} {
 			if !strings.Contains(r.Body, w) {
 				t.Errorf("/sub dir/ lacks %s", w)
 			}

@@ -427,7 +427,7 @@ func (s *Site) serveListing(req *http1.Request, resp *http1.Response, name strin
 		resp.AddHeader("Content-Type", "text/plain; charset=utf-8")
 	default:
 		dirs, _ := slices.BinarySearchFunc(l.rows, kindFile, func(r listRow, k entryKind) int { return cmp.Compare(r.kind, k) })
-		body = l.appendHTML(nil, htmlPage{name: name, rows: rows, q: lq, page: shown, pages: pages, total: len(l.rows), dirs: dirs, now: now})
+		body = l.appendHTML(nil, htmlPage{name: name, host: hostLabel(req.Host), rows: rows, q: lq, page: shown, pages: pages, total: len(l.rows), dirs: dirs, now: now})
 		resp.AddHeader("Content-Type", "text/html; charset=utf-8")
 	}
 	resp.Status = 200
@@ -441,6 +441,20 @@ func (s *Site) serveListing(req *http1.Request, resp *http1.Response, name strin
 	}
 	resp.Body = body
 	return 0
+}
+
+// hostLabel is the request's host for the listing's root crumb, or "" if
+// it holds anything but what a host and port are made of.
+func hostLabel(h []byte) string {
+	if len(h) == 0 || len(h) > 255 {
+		return ""
+	}
+	for _, c := range h {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '-' || c == ':' || c == '[' || c == ']') {
+			return ""
+		}
+	}
+	return string(h)
 }
 
 // dirURL is the absolute path of the directory name, percent-encoded,

@@ -9,13 +9,15 @@ import (
 )
 
 // The HTML listing is one self-contained page: its style, icons (SVG
-// symbols) and script are inline, so it makes no request beyond itself.
+// symbols) and script are inline, so it makes no request beyond itself
+// (its empty data: icon keeps browsers from asking for /favicon.ico).
 // It reads and works without JavaScript: sorting and pages are links, and
 // the filter box, which the script reveals, only hides rows of the page.
 
 // htmlPage is what one HTML page of a listing shows.
 type htmlPage struct {
 	name        string    // the directory, beneath the root ("." for the root)
+	host        string    // the request's host, to name the root; "" for none
 	rows        []listRow // this page's entries
 	q           listQuery // the order asked for
 	page, pages int       // this page (from 1) of pages
@@ -28,6 +30,7 @@ const listingHead = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
+<link rel="icon" href="data:,">
 <title>`
 
 const listingStyle = `</title>
@@ -39,7 +42,7 @@ body{margin:0;background:var(--bg);color:var(--fg);font:15px/1.45 system-ui,-app
 .w{max-width:64rem;margin:0 auto;padding:1.75rem 1rem 3rem}
 header{display:flex;flex-wrap:wrap;gap:.75rem 1.5rem;align-items:flex-end;justify-content:space-between;margin-bottom:1rem}
 h1{font-size:1.3rem;font-weight:650;margin:0;display:flex;flex-wrap:wrap;align-items:center;gap:.15rem .35rem;overflow-wrap:anywhere}
-h1 a{color:inherit;border-radius:4px}h1 .sep{color:var(--mut);font-weight:400}
+h1 a{color:inherit;border-radius:4px}h1 .home{display:inline-flex;align-items:center;gap:.4rem}h1 .sep{color:var(--mut);font-weight:400}
 .meta{color:var(--mut);font-size:.85rem;margin:.3rem 0 0}
 input{font:inherit;padding:.45rem .75rem;border:1px solid var(--line);border-radius:.55rem;background:var(--bg);color:var(--fg);width:16rem;max-width:100%}
 a{color:var(--acc);text-decoration:none}a:hover{text-decoration:underline}
@@ -52,13 +55,13 @@ tbody tr:hover{background:var(--hov)}
 td.n a{display:flex;align-items:center;gap:.65rem;color:var(--fg);overflow-wrap:anywhere;border-radius:4px}
 td.n a:hover span{text-decoration:underline}
 .s,.m{text-align:right;white-space:nowrap;color:var(--mut);font-variant-numeric:tabular-nums}
-.m .rel{display:block;font-size:.78rem}
+.m .rel{margin-left:.6rem;font-size:.8rem;opacity:.85}
 .lk{color:var(--mut);font-size:.8rem}
 .i{width:1.3rem;height:1.3rem;flex:none;fill:none;stroke:currentColor;stroke-width:1.7;stroke-linecap:round;stroke-linejoin:round;color:var(--txt)}
 h1 .i{color:var(--mut)}.dir .i{color:var(--dir)}.img .i{color:var(--img)}.av .i{color:var(--av)}.arc .i{color:var(--arc)}.code .i{color:var(--code)}
 .pages{display:flex;justify-content:space-between;align-items:center;gap:1rem;margin-top:1rem;color:var(--mut);font-size:.9rem}
 .empty{color:var(--mut);padding:1.5rem .5rem}
-@media (max-width:40rem){.w{padding:1rem .6rem 2rem}header{align-items:stretch}header>div,input{width:100%}.m time{display:none}.m .rel{font-size:.85rem}td,th{padding-left:.3rem;padding-right:.3rem}}
+@media (max-width:40rem){.w{padding:1rem .6rem 2rem}header{align-items:stretch}header>div,input{width:100%}.m time{display:none}.m .rel{margin:0;font-size:.85rem}td,th{padding-left:.3rem;padding-right:.3rem}}
 </style></head>
 <body>
 <svg hidden><defs>
@@ -95,7 +98,7 @@ func (l *dirList) appendHTML(b []byte, p htmlPage) []byte {
 	b = append(b, listingHead...)
 	b = append(b, html.EscapeString(title)...)
 	b = append(b, listingStyle...)
-	b = appendCrumbs(b, p.name)
+	b = appendCrumbs(b, p.name, p.host)
 	b = append(b, "</h1>\n<p class=\"meta\" id=\"count\" aria-live=\"polite\">"...)
 	b = appendCount(b, p.dirs, "folder")
 	b = append(b, ", "...)
@@ -106,7 +109,7 @@ func (l *dirList) appendHTML(b []byte, p htmlPage) []byte {
 		b = append(b, " of "...)
 		b = strconv.AppendInt(b, int64(p.pages), 10)
 	}
-	b = append(b, "</p></div>\n<input id=\"filter\" type=\"search\" placeholder=\"Filter this page  ( / )\" aria-label=\"Filter names on this page\" autocomplete=\"off\" hidden>\n</header>\n<main>\n<table>\n<thead><tr>"...)
+	b = append(b, "</p></div>\n<input id=\"filter\" type=\"search\" placeholder=\"Filter this page\" title=\"Filter names on this page (press /)\" aria-label=\"Filter names on this page\" autocomplete=\"off\" hidden>\n</header>\n<main>\n<table>\n<thead><tr>"...)
 	b = appendSortHeader(b, p.q, sortName, "Name", "n")
 	b = appendSortHeader(b, p.q, sortSize, "Size", "s")
 	b = appendSortHeader(b, p.q, sortMod, "Modified", "m")
@@ -149,9 +152,10 @@ func (l *dirList) appendHTML(b []byte, p htmlPage) []byte {
 	return append(b, "</body></html>\n"...)
 }
 
-// appendCrumbs appends links to the root and each folder on the way to
-// the directory name, relative to the listing's own URL.
-func appendCrumbs(b []byte, name string) []byte {
+// appendCrumbs appends links to the root (named host, or "Home") and each
+// folder on the way to the directory name, relative to the listing's own
+// URL.
+func appendCrumbs(b []byte, name, host string) []byte {
 	var segs []string
 	if name != "." {
 		segs = strings.Split(name, "/")
@@ -162,7 +166,12 @@ func appendCrumbs(b []byte, name string) []byte {
 		}
 		return strings.Repeat("../", n)
 	}
-	b = append(b, "<a href=\""+up(len(segs))+"\" aria-label=\"Root folder\"><svg class=\"i\" aria-hidden=\"true\"><use href=\"#i-home\"/></svg></a>"...)
+	if host == "" {
+		host = "Home"
+	}
+	b = append(b, "<a href=\""+up(len(segs))+"\" class=\"home\" title=\"Root folder\"><svg class=\"i\" aria-hidden=\"true\"><use href=\"#i-home\"/></svg><span>"...)
+	b = append(b, html.EscapeString(host)...)
+	b = append(b, "</span></a>"...)
 	for i, seg := range segs {
 		b = append(b, "<span class=\"sep\" aria-hidden=\"true\">/</span>"...)
 		if i == len(segs)-1 {

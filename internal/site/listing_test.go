@@ -305,7 +305,7 @@ func TestListingHTMLEscapes(t *testing.T) {
 		t.Error("a name is not escaped")
 	}
 	sub := string(serveGet(st, "/dir%20%3Cx%3E/", "").Body)
-	if !strings.Contains(sub, "<title>Index of /dir &lt;x&gt;/</title>") || !strings.Contains(sub, `<a href="../" aria-label="Root folder">`) {
+	if !strings.Contains(sub, "<title>Index of /dir &lt;x&gt;/</title>") || !strings.Contains(sub, `<a href="../" class="home" title="Root folder">`) {
 		t.Errorf("subfolder page:\n%s", sub)
 	}
 }

@@ -29,8 +29,9 @@ import (
 //
 // The directory is read in batches of listBatch names and each entry
 // kept as a listRow (32 bytes) with its name in one shared buffer: a
-// folder of 100,000 entries costs a few megabytes while it is sorted, and
-// the page sent holds at most listPageRows of them.
+// folder of 100,000 entries holds about 9 MiB while it is sorted (see
+// BenchmarkListing100k), and the page sent holds at most listPageRows of
+// them (1.7 MiB of HTML).
 
 const (
 	listBatch    = 512  // names read from the directory at a time
@@ -232,9 +233,10 @@ func parseListQuery(q []byte) listQuery {
 		k, v, _ := strings.Cut(b2s(pair), "=")
 		switch k {
 		case "sort":
-			switch v {
-			case sortName, sortSize, sortMod:
-				lq.sort = strings.Clone(v)
+			for _, key := range [...]string{sortName, sortSize, sortMod} {
+				if v == key {
+					lq.sort = key // not v: a view of the request
+				}
 			}
 		case "order":
 			lq.desc = v == "desc"

@@ -24,7 +24,7 @@ type Config struct {
 	Root      string // directory to serve
 	Index     string // file served for a directory; "index.html" when empty
 	Dotfiles  bool   // serve names beginning with "." (".well-known" always is)
-	Listing   bool   // list directories that have no index file
+	Listing   bool   // list directories that have no index file: HTML, JSON or plain text (see serveListing)
 	MaxRanges int    // most ranges honoured in one request; 16 when zero
 
 	// MIME adds to or overrides the built-in content types: extension

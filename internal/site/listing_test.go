@@ -318,3 +318,60 @@ func TestNoIndexHint(t *testing.T) {
 		t.Errorf("status %d, body %s", resp.Status, resp.Body)
 	}
 }
+
+// TestListingPages: past listPageRows entries, the listing is paged, in
+// every format, with Link headers and links between the pages.
+func TestListingPages(t *testing.T) {
+	const n = listPageRows + 1
+	st := listingSite(t, Config{}, func(root string) {
+		for i := range n {
+			f, err := os.Create(filepath.Join(root, fmt.Sprintf("f%05d", i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+		}
+	})
+	resp := serveGet(st, "/", "")
+	if rows := strings.Count(string(resp.Body), "<tr data-e"); rows != listPageRows {
+		t.Errorf("page 1: %d rows", rows)
+	}
+	if got := header(resp, "Link"); !slices.Equal(got, []string{`<?page=2>; rel="next"`}) {
+		t.Errorf("page 1: Link %q", got)
+	}
+	if !strings.Contains(string(resp.Body), `<a rel="next" href="?page=2">`) || !strings.Contains(string(resp.Body), "page 1 of 2") {
+		t.Error("page 1 does not link page 2")
+	}
+	resp = serveGet(st, "/", "page=2&sort=name&order=desc", "Accept: text/plain")
+	if string(resp.Body) != "/f00000\n" {
+		t.Errorf("page 2, descending: %q", resp.Body)
+	}
+	if got := header(resp, "Link"); !slices.Equal(got, []string{`<?sort=name&order=desc>; rel="prev"`}) {
+		t.Errorf("page 2: Link %q", got)
+	}
+	var got []jsonEntry
+	resp = serveGet(st, "/", "page=2", "Accept: application/json")
+	if err := json.Unmarshal(resp.Body, &got); err != nil || len(got) != 1 || got[0].Name != "f05000" {
+		t.Errorf("JSON page 2: %v %+v", err, got)
+	}
+}
+
+// FuzzNaturalCompare: the order is total and consistent: antisymmetric,
+// zero only for equal names, and agreeing with itself through a third name.
+func FuzzNaturalCompare(f *testing.F) {
+	for _, s := range [][3]string{{"a", "B", "c"}, {"file-2", "file-10", "file-010"}, {"x01", "x1", "X1"}, {"é", "E", "\xff"}, {"9", "10", "a"}} {
+		f.Add(s[0], s[1], s[2])
+	}
+	f.Fuzz(func(t *testing.T, a, b, c string) {
+		ab, ba := naturalCompare(a, b), naturalCompare(b, a)
+		if ab != -ba {
+			t.Fatalf("compare(%q, %q) = %d but compare(%q, %q) = %d", a, b, ab, b, a, ba)
+		}
+		if (ab == 0) != (a == b) {
+			t.Fatalf("compare(%q, %q) = %d", a, b, ab)
+		}
+		if bc := naturalCompare(b, c); ab < 0 && bc < 0 && naturalCompare(a, c) >= 0 {
+			t.Fatalf("%q < %q < %q but not %q < %q", a, b, c, a, c)
+		}
+	})
+}

@@ -4,8 +4,8 @@ import (
 	"cmp"
 	"encoding/json"
 	"errors"
-	"io"
 	"io/fs"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,16 +27,16 @@ import (
 // are never served. Folders come first; the order is chosen by the query
 // (see parseListQuery) and pages hold listPageRows entries each.
 //
-// The directory is read in batches of listBatch names and each entry
-// kept as a listRow (32 bytes) with its name in one shared buffer: a
-// folder of 100,000 entries holds about 9 MiB while it is sorted (see
+// The directory is read in batches (see scanDir) and each entry kept as a
+// listRow (32 bytes) with its name in one shared buffer: a folder of
+// 100,000 entries holds about 9 MiB while it is sorted (see
 // BenchmarkListing100k), and the page sent holds at most listPageRows of
-// them (1.7 MiB of HTML).
+// them (1.7 MiB of HTML). Where the directory tells each entry's type
+// (Linux's getdents), only the entries a page shows are stat'ed when the
+// order is by name; sizes and times are read for all only to sort by them.
 
-const (
-	listBatch    = 512  // names read from the directory at a time
-	listPageRows = 5000 // entries on one page of a listing
-)
+// listPageRows is the number of entries on one page of a listing.
+const listPageRows = 5000
 
 // entryKind is what a listed entry is, or leads to for a symbolic link.
 type entryKind uint8
@@ -51,15 +51,22 @@ type listRow struct {
 	off, n uint32
 	kind   entryKind
 	link   bool  // a symbolic link, described by its target
+	known  bool  // size and mod are read (see dirList.stat)
 	size   int64 // bytes; 0 for a directory
 	mod    int64 // modification time, Unix nanoseconds
 }
 
-// dirList is a directory's listed entries.
+// dirList is a directory's listed entries, and the directory, open, to
+// read what rows lack (see stat); Close releases it.
 type dirList struct {
 	names []byte
 	rows  []listRow
+	dir   *os.File
+	lstat func(string) (fileStat, error) // of a name in dir
 }
+
+// Close closes the directory.
+func (l *dirList) Close() error { return l.dir.Close() }
 
 // name is r's name: a view of l.names, valid while l is.
 func (l *dirList) name(r *listRow) string { return b2s(l.names[r.off : r.off+r.n]) }
@@ -71,58 +78,63 @@ type fileStat struct {
 }
 
 // listDir reads the directory name, as a request reaches it, into a
-// dirList, unsorted.
-func (s *Site) listDir(name string) (*dirList, error) {
+// dirList, unsorted; with all, every row's size and time are read too.
+// The caller closes the list.
+func (s *Site) listDir(name string, all bool) (*dirList, error) {
 	f, fi, err := s.open(name)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	if !fi.IsDir() {
+		f.Close()
 		return nil, fs.ErrNotExist
 	}
 	lstat, err := s.statter(f, name)
 	if err != nil {
+		f.Close()
 		return nil, err
 	}
-	l := &dirList{}
+	l := &dirList{dir: f, lstat: lstat}
 	var sidecars []int // rows named like a precompressed variant
-	for {
-		names, err := f.Readdirnames(listBatch)
-		for _, n := range names {
-			if s.addEntry(l, lstat, name, n) {
-				sidecars = append(sidecars, len(l.rows)-1)
-			}
+	err = scanDir(f, func(n string, mode fs.FileMode, typed bool) {
+		if s.addEntry(l, name, n, mode, typed) {
+			sidecars = append(sidecars, len(l.rows)-1)
 		}
-		if err == io.EOF || err == nil && len(names) == 0 {
-			break
-		}
-		if errors.Is(err, syscall.EBADF) {
-			return nil, fs.ErrPermission // opened for search only: not readable
-		}
-		if err != nil {
-			return nil, err
-		}
+	})
+	if errors.Is(err, syscall.EBADF) {
+		err = fs.ErrPermission // opened for search only: not readable
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
 	}
 	if len(sidecars) > 0 {
 		l.dropSidecars(sidecars)
+	}
+	if all {
+		l.rows = l.stat(l.rows)
 	}
 	return l, nil
 }
 
 // addEntry appends the entry n of the directory dirName to l, unless the
 // listing leaves it out, and reports whether it was named like a
-// precompressed sidecar.
-func (s *Site) addEntry(l *dirList, lstat func(string) (fileStat, error), dirName, n string) (sidecar bool) {
+// precompressed sidecar. typed: the directory told its type, mode (the
+// type bits); otherwise it is read here, with its size and time. n may be
+// a view of scanDir's buffer: it is copied to be kept.
+func (s *Site) addEntry(l *dirList, dirName, n string, mode fs.FileMode, typed bool) (sidecar bool) {
 	if strings.HasPrefix(n, ".") && !s.cfg.Dotfiles && n != ".well-known" || !fetchable(n) {
 		return false
 	}
-	st, err := lstat(n)
-	if err != nil {
-		return false // gone since it was read, or unreadable: not servable
+	var r listRow
+	if !typed {
+		st, err := l.lstat(n)
+		if err != nil {
+			return false // gone since it was read, or unreadable: not servable
+		}
+		mode, r.size, r.mod, r.known = st.mode, st.size, st.mod, true
 	}
-	r := listRow{size: st.size, mod: st.mod}
-	switch st.mode {
+	switch mode {
 	case fs.ModeDir:
 		r.kind, r.size = kindDir, 0
 	case 0:
@@ -133,7 +145,7 @@ func (s *Site) addEntry(l *dirList, lstat func(string) (fileStat, error), dirNam
 		}
 		// Opened as a request opens it: a link out of the root under
 		// SymlinksConfine, or to nothing, answers 404 and is left out.
-		t, tfi, err := s.open(joinName(dirName, n))
+		t, tfi, err := s.open(joinName(dirName, strings.Clone(n))) // n may be a view of a buffer
 		if err != nil {
 			return false
 		}
@@ -146,7 +158,7 @@ func (s *Site) addEntry(l *dirList, lstat func(string) (fileStat, error), dirNam
 		default:
 			return false
 		}
-		r.link, r.mod = true, tfi.ModTime().UnixNano()
+		r.link, r.known, r.mod = true, true, tfi.ModTime().UnixNano()
 	default:
 		return false // FIFOs, sockets, devices: never served
 	}
@@ -161,6 +173,27 @@ func (s *Site) addEntry(l *dirList, lstat func(string) (fileStat, error), dirNam
 	l.rows = append(l.rows, r)
 	_, sidecar = codec.ByExt(n)
 	return sidecar && !s.cfg.Compress.NoPrecompressed
+}
+
+// stat reads the size and time of the rows that lack them and returns
+// rows without those gone meanwhile or changed from file to folder or
+// back (in place: rows is reused).
+func (l *dirList) stat(rows []listRow) []listRow {
+	out := rows[:0]
+	for _, r := range rows {
+		if !r.known {
+			st, err := l.lstat(l.name(&r))
+			if err != nil || st.mode != fs.ModeDir && st.mode != 0 || (st.mode == fs.ModeDir) != (r.kind == kindDir) {
+				continue
+			}
+			r.mod, r.known = st.mod, true
+			if r.kind == kindFile {
+				r.size = st.size
+			}
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // dropSidecars removes the rows at idx (named like precompressed
@@ -411,25 +444,28 @@ func weightOf(params string) int {
 // validators, like nginx's autoindex, and with Vary: Accept. It returns the
 // error status to answer with instead, if any.
 func (s *Site) serveListing(req *http1.Request, resp *http1.Response, name string) int {
-	l, err := s.listDir(name)
+	lq := parseListQuery(req.Query)
+	l, err := s.listDir(name, lq.sort != sortName)
 	if err != nil {
 		return statusForError(err)
 	}
-	lq := parseListQuery(req.Query)
+	defer l.Close()
 	l.sort(lq)
 	rows, shown, pages := l.page(lq.page, listPageRows)
+	rows = l.stat(rows)
 	now := time.Now()
 	var body []byte
 	switch f := negotiateListing(req); f {
 	case formatJSON:
-		body = l.appendJSON(nil, rows, dirURL(name))
+		body = l.appendJSON(make([]byte, 0, 64+len(rows)*128), rows, dirURL(name))
 		resp.AddHeader("Content-Type", "application/json")
 	case formatText:
-		body = l.appendText(nil, rows, dirURL(name))
+		base := dirURL(name)
+		body = l.appendText(make([]byte, 0, len(rows)*(len(base)+32)), rows, base)
 		resp.AddHeader("Content-Type", "text/plain; charset=utf-8")
 	default:
 		dirs, _ := slices.BinarySearchFunc(l.rows, kindFile, func(r listRow, k entryKind) int { return cmp.Compare(r.kind, k) })
-		body = l.appendHTML(nil, htmlPage{name: name, host: hostLabel(req.Host), rows: rows, q: lq, page: shown, pages: pages, total: len(l.rows), dirs: dirs, now: now})
+		body = l.appendHTML(make([]byte, 0, 8192+len(rows)*384), htmlPage{name: name, host: hostLabel(req.Host), rows: rows, q: lq, page: shown, pages: pages, total: len(l.rows), dirs: dirs, now: now})
 		resp.AddHeader("Content-Type", "text/html; charset=utf-8")
 	}
 	resp.Status = 200

@@ -32,11 +32,12 @@ func BenchmarkListing100k(b *testing.B) {
 	}
 	defer st.Close()
 
-	l, err := st.listDir("big")
+	l, err := st.listDir("big", true)
 	if err != nil || len(l.rows) != n {
 		b.Fatalf("listed %v, %v", l, err)
 	}
 	kept := float64(cap(l.names) + cap(l.rows)*int(unsafe.Sizeof(listRow{})))
+	l.Close()
 
 	for _, tc := range []struct{ name, query, accept string }{
 		{"HTML/name", "", ""},

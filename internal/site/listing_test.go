@@ -375,3 +375,35 @@ func FuzzNaturalCompare(f *testing.F) {
 		}
 	})
 }
+
+// TestListingUntyped: an entry whose type the directory does not tell
+// (DT_UNKNOWN, or any entry off Linux) is listed as one whose type it
+// does, its size and time read at once.
+func TestListingUntyped(t *testing.T) {
+	st := listingSite(t, Config{}, func(root string) {
+		os.WriteFile(filepath.Join(root, "f"), []byte("four"), 0o644)
+		os.Mkdir(filepath.Join(root, "d"), 0o755)
+		os.Symlink("f", filepath.Join(root, "l"))
+		os.Symlink("/", filepath.Join(root, "out"))
+	})
+	typed, err := st.listDir(".", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer typed.Close()
+	untyped := &dirList{dir: typed.dir, lstat: typed.lstat}
+	for _, n := range []string{"d", "f", "l", "out", "missing"} {
+		st.addEntry(untyped, ".", n, 0, false)
+	}
+	typed.sort(listQuery{sort: sortName})
+	untyped.sort(listQuery{sort: sortName})
+	if len(typed.rows) != 3 || len(untyped.rows) != len(typed.rows) {
+		t.Fatalf("typed %d rows, untyped %d, want 3", len(typed.rows), len(untyped.rows))
+	}
+	for i := range typed.rows {
+		a, b := typed.rows[i], untyped.rows[i]
+		if typed.name(&a) != untyped.name(&b) || a.kind != b.kind || a.size != b.size || a.mod != b.mod || a.link != b.link || !b.known {
+			t.Errorf("typed %q %+v, untyped %q %+v", typed.name(&a), a, untyped.name(&b), b)
+		}
+	}
+}

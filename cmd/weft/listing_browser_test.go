@@ -49,8 +49,10 @@ var shareFolder = []struct {
 	{"file-10.txt", 24, 71 * 24 * time.Hour},
 }
 
-// TestListingBrowser loads a folder listing in headless Chromium and checks
-// that it renders with no console error and no request beyond the page,
+// TestListingBrowser loads a folder listing, served with the security
+// preset (whose Content-Security-Policy must let the filter's inline
+// script run), in headless Chromium and checks that it renders with no
+// console error and no request beyond the page,
 // that a click on the Size header sorts by size (a link: a new page), that
 // typing in the filter box hides the rows that do not match, that dark mode
 // follows the system and that a phone's width needs no sideways scrolling.
@@ -72,7 +74,7 @@ func TestListingBrowser(t *testing.T) {
 		}
 		must(t, os.Chtimes(p, now.Add(-e.age), now.Add(-e.age)))
 	}
-	srv := conformance.StartBinary(weftBin(t))(t, conformance.Options{Site: site.Config{Root: root, Listing: true}})
+	srv := conformance.StartBinary(weftBin(t))(t, conformance.Options{Site: site.Config{Root: root, Listing: true, Security: true}})
 	origin := "http://" + srv.Addr
 
 	home := t.TempDir()

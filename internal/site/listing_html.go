@@ -1,6 +1,8 @@
 package site
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"html"
 	"path"
 	"strconv"
@@ -79,15 +81,20 @@ h1 .i{color:var(--mut)}.dir .i{color:var(--dir)}.img .i{color:var(--img)}.av .i{
 <header><div><h1>`
 
 // listingScript reveals the filter box and hides the rows of the page
-// whose names do not hold its text; "/" focuses it.
-const listingScript = `<script>
-(function(){var f=document.getElementById("filter"),c=document.getElementById("count");if(!f)return;
+// whose names do not hold its text; "/" focuses it. The security preset's
+// Content-Security-Policy allows it, and no other inline script, by its
+// hash (see listingScriptHash).
+const listingScript = `(function(){var f=document.getElementById("filter"),c=document.getElementById("count");if(!f)return;
 var rows=[].slice.call(document.querySelectorAll("tbody tr[data-e]")),names=rows.map(function(r){return r.cells[0].textContent.toLowerCase()}),all=c.textContent;
 f.hidden=false;f.addEventListener("input",function(){var q=f.value.trim().toLowerCase(),n=0;
 rows.forEach(function(r,i){var h=q!==""&&names[i].indexOf(q)<0;r.hidden=h;if(!h)n++});c.textContent=q?n+" of "+rows.length+" shown":all});
-document.addEventListener("keydown",function(e){if(e.key==="/"&&document.activeElement!==f){e.preventDefault();f.focus()}})})();
-</script>
-`
+document.addEventListener("keydown",function(e){if(e.key==="/"&&document.activeElement!==f){e.preventDefault();f.focus()}})})();`
+
+// listingScriptHash is the CSP hash source of listingScript.
+var listingScriptHash = func() string {
+	sum := sha256.Sum256([]byte(listingScript))
+	return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+}()
 
 // appendHTML appends the HTML page p of l.
 func (l *dirList) appendHTML(b []byte, p htmlPage) []byte {
@@ -148,7 +155,9 @@ func (l *dirList) appendHTML(b []byte, p htmlPage) []byte {
 		b = append(b, "</nav>\n"...)
 	}
 	b = append(b, "</main>\n</div>\n"...)
+	b = append(b, "<script>"...)
 	b = append(b, listingScript...)
+	b = append(b, "</script>\n"...)
 	return append(b, "</body></html>\n"...)
 }
 

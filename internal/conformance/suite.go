@@ -226,7 +226,10 @@ func (s *suite) directories(t *testing.T) {
 	}
 	t.Run("NoIndexNoListing", func(t *testing.T) {
 		r := one(t, s.addr, get("/empty/"))
-		wantStatus(t, r, 403)
+		wantStatus(t, r, 403) // as nginx with autoindex off
+		if !strings.Contains(r.Body, "--listing") {
+			t.Errorf("the 403 page does not tell of --listing:\n%s", r.Body)
+		}
 	})
 	t.Run("FileWithSlash", func(t *testing.T) {
 		wantStatus(t, one(t, s.addr, get("/hello.txt/")), 404)
@@ -971,22 +974,6 @@ func (s *suite) largeFile(t *testing.T) {
 			t.Fatalf("body of %d bytes for 7,000,000 bytes of parts", len(r.Body))
 		}
 	})
-}
-
-func (s *suite) listing(t *testing.T) {
-	srv := s.start(t, Options{Site: site.Config{Root: s.root, Listing: true}})
-	r := one(t, srv.Addr, get("/empty/"))
-	wantStatus(t, r, 200)
-	r = one(t, srv.Addr, get("/dir/sub/"))
-	wantStatus(t, r, 200)
-	wantHeader(t, r, "Content-Type", "text/html; charset=utf-8")
-	if !strings.Contains(r.Body, `href="file.txt"`) || !strings.Contains(r.Body, `href="../"`) {
-		t.Errorf("listing lacks entries:\n%s", r.Body)
-	}
-	r = one(t, srv.Addr, get("/"))
-	wantStatus(t, r, 200) // index.html still wins
-	r = one(t, srv.Addr, get("/.git/"))
-	wantStatus(t, r, 404)
 }
 
 func (s *suite) dotfiles(t *testing.T) {

@@ -2,6 +2,7 @@ package site
 
 import (
 	"fmt"
+	"html"
 	"strings"
 	"time"
 
@@ -122,4 +123,25 @@ func (s *Site) pageEntry(name string) *entry {
 	a := identity
 	e, _ := s.fileEntry(f, fi, name, name, &a)
 	return e
+}
+
+// statusNoIndex is serveName's answer for a directory without an index
+// when listings are off: 403, as nginx answers with autoindex off, with a
+// page that says how to list it (see noIndex).
+const statusNoIndex = -403
+
+// noIndex plans the 403 for a directory without an index and without
+// listings: the site's page for 403 when it has one (it returns 403 for
+// errorPage to send), else a page that names the missing index and the
+// --listing flag (it returns 0).
+func (s *Site) noIndex(resp *http1.Response) int {
+	if _, ok := s.errorPages[403]; ok {
+		return 403
+	}
+	resp.Status = 403
+	resp.AddHeader("Content-Type", "text/html; charset=utf-8")
+	resp.Body = []byte("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">" +
+		"<title>403 Forbidden</title></head>\n<body><h1>403 Forbidden</h1>\n<p>This folder has no " + html.EscapeString(s.cfg.Index) +
+		" and folder listings are off.</p>\n<p>To list folders, start weft with <code>--listing</code> (<code>listing = true</code> in a config file).</p><hr><p>weft</p></body></html>\n")
+	return 0
 }

@@ -24,7 +24,7 @@ type Config struct {
 	Root      string // directory to serve
 	Index     string // file served for a directory; "index.html" when empty
 	Dotfiles  bool   // serve names beginning with "." (".well-known" always is)
-	Listing   bool   // list directories that have no index file
+	Listing   bool   // list directories that have no index file: HTML, JSON or plain text (see serveListing)
 	MaxRanges int    // most ranges honoured in one request; 16 when zero
 
 	// MIME adds to or overrides the built-in content types: extension
@@ -252,6 +252,9 @@ func (s *Site) serve(req *http1.Request, resp *http1.Response) string {
 		}
 		st = s.serveName(req, resp, s.spa, false, authed)
 	}
+	if st == statusNoIndex {
+		st = s.noIndex(resp)
+	}
 	if st != 0 {
 		s.errorPage(req, resp, st)
 	}
@@ -290,7 +293,7 @@ func (s *Site) serveName(req *http1.Request, resp *http1.Response, name string, 
 			if s.cfg.Listing {
 				return s.serveListing(req, resp, name)
 			}
-			return 403
+			return statusNoIndex
 		}
 		if err != nil {
 			return statusForError(err)

@@ -90,7 +90,8 @@ func TestListingLinksFetch(t *testing.T) {
 	}
 	defer st.Close()
 	addr := listen(t, st)
-	hrefs := regexp.MustCompile(`<a href="([^"]*)">([^<]*)</a>`)
+	// An entry's link: its icon, then its name (a folder's href ends in "/").
+	hrefs := regexp.MustCompile(`<a href="([^"]*)"><svg[^>]*><use[^>]*></svg><span>([^<]*)</span>`)
 	check := func(dir string, want map[string]string) {
 		t.Helper()
 		r := get(t, addr, dir)
@@ -102,6 +103,9 @@ func TestListingLinksFetch(t *testing.T) {
 			href, shown := html.UnescapeString(m[1]), html.UnescapeString(m[2])
 			if href == "../" {
 				continue
+			}
+			if strings.HasSuffix(href, "/") {
+				shown += "/"
 			}
 			listed[shown] = true
 			if strings.ContainsAny(href, "?#\"<> ") {

@@ -87,25 +87,3 @@ func (s *Site) stat(name string) (fs.FileInfo, error) {
 	}
 	return s.root.Stat(name)
 }
-
-// readDir lists the directory name as open would reach it; under
-// SymlinksDeny, without its links.
-func (s *Site) readDir(name string) ([]fs.DirEntry, error) {
-	switch s.cfg.Symlinks {
-	case SymlinksFollow:
-		return os.ReadDir(s.hostPath(name))
-	case SymlinksDeny:
-		if err := s.noLinks(name); err != nil {
-			return nil, err
-		}
-		ents, err := fs.ReadDir(s.root.FS(), name)
-		out := ents[:0]
-		for _, e := range ents {
-			if e.Type()&fs.ModeSymlink == 0 {
-				out = append(out, e)
-			}
-		}
-		return out, err
-	}
-	return fs.ReadDir(s.root.FS(), name)
-}

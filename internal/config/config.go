@@ -100,6 +100,9 @@ type Config struct {
 	HTTP3                    bool
 	RedirectHTTP             string
 
+	QR   bool
+	Open bool
+
 	// Sites are the file's [[site]] tables, the virtual hosts: when there
 	// are any, they are served instead of the top-level site (see Hosts).
 	Sites []Host

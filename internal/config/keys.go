@@ -477,6 +477,14 @@ var Keys = []Key{
 		Help:  "write the server's process id to `FILE`, for weft reload; removed on exit",
 		def:   "",
 		field: func(c *Config) any { return &c.PidFile }},
+	{Name: "qr", Apply: Restart,
+		Help:  "print a QR code of the LAN URL in the terminal at start, for a phone to open",
+		def:   false,
+		field: func(c *Config) any { return &c.QR }},
+	{Name: "open", Apply: Restart,
+		Help:  "open the first URL in the default browser at start (a failure is only a warning)",
+		def:   false,
+		field: func(c *Config) any { return &c.Open }},
 }
 
 // LogFormats are the access log formats log_format accepts.

@@ -52,6 +52,7 @@ type Config struct {
 	Stdout     io.Writer // where the access log and the banner go
 	ErrorLog   *slog.Logger
 	OnListen   func(addr net.Addr) // called once listening; nil prints a banner
+	OnServing  func(urls []string) // called once listening with the URLs to open (see URLs), after the banner
 	FlushEvery time.Duration       // access log flush interval
 
 	PidFile string // the process id is written here while serving ("" for nowhere); not by a prefork worker
@@ -338,10 +339,16 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if worker {
 		process.WorkerReady()
-	} else if cfg.OnListen != nil {
-		cfg.OnListen(ln.Addr())
 	} else {
-		fmt.Fprintf(cfg.Stdout, "weft: serving %s at %s://%s/ (engine %s%s); Ctrl-C stops\n", label, scheme, displayAddr(ln.Addr()), engName, cfg.TLS.protocols())
+		urls := URLs(ln.Addr(), scheme)
+		if cfg.OnListen != nil {
+			cfg.OnListen(ln.Addr())
+		} else {
+			printBanner(cfg.Stdout, label, urls, engName+cfg.TLS.protocols())
+		}
+		if cfg.OnServing != nil {
+			cfg.OnServing(urls)
+		}
 	}
 	err = eng.Serve(ctx, serveLn, ecfg.WithDefaults())
 	if err != nil && !errors.Is(err, net.ErrClosed) {
@@ -472,16 +479,4 @@ func unwrapSyscall(err error) error {
 		return se.Err
 	}
 	return err
-}
-
-// displayAddr turns a wildcard listen address into one a browser can open.
-func displayAddr(a net.Addr) string {
-	ta, ok := a.(*net.TCPAddr)
-	if !ok {
-		return a.String()
-	}
-	if ta.IP.IsUnspecified() {
-		return net.JoinHostPort("localhost", fmt.Sprint(ta.Port))
-	}
-	return ta.String()
 }

@@ -8,13 +8,23 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"runtime/debug"
+	"time"
 )
 
 //go:embed www
 var files embed.FS
 
+// releaseTime stands for the build's time when the build info has none
+// (go test, or a build without version control): the files' modification
+// times must not be the time weft started, or every restart would change
+// their Last-Modified and ETag and empty browsers' caches.
+var releaseTime = time.Date(2026, time.November, 25, 0, 0, 0, 0, time.UTC)
+
 // Extract writes the sample site into a new temporary directory and
-// returns its path and a function that removes it.
+// returns its path and a function that removes it. Every file and folder
+// has the build's time (see ModTime) as its modification time.
 func Extract() (dir string, cleanup func(), err error) {
 	dir, err = os.MkdirTemp("", "weft-sample-")
 	if err != nil {
@@ -26,5 +36,38 @@ func Extract() (dir string, cleanup func(), err error) {
 		cleanup()
 		return "", nil, fmt.Errorf("weft: sample site: %w", err)
 	}
+	mod := ModTime()
+	// Setting a file's times leaves its folder's alone: any order will do.
+	err = fs.WalkDir(sub, ".", func(name string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Chtimes(filepath.Join(dir, filepath.FromSlash(name)), mod, mod)
+	})
+	if err != nil {
+		cleanup()
+		return "", nil, fmt.Errorf("weft: sample site: %w", err)
+	}
 	return dir, cleanup, nil
+}
+
+// ModTime is the modification time the extracted files get: the time of
+// the commit weft was built from (vcs.time in the build info), else
+// releaseTime. It is the same at every start of the same binary.
+func ModTime() time.Time {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		return buildTime(bi.Settings)
+	}
+	return releaseTime
+}
+
+func buildTime(settings []debug.BuildSetting) time.Time {
+	for _, s := range settings {
+		if s.Key == "vcs.time" {
+			if t, err := time.Parse(time.RFC3339, s.Value); err == nil {
+				return t
+			}
+		}
+	}
+	return releaseTime
 }

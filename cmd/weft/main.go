@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/weft-server/weft/internal/config"
 	"github.com/weft-server/weft/internal/server"
@@ -26,6 +27,8 @@ const usage = `weft — a static web server
 
 Usage:
   weft serve [flags] [DIR]   serve DIR (the built-in sample site when omitted)
+  weft [flags] [DIR]         the same, when DIR is a folder (./DIR for a folder
+                             named like a command)
   weft bench [flags] [DIR]   measure every engine side by side on this machine
   weft precompress [flags] DIR
                              write DIR's .br, .zst and .gz sidecars at deploy time
@@ -77,12 +80,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "help", "--help", "-help", "-h":
 		fmt.Fprint(stdout, usage)
 	default:
-		if strings.HasPrefix(cmd, "-") {
-			// Flags without a command mean serve.
+		if strings.HasPrefix(cmd, "-") || isDir(cmd) {
+			// Flags without a command, or a folder, mean serve.
 			err = serve(args, stdout, stderr)
 			break
 		}
-		fmt.Fprintf(stderr, "weft: unknown command %q\n\n%s", cmd, usage)
+		fmt.Fprintf(stderr, "weft: unknown command %q, and no folder of that name\nRun \"weft help\" for the commands; \"weft DIR\" serves a folder.\n", cmd)
 		return 2
 	}
 	switch {
@@ -95,6 +98,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stderr, err)
 	return 1
+}
+
+// isDir reports whether name is an existing folder (or a link to one).
+func isDir(name string) bool {
+	fi, err := os.Stat(name)
+	return err == nil && fi.IsDir()
 }
 
 func versionString() string {
@@ -123,10 +132,59 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	// weft started with.
 	opts = opts.Pin(cfg)
 	scfg.Reload = func() (*config.Config, error) { return config.Load(opts) }
+	scfg.OnServing = func(urls []string) {
+		if cfg.QR {
+			printQR(stdout, urls)
+		}
+		if cfg.Open {
+			openBrowser(urls[0], stderr)
+		}
+	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := stopOnSignals(stderr, scfg.Limits.WithDefaults().ShutdownTimeout)
 	defer stop()
 	return server.Run(ctx, scfg)
+}
+
+// stopOnSignals returns a context that ends at the first SIGINT or
+// SIGTERM, when the server starts its graceful shutdown; after a SIGINT
+// (Ctrl-C) it says what it waits for. A second signal exits at once, with
+// the shell's status for it (130 for SIGINT). stop releases the signals.
+func stopOnSignals(stderr io.Writer, grace time.Duration) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		var sig os.Signal
+		select {
+		case sig = <-sigs:
+		case <-done:
+			return
+		}
+		cancel()
+		if sig == os.Interrupt && !server.IsWorker() {
+			fmt.Fprintf(stderr, "weft: stopping: finishing open connections (up to %v); Ctrl-C again to stop now\n", grace)
+		}
+		select {
+		case sig = <-sigs:
+		case <-done:
+			return
+		}
+		code := 128 + int(syscall.SIGTERM)
+		if sig == os.Interrupt {
+			code = 128 + int(syscall.SIGINT)
+		}
+		if !server.IsWorker() {
+			fmt.Fprintf(stderr, "weft: stopped at once (%v)\n", sig)
+		}
+		os.Exit(code)
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel()
+	}
 }
 
 const serveHelp = `Usage: weft serve [flags] [DIR]

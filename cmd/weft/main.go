@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -141,16 +142,36 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
-	ctx, stop := stopOnSignals(stderr, scfg.Limits.WithDefaults().ShutdownTimeout)
+	// The count covers every connection only when one in-process engine
+	// serves them all: not the prefork workers', nor HTTP/2's.
+	var open atomic.Int64
+	scfg.OpenConns = &open
+	grace := scfg.Limits.WithDefaults().ShutdownTimeout
+	waitsFor := func() string {
+		if cfg.Engine == "process" || cfg.TLS() {
+			return fmt.Sprintf("finishing open connections (up to %v)", grace)
+		}
+		switch n := open.Load(); n {
+		case 0:
+			return "closing"
+		case 1:
+			return fmt.Sprintf("finishing 1 connection (up to %v)", grace)
+		default:
+			return fmt.Sprintf("finishing %d connections (up to %v)", n, grace)
+		}
+	}
+	ctx, stop := stopOnSignals(stderr, waitsFor)
 	defer stop()
 	return server.Run(ctx, scfg)
 }
 
 // stopOnSignals returns a context that ends at the first SIGINT or
-// SIGTERM, when the server starts its graceful shutdown; after a SIGINT
-// (Ctrl-C) it says what it waits for. A second signal exits at once, with
-// the shell's status for it (130 for SIGINT). stop releases the signals.
-func stopOnSignals(stderr io.Writer, grace time.Duration) (ctx context.Context, stop func()) {
+// SIGTERM, when the server starts its graceful shutdown. After a SIGINT
+// (Ctrl-C) it says what the shutdown waits for, as waitsFor tells it a
+// moment later, once idle connections have closed. A second signal exits
+// at once, with the shell's status for it (130 for SIGINT). stop releases
+// the signals.
+func stopOnSignals(stderr io.Writer, waitsFor func() string) (ctx context.Context, stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
@@ -163,28 +184,48 @@ func stopOnSignals(stderr io.Writer, grace time.Duration) (ctx context.Context, 
 			return
 		}
 		cancel()
-		if sig == os.Interrupt && !server.IsWorker() {
-			fmt.Fprintf(stderr, "weft: stopping: finishing open connections (up to %v); Ctrl-C again to stop now\n", grace)
+		worker := server.IsWorker()
+		settled := time.After(settle)
+		if sig != os.Interrupt || worker {
+			settled = nil // nothing to say
 		}
-		select {
-		case sig = <-sigs:
-		case <-done:
-			return
+		for {
+			select {
+			case sig = <-sigs:
+				// A prefork worker is stopped by its supervisor's
+				// SIGTERM, after the terminal's SIGINT: only a second
+				// Ctrl-C is a second signal for it.
+				if !worker || sig == os.Interrupt {
+					exitAt(stderr, sig, worker)
+				}
+			case <-settled:
+				fmt.Fprintf(stderr, "weft: stopping: %s; Ctrl-C again to stop now\n", waitsFor())
+			case <-done:
+				return
+			}
 		}
-		code := 128 + int(syscall.SIGTERM)
-		if sig == os.Interrupt {
-			code = 128 + int(syscall.SIGINT)
-		}
-		if !server.IsWorker() {
-			fmt.Fprintf(stderr, "weft: stopped at once (%v)\n", sig)
-		}
-		os.Exit(code)
 	}()
 	return ctx, func() {
 		signal.Stop(sigs)
 		close(done)
 		cancel()
 	}
+}
+
+// settle is how long after a shutdown starts its connections are counted:
+// idle ones close at once, what is left is busy.
+const settle = 100 * time.Millisecond
+
+// exitAt ends weft at once for a second stop signal.
+func exitAt(stderr io.Writer, sig os.Signal, worker bool) {
+	code := 128 + int(syscall.SIGTERM)
+	if sig == os.Interrupt {
+		code = 128 + int(syscall.SIGINT)
+	}
+	if !worker {
+		fmt.Fprintf(stderr, "weft: stopped at once (%v)\n", sig)
+	}
+	os.Exit(code)
 }
 
 const serveHelp = `Usage: weft serve [flags] [DIR]

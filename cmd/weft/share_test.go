@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -370,5 +371,81 @@ func TestQRFlag(t *testing.T) {
 	writeQR(&want, lan)
 	if code != want.String() {
 		t.Errorf("printed\n%s\nwant the code of %s\n%s", code, lan, want.String())
+	}
+}
+
+// TestCtrlC: with a download in flight and an idle kept-alive connection,
+// a first Ctrl-C (SIGINT to weft's process group, as a terminal sends it)
+// starts the graceful shutdown and says what it waits for, the download
+// alone, once; weft keeps waiting; a second Ctrl-C exits at once with 130.
+// The prefork supervisor cannot count its workers' connections and says
+// so generally.
+func TestCtrlC(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("signals")
+	}
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(dir, "big.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(1 << 30); err != nil { // sparse
+		t.Fatal(err)
+	}
+	f.Close()
+	for _, tc := range []struct{ engine, want string }{
+		{"epoll", "weft: stopping: finishing 1 connection (up to 1m0s); Ctrl-C again to stop now\n"},
+		{"goroutine", "weft: stopping: finishing 1 connection (up to 1m0s); Ctrl-C again to stop now\n"},
+		{"process", "weft: stopping: finishing open connections (up to 1m0s); Ctrl-C again to stop now\n"},
+	} {
+		t.Run(tc.engine, func(t *testing.T) {
+			p := startWeft(t, nil, "serve", dir, "--addr", "127.0.0.1:0", "--engine", tc.engine, "--workers", "2", "--shutdown-timeout", "60s")
+			idle, err := net.Dial("tcp", p.addr(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer idle.Close()
+			io.WriteString(idle, "GET /big.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=0-9\r\n\r\n")
+			if _, err := bufio.NewReader(idle).ReadString('\n'); err != nil {
+				t.Fatal(err)
+			}
+			// Idle long enough for the shutdown to close it at once (see
+			// h1conn.DrainQuiet): it is not what the shutdown waits for.
+			time.Sleep(1200 * time.Millisecond)
+			dl, err := net.Dial("tcp", p.addr(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer dl.Close()
+			io.WriteString(dl, "GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+			if _, err := io.ReadFull(dl, make([]byte, 64<<10)); err != nil {
+				t.Fatal(err)
+			}
+			// The download now stalls: the client reads no more.
+
+			syscall.Kill(-p.cmd.Process.Pid, syscall.SIGINT)
+			waitLog(t, p.stderr, "weft: stopping:", 1)
+			time.Sleep(500 * time.Millisecond)
+			if got := p.stderr.String(); strings.Count(got, "weft: stopping:") != 1 || !strings.Contains(got, tc.want) {
+				t.Errorf("stderr %q; want once %q", got, tc.want)
+			}
+			select {
+			case <-p.exited:
+				t.Fatalf("exited while the download was in flight; stderr %s", p.stderr.String())
+			default:
+			}
+
+			start := time.Now()
+			syscall.Kill(-p.cmd.Process.Pid, syscall.SIGINT)
+			select {
+			case <-p.exited:
+			case <-time.After(5 * time.Second):
+				t.Fatalf("still running 5s after the second Ctrl-C; stderr %s", p.stderr.String())
+			}
+			if code := p.cmd.ProcessState.ExitCode(); code != 130 {
+				t.Errorf("exit status %d after the second Ctrl-C, want 130; stderr %s", code, p.stderr.String())
+			}
+			t.Logf("exited %v after the second Ctrl-C", time.Since(start).Round(time.Millisecond))
+		})
 	}
 }

@@ -53,6 +53,7 @@ type Config struct {
 	ErrorLog   *slog.Logger
 	OnListen   func(addr net.Addr) // called once listening; nil prints a banner
 	OnServing  func(urls []string) // called once listening with the URLs to open (see URLs), after the banner
+	OpenConns  *atomic.Int64       // when set, counts the open HTTP/1 connections of an in-process engine (not HTTP/2's, nor prefork workers')
 	FlushEvery time.Duration       // access log flush interval
 
 	PidFile string // the process id is written here while serving ("" for nowhere); not by a prefork worker
@@ -220,6 +221,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}()
 	ecfg.Handler = sw
 	ecfg.ErrorLog = cfg.ErrorLog
+	ecfg.Open = cfg.OpenConns
 	if l := cfg.Loaded; l != nil && len(l.Ignored) > 0 && !worker {
 		cfg.ErrorLog.Warn("ignoring WEFT_* environment variables that name no setting", "names", strings.Join(l.Ignored, " "))
 	}

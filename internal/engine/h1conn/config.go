@@ -3,6 +3,7 @@ package h1conn
 import (
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/weft-server/weft/internal/http1"
@@ -29,6 +30,11 @@ type Config struct {
 
 	Log      RecordSink   // nil for none
 	ErrorLog *slog.Logger // nil for slog.Default()
+
+	// Open, when set, counts the open connections: New adds one, and
+	// the connection's release takes it away. The server reads it to say
+	// what a graceful shutdown waits for.
+	Open *atomic.Int64
 }
 
 // Defaults for the zero fields of Config.

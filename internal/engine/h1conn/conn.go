@@ -121,6 +121,9 @@ var (
 // New returns the state of a connection from remote, opened at now.
 func New(cfg *Config, remote netip.AddrPort, now time.Time) *Conn {
 	n := now.UnixNano()
+	if cfg.Open != nil {
+		cfg.Open.Add(1)
+	}
 	return &Conn{cfg: cfg, remote: remote, lastActive: n, opened: n, progress: n, sendq: -1}
 }
 
@@ -163,6 +166,9 @@ func (c *Conn) toEnd(e ending, t int64) {
 		c.phase = phaseIdle
 	case endClosed:
 		c.phase = phaseIdle
+		if c.cfg.Open != nil {
+			c.cfg.Open.Add(-1) // once: the ending only advances
+		}
 	}
 }
 

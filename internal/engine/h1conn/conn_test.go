@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -147,5 +148,39 @@ func TestAbandonClosesTheAnswer(t *testing.T) {
 	c.Abandon()
 	if closed != 1 {
 		t.Fatalf("the answer's closer closed %d times, want 1", closed)
+	}
+}
+
+// Config.Open counts open connections: one per New, one less at the
+// release, once however often it is released, and an offloaded request's
+// connection stays counted until its handler is done with it (Abandon).
+func TestOpenCount(t *testing.T) {
+	var closed int
+	var open atomic.Int64
+	cfg := h1conn.Config{Handler: closerHandler{&closed}, Open: &open}.WithDefaults()
+	now := time.Now()
+	a := h1conn.New(cfg, netip.MustParseAddrPort("192.0.2.1:1"), now)
+	b := h1conn.New(cfg, netip.MustParseAddrPort("192.0.2.1:2"), now)
+	if n := open.Load(); n != 2 {
+		t.Fatalf("%d open after two New, want 2", n)
+	}
+	a.Release()
+	a.Release()
+	if n := open.Load(); n != 1 {
+		t.Fatalf("%d open after one released twice, want 1", n)
+	}
+	b.SetAsync(true)
+	feedConn(b, "GET /a HTTP/1.1\r\nHost: t\r\n\r\n", now)
+	if !b.Offloaded() {
+		t.Fatal("not offloaded")
+	}
+	b.Release() // the engine gives up; the handler still runs
+	if n := open.Load(); n != 1 {
+		t.Fatalf("%d open while the handler runs, want 1", n)
+	}
+	b.ServeOffloaded()
+	b.Abandon()
+	if n := open.Load(); n != 0 {
+		t.Fatalf("%d open at the end, want 0", n)
 	}
 }

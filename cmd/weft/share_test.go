@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -447,5 +448,33 @@ func TestCtrlC(t *testing.T) {
 			}
 			t.Logf("exited %v after the second Ctrl-C", time.Since(start).Round(time.Millisecond))
 		})
+	}
+}
+
+// TestSampleValidatorsSurviveRestarts: the built-in sample site's
+// Last-Modified and ETag are the build's, the same at two starts a second
+// apart, so browsers keep their cached copies across restarts.
+func TestSampleValidatorsSurviveRestarts(t *testing.T) {
+	validators := func() (etag, lastMod string) {
+		p := startWeft(t, nil, "serve", "--addr", "127.0.0.1:0")
+		raw := ask(t, p.addr(t), "GET / HTTP/1.1", "Host: t", "Connection: close")
+		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+		<-p.exited
+		if statusOf(raw) != "200" {
+			t.Fatalf("GET /: %.100q", raw)
+		}
+		return header(raw, "ETag"), header(raw, "Last-Modified")
+	}
+	started := time.Now()
+	etag1, mod1 := validators()
+	time.Sleep(1100 * time.Millisecond) // Last-Modified has seconds
+	etag2, mod2 := validators()
+	if etag1 == "" || mod1 == "" || etag1 != etag2 || mod1 != mod2 {
+		t.Errorf("first start: ETag %s, Last-Modified %s; second: %s, %s", etag1, mod1, etag2, mod2)
+	}
+	// The build's time (a commit's, or a release date) came before the
+	// start's second, which extracting the files would have given them.
+	if m, err := http.ParseTime(mod1); err != nil || !m.Before(started.Truncate(time.Second)) {
+		t.Errorf("Last-Modified %q is not before the start (%v)", mod1, err)
 	}
 }

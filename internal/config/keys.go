@@ -137,7 +137,7 @@ var Keys = []Key{
 		def:   false,
 		field: func(c *Config) any { return &c.Dotfiles }},
 	{Name: "listing", Apply: Live, PerSite: true,
-		Help:  "list the contents of folders that have no index file",
+		Help:  "list the contents of folders that have no index file (HTML, or JSON and plain text by Accept; see \"Share a folder\")",
 		def:   false,
 		field: func(c *Config) any { return &c.Listing }},
 	{Name: "index", Apply: Live, PerSite: true,

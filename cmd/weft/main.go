@@ -86,7 +86,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 			err = serve(args, stdout, stderr)
 			break
 		}
-		fmt.Fprintf(stderr, "weft: unknown command %q, and no folder of that name\nRun \"weft help\" for the commands; \"weft DIR\" serves a folder.\n", cmd)
+		if _, err := os.Stat(cmd); err == nil {
+			fmt.Fprintf(stderr, "weft: %s is a file, not a folder to serve\nRun \"weft help\" for the commands; \"weft DIR\" serves a folder.\n", cmd)
+		} else {
+			fmt.Fprintf(stderr, "weft: unknown command %q, and no folder of that name\nRun \"weft help\" for the commands; \"weft DIR\" serves a folder.\n", cmd)
+		}
 		return 2
 	}
 	switch {

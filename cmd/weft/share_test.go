@@ -161,4 +161,3 @@ func TestOpener(t *testing.T) {
 		}
 	}
 }
-

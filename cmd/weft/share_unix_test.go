@@ -154,6 +154,9 @@ func TestServeShorthand(t *testing.T) {
 		if code := run([]string{filepath.Join(dir, "hello.txt")}, &stdout, &stderr); code != 2 {
 			t.Errorf("exit %d, want 2", code)
 		}
+		if !strings.Contains(stderr.String(), "hello.txt is a file, not a folder to serve") {
+			t.Errorf("stderr %q", stderr.String())
+		}
 	})
 }
 

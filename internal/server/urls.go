@@ -12,7 +12,8 @@ import (
 // URLs lists the URLs a browser can open to reach a server listening on
 // addr with scheme ("http" or "https"). For a specific address it is that
 // address. For a wildcard one (0.0.0.0 or [::]) it is localhost first,
-// then the IPv4 addresses of the interfaces that are up (the LAN's), then,
+// then the IPv4 addresses of the interfaces that are up and running (the
+// LAN's), then,
 // when addr is [::], their global IPv6 ones; link-local addresses only
 // when there is nothing else. Loopback-only interfaces give localhost
 // alone.
@@ -37,7 +38,10 @@ func localInterfaces() []iface {
 	}
 	out := make([]iface, 0, len(nis))
 	for _, ni := range nis {
-		f := iface{name: ni.Name, up: ni.Flags&net.FlagUp != 0, loop: ni.Flags&net.FlagLoopback != 0}
+		// Up and running: a bridge with nothing plugged in (docker0
+		// without containers) is up but not running.
+		up := ni.Flags&net.FlagUp != 0 && ni.Flags&net.FlagRunning != 0
+		f := iface{name: ni.Name, up: up, loop: ni.Flags&net.FlagLoopback != 0}
 		addrs, _ := ni.Addrs()
 		for _, a := range addrs {
 			if n, ok := a.(*net.IPNet); ok {

@@ -193,13 +193,19 @@ func stopOnSignals(stderr io.Writer, waitsFor func() string) (ctx context.Contex
 		if sig != os.Interrupt || worker {
 			settled = nil // nothing to say
 		}
+		// A prefork worker is stopped by its supervisor's SIGTERM as well
+		// as by the terminal's SIGINT: only a second Ctrl-C stops it now.
+		interrupts := 0
+		if sig == os.Interrupt {
+			interrupts++
+		}
 		for {
 			select {
 			case sig = <-sigs:
-				// A prefork worker is stopped by its supervisor's
-				// SIGTERM, after the terminal's SIGINT: only a second
-				// Ctrl-C is a second signal for it.
-				if !worker || sig == os.Interrupt {
+				if sig == os.Interrupt {
+					interrupts++
+				}
+				if !worker || interrupts > 1 {
 					exitAt(stderr, sig, worker)
 				}
 			case <-settled:

@@ -65,8 +65,10 @@ func urlsFor(addr net.Addr, scheme string, interfaces func() []iface) []string {
 	if !ta.IP.IsUnspecified() {
 		return []string{mk(ta.IP.String())}
 	}
-	// 0.0.0.0 takes IPv4 only; [::] takes both (unless the system sets
-	// IPV6_V6ONLY by default, rare enough to ignore here).
+	// An IPv4 wildcard takes IPv4 only; [::] takes both (unless the
+	// system sets IPV6_V6ONLY by default, rare enough to ignore here). Go
+	// listens on --addr 0.0.0.0:PORT with a dual-stack socket, which
+	// reports [::].
 	v6 := ta.IP.To4() == nil
 	var v4s, v6s, linkLocal []string
 	seen := map[netip.Addr]bool{}

@@ -123,7 +123,7 @@ func (s *Site) listDir(name string, all bool) (*dirList, error) {
 // type bits); otherwise it is read here, with its size and time. n may be
 // a view of scanDir's buffer: it is copied to be kept.
 func (s *Site) addEntry(l *dirList, dirName, n string, mode fs.FileMode, typed bool) (sidecar bool) {
-	if strings.HasPrefix(n, ".") && !s.cfg.Dotfiles && n != ".well-known" || !fetchable(n) {
+	if strings.HasPrefix(n, ".") && (!s.cfg.Dotfiles || strings.HasPrefix(n, uploadTempPrefix)) && n != ".well-known" || !fetchable(n) {
 		return false
 	}
 	var r listRow

@@ -115,6 +115,16 @@ func (s *Site) uploadName(name string) (string, bool) {
 	return "", false
 }
 
+// uploadsInto reports whether the folder name (beneath the root) takes
+// uploads: its listing then shows the upload form.
+func (s *Site) uploadsInto(name string) bool {
+	if s.up == nil {
+		return false
+	}
+	_, ok := s.uploadName(name)
+	return ok
+}
+
 // serveUpload answers a PUT or a POST (uploads on) and returns the path
 // the rules matched.
 func (s *Site) serveUpload(req *http1.Request, resp *http1.Response) string {

@@ -387,7 +387,7 @@ func (c *Conn) serve(now time.Time) {
 		c.finish(now)
 		return
 	case bh != nil:
-		c.serveBody(now, bh, limit)
+		c.serveBody(bh, limit)
 		return
 	case req.HasBody() && len(req.Expect) > 0:
 		// The client waits for 100-continue before sending the body
@@ -437,7 +437,7 @@ func (c *Conn) bodyLimit(req *http1.Request) (int64, http1.BodyHandler) {
 // the body from the stream as it asks (see bodyReader). A body left
 // unread, cut, malformed or over the limit closes the connection after
 // the answer; so does input read past a chunked body.
-func (c *Conn) serveBody(now time.Time, bh http1.BodyHandler, limit int64) {
+func (c *Conn) serveBody(bh http1.BodyHandler, limit int64) {
 	st := c.st
 	req := &st.req
 	if req.Chunked {
@@ -449,7 +449,7 @@ func (c *Conn) serveBody(now time.Time, bh http1.BodyHandler, limit int64) {
 	req.Body = br
 	bh.ServeHTTP1(req, &st.resp)
 	req.Body = nil
-	now = time.Now()
+	now := time.Now()
 	if br.err != nil || c.body.active() || br.br < br.bw {
 		st.keep, c.unread = false, true
 		if br.err != nil && !errors.Is(br.err, http1.ErrBodyTooLarge) {

@@ -164,6 +164,13 @@ func (s *suite) uploads(t *testing.T) {
 		wantStatus(t, one(t, addr, get("/sub/complete.bin")), 200)
 	})
 
+	t.Run("Empty", func(t *testing.T) {
+		wantStatus(t, one(t, addr, put("/sub/empty.txt", "")), 201)
+		if file("sub/empty.txt") != "" {
+			t.Fatal("the empty upload is not empty")
+		}
+	})
+
 	t.Run("KeepAlive", func(t *testing.T) {
 		// The connection serves the next request after a whole upload.
 		resps, _ := exchange(t, addr, put("/sub/ka.txt", "keep\n")+get("/sub/ka.txt", "Connection: close"))
@@ -294,7 +301,8 @@ func (s *suite) uploads(t *testing.T) {
 		}
 		// An existing name, a hostile one: nothing of the form is written.
 		before := snapshot(t, parent)
-		for _, names := range [][2]string{{"fresh.txt", "two.txt"}, {"fresh.txt", "../escape.txt"}, {"fresh.txt", ".hidden"}} {
+		for _, names := range [][2]string{{"fresh.txt", "two.txt"}, {"fresh.txt", "../escape.txt"}, {"fresh.txt", ".hidden"},
+			{"fresh.txt", "a/b.txt"}, {"fresh.txt", `back\slash.txt`}, {"fresh.txt", ".."}, {"fresh.txt", "tab\t.txt"}} {
 			body, ctype = form(t, map[string]string{names[0]: "x\n", names[1]: "y\n"})
 			r = one(t, addr, req("POST", "/inbox/", "Content-Type: "+ctype, fmt.Sprintf("Content-Length: %d", len(body)))+body)
 			if r.Status != 409 && r.Status != 400 {

@@ -144,6 +144,8 @@ func (s *Site) serveUpload(req *http1.Request, resp *http1.Response) string {
 		st = 403
 	case req.ContentLength > s.cfg.Upload.MaxBytes:
 		st = 413
+	case req.Body == nil && req.HasBody():
+		st = 501 // an engine that drops bodies (an event loop): see BodyLimit
 	case req.Method == http1.MethodPut && (trailing || rel == "."):
 		st = 405 // a folder: POST a form to it instead
 	case req.Method == http1.MethodPut:
@@ -235,7 +237,7 @@ func (s *Site) post(req *http1.Request, resp *http1.Response, name, rel string) 
 		if !ok {
 			continue // a form field, or a file input left empty
 		}
-		if !s.validName(base) {
+		if !s.validName(base) || len(files) == maxFormFiles {
 			return 400
 		}
 		target := path.Join(rel, base)
@@ -286,6 +288,10 @@ func (s *Site) post(req *http1.Request, resp *http1.Response, name, rel string) 
 	return 0
 }
 
+// maxFormFiles bounds the files of one form POST (a temporary file each
+// until the last has arrived).
+const maxFormFiles = 1000
+
 // partName is the file name a form part carries, taken as sent (not
 // reduced to its last element, as multipart.Part.FileName does, so that a
 // hostile name is refused rather than rewritten); false for a part that
@@ -300,17 +306,14 @@ func partName(p *multipart.Part) (string, bool) {
 }
 
 // validName reports whether base may name an uploaded file in a folder:
-// one path segment, as resolve would accept it decoded.
+// one path segment (no "/") that resolve accepts as a request path would
+// be, in UTF-8, not an upload's temporary name.
 func (s *Site) validName(base string) bool {
-	if base == "" || base == "." || base == ".." || !utf8.ValidString(base) || len(base) > 255 {
+	if base == "" || !utf8.ValidString(base) || len(base) > 255 || strings.HasPrefix(base, uploadTempPrefix) || strings.IndexByte(base, '/') >= 0 {
 		return false
 	}
-	for i := 0; i < len(base); i++ {
-		if c := base[i]; c < ' ' || c == 0x7f || c == '\\' || c == '/' {
-			return false
-		}
-	}
-	return !strings.HasPrefix(base, uploadTempPrefix) && (s.cfg.Dotfiles || base[0] != '.')
+	name, dir, err := resolve([]byte("/"+escapeName(base)), s.cfg.Dotfiles)
+	return err == nil && !dir && name == base
 }
 
 // wantsJSON reports whether the request's Accept prefers JSON to HTML.
@@ -329,7 +332,7 @@ type received struct {
 // the temporary file is removed.
 func (s *Site) receive(dir string, body io.Reader) (received, error) {
 	if body == nil {
-		return received{}, errNoBody
+		body = eof{} // an empty body (Content-Length: 0)
 	}
 	f, name, err := s.createTemp(dir)
 	if err != nil {
@@ -391,7 +394,10 @@ func (s *Site) commit(t received, rel string) error {
 	return err
 }
 
-var errNoBody = errors.New("weft: upload without a body")
+// eof is an empty body.
+type eof struct{}
+
+func (eof) Read([]byte) (int, error) { return 0, io.EOF }
 
 // uploadStatus maps an upload's failure to its status; its text is never
 // sent.

@@ -324,11 +324,19 @@ func (s *suite) uploads(t *testing.T) {
 		_, root := uploadTree(t)
 		srv := s.start(t, Options{Site: site.Config{Root: root,
 			Upload: site.UploadConfig{On: true, Overwrite: true, MaxBytes: uploadMax}}})
+		for range 2 { // cached now
+			if r := one(t, srv.Addr, get("/old.txt")); r.Body != "old\n" {
+				t.Fatalf("before: %q", r.Body)
+			}
+		}
 		wantStatus(t, one(t, srv.Addr, put("/old.txt", "new\n")), 204)
 		if b, _ := os.ReadFile(filepath.Join(root, "old.txt")); string(b) != "new\n" {
 			t.Fatalf("old.txt holds %q", b)
 		}
-		wantStatus(t, one(t, srv.Addr, get("/old.txt")), 200)
+		// The cache forgets the old content at once.
+		if r := one(t, srv.Addr, get("/old.txt")); r.Status != 200 || r.Body != "new\n" {
+			t.Fatalf("after: %d %q", r.Status, r.Body)
+		}
 		wantStatus(t, one(t, srv.Addr, put("/sub", "a folder\n")), 409)
 	})
 

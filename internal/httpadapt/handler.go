@@ -342,6 +342,15 @@ func (a *altSvc) ServeHTTP1(req *http1.Request, resp *http1.Response) {
 	}
 }
 
+// BodyLimit implements http1.BodyHandler: h's limit, or 0 (the body is
+// the connection's to drop) when h takes no bodies.
+func (a *altSvc) BodyLimit(req *http1.Request) int64 {
+	if bh, ok := a.h.(http1.BodyHandler); ok {
+		return bh.BodyLimit(req)
+	}
+	return 0
+}
+
 type altSvcMemory struct {
 	*altSvc
 	mh http1.MemoryHandler

@@ -26,8 +26,9 @@ import (
 	"github.com/weft-server/weft/internal/site"
 )
 
-// TestUploadsOverHTTP2And3 uploads over HTTP/2 and HTTP/3, where
-// net/http and quic-go hold the body: it reaches the site whole (past
+// TestUploadsOverHTTP2And3 uploads over HTTP/2 and HTTP/3 (and HTTP/1.1
+// over TLS, served by net/http too), where net/http and quic-go hold the
+// body: it reaches the site whole (past
 // the 64 KiB that bodies not taken by the site are read up to), and a
 // body too large or cut leaves nothing behind.
 func TestUploadsOverHTTP2And3(t *testing.T) {
@@ -47,14 +48,16 @@ func TestUploadsOverHTTP2And3(t *testing.T) {
 	tconf := &tls.Config{RootCAs: certs.Pool, ServerName: "localhost"}
 	h2 := &http.Transport{TLSClientConfig: tconf.Clone(), Protocols: new(http.Protocols)}
 	h2.Protocols.SetHTTP2(true)
+	h1 := &http.Transport{TLSClientConfig: tconf.Clone(), Protocols: new(http.Protocols)}
+	h1.Protocols.SetHTTP1(true)
 	h3 := &http3.Transport{TLSClientConfig: tconf.Clone()}
-	t.Cleanup(func() { h2.CloseIdleConnections(); h3.Close() })
+	t.Cleanup(func() { h1.CloseIdleConnections(); h2.CloseIdleConnections(); h3.Close() })
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	for _, p := range []struct {
 		name  string
 		proto int
 		rt    http.RoundTripper
-	}{{"HTTP2", 2, h2}, {"HTTP3", 3, h3}} {
+	}{{"HTTP1TLS", 1, h1}, {"HTTP2", 2, h2}, {"HTTP3", 3, h3}} {
 		client := &http.Client{Transport: p.rt, CheckRedirect: noRedirect, Timeout: 20 * time.Second}
 		base := "https://" + w.addr
 		do := func(t *testing.T, method, path string, body io.Reader, fields ...string) *http.Response {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -194,9 +195,8 @@ func (r *running) reload() {
 		log.Error("reload: still serving the old configuration", "err", err)
 		return
 	}
-	if uploadsOn(&scfg, hosts) && !takesBodies(r.engName) {
-		_, err := uploadEngine(r.engName)
-		log.Error("reload: still serving the old configuration", "err", err)
+	if uploadsOn(&scfg, hosts) && !takesBodies(r.engName) && r.engName != "process" {
+		log.Error("reload: still serving the old configuration", "err", fmt.Errorf("weft: engine %s cannot take uploads: an event loop reads and drops request bodies; restart with --engine goroutine, thread, serial or auto", r.engName))
 		return
 	}
 	st, err := open(scfg, hosts, r.roots)
@@ -235,7 +235,7 @@ func (r *running) checkForWorkers() bool {
 		return false
 	}
 	if uploadsOn(&scfg, c.Hosts()) {
-		if _, err := uploadEngine(c.WorkerEngine); err != nil {
+		if _, err := uploadEngine("worker-engine", c.WorkerEngine); err != nil {
 			log.Error("reload: keeping the old workers", "err", err)
 			return false
 		}

@@ -157,11 +157,11 @@ func Run(ctx context.Context, cfg Config) error {
 	uploads := uploadsOn(&cfg.Site, cfg.Hosts)
 	if uploads {
 		var err error
-		if engName, err = uploadEngine(engName); err != nil {
+		if engName, err = uploadEngine("engine", engName); err != nil {
 			return err
 		}
 		if engName == "process" {
-			if cfg.WorkerEngine, err = uploadEngine(cfg.WorkerEngine); err != nil {
+			if cfg.WorkerEngine, err = uploadEngine("worker-engine", cfg.WorkerEngine); err != nil {
 				return err
 			}
 		}

@@ -36,13 +36,14 @@ func takesBodies(name string) bool {
 }
 
 // uploadEngine is the engine to run for name ("" or "auto" for the
-// fastest) when uploads are on, or an error for one that cannot take them.
-func uploadEngine(name string) (string, error) {
+// fastest), set by the flag named flag, when uploads are on, or an error
+// for one that cannot take them.
+func uploadEngine(flag, name string) (string, error) {
 	switch {
 	case name == "" || name == "auto":
 		return "goroutine", nil
-	case name == "process" || takesBodies(name):
+	case (name == "process" && flag == "engine") || takesBodies(name):
 		return name, nil
 	}
-	return "", fmt.Errorf("weft: engine %s cannot take uploads: an event loop reads and drops request bodies; use --engine goroutine, thread, serial or auto", name)
+	return "", fmt.Errorf("weft: --%s %s cannot take uploads: an event loop reads and drops request bodies; use --%s goroutine, thread, serial or auto", flag, name, flag)
 }

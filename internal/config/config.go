@@ -36,9 +36,16 @@ type Config struct {
 	WorkerEngine string
 
 	Dotfiles bool
-	Listing  bool
-	Index    string
-	MIME     map[string]string
+
+	Upload               bool
+	UploadDir            string
+	UploadOverwrite      bool
+	UploadMaxBytes       int64
+	UploadAllowAnonymous bool
+
+	Listing bool
+	Index   string
+	MIME    map[string]string
 
 	LogFormat   string
 	AccessLog   string
@@ -225,6 +232,10 @@ func (c *Config) Site() site.Config {
 		Symlinks:           c.Symlinks,
 		TrustedProxies:     clone(&c.TrustedProxies).([]netip.Prefix),
 		TrustedProxyHeader: c.TrustedProxyHeader,
+		Upload: site.UploadConfig{
+			On: c.Upload, Dir: c.UploadDir, Overwrite: c.UploadOverwrite,
+			MaxBytes: c.UploadMaxBytes, AllowAnonymous: c.UploadAllowAnonymous,
+		},
 	}
 	if c.AuthFailures == 0 {
 		sc.AuthFailures = -1 // no limit

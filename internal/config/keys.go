@@ -136,6 +136,37 @@ var Keys = []Key{
 		Help:  "serve files and folders whose names begin with a dot",
 		def:   false,
 		field: func(c *Config) any { return &c.Dotfiles }},
+	{Name: "upload", Apply: Live, PerSite: true,
+		Help:  "accept uploads: PUT of a file's URL, and the listing page's form (a multipart POST to a folder)",
+		def:   false,
+		field: func(c *Config) any { return &c.Upload }},
+	{Name: "upload_dir", Apply: Live, PerSite: true,
+		Help:  "`folder` beneath the root where uploads are allowed (empty: the whole root)",
+		def:   "",
+		field: func(c *Config) any { return &c.UploadDir },
+		check: func(c *Config) error {
+			if d := strings.Trim(c.UploadDir, "/"); d != "" && d != "." {
+				for _, seg := range strings.Split(d, "/") {
+					if seg == "" || seg == "." || seg == ".." || strings.ContainsAny(seg, "\\\x00") {
+						return fmt.Errorf("%q: want a folder beneath the root, as a path without . or .. segments", c.UploadDir)
+					}
+				}
+			}
+			return nil
+		}},
+	{Name: "upload_overwrite", Apply: Live, PerSite: true,
+		Help:  "let an upload replace an existing file (otherwise 409 Conflict)",
+		def:   false,
+		field: func(c *Config) any { return &c.UploadOverwrite }},
+	{Name: "upload_max_bytes", Apply: Live, PerSite: true,
+		Help:  "largest upload in bytes (413 beyond)",
+		def:   int64(site.DefaultUploadMaxBytes),
+		field: func(c *Config) any { return &c.UploadMaxBytes },
+		check: func(c *Config) error { return atLeast(c.UploadMaxBytes, 1) }},
+	{Name: "upload_allow_anonymous", Apply: Live, PerSite: true,
+		Help:  "accept uploads without authentication on an address other than loopback",
+		def:   false,
+		field: func(c *Config) any { return &c.UploadAllowAnonymous }},
 	{Name: "listing", Apply: Live, PerSite: true,
 		Help:  "list the contents of folders that have no index file (HTML, or JSON and plain text by Accept; see \"Share a folder\")",
 		def:   false,

@@ -58,6 +58,13 @@ func StartBinary(bin string, args ...string) Starter {
 		if opts.Site.Dotfiles {
 			a = append(a, "--dotfiles")
 		}
+		if u := opts.Site.Upload; u.On {
+			a = append(a, "--upload", "--upload-dir", u.Dir, fmt.Sprintf("--upload-overwrite=%v", u.Overwrite),
+				fmt.Sprintf("--upload-allow-anonymous=%v", u.AllowAnonymous))
+			if u.MaxBytes > 0 {
+				a = append(a, "--upload-max-bytes", fmt.Sprint(u.MaxBytes))
+			}
+		}
 		for ext, ctype := range opts.Site.MIME {
 			a = append(a, "--mime", ext+"="+ctype)
 		}

@@ -265,8 +265,14 @@ func contains(list []string, s string) bool {
 // while the stream is open. Requests without a body (END_STREAM on
 // HEADERS) are not delayed.
 func ConsumeBody(h http.Handler, max int64) http.Handler {
+	return ConsumeBodyUnless(h, max, nil)
+}
+
+// ConsumeBodyUnless is ConsumeBody but for the requests whose bodies h
+// reads itself (uploads): takes reports them; nil for none.
+func ConsumeBodyUnless(h http.Handler, max int64, takes func(*http.Request) bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ProtoMajor == 2 && r.Body != nil && r.Body != http.NoBody {
+		if r.ProtoMajor == 2 && r.Body != nil && r.Body != http.NoBody && (takes == nil || !takes(r)) {
 			io.CopyN(io.Discard, r.Body, max)
 		}
 		h.ServeHTTP(w, r)

@@ -172,6 +172,27 @@ func (d *ChunkedBody) Consume(b []byte, maxTrailer int) (int, error) {
 	return i, nil
 }
 
+// Next is Consume for a reader of the body: it consumes framing at the
+// start of b until chunk data begins, then at most one run of data, and
+// returns how many bytes of b it consumed and the data among them (a view
+// into b, nil when b held framing only).
+func (d *ChunkedBody) Next(b []byte, maxTrailer int) (n int, data []byte, err error) {
+	for n < len(b) && d.state != chunkData && d.state != chunkDone {
+		k, err := d.Consume(b[n:n+1], maxTrailer)
+		n += k
+		if err != nil {
+			return n, nil, err
+		}
+	}
+	if d.state != chunkData || n == len(b) {
+		return n, nil, nil
+	}
+	k := int(min(d.left, int64(len(b)-n)))
+	data = b[n : n+k]
+	d.Consume(data, maxTrailer) // data only: it cannot fail
+	return n + k, data, nil
+}
+
 // Unhex returns the value of the hexadecimal digit c, or -1.
 func Unhex(c byte) int {
 	switch {

@@ -5,6 +5,11 @@
 // a view into the caller's read buffer: its byte slices are valid only until
 // the caller reuses that buffer, and handlers must not retain them.
 //
+// A request body is the connection's to read and drop, unless the handler
+// takes it (BodyHandler, for uploads): Request.Body then streams it, fed by
+// the connection (a blocking engine reads the socket through the framing
+// decoder, ChunkedBody.Next for chunked bodies) or by net/http and quic-go.
+//
 // The parser follows RFC 9112 strictly where leniency would let two parsers
 // disagree about message framing (request smuggling): whitespace before a colon,
 // obs-fold, Transfer-Encoding together with Content-Length, and differing

@@ -14,6 +14,10 @@ func (e *Error) Error() string { return "weft: " + e.Reason }
 // ErrIncomplete reports that the buffer does not yet hold a whole request head.
 var ErrIncomplete = errors.New("weft: incomplete request head")
 
+// ErrBodyTooLarge is the error of a request body read past the limit its
+// handler set (see BodyHandler).
+var ErrBodyTooLarge = &Error{413, "request body too large"}
+
 var (
 	errBadRequestLine = &Error{400, "malformed request line"}
 	errBadMethod      = &Error{400, "malformed method"}

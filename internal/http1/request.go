@@ -2,6 +2,7 @@ package http1
 
 import (
 	"bytes"
+	"io"
 	"net/netip"
 )
 
@@ -76,6 +77,13 @@ type Request struct {
 	// it; the engines serve plain HTTP and leave it false).
 	Remote netip.AddrPort
 	TLS    bool
+
+	// Body is the request body, decoded from its framing, for a request
+	// whose body the handler takes (see BodyHandler); nil otherwise. The
+	// connection sets it; it is valid only during the handler's call.
+	// Reading past the handler's limit fails with ErrBodyTooLarge; a body
+	// cut short fails with io.ErrUnexpectedEOF or the connection's error.
+	Body io.Reader
 
 	hostSeen  bool
 	teSeen    bool

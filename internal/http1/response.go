@@ -148,10 +148,12 @@ func StatusText(code int) string {
 var statusText = [600]string{
 	100: "Continue",
 	200: "OK",
+	201: "Created",
 	204: "No Content",
 	206: "Partial Content",
 	301: "Moved Permanently",
 	302: "Found",
+	303: "See Other",
 	304: "Not Modified",
 	307: "Temporary Redirect",
 	308: "Permanent Redirect",
@@ -161,6 +163,7 @@ var statusText = [600]string{
 	404: "Not Found",
 	405: "Method Not Allowed",
 	408: "Request Timeout",
+	409: "Conflict",
 	412: "Precondition Failed",
 	413: "Content Too Large",
 	414: "URI Too Long",
@@ -173,6 +176,7 @@ var statusText = [600]string{
 	501: "Not Implemented",
 	503: "Service Unavailable",
 	505: "HTTP Version Not Supported",
+	507: "Insufficient Storage",
 }
 
 // Handler turns a Request into a Response plan. It is called by one goroutine
@@ -190,6 +194,22 @@ type Handler interface {
 type MemoryHandler interface {
 	Handler
 	ServeFromMemory(req *Request, resp *Response) bool
+}
+
+// BodyHandler is a Handler that reads the bodies of some requests
+// (uploads). For a request that has a body, the connection first asks
+// BodyLimit, which must decide from Method, Host and Path alone (the
+// fields every protocol has before its body arrives). A positive limit is
+// the most body bytes the handler may read: the connection then sets
+// req.Body, applies this limit instead of its own (a larger
+// Content-Length is refused with 413 before the handler runs; a body that
+// grows past it fails with ErrBodyTooLarge), and answers Expect:
+// 100-continue when the handler first reads. Zero leaves the body to the
+// connection, which reads and drops it, as for any Handler. A body the
+// handler leaves unread closes the connection after the answer.
+type BodyHandler interface {
+	Handler
+	BodyLimit(req *Request) int64
 }
 
 // Clock caches the Date header value for the current second. It is not safe

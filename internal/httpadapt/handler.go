@@ -31,6 +31,7 @@ type RecordSink interface {
 type Handler struct {
 	h       http1.Handler
 	mh      http1.MemoryHandler // h, when it can answer from memory
+	bh      http1.BodyHandler   // h, when it reads some request bodies (uploads)
 	log     RecordSink
 	maxBody int64
 	altSvc  []string // Alt-Svc values, or nil
@@ -52,6 +53,7 @@ type Options struct {
 func New(h http1.Handler, o Options) *Handler {
 	a := &Handler{h: h, log: o.Log, maxBody: o.MaxBodyBytes, lim: o.Limits.WithDefaults()}
 	a.mh, _ = h.(http1.MemoryHandler)
+	a.bh, _ = h.(http1.BodyHandler)
 	if o.AltSvc != "" {
 		a.altSvc = []string{o.AltSvc}
 	}
@@ -103,6 +105,12 @@ func (a *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req.TLS = r.TLS != nil
 	req.ContentLength = r.ContentLength
 	over := a.overLimits(r, target)
+	limit := a.maxBody
+	if err == nil && a.bh != nil && r.Body != nil && r.Body != http.NoBody {
+		if l := a.bh.BodyLimit(req); l > 0 {
+			limit, req.Body = l, r.Body // the handler reads it (see http1.BodyHandler)
+		}
+	}
 	// Whatever happens from here (a handler's panic, a body cut with
 	// ErrAbortHandler), the file is released, the request is logged as
 	// the HTTP/1 engines log it (when its answer is planned, with the
@@ -124,7 +132,7 @@ func (a *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http1.ErrorPage(resp, http1.StatusOf(err))
 	case over != 0:
 		http1.ErrorPage(resp, over)
-	case r.ContentLength > a.maxBody:
+	case r.ContentLength > limit:
 		http1.ErrorPage(resp, 413)
 	default:
 		// As the HTTP/1.1 engines do: a cached, fresh entry answers from
@@ -137,6 +145,26 @@ func (a *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body := a.write(w, req, resp)
 	logged = true
 	a.record(st, r, now, body)
+}
+
+// TakesBody reports whether the handler reads r's body itself (see
+// http1.BodyHandler), deciding from its method, target and host alone.
+func (a *Handler) TakesBody(r *http.Request) bool {
+	if a.bh == nil {
+		return false
+	}
+	st := states.Get().(*state)
+	defer states.Put(st)
+	req := &st.req
+	defer req.Reset()
+	target := r.RequestURI
+	if target == "" {
+		target = r.URL.RequestURI()
+	}
+	if req.SetTarget(s2b(r.Method), s2b(target), r.ProtoMajor) != nil || req.SetHost(s2b(r.Host)) != nil {
+		return false
+	}
+	return a.bh.BodyLimit(req) > 0
 }
 
 // record logs the request of st, answered with body bytes.
@@ -312,6 +340,15 @@ func (a *altSvc) ServeHTTP1(req *http1.Request, resp *http1.Response) {
 	if req.TLS {
 		resp.AddHeader("Alt-Svc", a.v)
 	}
+}
+
+// BodyLimit implements http1.BodyHandler: h's limit, or 0 (the body is
+// the connection's to drop) when h takes no bodies.
+func (a *altSvc) BodyLimit(req *http1.Request) int64 {
+	if bh, ok := a.h.(http1.BodyHandler); ok {
+		return bh.BodyLimit(req)
+	}
+	return 0
 }
 
 type altSvcMemory struct {

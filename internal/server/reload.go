@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -37,6 +38,7 @@ type siteSwitch struct {
 // for virtual hosts.
 type handler interface {
 	http1.MemoryHandler
+	http1.BodyHandler
 	Close() error
 }
 
@@ -57,7 +59,16 @@ type snapshot struct {
 	retired atomic.Bool
 }
 
-var _ http1.MemoryHandler = (*siteSwitch)(nil)
+var (
+	_ http1.MemoryHandler = (*siteSwitch)(nil)
+	_ http1.BodyHandler   = (*siteSwitch)(nil)
+)
+
+// BodyLimit implements http1.BodyHandler: the current site decides
+// (uploads). A reload that turns uploads off does not stop one under way.
+func (sw *siteSwitch) BodyLimit(req *http1.Request) int64 {
+	return sw.cur.Load().site.BodyLimit(req)
+}
 
 func newSwitch(st handler) *siteSwitch {
 	sw := &siteSwitch{}
@@ -184,6 +195,10 @@ func (r *running) reload() {
 		log.Error("reload: still serving the old configuration", "err", err)
 		return
 	}
+	if uploadsOn(&scfg, hosts) && !takesBodies(r.engName) && r.engName != "process" {
+		log.Error("reload: still serving the old configuration", "err", fmt.Errorf("weft: engine %s cannot take uploads: an event loop reads and drops request bodies; restart with --engine goroutine, thread, serial or auto", r.engName))
+		return
+	}
 	st, err := open(scfg, hosts, r.roots)
 	if err != nil {
 		log.Error("reload: cannot open the new site; still serving the old one", "err", err)
@@ -218,6 +233,12 @@ func (r *running) checkForWorkers() bool {
 	if err := checkListen(&scfg, c.Hosts(), r.cfg.Addr, false); err != nil { // the process engine serves no TLS
 		log.Error("reload: keeping the old workers", "err", err)
 		return false
+	}
+	if uploadsOn(&scfg, c.Hosts()) {
+		if _, err := uploadEngine("worker-engine", c.WorkerEngine); err != nil {
+			log.Error("reload: keeping the old workers", "err", err)
+			return false
+		}
 	}
 	if err := Check(c); err != nil {
 		log.Error("reload: cannot open the new site; keeping the old workers", "err", err)

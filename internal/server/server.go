@@ -156,6 +156,18 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.TLS.fronted() && (engName == "" || engName == "auto") {
 		engName = "goroutine" // the fastest that serves any net.Conn
 	}
+	uploads := uploadsOn(&cfg.Site, cfg.Hosts)
+	if uploads {
+		var err error
+		if engName, err = uploadEngine("engine", engName); err != nil {
+			return err
+		}
+		if engName == "process" {
+			if cfg.WorkerEngine, err = uploadEngine("worker-engine", cfg.WorkerEngine); err != nil {
+				return err
+			}
+		}
+	}
 	eng, engName, err := pickEngine(&cfg, engName)
 	if err != nil {
 		return err
@@ -260,7 +272,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// see snapshotFile).
 	// The supervisor passes SIGUSR1 on to its workers, so that they
 	// reopen their logs. Workers reopen their own log on either.
-	rs := &running{cfg: &cfg, alog: alog, logFile: logFile, sw: sw, ret: ret, roots: &roots}
+	rs := &running{cfg: &cfg, alog: alog, logFile: logFile, sw: sw, ret: ret, roots: &roots, engName: engName}
 	rs.sec.Store((*secure)(nil))
 	if p, ok := eng.(process.Engine); ok && !worker {
 		toEngine := make(chan os.Signal, 4)
@@ -393,6 +405,7 @@ type running struct {
 	ret      *retirer
 	roots    *roots
 	sec      atomic.Pointer[secure] // the HTTPS side, once started
+	engName  string                 // the engine serving (for a prefork worker, its own)
 }
 
 // onSignal handles SIGHUP or SIGUSR1: it reopens the access log file (a

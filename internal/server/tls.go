@@ -174,8 +174,9 @@ func startSecure(ctx context.Context, t *TLSConfig, ln net.Listener, handler htt
 	})
 	s.h2 = &http.Server{
 		// A request body is read (up to the limit) before the handler
-		// answers: see h2guard.ConsumeBody.
-		Handler:           h2guard.ConsumeBody(h2handler, ecfg.MaxBodyBytes),
+		// answers, unless the site takes it (an upload): see
+		// h2guard.ConsumeBody.
+		Handler:           h2guard.ConsumeBodyUnless(h2handler, ecfg.MaxBodyBytes, h2handler.TakesBody),
 		ReadHeaderTimeout: ecfg.ReadHeaderTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		Protocols:         new(http.Protocols),

@@ -409,7 +409,14 @@ func (h *htpasswd) check(user, pass string) bool {
 // everywhere; names other than localhost are not resolved and count as
 // not loopback. The server calls it for each of a site's listeners: Open
 // cannot, as a site does not know them.
+//
+// With uploads on, it also refuses a listen address other than loopback
+// when the upload folder does not ask for credentials (see
+// UploadConfig.AllowAnonymous), with TLS or without.
 func (c *Config) CheckListen(addr string, tls bool) error {
+	if err := c.checkUploadListen(addr); err != nil {
+		return err
+	}
 	if tls || c.AllowInsecureAuth || !c.protects() {
 		return nil
 	}

@@ -31,14 +31,15 @@ type HeaderRule struct {
 // The security preset (Config.Security): conservative values that break
 // no ordinary static site. The policy lets a page load its own scripts,
 // styles, images, fonts and media, inline styles and data: images, and
-// nothing from elsewhere; the one inline script it runs is the folder
-// listing's filter, allowed by its hash (listingScriptHash). A site that
+// nothing from elsewhere; the inline scripts it runs are the folder
+// listing's filter and upload progress, allowed by their hashes
+// (listingScriptHash, uploadScriptHash). A site that
 // needs more sets its own Content-Security-Policy with a rule.
 var securityPreset = [...]field{
 	{"X-Content-Type-Options", "nosniff"},
 	{"Referrer-Policy", "strict-origin-when-cross-origin"},
 	{"X-Frame-Options", "SAMEORIGIN"},
-	{"Content-Security-Policy", "default-src 'self'; script-src 'self' " + listingScriptHash + "; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'"},
+	{"Content-Security-Policy", "default-src 'self'; script-src 'self' " + listingScriptHash + " " + uploadScriptHash + "; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'"},
 }
 
 // DefaultHSTS is the Strict-Transport-Security value of the security

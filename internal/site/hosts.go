@@ -223,6 +223,14 @@ func (h *Hosts) ServeHTTP1(req *http1.Request, resp *http1.Response) {
 	http1.ErrorPage(resp, h.unknown)
 }
 
+// BodyLimit implements http1.BodyHandler: the host's site decides.
+func (h *Hosts) BodyLimit(req *http1.Request) int64 {
+	if st := h.pick(req.Host); st != nil {
+		return st.BodyLimit(req)
+	}
+	return 0
+}
+
 // ServeFromMemory implements http1.MemoryHandler.
 func (h *Hosts) ServeFromMemory(req *http1.Request, resp *http1.Response) bool {
 	if st := h.pick(req.Host); st != nil {

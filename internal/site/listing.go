@@ -123,7 +123,7 @@ func (s *Site) listDir(name string, all bool) (*dirList, error) {
 // type bits); otherwise it is read here, with its size and time. n may be
 // a view of scanDir's buffer: it is copied to be kept.
 func (s *Site) addEntry(l *dirList, dirName, n string, mode fs.FileMode, typed bool) (sidecar bool) {
-	if strings.HasPrefix(n, ".") && !s.cfg.Dotfiles && n != ".well-known" || !fetchable(n) {
+	if strings.HasPrefix(n, ".") && (!s.cfg.Dotfiles || strings.HasPrefix(n, uploadTempPrefix)) && n != ".well-known" || !fetchable(n) {
 		return false
 	}
 	var r listRow
@@ -465,7 +465,7 @@ func (s *Site) serveListing(req *http1.Request, resp *http1.Response, name strin
 		resp.AddHeader("Content-Type", "text/plain; charset=utf-8")
 	default:
 		dirs, _ := slices.BinarySearchFunc(l.rows, kindFile, func(r listRow, k entryKind) int { return cmp.Compare(r.kind, k) })
-		body = l.appendHTML(make([]byte, 0, 8192+len(rows)*384), htmlPage{name: name, host: hostLabel(req.Host), rows: rows, q: lq, page: shown, pages: pages, total: len(l.rows), dirs: dirs, now: now})
+		body = l.appendHTML(make([]byte, 0, 8192+len(rows)*384), htmlPage{name: name, host: hostLabel(req.Host), rows: rows, q: lq, page: shown, pages: pages, total: len(l.rows), dirs: dirs, now: now, upload: s.uploadsInto(name)})
 		resp.AddHeader("Content-Type", "text/html; charset=utf-8")
 	}
 	resp.Status = 200

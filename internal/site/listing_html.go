@@ -26,6 +26,7 @@ type htmlPage struct {
 	total       int       // entries on every page
 	dirs        int       // of which folders
 	now         time.Time // for relative dates
+	upload      bool      // show the upload form (the folder takes uploads)
 }
 
 const listingHead = `<!doctype html>
@@ -63,6 +64,7 @@ td.n a:hover span{text-decoration:underline}
 h1 .i{color:var(--mut)}.dir .i{color:var(--dir)}.img .i{color:var(--img)}.av .i{color:var(--av)}.arc .i{color:var(--arc)}.code .i{color:var(--code)}
 .pages{display:flex;justify-content:space-between;align-items:center;gap:1rem;margin-top:1rem;color:var(--mut);font-size:.9rem}
 .empty{color:var(--mut);padding:1.5rem .5rem}
+.up{margin-top:1.25rem;padding:.75rem;border:1px dashed var(--line);border-radius:.55rem;display:flex;flex-wrap:wrap;gap:.5rem;align-items:center}.up button{font:inherit;padding:.4rem .9rem;border:1px solid var(--line);border-radius:.55rem;background:var(--hov);color:var(--fg);cursor:pointer}.up progress{flex:1;min-width:8rem}
 @media (max-width:40rem){.w{padding:1rem .6rem 2rem}header{align-items:stretch}header>div,input{width:100%}.m time{display:none}.m .rel{margin:0;font-size:.85rem}td,th{padding-left:.3rem;padding-right:.3rem}}
 </style></head>
 <body>
@@ -154,10 +156,18 @@ func (l *dirList) appendHTML(b []byte, p htmlPage) []byte {
 		}
 		b = append(b, "</nav>\n"...)
 	}
+	if p.upload {
+		b = append(b, listingUploadForm...)
+	}
 	b = append(b, "</main>\n</div>\n"...)
 	b = append(b, "<script>"...)
 	b = append(b, listingScript...)
 	b = append(b, "</script>\n"...)
+	if p.upload {
+		b = append(b, "<script>"...)
+		b = append(b, uploadScript...)
+		b = append(b, "</script>\n"...)
+	}
 	return append(b, "</body></html>\n"...)
 }
 
@@ -343,3 +353,29 @@ func iconOf(n string) (class, icon string) {
 	}
 	return "file", "i-file"
 }
+
+// listingUploadForm is the upload form of a listing in an upload folder
+// (Config.Upload): a plain multipart POST to the folder, answered with a
+// redirect back to it, so it works without JavaScript; uploadScript then
+// sends it itself, showing its progress.
+const listingUploadForm = `<form id="upload" class="up" method="post" action="./" enctype="multipart/form-data">
+<label for="files">Upload files</label> <input id="files" type="file" name="file" multiple required>
+<button type="submit">Upload</button> <progress max="100" value="0" hidden></progress> <span id="upstatus" aria-live="polite"></span>
+</form>
+`
+
+// uploadScript sends the upload form with XMLHttpRequest, asking for JSON,
+// shows the progress of the upload, and reloads the listing when done.
+// The security preset allows it by its hash (uploadScriptHash).
+const uploadScript = `(function(){var f=document.getElementById("upload");if(!f||!window.FormData)return;var p=f.querySelector("progress"),s=document.getElementById("upstatus");
+f.addEventListener("submit",function(e){e.preventDefault();var x=new XMLHttpRequest();x.open("POST",f.action);x.setRequestHeader("Accept","application/json");
+p.hidden=false;p.value=0;s.textContent="Uploading…";
+x.upload.onprogress=function(ev){if(ev.lengthComputable){var v=Math.round(ev.loaded/ev.total*100);p.value=v;s.textContent=v+"%"}};
+x.onload=function(){if(x.status===200){location.reload();return}p.hidden=true;s.textContent=x.status===409?"A file of that name exists already.":x.status===413?"Too large to upload.":"Upload failed ("+x.status+")."};
+x.onerror=function(){p.hidden=true;s.textContent="Upload failed: connection lost."};x.send(new FormData(f))})})();`
+
+// uploadScriptHash is the CSP hash source of uploadScript.
+var uploadScriptHash = func() string {
+	sum := sha256.Sum256([]byte(uploadScript))
+	return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+}()

@@ -67,6 +67,8 @@ type Config struct {
 	// a proxy passes through the one it does not write, so the client
 	// could set it.
 	TrustedProxyHeader string
+
+	Upload UploadConfig // PUT and form uploads; off when zero (see upload.go)
 }
 
 // Site serves the files beneath one directory. It is safe for concurrent use.
@@ -78,6 +80,8 @@ type Site struct {
 	reps    *reps
 	hashes  hashes
 	types   map[string]string // extension → content type: the built-in table with cfg.MIME
+	up      *os.Root          // the upload folder, nil when uploads are off
+	upDir   string            // its name beneath the root ("." for the root)
 
 	// The rules, compiled.
 	cacheRules []cacheRule
@@ -138,6 +142,12 @@ func Open(cfg Config) (*Site, error) {
 		root.Close()
 		return nil, fmt.Errorf("weft: document root: %w", err)
 	}
+	if cfg.Upload.On {
+		if st.up, st.upDir, err = openUploads(&cfg, root); err != nil {
+			root.Close()
+			return nil, err
+		}
+	}
 	st.cfg, st.root, st.rootDir, st.types, st.reps = cfg, root, openRootDir(cfg.Root), types, newReps(cfg.Compress)
 	st.cache = newCache(cfg.Cache, root.Name())
 	if err := st.checkFiles(); err != nil {
@@ -156,6 +166,9 @@ func (s *Site) Close() error {
 	s.cache.close()
 	if s.rootDir != nil {
 		s.rootDir.Close()
+	}
+	if s.up != nil {
+		s.up.Close()
 	}
 	return s.root.Close()
 }
@@ -180,6 +193,13 @@ func (s *Site) ServeHTTP1(req *http1.Request, resp *http1.Response) {
 func (s *Site) serve(req *http1.Request, resp *http1.Response) string {
 	switch req.Method {
 	case http1.MethodGet, http1.MethodHead:
+	case http1.MethodPut, http1.MethodPost:
+		if s.up != nil {
+			return s.serveUpload(req, resp)
+		}
+		s.errorPage(req, resp, 405)
+		resp.AddHeader("Allow", allow)
+		return ""
 	case http1.MethodOptions:
 		p := ""
 		if name, trailing, err := resolve(req.Path, s.cfg.Dotfiles); err == nil {
@@ -349,6 +369,9 @@ func (s *Site) serveClean(req *http1.Request, resp *http1.Response, name string,
 
 // open opens name beneath the root without blocking on special files.
 func (s *Site) open(name string) (*os.File, fs.FileInfo, error) {
+	if s.cfg.Dotfiles && isUploadTemp(name) {
+		return nil, nil, fs.ErrNotExist // an upload under way (hidden anyway without Dotfiles)
+	}
 	f, err := s.openFile(name)
 	if err != nil {
 		return nil, nil, err

@@ -6,6 +6,7 @@
 package h1conn
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net/netip"
@@ -45,6 +46,8 @@ type Conn struct {
 	body    body    // the request body being dropped (phaseBody)
 
 	st *state // per-request state, taken from a pool only while needed
+
+	stream Stream // the blocking connection ServeStream serves; nil for an event loop
 
 	phase  phase  // what the input side is doing
 	ending ending // whether and how the connection is ending
@@ -381,12 +384,16 @@ func (c *Conn) serve(now time.Time) {
 	req.Remote, req.TLS = c.remote, c.tls
 	st.keep = req.KeepAlive && !c.draining.Load()
 	t := now.UnixNano()
+	limit, bh := c.bodyLimit(req)
 	switch {
-	case req.ContentLength > c.cfg.MaxBodyBytes:
+	case req.ContentLength > limit:
 		http1.ErrorPage(resp, 413)
 		st.keep, c.unread = false, true
 		c.settle(t)
 		c.finish(now)
+		return
+	case bh != nil:
+		c.serveBody(bh, limit)
 		return
 	case req.HasBody() && len(req.Expect) > 0:
 		// The client waits for 100-continue before sending the body
@@ -411,6 +418,51 @@ func (c *Conn) serve(now time.Time) {
 		c.cfg.Handler.ServeHTTP1(req, resp)
 	}
 	c.settle(t)
+	c.finish(now)
+}
+
+// bodyLimit is the most body bytes req may carry, and the handler that
+// takes the body (nil when the connection reads and drops it). Only a
+// blocking connection hands bodies to a handler: an event loop cannot
+// block on the socket while a worker reads it.
+func (c *Conn) bodyLimit(req *http1.Request) (int64, http1.BodyHandler) {
+	if c.stream == nil || !req.HasBody() {
+		return c.cfg.MaxBodyBytes, nil
+	}
+	bh, ok := c.cfg.Handler.(http1.BodyHandler)
+	if !ok {
+		return c.cfg.MaxBodyBytes, nil
+	}
+	if limit := bh.BodyLimit(req); limit > 0 {
+		return limit, bh
+	}
+	return c.cfg.MaxBodyBytes, nil
+}
+
+// serveBody runs the handler of a request whose body it takes, reading
+// the body from the stream as it asks (see bodyReader). A body left
+// unread, cut, malformed or over the limit closes the connection after
+// the answer; so does input read past a chunked body.
+func (c *Conn) serveBody(bh http1.BodyHandler, limit int64) {
+	st := c.st
+	req := &st.req
+	if req.Chunked {
+		c.body = body{chunked: true}
+	} else {
+		c.body = body{left: req.ContentLength}
+	}
+	br := &bodyReader{c: c, s: c.stream, limit: limit, expect: bytes.EqualFold(req.Expect, []byte("100-continue")) && req.Minor > 0}
+	req.Body = br
+	bh.ServeHTTP1(req, &st.resp)
+	req.Body = nil
+	now := time.Now()
+	if br.err != nil || c.body.active() || br.br < br.bw {
+		st.keep, c.unread = false, true
+		if br.err != nil && !errors.Is(br.err, http1.ErrBodyTooLarge) {
+			c.body = body{} // the stream failed or the framing is broken: nothing more to read
+		}
+	}
+	c.settle(now.UnixNano())
 	c.finish(now)
 }
 

@@ -41,6 +41,7 @@ func arrived(c *Conn, s Stream) bool {
 // Finisher, the caller closes it right after ServeStream returns.
 func ServeStream(c *Conn, s Stream) {
 	defer c.Release()
+	c.stream = s
 	for {
 		c.Process(time.Now())
 		if c.Pending() {

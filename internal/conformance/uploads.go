@@ -1,0 +1,382 @@
+package conformance
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"mime/multipart"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/weft-server/weft/internal/site"
+)
+
+// uploadMax is the upload limit of the uploads group's servers.
+const uploadMax = 1 << 20
+
+// uploadTree is a root for uploads inside a folder of its own (parent), so
+// a case can check that nothing was written beside the root: the root
+// holds a file, a folder, and a link out to parent/outside.
+func uploadTree(t *testing.T) (parent, root string) {
+	t.Helper()
+	parent = t.TempDir()
+	root = filepath.Join(parent, "root")
+	must(t, os.MkdirAll(filepath.Join(root, "sub"), 0o755))
+	must(t, os.MkdirAll(filepath.Join(root, "inbox"), 0o755))
+	must(t, os.MkdirAll(filepath.Join(parent, "outside"), 0o755))
+	must(t, os.WriteFile(filepath.Join(root, "old.txt"), []byte("old\n"), 0o644))
+	if runtime.GOOS != "windows" {
+		must(t, os.Symlink(filepath.Join(parent, "outside"), filepath.Join(root, "out")))
+	}
+	return parent, root
+}
+
+// snapshot maps every path beneath dir (symbolic links not followed) to
+// its content ("<dir>" for a folder, "-> target" for a link).
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		switch {
+		case d.Type()&fs.ModeSymlink != 0:
+			target, _ := os.Readlink(p)
+			m[rel] = "-> " + target
+		case d.IsDir():
+			m[rel] = "<dir>"
+		default:
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			m[rel] = string(b)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// sameTree fails unless dir's snapshot is want, waiting a little for a
+// server that is still cleaning up after a cut connection.
+func sameTree(t *testing.T, dir string, want map[string]string) {
+	t.Helper()
+	var got map[string]string
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		got = snapshot(t, dir)
+		if equalMaps(got, want) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for k, v := range got {
+		if w, ok := want[k]; !ok {
+			t.Errorf("%s: %s appeared (%d bytes)", dir, k, len(v))
+		} else if w != v {
+			t.Errorf("%s: %s changed", dir, k)
+		}
+	}
+	for k := range want {
+		if _, ok := got[k]; !ok {
+			t.Errorf("%s: %s disappeared", dir, k)
+		}
+	}
+}
+
+func equalMaps(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// uploadBody is n bytes that no two offsets of a short window repeat.
+func uploadBody(n int) string {
+	b := make([]byte, n)
+	x := uint32(2463534242)
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		b[i] = byte(x)
+	}
+	return string(b)
+}
+
+func put(path, body string, headers ...string) string {
+	return req("PUT", path, append(headers, fmt.Sprintf("Content-Length: %d", len(body)))...) + body
+}
+
+// chunk frames body as chunks of at most size bytes.
+func chunk(body string, size int) string {
+	var b strings.Builder
+	for len(body) > 0 {
+		n := min(size, len(body))
+		fmt.Fprintf(&b, "%x\r\n%s\r\n", n, body[:n])
+		body = body[n:]
+	}
+	b.WriteString("0\r\n\r\n")
+	return b.String()
+}
+
+// uploads checks PUT and form uploads (site.UploadConfig) over real
+// sockets: a body lands whole or not at all, never outside the upload
+// folder, and every refusal has its status.
+func (s *suite) uploads(t *testing.T) {
+	parent, root := uploadTree(t)
+	srv := s.start(t, Options{Site: site.Config{Root: root, Listing: true,
+		Upload: site.UploadConfig{On: true, MaxBytes: uploadMax}}})
+	addr := srv.Addr
+	file := func(name string) string {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(name)))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return string(b)
+	}
+
+	t.Run("Complete", func(t *testing.T) {
+		body := uploadBody(300 << 10)
+		r := one(t, addr, put("/sub/complete.bin", body))
+		wantStatus(t, r, 201)
+		wantHeader(t, r, "Location", "/sub/complete.bin")
+		if file("sub/complete.bin") != body {
+			t.Fatal("the file on disk differs from the body sent")
+		}
+		wantStatus(t, one(t, addr, get("/sub/complete.bin")), 200)
+	})
+
+	t.Run("Empty", func(t *testing.T) {
+		wantStatus(t, one(t, addr, put("/sub/empty.txt", "")), 201)
+		if file("sub/empty.txt") != "" {
+			t.Fatal("the empty upload is not empty")
+		}
+	})
+
+	t.Run("KeepAlive", func(t *testing.T) {
+		// The connection serves the next request after a whole upload.
+		resps, _ := exchange(t, addr, put("/sub/ka.txt", "keep\n")+get("/sub/ka.txt", "Connection: close"))
+		if len(resps) != 2 || resps[0].Status != 201 || resps[1].Status != 200 || resps[1].Body != "keep\n" {
+			t.Fatalf("got %d responses: %v", len(resps), statuses(resps))
+		}
+	})
+
+	t.Run("Chunked", func(t *testing.T) {
+		body := uploadBody(200<<10 + 7)
+		r := one(t, addr, req("PUT", "/sub/chunked.bin", "Transfer-Encoding: chunked")+chunk(body, 10000))
+		wantStatus(t, r, 201)
+		if file("sub/chunked.bin") != body {
+			t.Fatal("the file on disk differs from the body sent")
+		}
+	})
+
+	t.Run("ExpectContinue", func(t *testing.T) {
+		c := dial(t, addr)
+		defer c.Close()
+		body := "continued\n"
+		io.WriteString(c, req("PUT", "/sub/continue.txt", "Expect: 100-continue", fmt.Sprintf("Content-Length: %d", len(body))))
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		br := bufio.NewReader(c)
+		interim := make([]byte, len("HTTP/1.1 100 Continue\r\n\r\n"))
+		if _, err := io.ReadFull(br, interim); err != nil || string(interim) != "HTTP/1.1 100 Continue\r\n\r\n" {
+			t.Fatalf("before the body: %q, %v; want 100 Continue", interim, err)
+		}
+		io.WriteString(c, body)
+		if r, err := readResp(br, ""); err != nil || r.Status != 201 {
+			t.Fatalf("after the body: %v %v", r, err)
+		}
+		if file("sub/continue.txt") != body {
+			t.Fatal("the file on disk differs from the body sent")
+		}
+	})
+
+	t.Run("CutMidway", func(t *testing.T) {
+		before := snapshot(t, parent)
+		for _, framing := range []string{"length", "chunked"} {
+			c := dial(t, addr)
+			body := uploadBody(200 << 10)
+			if framing == "length" {
+				io.WriteString(c, req("PUT", "/sub/cut.bin", "Content-Length: 900000")+body)
+			} else {
+				io.WriteString(c, req("PUT", "/sub/cut.bin", "Transfer-Encoding: chunked")+strings.TrimSuffix(chunk(body, 4096), "0\r\n\r\n"))
+			}
+			time.Sleep(100 * time.Millisecond) // let the server start writing
+			c.Close()
+		}
+		sameTree(t, parent, before) // no file, no temporary file
+	})
+
+	t.Run("TooLarge", func(t *testing.T) {
+		before := snapshot(t, parent)
+		r := one(t, addr, req("PUT", "/sub/large.bin", fmt.Sprintf("Content-Length: %d", uploadMax+1)))
+		wantStatus(t, r, 413)
+		// A chunked body says nothing of its size until it has grown past
+		// the limit.
+		c := dial(t, addr)
+		defer c.Close()
+		io.WriteString(c, req("PUT", "/sub/large.bin", "Transfer-Encoding: chunked"))
+		go io.WriteString(c, chunk(uploadBody(uploadMax+100), 32<<10))
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		r, err := readResp(bufio.NewReader(c), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantStatus(t, r, 413)
+		sameTree(t, parent, before)
+	})
+
+	t.Run("Existing", func(t *testing.T) {
+		before := snapshot(t, parent)
+		wantStatus(t, one(t, addr, put("/old.txt", "new\n")), 409)
+		wantStatus(t, one(t, addr, put("/sub", "a folder\n")), 409)
+		sameTree(t, parent, before)
+	})
+
+	t.Run("MissingParent", func(t *testing.T) {
+		before := snapshot(t, parent)
+		wantStatus(t, one(t, addr, put("/nope/x.txt", "x\n")), 409)
+		wantStatus(t, one(t, addr, put("/old.txt/x.txt", "x\n")), 409)
+		sameTree(t, parent, before)
+	})
+
+	t.Run("HostileNames", func(t *testing.T) {
+		before := snapshot(t, parent)
+		for _, p := range []string{
+			"/../escape.txt", "/sub/../../escape.txt", "/%2e%2e/escape.txt", "/%2E%2E%2Fescape.txt",
+			"/sub/%2e%2e%2f%2e%2e%2fescape.txt", "/..%5cescape.txt", "/back%5cslash.txt",
+			"/nul%00.txt", "/ctl%0a.txt", "/.hidden", "/sub/.htaccess", "/.weft-upload-x",
+			"/./escape.txt", "escape.txt",
+		} {
+			r := one(t, addr, put(p, "hostile\n"))
+			if r.Status != 400 {
+				t.Errorf("PUT %s: status %d, want 400", p, r.Status)
+			}
+		}
+		if runtime.GOOS != "windows" {
+			// Through a link out of the root: refused by os.Root.
+			if r := one(t, addr, put("/out/escape.txt", "hostile\n")); r.Status/100 != 4 || r.Status == 404 {
+				t.Errorf("PUT through a link out of the root: status %d, want a refusal", r.Status)
+			}
+		}
+		sameTree(t, parent, before)
+	})
+
+	t.Run("FormTwoFiles", func(t *testing.T) {
+		one1, two := uploadBody(70<<10), "second file\n"
+		body, ctype := form(t, map[string]string{"one.bin": one1, "two.txt": two})
+		r := one(t, addr, req("POST", "/inbox/", "Content-Type: "+ctype, fmt.Sprintf("Content-Length: %d", len(body)))+body)
+		wantStatus(t, r, 303)
+		wantHeader(t, r, "Location", "/inbox/")
+		if file("inbox/one.bin") != one1 || file("inbox/two.txt") != two {
+			t.Fatal("the files on disk differ from the parts sent")
+		}
+		// Asked for JSON, the answer lists what was written.
+		body, ctype = form(t, map[string]string{"a b#.txt": "three\n"})
+		r = one(t, addr, req("POST", "/inbox/", "Accept: application/json", "Content-Type: "+ctype, fmt.Sprintf("Content-Length: %d", len(body)))+body)
+		wantStatus(t, r, 200)
+		var list []struct {
+			Name, URL string
+			Size      int64
+		}
+		if err := json.Unmarshal([]byte(r.Body), &list); err != nil || len(list) != 1 || list[0].Name != "a b#.txt" || list[0].URL != "/inbox/a%20b%23.txt" || list[0].Size != 6 {
+			t.Fatalf("JSON %q (%v)", r.Body, err)
+		}
+		// An existing name, a hostile one: nothing of the form is written.
+		before := snapshot(t, parent)
+		for _, names := range [][2]string{{"fresh.txt", "two.txt"}, {"fresh.txt", "../escape.txt"}, {"fresh.txt", ".hidden"},
+			{"fresh.txt", "a/b.txt"}, {"fresh.txt", `back\slash.txt`}, {"fresh.txt", ".."}, {"fresh.txt", "tab\t.txt"}} {
+			body, ctype = form(t, map[string]string{names[0]: "x\n", names[1]: "y\n"})
+			r = one(t, addr, req("POST", "/inbox/", "Content-Type: "+ctype, fmt.Sprintf("Content-Length: %d", len(body)))+body)
+			if r.Status != 409 && r.Status != 400 {
+				t.Errorf("form with %q: status %d, want 409 or 400", names[1], r.Status)
+			}
+		}
+		sameTree(t, parent, before)
+	})
+
+	t.Run("ListingForm", func(t *testing.T) {
+		r := one(t, addr, get("/inbox/"))
+		wantStatus(t, r, 200)
+		if !strings.Contains(r.Body, `enctype="multipart/form-data"`) || !strings.Contains(r.Body, `method="post"`) {
+			t.Fatal("the listing has no upload form")
+		}
+	})
+
+	t.Run("Overwrite", func(t *testing.T) {
+		_, root := uploadTree(t)
+		srv := s.start(t, Options{Site: site.Config{Root: root,
+			Upload: site.UploadConfig{On: true, Overwrite: true, MaxBytes: uploadMax}}})
+		for range 2 { // cached now
+			if r := one(t, srv.Addr, get("/old.txt")); r.Body != "old\n" {
+				t.Fatalf("before: %q", r.Body)
+			}
+		}
+		wantStatus(t, one(t, srv.Addr, put("/old.txt", "new\n")), 204)
+		if b, _ := os.ReadFile(filepath.Join(root, "old.txt")); string(b) != "new\n" {
+			t.Fatalf("old.txt holds %q", b)
+		}
+		// The cache forgets the old content at once.
+		if r := one(t, srv.Addr, get("/old.txt")); r.Status != 200 || r.Body != "new\n" {
+			t.Fatalf("after: %d %q", r.Status, r.Body)
+		}
+		wantStatus(t, one(t, srv.Addr, put("/sub", "a folder\n")), 409)
+	})
+
+	t.Run("UploadDir", func(t *testing.T) {
+		parent, root := uploadTree(t)
+		srv := s.start(t, Options{Site: site.Config{Root: root,
+			Upload: site.UploadConfig{On: true, Dir: "inbox", MaxBytes: uploadMax}}})
+		before := snapshot(t, parent)
+		wantStatus(t, one(t, srv.Addr, put("/sub/x.txt", "x\n")), 403)
+		wantStatus(t, one(t, srv.Addr, put("/inboxed.txt", "x\n")), 403)
+		sameTree(t, parent, before)
+		wantStatus(t, one(t, srv.Addr, put("/inbox/x.txt", "x\n")), 201)
+	})
+}
+
+func statuses(rs []*Resp) []int {
+	var s []int
+	for _, r := range rs {
+		s = append(s, r.Status)
+	}
+	return s
+}
+
+// form is a multipart/form-data body with a file part per entry of files
+// (name → content) and a text field, and its Content-Type.
+func form(t *testing.T, files map[string]string) (body, ctype string) {
+	t.Helper()
+	var b bytes.Buffer
+	w := multipart.NewWriter(&b)
+	w.WriteField("note", "a field, not a file")
+	for name, content := range files {
+		h := make(map[string][]string)
+		h["Content-Disposition"] = []string{fmt.Sprintf(`form-data; name="file"; filename="%s"`, strings.ReplaceAll(name, `"`, `\"`))}
+		h["Content-Type"] = []string{"application/octet-stream"}
+		p, err := w.CreatePart(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(p, content)
+	}
+	w.Close()
+	return b.String(), w.FormDataContentType()
+}

@@ -86,6 +86,7 @@ type Config struct {
 	UnknownHost        int
 
 	Pprof   string
+	Admin   string
 	PidFile string
 
 	TLSCert                  []string

@@ -38,6 +38,8 @@ type siteSwitch struct {
 type handler interface {
 	http1.MemoryHandler
 	Close() error
+	Roots() []string        // the folders served, for /readyz
+	Stats() site.CacheStats // the file cache, for /metrics
 }
 
 var (

@@ -164,6 +164,9 @@ func (e Engine) Serve(ctx context.Context, l net.Listener, cfg *engine.Config) e
 				restartAt = append(restartAt, time.Now().Add(backoff))
 				continue
 			}
+			if e.Restarts != nil {
+				e.Restarts.Add(1)
+			}
 		}
 	}
 }

@@ -26,6 +26,7 @@ var allowed = map[string][]string{
 	"internal/site":          {"internal/http1", "internal/codec"},
 	"internal/precompress":   {"internal/codec", "internal/site"},
 	"internal/accesslog":     {"internal/http1"},
+	"internal/metrics":       {"internal/http1"},
 	"internal/config":        {"internal/http1", "internal/codec", "internal/site", "internal/engine/h1conn"},
 	"internal/engine":        {"internal/engine", "internal/http1", "internal/netpoll"},
 	"internal/engine/h1conn": {"internal/http1"},

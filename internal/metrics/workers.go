@@ -18,13 +18,20 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"google.golang.org/protobuf/proto"
 )
 
 // Prefork workers are separate processes: each serves its own counters
 // over a unix socket in a directory its supervisor made (ServeWorker), and
 // the supervisor's /metrics sums what every worker alive reports (Workers).
-// Counters of a worker that died go with it: the sum then drops, which
-// Prometheus reads as a counter reset (rate and increase allow for it).
+//
+// Workers come and go (a reload replaces them all; a crashed one is
+// restarted), and the sums must not fall when they go: a worker that stops
+// gracefully leaves its final counts in a file beside its socket, and one
+// whose socket stops answering without such a file (it crashed) leaves the
+// counts of the last scrape. Either is added to the counters (and
+// histograms, not the gauges) of the workers gone. Only what a crashed
+// worker counted after the last scrape is lost.
 
 // WorkerSocket is the name of the socket of the worker with process id
 // pid in dir.
@@ -32,8 +39,12 @@ func WorkerSocket(dir string, pid int) string {
 	return filepath.Join(dir, fmt.Sprintf("worker-%d.sock", pid))
 }
 
+// finalFile is where the worker with socket sock leaves its final counts.
+func finalFile(sock string) string { return strings.TrimSuffix(sock, ".sock") + ".final" }
+
 // ServeWorker serves g's exposition on a unix socket in dir until stop is
-// called, which also removes the socket.
+// called, once the worker serves no more: stop leaves g's final counts
+// for the supervisor, then closes the socket (which removes it).
 func ServeWorker(dir string, g prometheus.Gatherer) (stop func(), err error) {
 	path := WorkerSocket(dir, os.Getpid())
 	os.Remove(path) // a socket left by a process that had this id
@@ -43,31 +54,84 @@ func ServeWorker(dir string, g prometheus.Gatherer) (stop func(), err error) {
 	}
 	srv := &http.Server{Handler: Handler(g), ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
-	return func() { srv.Close() }, nil
+	return func() {
+		writeFinal(path, g)
+		srv.Close()
+	}, nil
+}
+
+// writeFinal writes g's exposition beside sock, whole or not at all.
+func writeFinal(sock string, g prometheus.Gatherer) {
+	fams, _ := g.Gather()
+	tmp := finalFile(sock) + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return
+	}
+	for _, mf := range fams {
+		if _, err = expfmt.MetricFamilyToText(f, mf); err != nil {
+			break
+		}
+	}
+	if cerr := f.Close(); err == nil && cerr == nil {
+		err = os.Rename(tmp, finalFile(sock))
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
 }
 
 // Workers is a prometheus.Gatherer that scrapes every worker socket in
-// Dir and sums the workers' series: counters, gauges and histograms with
-// the same name and labels add up.
+// its directory and sums the workers' series: counters, gauges and
+// histograms with the same name and labels add up; to the counters and
+// histograms it adds those of the workers gone.
 type Workers struct {
-	Dir     string
-	Timeout time.Duration // per scrape of the workers; 5s when zero
+	dir     string
+	timeout time.Duration
+
+	mu   sync.Mutex                              // one Gather at a time
+	gone map[string]*dto.MetricFamily            // counters and histograms of the workers gone
+	last map[string]map[string]*dto.MetricFamily // by socket: its last scrape
 }
 
-var _ prometheus.Gatherer = Workers{}
+var _ prometheus.Gatherer = (*Workers)(nil)
+
+// NewWorkers returns a Workers over the sockets in dir, scraped within
+// timeout (5s when zero).
+func NewWorkers(dir string, timeout time.Duration) *Workers {
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	return &Workers{dir: dir, timeout: timeout, gone: map[string]*dto.MetricFamily{}, last: map[string]map[string]*dto.MetricFamily{}}
+}
 
 // Gather implements prometheus.Gatherer. A socket nobody answers on (its
 // worker died) is removed; other failures are reported with what the
 // other workers said.
-func (w Workers) Gather() ([]*dto.MetricFamily, error) {
-	socks, err := filepath.Glob(filepath.Join(w.Dir, "worker-*.sock"))
+func (w *Workers) Gather() ([]*dto.MetricFamily, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	// Workers that stopped gracefully: their final counts, once.
+	finals, _ := filepath.Glob(filepath.Join(w.dir, "worker-*.final"))
+	for _, fin := range finals {
+		sock := strings.TrimSuffix(fin, ".final") + ".sock"
+		if f, err := os.Open(fin); err == nil {
+			p := expfmt.NewTextParser(model.UTF8Validation)
+			fams, err := p.TextToMetricFamilies(f)
+			f.Close()
+			if err == nil {
+				w.retire(fams)
+			}
+		}
+		os.Remove(fin)
+		os.Remove(sock) // if it is still there, it is about to go
+		delete(w.last, sock)
+	}
+	socks, err := filepath.Glob(filepath.Join(w.dir, "worker-*.sock"))
 	if err != nil {
 		return nil, err
 	}
-	timeout := w.Timeout
-	if timeout <= 0 {
-		timeout = 5 * time.Second
-	}
+	timeout := w.timeout
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var (
@@ -85,22 +149,28 @@ func (w Workers) Gather() ([]*dto.MetricFamily, error) {
 			defer mu.Unlock()
 			if err != nil {
 				if errors.Is(err, errGone) {
-					os.Remove(sock)
+					// Crashed (or just gone, its final counts to be
+					// read next time: then this is not reached).
+					if _, ferr := os.Stat(finalFile(sock)); ferr != nil {
+						w.retire(w.last[sock])
+						delete(w.last, sock)
+						os.Remove(sock)
+					}
 				} else {
 					errs = append(errs, fmt.Errorf("weft: worker metrics %s: %w", filepath.Base(sock), err))
 				}
 				return
 			}
+			w.last[sock] = fams
 			for name, f := range fams {
-				if have, ok := sum[name]; ok {
-					merge(have, f)
-				} else {
-					sum[name] = f
-				}
+				add(sum, name, f)
 			}
 		}()
 	}
 	wg.Wait()
+	for name, f := range w.gone {
+		add(sum, name, f)
+	}
 	out := make([]*dto.MetricFamily, 0, len(sum))
 	for _, f := range sum {
 		out = append(out, f)
@@ -110,6 +180,25 @@ func (w Workers) Gather() ([]*dto.MetricFamily, error) {
 }
 
 var errGone = errors.New("worker gone")
+
+// add adds a copy of f to sum[name].
+func add(sum map[string]*dto.MetricFamily, name string, f *dto.MetricFamily) {
+	f = proto.Clone(f).(*dto.MetricFamily)
+	if have, ok := sum[name]; ok {
+		merge(have, f)
+	} else {
+		sum[name] = f
+	}
+}
+
+// retire adds the counters and histograms of a worker gone to w.gone.
+func (w *Workers) retire(fams map[string]*dto.MetricFamily) {
+	for name, f := range fams {
+		if t := f.GetType(); t == dto.MetricType_COUNTER || t == dto.MetricType_HISTOGRAM {
+			add(w.gone, name, f)
+		}
+	}
+}
 
 func scrapeSocket(ctx context.Context, sock string) (map[string]*dto.MetricFamily, error) {
 	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {

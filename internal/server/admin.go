@@ -135,7 +135,7 @@ func setupMetrics(engName string, worker bool, ob *observed, eng *process.Engine
 		restarts := new(atomic.Uint64)
 		eng.Restarts = restarts
 		src.Restarts = restarts.Load
-		gather = prometheus.Gatherers{reg, metrics.Workers{Dir: dir}}
+		gather = prometheus.Gatherers{reg, metrics.NewWorkers(dir, 0)}
 	}
 	reg.MustRegister(metrics.NewCollector(src))
 	return counters, gather, done, nil

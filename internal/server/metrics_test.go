@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -247,29 +248,9 @@ func TestMetricsProcessSumsWorkers(t *testing.T) {
 	if v := value(scrape(t, admin), "weft_build_info"); v != 1 {
 		t.Errorf("weft_build_info = %v, want 1", v)
 	}
-	// Kill a worker: the supervisor restarts it and counts it.
-	kids, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", srv.PID, srv.PID))
-	if err != nil {
-		t.Skipf("worker pids: %v", err)
-	}
-	var pids []int
-	for _, f := range strings.Fields(string(kids)) {
-		if pid, err := strconv.Atoi(f); err == nil {
-			pids = append(pids, pid)
-		}
-	}
-	if len(pids) == 0 {
-		// Workers are forked from a locked thread, not the main one.
-		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", srv.PID))
-		for _, task := range tasks {
-			b, _ := os.ReadFile(task)
-			for _, f := range strings.Fields(string(b)) {
-				if pid, err := strconv.Atoi(f); err == nil {
-					pids = append(pids, pid)
-				}
-			}
-		}
-	}
+	// Kill a worker: the supervisor restarts it and counts it, and the
+	// sums keep what the dead worker had counted.
+	pids := workerPids(t, srv.PID)
 	if len(pids) != 2 {
 		t.Fatalf("workers: %v, want 2", pids)
 	}
@@ -281,6 +262,57 @@ func TestMetricsProcessSumsWorkers(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	checkLoad(t, admin, load, nil)
+
+	// A reload replaces every worker: the sums keep what the old ones
+	// counted, also since the last scrape (they leave their final
+	// counts), and go on from there.
+	load = addLoads(load, sendMetricsLoad(t, srv.Addr, 1))
+	before := workerPids(t, srv.PID)
+	syscall.Kill(srv.PID, syscall.SIGHUP)
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		now := workerPids(t, srv.PID)
+		if len(now) == 2 && !slices.Contains(now, before[0]) && !slices.Contains(now, before[1]) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("workers %v after a reload, were %v", now, before)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	checkLoad(t, admin, load, nil)
+	load = addLoads(load, sendMetricsLoad(t, srv.Addr, 2))
+	checkLoad(t, admin, load, map[string]float64{"weft_connections_open": 0, "weft_worker_restarts_total": 1})
+}
+
+// addLoads is what a and b sent together.
+func addLoads(a, b metricsLoad) metricsLoad {
+	sum := metricsLoad{reqs: a.reqs + b.reqs, want: map[string]float64{}}
+	for k, v := range a.want {
+		sum.want[k] = v + b.want[k]
+	}
+	return sum
+}
+
+// workerPids lists the child processes of pid (a supervisor's workers).
+func workerPids(t *testing.T, pid int) []int {
+	t.Helper()
+	// Workers are forked from a locked thread, not necessarily the main one.
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	if err != nil || len(tasks) == 0 {
+		t.Skipf("no /proc/PID/task/*/children here: %v", err)
+	}
+	var pids []int
+	for _, task := range tasks {
+		b, _ := os.ReadFile(task)
+		for _, f := range strings.Fields(string(b)) {
+			if p, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, p)
+			}
+		}
+	}
+	return pids
 }
 
 // TestMetricsHTTP2: requests over HTTP/2 count with proto="2", beside

@@ -19,6 +19,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/quic-go/quic-go/http3"
 
 	"github.com/weft-server/weft/internal/conformance"
 	"github.com/weft-server/weft/internal/server"
@@ -315,13 +316,15 @@ func workerPids(t *testing.T, pid int) []int {
 	return pids
 }
 
-// TestMetricsHTTP2: requests over HTTP/2 count with proto="2", beside
-// HTTP/1.1 over TLS.
+// TestMetricsHTTP2: requests over HTTP/2 count with proto="2", over
+// HTTP/3 with proto="3", beside HTTP/1.1 over TLS.
 func TestMetricsHTTP2(t *testing.T) {
 	testRoot = conformance.Tree(t)
 	certs := conformance.NewCerts(t)
 	admin := freeAddr(t)
-	w := startWeft(t, server.Config{AdminAddr: admin, TLS: tlsWith(certs), Site: site.Config{Root: testRoot}})
+	tcfg := tlsWith(certs)
+	tcfg.HTTP3 = true
+	w := startWeft(t, server.Config{AdminAddr: admin, TLS: tcfg, Site: site.Config{Root: testRoot}})
 	tconf := &tls.Config{RootCAs: certs.Pool, ServerName: "localhost"}
 	h2 := &http.Transport{TLSClientConfig: tconf, DisableCompression: true, Protocols: new(http.Protocols)}
 	h2.Protocols.SetHTTP2(true)
@@ -349,6 +352,20 @@ func TestMetricsHTTP2(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
+	// HTTP/3.
+	h3 := &http3.Transport{TLSClientConfig: tconf.Clone(), DisableCompression: true}
+	defer h3.Close()
+	for i := 0; i < n; i++ {
+		resp, err := (&http.Client{Transport: h3}).Get("https://" + w.addr + "/hello.txt")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.ProtoMajor != 3 {
+			t.Fatalf("%s, want HTTP/3", resp.Proto)
+		}
+	}
 	// And HTTP/1.1 over TLS, through the engine.
 	h1conf := tconf.Clone()
 	h1conf.NextProtos = []string{"http/1.1"}
@@ -359,13 +376,14 @@ func TestMetricsHTTP2(t *testing.T) {
 	io.WriteString(c, "GET /hello.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
 	io.Copy(io.Discard, c)
 	c.Close()
-	checkLoad(t, admin, metricsLoad{reqs: 3*n + 1}, map[string]float64{
+	checkLoad(t, admin, metricsLoad{reqs: 4*n + 1}, map[string]float64{
+		"weft_http_requests_total proto=3 method=GET code=2xx":   n,
 		"weft_http_requests_total proto=2 method=GET code=2xx":   n,
 		"weft_http_requests_total proto=2 method=GET code=4xx":   n,
 		"weft_http_requests_total proto=2 method=HEAD code=2xx":  n,
 		"weft_http_requests_total proto=1.1 method=GET code=2xx": 1,
 		"weft_http_response_body_bytes_total proto=2":            float64(body),
-		"weft_http_request_duration_seconds":                     3*n + 1,
+		"weft_http_request_duration_seconds":                     4*n + 1,
 	})
 }
 

@@ -246,6 +246,11 @@ func TestMetricsProcessSumsWorkers(t *testing.T) {
 		"weft_http_requests_total engine=process": float64(load.reqs),
 		"weft_worker_restarts_total":              0,
 	})
+	if resp, err := http.Get("http://" + admin + "/readyz"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("/readyz with the workers serving: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	if v := value(scrape(t, admin), "weft_build_info"); v != 1 {
 		t.Errorf("weft_build_info = %v, want 1", v)
 	}

@@ -288,6 +288,8 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		defer done()
 		if pe != nil {
+			// Ready once its workers serve, not when it starts them.
+			pe.Ready = func() { ob.ready.Store(true) }
 			eng = *pe
 		}
 		if counters != nil {
@@ -370,7 +372,9 @@ func Run(ctx context.Context, cfg Config) error {
 	} else {
 		fmt.Fprintf(cfg.Stdout, "weft: serving %s at %s://%s/ (engine %s%s); Ctrl-C stops\n", label, scheme, displayAddr(ln.Addr()), engName, cfg.TLS.protocols())
 	}
-	ob.ready.Store(true)
+	if _, ok := eng.(process.Engine); !ok || worker {
+		ob.ready.Store(true)
+	}
 	stopReady := context.AfterFunc(ctx, func() { ob.ready.Store(false) }) // draining: send no more
 	defer stopReady()
 	err = eng.Serve(ctx, serveLn, ecfg.WithDefaults())

@@ -60,6 +60,8 @@ type Engine struct {
 	// Restarts, when not nil, counts the workers started in place of
 	// one that died.
 	Restarts *atomic.Uint64
+	// Ready, when not nil, is called once the first workers all serve.
+	Ready func()
 }
 
 var _ engine.Engine = Engine{}

@@ -85,6 +85,9 @@ func (e Engine) Serve(ctx context.Context, l net.Listener, cfg *engine.Config) e
 		live[w] = true
 	}
 	cfg.ErrorLog.Info("workers ready", "workers", n)
+	if e.Ready != nil {
+		e.Ready()
+	}
 	backoff := 100 * time.Millisecond
 	var restartAt []time.Time // pending restarts of crashed workers
 	for {

@@ -154,6 +154,12 @@ func main() {
 			heap:  liveHeap,
 		}
 	}
+	// Metrics on (--admin, per-loop counters), for their cost beside
+	// weft epoll without them; the admin listener is on the port 2,000
+	// above weft's, and nothing scrapes it during the run.
+	weftAdmin := server{name: "weft epoll --admin", start: func(port int) (*exec.Cmd, error) {
+		return startWeft(port, "epoll", false, "--admin", fmt.Sprintf("127.0.0.1:%d", port+2000))
+	}}
 	nginx := server{name: "nginx", start: func(port int) (*exec.Cmd, error) { return startNginx(port, false, nginxOpts{}) }}
 	weftLogged := server{name: "weft epoll", start: func(port int) (*exec.Cmd, error) { return startWeft(port, "epoll", true) }}
 	nginxLogged := server{name: "nginx", start: func(port int) (*exec.Cmd, error) { return startNginx(port, true, nginxOpts{}) }}
@@ -196,6 +202,7 @@ func main() {
 		{"1,000 files, random", "", 64, []string{"-s", writeRandomScript(*work)}, main3, false, false, nil, false},
 		{"conn per request", "/index.html", 64, []string{"-H", "Connection: close"}, main3, false, false, nil, false},
 		{"1 KiB, 64 conns, access log", "/index.html", 64, nil, []server{nginxLogged, weftLogged}, false, false, nil, false},
+		{"1 KiB, 64 conns, metrics", "/index.html", 64, nil, []server{nginx, weft("epoll"), weftAdmin}, false, false, nil, false},
 		{"js gzip-static", "/lib.js", 64, nil, []server{nginxGzipStatic, weftJS("gzip")}, false, false, nil, false},
 		{"js gzip-fly", "/lib.js", 64, nil, []server{nginxGzipFly, weftJS("gzip")}, false, false, nil, false},
 		{"js br", "/lib.js", 64, nil, []server{nginxBr, weftJS("br")}, false, false, nil, false},

@@ -93,6 +93,7 @@ type Config struct {
 	UnknownHost        int
 
 	Pprof   string
+	Admin   string
 	PidFile string
 
 	TLSCert                  []string

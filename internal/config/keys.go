@@ -427,6 +427,16 @@ var Keys = []Key{
 			}
 			return checkHostPort(c.Pprof)
 		}},
+	{Name: "admin", Apply: Restart,
+		Help:  "serve the admin endpoints on `HOST:PORT`: Prometheus /metrics, /healthz, /readyz, and /debug/pprof/ when pprof is on (off when empty; keep it on loopback)",
+		def:   "",
+		field: func(c *Config) any { return &c.Admin },
+		check: func(c *Config) error {
+			if c.Admin == "" {
+				return nil
+			}
+			return checkHostPort(c.Admin)
+		}},
 	{Name: "tls_cert", Path: true, Apply: Restart,
 		Help:    "serve HTTPS with the certificate chain in PEM `FILE`, paired with the tls_key at the same position; several pairs are chosen by the name the client asks for (SNI), the first by default; the files are read again on SIGHUP and when they change",
 		def:     []string{},

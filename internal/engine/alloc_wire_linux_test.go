@@ -18,7 +18,9 @@ import (
 	"github.com/weft-server/weft/internal/engine"
 	"github.com/weft-server/weft/internal/engine/epoll"
 	"github.com/weft-server/weft/internal/engine/goroutine"
+	"github.com/weft-server/weft/internal/engine/h1conn"
 	"github.com/weft-server/weft/internal/engine/poll"
+	"github.com/weft-server/weft/internal/metrics"
 	"github.com/weft-server/weft/internal/site"
 )
 
@@ -42,13 +44,16 @@ func TestCachedGETAllocatesNothingOnTheWire(t *testing.T) {
 		{"goroutine", goroutine.Engine{}},
 		{"poll", poll.Engine{}},
 	} {
-		t.Run(tc.name, func(t *testing.T) { testWireAllocs(t, tc.e, "", site.Config{}) })
+		t.Run(tc.name, func(t *testing.T) { testWireAllocs(t, tc.e, "", site.Config{}, nil) })
+		// Counting for metrics (per-loop counters, as --admin turns on)
+		// allocates nothing either.
+		t.Run(tc.name+"/metrics", func(t *testing.T) { testWireAllocs(t, tc.e, "", site.Config{}, metrics.New()) })
 		// A cached compressed GET costs what a plain one does: the
 		// variant is chosen among ready ones, pre-rendered like identity.
-		t.Run(tc.name+"/br", func(t *testing.T) { testWireAllocs(t, tc.e, "br", site.Config{}) })
+		t.Run(tc.name+"/br", func(t *testing.T) { testWireAllocs(t, tc.e, "br", site.Config{}, nil) })
 		// So does one with the site's header and cache-policy rules on:
 		// they are folded into the entry's pre-rendered head.
-		t.Run(tc.name+"/rules", func(t *testing.T) { testWireAllocs(t, tc.e, "br", wireRules) })
+		t.Run(tc.name+"/rules", func(t *testing.T) { testWireAllocs(t, tc.e, "br", wireRules, nil) })
 	}
 }
 
@@ -61,7 +66,7 @@ var wireRules = site.Config{
 	Redirects:    []site.Redirect{{From: "/old/**", To: "/new/:splat"}},
 }
 
-func testWireAllocs(t *testing.T, e engine.Engine, coding string, cfg site.Config) {
+func testWireAllocs(t *testing.T, e engine.Engine, coding string, cfg site.Config, counters *metrics.Counters) {
 	const n = 20000
 	dir := t.TempDir()
 	body := bytes.Repeat([]byte("abcdefghijklmnopqrstuvwxyz0123456789\n"), 28)[:1024]
@@ -69,7 +74,11 @@ func testWireAllocs(t *testing.T, e engine.Engine, coding string, cfg site.Confi
 		t.Fatal(err)
 	}
 	cfg.Root = dir
-	srv := conformance.StartEngine(e)(t, conformance.Options{Site: cfg})
+	opts := conformance.Options{Site: cfg}
+	if counters != nil {
+		opts.Engine.Meters = func(loop int) h1conn.Meter { return counters.Shard(loop) }
+	}
+	srv := conformance.StartEngine(e)(t, opts)
 
 	fd := dialRaw(t, srv.Addr)
 	defer unix.Close(fd)
@@ -107,6 +116,15 @@ func testWireAllocs(t *testing.T, e engine.Engine, coding string, cfg site.Confi
 	}
 	if cfg.Security && !bytes.Contains(buf[:size], []byte("\r\nX-Served-By: weft\r\nAccept-Ranges")) {
 		t.Fatalf("last answer without the rules' header: %q", buf[:min(size, 800)])
+	}
+	if counters != nil {
+		sn := counters.Snapshot()
+		if got := sn.Requests[1][0][1]; got < n { // HTTP/1.1 GET 2xx
+			t.Fatalf("counted %d GETs, want at least %d", got, n)
+		}
+		if sn.Open() != 1 || sn.Opened != 1 {
+			t.Fatalf("%d connections open, %d accepted; want 1 and 1", sn.Open(), sn.Opened)
+		}
 	}
 	per := float64(after.Mallocs-before.Mallocs) / n
 	t.Logf("%d allocations in the process over %d cached GETs on the wire (%.4f per request)", after.Mallocs-before.Mallocs, n, per)

@@ -33,6 +33,10 @@ var methodNames = [...]string{
 
 func (m Method) String() string { return methodNames[m] }
 
+// MethodOf is the Method named by b: MethodOther for a name weft does not
+// know. It does not allocate.
+func MethodOf(b []byte) Method { return lookupMethod(b) }
+
 func lookupMethod(b []byte) Method {
 	switch len(b) {
 	case 3:

@@ -258,7 +258,8 @@ type Record struct {
 	Major     int
 	Minor     int
 	Status    int
-	Bytes     int64 // body bytes of the response, as CLF's %b and nginx's $body_bytes_sent (0 for HEAD and 304); logged when queued, so a client that leaves early still counts in full
+	Bytes     int64         // body bytes of the response, as CLF's %b and nginx's $body_bytes_sent (0 for HEAD and 304); logged when queued, so a client that leaves early still counts in full
+	Duration  time.Duration // from the request's first byte (its arrival, over HTTP/2 and HTTP/3) to its answer being queued, at Time
 	Referer   []byte
 	UserAgent []byte
 }

@@ -181,7 +181,7 @@ func (a *Handler) record(st *state, r *http.Request, now time.Time, body int64) 
 		remote = netip.AddrPortFrom(resp.Client, 0)
 	}
 	st.rec = http1.Record{
-		Remote: remote, Time: now,
+		Remote: remote, Time: now, Duration: time.Since(now),
 		Method: req.MethodName, Target: req.Target, Major: r.ProtoMajor, Minor: r.ProtoMinor,
 		Status: resp.Status, Bytes: body,
 		Referer: req.Referer, UserAgent: req.UserAgent,

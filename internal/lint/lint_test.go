@@ -26,6 +26,7 @@ var allowed = map[string][]string{
 	"internal/site":          {"internal/http1", "internal/codec"},
 	"internal/precompress":   {"internal/codec", "internal/site"},
 	"internal/accesslog":     {"internal/http1"},
+	"internal/metrics":       {"internal/http1"},
 	"internal/config":        {"internal/http1", "internal/codec", "internal/site", "internal/engine/h1conn"},
 	"internal/engine":        {"internal/engine", "internal/http1", "internal/netpoll"},
 	"internal/engine/h1conn": {"internal/http1"},
@@ -71,7 +72,7 @@ func TestImportDirection(t *testing.T) {
 				continue
 			}
 			dep := strings.TrimPrefix(p, module)
-			if dep == pkg || (isTest && (dep == "internal/conformance" || dep == "internal/site")) {
+			if dep == pkg || (isTest && (dep == "internal/conformance" || dep == "internal/site" || dep == "internal/metrics")) {
 				continue // external test packages; engine tests run the shared suite over a site
 			}
 			if !permitted(dep, rules) {

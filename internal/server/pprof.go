@@ -24,13 +24,19 @@ func servePprof(addr string, log *slog.Logger, worker bool) (stop func(), err er
 		return nil, fmt.Errorf("weft: --pprof: %w", err)
 	}
 	mux := http.NewServeMux()
+	pprofRoutes(mux)
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	log.Info("pprof listening", "addr", "http://"+ln.Addr().String()+"/debug/pprof/")
+	return func() { srv.Close() }, nil
+}
+
+// pprofRoutes serves the runtime profiles under /debug/pprof/ on mux: on
+// the pprof listener, and on the admin listener when both are on.
+func pprofRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux}
-	go srv.Serve(ln)
-	log.Info("pprof listening", "addr", "http://"+ln.Addr().String()+"/debug/pprof/")
-	return func() { srv.Close() }, nil
 }

@@ -40,6 +40,8 @@ type handler interface {
 	http1.MemoryHandler
 	http1.BodyHandler
 	Close() error
+	Roots() []string        // the folders served, for /readyz
+	Stats() site.CacheStats // the file cache, for /metrics
 }
 
 var (

@@ -45,6 +45,7 @@ type Config struct {
 	Limits engine.Config     // timeouts and limits; Handler and Log are set by Run
 
 	PprofAddr string // serve net/http/pprof here when set
+	AdminAddr string // serve /metrics, /healthz, /readyz (and pprof with PprofAddr) here when set
 
 	AccessLog  bool
 	LogFormat  accesslog.Format
@@ -88,6 +89,7 @@ func FromConfig(c *config.Config) Config {
 			MaxBodyBytes:      c.MaxBodyBytes,
 		},
 		PprofAddr: c.Pprof,
+		AdminAddr: c.Admin,
 		AccessLog: !c.NoAccessLog,
 		LogFormat: format,
 		LogFile:   c.AccessLog,
@@ -289,6 +291,33 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		eng = p
 	}
+	ob := &observed{sw: sw, sec: &rs.sec}
+	if cfg.AdminAddr != "" || (worker && os.Getenv(process.EnvMetricsDir) != "") {
+		var pe *process.Engine
+		if p, ok := eng.(process.Engine); ok && !worker {
+			pe = &p
+		}
+		counters, gather, done, err := setupMetrics(engName, worker, ob, pe)
+		if err != nil {
+			return err
+		}
+		defer done()
+		if pe != nil {
+			// Ready once its workers serve, not when it starts them.
+			pe.Ready = func() { ob.ready.Store(true) }
+			eng = *pe
+		}
+		if counters != nil {
+			ecfg.Meters = meters(counters)
+		}
+		if !worker {
+			stop, err := serveAdmin(cfg.AdminAddr, gather, ob, cfg.PprofAddr != "", cfg.ErrorLog)
+			if err != nil {
+				return err
+			}
+			defer stop()
+		}
+	}
 	sigs := make(chan os.Signal, 4)
 	handleSignals(sigs)
 	sigDone, sigExited := make(chan struct{}), make(chan struct{})
@@ -364,6 +393,11 @@ func Run(ctx context.Context, cfg Config) error {
 			cfg.OnServing(urls)
 		}
 	}
+	if _, ok := eng.(process.Engine); !ok || worker {
+		ob.ready.Store(true)
+	}
+	stopReady := context.AfterFunc(ctx, func() { ob.ready.Store(false) }) // draining: send no more
+	defer stopReady()
 	err = eng.Serve(ctx, serveLn, ecfg.WithDefaults())
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		return err

@@ -235,11 +235,17 @@ func startSecure(ctx context.Context, t *TLSConfig, ln net.Listener, handler htt
 }
 
 // logOf is the access log of ecfg as the adapter takes it.
+// With metrics on, it also counts each request (see meterSink).
 func logOf(ecfg *engine.Config) httpadapt.RecordSink {
-	if ecfg.Log == nil {
-		return nil
+	switch {
+	case ecfg.Meters != nil && ecfg.Log != nil:
+		return teeSink{ecfg.Log, meterSink{ecfg.Meters}}
+	case ecfg.Meters != nil:
+		return meterSink{ecfg.Meters}
+	case ecfg.Log != nil:
+		return ecfg.Log
 	}
-	return ecfg.Log
+	return nil
 }
 
 // redirectPort is the port of the plain listener addr, or 0.

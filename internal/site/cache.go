@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -68,6 +69,9 @@ type cache struct {
 	files ring  // entries holding a descriptor
 	index node  // the tree of names; the root stands for "."
 
+	evictions uint64 // entries evicted for room, under mu
+	variants  uint64 // compressed variants built and cached, under mu
+
 	root    string // absolute path of the root, for the watcher
 	watcher *fsnotify.Watcher
 	watched map[string]bool
@@ -76,11 +80,14 @@ type cache struct {
 
 const nShards = 32
 
-// shard is one part of the cache's map, on cache lines of its own.
+// shard is one part of the cache's map, on cache lines of its own. Its
+// counters share the line that taking the read lock writes anyway.
 type shard struct {
-	mu sync.RWMutex
-	m  map[string]*entry
-	_  [128 - 32]byte
+	mu     sync.RWMutex
+	m      map[string]*entry
+	hits   atomic.Uint64 // requests answered from an entry of this shard
+	misses atomic.Uint64 // files read into a new entry under a key of this shard
+	_      [128 - 48]byte
 }
 
 func newCache(cfg CacheConfig, root string) *cache {
@@ -163,6 +170,9 @@ func (c *cache) lookupFor(key []byte, now time.Time, fresh bool, req *http1.Requ
 		base.acquire()
 	}
 	sh.mu.RUnlock()
+	if req != nil {
+		sh.hits.Add(1) // a request's lookup, not one of the site's own
+	}
 	if !base.hot.Load() {
 		base.hot.Store(true)
 	}
@@ -214,6 +224,7 @@ func (c *cache) attach(base *entry, cd codec.Coding, r *entry) {
 	base.reps[cd].Store(r)
 	base.cost += cost
 	c.bytes += cost
+	c.variants++
 	for c.bytes > c.maxBytes && base.node != nil {
 		v := c.mem.victim()
 		if v == nil {
@@ -223,6 +234,7 @@ func (c *cache) attach(base *entry, cd codec.Coding, r *entry) {
 			return
 		}
 		c.removeLocked(v)
+		c.evictions++
 	}
 }
 
@@ -254,6 +266,7 @@ func (c *cache) insert(key string, e *entry) bool {
 			return false
 		}
 		c.removeLocked(v)
+		c.evictions++
 	}
 	if fds := e.descriptors(); fds > 0 {
 		for c.open+fds > c.maxOpen {
@@ -262,6 +275,7 @@ func (c *cache) insert(key string, e *entry) bool {
 				return false
 			}
 			c.removeLocked(v)
+			c.evictions++
 		}
 		if e.file != nil {
 			e.refs.Add(1) // the cache's own reference; its sidecars' are e's
@@ -335,6 +349,42 @@ func (c *cache) stats() (entries int, bytes int64, open int) {
 		entries += len(c.shards[i].m)
 	}
 	return entries, c.bytes, c.open
+}
+
+// CacheStats describe a site's file cache, for metrics.
+type CacheStats struct {
+	Entries   int    // entries cached
+	Bytes     int64  // bytes charged for them (contents, headers, keys, bookkeeping)
+	Open      int    // descriptors held
+	Hits      uint64 // requests answered from an entry without reading the file
+	Misses    uint64 // files read into a new entry (the cache on)
+	Evictions uint64 // entries evicted to make room
+	Variants  uint64 // compressed variants built and cached
+}
+
+// Add adds o's figures to s.
+func (s *CacheStats) Add(o CacheStats) {
+	s.Entries += o.Entries
+	s.Bytes += o.Bytes
+	s.Open += o.Open
+	s.Hits += o.Hits
+	s.Misses += o.Misses
+	s.Evictions += o.Evictions
+	s.Variants += o.Variants
+}
+
+// counts returns the cache's figures.
+func (c *cache) counts() CacheStats {
+	var st CacheStats
+	st.Entries, st.Bytes, st.Open = c.stats()
+	for i := range c.shards {
+		st.Hits += c.shards[i].hits.Load()
+		st.Misses += c.shards[i].misses.Load()
+	}
+	c.mu.Lock()
+	st.Evictions, st.Variants = c.evictions, c.variants
+	c.mu.Unlock()
+	return st
 }
 
 // ring is a CLOCK ring of entries, linked through entry.prev and next.

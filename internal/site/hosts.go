@@ -161,6 +161,24 @@ func (c *HostsConfig) CheckListen(addr string, tls bool) error {
 	return nil
 }
 
+// Roots returns the folders the hosts' sites serve.
+func (h *Hosts) Roots() []string {
+	var roots []string
+	for _, s := range h.sites {
+		roots = append(roots, s.Roots()...)
+	}
+	return roots
+}
+
+// Stats sum the file caches of the hosts' sites.
+func (h *Hosts) Stats() CacheStats {
+	var st CacheStats
+	for _, s := range h.sites {
+		st.Add(s.Stats())
+	}
+	return st
+}
+
 // Close closes every site.
 func (h *Hosts) Close() error {
 	var errs []error

@@ -101,6 +101,12 @@ type Site struct {
 
 var _ http1.MemoryHandler = (*Site)(nil)
 
+// Roots returns the folder the site serves, as it was opened.
+func (s *Site) Roots() []string { return []string{s.cfg.Root} }
+
+// Stats describe the site's file cache.
+func (s *Site) Stats() CacheStats { return s.cache.counts() }
+
 // Open opens cfg.Root for serving.
 func Open(cfg Config) (*Site, error) {
 	if cfg.Index == "" {
@@ -427,12 +433,16 @@ func (s *Site) fileEntry(f *os.File, fi fs.FileInfo, name, key string, a *codec.
 	if e := s.cache.lookup([]byte(key), now, false); e != nil {
 		if e.name == name && e.sameFile(fi) && s.sidecarsSame(e) {
 			f.Close()
+			s.cache.shardOfString(key).hits.Add(1)
 			e.checked.Store(now.UnixNano())
 			r, build, standin := s.cache.choose(e, a)
 			s.startBuild(e, build)
 			return r, standin
 		}
 		e.Close()
+	}
+	if s.cache.enabled() {
+		s.cache.shardOfString(key).misses.Add(1)
 	}
 	cached := s.cache.enabled() && fi.Size() <= s.cache.maxFile
 	e, err := newEntry(name, f, fi, cached, now)

@@ -85,6 +85,7 @@ func ListenerFD(ln *net.TCPListener) (int, error) {
 // other goroutines reach it through Complete and Wake.
 type Loop struct {
 	sh    *Shared
+	idx   int // this loop's index in sh.loops: its connections count on its own counters (h1conn.NewOnLoop)
 	p     Poller
 	conns map[int]*conn
 
@@ -136,7 +137,7 @@ type conn struct {
 // before the first one runs.
 func New(sh *Shared, p Poller) *Loop {
 	sh.accepting.Add(1)
-	l := &Loop{sh: sh, p: p, conns: make(map[int]*conn)}
+	l := &Loop{sh: sh, idx: len(sh.loops), p: p, conns: make(map[int]*conn)}
 	sh.loops = append(sh.loops, l)
 	return l
 }
@@ -308,7 +309,7 @@ func (l *Loop) accept() {
 		return
 	}
 	now := time.Now()
-	c := h1conn.New(l.sh.Cfg, remote, now)
+	c := h1conn.NewOnLoop(l.sh.Cfg, remote, now, l.idx)
 	// Count the connection first, then check: loops accepting at once
 	// cannot all see room for one.
 	if l.sh.Conns.Add(1) > int64(l.sh.Cfg.MaxConns) && !l.reclaim(now) && !l.reclaimElsewhere() {

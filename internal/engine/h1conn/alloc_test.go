@@ -12,6 +12,7 @@ import (
 
 	"github.com/weft-server/weft/internal/engine/h1conn"
 	"github.com/weft-server/weft/internal/http1"
+	"github.com/weft-server/weft/internal/metrics"
 	"github.com/weft-server/weft/internal/site"
 )
 
@@ -146,9 +147,17 @@ func TestCachedGETWithRulesAllocatesNothing(t *testing.T) {
 
 // benchRequest measures one request through a warm connection: parse,
 // handle (the file is cached), encode, write to a discarding sink.
-func benchRequest(b *testing.B, req []byte) {
-	cfg := h1conn.Config{Handler: newSite(b)}.WithDefaults()
-	c := h1conn.New(cfg, netip.MustParseAddrPort("127.0.0.1:1"), time.Now())
+func benchRequest(b *testing.B, req []byte) { benchRequestWith(b, req, nil) }
+
+// benchRequestWith is benchRequest counting for metrics on counters
+// (none when nil).
+func benchRequestWith(b *testing.B, req []byte, counters *metrics.Counters) {
+	cfg := h1conn.Config{Handler: newSite(b)}
+	if counters != nil {
+		cfg.Meters = func(loop int) h1conn.Meter { return counters.Shard(loop) }
+	}
+	cfg = *cfg.WithDefaults()
+	c := h1conn.NewOnLoop(&cfg, netip.MustParseAddrPort("127.0.0.1:1"), time.Now(), 0)
 	s := &discard{}
 	roundTrip(b, c, s, cachedGET) // fills the cache and the buffers
 	b.ReportAllocs()
@@ -159,6 +168,34 @@ func benchRequest(b *testing.B, req []byte) {
 }
 
 func BenchmarkCachedGET(b *testing.B) { benchRequest(b, cachedGET) }
+
+// BenchmarkCachedGETMetrics is BenchmarkCachedGET counting for metrics,
+// as --admin does: its twin for the cost of counting.
+func BenchmarkCachedGETMetrics(b *testing.B) { benchRequestWith(b, cachedGET, metrics.New()) }
+
+// TestCachedGETWithMetricsAllocatesNothing: counting a request, its
+// connection's idle spells and its bytes allocates nothing.
+func TestCachedGETWithMetricsAllocatesNothing(t *testing.T) {
+	counters := metrics.New()
+	cfg := h1conn.Config{Handler: newSite(t), Meters: func(loop int) h1conn.Meter { return counters.Shard(loop) }}.WithDefaults()
+	c := h1conn.NewOnLoop(cfg, netip.MustParseAddrPort("127.0.0.1:1"), time.Now(), 0)
+	s := &discard{}
+	roundTrip(t, c, s, cachedGET)
+	if a := testing.AllocsPerRun(1000, func() { roundTrip(t, c, s, cachedGET) }); a != 0 {
+		t.Fatalf("%v allocations per cached GET with metrics on, want 0", a)
+	}
+	sn := counters.Snapshot()
+	if got := sn.Requests[1][0][1]; got != 1002 { // warm-up, AllocsPerRun's own first run, 1000
+		t.Errorf("%d GETs counted, want 1002", got)
+	}
+	if sn.Opened != 1 || sn.Open() != 1 || sn.Idle != 1 {
+		t.Errorf("accepted %d, open %d, idle %d; want 1, 1, 1", sn.Opened, sn.Open(), sn.Idle)
+	}
+	c.Release()
+	if sn := counters.Snapshot(); sn.Open() != 0 || sn.Idle != 0 {
+		t.Errorf("released: open %d, idle %d; want 0, 0", sn.Open(), sn.Idle)
+	}
+}
 
 // BenchmarkCachedGETWithRules is BenchmarkCachedGET on a site with every
 // rule that touches a cached GET on (see withRules), from an allowed

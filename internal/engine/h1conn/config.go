@@ -16,6 +16,18 @@ type RecordSink interface {
 	Log(rec *http1.Record)
 }
 
+// Meter counts what one connection does, for metrics (see package
+// metrics). Its methods are called only by the goroutine driving the
+// connection, a few times per request: they must not allocate, block, or
+// write memory that another event loop writes (see Config.Meters).
+type Meter interface {
+	RecordSink        // one record per answered request, as the access log's
+	Opened()          // the connection was accepted
+	Closed()          // the connection was released
+	Idle(idle bool)   // the connection began (true) or stopped (false) waiting between requests
+	SentFile(n int64) // n bytes of a file went out with SendFile
+}
+
 // Config is what a connection and the engine that serves it honour.
 type Config struct {
 	Handler http1.Handler
@@ -28,7 +40,11 @@ type Config struct {
 	MaxConns          int           // most open connections; at the limit idle ones are reclaimed (see each engine for the rest)
 	MaxBodyBytes      int64         // request bodies up to this are read and dropped; beyond, 413 (Content-Length) or a close (chunked); a body the handler takes (http1.BodyHandler, blocking engines only) has the handler's limit instead
 
-	Log      RecordSink   // nil for none
+	Log RecordSink // nil for none
+	// Meters returns the counters a new connection adds to (nil for
+	// none). An engine with event loops passes its loop's index (see
+	// NewOnLoop), so that loops share no counter; others pass -1.
+	Meters   func(loop int) Meter
 	ErrorLog *slog.Logger // nil for slog.Default()
 
 	// Open, when set, counts the open connections: New adds one, and

@@ -65,6 +65,9 @@ type Conn struct {
 
 	draining atomic.Bool
 	answered atomic.Bool // at least one response was queued
+
+	m    Meter // counters, or nil (see Config.Meters)
+	idle bool  // what m was last told (see noteIdle)
 }
 
 // phase is what a connection's input side is doing.
@@ -103,7 +106,8 @@ type state struct {
 	clock http1.Clock
 	out   outQueue
 	rec   http1.Record
-	keep  bool // the request being answered leaves the connection open
+	start int64 // UnixNano of the first byte of the request being answered (0: unknown), for rec.Duration
+	keep  bool  // the request being answered leaves the connection open
 }
 
 // maxBacklog bounds the output queued before Process stops parsing
@@ -123,11 +127,36 @@ var (
 
 // New returns the state of a connection from remote, opened at now.
 func New(cfg *Config, remote netip.AddrPort, now time.Time) *Conn {
+	return NewOnLoop(cfg, remote, now, -1)
+}
+
+// NewOnLoop is New for a connection of event loop loop (0, 1, …), which
+// counts it and its requests on that loop's own counters (see
+// Config.Meters).
+func NewOnLoop(cfg *Config, remote netip.AddrPort, now time.Time, loop int) *Conn {
 	n := now.UnixNano()
 	if cfg.Open != nil {
 		cfg.Open.Add(1)
 	}
-	return &Conn{cfg: cfg, remote: remote, lastActive: n, opened: n, progress: n, sendq: -1}
+	c := &Conn{cfg: cfg, remote: remote, lastActive: n, opened: n, progress: n, sendq: -1}
+	if cfg.Meters != nil {
+		c.m = cfg.Meters(loop)
+		c.m.Opened()
+		c.noteIdle() // a fresh connection waits for its first request
+	}
+	return c
+}
+
+// noteIdle tells the meter when the connection starts or stops waiting
+// between requests (Idle, and not closing).
+func (c *Conn) noteIdle() {
+	if c.m == nil {
+		return
+	}
+	if idle := c.ending == endOpen && c.Idle(); idle != c.idle {
+		c.idle = idle
+		c.m.Idle(idle)
+	}
 }
 
 // SetTLS marks c as a connection over TLS, before it serves a request.
@@ -245,6 +274,7 @@ func (c *Conn) Received(n int, now time.Time) {
 	}
 	c.w += n
 	c.lastActive = t
+	c.noteIdle()
 }
 
 // Process answers every complete request in the input buffer, queueing the
@@ -305,6 +335,7 @@ func (c *Conn) Process(now time.Time) {
 		c.releaseInput() // the request views the buffer until it is answered
 		c.releaseState()
 	}
+	c.noteIdle()
 }
 
 // skipEmptyLines returns how many bytes of empty lines (CRLF or LF) begin b.
@@ -381,6 +412,7 @@ func (c *Conn) serve(now time.Time) {
 	st := c.st
 	req, resp := &st.req, &st.resp
 	resp.Reset()
+	st.start = c.reqStart // before settle restarts the clock for a body or the next request
 	req.Remote, req.TLS = c.remote, c.tls
 	st.keep = req.KeepAlive && !c.draining.Load()
 	t := now.UnixNano()
@@ -500,6 +532,10 @@ func (c *Conn) fail(status int, now time.Time) {
 	st := c.state()
 	st.req.Reset()
 	st.resp.Reset()
+	st.start = 0
+	if c.phase == phaseHead || c.phase == phaseBody {
+		st.start = c.reqStart
+	}
 	http1.ErrorPage(&st.resp, status)
 	c.unread = true // what follows the bad input is unknown
 	c.toPhase(phaseIdle, now.UnixNano())
@@ -541,19 +577,28 @@ func (c *Conn) queue(now time.Time, keep, head bool) {
 	if !c.answered.Load() {
 		c.answered.Store(true) // once: an atomic store per request would be waste
 	}
-	if c.cfg.Log != nil {
+	if c.cfg.Log != nil || c.m != nil {
 		req := &st.req
 		remote := c.remote
 		if resp.Client.IsValid() {
 			remote = netip.AddrPortFrom(resp.Client, 0) // from a trusted proxy's header
 		}
+		var d time.Duration
+		if n := now.UnixNano(); st.start > 0 && st.start <= n {
+			d = time.Duration(n - st.start)
+		}
 		st.rec = http1.Record{
-			Remote: remote, Time: now,
+			Remote: remote, Time: now, Duration: d,
 			Method: req.MethodName, Target: req.Target, Major: req.Major, Minor: req.Minor,
 			Status: resp.Status, Bytes: body,
 			Referer: req.Referer, UserAgent: req.UserAgent,
 		}
-		c.cfg.Log.Log(&st.rec)
+		if c.cfg.Log != nil {
+			c.cfg.Log.Log(&st.rec)
+		}
+		if c.m != nil {
+			c.m.Log(&st.rec)
+		}
 	}
 	resp.Closer = nil
 }
@@ -578,7 +623,10 @@ func (c *Conn) Lingers() bool {
 }
 
 // StartLinger begins the lingering close at now.
-func (c *Conn) StartLinger(now time.Time) { c.toEnd(endLingering, now.UnixNano()) }
+func (c *Conn) StartLinger(now time.Time) {
+	c.toEnd(endLingering, now.UnixNano())
+	c.noteIdle()
+}
 
 // Lingering reports whether a lingering close is under way.
 func (c *Conn) Lingering() bool { return c.ending == endLingering }
@@ -617,10 +665,13 @@ func (c *Conn) Flush(s Sink, now time.Time) error {
 		ck.Cork()
 	}
 	before := c.st.out.queued
-	err := c.st.out.flush(s)
+	fileBytes, err := c.st.out.flush(s)
 	if c.st.out.queued != before {
 		t := now.UnixNano()
 		c.progress, c.lastActive = t, t
+	}
+	if c.m != nil && fileBytes > 0 {
+		c.m.SentFile(fileBytes)
 	}
 	c.sendq = -1
 	if err == ErrWouldBlock {
@@ -638,6 +689,7 @@ func (c *Conn) Flush(s Sink, now time.Time) error {
 		// while being sent, and the client gets a cut body.
 		c.cfg.ErrorLog.Warn("file shrank while being sent; connection closed", "remote", c.remote.String())
 	}
+	c.noteIdle()
 	return err
 }
 
@@ -768,6 +820,13 @@ func (c *Conn) Release() {
 	c.r, c.w = 0, 0
 	c.releaseInput()
 	if !offloaded {
+		if c.m != nil && c.ending != endClosed {
+			if c.idle {
+				c.idle = false
+				c.m.Idle(false)
+			}
+			c.m.Closed()
+		}
 		c.toEnd(endClosed, 0)
 	}
 }

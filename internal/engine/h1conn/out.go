@@ -135,8 +135,9 @@ func (q *outQueue) addCloser(c io.Closer) {
 	q.items = append(q.items, outItem{kind: itemClose, closer: c})
 }
 
-// flush sends queued output to s until the queue is empty or s would block.
-func (q *outQueue) flush(s Sink) error {
+// flush sends queued output to s until the queue is empty or s would
+// block. It reports how many bytes of files went out with SendFile.
+func (q *outQueue) flush(s Sink) (fileBytes int64, err error) {
 	for q.head < len(q.items) {
 		it := &q.items[q.head]
 		switch it.kind {
@@ -147,6 +148,7 @@ func (q *outQueue) flush(s Sink) error {
 			continue
 		case itemFile:
 			n, err := s.SendFile(it.file, it.off, it.n)
+			fileBytes += n
 			it.off += n
 			it.n -= n
 			q.queued -= n
@@ -156,7 +158,7 @@ func (q *outQueue) flush(s Sink) error {
 				q.head++
 			}
 			if err != nil {
-				return err
+				return fileBytes, err
 			}
 			continue
 		}
@@ -172,11 +174,11 @@ func (q *outQueue) flush(s Sink) error {
 		n, err := s.Writev(q.iov)
 		q.consume(n)
 		if err != nil {
-			return err
+			return fileBytes, err
 		}
 	}
 	q.reset()
-	return nil
+	return fileBytes, nil
 }
 
 func (q *outQueue) bytesOf(it *outItem) []byte {

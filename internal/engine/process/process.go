@@ -19,6 +19,7 @@ package process
 import (
 	"errors"
 	"os"
+	"sync/atomic"
 
 	"github.com/weft-server/weft/internal/engine"
 )
@@ -38,6 +39,10 @@ const (
 	EnvConfig = "WEFT_WORKER_CONFIG"
 	// ListenerFD is the worker's descriptor for the shared listener.
 	ListenerFD = 3
+	// EnvMetricsDir, in a worker's environment, names the directory
+	// where it serves its metrics on a unix socket, for the supervisor's
+	// admin listener to sum (see package metrics).
+	EnvMetricsDir = "WEFT_WORKER_METRICS"
 	// ReadyFD is the worker's write end of a pipe on which it reports,
 	// by closing it, that it is serving.
 	ReadyFD = 4
@@ -52,6 +57,11 @@ type Engine struct {
 	// SIGHUP replaces the workers; any other is passed on to them. The
 	// engine installs no signal handler itself.
 	Signals <-chan os.Signal
+	// Restarts, when not nil, counts the workers started in place of
+	// one that died.
+	Restarts *atomic.Uint64
+	// Ready, when not nil, is called once the first workers all serve.
+	Ready func()
 }
 
 var _ engine.Engine = Engine{}

@@ -85,6 +85,9 @@ func (e Engine) Serve(ctx context.Context, l net.Listener, cfg *engine.Config) e
 		live[w] = true
 	}
 	cfg.ErrorLog.Info("workers ready", "workers", n)
+	if e.Ready != nil {
+		e.Ready()
+	}
 	backoff := 100 * time.Millisecond
 	var restartAt []time.Time // pending restarts of crashed workers
 	for {
@@ -163,6 +166,9 @@ func (e Engine) Serve(ctx context.Context, l net.Listener, cfg *engine.Config) e
 				cfg.ErrorLog.Error("restarting a worker failed", "err", err)
 				restartAt = append(restartAt, time.Now().Add(backoff))
 				continue
+			}
+			if e.Restarts != nil {
+				e.Restarts.Add(1)
 			}
 		}
 	}

@@ -37,8 +37,10 @@ type config struct {
 	tableSize        uint32 // Go's HPACK decoder table size
 	maxList          int    // Go's header list limit (and string length limit)
 	maxContinuations int
-	controlRate      float64 // control-frame bucket: tokens per second...
-	controlBurst     float64 // ...and its size
+	controlRate      float64       // control-frame bucket: tokens per second...
+	controlBurst     float64       // ...and its size
+	coalesce         bool          // gather Go's writes (see writer)
+	writeTimeout     time.Duration // Go's WriteByteTimeout
 }
 
 // conn is one client connection as Go's HTTP/2 server reads it. Read hands
@@ -46,10 +48,11 @@ type config struct {
 // need not see (DATA, WINDOW_UPDATE, PING...) is copied straight from the
 // network into Go's buffer as it arrives; HEADERS, CONTINUATION and
 // SETTINGS frames are read whole into buf, checked, rewritten if need be,
-// then handed over. Writes go to the network untouched.
+// then handed over. Writes go to the network unchanged, gathered by wr
+// (see writer).
 //
-// Read is called by one goroutine at a time (Go's frame reader), so conn
-// has no locks.
+// Read is called by one goroutine at a time (Go's frame reader), so the
+// read side has no locks.
 type conn struct {
 	net.Conn
 	cfg *config
@@ -82,6 +85,8 @@ type conn struct {
 	tokensAt time.Time
 
 	extra [headerLen + len(poisonField)]byte // appended CONTINUATION
+
+	wr *writer // the write side, nil to write straight to the network
 }
 
 // poisonField is an HPACK literal field without indexing (it does not touch
@@ -95,6 +100,9 @@ var killFrame = []byte{0, 0, 8, framePing, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0
 
 func newConn(c net.Conn, cfg *config, preface bool) *conn {
 	g := &conn{Conn: c, cfg: cfg, preface: preface, buf: make([]byte, 4096)}
+	if cfg.coalesce {
+		g.wr = newWriter(c, cfg.writeTimeout)
+	}
 	g.dec = hpack.NewDecoder(cfg.tableSize, g.emit)
 	g.dec.SetMaxStringLength(cfg.maxList)
 	return g
@@ -102,6 +110,37 @@ func newConn(c net.Conn, cfg *config, preface bool) *conn {
 
 // NetConn returns the connection the guard reads from.
 func (c *conn) NetConn() net.Conn { return c.Conn }
+
+// Write, SetWriteDeadline, SetDeadline and Close go through the writer,
+// if any; they may be called concurrently with Read and with each other.
+func (c *conn) Write(p []byte) (int, error) {
+	if c.wr == nil {
+		return c.Conn.Write(p)
+	}
+	return c.wr.Write(p)
+}
+
+func (c *conn) SetWriteDeadline(t time.Time) error {
+	if c.wr == nil {
+		return c.Conn.SetWriteDeadline(t)
+	}
+	return c.wr.SetWriteDeadline(t)
+}
+
+func (c *conn) SetDeadline(t time.Time) error {
+	if c.wr == nil {
+		return c.Conn.SetDeadline(t)
+	}
+	c.wr.SetWriteDeadline(t)
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *conn) Close() error {
+	if c.wr == nil {
+		return c.Conn.Close()
+	}
+	return c.wr.Close()
+}
 
 func (c *conn) Read(p []byte) (int, error) {
 	for {

@@ -26,6 +26,14 @@
 //     connection and ends a connection that goes past the limit.
 //
 // Everything else, DATA in particular, is handed to Go as it arrives.
+//
+// On the way out, the guard gathers Go's writes: Go flushes whenever its
+// queue of frames runs dry, which with a goroutine per stream is after
+// nearly every response, and each flush would be a TLS record and a
+// write(2) of its own. The guard buffers them and writes them out together
+// once the goroutines that are runnable have run (see writer), with no
+// timer, keeping Go's WriteByteTimeout. (WEFT_TEST_H2_NO_COALESCE=1, for
+// benchmarks and tests, turns this off.)
 package h2guard
 
 import (
@@ -34,6 +42,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"time"
 )
 
@@ -196,6 +205,11 @@ func Install(srv *http.Server, lim Limits) error {
 	cfg.maxList += 10 * 32 // net/http's slack (http2adjustHTTP1MaxHeaderSize)
 	cfg.maxContinuations = lim.MaxContinuations
 	cfg.controlRate, cfg.controlBurst = float64(lim.ControlRate), float64(lim.ControlBurst)
+	// A switch for benchmarks and tests only: Go's writes as they come.
+	cfg.coalesce = os.Getenv("WEFT_TEST_H2_NO_COALESCE") != "1"
+	if h := srv.HTTP2; h != nil {
+		cfg.writeTimeout = h.WriteByteTimeout
+	}
 
 	srv.TLSNextProto[protoTLS] = func(hs *http.Server, tc *tls.Conn, h http.Handler) {
 		g := newConn(tc, &cfg, true)

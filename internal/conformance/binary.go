@@ -194,6 +194,7 @@ func configFile(opts Options) ([]byte, error) {
 // flags when there are no virtual hosts.
 func basics(c *site.Config) map[string]any {
 	m := map[string]any{"root": c.Root, "listing": c.Listing, "dotfiles": c.Dotfiles,
+		"no_downloads": c.NoDownloads, "download_max_bytes": c.DownloadMaxBytes,
 		"compress": !c.Compress.Off, "precompressed": !c.Compress.NoPrecompressed, "no_cache_control": c.NoCacheControl}
 	if c.Index != "" {
 		m["index"] = c.Index

@@ -49,7 +49,7 @@ const (
 	downloadTarGz = "tar.gz"
 )
 
-// maxArchiveDepth bounds how deep a download descends.
+// maxArchiveDepth bounds how deep a download descends, in folders.
 const maxArchiveDepth = 64
 
 var (
@@ -187,30 +187,17 @@ var _ http1.Stream = (*archive)(nil)
 type visit func(name, rel string, r *listRow) error
 
 // walk calls fn for every entry beneath the folder dir, depth-first, in
-// natural name order. stack holds the folders on the way down, to enter
-// none twice (a link loop).
+// natural name order. stack holds the folders on the way down, dir's
+// last: a folder among them (a link up the tree) is left out.
 func (a *archive) walk(dir, rel string, stack []fs.FileInfo, fn visit) error {
-	if len(stack) >= maxArchiveDepth {
-		return nil
-	}
 	l, err := a.s.listDir(dir, true)
 	if err != nil {
-		if len(stack) == 0 {
+		if len(stack) <= 1 {
 			return err
 		}
 		return nil // gone or unreadable since its parent was listed: left out
 	}
 	defer l.Close()
-	fi, err := l.dir.Stat()
-	if err != nil {
-		return nil
-	}
-	for _, up := range stack {
-		if os.SameFile(up, fi) {
-			return nil // a link to a folder on the way down
-		}
-	}
-	stack = append(stack, fi)
 	l.sort(listQuery{sort: sortName})
 	for i := range l.rows {
 		r := &l.rows[i]
@@ -223,11 +210,20 @@ func (a *archive) walk(dir, rel string, stack []fs.FileInfo, fn visit) error {
 		if rel != "" {
 			rn = rel + "/" + n
 		}
+		var fi fs.FileInfo
+		if r.kind == kindDir {
+			if len(stack) >= maxArchiveDepth {
+				continue
+			}
+			if fi, err = a.s.stat(name); err != nil || !fi.IsDir() || onStack(stack, fi) {
+				continue
+			}
+		}
 		if err := fn(name, rn, r); err != nil {
 			return err
 		}
 		if r.kind == kindDir {
-			if err := a.walk(name, rn, stack, fn); err != nil {
+			if err := a.walk(name, rn, append(stack, fi), fn); err != nil {
 				return err
 			}
 		}
@@ -235,11 +231,33 @@ func (a *archive) walk(dir, rel string, stack []fs.FileInfo, fn visit) error {
 	return nil
 }
 
+func onStack(stack []fs.FileInfo, fi fs.FileInfo) bool {
+	for _, up := range stack {
+		if os.SameFile(up, fi) {
+			return true
+		}
+	}
+	return false
+}
+
+// start is the stack a walk of the folder starts with.
+func (a *archive) start() ([]fs.FileInfo, error) {
+	fi, err := a.s.stat(a.dir)
+	if err != nil {
+		return nil, err
+	}
+	return []fs.FileInfo{fi}, nil
+}
+
 // size adds up the sizes of the folder's files, stopping with errOverCap
 // once past the cap.
 func (a *archive) size() (int64, error) {
 	var total int64
-	err := a.walk(a.dir, "", nil, func(_, _ string, r *listRow) error {
+	stack, err := a.start()
+	if err != nil {
+		return 0, err
+	}
+	err = a.walk(a.dir, "", stack, func(_, _ string, r *listRow) error {
 		if r.kind == kindFile {
 			if total += r.size; total > a.max {
 				return errOverCap
@@ -277,7 +295,11 @@ func (a *archive) writeZip(w io.Writer) error {
 		}
 		return fw, nil
 	})
-	err := a.walk(a.dir, "", nil, func(name, rel string, r *listRow) error {
+	stack, err := a.start()
+	if err != nil {
+		return err
+	}
+	err = a.walk(a.dir, "", stack, func(name, rel string, r *listRow) error {
 		if r.kind == kindDir {
 			h := &zip.FileHeader{Name: a.top + "/" + rel + "/", Modified: time.Unix(0, r.mod)}
 			h.SetMode(fs.ModeDir | 0o755)
@@ -312,7 +334,11 @@ func (a *archive) writeTarGz(w io.Writer) error {
 		return err
 	}
 	tw := tar.NewWriter(gw)
-	err = a.walk(a.dir, "", nil, func(name, rel string, r *listRow) error {
+	stack, err := a.start()
+	if err != nil {
+		return err
+	}
+	err = a.walk(a.dir, "", stack, func(name, rel string, r *listRow) error {
 		if r.kind == kindDir {
 			return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: a.top + "/" + rel + "/", Mode: 0o755, ModTime: time.Unix(0, r.mod)})
 		}

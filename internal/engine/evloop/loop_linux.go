@@ -448,6 +448,9 @@ func (l *Loop) step(cn *conn, now time.Time) {
 				// nothing yet: Notify brings the connection back.
 				l.wantWrite(cn, false)
 				return
+			case errors.Is(err, h1conn.ErrYield):
+				l.wake = append(l.wake, cn) // as for a yielded SendFile
+				return
 			case errors.Is(err, h1conn.ErrWouldBlock):
 				if cn.sink.yielded {
 					// The socket still takes data: come back once the

@@ -31,6 +31,11 @@ import (
 // for the socket and drives the connection again after Notify.
 var ErrStreamWait = errors.New("weft: waiting for a streamed body")
 
+// ErrYield is returned by Flush when a streamed body has sent its share of
+// one turn (streamTurn) to a Conn with a Notifier while the socket still
+// takes bytes: the engine drives the connection again after the others.
+var ErrYield = errors.New("weft: streamed body yields its turn")
+
 // errPipeClosed is what the producer's Write returns once the connection
 // has given up on the body.
 var errPipeClosed = errors.New("weft: connection closed")
@@ -54,7 +59,7 @@ const (
 	pipeBuf   = 64 << 10
 	pipeDepth = 4
 	// streamTurn bounds the bytes of a streamed body one Flush sends for
-	// an event loop before yielding (ErrWouldBlock), as the loops' send
+	// an event loop before yielding (ErrYield), as the loops' send
 	// budget does for files: a fast producer and a fast client must not
 	// hold the loop.
 	streamTurn = 1 << 20
@@ -227,7 +232,7 @@ func (q *outQueue) flushStream(s Sink, it *outItem, n Notifier) error {
 	for {
 		if len(sb.rem) > 0 {
 			if n != nil && turn >= streamTurn {
-				return ErrWouldBlock // yield; the socket still takes bytes
+				return ErrYield
 			}
 			q.iov = append(q.iov[:0], sb.rem...)
 			m, err := s.Writev(q.iov)

@@ -65,6 +65,12 @@ func StartBinary(bin string, args ...string) Starter {
 				a = append(a, "--upload-max-bytes", fmt.Sprint(u.MaxBytes))
 			}
 		}
+		if opts.Site.NoDownloads {
+			a = append(a, "--no-downloads")
+		}
+		if opts.Site.DownloadMaxBytes > 0 {
+			a = append(a, "--download-max-bytes", strconv.FormatInt(opts.Site.DownloadMaxBytes, 10))
+		}
 		for ext, ctype := range opts.Site.MIME {
 			a = append(a, "--mime", ext+"="+ctype)
 		}

@@ -271,7 +271,7 @@ func (a *archive) size() (int64, error) {
 // WriteTo implements http1.Stream: it writes the archive to w.
 func (a *archive) WriteTo(w io.Writer) (int64, error) {
 	cw := &countWriter{w: w}
-	a.buf = make([]byte, 32<<10)
+	a.buf = make([]byte, 128<<10)
 	var err error
 	if a.tarGz {
 		err = a.writeTarGz(cw)

@@ -31,9 +31,9 @@ import (
 func downloadTree(t *testing.T) (root string, want, withDot map[string]string) {
 	root, links := listingTree(t)
 	extra := map[string]string{
-		"写真/photo.jpg":  "\xff\xd8\xff\xe0 not really a jpeg",
-		"写真/notes.txt":  strings.Repeat("compress me ", 500),
-		"写真/empty.json": "",
+		"写真/photo.jpg":     "\xff\xd8\xff\xe0 not really a jpeg",
+		"写真/notes.txt":     strings.Repeat("compress me ", 500),
+		"写真/empty.json":    "",
 		".private/key.txt": "hidden folder\n",
 	}
 	for n, body := range extra {

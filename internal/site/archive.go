@@ -28,7 +28,7 @@ import (
 // exactly what the folder's listings show, level by level (see listDir):
 // hidden names only with Config.Dotfiles, links as the symlink policy lets
 // a request follow them (a link out of the root under SymlinksConfine is
-// left out, a folder reached twice on one path, a loop, is entered once),
+// left out, and so is a link to a folder above it, a loop),
 // no sidecar standing for a listed file, no FIFO or device, and nothing an
 // auth rule other than the folder's own protects; every file is opened as
 // a request opens it (see Site.open), so nothing outside the root is read.

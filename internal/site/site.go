@@ -524,8 +524,8 @@ func (s *Site) ServeFromMemory(req *http1.Request, resp *http1.Response) bool {
 	if s.pathRules && s.slowPath(p, dir) {
 		return false
 	}
-	if dir && len(req.Query) > 0 && s.downloads() && downloadFormat(req.Query) != "" {
-		return false // a folder's archive, not its index
+	if len(req.Query) > 0 && s.downloads() && downloadFormat(req.Query) != "" {
+		return false // perhaps a folder's archive, not its index
 	}
 	e, base, build, standin := s.cache.lookupFor(key, time.Now(), true, req)
 	if e == nil {

@@ -678,7 +678,7 @@ func (c *Conn) Flush(s Sink, now time.Time) error {
 		ck.Cork()
 	}
 	before := c.st.out.sent
-	fileBytes, err := c.st.out.flush(s, c.notify)
+	fileBytes, err := c.st.out.flush(s, c.notify, c.cfg.WriteTimeout)
 	if c.st.out.sent != before {
 		t := now.UnixNano()
 		c.progress, c.lastActive = t, t

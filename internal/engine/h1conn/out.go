@@ -2,6 +2,7 @@ package h1conn
 
 import (
 	"io"
+	"time"
 
 	"github.com/weft-server/weft/internal/http1"
 )
@@ -142,14 +143,15 @@ func (q *outQueue) addCloser(c io.Closer) {
 }
 
 // flush sends queued output to s until the queue is empty or s would block
-// (or, with a Notifier, a streamed body's producer has nothing ready). It
-// reports how many bytes of files went out with SendFile.
-func (q *outQueue) flush(s Sink, nt Notifier) (fileBytes int64, err error) {
+// (or, with a Notifier, a streamed body's producer has nothing ready;
+// without one, it waits for it up to wait). It reports how many bytes of
+// files went out with SendFile.
+func (q *outQueue) flush(s Sink, nt Notifier, wait time.Duration) (fileBytes int64, err error) {
 	for q.head < len(q.items) {
 		it := &q.items[q.head]
 		switch it.kind {
 		case itemStream:
-			if err := q.flushStream(s, it, nt); err != nil {
+			if err := q.flushStream(s, it, nt, wait); err != nil {
 				return fileBytes, err
 			}
 			*it = outItem{}

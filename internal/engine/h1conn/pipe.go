@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/weft-server/weft/internal/http1"
 )
@@ -24,7 +25,9 @@ import (
 // A blocking engine's Flush waits for the producer. An event loop, which
 // must not wait, gives its Conn a Notifier (SetNotifier): Flush then
 // returns ErrStreamWait when the pipe is empty, and the producer calls
-// Notify once it has filled a buffer or ended.
+// Notify once it has filled a buffer or ended. Either way the write
+// timeout holds: a body that sends no byte for WriteTimeout, because the
+// client takes none or because the producer makes none, is cut.
 
 // ErrStreamWait is returned by Flush when a streamed body's producer has
 // nothing ready yet and the Conn has a Notifier: the engine stops waiting
@@ -39,6 +42,10 @@ var ErrYield = errors.New("weft: streamed body yields its turn")
 // errPipeClosed is what the producer's Write returns once the connection
 // has given up on the body.
 var errPipeClosed = errors.New("weft: connection closed")
+
+// errStreamStalled is the error of a producer that made no byte for the
+// write timeout.
+var errStreamStalled = errors.New("weft: streamed body stalled")
 
 // errStreamCut is what Flush returns when the producer failed: the body
 // is cut, and the connection must close.
@@ -174,16 +181,27 @@ func (p *pipe) send(c chunk) error {
 	return nil
 }
 
-// next returns the next chunk; without one ready it waits when block is
-// set, else it arms the notification and reports false.
-func (p *pipe) next(block bool) (chunk, bool) {
+// next returns the next chunk; without one ready it waits up to wait
+// when block is set (then an end with errStreamStalled), else it arms the
+// notification and reports false.
+func (p *pipe) next(block bool, wait time.Duration) (chunk, bool) {
 	select {
 	case c := <-p.full:
 		return c, true
 	default:
 	}
 	if block {
-		return <-p.full, true
+		if wait <= 0 {
+			wait = DefaultWriteTimeout
+		}
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case c := <-p.full:
+			return c, true
+		case <-t.C:
+			return chunk{end: true, err: errStreamStalled}, true
+		}
 	}
 	p.waiting.Store(true)
 	select {
@@ -222,8 +240,8 @@ func (sb *streamBody) abandon() {
 
 // flushStream sends the streamed body of item it until it ends (nil),
 // the sink fails or would block, or the producer has nothing ready
-// (ErrStreamWait, with a Notifier; without one it waits).
-func (q *outQueue) flushStream(s Sink, it *outItem, n Notifier) error {
+// (ErrStreamWait, with a Notifier; without one it waits up to wait).
+func (q *outQueue) flushStream(s Sink, it *outItem, n Notifier, wait time.Duration) error {
 	sb := it.stream
 	if sb.p == nil {
 		sb.start(n)
@@ -253,7 +271,7 @@ func (q *outQueue) flushStream(s Sink, it *outItem, n Notifier) error {
 			q.streams--
 			return nil
 		}
-		c, ok := sb.p.next(n == nil)
+		c, ok := sb.p.next(n == nil, wait)
 		if !ok {
 			return ErrStreamWait
 		}

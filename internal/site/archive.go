@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/klauspost/compress/flate"
@@ -192,10 +193,10 @@ type visit func(name, rel string, r *listRow) error
 func (a *archive) walk(dir, rel string, stack []fs.FileInfo, fn visit) error {
 	l, err := a.s.listDir(dir, true)
 	if err != nil {
-		if len(stack) <= 1 {
+		if len(stack) <= 1 || !skippable(err) {
 			return err
 		}
-		return nil // gone or unreadable since its parent was listed: left out
+		return nil // gone since its parent was listed, or unreadable: left out
 	}
 	defer l.Close()
 	l.sort(listQuery{sort: sortName})
@@ -215,7 +216,10 @@ func (a *archive) walk(dir, rel string, stack []fs.FileInfo, fn visit) error {
 			if len(stack) >= maxArchiveDepth {
 				continue
 			}
-			if fi, err = a.s.stat(name); err != nil || !fi.IsDir() || onStack(stack, fi) {
+			if fi, err = a.s.stat(name); err != nil && !skippable(err) {
+				return err
+			}
+			if err != nil || !fi.IsDir() || onStack(stack, fi) {
 				continue
 			}
 		}
@@ -306,9 +310,9 @@ func (a *archive) writeZip(w io.Writer) error {
 			_, err := zw.CreateHeader(h)
 			return err
 		}
-		f, fi, ok := a.open(name)
+		f, fi, ok, err := a.open(name)
 		if !ok {
-			return nil
+			return err
 		}
 		defer f.Close()
 		h := &zip.FileHeader{Name: a.top + "/" + rel, Modified: fi.ModTime(), Method: zip.Deflate}
@@ -342,9 +346,9 @@ func (a *archive) writeTarGz(w io.Writer) error {
 		if r.kind == kindDir {
 			return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: a.top + "/" + rel + "/", Mode: 0o755, ModTime: time.Unix(0, r.mod)})
 		}
-		f, fi, ok := a.open(name)
+		f, fi, ok, err := a.open(name)
 		if !ok {
-			return nil
+			return err
 		}
 		defer f.Close()
 		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: a.top + "/" + rel, Mode: 0o644, Size: fi.Size(), ModTime: fi.ModTime()}); err != nil {
@@ -362,17 +366,30 @@ func (a *archive) writeTarGz(w io.Writer) error {
 }
 
 // open opens the file name as a request would; ok is false for one gone
-// or no longer a regular file, which the archive leaves out.
-func (a *archive) open(name string) (*os.File, fs.FileInfo, bool) {
+// or no longer a regular file, which the archive leaves out. Any other
+// failure (out of descriptors, an I/O error, the site closed) fails the
+// archive: it must not look whole without a file it lists.
+func (a *archive) open(name string) (*os.File, fs.FileInfo, bool, error) {
 	f, fi, err := a.s.open(name)
 	if err != nil {
-		return nil, nil, false
+		if skippable(err) {
+			return nil, nil, false, nil
+		}
+		return nil, nil, false, err
 	}
 	if !fi.Mode().IsRegular() {
 		f.Close()
-		return nil, nil, false
+		return nil, nil, false, nil
 	}
-	return f, fi, true
+	return f, fi, true, nil
+}
+
+// skippable reports whether an entry listed a moment ago may be left out
+// for err: it is gone, or a request for it would be refused too.
+func skippable(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) ||
+		errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.EXDEV) ||
+		errors.Is(err, syscall.ENAMETOOLONG)
 }
 
 // copyFile copies exactly size bytes of f to w, within the cap.

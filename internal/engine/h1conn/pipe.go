@@ -143,6 +143,11 @@ func (p *pipe) produce(src http1.Stream, closer io.Closer) {
 // Write implements io.Writer for the producer: it fills buffers and
 // queues each once full, waiting while the pipe is.
 func (p *pipe) Write(b []byte) (int, error) {
+	select {
+	case <-p.quit:
+		return 0, errPipeClosed // the connection gave up: stop at once
+	default:
+	}
 	n := 0
 	for len(b) > 0 {
 		if p.cur == nil {
@@ -170,6 +175,11 @@ func (p *pipe) Write(b []byte) (int, error) {
 
 // send queues c, waiting for room, and notifies a consumer waiting for it.
 func (p *pipe) send(c chunk) error {
+	select {
+	case <-p.quit: // first: with room in full too, select would pick either
+		return errPipeClosed
+	default:
+	}
 	select {
 	case p.full <- c:
 	case <-p.quit:

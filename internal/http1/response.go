@@ -49,9 +49,10 @@ type Response struct {
 	Len   int64
 	Parts []Part // or a multipart body
 
-	// Stream, or a body of unknown length, produced by its WriteTo (see
-	// Stream). HTTP/1.1 sends it chunked, HTTP/1.0 delimited by the
-	// connection's close; the other protocols by their own framing.
+	// Stream is, instead of the above, a body of unknown length that
+	// its WriteTo produces as it is sent (see Stream). HTTP/1.1 sends it
+	// chunked, HTTP/1.0 delimited by the connection's close, the other
+	// protocols by their own framing.
 	Stream Stream
 
 	// Closer is released once the body has been sent or abandoned.

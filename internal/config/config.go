@@ -45,7 +45,11 @@ type Config struct {
 
 	Listing bool
 	Index   string
-	MIME    map[string]string
+
+	NoDownloads      bool
+	DownloadMaxBytes int64
+
+	MIME map[string]string
 
 	LogFormat   string
 	AccessLog   string
@@ -205,8 +209,11 @@ func (c *Config) Site() site.Config {
 		Index:    c.Index,
 		Dotfiles: c.Dotfiles,
 		Listing:  c.Listing,
-		MIME:     clone(&c.MIME).(map[string]string),
-		Cache:    site.CacheConfig{MaxBytes: c.CacheMaxBytes, MaxFile: c.CacheMaxFile, MaxOpen: c.CacheMaxOpen, NoWatch: c.CacheNoWatch},
+
+		NoDownloads:      c.NoDownloads,
+		DownloadMaxBytes: c.DownloadMaxBytes,
+		MIME:             clone(&c.MIME).(map[string]string),
+		Cache:            site.CacheConfig{MaxBytes: c.CacheMaxBytes, MaxFile: c.CacheMaxFile, MaxOpen: c.CacheMaxOpen, NoWatch: c.CacheNoWatch},
 		Compress: site.CompressConfig{
 			Off:             !c.Compress,
 			Types:           &types,

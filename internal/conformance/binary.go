@@ -65,6 +65,12 @@ func StartBinary(bin string, args ...string) Starter {
 				a = append(a, "--upload-max-bytes", fmt.Sprint(u.MaxBytes))
 			}
 		}
+		if opts.Site.NoDownloads {
+			a = append(a, "--no-downloads")
+		}
+		if opts.Site.DownloadMaxBytes > 0 {
+			a = append(a, "--download-max-bytes", strconv.FormatInt(opts.Site.DownloadMaxBytes, 10))
+		}
 		for ext, ctype := range opts.Site.MIME {
 			a = append(a, "--mime", ext+"="+ctype)
 		}
@@ -194,6 +200,7 @@ func configFile(opts Options) ([]byte, error) {
 // flags when there are no virtual hosts.
 func basics(c *site.Config) map[string]any {
 	m := map[string]any{"root": c.Root, "listing": c.Listing, "dotfiles": c.Dotfiles,
+		"no_downloads": c.NoDownloads, "download_max_bytes": c.DownloadMaxBytes,
 		"compress": !c.Compress.Off, "precompressed": !c.Compress.NoPrecompressed, "no_cache_control": c.NoCacheControl}
 	if c.Index != "" {
 		m["index"] = c.Index

@@ -6,6 +6,7 @@ package conformance
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -283,6 +284,17 @@ func readResp(br *bufio.Reader, method string) (*Resp, error) {
 	if method == "HEAD" || r.Status == 304 || r.Status == 204 {
 		return r, nil
 	}
+	if r.Header.Get("Transfer-Encoding") == "chunked" {
+		if r.Header.Get("Content-Length") != "" {
+			return nil, errors.New("response with both Content-Length and Transfer-Encoding")
+		}
+		var body strings.Builder
+		if err := readChunked(br, &body); err != nil {
+			return nil, err
+		}
+		r.Body = body.String()
+		return r, nil
+	}
 	cl := r.Header.Get("Content-Length")
 	if cl == "" {
 		return nil, errors.New("response without Content-Length")
@@ -300,6 +312,45 @@ func readResp(br *bufio.Reader, method string) (*Resp, error) {
 	}
 	r.Body = string(body)
 	return r, nil
+}
+
+// readChunked copies a chunked body (RFC 9112 §7.1) from br to w, strictly:
+// hexadecimal sizes without extensions, CRLF after each chunk, no trailer.
+func readChunked(br *bufio.Reader, w io.Writer) error {
+	buf := make([]byte, 32<<10)
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return err
+		}
+		size := strings.TrimSuffix(line, "\r\n")
+		if size == line || size == "" || len(size) > 15 {
+			return fmt.Errorf("malformed chunk size line %q", line)
+		}
+		var n int64
+		for _, c := range size {
+			d := strings.IndexRune("0123456789abcdef", c)
+			if d < 0 {
+				return fmt.Errorf("malformed chunk size %q", size)
+			}
+			n = n*16 + int64(d)
+		}
+		if n > 0 {
+			if m, err := io.CopyBuffer(w, io.LimitReader(br, n), buf); err != nil || m < n {
+				return fmt.Errorf("chunk of %d bytes cut after %d: %w", n, m, cmp.Or(err, io.ErrUnexpectedEOF))
+			}
+		}
+		end, err := br.ReadString('\n')
+		if err != nil {
+			return err
+		}
+		if end != "\r\n" {
+			return fmt.Errorf("chunk of %d bytes not followed by CRLF (%q)", n, end)
+		}
+		if n == 0 {
+			return nil
+		}
+	}
 }
 
 // get builds a GET request for path with extra header lines.

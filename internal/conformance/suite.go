@@ -45,6 +45,7 @@ func Run(t *testing.T, start Starter, caps Capabilities) {
 	t.Run("LingeringClose", s.lingeringClose)
 	t.Run("LargeFile", s.largeFile)
 	t.Run("Listing", s.listing)
+	t.Run("Downloads", s.downloads)
 	t.Run("Representations", s.representations)
 	t.Run("CachePolicy", s.cachePolicy)
 	t.Run("Rules", s.rules)

@@ -34,7 +34,7 @@ type Part struct {
 
 // Response is the plan of a response: what to send, not how. A Handler fills
 // it in; an engine encodes the head with AppendHead and sends the body from
-// whichever source is set: Body, the File segment, or Parts.
+// whichever source is set: Body, the File segment, Parts, or Stream.
 //
 // Fixed, Body and Parts' Head/Data may be shared by many responses at once
 // and are never modified. A Response is reused from one request to the next.
@@ -48,6 +48,12 @@ type Response struct {
 	Off   int64
 	Len   int64
 	Parts []Part // or a multipart body
+
+	// Stream is, instead of the above, a body of unknown length that
+	// its WriteTo produces as it is sent (see Stream). HTTP/1.1 sends it
+	// chunked, HTTP/1.0 delimited by the connection's close, the other
+	// protocols by their own framing.
+	Stream Stream
 
 	// Closer is released once the body has been sent or abandoned.
 	Closer io.Closer
@@ -76,7 +82,24 @@ func (r *Response) AddHeaderBytes(name string, value []byte) { r.Header.AddBytes
 // AddHeaderInt appends a header field with a decimal value.
 func (r *Response) AddHeaderInt(name string, v int64) { r.Header.AddInt(name, v) }
 
-// ContentLength is the length of the planned body.
+// Stream is a body produced as it is sent, of a length unknown up front
+// (an archive of a folder). An engine calls WriteTo at most once, on a
+// goroutine that may block on disk (never an event loop), and w's Writes
+// block while the client is slow: the producer must write as it goes,
+// holding little, so that a body of any size costs constant memory. A
+// Write that fails (the client left, the write timeout passed, the server
+// is shutting down) must make WriteTo return soon after. An error from
+// WriteTo cuts the response: the client sees it incomplete (HTTP/1.1: no
+// last chunk, and the connection closes), never as if whole. WriteTo
+// releases what it holds before returning; a Response's Closer is closed
+// only after WriteTo has returned, or when it is never called (HEAD, a
+// connection gone before the body began).
+type Stream interface {
+	WriteTo(w io.Writer) (int64, error)
+}
+
+// ContentLength is the length of the planned body; 0 for a Stream, whose
+// length is unknown.
 func (r *Response) ContentLength() int64 {
 	switch {
 	case r.File != nil:
@@ -110,7 +133,15 @@ func AppendHead(dst []byte, resp *Response, minor int, keepAlive bool, date []by
 	dst = append(dst, "\r\n"...)
 	dst = append(dst, resp.Fixed.Text...)
 	dst = append(dst, resp.Header.Text...)
-	if BodyAllowed(resp.Status) {
+	switch {
+	case !BodyAllowed(resp.Status):
+	case resp.Stream != nil:
+		// HTTP/1.0 knows no chunks: the body ends with the connection,
+		// which the caller closes (keepAlive is then false).
+		if minor > 0 {
+			dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
+		}
+	default:
 		dst = append(dst, "Content-Length: "...)
 		dst = strconv.AppendInt(dst, resp.ContentLength(), 10)
 		dst = append(dst, "\r\n"...)

@@ -228,7 +228,9 @@ func (a *Handler) write(w http.ResponseWriter, req *http1.Request, resp *http1.R
 	allowed := http1.BodyAllowed(resp.Status)
 	n := resp.ContentLength()
 	if allowed {
-		h["Content-Length"] = []string{strconv.FormatInt(n, 10)}
+		if resp.Stream == nil { // a stream's length is unknown: the protocol frames it
+			h["Content-Length"] = []string{strconv.FormatInt(n, 10)}
+		}
 		if _, ok := h["Content-Type"]; !ok {
 			h["Content-Type"] = nil // no sniffing: the plan says what it sends
 		}
@@ -238,6 +240,14 @@ func (a *Handler) write(w http.ResponseWriter, req *http1.Request, resp *http1.R
 		return 0
 	}
 	switch {
+	case resp.Stream != nil:
+		m, err := resp.Stream.WriteTo(w)
+		if err != nil {
+			// Cut, never ended as if complete (RST_STREAM; over
+			// HTTP/1.1, no last chunk).
+			panic(http.ErrAbortHandler)
+		}
+		return m
 	case resp.File != nil:
 		writeSegment(w, resp.File, resp.Off, resp.Len)
 	case len(resp.Parts) > 0:

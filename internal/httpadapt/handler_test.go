@@ -1,6 +1,7 @@
 package httpadapt_test
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -84,5 +85,83 @@ func TestCutResponseReleasedAndLogged(t *testing.T) {
 			t.Errorf("panics=%v: logged %+v, want one 200 record of %d bytes", panics, log.recs, 1<<20)
 		}
 		log.mu.Unlock()
+	}
+}
+
+// stream writes n bytes of 'x' in writes of 1000, then fails if fail.
+type stream struct {
+	n    int
+	fail bool
+}
+
+func (s stream) WriteTo(w io.Writer) (int64, error) {
+	var sent int64
+	chunk := bytes.Repeat([]byte("x"), 1000)
+	for left := s.n; left > 0; left -= len(chunk) {
+		m, err := w.Write(chunk[:min(left, len(chunk))])
+		sent += int64(m)
+		if err != nil {
+			return sent, err
+		}
+	}
+	if s.fail {
+		return sent, errors.New("disk gone")
+	}
+	return sent, nil
+}
+
+type streamHandler struct {
+	s      stream
+	closed *atomic.Int32
+}
+
+func (h streamHandler) ServeHTTP1(req *http1.Request, resp *http1.Response) {
+	resp.Status = 200
+	resp.AddHeader("Content-Type", "application/zip")
+	resp.Stream = h.s
+	resp.Closer = closer{h.closed}
+}
+
+// TestStream: a streamed body goes out whole without a Content-Length,
+// framed by the protocol (here HTTP/1.1 chunks and HTTP/2 frames); one
+// whose producer fails is cut, never ended as if whole; HEAD sends none.
+// The Closer is released once, either way.
+func TestStream(t *testing.T) {
+	for _, h2 := range []bool{false, true} {
+		for _, fail := range []bool{false, true} {
+			var closed atomic.Int32
+			srv := httptest.NewUnstartedServer(httpadapt.New(streamHandler{stream{100_000, fail}, &closed}, httpadapt.Options{}))
+			srv.EnableHTTP2 = h2
+			srv.Config.ErrorLog = nil
+			srv.StartTLS()
+			c := srv.Client()
+			resp, err := c.Get(srv.URL + "/a.zip")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, rerr := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.ProtoMajor != map[bool]int{false: 1, true: 2}[h2] {
+				t.Errorf("h2=%v: served over %s", h2, resp.Proto)
+			}
+			if resp.ContentLength != -1 || resp.Header.Get("Content-Length") != "" {
+				t.Errorf("h2=%v: Content-Length %d", h2, resp.ContentLength)
+			}
+			switch {
+			case fail && rerr == nil:
+				t.Errorf("h2=%v: a failed stream read whole (%d bytes)", h2, len(body))
+			case !fail && (rerr != nil || len(body) != 100_000):
+				t.Errorf("h2=%v: body of %d bytes, err %v; want 100000", h2, len(body), rerr)
+			}
+			head, err := c.Head(srv.URL + "/a.zip")
+			if err != nil {
+				t.Fatal(err)
+			}
+			head.Body.Close()
+			srv.Close()
+			if closed.Load() != 2 {
+				t.Errorf("h2=%v fail=%v: Closer called %d times for two requests, want 2", h2, fail, closed.Load())
+			}
+		}
 	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -89,10 +90,37 @@ func (sw *siteSwitch) ServeFromMemory(req *http1.Request, resp *http1.Response) 
 // atomics (sequentially consistent): either retire sees this request's
 // count, and waits for it, or this request sees the snapshot retired, and
 // takes the current one instead.
+//
+// A streamed body (a folder download) reads the site after ServeHTTP1 has
+// returned, as it is sent: it counts in the snapshot until its producer
+// is done (the plan's Closer, see http1.Stream), so that a reload under
+// way lets it finish from the site it began with.
 func (sw *siteSwitch) ServeHTTP1(req *http1.Request, resp *http1.Response) {
 	s := sw.enter()
 	defer s.busy.Add(-1)
 	s.site.ServeHTTP1(req, resp)
+	if resp.Stream != nil {
+		s.busy.Add(1)
+		resp.Closer = &streamHold{s: s, next: resp.Closer}
+	}
+}
+
+// streamHold counts a streamed body in its snapshot until closed.
+type streamHold struct {
+	s    *snapshot
+	next io.Closer
+	once sync.Once
+}
+
+func (h *streamHold) Close() error {
+	var err error
+	h.once.Do(func() {
+		if h.next != nil {
+			err = h.next.Close()
+		}
+		h.s.busy.Add(-1)
+	})
+	return err
 }
 
 // enter counts a disk-path request in the current snapshot and returns it.
@@ -146,7 +174,7 @@ func (r *retirer) retire(s *snapshot) {
 			}
 			if !warned && time.Since(since) > r.grace {
 				warned = true
-				r.log.Warn("reload: a request is still in the old site's disk path; closing it once the request is done", "after", r.grace)
+				r.log.Warn("reload: a request or a download still uses the old site; closing it once they are done", "after", r.grace)
 			}
 		}
 		s.site.Close()

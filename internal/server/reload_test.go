@@ -1,8 +1,10 @@
 package server
 
 import (
+	"archive/zip"
 	"bytes"
 	"flag"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -252,5 +254,69 @@ func TestPidFile(t *testing.T) {
 	remove()
 	if _, err := os.Stat(name); err != nil {
 		t.Errorf("another's pid file removed: %v", err)
+	}
+}
+
+// TestRetireWaitsForADownload: a folder download reads its site after the
+// disk path has returned, as it is sent; a reload meanwhile closes the old
+// site only once the download is done, and the archive is whole. A site
+// closed under a download anyway (a shutdown) fails the archive rather
+// than leave files out of it.
+func TestRetireWaitsForADownload(t *testing.T) {
+	root := t.TempDir()
+	for _, n := range []string{"a.txt", "sub/b.txt"} {
+		p := filepath.Join(root, filepath.FromSlash(n))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	open := func() *site.Site {
+		st, err := site.Open(site.Config{Root: root, Listing: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	download := func(h http1.Handler) *http1.Response {
+		req := http1.Request{Method: http1.MethodGet, Path: []byte("/"), Query: []byte("download=zip"), Minor: 1}
+		resp := new(http1.Response)
+		h.ServeHTTP1(&req, resp)
+		if resp.Status != 200 || resp.Stream == nil {
+			t.Fatalf("download: status %d, stream %v", resp.Status, resp.Stream)
+		}
+		return resp
+	}
+	sw := newSwitch(open())
+	r := &retirer{log: slog.New(slog.DiscardHandler), grace: time.Hour, stop: make(chan struct{})}
+	defer func() { r.shutdown(); sw.cur.Load().site.Close() }()
+	resp := download(sw)
+	r.retire(sw.swap(open()))
+	time.Sleep(50 * time.Millisecond) // time for the retirer to close it, if it did not wait
+	var b bytes.Buffer
+	if _, err := resp.Stream.WriteTo(&b); err != nil {
+		t.Fatalf("download across a reload: %v", err)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(b.Bytes()), int64(b.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range zr.File {
+		names = append(names, f.Name)
+	}
+	top := filepath.Base(root)
+	if want := []string{top + "/sub/", top + "/sub/b.txt", top + "/a.txt"}; !slices.Equal(names, want) {
+		t.Fatalf("archive holds %q, want %q", names, want)
+	}
+	resp.Closer.Close()
+
+	st := open()
+	resp = download(st)
+	st.Close()
+	if _, err := resp.Stream.WriteTo(io.Discard); err == nil {
+		t.Fatal("an archive of a closed site succeeded")
 	}
 }

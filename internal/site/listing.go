@@ -465,7 +465,7 @@ func (s *Site) serveListing(req *http1.Request, resp *http1.Response, name strin
 		resp.AddHeader("Content-Type", "text/plain; charset=utf-8")
 	default:
 		dirs, _ := slices.BinarySearchFunc(l.rows, kindFile, func(r listRow, k entryKind) int { return cmp.Compare(r.kind, k) })
-		body = l.appendHTML(make([]byte, 0, 8192+len(rows)*384), htmlPage{name: name, host: hostLabel(req.Host), rows: rows, q: lq, page: shown, pages: pages, total: len(l.rows), dirs: dirs, now: now, upload: s.uploadsInto(name)})
+		body = l.appendHTML(make([]byte, 0, 8192+len(rows)*384), htmlPage{name: name, host: hostLabel(req.Host), rows: rows, q: lq, page: shown, pages: pages, total: len(l.rows), dirs: dirs, now: now, upload: s.uploadsInto(name), downloads: s.downloads()})
 		resp.AddHeader("Content-Type", "text/html; charset=utf-8")
 	}
 	resp.Status = 200

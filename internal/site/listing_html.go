@@ -27,6 +27,7 @@ type htmlPage struct {
 	dirs        int       // of which folders
 	now         time.Time // for relative dates
 	upload      bool      // show the upload form (the folder takes uploads)
+	downloads   bool      // offer the folder as archives (see archive.go)
 }
 
 const listingHead = `<!doctype html>
@@ -118,7 +119,11 @@ func (l *dirList) appendHTML(b []byte, p htmlPage) []byte {
 		b = append(b, " of "...)
 		b = strconv.AppendInt(b, int64(p.pages), 10)
 	}
-	b = append(b, "</p></div>\n<input id=\"filter\" type=\"search\" placeholder=\"Filter this page\" title=\"Filter names on this page (press /)\" aria-label=\"Filter names on this page\" autocomplete=\"off\" hidden>\n</header>\n<main>\n<table>\n<thead><tr>"...)
+	b = append(b, "</p>"...)
+	if p.downloads {
+		b = append(b, "\n<p class=\"meta\">Download this folder: <a href=\"?download=zip\" download>.zip</a> · <a href=\"?download=tar.gz\" download>.tar.gz</a></p>"...)
+	}
+	b = append(b, "</div>\n<input id=\"filter\" type=\"search\" placeholder=\"Filter this page\" title=\"Filter names on this page (press /)\" aria-label=\"Filter names on this page\" autocomplete=\"off\" hidden>\n</header>\n<main>\n<table>\n<thead><tr>"...)
 	b = appendSortHeader(b, p.q, sortName, "Name", "n")
 	b = appendSortHeader(b, p.q, sortSize, "Size", "s")
 	b = appendSortHeader(b, p.q, sortMod, "Modified", "m")

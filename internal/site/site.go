@@ -27,6 +27,14 @@ type Config struct {
 	Listing   bool   // list directories that have no index file: HTML, JSON or plain text (see serveListing)
 	MaxRanges int    // most ranges honoured in one request; 16 when zero
 
+	// NoDownloads turns off folder downloads, which Listing turns on
+	// (?download=zip or ?download=tar.gz on a folder; see archive.go).
+	NoDownloads bool
+	// DownloadMaxBytes caps the total size of the files of one folder
+	// download: 413 when the folder is over it, a cut archive when its
+	// files grow past it while sent; 0 for no cap.
+	DownloadMaxBytes int64
+
 	// MIME adds to or overrides the built-in content types: extension
 	// (".ext" or "ext", any case) → type (see CheckMIME).
 	MIME map[string]string
@@ -307,6 +315,11 @@ func (s *Site) serveName(req *http1.Request, resp *http1.Response, name string, 
 			redirectToDir(req, resp)
 			return 0
 		}
+		if s.downloads() && len(req.Query) > 0 {
+			if format := downloadFormat(req.Query); format != "" {
+				return s.serveArchive(req, resp, name, format, authed)
+			}
+		}
 		index := s.cfg.Index
 		if name != "." {
 			index = name + "/" + index
@@ -510,6 +523,9 @@ func (s *Site) ServeFromMemory(req *http1.Request, resp *http1.Response) bool {
 	}
 	if s.pathRules && s.slowPath(p, dir) {
 		return false
+	}
+	if len(req.Query) > 0 && s.downloads() && downloadFormat(req.Query) != "" {
+		return false // perhaps a folder's archive, not its index
 	}
 	e, base, build, standin := s.cache.lookupFor(key, time.Now(), true, req)
 	if e == nil {

@@ -89,8 +89,9 @@ type Loop struct {
 	p     Poller
 	conns map[int]*conn
 
-	mu   sync.Mutex
-	done []*conn // offloaded requests answered by the pool
+	mu    sync.Mutex
+	done  []*conn // offloaded requests answered by the pool
+	ready []*conn // connections whose streamed body has more bytes (see conn.Notify)
 
 	sweepAt time.Time
 	wake    []*conn // connections to drive again after this turn
@@ -115,6 +116,7 @@ type Loop struct {
 const acceptPause = 100 * time.Millisecond
 
 type conn struct {
+	l      *Loop
 	fd     int
 	sink   sink // the socket as an h1conn.Sink, kept here so passing it does not allocate
 	c      *h1conn.Conn
@@ -187,6 +189,7 @@ func (l *Loop) Run(ctx context.Context) error {
 			l.reclaim(now)
 		}
 		l.resume(now)
+		l.streamed(now)
 		l.rerun(now)
 		if ctx.Err() != nil {
 			if drainBy.IsZero() {
@@ -318,7 +321,8 @@ func (l *Loop) accept() {
 		return
 	}
 	c.SetAsync(l.sh.Pool != nil)
-	cn := &conn{fd: fd, sink: *newSink(fd), c: c, more: true}
+	cn := &conn{l: l, fd: fd, sink: *newSink(fd), c: c, more: true}
+	c.SetNotifier(cn)
 	cn.sink.warm = &l.warm
 	l.conns[fd] = cn
 	// Serve what has already arrived (TCP_DEFER_ACCEPT makes that the
@@ -439,6 +443,14 @@ func (l *Loop) step(cn *conn, now time.Time) {
 			cn.sink.budget, cn.sink.yielded = sendBudget, false
 			err := c.Flush(&cn.sink, now)
 			switch {
+			case errors.Is(err, h1conn.ErrStreamWait):
+				// The body's producer (on its own goroutine) has
+				// nothing yet: Notify brings the connection back.
+				l.wantWrite(cn, false)
+				return
+			case errors.Is(err, h1conn.ErrYield):
+				l.wake = append(l.wake, cn) // as for a yielded SendFile
+				return
 			case errors.Is(err, h1conn.ErrWouldBlock):
 				if cn.sink.yielded {
 					// The socket still takes data: come back once the
@@ -581,6 +593,37 @@ func (l *Loop) resume(now time.Time) {
 			continue
 		}
 		l.drive(cn, now)
+	}
+}
+
+// Notify implements h1conn.Notifier: the producer of cn's streamed body
+// has filled a buffer or ended. It queues cn for its loop's next turn;
+// a connection closed meanwhile is skipped there, and once the loop has
+// exited nothing happens.
+func (cn *conn) Notify() {
+	l := cn.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.exited {
+		return
+	}
+	l.ready = append(l.ready, cn)
+	l.p.Wake() // under mu: exit closes the poller only after setting exited
+}
+
+var _ h1conn.Notifier = (*conn)(nil)
+
+// streamed drives the connections whose streamed bodies have more bytes.
+func (l *Loop) streamed(now time.Time) {
+	l.mu.Lock()
+	ready := l.ready
+	l.ready = nil
+	l.mu.Unlock()
+	for i, cn := range ready {
+		ready[i] = nil
+		if !cn.closed && !cn.unregistered && !cn.c.Offloaded() {
+			l.drive(cn, now)
+		}
 	}
 }
 

@@ -52,9 +52,10 @@ type Conn struct {
 	phase  phase  // what the input side is doing
 	ending ending // whether and how the connection is ending
 
-	async   bool // hand disk work to a worker (see SetAsync)
-	stalled bool // Process stopped at maxBacklog with requests still buffered
-	unread  bool // the client may still be sending input that will not be read
+	async   bool     // hand disk work to a worker (see SetAsync)
+	notify  Notifier // an event loop's: never wait for a streamed body (see SetNotifier)
+	stalled bool     // Process stopped at maxBacklog with requests still buffered
+	unread  bool     // the client may still be sending input that will not be read
 
 	opened      int64 // UnixNano of each event below
 	reqStart    int64 // first byte of the request head or body being received
@@ -387,9 +388,14 @@ func (c *Conn) dropBody(t int64) (done bool, status int) {
 	return true, 0
 }
 
+// queued is the output backlog; a streamed body counts as full, so that
+// nothing is parsed behind it until it is sent.
 func (c *Conn) queued() int64 {
-	if c.st == nil {
+	switch {
+	case c.st == nil:
 		return 0
+	case c.st.out.streams > 0:
+		return maxBacklog
 	}
 	return c.st.out.queued
 }
@@ -548,6 +554,10 @@ func (c *Conn) queue(now time.Time, keep, head bool) {
 	if !out.pending() {
 		c.progress = now.UnixNano() // the write clock starts with output to send
 	}
+	stream := resp.Stream != nil && !head && http1.BodyAllowed(resp.Status)
+	if stream && st.req.Minor == 0 {
+		keep = false // the close ends the body
+	}
 	start := len(out.buf)
 	out.buf = http1.AppendHead(out.buf, resp, st.req.Minor, keep, st.clock.Date(now))
 	out.appendOwned(start)
@@ -555,6 +565,9 @@ func (c *Conn) queue(now time.Time, keep, head bool) {
 	if !head && http1.BodyAllowed(resp.Status) {
 		body = resp.ContentLength()
 		switch {
+		case stream:
+			out.addStream(resp.Stream, resp.Closer, st.req.Minor > 0)
+			resp.Closer = nil // the producer closes it
 		case resp.File != nil:
 			out.addFile(resp.File, resp.Off, resp.Len)
 		case len(resp.Parts) > 0:
@@ -664,9 +677,9 @@ func (c *Conn) Flush(s Sink, now time.Time) error {
 	if cork {
 		ck.Cork()
 	}
-	before := c.st.out.queued
-	fileBytes, err := c.st.out.flush(s)
-	if c.st.out.queued != before {
+	before := c.st.out.sent
+	fileBytes, err := c.st.out.flush(s, c.notify, c.cfg.WriteTimeout)
+	if c.st.out.sent != before {
 		t := now.UnixNano()
 		c.progress, c.lastActive = t, t
 	}
@@ -684,6 +697,8 @@ func (c *Conn) Flush(s Sink, now time.Time) error {
 			ck.Uncork() // a no-op unless corked, now or by an earlier Flush
 		}
 		c.releaseState()
+	} else if errors.Is(err, errStreamCut) {
+		c.cfg.ErrorLog.Debug("streamed body cut; connection closed", "remote", c.remote.String(), "err", err)
 	} else if errors.Is(err, io.ErrUnexpectedEOF) {
 		// sendfile found the file shorter than planned: it changed
 		// while being sent, and the client gets a cut body.

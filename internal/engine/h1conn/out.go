@@ -2,6 +2,7 @@ package h1conn
 
 import (
 	"io"
+	"time"
 
 	"github.com/weft-server/weft/internal/http1"
 )
@@ -58,6 +59,7 @@ const (
 	itemShared                 // data, shared and immutable
 	itemFile                   // file segment
 	itemClose                  // release closer once all before it is sent
+	itemStream                 // a streamed body (see pipe.go)
 )
 
 type outItem struct {
@@ -67,6 +69,7 @@ type outItem struct {
 	file       http1.File
 	off, n     int64
 	closer     io.Closer
+	stream     *streamBody
 }
 
 // copyLimit is the largest shared body copied next to its head, so that a
@@ -82,7 +85,11 @@ type outQueue struct {
 	head   int   // first unsent item
 	queued int64 // bytes not yet sent
 	files  int64 // of which in file segments
-	iov    [][]byte
+	// sent counts every byte ever sent, for Flush to see progress (it
+	// is never reset: only its changes matter).
+	sent    int64
+	streams int // streamed bodies queued and not yet sent
+	iov     [][]byte
 }
 
 func (q *outQueue) pending() bool { return q.head < len(q.items) }
@@ -135,12 +142,21 @@ func (q *outQueue) addCloser(c io.Closer) {
 	q.items = append(q.items, outItem{kind: itemClose, closer: c})
 }
 
-// flush sends queued output to s until the queue is empty or s would
-// block. It reports how many bytes of files went out with SendFile.
-func (q *outQueue) flush(s Sink) (fileBytes int64, err error) {
+// flush sends queued output to s until the queue is empty or s would block
+// (or, with a Notifier, a streamed body's producer has nothing ready;
+// without one, it waits for it up to wait). It reports how many bytes of
+// files went out with SendFile.
+func (q *outQueue) flush(s Sink, nt Notifier, wait time.Duration) (fileBytes int64, err error) {
 	for q.head < len(q.items) {
 		it := &q.items[q.head]
 		switch it.kind {
+		case itemStream:
+			if err := q.flushStream(s, it, nt, wait); err != nil {
+				return fileBytes, err
+			}
+			*it = outItem{}
+			q.head++
+			continue
 		case itemClose:
 			it.closer.Close()
 			*it = outItem{}
@@ -149,6 +165,7 @@ func (q *outQueue) flush(s Sink) (fileBytes int64, err error) {
 		case itemFile:
 			n, err := s.SendFile(it.file, it.off, it.n)
 			fileBytes += n
+			q.sent += n
 			it.off += n
 			it.n -= n
 			q.queued -= n
@@ -194,6 +211,7 @@ func (q *outQueue) bytesOf(it *outItem) []byte {
 // consume drops n sent bytes from the front of the queue.
 func (q *outQueue) consume(n int64) {
 	q.queued -= n
+	q.sent += n
 	for n > 0 {
 		it := &q.items[q.head]
 		size := int64(len(q.bytesOf(it)))
@@ -216,9 +234,12 @@ func (q *outQueue) reset() {
 		if c := q.items[i].closer; c != nil {
 			c.Close()
 		}
+		if sb := q.items[i].stream; sb != nil {
+			sb.abandon()
+		}
 		q.items[i] = outItem{}
 	}
-	q.buf, q.items, q.head, q.queued, q.files = q.buf[:0], q.items[:0], 0, 0, 0
+	q.buf, q.items, q.head, q.queued, q.files, q.streams = q.buf[:0], q.items[:0], 0, 0, 0, 0
 	for i := range q.iov {
 		q.iov[i] = nil
 	}

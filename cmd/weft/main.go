@@ -172,9 +172,11 @@ func serve(args []string, stdout, stderr io.Writer) error {
 // stopOnSignals returns a context that ends at the first SIGINT or
 // SIGTERM, when the server starts its graceful shutdown. After a SIGINT
 // (Ctrl-C) it says what the shutdown waits for, as waitsFor tells it a
-// moment later, once idle connections have closed. A second signal exits
-// at once, with the shell's status for it (130 for SIGINT). stop releases
-// the signals.
+// moment later, once idle connections have closed. A Ctrl-C after the
+// stop began exits at once, with the shell's status for it (130); a
+// repeated SIGTERM does not: a service manager that sends it again (or a
+// supervisor passing it on) still gets the graceful stop, and escalates
+// with SIGKILL when it will not wait. stop releases the signals.
 func stopOnSignals(stderr io.Writer, waitsFor func() string) (ctx context.Context, stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 2)
@@ -205,7 +207,7 @@ func stopOnSignals(stderr io.Writer, waitsFor func() string) (ctx context.Contex
 				if sig == os.Interrupt {
 					interrupts++
 				}
-				if !worker || interrupts > 1 {
+				if sig == os.Interrupt && (!worker || interrupts > 1) {
 					exitAt(stderr, sig, worker)
 				}
 			case <-settled:
@@ -226,12 +228,9 @@ func stopOnSignals(stderr io.Writer, waitsFor func() string) (ctx context.Contex
 // idle ones close at once, what is left is busy.
 const settle = 100 * time.Millisecond
 
-// exitAt ends weft at once for a second stop signal.
+// exitAt ends weft at once for a Ctrl-C during the graceful stop.
 func exitAt(stderr io.Writer, sig os.Signal, worker bool) {
-	code := 128 + int(syscall.SIGTERM)
-	if sig == os.Interrupt {
-		code = 128 + int(syscall.SIGINT)
-	}
+	code := 128 + int(syscall.SIGINT)
 	if !worker {
 		fmt.Fprintf(stderr, "weft: stopped at once (%v)\n", sig)
 	}

@@ -389,8 +389,18 @@ func (s *suite) downloads(t *testing.T) {
 		}
 		grew, took := DownloadMemory(t, s.start, size)
 		t.Logf("a zip of %d MiB of files streamed in %v; the server's memory grew by %.1f MiB", size>>20, took.Round(time.Millisecond), float64(grew)/(1<<20))
-		if grew >= 32<<20 {
-			t.Errorf("memory grew by %d MiB streaming %d MiB, want less than 32", grew>>20, size>>20)
+		// The claim is 32 MiB. A server in its own processes built with
+		// the race detector (the process engine under go test -race)
+		// carries the detector's shadow memory in every worker's resident
+		// set, which the sum of their peaks measures too: there the bound
+		// is looser. cmd/weft's TestDownloadMemory holds the plain binary
+		// to 32 MiB.
+		limit := int64(32 << 20)
+		if raceEnabled && s.caps.Workers > 1 {
+			limit = 96 << 20
+		}
+		if grew >= limit {
+			t.Errorf("memory grew by %d MiB streaming %d MiB, want less than %d", grew>>20, size>>20, limit>>20)
 		}
 	})
 }

@@ -236,23 +236,9 @@ func (r *record) paths() []string {
 // few seconds), takes a screenshot, and returns what the DevTools protocol
 // reported.
 func browse(t *testing.T, chromium string, srv tlsSample, flags []chromedp.ExecAllocatorOption) *record {
-	home := t.TempDir()
-	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
-		chromedp.ExecPath(chromium),
-		chromedp.UserDataDir(filepath.Join(home, "profile")),
-		chromedp.Env("HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "XDG_CACHE_HOME="+filepath.Join(home, ".cache")),
-		chromedp.Flag("ignore-certificate-errors-spki-list", srv.spki),
-	)
-	opts = append(opts, flags...)
-	var browserOut syncBuffer
-	opts = append(opts, chromedp.CombinedOutput(&browserOut))
-
-	ctx, cancel := context.WithTimeout(t.Context(), 25*time.Second)
-	defer cancel()
-	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	ctx, cancelTab := chromedp.NewContext(ctx)
-	defer cancelTab()
+	ctx, browserOut, stop := newBrowser(t, chromium, 25*time.Second,
+		append([]chromedp.ExecAllocatorOption{chromedp.Flag("ignore-certificate-errors-spki-list", srv.spki)}, flags...)...)
+	defer stop()
 
 	var (
 		mu   sync.Mutex
@@ -372,4 +358,23 @@ func tail(s string) string {
 		return "..." + s[len(s)-n:]
 	}
 	return s
+}
+
+// newBrowser starts headless Chromium with a home and profile of its own
+// in the test's temporary folders and the given flags, for at most limit.
+// out collects the browser's output, for failures; stop ends it.
+func newBrowser(t *testing.T, chromium string, limit time.Duration, flags ...chromedp.ExecAllocatorOption) (ctx context.Context, out *syncBuffer, stop func()) {
+	home := t.TempDir()
+	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
+		chromedp.ExecPath(chromium),
+		chromedp.UserDataDir(filepath.Join(home, "profile")),
+		chromedp.Env("HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "XDG_CACHE_HOME="+filepath.Join(home, ".cache")),
+	)
+	opts = append(opts, flags...)
+	out = &syncBuffer{}
+	opts = append(opts, chromedp.CombinedOutput(out))
+	ctx, cancel := context.WithTimeout(t.Context(), limit)
+	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	ctx, cancelTab := chromedp.NewContext(ctx)
+	return ctx, out, func() { cancelTab(); cancelAlloc(); cancel() }
 }

@@ -77,20 +77,8 @@ func TestListingBrowser(t *testing.T) {
 	srv := conformance.StartBinary(weftBin(t))(t, conformance.Options{Site: site.Config{Root: root, Listing: true, Security: true}})
 	origin := "http://" + srv.Addr
 
-	home := t.TempDir()
-	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
-		chromedp.ExecPath(chromium),
-		chromedp.UserDataDir(filepath.Join(home, "profile")),
-		chromedp.Env("HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "XDG_CACHE_HOME="+filepath.Join(home, ".cache")),
-	)
-	var browserOut syncBuffer
-	opts = append(opts, chromedp.CombinedOutput(&browserOut))
-	ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)
-	defer cancel()
-	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	ctx, cancelTab := chromedp.NewContext(ctx)
-	defer cancelTab()
+	ctx, browserOut, stop := newBrowser(t, chromium, 40*time.Second)
+	defer stop()
 
 	var (
 		mu       sync.Mutex

@@ -2,11 +2,9 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -38,20 +36,8 @@ func TestListingUploadBrowser(t *testing.T) {
 	content := bytes.Repeat([]byte("weft upload\x00\xff"), 40000) // 520 KB: progress events fire
 	must(t, os.WriteFile(src, content, 0o644))
 
-	home := t.TempDir()
-	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
-		chromedp.ExecPath(chromium),
-		chromedp.UserDataDir(filepath.Join(home, "profile")),
-		chromedp.Env("HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "XDG_CACHE_HOME="+filepath.Join(home, ".cache")),
-	)
-	var browserOut syncBuffer
-	opts = append(opts, chromedp.CombinedOutput(&browserOut))
-	ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)
-	defer cancel()
-	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	ctx, cancelTab := chromedp.NewContext(ctx)
-	defer cancelTab()
+	ctx, browserOut, stop := newBrowser(t, chromium, 40*time.Second)
+	defer stop()
 
 	var mu sync.Mutex
 	var console []string

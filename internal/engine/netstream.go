@@ -118,6 +118,10 @@ func (s *NetStream) SendFile(f http1.File, off, n int64) (int64, error) {
 // waiting in the backlog and an idle connection to close for it.
 const reclaimEvery = 50 * time.Millisecond
 
+// reclaimWait is how long TakeSlot waits for the slot of a connection it
+// closed before it closes another (a connection slow to let go).
+const reclaimWait = time.Second
+
 // TakeSlot takes a connection slot before an accept. With every slot
 // taken, it waits for one; meanwhile, whenever a newcomer waits in the
 // kernel's backlog (pending reports it; nil: assume one does), it calls
@@ -129,9 +133,10 @@ func TakeSlot(ctx context.Context, slots chan struct{}, reclaim func(time.Time) 
 		return true
 	default:
 	}
-	var tick <-chan time.Time
+	var tick, resume <-chan time.Time
+	var t *time.Ticker
 	if reclaim != nil {
-		t := time.NewTicker(reclaimEvery)
+		t = time.NewTicker(reclaimEvery)
 		defer t.Stop()
 		tick = t.C
 	}
@@ -140,9 +145,23 @@ func TakeSlot(ctx context.Context, slots chan struct{}, reclaim func(time.Time) 
 		case slots <- struct{}{}:
 			return true
 		case <-tick:
-			if pending == nil || pending() {
-				reclaim(time.Now())
+			// A slot that freed as the tick came wins: select chooses
+			// at random between ready cases, and reclaiming then would
+			// close a connection for nobody.
+			select {
+			case slots <- struct{}{}:
+				return true
+			default:
 			}
+			if (pending == nil || pending()) && reclaim(time.Now()) {
+				// One connection closed for this newcomer: its slot
+				// frees once its goroutine has let go, which on a busy
+				// machine may take longer than a tick. Closing another
+				// meanwhile would close one too many.
+				tick, resume = nil, time.After(reclaimWait)
+			}
+		case <-resume:
+			tick, resume = t.C, nil
 		case <-ctx.Done():
 			return false
 		}

@@ -193,9 +193,7 @@ func listenerPending(l net.Listener) bool {
 	}
 	ready := true
 	rc.Control(func(fd uintptr) {
-		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		n, err := unix.Poll(pfd, 0)
-		ready = err != nil || n > 0
+		ready = netpoll.Pending(int(fd))
 	})
 	return ready
 }

@@ -145,3 +145,17 @@ func (p *Poll) Close() error {
 	unix.Close(p.wake[1])
 	return unix.Close(p.wake[0])
 }
+
+// Pending reports whether a connection waits in the accept queue of the
+// listening socket fd, or whether it cannot tell (then true). A poll cut
+// short by a signal (EINTR: Go's runtime preempts goroutines with SIGURG)
+// is asked again: taken for "a newcomer waits", it made engines at
+// --max-conns close an idle connection for nobody.
+func Pending(fd int) bool {
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	n, err := unix.Poll(pfd, 0)
+	for err == unix.EINTR {
+		n, err = unix.Poll(pfd, 0)
+	}
+	return err != nil || n > 0
+}

@@ -334,11 +334,7 @@ func (s *stream) SendFile(f http1.File, off, n int64) (int64, error) {
 
 // pending reports whether a connection waits in the listener's accept
 // queue (or whether it cannot tell).
-func pending(lfd int) bool {
-	pfd := []unix.PollFd{{Fd: int32(lfd), Events: unix.POLLIN}}
-	n, err := unix.Poll(pfd, 0)
-	return err != nil || n > 0
-}
+func pending(lfd int) bool { return netpoll.Pending(lfd) }
 
 // copyFile sends a File without a descriptor: ReadAt, then Writev.
 func (s *stream) copyFile(f http1.File, off, n int64) (int64, error) {

@@ -162,9 +162,19 @@ func putBuf(bp *[]byte) {
 func (w *writer) flush() {
 	runtime.Gosched()
 	w.out.Lock()
+	w.drain(true)
+	w.out.Unlock()
+}
+
+// drain sends what is buffered (nothing after an error) and gives the
+// buffer back; out is held. done says the pending flush is this one.
+func (w *writer) drain(done bool) {
 	w.mu.Lock()
 	bp := w.buf
-	w.buf, w.flushing = nil, false
+	w.buf = nil
+	if done {
+		w.flushing = false
+	}
 	err := w.err
 	w.mu.Unlock()
 	if bp != nil {
@@ -173,7 +183,6 @@ func (w *writer) flush() {
 		}
 		putBuf(bp)
 	}
-	w.out.Unlock()
 }
 
 // send writes b to the network; out is held. Each write must make progress
@@ -246,17 +255,7 @@ func (w *writer) Close() error {
 	}
 	w.mu.Unlock()
 	w.out.Lock()
-	w.mu.Lock()
-	bp := w.buf
-	w.buf = nil
-	err := w.err
-	w.mu.Unlock()
-	if bp != nil {
-		if err == nil {
-			w.send(*bp)
-		}
-		putBuf(bp)
-	}
+	w.drain(false)
 	w.out.Unlock()
 	return w.c.Close()
 }

@@ -64,7 +64,7 @@ func acceptLoop(ctx context.Context, lfd int, cfg *engine.Config, t *engine.Trac
 	for {
 		// At MaxConns no newcomer leaves the kernel's backlog until a
 		// slot frees (the oldest idle connection is closed to make room).
-		if !engine.TakeSlot(ctx, slots, idle.Reclaim, func() bool { return pending(lfd) }) {
+		if !engine.TakeSlot(ctx, slots, idle.Reclaim, func() bool { return netpoll.Pending(lfd) }) {
 			return nil
 		}
 		fd, remote, err := acceptWait(ctx, lfd)
@@ -331,10 +331,6 @@ func (s *stream) SendFile(f http1.File, off, n int64) (int64, error) {
 	}
 	return m, err
 }
-
-// pending reports whether a connection waits in the listener's accept
-// queue (or whether it cannot tell).
-func pending(lfd int) bool { return netpoll.Pending(lfd) }
 
 // copyFile sends a File without a descriptor: ReadAt, then Writev.
 func (s *stream) copyFile(f http1.File, off, n int64) (int64, error) {

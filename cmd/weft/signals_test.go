@@ -144,8 +144,12 @@ func TestSIGHUPEveryEngine(t *testing.T) {
 					t.Fatalf("%v killed the server (%v); stderr:\n%s", sig, s.cmd.ProcessState, s.stderr.String())
 				}
 				if eng == "process" && sig == syscall.SIGHUP {
-					// The new workers open the log afresh once they start.
+					// The new workers open the log afresh once they start;
+					// the old ones, stopping in the background after
+					// "reloaded", may still take a connection from the
+					// shared socket and log it to the renamed file.
 					waitLog(t, s.stderr, "reloaded", i+1)
+					waitLog(t, s.stderr, "old workers stopped", i+1)
 				}
 				path := "/?after-" + sig.String()[:4] + string(rune('1'+i))
 				if st := s.get(t, path); st != "HTTP/1.1 200 OK" {

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"flag"
 	"io"
 	"net/netip"
 	"os"
@@ -9,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/spf13/pflag"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -382,8 +383,8 @@ default = true
 	}
 }
 
-func newFlagSet() *flag.FlagSet {
-	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+func newFlagSet() *pflag.FlagSet {
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	NewFlags(fs)
 	return fs

@@ -244,15 +244,12 @@ func flagErrorText(err error, fs *pflag.FlagSet) string {
 	case errors.As(err, &invalid):
 		f := invalid.GetFlag()
 		cause := invalid.Unwrap()
-		var num *strconv.NumError
-		switch {
-		case f.Value.Type() == "bool":
+		switch f.Value.Type() {
+		case "bool":
 			cause = errors.New("want true or false")
-		case f.Value.Type() == "duration":
+		case "duration":
 			cause = errors.New(`want a duration such as "30s" or "1m30s"`)
-		case errors.As(cause, &num) && errors.Is(num.Err, strconv.ErrRange):
-			cause = errors.New("out of range")
-		case errors.As(cause, &num):
+		case "int", "int64":
 			cause = errors.New("want an integer")
 		}
 		return fmt.Sprintf("invalid value %q for flag --%s: %v", invalid.GetValue(), f.Name, cause)

@@ -11,8 +11,9 @@ import (
 
 	"github.com/cpuguy83/go-md2man/v2/md2man"
 	"github.com/spf13/cobra"
-	"github.com/spf13/cobra/doc"
 	"github.com/spf13/pflag"
+
+	"github.com/weft-server/weft/internal/buildinfo"
 )
 
 const manLong = `Writes weft(1), the manual page of every command and of serve's flags by
@@ -44,20 +45,75 @@ func newManCmd(root *cobra.Command, stdout io.Writer) *cobra.Command {
 	return c
 }
 
-// writeManDir writes weft.1 and cobra's page of every command into dir.
+// writeManDir writes weft.1 and a page of every command into dir.
 func writeManDir(root *cobra.Command, dir string) error {
-	header := &doc.GenManHeader{Section: "1", Source: "weft " + firstLine(versionText()), Manual: "weft manual"}
-	for _, c := range root.Commands() {
-		if !c.IsAvailableCommand() {
-			continue
-		}
-		// Each call fills a copy of the header for its own title.
-		if err := doc.GenManTree(c, header, dir); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "weft.1"), manPage(root), 0o644); err != nil {
+		return err
+	}
+	for _, c := range manCommands(root) {
+		name := strings.ReplaceAll(c.CommandPath(), " ", "-") + ".1"
+		if err := os.WriteFile(filepath.Join(dir, name), commandPage(c), 0o644); err != nil {
 			return err
 		}
 	}
-	return os.WriteFile(filepath.Join(dir, "weft.1"), manPage(root), 0o644)
+	return nil
 }
+
+// manCommands are the commands that have a page: the runnable ones, serve
+// first, the others in cobra's order.
+func manCommands(root *cobra.Command) []*cobra.Command {
+	var cmds []*cobra.Command
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			if sub.IsAvailableCommand() {
+				if sub.Runnable() {
+					cmds = append(cmds, sub)
+				}
+				walk(sub)
+			}
+		}
+	}
+	walk(root)
+	slices.SortStableFunc(cmds, func(a, b *cobra.Command) int { return cmp.Compare(rank(a), rank(b)) })
+	return cmds
+}
+
+// manHeader is a page's title line, in md2man's form, dated by the
+// build's commit when it recorded one.
+func manHeader(title string) string {
+	date, _, _ := strings.Cut(buildinfo.Read().Time, "T")
+	return fmt.Sprintf("%% \"%s\" \"1\" \"%s\" \"weft %s\" \"weft manual\"\n", strings.ToUpper(title), date, firstLine(versionText()))
+}
+
+// commandPage renders the page of one command, weft-serve(1) and the like.
+func commandPage(c *cobra.Command) []byte {
+	name := strings.ReplaceAll(c.CommandPath(), " ", "-")
+	var b strings.Builder
+	b.WriteString(manHeader(name))
+	fmt.Fprintf(&b, "# NAME\n%s \\- %s\n\n", name, mdText(strings.ToLower(c.Short[:1])+c.Short[1:]))
+	fmt.Fprintf(&b, "# SYNOPSIS\n**%s**\n\n", mdText(c.UseLine()))
+	long := c.Long
+	if long == "" {
+		long = c.Short + "."
+	}
+	fmt.Fprintf(&b, "# DESCRIPTION\n%s\n\n", mdLong(long))
+	if groups := flagGroups(c); len(groups) > 0 {
+		b.WriteString("# OPTIONS\n")
+		for _, g := range groups {
+			fmt.Fprintf(&b, "## %s\n", mdText(g.name))
+			manFlags(&b, g.flags)
+		}
+	}
+	if c.HasExample() {
+		fmt.Fprintf(&b, "# EXAMPLES\n```\n%s\n```\n\n", mdCode(c.Example))
+	}
+	b.WriteString("# SEE ALSO\n**weft**(1)\n")
+	return render(b.String())
+}
+
+// render turns a page's markdown into roff.
+func render(md string) []byte { return asciiRoff(md2man.Render([]byte(md))) }
 
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
@@ -68,31 +124,14 @@ func firstLine(s string) string {
 // the same definitions as --help.
 func manPage(root *cobra.Command) []byte {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%% \"WEFT\" \"1\" \"\" \"weft %s\" \"weft manual\"\n", firstLine(versionText()))
+	b.WriteString(manHeader("weft"))
 	fmt.Fprintf(&b, "# NAME\nweft \\- %s\n\n", strings.ToLower(root.Short))
 	b.WriteString("# SYNOPSIS\n**weft** [*flags*] [*DIR*]\n\n**weft** *COMMAND* [*flags*] [*arguments*]\n\n")
 	fmt.Fprintf(&b, "# DESCRIPTION\n%s\n\n", mdLong(root.Long))
 
 	b.WriteString("# COMMANDS\n")
-	var cmds []*cobra.Command // serve first, the others in cobra's order
-	var walk func(c *cobra.Command)
-	walk = func(c *cobra.Command) {
-		for _, sub := range c.Commands() {
-			if sub.IsAvailableCommand() {
-				cmds = append(cmds, sub)
-				walk(sub)
-			}
-		}
-	}
-	walk(root)
-	slices.SortStableFunc(cmds, func(a, b *cobra.Command) int {
-		return cmp.Compare(rank(a), rank(b))
-	})
 	var serve *cobra.Command
-	for _, sub := range cmds {
-		if !sub.Runnable() {
-			continue
-		}
+	for _, sub := range manCommands(root) {
 		if sub.Name() == "serve" {
 			serve = sub
 		}
@@ -136,8 +175,8 @@ func manPage(root *cobra.Command) []byte {
 
 `)
 	fmt.Fprintf(&b, "# EXAMPLES\n```\n%s\n```\n\n", mdCode(root.Example))
-	b.WriteString("# SEE ALSO\n**weft help** *COMMAND*, the README at https://github.com/weft-server/weft\n")
-	return asciiRoff(md2man.Render([]byte(b.String())))
+	b.WriteString("# SEE ALSO\n**weft help** *COMMAND*; with **weft man --dir**, a page per command: **weft-serve**(1), **weft-config-check**(1), **weft-reload**(1) and the others.\n")
+	return render(b.String())
 }
 
 // asciiRoff spells the characters beyond ASCII in roff's \[uXXXX] form,

@@ -71,6 +71,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.Flags().Bool("version", false, "print the version, revision and Go version")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{cmd: c, err: err} })
 	root.SetUsageFunc(usage)
+	root.SetHelpCommand(newHelpCmd(root))
 	root.AddCommand(
 		newServeCmd(stdout, stderr),
 		newBenchCmd(stdout, stderr),
@@ -166,6 +167,36 @@ func newBenchCmd(stdout, stderr io.Writer) *cobra.Command {
 	}
 	c.SetHelpFunc(func(*cobra.Command, []string) { bench([]string{"--help"}, stdout, stdout) })
 	return c
+}
+
+// newHelpCmd is weft help [COMMAND…]: cobra's, but an unknown command
+// is a usage error rather than the root's help.
+func newHelpCmd(root *cobra.Command) *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [COMMAND]",
+		Short: "Help about any command",
+		Long:  "Prints the help of a command: weft help serve is weft serve --help.",
+		ValidArgsFunction: func(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			cmd, _, err := root.Find(args)
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			var names []cobra.Completion
+			for _, sub := range cmd.Commands() {
+				if sub.IsAvailableCommand() && strings.HasPrefix(sub.Name(), toComplete) {
+					names = append(names, sub.Name())
+				}
+			}
+			return names, cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			cmd, rest, err := root.Find(args)
+			if err != nil || len(rest) > 0 {
+				return &usageError{cmd: c, err: fmt.Errorf("unknown command %q", strings.Join(args, " "))}
+			}
+			return cmd.Help()
+		},
+	}
 }
 
 func newVersionCmd(stdout io.Writer) *cobra.Command {

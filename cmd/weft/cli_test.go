@@ -36,7 +36,7 @@ func TestHelp(t *testing.T) {
 		}
 	}
 	_, serveHelp, _ := runOut("serve", "--help")
-	for _, args := range [][]string{{"help", "serve"}, {"serve", "-h"}, {"--help", "."}} {
+	for _, args := range [][]string{{"help", "serve"}, {"serve", "-h"}, {"serve", "--help", "."}, {"--help", "."}} {
 		code, out, errOut := runOut(args...)
 		if args[0] == "--help" {
 			// weft --help DIR: the root's help, not serve's.
@@ -118,6 +118,8 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"bench", "--conns", "x"}, `weft bench: invalid value "x" for flag --conns: want an integer`},
 		{[]string{"completion", "tcsh"}, `weft completion: want one shell: bash, zsh or fish, got ["tcsh"]`},
 		{[]string{"man", "extra"}, `weft man: takes no arguments, got ["extra"]`},
+		{[]string{"help", "bogus"}, `weft help: unknown command "bogus"`},
+		{[]string{"help", "config", "bogus"}, `weft help: unknown command "config bogus"`},
 	}
 	for _, tc := range cases {
 		code, out, errOut := runOut(tc.args...)
@@ -212,6 +214,7 @@ printf '%s\n' "${COMPREPLY[@]}"`)
 		"weft config check --pid-": {"--pid-file"},
 		"weft serve --log-format ": config.LogFormats,
 		"weft com":                 {"completion"},
+		"weft help co":             {"completion", "config"},
 		"weft completion ":         {"bash", "zsh", "fish"},
 	} {
 		if got := complete(line); !slices.Equal(got, want) {

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/spf13/pflag"
-
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/weft-server/weft/internal/site"

@@ -58,7 +58,6 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		Short:   "A static web server",
 		Long:    rootLong,
 		Example: rootExample,
-		Version: versionText(),
 		// Errors are printed by run, in one line and a hint.
 		SilenceErrors:     true,
 		SilenceUsage:      true,
@@ -66,8 +65,9 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.SetVersionTemplate("{{.Version}}")
-	// A version flag of weft's own: cobra's would take -v as well.
+	// --version is weft version (shorthand rewrites it). Not cobra's: its
+	// own takes -v too, and a version template would link text/template's
+	// reflection, which keeps every method of the binary (+5 MB).
 	root.Flags().Bool("version", false, "print the version, revision and Go version")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{cmd: c, err: err} })
 	root.SetUsageFunc(usage)
@@ -328,7 +328,9 @@ func shorthand(root *cobra.Command, args []string, stderr io.Writer) (_ []string
 		args[0] = "--version"
 	}
 	switch first := args[0]; {
-	case isCommand(root, first), first == "-h", first == "--help", first == "--version":
+	case first == "--version":
+		return append([]string{"version"}, args[1:]...), true
+	case isCommand(root, first), first == "-h", first == "--help":
 		return args, true
 	case first == cobra.ShellCompRequestCmd || first == cobra.ShellCompNoDescRequestCmd:
 		// Completing `weft --po` or `weft DIR --po` completes serve's.

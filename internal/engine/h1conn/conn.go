@@ -106,8 +106,8 @@ type state struct {
 	resp  http1.Response
 	clock http1.Clock
 	out   outQueue
-	start int64 // UnixNano of the first byte of the request being answered (0: unknown), for its record's Duration
-	keep  bool  // the request being answered leaves the connection open
+	start int64     // UnixNano of the first byte of the request being answered (0: unknown), for its record's Duration
+	keep  bool      // the request being answered leaves the connection open
 	recs  []pending // records of the responses queued, not yet logged from rhead on (see record.go)
 	rhead int
 }

@@ -252,6 +252,20 @@ func TestReloadKeepsServingOnBadConfig(t *testing.T) {
 			if cc := cacheControl(); cc != "max-age=1" {
 				t.Errorf("after a bad reload: %q, want the old max-age=1", cc)
 			}
+			// A log template naming an unknown variable is refused
+			// the same way, naming it.
+			writeFile(t, conf, good(2, "log_format = '$remote_addr $nope'\n"))
+			s.cmd.Process.Signal(syscall.SIGHUP)
+			waitLog(t, s.stderr, "reload: invalid configuration", 2)
+			if want := `log_format: unknown variable $nope`; !strings.Contains(s.stderr.String(), want) {
+				t.Errorf("the log does not say %s:\n%s", want, s.stderr.String())
+			}
+			if eng == "process" {
+				waitLog(t, s.stderr, "workers=kept", 2)
+			}
+			if cc := cacheControl(); cc != "max-age=1" {
+				t.Errorf("after a bad template: %q, want the old max-age=1", cc)
+			}
 
 			writeFile(t, conf, good(3, "port = 1\n"))
 			reload()

@@ -65,6 +65,8 @@ func TestUsageErrors(t *testing.T) {
 		{"BadAddr", []string{"serve", "--addr", "nocolon"}, 2, "want HOST:PORT"},
 		{"BadEngine", []string{"serve", "--engine", "fibers", "-p", "0"}, 1, `unknown engine "fibers"`},
 		{"BadLogFormat", []string{"serve", "--log-format", "xml"}, 2, "unknown log format"},
+		{"BadLogTemplate", []string{"serve", "--log-format", `$remote_addr "$request" $nope`}, 2, "weft: flag --log-format: unknown variable $nope\n"},
+		{"BadLogTime", []string{"serve", "--log-time", "gmt"}, 2, `unknown log time "gmt" (want local or utc)`},
 		{"BadTimeout", []string{"serve", "--idle-timeout", "-1s"}, 2, "must be positive"},
 		{"TwoDirs", []string{"serve", ".", "."}, 2, "one DIR at most"},
 		{"MIMEWithoutType", []string{"serve", "--mime", "md"}, 2, `invalid value "md" for flag --mime: want EXT=TYPE`},

@@ -52,6 +52,7 @@ type Config struct {
 	MIME map[string]string
 
 	LogFormat   string
+	LogTime     string
 	AccessLog   string
 	NoAccessLog bool
 

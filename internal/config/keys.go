@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/weft-server/weft/internal/accesslog"
 	"github.com/weft-server/weft/internal/codec"
 	"github.com/weft-server/weft/internal/engine/h1conn"
 	"github.com/weft-server/weft/internal/http1"
@@ -210,10 +212,15 @@ var Keys = []Key{
 		example: `{ ".md" = "text/markdown", ".glb" = "model/gltf-binary" }`,
 		field:   func(c *Config) any { return &c.MIME }},
 	{Name: "log_format", Group: GroupLogging, Apply: Workers,
-		Help:  "access log `format`: common, combined or json",
+		Help:  "access log `format`: common, combined, json, or a template of nginx-like $variables (see Access log in the README)",
 		def:   "common",
 		field: func(c *Config) any { return &c.LogFormat },
-		check: func(c *Config) error { return oneOf("log format", c.LogFormat, LogFormats...) }},
+		check: func(c *Config) error { _, err := c.AccessLogFormat(); return err }},
+	{Name: "log_time", Group: GroupLogging, Apply: Workers,
+		Help:  "access log times in `zone` local (the process's time zone, TZ) or utc",
+		def:   "local",
+		field: func(c *Config) any { return &c.LogTime },
+		check: func(c *Config) error { return oneOf("log time", c.LogTime, "local", "utc") }},
 	{Name: "access_log", Group: GroupLogging, Path: true, Apply: Workers,
 		Help:  "access log `file` (- for standard output)",
 		def:   "-",
@@ -557,7 +564,8 @@ var Keys = []Key{
 		field: func(c *Config) any { return &c.Open }},
 }
 
-// LogFormats are the access log formats log_format accepts.
+// LogFormats are the named access log formats log_format accepts (it
+// takes a template too).
 var LogFormats = []string{"common", "combined", "json"}
 
 // Lookup returns the key named name, or nil.
@@ -643,4 +651,19 @@ func checkDomain(d string) error {
 		}
 	}
 	return nil
+}
+
+// AccessLogFormat is the access log's format: log_format, parsed (a
+// template compiled), in the zone of log_time.
+func (c *Config) AccessLogFormat() (accesslog.Format, error) {
+	f, err := accesslog.ParseFormat(c.LogFormat)
+	if err != nil {
+		// The key names what it checks: no "weft: log format:" again.
+		msg := strings.TrimPrefix(strings.TrimPrefix(err.Error(), "weft: "), "log format: ")
+		return f, errors.New(msg)
+	}
+	if c.LogTime == "utc" {
+		f = f.UTC()
+	}
+	return f, nil
 }

@@ -28,7 +28,7 @@ var allowed = map[string][]string{
 	"internal/accesslog":     {"internal/http1"},
 	"internal/metrics":       {"internal/http1", "internal/buildinfo"},
 	"internal/buildinfo":     {},
-	"internal/config":        {"internal/http1", "internal/codec", "internal/site", "internal/engine/h1conn"},
+	"internal/config":        {"internal/http1", "internal/codec", "internal/site", "internal/engine/h1conn", "internal/accesslog"},
 	"internal/engine":        {"internal/engine", "internal/http1", "internal/netpoll"},
 	"internal/engine/h1conn": {"internal/http1"},
 	"internal/conformance":   {"internal/engine", "internal/http1", "internal/site", "internal/codec"},

@@ -48,9 +48,9 @@ type Config struct {
 	AdminAddr string // serve /metrics, /healthz, /readyz (and pprof with PprofAddr) here when set
 
 	AccessLog  bool
-	LogFormat  accesslog.Format
-	LogFile    string    // "" or "-" for Stdout
-	Stdout     io.Writer // where the access log and the banner go
+	LogFormat  accesslog.Format // in local time or UTC (see Format.UTC)
+	LogFile    string           // "" or "-" for Stdout
+	Stdout     io.Writer        // where the access log and the banner go
 	ErrorLog   *slog.Logger
 	OnListen   func(addr net.Addr) // called once listening; nil prints a banner
 	OnServing  func(urls []string) // called once listening with the URLs to open (see URLs), after the banner
@@ -71,7 +71,7 @@ type Config struct {
 // FromConfig derives the server's configuration from c (valid, as
 // config.Load returns it).
 func FromConfig(c *config.Config) Config {
-	format, _ := accesslog.ParseFormat(c.LogFormat)
+	format, _ := c.AccessLogFormat()
 	return Config{
 		Addr:         c.Listen(),
 		Engine:       c.Engine,

@@ -19,7 +19,8 @@ import (
 // Values that come from the client (the request, its fields, the user)
 // are escaped as nginx escapes them: quotes, backslashes, control and
 // non-ASCII bytes become \xHH, so a hostile field cannot forge a line or a
-// column. An empty value is written "-". Variables lists the names.
+// column. An empty value is written "-". Variables lists the names; the
+// README says what each writes.
 
 // variable is what a template's segment writes.
 type variable uint8
@@ -46,25 +47,13 @@ const (
 	varHeader // $http_<name>
 )
 
-// Variables are the template variables by name, and what each writes;
-// $http_<name> adds any request field (dashes written as underscores).
-var Variables = []struct{ Name, Doc string }{
-	{"remote_addr", "the client's address (the one a trusted proxy forwarded for, behind one)"},
-	{"remote_port", "the client's port (0 behind a trusted proxy)"},
-	{"remote_user", "the user name of the request's Basic credentials, checked or not"},
-	{"time_local", "when the response ended, as 25/Nov/2026:20:00:00 +0000"},
-	{"time_iso8601", "when the response ended, as 2026-11-25T20:00:00+00:00"},
-	{"msec", "when the response ended, in seconds since 1970 with milliseconds"},
-	{"request", "the request line: method, target and protocol"},
-	{"request_method", "the method"},
-	{"request_uri", "the request target as received, query included"},
-	{"server_protocol", "HTTP/1.0, HTTP/1.1, HTTP/2.0 or HTTP/3.0"},
-	{"status", "the response's status code"},
-	{"body_bytes_sent", "body bytes sent (less than planned when the client left early; 0 for HEAD and 304)"},
-	{"bytes_sent", "every byte sent, head included (the body's over HTTP/2 and HTTP/3)"},
-	{"request_time", "seconds from the request's first byte to the response's last, with milliseconds"},
-	{"host", "the request's host, as received"},
-	{"http_NAME", "the request field NAME, dashes written as underscores: $http_referer, $http_user_agent, $http_x_request_id"},
+// Variables are the names of the template variables, as the README's
+// table lists them (http_NAME standing for any request field, dashes
+// written as underscores).
+var Variables = []string{
+	"remote_addr", "remote_port", "remote_user", "time_local", "time_iso8601", "msec",
+	"request", "request_method", "request_uri", "server_protocol", "status",
+	"body_bytes_sent", "bytes_sent", "request_time", "host", "http_NAME",
 }
 
 var varsByName = map[string]variable{

@@ -3,6 +3,9 @@ package accesslog_test
 import (
 	"encoding/base64"
 	"net/netip"
+	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -134,5 +137,26 @@ func TestTemplateAllocatesNothing(t *testing.T) {
 	buf := make([]byte, 0, 4096)
 	if n := testing.AllocsPerRun(1000, func() { buf = f.Append(buf[:0], &full) }); n != 0 {
 		t.Errorf("%v allocations per line", n)
+	}
+}
+
+// TestREADMEVariables: the README's table of template variables lists
+// exactly Variables, and each of its names parses.
+func TestREADMEVariables(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, m := range regexp.MustCompile("(?m)^\\| `\\$(\\w+)` \\|").FindAllStringSubmatch(string(b), -1) {
+		listed = append(listed, m[1])
+	}
+	if !slices.Equal(listed, accesslog.Variables) {
+		t.Errorf("README lists %v,\nwant %v", listed, accesslog.Variables)
+	}
+	for _, v := range listed {
+		if _, err := accesslog.ParseFormat("$" + strings.Replace(v, "NAME", "x_name", 1)); err != nil {
+			t.Errorf("$%s: %v", v, err)
+		}
 	}
 }

@@ -204,4 +204,3 @@ func TestAccessLogTemplateEveryEngine(t *testing.T) {
 		})
 	}
 }
-

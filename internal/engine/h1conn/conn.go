@@ -231,6 +231,11 @@ func (c *Conn) releaseState() {
 	if cap(st.recs) > maxPooledRecs {
 		st.recs = nil
 	}
+	for i := range st.recs {
+		if p := &st.recs[i]; cap(p.buf) > maxPooledRecBuf {
+			p.buf, p.hdrs = nil, nil // a record of a large head
+		}
+	}
 	st.recs, st.rhead = st.recs[:0], 0
 	statePool.Put(st)
 }

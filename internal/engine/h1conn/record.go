@@ -35,8 +35,12 @@ type pending struct {
 	hdrs  []http1.Header
 }
 
-// maxPooledRecs bounds the records kept when state goes back to the pool.
-const maxPooledRecs = 16
+// maxPooledRecs and maxPooledRecBuf bound the records, and the copies
+// each holds, kept when state goes back to the pool.
+const (
+	maxPooledRecs   = 16
+	maxPooledRecBuf = 4 << 10
+)
 
 // track queues the record of the response just queued (see queue), which
 // spans [begin, end) of the output with a head of head bytes.

@@ -71,12 +71,8 @@ type wire struct {
 // server closes it.
 func exchangeAll(t *testing.T, addr, raw string) wire {
 	t.Helper()
-	c := dial(t, addr)
+	c := send(t, addr, raw, 30*time.Second)
 	defer c.Close()
-	if _, err := io.WriteString(c, raw); err != nil {
-		t.Fatal(err)
-	}
-	c.SetReadDeadline(time.Now().Add(30 * time.Second))
 	all, err := io.ReadAll(c)
 	if err != nil {
 		t.Fatalf("%s: %v", firstLine(raw), err)

@@ -350,7 +350,7 @@ func (r *roots) resolve(root string) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.sample == "" {
-		dir, cleanup, err := sample.Extract()
+		dir, cleanup, err := sample.Extract(sample.Site())
 		if err != nil {
 			return "", err
 		}

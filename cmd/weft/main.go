@@ -38,14 +38,17 @@ Usage:
                              check the configuration and print it, with where
                              each value comes from, without serving
   weft config example        print a configuration file with every key
+  weft pack DIR -o FILE [flags]
+                             write FILE, one executable serving DIR with the
+                             flags given as its defaults
   weft reload [--pid-file FILE]
                              make the weft whose pid is in FILE (or pid_file)
                              re-read its configuration (SIGHUP)
   weft version               print the version
   weft help                  print this help
 
-Run "weft serve --help", "weft bench --help" or "weft precompress --help" for
-their flags.
+Run "weft serve --help", "weft bench --help", "weft precompress --help" or
+"weft pack --help" for their flags.
 `
 
 // errUsage marks an error already explained to the user on stderr.
@@ -76,6 +79,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = configCmd(rest, stdout, stderr)
 	case "reload":
 		err = reloadCmd(rest, stdout, stderr)
+	case "pack":
+		err = packCmd(rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "weft", versionString())
 	case "help", "--help", "-help", "-h":
@@ -130,6 +135,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	scfg := server.FromConfig(cfg)
+	scfg.Builtin = packedSite()
 	scfg.Stdout = stdout
 	scfg.ErrorLog = slog.New(slog.NewTextHandler(stderr, nil))
 	// A reload reads the file again, the one read now even when it was
@@ -261,6 +267,11 @@ func loadConfig(name, help string, args []string, stderr io.Writer) (config.Opti
 		fs.PrintDefaults()
 	}
 	opts := config.Options{Env: os.Environ(), Flags: flags, Engines: server.EngineNames()}
+	packed, err := packedFlags()
+	if err != nil {
+		return opts, nil, err
+	}
+	opts.Packed = packed
 	positional, err := parseInterleaved(fs, args)
 	if err != nil {
 		return opts, nil, err
@@ -312,7 +323,7 @@ func checkServable(cfg *config.Config) error {
 	if err := checkRoot(cfg); err != nil {
 		return err
 	}
-	return server.Check(cfg)
+	return server.Check(cfg, packedSite())
 }
 
 // checkRoot reports a root that cannot be served, and where it was set:

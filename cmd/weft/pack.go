@@ -110,8 +110,14 @@ func packCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	with := ""
-	if len(packed) > 0 {
-		with = " with " + strings.Join(packed, " ")
+	for _, a := range packed {
+		if strings.ContainsAny(a, " \t'\"*?$&|;<>()[]{}\\") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		with += " " + a
+	}
+	if with != "" {
+		with = " with" + with
 	}
 	fmt.Fprintf(stdout, "weft pack: packed %d files (%d bytes) in %d folders from %s%s into %s (%d bytes)\n",
 		res.Files, res.Bytes, res.Dirs+1, dirs[0], with, out, res.Size)

@@ -95,7 +95,7 @@ const envPrefix = "WEFT_"
 // `weft config example` print them.
 var Keys = []Key{
 	{Name: "root", NoFlag: true, FlagDoc: "serve's DIR argument", Path: true, Apply: Live, PerSite: true,
-		Help:  "folder to serve; the built-in sample site when empty",
+		Help:  "folder to serve; when empty, the site packed into the executable (weft pack), else the built-in sample site",
 		def:   "",
 		field: func(c *Config) any { return &c.Root }},
 	{Name: "addr", Apply: Restart,

@@ -119,3 +119,34 @@ func TestReadDamaged(t *testing.T) {
 		})
 	}
 }
+
+// TestOutputInsideTheSite: `weft pack . -o app` from the site's own
+// folder packs neither the file being written nor the one it replaces,
+// even with --dotfiles (the temporary name is a dotfile).
+func TestOutputInsideTheSite(t *testing.T) {
+	dir := t.TempDir()
+	exe := filepath.Join(t.TempDir(), "exe")
+	must(t, os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, "index.html"), []byte("hi\n"), 0o644))
+	out := filepath.Join(dir, "app")
+	for range 2 {
+		res, err := Pack(Options{Exe: exe, Dir: dir, Out: out, Args: []string{"--dotfiles"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Files != 1 {
+			t.Errorf("packed %d files, want index.html alone", res.Files)
+		}
+	}
+	p, err := Read(out)
+	if err != nil || p == nil {
+		t.Fatalf("Read = %v, %v", p, err)
+	}
+	names, err := fs.Glob(p.Site, "*")
+	if err != nil || !slices.Equal(names, []string{"index.html"}) {
+		t.Errorf("packed %q, %v; want index.html alone", names, err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
+		t.Errorf("the site's folder holds %d names, want index.html and app (no temporary file left)", len(entries))
+	}
+}

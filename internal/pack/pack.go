@@ -363,7 +363,7 @@ func checkPaths(o Options) error {
 func bodySize(src *os.File) (int64, error) {
 	p, err := read(src)
 	if err != nil {
-		return 0, fmt.Errorf("weft pack: %w", err)
+		return 0, err
 	}
 	if p != nil {
 		return p.ExeSize, nil

@@ -24,7 +24,7 @@ import (
 // standard output and standard error. It must exit within 10 s.
 func weft(t *testing.T, dir string, env []string, args ...string) (int, string, string) {
 	t.Helper()
-	return runExe(t, weftBin(t), dir, env, args...)
+	return runExe(t, weftBin(t), dir, env, args...) // built before the 10 s start
 }
 
 // runExe runs exe in dir with env added and returns its exit code,

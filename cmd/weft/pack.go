@@ -1,12 +1,14 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/weft-server/weft/internal/config"
 	"github.com/weft-server/weft/internal/pack"
@@ -41,9 +43,25 @@ Flags:
   and any of serve's flags ("weft serve --help"), packed.
 `
 
-// packCmd runs weft pack.
+// newPackCmd is weft pack. It parses its own command line (packCmd): the
+// serve flags given are packed as they were written.
+func newPackCmd(stdout, stderr io.Writer) *cobra.Command {
+	c := &cobra.Command{
+		Use:                "pack DIR -o FILE [flags]",
+		Short:              "Write one executable serving DIR, with the flags given as its defaults",
+		DisableFlagParsing: true,
+		ValidArgsFunction:  completeDir,
+		RunE: func(_ *cobra.Command, args []string) error {
+			return packCmd(args, stdout, stderr)
+		},
+	}
+	c.SetHelpFunc(func(*cobra.Command, []string) { fmt.Fprint(stdout, packHelp) })
+	return c
+}
+
+// packCmd runs weft pack with its command line args.
 func packCmd(args []string, stdout, stderr io.Writer) error {
-	fset := flag.NewFlagSet("weft pack", flag.ContinueOnError)
+	fset := pflag.NewFlagSet("weft pack", pflag.ContinueOnError)
 	config.NewFlags(fset)
 	var dirs, packed []string
 	out, outGiven := "", false
@@ -57,7 +75,13 @@ func packCmd(args []string, stdout, stderr io.Writer) error {
 			dirs = append(dirs, a)
 			continue
 		}
-		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		// --name, --name=value, -n, -nvalue, -n=value
+		var f *pflag.Flag
+		name, value, hasValue := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+		if !strings.HasPrefix(a, "--") {
+			name, value = a[1:2], strings.TrimPrefix(a[2:], "=")
+			hasValue = len(a) > 2
+		}
 		switch name {
 		case "h", "help":
 			fmt.Fprint(stdout, packHelp)
@@ -74,13 +98,17 @@ func packCmd(args []string, stdout, stderr io.Writer) error {
 			out, outGiven = value, true
 			continue
 		}
-		packed = append(packed, a)
-		f := fset.Lookup(name)
+		if len(name) == 1 {
+			f = fset.ShorthandLookup(name)
+		} else {
+			f = fset.Lookup(name)
+		}
 		if f == nil {
 			fmt.Fprintf(stderr, "weft pack: unknown flag %s\nRun \"weft pack --help\" for its usage.\n", a)
 			return errUsage
 		}
-		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); hasValue || ok && b.IsBoolFlag() {
+		packed = append(packed, a)
+		if hasValue || f.NoOptDefVal != "" { // a bool takes no separate value
 			continue
 		}
 		if i+1 == len(args) {

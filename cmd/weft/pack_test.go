@@ -123,7 +123,7 @@ func TestPackServesFromNothing(t *testing.T) {
 	work := t.TempDir()
 	app := filepath.Join(work, "app")
 	code, out, errOut := weft(t, work, nil, "pack", dir, "-o", app,
-		"--listing", "--header", "/*: X-Packed: yes", "--engine", "goroutine")
+		"--listing", "--header", "/*: X-Packed: yes", "--engine=goroutine", "-p0")
 	if code != 0 {
 		t.Fatalf("weft pack: exit %d; stderr %s", code, errOut)
 	}

@@ -78,6 +78,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newPrecompressCmd(stdout, stderr),
 		newConfigCmd(stdout, stderr),
 		newReloadCmd(stdout, stderr),
+		newPackCmd(stdout, stderr),
 		newCompletionCmd(root, stdout),
 		newManCmd(root, stdout),
 		newVersionCmd(stdout),

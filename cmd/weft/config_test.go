@@ -24,10 +24,16 @@ import (
 // standard output and standard error. It must exit within 10 s.
 func weft(t *testing.T, dir string, env []string, args ...string) (int, string, string) {
 	t.Helper()
-	bin := weftBin(t) // built before the 10 s start
+	return runExe(t, weftBin(t), dir, env, args...) // built before the 10 s start
+}
+
+// runExe runs exe in dir with env added and returns its exit code,
+// standard output and standard error. It must exit within 10 s.
+func runExe(t *testing.T, exe, dir string, env []string, args ...string) (int, string, string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr strings.Builder
@@ -40,7 +46,7 @@ func weft(t *testing.T, dir string, env []string, args ...string) (int, string, 
 	case errors.As(err, &ee) && ee.Exited():
 		return ee.ExitCode(), stdout.String(), stderr.String()
 	}
-	t.Fatalf("weft %q: %v; stderr %s", args, err, stderr.String())
+	t.Fatalf("%s %q: %v; stderr %s", exe, args, err, stderr.String())
 	return 0, "", ""
 }
 

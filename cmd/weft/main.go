@@ -54,6 +54,7 @@ func serve(flags *config.Flags, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	scfg := server.FromConfig(cfg)
+	scfg.Builtin = packedSite()
 	scfg.Stdout = stdout
 	scfg.ErrorLog = slog.New(slog.NewTextHandler(stderr, nil))
 	// A reload reads the file again, the one read now even when it was
@@ -166,12 +167,16 @@ func exitAt(stderr io.Writer, sig os.Signal, worker bool) {
 // stderr already.
 func loadConfig(flags *config.Flags, args []string, stderr io.Writer) (config.Options, *config.Config, error) {
 	opts := config.Options{Env: os.Environ(), Flags: flags, Engines: server.EngineNames()}
+	packed, err := packedFlags()
+	if err != nil {
+		return opts, nil, err
+	}
+	opts.Packed = packed
 	if len(args) == 1 {
 		flags.SetRoot(args[0])
 	}
 	// A prefork worker serves what its supervisor checked, not the
 	// file as it is now.
-	var err error
 	if opts.Snapshot, err = server.WorkerSnapshot(); err != nil {
 		return opts, nil, err
 	}
@@ -210,7 +215,7 @@ func checkServable(cfg *config.Config) error {
 	if err := checkRoot(cfg); err != nil {
 		return err
 	}
-	return server.Check(cfg)
+	return server.Check(cfg, packedSite())
 }
 
 // checkRoot reports a root that cannot be served, and where it was set:

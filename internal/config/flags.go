@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"net/netip"
 	"strings"
 	"time"
@@ -87,6 +89,26 @@ func annotate(fs *pflag.FlagSet, name, group string, path bool) {
 	}
 }
 
+// ParseFlags parses args, serve's flags without DIR or --config, into
+// Flags of their own, as weft pack packs them (see Options.Packed). Its
+// error is one line.
+func ParseFlags(args []string) (*Flags, error) {
+	fs := pflag.NewFlagSet("weft", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	f := NewFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q: only flags", fs.Arg(0))
+	}
+	if _, ok := f.configFile(); ok {
+		return nil, errors.New("--config cannot be packed: give the file's settings as flags, or the file at run time")
+	}
+	return f, nil
+}
+
 // SetRoot sets root from serve's DIR argument.
 func (f *Flags) SetRoot(dir string) { f.root = &dir }
 
@@ -98,8 +120,9 @@ func (f *Flags) configFile() (string, bool) {
 	return f.config, f.fs.Changed("config")
 }
 
-// apply sets c's keys from the flags that were given.
-func (f *Flags) apply(c *Config) {
+// apply sets c's keys from the flags that were given, as from the source
+// kind (FromFlag, FromPack).
+func (f *Flags) apply(c *Config, kind SourceKind) {
 	if f == nil {
 		return
 	}
@@ -110,7 +133,7 @@ func (f *Flags) apply(c *Config) {
 				continue
 			}
 			set(k.field(c), clone(k.field(&f.vals)))
-			c.sources[k.Name] = Source{Kind: FromFlag, Name: k.Flag()}
+			c.sources[k.Name] = Source{Kind: kind, Name: k.Flag()}
 		}
 	})
 	if f.root != nil {

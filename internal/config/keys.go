@@ -117,7 +117,7 @@ var Groups = []string{GroupListening, GroupFiles, GroupSharing, GroupCaching, Gr
 // `weft config example` print them.
 var Keys = []Key{
 	{Name: "root", Group: GroupFiles, NoFlag: true, FlagDoc: "serve's DIR argument", Path: true, Apply: Live, PerSite: true,
-		Help:  "folder to serve; the built-in sample site when empty",
+		Help:  "folder to serve; when empty, the site packed into the executable (weft pack), else the built-in sample site",
 		def:   "",
 		field: func(c *Config) any { return &c.Root }},
 	{Name: "addr", Group: GroupListening, Apply: Restart,

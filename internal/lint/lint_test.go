@@ -22,6 +22,7 @@ var allowed = map[string][]string{
 	"internal/http1":         {},
 	"internal/netpoll":       {},
 	"internal/sample":        {},
+	"internal/pack":          {"internal/config", "internal/site"},
 	"internal/codec":         {},
 	"internal/site":          {"internal/http1", "internal/codec"},
 	"internal/precompress":   {"internal/codec", "internal/site"},

@@ -103,7 +103,7 @@ func benchOne(ctx context.Context, exe string, dir []string, eng, path string, c
 	go io.Copy(io.Discard, out)
 	addr := strings.Replace(m[1], "localhost:", "127.0.0.1:", 1)
 	cpu0, cpuOK := loadgen.TreeCPU(cmd.Process.Pid)
-	r, err := loadgen.Run(ctx, loadgen.Config{Addr: addr, Path: path, Conns: conns, Duration: d})
+	r, err := loadgen.Run(ctx, loadgen.Config{Addr: addr, Paths: []string{path}, Conns: conns, Duration: d})
 	if err != nil {
 		return "", err
 	}
@@ -116,7 +116,7 @@ func benchOne(ctx context.Context, exe string, dir []string, eng, path string, c
 		}
 	}
 	return fmt.Sprintf("| %s | %.0f | %v | %v | %d of %d | %d | %s | %s |", eng, r.RPS(),
-		r.Quantile(0.5).Round(time.Microsecond), r.Quantile(0.99).Round(time.Microsecond), r.Served, conns, r.Errors, cpu, eff), nil
+		r.Quantile(0.5).Round(time.Microsecond), r.Quantile(0.99).Round(time.Microsecond), r.Served, conns, r.ErrorCount(), cpu, eff), nil
 }
 
 // syncBuffer is a bytes.Buffer safe for one writer and one reader at once.

@@ -394,21 +394,11 @@ func (c *conn) sequential(ctx context.Context, nc net.Conn, interval time.Durati
 			c.fail(ctx, err)
 			return ctx.Err() == nil
 		}
-		resp, err := c.r.response()
-		now := time.Now()
-		if !now.Before(c.end) || ctx.Err() != nil {
-			return false // late: not counted
+		keep, over := c.receive(ctx, t0)
+		if over {
+			return false
 		}
-		if err != nil {
-			c.fail(ctx, err)
-			return true
-		}
-		if resp.status >= 400 {
-			c.errs[statusKind(resp.status)]++
-		} else {
-			c.record(now.Sub(t0), resp.body)
-		}
-		if !resp.keep || c.cfg.Mode == ConnPerRequest {
+		if !keep || c.cfg.Mode == ConnPerRequest {
 			return true
 		}
 	}
@@ -432,26 +422,38 @@ func (c *conn) pipeline(ctx context.Context, nc net.Conn) bool {
 			return ctx.Err() == nil
 		}
 		for range c.cfg.Depth {
-			resp, err := c.r.response()
-			now := time.Now()
-			if !now.Before(c.end) || ctx.Err() != nil {
+			keep, over := c.receive(ctx, t0)
+			if over {
 				return false
 			}
-			if err != nil {
-				c.fail(ctx, err)
-				return true
-			}
-			if resp.status >= 400 {
-				c.errs[statusKind(resp.status)]++
-			} else {
-				c.record(now.Sub(t0), resp.body)
-			}
-			if !resp.keep {
+			if !keep {
 				// The rest of the batch is lost with the connection.
 				return true
 			}
 		}
 	}
+}
+
+// receive reads the response to a request started at t0 and counts it.
+// keep is whether the connection can carry another request; over is
+// whether the window has ended (a response completing after it is not
+// counted) or the run was interrupted.
+func (c *conn) receive(ctx context.Context, t0 time.Time) (keep, over bool) {
+	resp, err := c.r.response()
+	now := time.Now()
+	if !now.Before(c.end) || ctx.Err() != nil {
+		return false, true
+	}
+	if err != nil {
+		c.fail(ctx, err)
+		return false, false
+	}
+	if resp.status >= 400 {
+		c.errs[statusKind(resp.status)]++
+	} else {
+		c.record(now.Sub(t0), resp.body)
+	}
+	return resp.keep, false
 }
 
 // sleepUntil waits for t or ctx; false when ctx ended.

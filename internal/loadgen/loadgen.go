@@ -47,6 +47,10 @@ type Config struct {
 	Idle     int     // connections opened before the run that send nothing and are held to its end
 	// DialTimeout bounds each connection's dial before the window (5 s when 0).
 	DialTimeout time.Duration
+	// WindowStart and WindowEnd, when set, are called as the window opens
+	// (every connection dialed) and as it closes (idle connections still
+	// open): the moments to read the server's CPU and memory.
+	WindowStart, WindowEnd func()
 }
 
 // ErrKind is a class of failed request.
@@ -183,6 +187,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, ctx.Err()
 	}
 
+	if cfg.WindowStart != nil {
+		cfg.WindowStart()
+	}
 	cpu0 := processCPU()
 	start := time.Now()
 	end := start.Add(cfg.Duration)
@@ -203,13 +210,17 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}()
 	}
 	wg.Wait()
+	elapsed := time.Since(start)
+	cpu1 := processCPU()
+	if cfg.WindowEnd != nil {
+		cfg.WindowEnd()
+	}
 	stop()
 	closeAll(nets)
-	elapsed := time.Since(start)
 	if elapsed > cfg.Duration {
 		elapsed = cfg.Duration
 	}
-	res := &Result{Elapsed: elapsed, ClientCPU: processCPU() - cpu0, Hist: newHist(), Errors: map[string]int64{}}
+	res := &Result{Elapsed: elapsed, ClientCPU: cpu1 - cpu0, Hist: newHist(), Errors: map[string]int64{}}
 	for i := range shards {
 		res.Hist.Merge(shards[i].hist)
 	}

@@ -77,7 +77,7 @@ func addBenchFlags(fs *pflag.FlagSet) *benchOptions {
 	fs.StringVar(&o.engines, "engines", defaultEngines, `weft engines to measure, comma-separated ("none" for only --against servers)`)
 	fs.StringVar(&o.conns, "conns", "1,16,64,256,1024,4096", `connection counts, comma-separated (for the "idle" workload: idle connections)`)
 	fs.StringVar(&o.workloads, "workload", "all", "workloads, comma-separated: all, or some of "+strings.Join(loadgen.WorkloadNames(), ","))
-	fs.DurationVar(&o.duration, "duration", 300*time.Millisecond, "measured window per point")
+	fs.DurationVar(&o.duration, "duration", 250*time.Millisecond, "measured window per point")
 	fs.BoolVar(&o.quick, "quick", false, "a short sweep (about 20 s): conns 1,64,512, workloads small,conn,idle, 200ms per point, unless set")
 	fs.Float64Var(&o.rate, "rate", 0, "open loop: send this many requests per second in all, latencies counted from each request's intended start (0: closed loop)")
 	fs.StringVar(&o.clientCPUs, "client-cpus", "", `pin the load generator to these CPUs, e.g. "0" or "0-1" (and use that many threads)`)
@@ -195,6 +195,7 @@ func bench(args []string, stdout, stderr io.Writer) error {
 	run.Points = points
 	fmt.Fprintln(stdout)
 	for _, w := range cfg.Workloads {
+		run.Workloads = append(run.Workloads, report.Workload{Name: w.Name, Desc: w.Desc})
 		fmt.Fprintf(stdout, "- %s: %s\n", w.Name, w.Desc)
 	}
 	if err := o.writeOutputs(run); err != nil {
@@ -248,7 +249,6 @@ func (o *benchOptions) sweepConfig() (loadgen.SweepConfig, error) {
 type portRange struct {
 	host   string
 	lo, hi int
-	next   int
 }
 
 // parseAddrRange reads HOST:LO-HI, HOST a loopback address.
@@ -272,7 +272,7 @@ func parseAddrRange(s string) (*portRange, error) {
 	if host == "localhost" {
 		host = "127.0.0.1"
 	}
-	return &portRange{host: host, lo: a, hi: b, next: a}, nil
+	return &portRange{host: host, lo: a, hi: b}, nil
 }
 
 func isLoopback(host string) bool {
@@ -283,19 +283,19 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// take returns the next address of the range that nothing listens on.
+// take returns the first address of the range that nothing listens on
+// (one engine runs at a time, so the previous one's port comes back).
 func (r *portRange) take() (string, error) {
-	for ; r.next <= r.hi; r.next++ {
-		addr := net.JoinHostPort(r.host, strconv.Itoa(r.next))
+	for port := r.lo; port <= r.hi; port++ {
+		addr := net.JoinHostPort(r.host, strconv.Itoa(port))
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			continue
 		}
 		ln.Close()
-		r.next++
 		return addr, nil
 	}
-	return "", fmt.Errorf("weft: bench: no free port left in %s:%d-%d", r.host, r.lo, r.hi)
+	return "", fmt.Errorf("weft: bench: no free port in %s:%d-%d", r.host, r.lo, r.hi)
 }
 
 // engineTargets are weft's engines, each started as its own process.

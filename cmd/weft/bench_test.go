@@ -36,9 +36,9 @@ func benchRun(t *testing.T, args ...string) (string, string, int) {
 // client of four at a time (the others starve).
 func TestBench(t *testing.T) {
 	dir := t.TempDir()
-	jsonFile, csvFile := filepath.Join(dir, "run.json"), filepath.Join(dir, "run.csv")
+	jsonFile, csvFile, htmlFile := filepath.Join(dir, "run.json"), filepath.Join(dir, "run.csv"), filepath.Join(dir, "run.html")
 	out, errs, code := benchRun(t, "--duration", "200ms", "--conns", "4", "--engines", "goroutine,serial",
-		"--workload", "small,idle", "--addr-range", "127.0.0.1:19100-19199", "--json", jsonFile, "--csv", csvFile)
+		"--workload", "small,idle", "--addr-range", "127.0.0.1:19100-19199", "--json", jsonFile, "--csv", csvFile, "--report", htmlFile)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
 	}
@@ -74,6 +74,11 @@ func TestBench(t *testing.T) {
 	b, err := os.ReadFile(csvFile)
 	if err != nil || strings.Count(string(b), "\n") != 5 || !strings.HasPrefix(string(b), "server,workload,conns,") {
 		t.Errorf("CSV (%v):\n%s", err, b)
+	}
+
+	html, err := os.ReadFile(htmlFile)
+	if err != nil || strings.Count(string(html), `<circle class="dot"`) < 4 || !strings.Contains(string(html), `<figure id="rss">`) {
+		t.Errorf("report (%v): %d points drawn", err, strings.Count(string(html), `<circle class="dot"`))
 	}
 
 	// compare: a run against itself is 1.00 everywhere.
@@ -117,6 +122,22 @@ func TestBenchAgainst(t *testing.T) {
 	out, _, code = benchRun(t, "--engines", "none", "--against", "http://"+ln.Addr().String()+"/elsewhere/", "--workload", "small", "--conns", "1", "--duration", "100ms")
 	if code != 0 || !strings.Contains(out, "failed: GET http://") || !strings.Contains(out, "404") {
 		t.Errorf("exit %d:\n%s", code, out)
+	}
+}
+
+// TestBenchAddrRange: engines listen inside --addr-range only; with its
+// one port taken, they fail to start, and say why.
+func TestBenchAddrRange(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	out, errs, code := benchRun(t, "--engines", "goroutine", "--addr-range", fmt.Sprintf("127.0.0.1:%d-%d", port, port),
+		"--workload", "small", "--conns", "1", "--duration", "50ms")
+	if want := fmt.Sprintf("failed: weft: bench: no free port in 127.0.0.1:%d-%d", port, port); code != 0 || !strings.Contains(out, want) {
+		t.Errorf("exit %d; want a row %q:\n%s\n%s", code, want, out, errs)
 	}
 }
 

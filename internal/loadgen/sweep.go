@@ -130,8 +130,8 @@ type Server struct {
 // Target is a server the sweep measures.
 type Target struct {
 	Name string
-	// Start brings the server up (or finds it running); stop ends what
-	// Start began.
+	// Start brings the server up (or checks the running one); stop ends
+	// what Start began. Sweep calls it once per workload.
 	Start func(ctx context.Context) (s Server, stop func(), err error)
 }
 
@@ -152,9 +152,9 @@ type SweepConfig struct {
 // Points is the number of points the sweep measures.
 func (c *SweepConfig) Points() int { return len(c.Targets) * len(c.Workloads) * len(c.Conns) }
 
-// Sweep measures every target, one at a time, at every point of the grid.
-// A target that cannot start gives points with a Failure, and the sweep
-// goes on.
+// Sweep measures every target, one at a time, at every point of the grid,
+// starting the target afresh for each workload. A target that cannot
+// start gives points with a Failure, and the sweep goes on.
 func Sweep(ctx context.Context, cfg SweepConfig) ([]report.Point, error) {
 	var out []report.Point
 	total, done := cfg.Points(), 0
@@ -167,25 +167,25 @@ func Sweep(ctx context.Context, cfg SweepConfig) ([]report.Point, error) {
 		}
 	}
 	for _, t := range cfg.Targets {
-		if ctx.Err() != nil {
-			break
-		}
-		srv, stop, err := t.Start(ctx)
-		if err == nil && len(cfg.ServerCPUs) > 0 && srv.PID > 0 {
-			err = PinTree(srv.PID, cfg.ServerCPUs)
-		}
-		if err != nil {
-			if stop != nil {
-				stop()
+		for _, w := range cfg.Workloads {
+			if ctx.Err() != nil {
+				break
 			}
-			for _, w := range cfg.Workloads {
+			// A fresh server per workload: its memory at each point is
+			// that workload's, not what an earlier one left behind.
+			srv, stop, err := t.Start(ctx)
+			if err == nil && len(cfg.ServerCPUs) > 0 && srv.PID > 0 {
+				err = PinTree(srv.PID, cfg.ServerCPUs)
+			}
+			if err != nil {
+				if stop != nil {
+					stop()
+				}
 				for _, n := range cfg.Conns {
 					emit(report.Point{Server: t.Name, Workload: w.Name, Conns: n, ServerCPU: -1, Failure: err.Error()})
 				}
+				continue
 			}
-			continue
-		}
-		for _, w := range cfg.Workloads {
 			for _, n := range cfg.Conns {
 				if ctx.Err() != nil {
 					break
@@ -199,8 +199,8 @@ func Sweep(ctx context.Context, cfg SweepConfig) ([]report.Point, error) {
 				}
 				emit(measure(ctx, &cfg, t.Name, srv, w, n))
 			}
+			stop()
 		}
-		stop()
 	}
 	return out, ctx.Err()
 }

@@ -20,14 +20,21 @@ import (
 
 // Run is one sweep: its settings and every point measured.
 type Run struct {
-	Date       time.Time `json:"date"`
-	Version    string    `json:"version"`     // weft's
-	CPUs       int       `json:"cpus"`        // online CPUs of the machine
-	ClientCPUs string    `json:"client_cpus"` // pinned cores ("" when not pinned)
-	ServerCPUs string    `json:"server_cpus"`
-	Duration   float64   `json:"duration_s"` // window per point
-	Rate       float64   `json:"rate"`       // open-loop arrival rate (0: closed loop)
-	Points     []Point   `json:"points"`
+	Date       time.Time  `json:"date"`
+	Version    string     `json:"version"`     // weft's
+	CPUs       int        `json:"cpus"`        // online CPUs of the machine
+	ClientCPUs string     `json:"client_cpus"` // pinned cores ("" when not pinned)
+	ServerCPUs string     `json:"server_cpus"`
+	Duration   float64    `json:"duration_s"` // window per point
+	Rate       float64    `json:"rate"`       // open-loop arrival rate (0: closed loop)
+	Workloads  []Workload `json:"workloads"`  // the workloads measured, described
+	Points     []Point    `json:"points"`
+}
+
+// Workload names and describes one workload.
+type Workload struct {
+	Name string `json:"name"`
+	Desc string `json:"desc"`
 }
 
 // Point is one server under one workload at one connection count.
@@ -79,8 +86,8 @@ func (p *Point) Key() string { return fmt.Sprintf("%s/%s/%d", p.Server, p.Worklo
 // Servers lists the servers in the order they first appear.
 func (r *Run) Servers() []string { return uniq(r.Points, func(p *Point) string { return p.Server }) }
 
-// Workloads lists the workloads in the order they first appear.
-func (r *Run) Workloads() []string {
+// WorkloadNames lists the workloads in the order they first appear.
+func (r *Run) WorkloadNames() []string {
 	return uniq(r.Points, func(p *Point) string { return p.Workload })
 }
 

@@ -54,6 +54,7 @@ type benchOptions struct {
 	conns      string
 	workloads  string
 	duration   time.Duration
+	warmup     time.Duration
 	quick      bool
 	rate       float64
 	clientCPUs string
@@ -78,6 +79,7 @@ func addBenchFlags(fs *pflag.FlagSet) *benchOptions {
 	fs.StringVar(&o.conns, "conns", "1,16,64,256,1024,4096", `connection counts, comma-separated (for the "idle" workload: idle connections)`)
 	fs.StringVar(&o.workloads, "workload", "all", "workloads, comma-separated: all, or some of "+strings.Join(loadgen.WorkloadNames(), ","))
 	fs.DurationVar(&o.duration, "duration", 250*time.Millisecond, "measured window per point")
+	fs.DurationVar(&o.warmup, "warmup", 50*time.Millisecond, "load before each point's window, not measured")
 	fs.BoolVar(&o.quick, "quick", false, "a short sweep (about 20 s): conns 1,64,512, workloads small,conn,idle, 200ms per point, unless set")
 	fs.Float64Var(&o.rate, "rate", 0, "open loop: send this many requests per second in all, latencies counted from each request's intended start (0: closed loop)")
 	fs.StringVar(&o.clientCPUs, "client-cpus", "", `pin the load generator to these CPUs, e.g. "0" or "0-1" (and use that many threads)`)
@@ -139,7 +141,7 @@ func bench(args []string, stdout, stderr io.Writer) error {
 		return usageErr("%v", strings.TrimPrefix(err.Error(), "weft: bench: "))
 	}
 	run := &report.Run{Date: time.Now().UTC(), Version: versionString(), CPUs: runtime.NumCPU(),
-		ClientCPUs: o.clientCPUs, ServerCPUs: o.serverCPUs, Duration: o.duration.Seconds(), Rate: o.rate}
+		ClientCPUs: o.clientCPUs, ServerCPUs: o.serverCPUs, Duration: o.duration.Seconds(), Warmup: o.warmup.Seconds(), Rate: o.rate}
 	if o.clientCPUs != "" {
 		cpus, _ := loadgen.ParseCPUList(o.clientCPUs)
 		if err := loadgen.PinSelf(cpus); err != nil {
@@ -209,9 +211,9 @@ func bench(args []string, stdout, stderr io.Writer) error {
 
 // sweepConfig checks the grid flags.
 func (o *benchOptions) sweepConfig() (loadgen.SweepConfig, error) {
-	cfg := loadgen.SweepConfig{Duration: o.duration, Rate: o.rate, DialTimeout: o.dialWait}
-	if o.duration <= 0 || o.dialWait <= 0 {
-		return cfg, errors.New("--duration and --dial-timeout must be positive")
+	cfg := loadgen.SweepConfig{Duration: o.duration, Warmup: o.warmup, Rate: o.rate, DialTimeout: o.dialWait}
+	if o.duration <= 0 || o.dialWait <= 0 || o.warmup < 0 {
+		return cfg, errors.New("--duration and --dial-timeout must be positive, --warmup not negative")
 	}
 	if o.rate < 0 {
 		return cfg, errors.New("--rate cannot be negative")

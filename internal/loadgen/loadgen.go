@@ -47,6 +47,9 @@ type Config struct {
 	Idle     int     // connections opened before the run that send nothing and are held to its end
 	// DialTimeout bounds each connection's dial before the window (5 s when 0).
 	DialTimeout time.Duration
+	// Warmup is a time of load before the window, not measured (the open
+	// loop sends nothing in it).
+	Warmup time.Duration
 	// WindowStart and WindowEnd, when set, are called as the window opens
 	// (every connection dialed) and as it closes (idle connections still
 	// open): the moments to read the server's CPU and memory.
@@ -187,12 +190,19 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, ctx.Err()
 	}
 
-	if cfg.WindowStart != nil {
-		cfg.WindowStart()
-	}
-	cpu0 := processCPU()
-	start := time.Now()
+	begin := time.Now()
+	start := begin.Add(cfg.Warmup)
 	end := start.Add(cfg.Duration)
+	var cpu0 float64
+	opened := make(chan struct{})
+	go func() {
+		defer close(opened)
+		sleepUntil(ctx, start)
+		if cfg.WindowStart != nil {
+			cfg.WindowStart()
+		}
+		cpu0 = processCPU()
+	}()
 	stop := context.AfterFunc(ctx, func() {
 		// Interrupted: unblock every read now.
 		for _, nc := range nets {
@@ -210,6 +220,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}()
 	}
 	wg.Wait()
+	<-opened
 	elapsed := time.Since(start)
 	cpu1 := processCPU()
 	if cfg.WindowEnd != nil {
@@ -257,8 +268,8 @@ func (cfg *Config) check() error {
 		return errors.New("weft: bench: pipelining needs a depth of at least 1")
 	case cfg.Mode == Pipeline && cfg.Rate > 0:
 		return errors.New("weft: bench: an open-loop rate and pipelining do not combine")
-	case cfg.Rate < 0 || cfg.Idle < 0:
-		return errors.New("weft: bench: the rate and the idle connections cannot be negative")
+	case cfg.Rate < 0 || cfg.Idle < 0 || cfg.Warmup < 0:
+		return errors.New("weft: bench: the rate, the warm-up and the idle connections cannot be negative")
 	case len(cfg.Paths) == 0:
 		return errors.New("weft: bench: no request path")
 	}
@@ -319,9 +330,10 @@ func (c *conn) flush() {
 }
 
 // fail counts err unless it comes from the window's end or the run's
-// interruption: a request cut off by either is not the server's failure.
+// interruption (a request cut off by either is not the server's failure),
+// or from the warm-up.
 func (c *conn) fail(ctx context.Context, err error) {
-	if ctx.Err() != nil || !time.Now().Before(c.end) {
+	if now := time.Now(); ctx.Err() != nil || !now.Before(c.end) || now.Before(c.start) {
 		return
 	}
 	c.errs[classify(err)]++
@@ -458,6 +470,9 @@ func (c *conn) receive(ctx context.Context, t0 time.Time) (keep, over bool) {
 	if err != nil {
 		c.fail(ctx, err)
 		return false, false
+	}
+	if now.Before(c.start) {
+		return resp.keep, false // warm-up
 	}
 	if resp.status >= 400 {
 		c.errs[statusKind(resp.status)]++

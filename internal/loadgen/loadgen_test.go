@@ -365,3 +365,27 @@ func TestParseCPUList(t *testing.T) {
 		}
 	}
 }
+
+// TestWarmup: what happens before the window (here, a 503 for each
+// connection's first request) is neither counted nor an error.
+func TestWarmup(t *testing.T) {
+	s := startRaw(t, func(c net.Conn, br *bufio.Reader) {
+		first := true
+		for readHead(br) {
+			if first {
+				first = false
+				c.Write([]byte("HTTP/1.1 503 Starting\r\nContent-Length: 0\r\n\r\n"))
+				continue
+			}
+			c.Write([]byte(okHello))
+		}
+	})
+	cold := run(t, Config{Addr: s.addr, Conns: 2, Duration: 200 * time.Millisecond})
+	if cold.Errors["http 5xx"] != 2 {
+		t.Fatalf("without a warm-up, errors %v; want the two 503s", cold.Errors)
+	}
+	warm := run(t, Config{Addr: s.addr, Conns: 2, Duration: 200 * time.Millisecond, Warmup: 100 * time.Millisecond})
+	if warm.ErrorCount() != 0 || warm.Requests == 0 || warm.Elapsed != 200*time.Millisecond {
+		t.Fatalf("with a warm-up: %d requests in %v, errors %v; want some, 200ms, none", warm.Requests, warm.Elapsed, warm.Errors)
+	}
+}

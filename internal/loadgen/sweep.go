@@ -141,6 +141,7 @@ type SweepConfig struct {
 	Workloads   []Workload
 	Conns       []int
 	Duration    time.Duration // window per point
+	Warmup      time.Duration // load before each window, not measured
 	Rate        float64       // open loop, for every workload but pipeline
 	ServerCPUs  []int         // pin the servers' process trees here (none: no pinning)
 	DialTimeout time.Duration
@@ -209,7 +210,7 @@ func Sweep(ctx context.Context, cfg SweepConfig) ([]report.Point, error) {
 func measure(ctx context.Context, cfg *SweepConfig, name string, srv Server, w Workload, n int) report.Point {
 	p := report.Point{Server: name, Workload: w.Name, Conns: n, ServerCPU: -1}
 	lc := Config{Addr: srv.Addr, Host: srv.Host, Conns: n, Duration: cfg.Duration, Mode: w.mode, Depth: w.depth,
-		DialTimeout: cfg.DialTimeout}
+		DialTimeout: cfg.DialTimeout, Warmup: cfg.Warmup}
 	for _, path := range w.paths() {
 		lc.Paths = append(lc.Paths, srv.Prefix+path)
 	}

@@ -67,6 +67,7 @@ type benchOptions struct {
 	jsonOut    string
 	csvOut     string
 	htmlOut    string
+	chartsDir  string
 	dialWait   time.Duration
 }
 
@@ -92,6 +93,7 @@ func addBenchFlags(fs *pflag.FlagSet) *benchOptions {
 	fs.StringVar(&o.jsonOut, "json", "", "write every figure to this JSON file")
 	fs.StringVar(&o.csvOut, "csv", "", "write every figure to this CSV file")
 	fs.StringVar(&o.htmlOut, "report", "", "write a self-contained HTML report with SVG charts to this file")
+	fs.StringVar(&o.chartsDir, "charts", "", "write each chart of the report as a standalone SVG file into this folder")
 	fs.DurationVar(&o.dialWait, "dial-timeout", 2*time.Second, "how long a connection may take to open before it counts as a connect error")
 	return o
 }
@@ -440,6 +442,11 @@ func (o *benchOptions) writeOutputs(run *report.Run) error {
 			return err
 		}
 		if err := os.WriteFile(out.name, buf.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("weft: bench: %w", err)
+		}
+	}
+	if o.chartsDir != "" {
+		if _, err := report.WriteSVGs(o.chartsDir, run); err != nil {
 			return fmt.Errorf("weft: bench: %w", err)
 		}
 	}

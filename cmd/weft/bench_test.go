@@ -38,7 +38,7 @@ func TestBench(t *testing.T) {
 	dir := t.TempDir()
 	jsonFile, csvFile, htmlFile := filepath.Join(dir, "run.json"), filepath.Join(dir, "run.csv"), filepath.Join(dir, "run.html")
 	out, errs, code := benchRun(t, "--duration", "200ms", "--conns", "4", "--engines", "goroutine,serial",
-		"--workload", "small,idle", "--addr-range", "127.0.0.1:19100-19199", "--json", jsonFile, "--csv", csvFile, "--report", htmlFile)
+		"--workload", "small,idle", "--addr-range", "127.0.0.1:19100-19199", "--json", jsonFile, "--csv", csvFile, "--report", htmlFile, "--charts", filepath.Join(dir, "charts"))
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
 	}
@@ -79,6 +79,12 @@ func TestBench(t *testing.T) {
 	html, err := os.ReadFile(htmlFile)
 	if err != nil || strings.Count(string(html), `<circle class="dot"`) < 4 || !strings.Contains(string(html), `<figure id="rss">`) {
 		t.Errorf("report (%v): %d points drawn", err, strings.Count(string(html), `<circle class="dot"`))
+	}
+
+	for _, c := range []string{"rps", "p99", "rss", "cpu", "rps-idle"} {
+		if _, err := os.Stat(filepath.Join(dir, "charts", c+".svg")); err != nil {
+			t.Errorf("--charts: %v", err)
+		}
 	}
 
 	// compare: a run against itself is 1.00 everywhere.

@@ -1,20 +1,23 @@
 package report
 
 import (
-	_ "embed"
+	"bytes"
+	"embed"
 	"fmt"
 	"html/template"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 )
 
-//go:embed report.html.tmpl
-var pageText string
+//go:embed report.html.tmpl plot.tmpl
+var templates embed.FS
 
-var page = template.Must(template.New("page").Funcs(template.FuncMap{
+var page = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap{
 	"f0":  func(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) },
 	"f1":  func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
 	"g3":  func(v float64) string { return strconv.FormatFloat(v, 'g', 3, 64) },
@@ -32,7 +35,7 @@ var page = template.Must(template.New("page").Funcs(template.FuncMap{
 		}
 		return "0"
 	},
-}).Parse(pageText))
+}).ParseFS(templates, "report.html.tmpl", "plot.tmpl"))
 
 // Chart geometry, in SVG user units (the viewBox; the page scales it).
 const (
@@ -68,6 +71,15 @@ type chart struct {
 	XTicks, YTicks   []tick
 	Series           []series
 	Empty            string // why the chart has no data
+	// For a standalone SVG file: the title's band, the legend drawn
+	// under the plot, and the whole height.
+	TitleH, FileH int
+	Legend        []legendItem
+}
+
+type legendItem struct {
+	X, Y        int
+	Class, Name string
 }
 
 type pageData struct {
@@ -80,11 +92,52 @@ type pageData struct {
 // WriteHTML writes the report: one page with inline styles and SVG
 // charts, no script and nothing fetched.
 func WriteHTML(w io.Writer, r *Run) error {
-	d := pageData{Run: r, Servers: r.Servers(), Workloads: r.WorkloadNames()}
-	d.Charts = append(d.Charts,
+	return page.Execute(w, pageData{Run: r, Servers: r.Servers(), Workloads: r.WorkloadNames(), Charts: r.charts()})
+}
+
+// WriteSVGs writes each chart that has data as a standalone SVG file in
+// dir (rps.svg, p99.svg, rss.svg, cpu.svg, rps-WORKLOAD.svg), with its
+// legend drawn in, and returns their names.
+func WriteSVGs(dir string, r *Run) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, c := range r.charts() {
+		if c.Empty != "" {
+			continue
+		}
+		c.layoutLegend()
+		var b bytes.Buffer
+		if err := page.ExecuteTemplate(&b, "svgfile", c); err != nil {
+			return names, err
+		}
+		name := filepath.Join(dir, c.ID+".svg")
+		if err := os.WriteFile(name, b.Bytes(), 0o644); err != nil {
+			return names, err
+		}
+		names = append(names, name)
+	}
+	return names, nil
+}
+
+// layoutLegend places the legend under the plot, five entries a row.
+func (c *chart) layoutLegend() {
+	const perRow, colW, rowH = 5, 124, 22
+	c.TitleH = 30
+	for i, s := range c.Series {
+		c.Legend = append(c.Legend, legendItem{X: 16 + (i%perRow)*colW, Y: chartH + 8 + (i/perRow)*rowH, Class: s.Class, Name: s.Name})
+	}
+	rows := (len(c.Series) + perRow - 1) / perRow
+	c.FileH = c.TitleH + chartH + 8 + rows*rowH
+}
+
+func (r *Run) charts() []chart {
+	var charts []chart
+	charts = append(charts,
 		r.lineChart("rps", "small", "Requests per second vs connections (1 KiB cached file)",
 			"The tutorial's claim: I/O multiplexing with a worker pool (epoll) is how fast servers are built, while serving one client at a time (serial) or a thread per connection falls behind as connections grow. Higher is better.",
-			"requests per second", false, func(p *Point) (float64, bool) { return p.RPS, p.Requests > 0 }),
+			"requests per second", false, func(p *Point) (float64, bool) { return p.RPS, true }),
 		r.lineChart("p99", "small", "p99 latency vs connections (1 KiB cached file)",
 			"The tutorial's claim: threads do not scale and a serial loop makes every client wait, so their slowest requests grow with the connection count; a flat, low line is a model that scales. Logarithmic scale; lower is better.",
 			"p99 latency (ms)", true, func(p *Point) (float64, bool) { return p.P99, p.Requests > 0 }),
@@ -95,15 +148,15 @@ func WriteHTML(w io.Writer, r *Run) error {
 			"The cost of the concurrency model itself: user+system CPU of the server's processes per completed request. The tutorial's claim is that multiplexing spends less per request than switching between threads or processes. Lower is better.",
 			"CPU per request (µs)", false, func(p *Point) (float64, bool) { v := p.CPUPerRequest(); return v, !math.IsNaN(v) }),
 	)
-	for _, wl := range d.Workloads {
+	for _, wl := range r.WorkloadNames() {
 		if wl == "small" {
 			continue
 		}
-		d.Charts = append(d.Charts, r.lineChart("rps-"+wl, wl, "Requests per second vs connections ("+wl+" workload)",
+		charts = append(charts, r.lineChart("rps-"+wl, wl, "Requests per second vs connections ("+wl+" workload)",
 			"The same comparison under the "+wl+" workload (see the list of workloads below). Higher is better.",
-			"requests per second", false, func(p *Point) (float64, bool) { return p.RPS, p.Requests > 0 }))
+			"requests per second", false, func(p *Point) (float64, bool) { return p.RPS, true }))
 	}
-	return page.Execute(w, d)
+	return charts
 }
 
 // lineChart plots value over the connection count for every server under

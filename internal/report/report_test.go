@@ -121,3 +121,37 @@ func TestNiceStep(t *testing.T) {
 		}
 	}
 }
+
+// TestSVGFiles: each chart with data becomes a well-formed SVG file that
+// carries its own style (both colour schemes) and legend.
+func TestSVGFiles(t *testing.T) {
+	dir := t.TempDir()
+	r := fixture(t)
+	names, err := WriteSVGs(dir, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) < 4 {
+		t.Fatalf("wrote %v; want at least rps, p99, rss and cpu", names)
+	}
+	for _, n := range names {
+		b, err := os.ReadFile(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := xml.Unmarshal(b, new(any)); err != nil {
+			t.Errorf("%s: not well-formed: %v", n, err)
+		}
+		svg := string(b)
+		for _, want := range []string{`xmlns="http://www.w3.org/2000/svg"`, "prefers-color-scheme: dark", `<circle class="dot"`, "<desc>"} {
+			if !strings.Contains(svg, want) {
+				t.Errorf("%s lacks %s", n, want)
+			}
+		}
+		for _, s := range r.Servers() {
+			if !strings.Contains(svg, `<text x="34" y="4">`+s+`</text>`) {
+				t.Errorf("%s: no legend entry for %s", filepath.Base(n), s)
+			}
+		}
+	}
+}

@@ -81,7 +81,7 @@ func addBenchFlags(fs *pflag.FlagSet) *benchOptions {
 	fs.StringVar(&o.workloads, "workload", "all", "workloads, comma-separated: all, or some of "+strings.Join(loadgen.WorkloadNames(), ","))
 	fs.DurationVar(&o.duration, "duration", 250*time.Millisecond, "measured window per point")
 	fs.DurationVar(&o.warmup, "warmup", 50*time.Millisecond, "load before each point's window, not measured")
-	fs.BoolVar(&o.quick, "quick", false, "a short sweep (about 20 s): conns 1,64,512, workloads small,conn,idle, 200ms per point, unless set")
+	fs.BoolVar(&o.quick, "quick", false, "a short sweep (about 20 s): conns 1,32,256, workloads small,conn,idle, 150ms per point, unless set")
 	fs.Float64Var(&o.rate, "rate", 0, "open loop: send this many requests per second in all, latencies counted from each request's intended start (0: closed loop)")
 	fs.StringVar(&o.clientCPUs, "client-cpus", "", `pin the load generator to these CPUs, e.g. "0" or "0-1" (and use that many threads)`)
 	fs.StringVar(&o.serverCPUs, "server-cpus", "", "pin the servers (each engine's process tree, and --pid's) to these CPUs")
@@ -129,13 +129,13 @@ func bench(args []string, stdout, stderr io.Writer) error {
 	}
 	if o.quick {
 		if !fs.Changed("conns") {
-			o.conns = "1,64,512"
+			o.conns = "1,32,256"
 		}
 		if !fs.Changed("workload") {
 			o.workloads = "small,conn,idle"
 		}
 		if !fs.Changed("duration") {
-			o.duration = 200 * time.Millisecond
+			o.duration = 150 * time.Millisecond
 		}
 	}
 	cfg, err := o.sweepConfig()
@@ -158,7 +158,7 @@ func bench(args []string, stdout, stderr io.Writer) error {
 		defer os.RemoveAll(dir)
 		o.files = dir
 	}
-	if err := loadgen.WriteFiles(o.files); err != nil {
+	if err := loadgen.WriteFiles(o.files, cfg.Workloads); err != nil {
 		return fmt.Errorf("weft: bench: write the workloads' files: %w", err)
 	}
 	exe, err := os.Executable()

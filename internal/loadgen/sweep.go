@@ -89,17 +89,28 @@ func manyPaths() []string {
 	return out
 }
 
-// WriteFiles writes the files the workloads request into dir (made if
-// missing); files already there with the right size are kept.
-func WriteFiles(dir string) error {
+// WriteFiles writes the files workloads ws request (and ProbeFile) into
+// dir, made if missing; files already there with the right size are kept.
+func WriteFiles(dir string, ws []Workload) error {
+	want := map[string]bool{ProbeFile: true}
+	for _, w := range ws {
+		for _, p := range w.paths() {
+			want[p] = true
+		}
+	}
 	if err := os.MkdirAll(filepath.Join(dir, manyDir), 0o755); err != nil {
 		return err
 	}
-	files := map[string]int{smallFile: 1 << 10, midFile: 128 << 10, bigFile: 10 << 20}
-	for i := range manyCount {
-		files[fmt.Sprintf("%s/%04d.html", manyDir, i)] = 4 << 10
-	}
-	for name, size := range files {
+	for name := range want {
+		size := 4 << 10 // the many files
+		switch name {
+		case smallFile:
+			size = 1 << 10
+		case midFile:
+			size = 128 << 10
+		case bigFile:
+			size = 10 << 20
+		}
 		p := filepath.Join(dir, filepath.FromSlash(name))
 		if fi, err := os.Stat(p); err == nil && fi.Size() == int64(size) {
 			continue

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"slices"
@@ -80,8 +81,8 @@ func addBenchFlags(fs *pflag.FlagSet) *benchOptions {
 	fs.StringVar(&o.conns, "conns", "1,16,64,256,1024,4096", `connection counts, comma-separated (for the "idle" workload: idle connections)`)
 	fs.StringVar(&o.workloads, "workload", "all", "workloads, comma-separated: all, or some of "+strings.Join(loadgen.WorkloadNames(), ","))
 	fs.DurationVar(&o.duration, "duration", 250*time.Millisecond, "measured window per point")
-	fs.DurationVar(&o.warmup, "warmup", 50*time.Millisecond, "load before each point's window, not measured")
-	fs.BoolVar(&o.quick, "quick", false, "a short sweep (about 20 s): conns 1,32,256, workloads small,conn,idle, 150ms per point, unless set")
+	fs.DurationVar(&o.warmup, "warmup", 500*time.Millisecond, "the longest unmeasured load before each point's window, which opens as soon as every connection has had a response")
+	fs.BoolVar(&o.quick, "quick", false, "a short sweep (about 20 s): conns 1,32,256, workloads small,conn,idle, 150ms per point after at most 200ms of warm-up, unless set")
 	fs.Float64Var(&o.rate, "rate", 0, "open loop: send this many requests per second in all, latencies counted from each request's intended start (0: closed loop)")
 	fs.StringVar(&o.clientCPUs, "client-cpus", "", `pin the load generator to these CPUs, e.g. "0" or "0-1" (and use that many threads)`)
 	fs.StringVar(&o.serverCPUs, "server-cpus", "", "pin the servers (each engine's process tree, and --pid's) to these CPUs")
@@ -137,6 +138,9 @@ func bench(args []string, stdout, stderr io.Writer) error {
 		if !fs.Changed("duration") {
 			o.duration = 150 * time.Millisecond
 		}
+		if !fs.Changed("warmup") {
+			o.warmup = 200 * time.Millisecond
+		}
 	}
 	cfg, err := o.sweepConfig()
 	if err != nil {
@@ -176,6 +180,9 @@ func bench(args []string, stdout, stderr io.Writer) error {
 	againstTargets, err := o.againstTargets()
 	if err != nil {
 		return usageErr("%v", err)
+	}
+	if err := o.prepareOutputs(); err != nil {
+		return err
 	}
 	cfg.Targets = append(engineTargets, againstTargets...)
 	if len(cfg.Targets) == 0 {
@@ -420,6 +427,30 @@ func checkServes(ctx context.Context, srv loadgen.Server) error {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		return fmt.Errorf("GET %s: %s; it must serve the bench's files (DIR or --files)", u, resp.Status)
+	}
+	return nil
+}
+
+// prepareOutputs makes the output files' folders and checks that the
+// files can be written, before a sweep of minutes rather than after.
+func (o *benchOptions) prepareOutputs() error {
+	for _, name := range []string{o.jsonOut, o.csvOut, o.htmlOut} {
+		if name == "" {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+			return fmt.Errorf("weft: bench: %w", err)
+		}
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE, 0o644)
+		if err != nil {
+			return fmt.Errorf("weft: bench: %w", err)
+		}
+		f.Close()
+	}
+	if o.chartsDir != "" {
+		if err := os.MkdirAll(o.chartsDir, 0o755); err != nil {
+			return fmt.Errorf("weft: bench: %w", err)
+		}
 	}
 	return nil
 }

@@ -176,7 +176,12 @@ func TestBenchBadFlags(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and %q, no sweep", tc.args, code, errs, tc.want)
 		}
 	}
-	_, errs, code := benchRun(t, "compare", "/nonexistent.json", "/nonexistent.json")
+	// An output that cannot be written fails before the sweep, not after.
+	out, errs, code := benchRun(t, "--json", "/proc/no/run.json", "--workload", "small", "--conns", "1")
+	if code != 1 || strings.Contains(out, "| server |") || !strings.Contains(errs, "/proc/no") {
+		t.Errorf("--json into /proc: exit %d, stdout %q, stderr %q; want 1, no sweep, the path", code, out, errs)
+	}
+	_, errs, code = benchRun(t, "compare", "/nonexistent.json", "/nonexistent.json")
 	if code != 1 || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
 		t.Errorf("compare of missing files: exit %d, %q", code, errs)
 	}

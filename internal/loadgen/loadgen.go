@@ -5,9 +5,10 @@
 // counted by kind. Each connection is one goroutine on Go's netpoller, so
 // the client uses every core GOMAXPROCS gives it (see Pin).
 //
-// A run has a fixed window: connections are opened first, then the clock
-// starts, and a response that completes after the window's end is not
-// counted (neither as a success nor as an error).
+// A run has a fixed window: connections are opened first, then warmed up
+// (see Config.Warmup), then the clock starts, and a response that
+// completes after the window's end is not counted (neither as a success
+// nor as an error).
 package loadgen
 
 import (
@@ -19,6 +20,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -47,8 +49,9 @@ type Config struct {
 	Idle     int     // connections opened before the run that send nothing and are held to its end
 	// DialTimeout bounds each connection's dial before the window (5 s when 0).
 	DialTimeout time.Duration
-	// Warmup is a time of load before the window, not measured (the open
-	// loop sends nothing in it).
+	// Warmup is the longest load before the window, not measured: the
+	// window opens as soon as every connection has had a response, or
+	// when Warmup has passed (the open loop sends nothing before it).
 	Warmup time.Duration
 	// WindowStart and WindowEnd, when set, are called as the window opens
 	// (every connection dialed) and as it closes (idle connections still
@@ -120,15 +123,41 @@ type shard struct {
 	hist *hdrhistogram.Histogram
 }
 
+// window is the measured part of a run. It opens when every loading
+// connection has had a response (the server has accepted them all and
+// warmed up) or when the warm-up's limit passes, whichever comes first.
+type window struct {
+	start, end atomic.Int64 // UnixNano; 0 until the window opens
+	opened     chan struct{}
+	ready      atomic.Int64 // connections that have had a first response
+	allReady   chan struct{}
+	conns      int64
+}
+
+// before reports whether t is before the window (or the window has not
+// opened yet); after, whether t is at or past its end.
+func (w *window) before(t time.Time) bool {
+	s := w.start.Load()
+	return s == 0 || t.UnixNano() < s
+}
+
+func (w *window) after(t time.Time) bool {
+	e := w.end.Load()
+	return e != 0 && t.UnixNano() >= e
+}
+
 // conn is one loading connection's state; only its goroutine touches it
-// until the run ends.
+// until the run ends (cur, under mu, excepted).
 type conn struct {
 	cfg      *Config
 	req      []byte // one request per path, concatenated
 	offsets  []int  // offsets[i]..offsets[i+1] is request i
 	next     int
-	start    time.Time
-	end      time.Time
+	w        *window
+	limit    time.Time // the latest the window can end: deadline for every read
+	ready    bool      // a first response (or error) came
+	mu       sync.Mutex
+	cur      net.Conn // the connection in use, for cutting it at the window's end
 	sh       *shard
 	batch    [128]int64
 	nb       int
@@ -190,29 +219,53 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, ctx.Err()
 	}
 
+	w := &window{opened: make(chan struct{}), allReady: make(chan struct{}), conns: int64(cfg.Conns)}
 	begin := time.Now()
-	start := begin.Add(cfg.Warmup)
-	end := start.Add(cfg.Duration)
+	// Reads are cut at the window's end (cut); the deadline is only a
+	// backstop, a second after the latest end.
+	limit := begin.Add(cfg.Warmup + cfg.Duration + time.Second)
+	for i, c := range conns {
+		c.w, c.limit, c.cur = w, limit, nets[i]
+	}
+	cut := func() {
+		for _, c := range conns {
+			c.mu.Lock()
+			if c.cur != nil {
+				c.cur.SetDeadline(time.Now())
+			}
+			c.mu.Unlock()
+		}
+	}
 	var cpu0 float64
-	opened := make(chan struct{})
+	windowDone := make(chan struct{})
 	go func() {
-		defer close(opened)
-		sleepUntil(ctx, start)
+		defer close(windowDone)
+		if cfg.Warmup > 0 {
+			ready := w.allReady
+			if cfg.Rate > 0 {
+				ready = nil // the open loop sends nothing before the window
+			}
+			t := time.NewTimer(cfg.Warmup)
+			select {
+			case <-ready:
+			case <-t.C:
+			case <-ctx.Done():
+			}
+			t.Stop()
+		}
 		if cfg.WindowStart != nil {
 			cfg.WindowStart()
 		}
 		cpu0 = processCPU()
+		start := time.Now()
+		w.end.Store(start.Add(cfg.Duration).UnixNano())
+		w.start.Store(start.UnixNano())
+		close(w.opened)
+		sleepUntil(ctx, start.Add(cfg.Duration))
+		cut() // a response still on its way is not counted
 	}()
-	stop := context.AfterFunc(ctx, func() {
-		// Interrupted: unblock every read now.
-		for _, nc := range nets {
-			if nc != nil {
-				nc.SetDeadline(time.Now())
-			}
-		}
-	})
+	stop := context.AfterFunc(ctx, cut) // interrupted: unblock every read now
 	for i, c := range conns {
-		c.start, c.end = start, end
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -220,17 +273,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}()
 	}
 	wg.Wait()
-	<-opened
-	elapsed := time.Since(start)
+	<-windowDone
+	elapsed := min(time.Since(time.Unix(0, w.start.Load())), cfg.Duration)
 	cpu1 := processCPU()
 	if cfg.WindowEnd != nil {
 		cfg.WindowEnd()
 	}
 	stop()
 	closeAll(nets)
-	if elapsed > cfg.Duration {
-		elapsed = cfg.Duration
-	}
 	res := &Result{Elapsed: elapsed, ClientCPU: cpu1 - cpu0, Hist: newHist(), Errors: map[string]int64{}}
 	for i := range shards {
 		res.Hist.Merge(shards[i].hist)
@@ -333,25 +383,53 @@ func (c *conn) flush() {
 // interruption (a request cut off by either is not the server's failure),
 // or from the warm-up.
 func (c *conn) fail(ctx context.Context, err error) {
-	if now := time.Now(); ctx.Err() != nil || !now.Before(c.end) || now.Before(c.start) {
+	c.markReady()
+	if now := time.Now(); ctx.Err() != nil || c.w.after(now) || c.w.before(now) {
 		return
 	}
 	c.errs[classify(err)]++
 }
 
+// markReady counts the connection's first response or error towards
+// opening the window.
+func (c *conn) markReady() {
+	if !c.ready {
+		c.ready = true
+		if c.w.ready.Add(1) == c.w.conns {
+			close(c.w.allReady)
+		}
+	}
+}
+
+// setCur records the connection in use, so that the window's end can cut
+// it; one dialed as the window ends is cut at once.
+func (c *conn) setCur(nc net.Conn) {
+	c.mu.Lock()
+	c.cur = nc
+	if nc != nil && c.w.after(time.Now()) {
+		nc.SetDeadline(time.Now())
+	}
+	c.mu.Unlock()
+}
+
 func (c *conn) run(ctx context.Context, nc net.Conn, i int) {
 	defer c.flush()
 	var interval time.Duration
-	intended := c.start
+	var intended time.Time
 	if c.cfg.Rate > 0 {
 		// Each connection carries Rate/Conns requests per second, their
-		// phases spread evenly over one interval.
+		// phases spread evenly over one interval from the window's start.
+		select {
+		case <-c.w.opened:
+		case <-ctx.Done():
+			return
+		}
 		interval = time.Duration(float64(time.Second) * float64(c.cfg.Conns) / c.cfg.Rate)
-		intended = c.start.Add(interval * time.Duration(i) / time.Duration(c.cfg.Conns))
+		intended = time.Unix(0, c.w.start.Load()).Add(interval * time.Duration(i) / time.Duration(c.cfg.Conns))
 	}
 	for ctx.Err() == nil {
 		if nc == nil {
-			if !time.Now().Before(c.end) {
+			if c.w.after(time.Now()) {
 				return
 			}
 			var err error
@@ -360,16 +438,13 @@ func (c *conn) run(ctx context.Context, nc net.Conn, i int) {
 				c.fail(ctx, err)
 				if c.cfg.Mode != ConnPerRequest {
 					// Do not spin on a refusing server.
-					t := time.Now().Add(10 * time.Millisecond)
-					if t.After(c.end) {
-						t = c.end
-					}
-					sleepUntil(ctx, t)
+					sleepUntil(ctx, time.Now().Add(10*time.Millisecond))
 				}
 				continue
 			}
+			c.setCur(nc)
 		}
-		nc.SetDeadline(c.end)
+		nc.SetDeadline(c.limit)
 		c.r.reset(nc)
 		var keep bool
 		if c.cfg.Mode == Pipeline {
@@ -377,6 +452,7 @@ func (c *conn) run(ctx context.Context, nc net.Conn, i int) {
 		} else {
 			keep = c.sequential(ctx, nc, interval, &intended)
 		}
+		c.setCur(nil)
 		nc.Close()
 		nc = nil
 		if !keep {
@@ -386,7 +462,7 @@ func (c *conn) run(ctx context.Context, nc net.Conn, i int) {
 }
 
 func (c *conn) dial(ctx context.Context) (net.Conn, error) {
-	d := net.Dialer{Deadline: c.end}
+	d := net.Dialer{Deadline: c.limit}
 	return d.DialContext(ctx, "tcp", c.cfg.Addr)
 }
 
@@ -398,7 +474,7 @@ func (c *conn) dial(ctx context.Context) (net.Conn, error) {
 func (c *conn) sequential(ctx context.Context, nc net.Conn, interval time.Duration, intended *time.Time) bool {
 	for {
 		if interval > 0 {
-			if !intended.Before(c.end) {
+			if c.w.after(*intended) {
 				return false
 			}
 			if !sleepUntil(ctx, *intended) {
@@ -406,7 +482,7 @@ func (c *conn) sequential(ctx context.Context, nc net.Conn, interval time.Durati
 			}
 		}
 		t0 := time.Now()
-		if !t0.Before(c.end) || ctx.Err() != nil {
+		if c.w.after(t0) || ctx.Err() != nil {
 			return false
 		}
 		if interval > 0 {
@@ -437,7 +513,7 @@ func (c *conn) pipeline(ctx context.Context, nc net.Conn) bool {
 			batch = append(batch, c.nextReq()...)
 		}
 		t0 := time.Now()
-		if !t0.Before(c.end) || ctx.Err() != nil {
+		if c.w.after(t0) || ctx.Err() != nil {
 			return false
 		}
 		if _, err := nc.Write(batch); err != nil {
@@ -464,14 +540,15 @@ func (c *conn) pipeline(ctx context.Context, nc net.Conn) bool {
 func (c *conn) receive(ctx context.Context, t0 time.Time) (keep, over bool) {
 	resp, err := c.r.response()
 	now := time.Now()
-	if !now.Before(c.end) || ctx.Err() != nil {
+	if c.w.after(now) || ctx.Err() != nil {
 		return false, true
 	}
 	if err != nil {
 		c.fail(ctx, err)
 		return false, false
 	}
-	if now.Before(c.start) {
+	c.markReady()
+	if c.w.before(now) {
 		return resp.keep, false // warm-up
 	}
 	if resp.status >= 400 {

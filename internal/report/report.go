@@ -26,7 +26,7 @@ type Run struct {
 	ClientCPUs string     `json:"client_cpus"` // pinned cores ("" when not pinned)
 	ServerCPUs string     `json:"server_cpus"`
 	Duration   float64    `json:"duration_s"` // window per point
-	Warmup     float64    `json:"warmup_s"`   // unmeasured load before each window
+	Warmup     float64    `json:"warmup_s"`   // the longest unmeasured load before each window
 	Rate       float64    `json:"rate"`       // open-loop arrival rate (0: closed loop)
 	Workloads  []Workload `json:"workloads"`  // the workloads measured, described
 	Points     []Point    `json:"points"`

@@ -86,7 +86,7 @@ func addBenchFlags(fs *pflag.FlagSet) *benchOptions {
 	fs.Float64Var(&o.rate, "rate", 0, "open loop: send this many requests per second in all, latencies counted from each request's intended start (0: closed loop)")
 	fs.StringVar(&o.clientCPUs, "client-cpus", "", `pin the load generator to these CPUs, e.g. "0" or "0-1" (and use that many threads)`)
 	fs.StringVar(&o.serverCPUs, "server-cpus", "", "pin the servers (each engine's process tree, and --pid's) to these CPUs")
-	fs.StringVar(&o.addrRange, "addr-range", "127.0.0.1:19000-19099", "loopback addresses the engines listen on, one port each")
+	fs.StringVar(&o.addrRange, "addr-range", "127.0.0.1:19000-19099", "loopback ports the engines listen on, HOST:LOW-HIGH (each takes the first free one)")
 	fs.StringArrayVar(&o.against, "against", nil, "also measure the HTTP server at this URL (loopback), which serves DIR's files there; repeatable")
 	fs.StringArrayVar(&o.labels, "label", nil, "name of the matching --against server in the outputs (default: its host:port); repeatable")
 	fs.StringArrayVar(&o.pids, "pid", nil, "process id of the matching --against server, to read its CPU, memory and threads; repeatable")

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -112,16 +111,10 @@ func bench(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, benchUsage, strings.Join(loadgen.WorkloadNames(), ", "))
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return flag.ErrHelp
-		}
-		return errUsage
+	if _, err := parseInterleaved(fs, args); err != nil {
+		return err
 	}
-	usageErr := func(format string, a ...any) error {
-		fmt.Fprintf(stderr, "weft bench: "+format+"\n", a...)
-		return errUsage
-	}
+	usageErr := func(format string, a ...any) error { return benchUsageErr(stderr, format, a...) }
 	if fs.NArg() > 1 || (fs.NArg() == 1 && o.files != "") {
 		return usageErr("one DIR at most (or --files)")
 	}
@@ -146,7 +139,7 @@ func bench(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageErr("%v", strings.TrimPrefix(err.Error(), "weft: bench: "))
 	}
-	run := &report.Run{Date: time.Now().UTC(), Version: versionString(), CPUs: runtime.NumCPU(),
+	run := &report.Run{Date: time.Now().UTC(), Version: benchVersion(), CPUs: runtime.NumCPU(),
 		ClientCPUs: o.clientCPUs, ServerCPUs: o.serverCPUs, Duration: o.duration.Seconds(), Warmup: o.warmup.Seconds(), Rate: o.rate}
 	if o.clientCPUs != "" {
 		cpus, _ := loadgen.ParseCPUList(o.clientCPUs)
@@ -216,6 +209,19 @@ func bench(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("weft: bench: interrupted after %d of %d points (outputs hold those)", len(points), cfg.Points())
 	}
 	return nil
+}
+
+// benchVersion is weft's version and revision, from weft version's text,
+// on one line for the outputs.
+func benchVersion() string {
+	lines := strings.Split(strings.TrimSpace(versionText()), "\n")
+	v := strings.TrimPrefix(lines[0], "weft ")
+	for _, l := range lines[1:] {
+		if rev, ok := strings.CutPrefix(l, "revision: "); ok {
+			v += " (" + rev + ")"
+		}
+	}
+	return v
 }
 
 // sweepConfig checks the grid flags.
@@ -484,13 +490,20 @@ func (o *benchOptions) writeOutputs(run *report.Run) error {
 	return nil
 }
 
+// benchUsageErr prints a usage error as every command does (one line
+// naming the problem, one hint) and returns errUsage.
+func benchUsageErr(stderr io.Writer, format string, a ...any) error {
+	fmt.Fprintf(stderr, "weft bench: "+format+"\nRun 'weft bench --help' for usage.\n", a...)
+	return errUsage
+}
+
 func benchCompare(args []string, stdout, stderr io.Writer) error {
-	if len(args) != 2 || strings.HasPrefix(args[0], "-") {
-		fmt.Fprintln(stderr, "Usage: weft bench compare A.json B.json  (two weft bench --json outputs)")
-		if len(args) == 1 && (args[0] == "-h" || args[0] == "--help") {
-			return flag.ErrHelp
-		}
-		return errUsage
+	if len(args) == 1 && (args[0] == "-h" || args[0] == "--help") {
+		fmt.Fprintln(stderr, "Usage: weft bench compare A.json B.json\n\nPrints B's req/s, p99, CPU per request and memory over A's, point by point\n(two weft bench --json outputs).")
+		return pflag.ErrHelp
+	}
+	if len(args) != 2 || strings.HasPrefix(args[0], "-") || strings.HasPrefix(args[1], "-") {
+		return benchUsageErr(stderr, "compare wants two files, A.json and B.json (weft bench --json outputs), got %q", args)
 	}
 	a, err := report.ReadJSON(args[0])
 	if err != nil {

@@ -168,12 +168,15 @@ func TestBenchBadFlags(t *testing.T) {
 		{[]string{"--duration", "0s"}, "must be positive"},
 		{[]string{"--engines", "none"}, "nothing to measure"},
 		{[]string{"a", "b"}, "one DIR at most"},
-		{[]string{"compare", "one.json"}, "Usage: weft bench compare"},
+		{[]string{"compare", "one.json"}, "compare wants two files"},
+		{[]string{"--rate", "fast"}, `invalid value "fast" for flag --rate`},
 	}
 	for _, tc := range cases {
 		out, errs, code := benchRun(t, tc.args...)
-		if code != 2 || !strings.Contains(errs, tc.want) || strings.Contains(out, "| server |") {
-			t.Errorf("%v: exit %d, stderr %q; want 2 and %q, no sweep", tc.args, code, errs, tc.want)
+		lines := strings.Split(strings.TrimSuffix(errs, "\n"), "\n")
+		if code != 2 || len(lines) != 2 || !strings.HasPrefix(lines[0], "weft bench: ") || !strings.Contains(lines[0], tc.want) ||
+			lines[1] != "Run 'weft bench --help' for usage." || strings.Contains(out, "| server |") {
+			t.Errorf("%v: exit %d, stderr %q; want 2, a line with %q and the hint, no sweep", tc.args, code, errs, tc.want)
 		}
 	}
 	// An output that cannot be written fails before the sweep, not after.

@@ -24,9 +24,10 @@ import (
 // standard output and standard error. It must exit within 10 s.
 func weft(t *testing.T, dir string, env []string, args ...string) (int, string, string) {
 	t.Helper()
+	bin := weftBin(t) // built before the 10 s start
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, weftBin(t), args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr strings.Builder

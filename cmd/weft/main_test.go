@@ -56,7 +56,7 @@ func TestUsageErrors(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{"UnknownFlag", []string{"serve", "--bogus"}, 2, "flag provided but not defined: -bogus"},
+		{"UnknownFlag", []string{"serve", "--bogus"}, 2, "unknown flag: --bogus"},
 		{"UnknownCommand", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{"MissingDir", []string{"serve", "/definitely/not/here"}, 1, "weft: cannot serve /definitely/not/here: no such file or directory"},
 		{"NotADir", []string{"serve", "main.go", "-p", "0"}, 1, "not a directory"},
@@ -67,7 +67,7 @@ func TestUsageErrors(t *testing.T) {
 		{"BadLogFormat", []string{"serve", "--log-format", "xml"}, 2, "unknown log format"},
 		{"BadTimeout", []string{"serve", "--idle-timeout", "-1s"}, 2, "must be positive"},
 		{"TwoDirs", []string{"serve", ".", "."}, 2, "one DIR at most"},
-		{"MIMEWithoutType", []string{"serve", "--mime", "md"}, 2, `invalid value "md" for flag -mime: want EXT=TYPE`},
+		{"MIMEWithoutType", []string{"serve", "--mime", "md"}, 2, `invalid value "md" for flag --mime: want EXT=TYPE`},
 		{"MIMEBadType", []string{"serve", "--mime", ".md=markdown"}, 2, `MIME type "markdown" for .md: want type/subtype`},
 		{"MIMEBadExt", []string{"serve", "--mime", "tar.gz=application/gzip"}, 2, `MIME extension "tar.gz"`},
 	}
@@ -97,9 +97,9 @@ func TestVersionAndHelp(t *testing.T) {
 	if code := run([]string{"help"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "weft serve") {
 		t.Errorf("help: %d %q", code, out.String())
 	}
-	errb.Reset()
-	if code := run([]string{"serve", "--help"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "-read-header-timeout") {
-		t.Errorf("serve --help: %d %q", code, errb.String())
+	out.Reset()
+	if code := run([]string{"serve", "--help"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "--read-header-timeout") {
+		t.Errorf("serve --help: %d %q", code, out.String())
 	}
 }
 

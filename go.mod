@@ -14,6 +14,7 @@ require github.com/bmatcuk/doublestar/v4 v4.10.4
 require golang.org/x/crypto v0.59.0
 
 require (
+	github.com/HdrHistogram/hdrhistogram-go v1.4.0
 	github.com/caddyserver/certmagic v0.25.6
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0

@@ -193,27 +193,6 @@ func TestServeSampleAndSignal(t *testing.T) {
 	}
 }
 
-// TestBench runs `weft bench` briefly on two engines and checks the table.
-func TestBench(t *testing.T) {
-	bin := weftBin(t)
-	out, err := exec.Command(bin, "bench", "--duration", "300ms", "--conns", "4", "--engines", "goroutine,serial").CombinedOutput()
-	if err != nil {
-		t.Fatalf("weft bench: %v\n%s", err, out)
-	}
-	for _, row := range []string{"| goroutine | ", "| serial | "} {
-		if !strings.Contains(string(out), row) {
-			t.Fatalf("no %q row:\n%s", row, out)
-		}
-	}
-	if strings.Contains(string(out), "error:") {
-		t.Fatalf("an engine failed:\n%s", out)
-	}
-	// serial serves one keep-alive client at a time: the others starve.
-	if !regexp.MustCompile(`\| serial \| \d+ \| [^|]+ \| [^|]+ \| 1 of 4 \|`).MatchString(string(out)) {
-		t.Errorf("serial served more than one of 4 clients at once:\n%s", out)
-	}
-}
-
 // TestOutOfDescriptors: when accept(2) fails for want of descriptors,
 // weft says so, does not spin on the still-ready listener, keeps serving
 // the connections it has, and accepts again once descriptors free up.

@@ -28,6 +28,15 @@ type BufRing struct {
 	public  uint16  // tail as the kernel sees it
 }
 
+// bufReg is struct io_uring_buf_reg.
+type bufReg struct {
+	ringAddr    uint64
+	ringEntries uint32
+	bgid        uint16
+	flags       uint16
+	resv        [3]uint64
+}
+
 type ringBuf struct {
 	addr uint64
 	len  uint32
@@ -53,13 +62,7 @@ func (r *Ring) RegisterBufRing(group uint16, n, size int) (*BufRing, error) {
 	}
 	b := &BufRing{r: r, group: group, mem: mem, data: data, size: size, entries: uint16(n), mask: uint16(n - 1)}
 	b.word = (*uint32)(unsafe.Pointer(&mem[12]))
-	reg := struct {
-		ringAddr    uint64
-		ringEntries uint32
-		bgid        uint16
-		flags       uint16
-		resv        [3]uint64
-	}{ringAddr: uint64(uintptr(unsafe.Pointer(&mem[0]))), ringEntries: uint32(n), bgid: group}
+	reg := bufReg{ringAddr: uint64(uintptr(unsafe.Pointer(&mem[0]))), ringEntries: uint32(n), bgid: group}
 	if err := r.register(registerPbufRing, unsafe.Pointer(&reg), 1); err != nil {
 		unix.Munmap(data)
 		unix.Munmap(mem)
@@ -115,13 +118,7 @@ func (b *BufRing) Publish() {
 // Close unregisters the group and frees its memory. The ring must have no
 // receive armed on it.
 func (b *BufRing) Close() error {
-	reg := struct {
-		ringAddr    uint64
-		ringEntries uint32
-		bgid        uint16
-		flags       uint16
-		resv        [3]uint64
-	}{bgid: b.group}
+	reg := bufReg{bgid: b.group}
 	err := b.r.register(unregisterPbufRing, unsafe.Pointer(&reg), 1)
 	unix.Munmap(b.data)
 	unix.Munmap(b.mem)

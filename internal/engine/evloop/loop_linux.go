@@ -317,7 +317,7 @@ func (l *Loop) accept() {
 	// cannot all see room for one.
 	if l.sh.Conns.Add(1) > int64(l.sh.Cfg.MaxConns) && !l.reclaim(now) && !l.reclaimElsewhere() {
 		l.sh.Conns.Add(-1)
-		refuse(fd, c, now)
+		Refuse(fd, c, now)
 		return
 	}
 	c.SetAsync(l.sh.Pool != nil)
@@ -350,11 +350,11 @@ func (l *Loop) accept() {
 	}
 }
 
-// refuse answers 503 on a connection the loop will not serve and closes
-// it. The request, if it has arrived, is read first: closing a socket with
+// Refuse answers 503 on a connection a loop will not serve and closes
+// it (fd is non-blocking). The request, if it has arrived, is read first: closing a socket with
 // unread input resets the connection, and the reset may destroy the 503
 // before the client reads it.
-func refuse(fd int, c *h1conn.Conn, now time.Time) {
+func Refuse(fd int, c *h1conn.Conn, now time.Time) {
 	var scratch [4 << 10]byte
 	for i := 0; i < 4; i++ {
 		n, err := netpoll.ReadNB(fd, scratch[:])
@@ -868,19 +868,8 @@ func (s *sink) SendFile(f http1.File, off, n int64) (int64, error) {
 	var err error
 	if of, ok := f.(*os.File); ok && s.warm != nil {
 		m, err = s.warm.send(s.FD, of, off, n0)
-	} else if ff, ok := f.(http1.FdFile); ok {
-		m, err = netpoll.SendFileAll(s.FD, int(ff.Fd()), off, n0)
 	} else {
-		// No descriptor: one chunk read with ReadAt (from memory, see
-		// http1.File) and written without waiting; the queue asks again
-		// for the rest.
-		var bp *[]byte
-		var chunk []byte
-		if bp, chunk, err = engine.ReadChunk(f, off, n0); err != nil {
-			return 0, err
-		}
-		m, _, err = netpoll.WritevAllNB(s.FD, [][]byte{chunk}, &s.iov, false)
-		engine.PutChunk(bp)
+		m, err = engine.SendFileNB(s.FD, f, off, n0, &s.iov)
 	}
 	s.budget -= m
 	switch {

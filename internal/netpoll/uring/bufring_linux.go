@@ -124,3 +124,10 @@ func (b *BufRing) Close() error {
 	unix.Munmap(b.mem)
 	return err
 }
+
+// Free unmaps the group's memory without unregistering it, once its ring
+// is closed.
+func (b *BufRing) Free() {
+	unix.Munmap(b.data)
+	unix.Munmap(b.mem)
+}

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/weft-server/weft/internal/netpoll"
 )
 
 func newRing(t *testing.T, p Params) *Ring {
@@ -178,11 +176,12 @@ func TestAcceptRecvSend(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	lfd, err := netpoll.ListenerFD(ln.(*net.TCPListener), true)
+	lf, err := ln.(*net.TCPListener).File() // a duplicate, blocking
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer unix.Close(lfd)
+	defer lf.Close()
+	lfd := int(lf.Fd())
 	br, err := r.RegisterBufRing(7, 4, 64)
 	if err != nil {
 		t.Fatal(err)

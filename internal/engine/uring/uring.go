@@ -1,0 +1,48 @@
+// Package uring is the completion-based engine, the model after epoll:
+// instead of asking the kernel which sockets are ready and then reading
+// and writing each with its own system call, each loop hands the kernel
+// whole operations through an io_uring (package netpoll/uring) and
+// collects their results, submitting a turn's operations and waiting for
+// the next results in one io_uring_enter.
+//
+// One loop per CPU, each a goroutine locked to its thread (the ring is
+// single-issuer, its completion work deferred to the loop's own enters),
+// shares the listener through a multishot accept; each connection has one
+// multishot receive whose data lands in buffers the kernel picks from the
+// loop's provided-buffer ring, so an idle connection holds no read buffer;
+// responses go out as sendmsg operations on the Conn's queued bytes (the
+// cached response bytes themselves); file bodies are sent with sendfile(2)
+// from the loop, a poll operation waiting when the socket is full. Every
+// policy (limits, timeouts, lingering close, drain) is the shared
+// h1conn.Conn's, as for every engine; requests that need the disk go to a
+// worker pool, as in the epoll engine.
+package uring
+
+import (
+	"runtime"
+
+	"github.com/weft-server/weft/internal/engine"
+)
+
+// Engine is the io_uring engine.
+type Engine struct {
+	// Loops is the number of loops (rings); when zero, GOMAXPROCS as it
+	// was when the process started.
+	Loops   int
+	Workers int // disk workers; 4 per loop when zero
+}
+
+var _ engine.Engine = Engine{}
+
+var startProcs = runtime.GOMAXPROCS(0)
+
+func (e Engine) sizes() (loops, workers int) {
+	loops, workers = e.Loops, e.Workers
+	if loops <= 0 {
+		loops = startProcs
+	}
+	if workers <= 0 {
+		workers = 4 * loops
+	}
+	return loops, workers
+}

@@ -30,7 +30,7 @@ func bench(args []string, stdout, stderr io.Writer) error {
 		duration = fs.Duration("duration", 3*time.Second, "length of each engine's run")
 		conns    = fs.Int("conns", 64, "concurrent keep-alive connections")
 		path     = fs.String("path", "/", "request target")
-		engines  = fs.String("engines", "epoll,goroutine,poll,process,thread,serial", "comma-separated engines to measure")
+		engines  = fs.String("engines", "epoll,uring,goroutine,poll,process,thread,serial", "comma-separated engines to measure")
 	)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: weft bench [flags] [DIR]\n\nServes DIR (the built-in sample site when omitted) with each engine in turn, on 127.0.0.1,\nand measures it with closed-loop keep-alive clients. For comparisons with other servers, use bench/run.\n\nFlags:\n")

@@ -7,8 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/weft-server/weft/internal/engine"
 	"github.com/weft-server/weft/internal/engine/evloop"
 	"github.com/weft-server/weft/internal/netpoll"
@@ -16,19 +14,10 @@ import (
 
 // Serve implements engine.Engine.
 func (e Engine) Serve(ctx context.Context, l net.Listener, cfg *engine.Config) error {
-	ln, err := engine.TCPListener(l)
+	lfd, closeListener, err := evloop.Listen(l)
 	if err != nil {
 		return err
 	}
-	lfd, err := evloop.ListenerFD(ln)
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	closeListener := sync.OnceFunc(func() {
-		unix.Close(lfd)
-		ln.Close()
-	})
 	defer closeListener()
 	nloops, nworkers := e.sizes()
 	newPoller := e.NewPoller

@@ -69,16 +69,27 @@ type Shared struct {
 	loops     []*Loop      // every loop, complete before the first Run
 }
 
-// ListenerFD returns a non-blocking duplicate of ln's descriptor for the
-// loops to accept from, with TCP_DEFER_ACCEPT set (best effort: the read
-// after accept then usually finds the request). The caller closes it.
-func ListenerFD(ln *net.TCPListener) (int, error) {
-	lfd, err := netpoll.ListenerFD(ln, true)
+// Listen prepares a loop engine's listener: ln must be TCP (else it is
+// closed and ErrNotTCP returned); lfd is a non-blocking duplicate of its
+// descriptor for the loops to accept from, with TCP_DEFER_ACCEPT set (best
+// effort: the read after accept then usually finds the request); and
+// closeListener closes both, once however often it is called (see
+// Shared.CloseListener).
+func Listen(l net.Listener) (lfd int, closeListener func(), err error) {
+	ln, err := engine.TCPListener(l)
 	if err != nil {
-		return -1, err
+		return -1, nil, err
+	}
+	lfd, err = netpoll.ListenerFD(ln, true)
+	if err != nil {
+		ln.Close()
+		return -1, nil, err
 	}
 	netpoll.DeferAccept(lfd, 5)
-	return lfd, nil
+	return lfd, sync.OnceFunc(func() {
+		unix.Close(lfd)
+		ln.Close()
+	}), nil
 }
 
 // Loop is one event loop. Only its own goroutine touches its connections;

@@ -19,8 +19,6 @@
 package uring
 
 import (
-	"runtime"
-
 	"github.com/weft-server/weft/internal/engine"
 )
 
@@ -34,15 +32,4 @@ type Engine struct {
 
 var _ engine.Engine = Engine{}
 
-var startProcs = runtime.GOMAXPROCS(0)
-
-func (e Engine) sizes() (loops, workers int) {
-	loops, workers = e.Loops, e.Workers
-	if loops <= 0 {
-		loops = startProcs
-	}
-	if workers <= 0 {
-		workers = 4 * loops
-	}
-	return loops, workers
-}
+func (e Engine) sizes() (loops, workers int) { return engine.LoopSizes(e.Loops, e.Workers) }

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/weft-server/weft/internal/engine"
 	"github.com/weft-server/weft/internal/engine/evloop"
 	iou "github.com/weft-server/weft/internal/netpoll/uring"
@@ -51,19 +49,10 @@ func (e Engine) Serve(ctx context.Context, l net.Listener, cfg *engine.Config) e
 		l.Close()
 		return err
 	}
-	ln, err := engine.TCPListener(l)
+	lfd, closeListener, err := evloop.Listen(l)
 	if err != nil {
 		return err
 	}
-	lfd, err := evloop.ListenerFD(ln)
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	closeListener := sync.OnceFunc(func() {
-		unix.Close(lfd)
-		ln.Close()
-	})
 	defer closeListener()
 	nloops, nworkers := e.sizes()
 	// Every ring first: a loop started before a later one failed would

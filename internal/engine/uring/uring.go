@@ -16,6 +16,19 @@
 // policy (limits, timeouts, lingering close, drain) is the shared
 // h1conn.Conn's, as for every engine; requests that need the disk go to a
 // worker pool, as in the epoll engine.
+//
+// Costs against epoll: input is copied once, from the provided buffer
+// into the Conn's; a connection's close waits a turn for its receive to
+// be cancelled (the receive holds the socket open); the socket's send
+// queue is asked only at a write deadline, so a client that takes
+// nothing is dropped two write timeouts after output blocked.
+//
+// Not done yet (issue 14): registered (fixed) descriptors and buffers;
+// zero-copy send (SEND_ZC) for large bodies; file bodies through the
+// ring (splice) instead of sendfile on the loop; timeouts as ring
+// timeouts (the loop's one wait carries the sweep's deadline instead);
+// receiving straight into the Conn's buffer; a profile of where its time
+// goes, and a measurement on a quiet machine (see README.md).
 package uring
 
 import (

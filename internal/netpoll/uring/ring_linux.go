@@ -64,7 +64,6 @@ const (
 const (
 	acceptMultishot = 1 << 0 // SQE.Ioprio of OpAccept
 	recvMultishot   = 1 << 1 // SQE.Ioprio of OpRecv
-	pollAddMulti    = 1 << 0 // SQE.Len of OpPollAdd
 	cancelAll       = 1 << 0 // SQE.OpFlags of OpAsyncCancel
 )
 
@@ -72,9 +71,7 @@ const (
 	enterGetEvents = 1 << 0
 	enterExtArg    = 1 << 3
 
-	sqNeedWakeup = 1 << 0
 	sqCQOverflow = 1 << 1
-	sqTaskrun    = 1 << 2
 
 	offSQRing = 0
 	offCQRing = 0x8000000
@@ -322,19 +319,16 @@ func (r *Ring) Submit() error {
 	return r.SubmitAndWait(0, 0)
 }
 
-// SubmitAndWait submits the filled entries and, with wait > 0, waits in
-// the same io_uring_enter until at least wait completions are ready or
+// SubmitAndWait submits the filled entries, posts the completions the
+// kernel has ready and, with wait > 0, waits in the same io_uring_enter until at least wait completions are ready or
 // timeout passes (timeout <= 0: no limit). An expired or interrupted
 // wait is not an error: the caller reaps what there is.
 func (r *Ring) SubmitAndWait(wait uint32, timeout time.Duration) error {
 	submit := r.flushSQ()
-	var flags uint32
-	if wait > 0 || r.needsFlush() {
-		flags |= enterGetEvents
-	}
-	if submit == 0 && flags == 0 {
-		return nil
-	}
+	// Always with IORING_ENTER_GETEVENTS, even when not waiting: on a
+	// ring with deferred task work (SetupDeferTaskrun) that is what
+	// posts the completions the kernel has ready.
+	var flags uint32 = enterGetEvents
 	var arg unsafe.Pointer
 	var argSize uintptr
 	var ga getEventsArg
@@ -364,13 +358,6 @@ func (r *Ring) SubmitAndWait(wait uint32, timeout time.Duration) error {
 			return os.NewSyscallError("io_uring_enter", err)
 		}
 	}
-}
-
-// needsFlush reports whether completions wait in the kernel's overflow
-// list (the completion queue was full) or as deferred task work: an enter
-// with IORING_ENTER_GETEVENTS moves them into the queue.
-func (r *Ring) needsFlush() bool {
-	return atomic.LoadUint32(r.sqFlags)&(sqCQOverflow|sqTaskrun) != 0
 }
 
 // Overflowed reports whether completions wait in the kernel's overflow

@@ -19,14 +19,27 @@ import (
 	"github.com/weft-server/weft/internal/site"
 )
 
-// KeepAliveMany holds n keep-alive connections open at once on the weft
-// binary bin running engine eng, each having been answered, and checks
-// that every one still works and that a newcomer is served promptly. The
-// server runs as its own process so each side has its own descriptor
-// limit; the caller must be able to raise its own to n plus a few
-// thousand (root, as in CI). It returns how much the server's resident
-// set grew per connection held.
-func KeepAliveMany(t *testing.T, bin, eng string, n int) (perConn float64) {
+// KeepAliveBound is the most an answered idle keep-alive connection may
+// add to an event loop server's resident set, its Go heap's slack
+// included: a few hundred bytes of state, no buffers.
+const KeepAliveBound = 2048
+
+// KeepAliveMany holds n keep-alive connections open at once on weft
+// (built from the module at root) running engine eng, each having been
+// answered, and checks that every one still works, that a newcomer is
+// served promptly, and that the server's resident set grew by at most
+// KeepAliveBound per connection held. The server runs as its own process
+// so each side has its own descriptor limit; the caller must be able to
+// raise its own to n plus a few thousand (root, as in CI).
+func KeepAliveMany(t *testing.T, root, eng string, n int) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	bin, cleanup, err := BuildBinary(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
 	// Each side needs n descriptors and a few more; the server process
 	// inherits this limit. Raising the hard limit needs root, as in CI.
 	var lim syscall.Rlimit
@@ -40,8 +53,7 @@ func KeepAliveMany(t *testing.T, bin, eng string, n int) (perConn float64) {
 		}
 		defer syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
 	}
-	root := Tree(t)
-	srv := StartBinary(bin, "--engine", eng, "--max-conns", strconv.Itoa(n+2000))(t, Options{Site: site.Config{Root: root}})
+	srv := StartBinary(bin, "--engine", eng, "--max-conns", strconv.Itoa(n+2000))(t, Options{Site: site.Config{Root: Tree(t)}})
 	req := "GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n"
 	readOne := func(i int, c net.Conn) {
 		c.SetReadDeadline(time.Now().Add(20 * time.Second))
@@ -94,8 +106,11 @@ func KeepAliveMany(t *testing.T, bin, eng string, n int) (perConn float64) {
 		readOne(i, c)
 	}
 	grew := procStatus(t, srv.PID, "VmRSS") - before
-	perConn = float64(grew) / float64(n)
+	perConn := float64(grew) / float64(n)
 	t.Logf("%s: resident set grew %d KiB for %d answered idle connections (%.0f bytes each)", eng, grew>>10, n, perConn)
+	if perConn > KeepAliveBound {
+		t.Errorf("%.0f bytes of resident set per idle connection, want at most %d", perConn, KeepAliveBound)
+	}
 	if fds := countFDs(srv.PID); fds >= 0 && fds < n {
 		t.Fatalf("server holds %d descriptors with %d connections open", fds, n)
 	}
@@ -114,7 +129,6 @@ func KeepAliveMany(t *testing.T, bin, eng string, n int) (perConn float64) {
 		io.WriteString(conns[i], req)
 		readOne(i, conns[i])
 	}
-	return perConn
 }
 
 // countFDs counts the sockets process pid holds open.

@@ -112,9 +112,8 @@ type Loop struct {
 	warnedAt    time.Time // last warning about it
 	stopped     bool      // this loop accepts no more (LFD may be closed)
 
-	idle      idleList     // open connections between requests, oldest first (see reclaim)
-	idleCount atomic.Int32 // answered connections in idle, for other loops at MaxConns
-	reclaims  atomic.Int32 // reclaims other loops asked of this one
+	idle     IdleList[conn, *conn] // open connections between requests, oldest first (see reclaim)
+	reclaims atomic.Int32          // reclaims other loops asked of this one
 
 	exited bool // under mu: Run has returned; jobs close their own connections
 
@@ -140,11 +139,14 @@ type conn struct {
 	// was with the pool; once answered, it gets one flush and is closed.
 	unregistered bool
 
-	idleSince  int64 // when it joined the idle list (UnixNano)
-	prev, next *conn // in Loop.idle
-	listed     bool
-	fresh      bool // had sent nothing when listed
+	node IdleNode[conn] // in Loop.idle
 }
+
+// IdleNode implements Idler.
+func (cn *conn) IdleNode() *IdleNode[conn] { return &cn.node }
+
+// Fresh implements Idler.
+func (cn *conn) Fresh() bool { return cn.c.Fresh() }
 
 // New creates a loop over poller p. Every loop of sh must be created
 // before the first one runs.
@@ -350,7 +352,7 @@ func (l *Loop) accept() {
 			// result drive a descriptor number that may by then be
 			// another client's. Resume gives it one flush and closes.
 			cn.unregistered = true
-			l.unlistIdle(cn)
+			l.idle.Remove(cn)
 			return
 		}
 		l.close(cn)
@@ -408,14 +410,13 @@ func (l *Loop) drive(cn *conn, now time.Time) {
 	}
 	if cn.c.Idle() && !cn.c.Lingering() {
 		if cn.got {
-			l.unlistIdle(cn) // busy since it was listed: idle from now
+			l.idle.Remove(cn) // busy since it was listed: idle from now
 		}
-		if !cn.listed {
-			l.idle.push(cn, now.UnixNano())
-			l.idleCount.Store(l.idle.n)
+		if !l.idle.Listed(cn) {
+			l.idle.Push(cn, now.UnixNano())
 		}
 	} else {
-		l.unlistIdle(cn)
+		l.idle.Remove(cn)
 	}
 }
 
@@ -572,7 +573,7 @@ func (l *Loop) close(cn *conn) {
 		return
 	}
 	cn.closed = true
-	l.unlistIdle(cn)
+	l.idle.Remove(cn)
 	if !cn.unregistered {
 		l.p.Forget(cn.fd)
 	}
@@ -675,42 +676,22 @@ func (l *Loop) arrived(cn *conn, now time.Time) bool {
 	if !l.read(cn, now) || cn.c.Idle() {
 		return false
 	}
-	l.unlistIdle(cn)
+	l.idle.Remove(cn)
 	l.wake = append(l.wake, cn)
 	return true
 }
 
-// reclaimGrace is how long a connection that has sent nothing since it
-// was accepted is left alone by reclaim. TCP_DEFER_ACCEPT has already
-// held it for seconds before accept if its client was silent.
-const reclaimGrace = time.Second
-
-// reclaimScan bounds the idle connections reclaim looks at.
-const reclaimScan = 64
-
-// reclaim makes room for a newcomer at MaxConns, as nginx does when it
-// runs short of connections: it closes this loop's oldest idle
-// connection, one that has been answered and waits between requests, or
-// one that has sent nothing for reclaimGrace since it was accepted. A
-// client whose kept-alive connection closes between requests may retry
-// (RFC 9112 §9.3.1). It reports whether it closed one.
+// reclaim makes room for a newcomer at MaxConns: it closes the
+// connection IdleList.Reclaimable picks, reading each candidate's socket
+// first (a request arriving just now is answered, not dropped). It
+// reports whether it closed one.
 func (l *Loop) reclaim(now time.Time) bool {
-	t := now.UnixNano()
-	cn := l.idle.head
-	for i := 0; cn != nil && i < reclaimScan; i++ {
-		next := cn.next
-		if cn.c.Fresh() && t-cn.idleSince < int64(reclaimGrace) {
-			cn = next
-			continue
-		}
-		if l.arrived(cn, now) {
-			cn = next // a request is arriving: not idle after all
-			continue
-		}
-		l.close(cn)
-		return true
+	cn := l.idle.Reclaimable(now.UnixNano(), func(cn *conn) bool { return l.arrived(cn, now) })
+	if cn == nil {
+		return false
 	}
-	return false
+	l.close(cn)
+	return true
 }
 
 // reclaimElsewhere asks the loop with the most answered idle connections
@@ -727,7 +708,7 @@ func (l *Loop) reclaimElsewhere() bool {
 		if o == l {
 			continue
 		}
-		if n := o.idleCount.Load() - o.reclaims.Load(); n > most {
+		if n := o.idle.Answered() - o.reclaims.Load(); n > most {
 			best, most = o, n
 		}
 	}
@@ -737,50 +718,6 @@ func (l *Loop) reclaimElsewhere() bool {
 	best.reclaims.Add(1)
 	best.p.Wake()
 	return true
-}
-
-// idleList is an intrusive list of a loop's idle connections in the order
-// they became idle.
-type idleList struct {
-	head, tail *conn
-	n          int32 // answered connections in the list (not fresh)
-}
-
-func (q *idleList) push(cn *conn, now int64) {
-	cn.idleSince, cn.listed = now, true
-	cn.fresh = cn.c.Fresh()
-	if !cn.fresh {
-		q.n++
-	}
-	cn.prev, cn.next = q.tail, nil
-	if q.tail != nil {
-		q.tail.next = cn
-	} else {
-		q.head = cn
-	}
-	q.tail = cn
-}
-
-func (l *Loop) unlistIdle(cn *conn) {
-	if !cn.listed {
-		return
-	}
-	q := &l.idle
-	if cn.prev != nil {
-		cn.prev.next = cn.next
-	} else {
-		q.head = cn.next
-	}
-	if cn.next != nil {
-		cn.next.prev = cn.prev
-	} else {
-		q.tail = cn.prev
-	}
-	cn.prev, cn.next, cn.listed = nil, nil, false
-	if !cn.fresh {
-		q.n--
-		l.idleCount.Store(q.n)
-	}
 }
 
 // sendBudget is how much file data a connection may send in one turn of

@@ -75,7 +75,13 @@ type loop struct {
 	conns map[uint64]*conn
 	next  uint64 // last connection id given
 
+	// batch holds reaped completions; those before seen are handled.
+	// Reaping happens at the start of a turn and also whenever the
+	// submission queue fills mid-turn (see sqe): what that reaps is
+	// handled in the same pass, or at the start of the next turn, which
+	// then does not sleep.
 	batch   []iou.CQE
+	seen    int
 	collect func(c *iou.CQE) // appends to batch; one method value, no allocation per turn
 	dirty   []*conn          // connections with completions this turn
 	wake    []*conn          // connections to drive again next turn
@@ -92,9 +98,8 @@ type loop struct {
 	warnedAt    time.Time
 	sweepAt     time.Time
 
-	idle      idleList
-	idleCount atomic.Int32
-	reclaims  atomic.Int32
+	idle     evloop.IdleList[conn, *conn]
+	reclaims atomic.Int32
 }
 
 type conn struct {
@@ -117,11 +122,14 @@ type conn struct {
 	closed     bool // closing: released once ops is 0
 	queued     bool // in l.dirty
 
-	idleSince  int64
-	prev, next *conn
-	listed     bool
-	fresh      bool
+	node evloop.IdleNode[conn]
 }
+
+// IdleNode implements evloop.Idler.
+func (cn *conn) IdleNode() *evloop.IdleNode[conn] { return &cn.node }
+
+// Fresh implements evloop.Idler.
+func (cn *conn) Fresh() bool { return cn.c.Fresh() }
 
 func newLoop(sh *shared) (*loop, error) {
 	p := iou.Params{Entries: sqEntries, CQEntries: cqEntries,
@@ -201,21 +209,16 @@ func (l *loop) run(ctx context.Context) error {
 	var drainBy time.Time
 	for {
 		var wait uint32 = 1
-		if len(l.wake) > 0 {
-			wait = 0 // turns are owed: collect completions without sleeping
+		if len(l.wake) > 0 || l.seen < len(l.batch) {
+			wait = 0 // work is owed: collect completions without sleeping
 		}
 		timeout := max(time.Until(l.sweepAt), time.Millisecond)
 		if err := l.ring.SubmitAndWait(wait, timeout); err != nil {
 			return err
 		}
-		l.batch = l.batch[:0]
 		l.reap()
 		now := time.Now()
-		// complete may reap more (see sqe): index, do not range.
-		for i := 0; i < len(l.batch); i++ {
-			l.complete(l.batch[i], now)
-		}
-		l.bufs.Publish()
+		l.completeAll(now)
 		for i, cn := range l.dirty {
 			l.dirty[i] = nil
 			cn.queued = false
@@ -310,13 +313,8 @@ func (l *loop) exit() {
 	deadline := time.Now().Add(time.Second)
 	for l.pendingOps() && time.Now().Before(deadline) {
 		l.ring.SubmitAndWait(1, 50*time.Millisecond)
-		l.batch = l.batch[:0]
 		l.reap()
-		now := time.Now()
-		// complete may reap more (see sqe): index, do not range.
-		for i := 0; i < len(l.batch); i++ {
-			l.complete(l.batch[i], now)
-		}
+		l.completeAll(time.Now())
 	}
 	clean := !l.pendingOps()
 	l.ring.Close()
@@ -333,6 +331,19 @@ func (l *loop) pendingOps() bool {
 		}
 	}
 	return false
+}
+
+// completeAll handles the reaped completions not yet handled, those that
+// handling them reaps included, then gives the kernel back the buffers
+// they freed.
+func (l *loop) completeAll(now time.Time) {
+	for l.seen < len(l.batch) {
+		c := l.batch[l.seen]
+		l.seen++
+		l.complete(c, now)
+	}
+	l.batch, l.seen = l.batch[:0], 0
+	l.bufs.Publish()
 }
 
 // complete handles one completion.
@@ -488,8 +499,7 @@ func (l *loop) accepted(c *iou.CQE, now time.Time) {
 	hc.SetNotifier(cn)
 	l.conns[cn.id] = cn
 	l.armRecv(cn)
-	l.idle.push(cn, now.UnixNano())
-	l.idleCount.Store(l.idle.n)
+	l.idle.Push(cn, now.UnixNano())
 }
 
 // pauseAccept stops accepting for acceptPause, warning at most every ten
@@ -513,12 +523,11 @@ func (l *loop) drive(cn *conn, now time.Time) {
 		return
 	}
 	if cn.c.Idle() && !cn.c.Lingering() {
-		if !cn.listed {
-			l.idle.push(cn, now.UnixNano())
-			l.idleCount.Store(l.idle.n)
+		if !l.idle.Listed(cn) {
+			l.idle.Push(cn, now.UnixNano())
 		}
 	} else {
-		l.unlistIdle(cn)
+		l.idle.Remove(cn)
 	}
 	l.armRecv(cn)
 }
@@ -591,7 +600,7 @@ func (l *loop) close(cn *conn) {
 		return
 	}
 	cn.closed = true
-	l.unlistIdle(cn)
+	l.idle.Remove(cn)
 	l.cancelOps(cn)
 	if cn.ops == 0 {
 		l.finish(cn)
@@ -709,27 +718,20 @@ func (l *loop) sweep(now time.Time) {
 	}
 }
 
-const (
-	reclaimGrace = time.Second
-	reclaimScan  = 64
-)
-
-// reclaim closes this loop's oldest idle connection to make room for a
-// newcomer at MaxConns, as the epoll engine's loops do (see evloop).
+// reclaim closes the connection evloop.IdleList.Reclaimable picks to
+// make room for a newcomer at MaxConns. Input reaches a loop as
+// completions, so one whose request has begun to arrive is busy already:
+// no read is needed to tell.
 func (l *loop) reclaim(now time.Time) bool {
-	t := now.UnixNano()
-	cn := l.idle.head
-	for i := 0; cn != nil && i < reclaimScan; i++ {
-		next := cn.next
-		if (cn.c.Fresh() && t-cn.idleSince < int64(reclaimGrace)) || len(cn.stash) > 0 || !cn.c.Idle() {
-			cn = next
-			continue
-		}
-		l.close(cn)
-		return true
+	cn := l.idle.Reclaimable(now.UnixNano(), busy)
+	if cn == nil {
+		return false
 	}
-	return false
+	l.close(cn)
+	return true
 }
+
+func busy(cn *conn) bool { return len(cn.stash) > 0 || !cn.c.Idle() }
 
 // reclaimElsewhere asks the loop with the most answered idle connections
 // to close its oldest on its next turn (see evloop).
@@ -740,7 +742,7 @@ func (l *loop) reclaimElsewhere() bool {
 		if o == l {
 			continue
 		}
-		if n := o.idleCount.Load() - o.reclaims.Load(); n > most {
+		if n := o.idle.Answered() - o.reclaims.Load(); n > most {
 			best, most = o, n
 		}
 	}
@@ -750,48 +752,6 @@ func (l *loop) reclaimElsewhere() bool {
 	best.reclaims.Add(1)
 	best.wakeup()
 	return true
-}
-
-type idleList struct {
-	head, tail *conn
-	n          int32
-}
-
-func (q *idleList) push(cn *conn, now int64) {
-	cn.idleSince, cn.listed = now, true
-	cn.fresh = cn.c.Fresh()
-	if !cn.fresh {
-		q.n++
-	}
-	cn.prev, cn.next = q.tail, nil
-	if q.tail != nil {
-		q.tail.next = cn
-	} else {
-		q.head = cn
-	}
-	q.tail = cn
-}
-
-func (l *loop) unlistIdle(cn *conn) {
-	if !cn.listed {
-		return
-	}
-	q := &l.idle
-	if cn.prev != nil {
-		cn.prev.next = cn.next
-	} else {
-		q.head = cn.next
-	}
-	if cn.next != nil {
-		cn.next.prev = cn.prev
-	} else {
-		q.tail = cn.prev
-	}
-	cn.prev, cn.next, cn.listed = nil, nil, false
-	if !cn.fresh {
-		q.n--
-		l.idleCount.Store(q.n)
-	}
 }
 
 // sink turns the Conn's flushes into ring operations: Writev queues a

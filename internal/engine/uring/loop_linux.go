@@ -416,6 +416,7 @@ func (l *loop) received(cn *conn, c *iou.CQE, now time.Time) {
 		return
 	}
 	data := l.bufs.Bytes(bid, int(c.Res))
+	l.idle.Remove(cn) // busy: idle again, if at all, from the end of this turn
 	if cn.c.Lingering() {
 		cn.c.Received(len(data), now) // thrown away; counts as activity
 		return
@@ -643,8 +644,8 @@ func (cn *conn) Run() {
 		return
 	}
 	l.done = append(l.done, cn)
+	l.wakeup() // under mu: exit closes the eventfd only after setting exited
 	l.mu.Unlock()
-	l.wakeup()
 }
 
 // Notify implements h1conn.Notifier (see the epoll engine's).

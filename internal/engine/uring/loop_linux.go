@@ -177,9 +177,21 @@ func (l *loop) sqe() *iou.SQE {
 
 func (l *loop) reap() { l.ring.Reap(l.collect) }
 
+// wakeup wakes the loop from any goroutine (its own included); once the
+// loop has exited it does nothing, as the eventfd is closed or about to
+// be, and its number may be another file's.
 func (l *loop) wakeup() {
-	one := [8]byte{1}
-	unix.Write(l.efd, one[:])
+	l.mu.Lock()
+	l.wakeLocked()
+	l.mu.Unlock()
+}
+
+// wakeLocked is wakeup with l.mu held.
+func (l *loop) wakeLocked() {
+	if !l.exited {
+		one := [8]byte{1}
+		unix.Write(l.efd, one[:])
+	}
 }
 
 // run serves until ctx is done, then drains; see engine.Engine.
@@ -644,7 +656,7 @@ func (cn *conn) Run() {
 		return
 	}
 	l.done = append(l.done, cn)
-	l.wakeup() // under mu: exit closes the eventfd only after setting exited
+	l.wakeLocked()
 	l.mu.Unlock()
 }
 
@@ -657,7 +669,7 @@ func (cn *conn) Notify() {
 		return
 	}
 	l.ready = append(l.ready, cn)
-	l.wakeup()
+	l.wakeLocked()
 }
 
 var (

@@ -88,22 +88,7 @@ func KeepAliveMany(t *testing.T, root, eng string, n int) {
 	readOne(-1, warm)
 	warm.Close()
 	before := procStatus(t, srv.PID, "VmRSS")
-	conns := make([]net.Conn, 0, n)
-	defer func() {
-		for _, c := range conns {
-			c.Close()
-		}
-	}()
-	for i := 0; i < n; i++ {
-		c, err := net.DialTimeout("tcp", srv.Addr, 5*time.Second)
-		if err != nil {
-			t.Fatalf("connection %d: %v", i, err)
-		}
-		conns = append(conns, c)
-		if _, err := io.WriteString(c, req); err != nil {
-			t.Fatalf("connection %d: %v", i, err)
-		}
-	}
+	conns := DialMany(t, srv.Addr, n, req)
 	for i, c := range conns {
 		readOne(i, c)
 	}
@@ -137,6 +122,32 @@ func KeepAliveMany(t *testing.T, root, eng string, n int) {
 		io.WriteString(conns[i], req)
 		readOne(i, conns[i])
 	}
+}
+
+// DialMany opens n connections to addr, writing req (if not empty) on
+// each as it opens; the test's end closes them.
+func DialMany(t *testing.T, addr string, n int, req string) []net.Conn {
+	t.Helper()
+	conns := make([]net.Conn, 0, n)
+	t.Cleanup(func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	for i := 0; i < n; i++ {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		conns = append(conns, c)
+		if req == "" {
+			continue
+		}
+		if _, err := io.WriteString(c, req); err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+	}
+	return conns
 }
 
 // countFDs counts the sockets process pid holds open.

@@ -3,7 +3,6 @@ package uring_test
 import (
 	"bufio"
 	"io"
-	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -41,21 +40,9 @@ func TestBurstBeyondSubmissionQueue(t *testing.T) {
 	srv := conformance.StartEngine(uring.Engine{Loops: 1, Workers: 1})(t, conformance.Options{
 		Site: site.Config{Root: conformance.Tree(t)},
 	})
-	conns := make([]net.Conn, 0, n)
-	defer func() {
-		for _, c := range conns {
-			c.Close()
-		}
-	}()
-	for i := 0; i < n; i++ {
-		c, err := net.DialTimeout("tcp", srv.Addr, 5*time.Second)
-		if err != nil {
-			t.Fatalf("connection %d: %v", i, err)
-		}
-		conns = append(conns, c)
-	}
-	// Every request is written before any answer is read: the loop
-	// finds them together.
+	conns := conformance.DialMany(t, srv.Addr, n, "")
+	// Every request is written once all are connected, before any
+	// answer is read: the loop finds them together.
 	for i, c := range conns {
 		if _, err := io.WriteString(c, "GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n"); err != nil {
 			t.Fatalf("connection %d: %v", i, err)

@@ -192,15 +192,15 @@ func main() {
 			nginxOpts{root: staticRoot, modules: "load_module " + brotliModule + ";", http: "brotli_static on; gzip_static on; " + vary})
 	}
 
-	engines := []server{weft("epoll"), weft("goroutine"), weft("thread"), weft("poll"), weft("process"), weft("serial")}
-	main3 := []server{nginx, weft("epoll"), weft("goroutine")}
+	engines := []server{weft("epoll"), weft("uring"), weft("goroutine"), weft("thread"), weft("poll"), weft("process"), weft("serial")}
+	leaders := []server{nginx, weft("epoll"), weft("uring"), weft("goroutine")}
 	cases := []bcase{
 		{"1 KiB, 64 conns", "/index.html", 64, nil, append([]server{nginx}, engines...), false, false, nil, false},
-		{"1 KiB, 256 conns", "/index.html", 256, nil, main3, false, false, nil, false},
-		{"128 KiB", "/app.js", 32, nil, main3, true, false, nil, false},
-		{"10 MiB", "/big.bin", 8, nil, main3, true, false, nil, false},
-		{"1,000 files, random", "", 64, []string{"-s", writeRandomScript(*work)}, main3, false, false, nil, false},
-		{"conn per request", "/index.html", 64, []string{"-H", "Connection: close"}, main3, false, false, nil, false},
+		{"1 KiB, 256 conns", "/index.html", 256, nil, leaders, false, false, nil, false},
+		{"128 KiB", "/app.js", 32, nil, leaders, true, false, nil, false},
+		{"10 MiB", "/big.bin", 8, nil, leaders, true, false, nil, false},
+		{"1,000 files, random", "", 64, []string{"-s", writeRandomScript(*work)}, leaders, false, false, nil, false},
+		{"conn per request", "/index.html", 64, []string{"-H", "Connection: close"}, leaders, false, false, nil, false},
 		{"1 KiB, 64 conns, access log", "/index.html", 64, nil, []server{nginxLogged, weftLogged}, false, false, nil, false},
 		{"1 KiB, 64 conns, metrics", "/index.html", 64, nil, []server{nginx, weft("epoll"), weftAdmin}, false, false, nil, false},
 		{"js gzip-static", "/lib.js", 64, nil, []server{nginxGzipStatic, weftJS("gzip")}, false, false, nil, false},
@@ -368,7 +368,7 @@ func main() {
 		}
 	}
 	if *idleN > 0 {
-		idleMemory([]server{nginx, weftHeap("epoll"), weftHeap("goroutine")}, &port, idleCounts(*idleN))
+		idleMemory([]server{nginx, weftHeap("epoll"), weftHeap("uring"), weftHeap("goroutine")}, &port, idleCounts(*idleN))
 	}
 	if failed > 0 {
 		fmt.Fprintf(os.Stderr, "bench: %d runs failed\n", failed)

@@ -25,6 +25,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/weft-server/weft/internal/engine/uring"
 	"github.com/weft-server/weft/internal/loadgen"
 	"github.com/weft-server/weft/internal/report"
 )
@@ -71,7 +72,16 @@ type benchOptions struct {
 	dialWait   time.Duration
 }
 
-const defaultEngines = "epoll,goroutine,poll,process,thread,serial"
+// allEngines are the engines bench knows; defaultEngines those it measures
+// unless told: uring only where io_uring is available.
+const allEngines = "epoll,uring,goroutine,poll,process,thread,serial"
+
+var defaultEngines = func() string {
+	if uring.Available() != nil {
+		return strings.Replace(allEngines, "uring,", "", 1)
+	}
+	return allEngines
+}()
 
 // addBenchFlags registers bench's flags on fs.
 func addBenchFlags(fs *pflag.FlagSet) *benchOptions {
@@ -323,8 +333,8 @@ func (o *benchOptions) engineTargets(exe string, ports *portRange) ([]loadgen.Ta
 	var out []loadgen.Target
 	for _, eng := range strings.Split(o.engines, ",") {
 		eng = strings.TrimSpace(eng)
-		if !slices.Contains(strings.Split(defaultEngines, ","), eng) {
-			return nil, fmt.Errorf("unknown engine %q (want some of %s, or none)", eng, defaultEngines)
+		if !slices.Contains(strings.Split(allEngines, ","), eng) {
+			return nil, fmt.Errorf("unknown engine %q (want some of %s, or none)", eng, allEngines)
 		}
 		out = append(out, loadgen.Target{Name: eng, Start: func(ctx context.Context) (loadgen.Server, func(), error) {
 			addr, err := ports.take()

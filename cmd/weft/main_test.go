@@ -207,7 +207,7 @@ func TestOutOfDescriptors(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, eng := range []string{"epoll", "poll", "goroutine", "thread", "process"} {
+	for _, eng := range []string{"epoll", "uring", "poll", "goroutine", "thread", "process"} {
 		t.Run(eng, func(t *testing.T) {
 			cmd := exec.Command("sh", "-c", `ulimit -n 48 && exec "$0" "$@"`, bin, "serve", root,
 				"--addr", "127.0.0.1:0", "--engine", eng, "--no-access-log")

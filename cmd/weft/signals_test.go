@@ -111,7 +111,7 @@ func waitFile(t *testing.T, name, want string) {
 // on any engine; each reopens the access log file, so that a log rotated
 // by renaming it starts anew, and requests keep being answered.
 func TestSIGHUPEveryEngine(t *testing.T) {
-	for _, eng := range []string{"serial", "process", "thread", "goroutine", "poll", "epoll"} {
+	for _, eng := range []string{"serial", "process", "thread", "goroutine", "poll", "epoll", "uring"} {
 		t.Run(eng, func(t *testing.T) {
 			dir := t.TempDir()
 			root := filepath.Join(dir, "root")

@@ -136,7 +136,7 @@ var Keys = []Key{
 			return nil
 		}},
 	{Name: "engine", Group: GroupListening, Apply: Restart,
-		Help:  "concurrency `model`: serial, process, thread, goroutine, poll, epoll or auto (the fastest here)",
+		Help:  "concurrency `model`: serial, process, thread, goroutine, poll, epoll, uring (Linux io_uring) or auto (the fastest here)",
 		def:   "auto",
 		field: func(c *Config) any { return &c.Engine }},
 	{Name: "workers", Group: GroupListening, Apply: Restart,

@@ -20,6 +20,7 @@ import (
 	"github.com/weft-server/weft/internal/engine/goroutine"
 	"github.com/weft-server/weft/internal/engine/h1conn"
 	"github.com/weft-server/weft/internal/engine/poll"
+	"github.com/weft-server/weft/internal/engine/uring"
 	"github.com/weft-server/weft/internal/metrics"
 	"github.com/weft-server/weft/internal/site"
 )
@@ -43,6 +44,7 @@ func TestCachedGETAllocatesNothingOnTheWire(t *testing.T) {
 		{"epoll", epoll.Engine{Loops: 1, Workers: 1}},
 		{"goroutine", goroutine.Engine{}},
 		{"poll", poll.Engine{}},
+		{"uring", uring.Engine{Loops: 1, Workers: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { testWireAllocs(t, tc.e, "", site.Config{}, nil) })
 		// Counting for metrics (per-loop counters, as --admin turns on)

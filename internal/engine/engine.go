@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"runtime"
 
 	"github.com/weft-server/weft/internal/engine/h1conn"
 )
@@ -53,4 +54,23 @@ func TCPListener(ln net.Listener) (*net.TCPListener, error) {
 	}
 	ln.Close()
 	return nil, ErrNotTCP
+}
+
+// startProcs is GOMAXPROCS at start-up, before any engine changed it.
+var startProcs = runtime.GOMAXPROCS(0)
+
+// LoopSizes is how many event loops and disk workers a loop engine runs
+// when asked for loops and workers: zero loops means GOMAXPROCS as it was
+// when the process started (the CPUs the process may use, container
+// limits included), not as it is now, as another engine in the process
+// (the thread engine) may raise it for its own threads; zero workers
+// means 4 per loop.
+func LoopSizes(loops, workers int) (int, int) {
+	if loops <= 0 {
+		loops = startProcs
+	}
+	if workers <= 0 {
+		workers = 4 * loops
+	}
+	return loops, workers
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/weft-server/weft/internal/engine/poll"
 	"github.com/weft-server/weft/internal/engine/serial"
 	"github.com/weft-server/weft/internal/engine/thread"
+	"github.com/weft-server/weft/internal/engine/uring"
 	"github.com/weft-server/weft/internal/http1"
 )
 
@@ -49,6 +50,7 @@ func TestFileWithoutDescriptor(t *testing.T) {
 	for name, e := range map[string]engine.Engine{
 		"serial": serial.Engine{}, "thread": thread.Engine{}, "goroutine": goroutine.Engine{},
 		"poll": poll.Engine{}, "epoll": epoll.Engine{Loops: 1, Workers: 1},
+		"uring": uring.Engine{Loops: 1, Workers: 1},
 	} {
 		t.Run(name, func(t *testing.T) {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -21,6 +21,7 @@ const module = "github.com/weft-server/weft/"
 var allowed = map[string][]string{
 	"internal/http1":         {},
 	"internal/netpoll":       {},
+	"internal/netpoll/uring": {},
 	"internal/sample":        {},
 	"internal/pack":          {"internal/config", "internal/site"},
 	"internal/codec":         {},

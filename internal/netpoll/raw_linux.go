@@ -27,6 +27,18 @@ func AcceptNB(lfd int) (int, netip.AddrPort, error) {
 	return int(fd), rawAddrPort(&rsa), nil
 }
 
+// PeerNB returns the address of a socket's peer (getpeername), or the zero
+// AddrPort if it cannot tell.
+func PeerNB(fd int) netip.AddrPort {
+	var rsa unix.RawSockaddrAny
+	n := uint32(unix.SizeofSockaddrAny)
+	_, _, e := unix.RawSyscall(unix.SYS_GETPEERNAME, uintptr(fd), uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&n)))
+	if e != 0 {
+		return netip.AddrPort{}
+	}
+	return rawAddrPort(&rsa)
+}
+
 func rawAddrPort(rsa *unix.RawSockaddrAny) netip.AddrPort {
 	switch rsa.Addr.Family {
 	case unix.AF_INET:

@@ -193,7 +193,7 @@ var testRoot string
 // connection shows as open and idle.
 func TestMetricsCountExactly(t *testing.T) {
 	testRoot = conformance.Tree(t)
-	for _, eng := range []string{"serial", "thread", "goroutine", "poll", "epoll"} {
+	for _, eng := range []string{"serial", "thread", "goroutine", "poll", "epoll", "uring"} {
 		t.Run(eng, func(t *testing.T) {
 			admin := freeAddr(t)
 			w := startWeft(t, server.Config{Engine: eng, AdminAddr: admin, Site: site.Config{Root: testRoot}})

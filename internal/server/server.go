@@ -28,6 +28,7 @@ import (
 	"github.com/weft-server/weft/internal/engine/process"
 	"github.com/weft-server/weft/internal/engine/serial"
 	"github.com/weft-server/weft/internal/engine/thread"
+	"github.com/weft-server/weft/internal/engine/uring"
 	"github.com/weft-server/weft/internal/http1"
 	"github.com/weft-server/weft/internal/httpadapt"
 	"github.com/weft-server/weft/internal/site"
@@ -113,6 +114,7 @@ func Engines(cfg *Config) map[string]engine.Engine {
 		"goroutine": goroutine.Engine{},
 		"poll":      poll.Engine{},
 		"epoll":     epoll.Engine{},
+		"uring":     uring.Engine{},
 	}
 	if cfg != nil {
 		m["process"] = process.Engine{Workers: cfg.Workers}
@@ -132,6 +134,10 @@ func EngineNames() []string {
 	return append(names, "auto")
 }
 
+// uringAvailable reports whether the uring engine can run here; tests
+// replace it to see the refusal.
+var uringAvailable = uring.Available
+
 // pickEngine resolves a name, "auto" meaning the fastest here.
 func pickEngine(cfg *Config, name string) (engine.Engine, string, error) {
 	table := Engines(cfg)
@@ -141,6 +147,11 @@ func pickEngine(cfg *Config, name string) (engine.Engine, string, error) {
 	e, ok := table[name]
 	if !ok {
 		return nil, "", fmt.Errorf("weft: unknown engine %q (have %s)", name, strings.Join(EngineNames(), ", "))
+	}
+	if name == "uring" {
+		if err := uringAvailable(); err != nil {
+			return nil, "", fmt.Errorf("weft: engine uring cannot run here (%s); use --engine epoll or auto", strings.TrimPrefix(err.Error(), "weft: "))
+		}
 	}
 	return e, name, nil
 }

@@ -12,8 +12,6 @@
 package epoll
 
 import (
-	"runtime"
-
 	"github.com/weft-server/weft/internal/engine"
 	"github.com/weft-server/weft/internal/engine/evloop"
 )
@@ -34,16 +32,4 @@ type Engine struct {
 
 var _ engine.Engine = Engine{}
 
-// startProcs is GOMAXPROCS at start-up, before any engine changed it.
-var startProcs = runtime.GOMAXPROCS(0)
-
-func (e Engine) sizes() (loops, workers int) {
-	loops, workers = e.Loops, e.Workers
-	if loops <= 0 {
-		loops = startProcs
-	}
-	if workers <= 0 {
-		workers = 4 * loops
-	}
-	return loops, workers
-}
+func (e Engine) sizes() (loops, workers int) { return engine.LoopSizes(e.Loops, e.Workers) }

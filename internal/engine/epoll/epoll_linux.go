@@ -7,8 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/weft-server/weft/internal/engine"
 	"github.com/weft-server/weft/internal/engine/evloop"
 	"github.com/weft-server/weft/internal/netpoll"
@@ -16,19 +14,10 @@ import (
 
 // Serve implements engine.Engine.
 func (e Engine) Serve(ctx context.Context, l net.Listener, cfg *engine.Config) error {
-	ln, err := engine.TCPListener(l)
+	lfd, closeListener, err := evloop.Listen(l)
 	if err != nil {
 		return err
 	}
-	lfd, err := evloop.ListenerFD(ln)
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	closeListener := sync.OnceFunc(func() {
-		unix.Close(lfd)
-		ln.Close()
-	})
 	defer closeListener()
 	nloops, nworkers := e.sizes()
 	newPoller := e.NewPoller
@@ -48,7 +37,7 @@ func (e Engine) Serve(ctx context.Context, l net.Listener, cfg *engine.Config) e
 		}
 		pollers = append(pollers, p)
 	}
-	pool := newPool(nworkers)
+	pool := engine.NewWorkers[evloop.Job](nworkers)
 	sh := &evloop.Shared{Cfg: cfg, LFD: lfd, Exclusive: nloops > 1, Pool: pool, CloseListener: closeListener}
 	// A loop that fails stops the others: the engine serves with all its
 	// loops or not at all.
@@ -73,42 +62,6 @@ func (e Engine) Serve(ctx context.Context, l net.Listener, cfg *engine.Config) e
 	// Every loop has returned, so only jobs that loops abandoned past the
 	// shutdown timeout may still run: they close their own connections
 	// when they return, and Serve does not wait for them.
-	pool.stop(100 * time.Millisecond)
+	pool.Stop(100 * time.Millisecond)
 	return errors.Join(errs...)
-}
-
-// pool is the disk worker pool.
-type pool struct {
-	jobs chan evloop.Job
-	wg   sync.WaitGroup
-}
-
-func newPool(n int) *pool {
-	p := &pool{jobs: make(chan evloop.Job, 4096)}
-	p.wg.Add(n)
-	for i := 0; i < n; i++ {
-		go func() {
-			defer p.wg.Done()
-			for j := range p.jobs {
-				j.Run()
-			}
-		}()
-	}
-	return p
-}
-
-// Submit implements evloop.Pool. Only loops submit, and stop is called
-// once they have all returned.
-func (p *pool) Submit(j evloop.Job) { p.jobs <- j }
-
-// stop ends the workers once the queued jobs are done, waiting at most
-// wait for them: a job stuck on a slow disk keeps its worker, not Serve.
-func (p *pool) stop(wait time.Duration) {
-	close(p.jobs)
-	done := make(chan struct{})
-	go func() { p.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(wait):
-	}
 }

@@ -69,16 +69,27 @@ type Shared struct {
 	loops     []*Loop      // every loop, complete before the first Run
 }
 
-// ListenerFD returns a non-blocking duplicate of ln's descriptor for the
-// loops to accept from, with TCP_DEFER_ACCEPT set (best effort: the read
-// after accept then usually finds the request). The caller closes it.
-func ListenerFD(ln *net.TCPListener) (int, error) {
-	lfd, err := netpoll.ListenerFD(ln, true)
+// Listen prepares a loop engine's listener: ln must be TCP (else it is
+// closed and ErrNotTCP returned); lfd is a non-blocking duplicate of its
+// descriptor for the loops to accept from, with TCP_DEFER_ACCEPT set (best
+// effort: the read after accept then usually finds the request); and
+// closeListener closes both, once however often it is called (see
+// Shared.CloseListener).
+func Listen(l net.Listener) (lfd int, closeListener func(), err error) {
+	ln, err := engine.TCPListener(l)
 	if err != nil {
-		return -1, err
+		return -1, nil, err
+	}
+	lfd, err = netpoll.ListenerFD(ln, true)
+	if err != nil {
+		ln.Close()
+		return -1, nil, err
 	}
 	netpoll.DeferAccept(lfd, 5)
-	return lfd, nil
+	return lfd, sync.OnceFunc(func() {
+		unix.Close(lfd)
+		ln.Close()
+	}), nil
 }
 
 // Loop is one event loop. Only its own goroutine touches its connections;
@@ -101,9 +112,8 @@ type Loop struct {
 	warnedAt    time.Time // last warning about it
 	stopped     bool      // this loop accepts no more (LFD may be closed)
 
-	idle      idleList     // open connections between requests, oldest first (see reclaim)
-	idleCount atomic.Int32 // answered connections in idle, for other loops at MaxConns
-	reclaims  atomic.Int32 // reclaims other loops asked of this one
+	idle     IdleList[conn, *conn] // open connections between requests, oldest first (see reclaim)
+	reclaims atomic.Int32          // reclaims other loops asked of this one
 
 	exited bool // under mu: Run has returned; jobs close their own connections
 
@@ -129,11 +139,14 @@ type conn struct {
 	// was with the pool; once answered, it gets one flush and is closed.
 	unregistered bool
 
-	idleSince  int64 // when it joined the idle list (UnixNano)
-	prev, next *conn // in Loop.idle
-	listed     bool
-	fresh      bool // had sent nothing when listed
+	node IdleNode[conn] // in Loop.idle
 }
+
+// IdleNode implements Idler.
+func (cn *conn) IdleNode() *IdleNode[conn] { return &cn.node }
+
+// Fresh implements Idler.
+func (cn *conn) Fresh() bool { return cn.c.Fresh() }
 
 // New creates a loop over poller p. Every loop of sh must be created
 // before the first one runs.
@@ -317,7 +330,7 @@ func (l *Loop) accept() {
 	// cannot all see room for one.
 	if l.sh.Conns.Add(1) > int64(l.sh.Cfg.MaxConns) && !l.reclaim(now) && !l.reclaimElsewhere() {
 		l.sh.Conns.Add(-1)
-		refuse(fd, c, now)
+		Refuse(fd, c, now)
 		return
 	}
 	c.SetAsync(l.sh.Pool != nil)
@@ -339,7 +352,7 @@ func (l *Loop) accept() {
 			// result drive a descriptor number that may by then be
 			// another client's. Resume gives it one flush and closes.
 			cn.unregistered = true
-			l.unlistIdle(cn)
+			l.idle.Remove(cn)
 			return
 		}
 		l.close(cn)
@@ -350,11 +363,11 @@ func (l *Loop) accept() {
 	}
 }
 
-// refuse answers 503 on a connection the loop will not serve and closes
-// it. The request, if it has arrived, is read first: closing a socket with
+// Refuse answers 503 on a connection a loop will not serve and closes
+// it (fd is non-blocking). The request, if it has arrived, is read first: closing a socket with
 // unread input resets the connection, and the reset may destroy the 503
 // before the client reads it.
-func refuse(fd int, c *h1conn.Conn, now time.Time) {
+func Refuse(fd int, c *h1conn.Conn, now time.Time) {
 	var scratch [4 << 10]byte
 	for i := 0; i < 4; i++ {
 		n, err := netpoll.ReadNB(fd, scratch[:])
@@ -397,14 +410,13 @@ func (l *Loop) drive(cn *conn, now time.Time) {
 	}
 	if cn.c.Idle() && !cn.c.Lingering() {
 		if cn.got {
-			l.unlistIdle(cn) // busy since it was listed: idle from now
+			l.idle.Remove(cn) // busy since it was listed: idle from now
 		}
-		if !cn.listed {
-			l.idle.push(cn, now.UnixNano())
-			l.idleCount.Store(l.idle.n)
+		if !l.idle.Listed(cn) {
+			l.idle.Push(cn, now.UnixNano())
 		}
 	} else {
-		l.unlistIdle(cn)
+		l.idle.Remove(cn)
 	}
 }
 
@@ -561,7 +573,7 @@ func (l *Loop) close(cn *conn) {
 		return
 	}
 	cn.closed = true
-	l.unlistIdle(cn)
+	l.idle.Remove(cn)
 	if !cn.unregistered {
 		l.p.Forget(cn.fd)
 	}
@@ -664,42 +676,22 @@ func (l *Loop) arrived(cn *conn, now time.Time) bool {
 	if !l.read(cn, now) || cn.c.Idle() {
 		return false
 	}
-	l.unlistIdle(cn)
+	l.idle.Remove(cn)
 	l.wake = append(l.wake, cn)
 	return true
 }
 
-// reclaimGrace is how long a connection that has sent nothing since it
-// was accepted is left alone by reclaim. TCP_DEFER_ACCEPT has already
-// held it for seconds before accept if its client was silent.
-const reclaimGrace = time.Second
-
-// reclaimScan bounds the idle connections reclaim looks at.
-const reclaimScan = 64
-
-// reclaim makes room for a newcomer at MaxConns, as nginx does when it
-// runs short of connections: it closes this loop's oldest idle
-// connection, one that has been answered and waits between requests, or
-// one that has sent nothing for reclaimGrace since it was accepted. A
-// client whose kept-alive connection closes between requests may retry
-// (RFC 9112 §9.3.1). It reports whether it closed one.
+// reclaim makes room for a newcomer at MaxConns: it closes the
+// connection IdleList.Reclaimable picks, reading each candidate's socket
+// first (a request arriving just now is answered, not dropped). It
+// reports whether it closed one.
 func (l *Loop) reclaim(now time.Time) bool {
-	t := now.UnixNano()
-	cn := l.idle.head
-	for i := 0; cn != nil && i < reclaimScan; i++ {
-		next := cn.next
-		if cn.c.Fresh() && t-cn.idleSince < int64(reclaimGrace) {
-			cn = next
-			continue
-		}
-		if l.arrived(cn, now) {
-			cn = next // a request is arriving: not idle after all
-			continue
-		}
-		l.close(cn)
-		return true
+	cn := l.idle.Reclaimable(now.UnixNano(), func(cn *conn) bool { return l.arrived(cn, now) })
+	if cn == nil {
+		return false
 	}
-	return false
+	l.close(cn)
+	return true
 }
 
 // reclaimElsewhere asks the loop with the most answered idle connections
@@ -716,7 +708,7 @@ func (l *Loop) reclaimElsewhere() bool {
 		if o == l {
 			continue
 		}
-		if n := o.idleCount.Load() - o.reclaims.Load(); n > most {
+		if n := o.idle.Answered() - o.reclaims.Load(); n > most {
 			best, most = o, n
 		}
 	}
@@ -726,50 +718,6 @@ func (l *Loop) reclaimElsewhere() bool {
 	best.reclaims.Add(1)
 	best.p.Wake()
 	return true
-}
-
-// idleList is an intrusive list of a loop's idle connections in the order
-// they became idle.
-type idleList struct {
-	head, tail *conn
-	n          int32 // answered connections in the list (not fresh)
-}
-
-func (q *idleList) push(cn *conn, now int64) {
-	cn.idleSince, cn.listed = now, true
-	cn.fresh = cn.c.Fresh()
-	if !cn.fresh {
-		q.n++
-	}
-	cn.prev, cn.next = q.tail, nil
-	if q.tail != nil {
-		q.tail.next = cn
-	} else {
-		q.head = cn
-	}
-	q.tail = cn
-}
-
-func (l *Loop) unlistIdle(cn *conn) {
-	if !cn.listed {
-		return
-	}
-	q := &l.idle
-	if cn.prev != nil {
-		cn.prev.next = cn.next
-	} else {
-		q.head = cn.next
-	}
-	if cn.next != nil {
-		cn.next.prev = cn.prev
-	} else {
-		q.tail = cn.prev
-	}
-	cn.prev, cn.next, cn.listed = nil, nil, false
-	if !cn.fresh {
-		q.n--
-		l.idleCount.Store(q.n)
-	}
 }
 
 // sendBudget is how much file data a connection may send in one turn of
@@ -868,19 +816,8 @@ func (s *sink) SendFile(f http1.File, off, n int64) (int64, error) {
 	var err error
 	if of, ok := f.(*os.File); ok && s.warm != nil {
 		m, err = s.warm.send(s.FD, of, off, n0)
-	} else if ff, ok := f.(http1.FdFile); ok {
-		m, err = netpoll.SendFileAll(s.FD, int(ff.Fd()), off, n0)
 	} else {
-		// No descriptor: one chunk read with ReadAt (from memory, see
-		// http1.File) and written without waiting; the queue asks again
-		// for the rest.
-		var bp *[]byte
-		var chunk []byte
-		if bp, chunk, err = engine.ReadChunk(f, off, n0); err != nil {
-			return 0, err
-		}
-		m, _, err = netpoll.WritevAllNB(s.FD, [][]byte{chunk}, &s.iov, false)
-		engine.PutChunk(bp)
+		m, err = engine.SendFileNB(s.FD, f, off, n0, &s.iov)
 	}
 	s.budget -= m
 	switch {

@@ -3,10 +3,7 @@ package poll
 import (
 	"context"
 	"net"
-	"sync"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/weft-server/weft/internal/engine"
 	"github.com/weft-server/weft/internal/engine/evloop"
@@ -15,19 +12,10 @@ import (
 
 // Serve implements engine.Engine.
 func (Engine) Serve(ctx context.Context, l net.Listener, cfg *engine.Config) error {
-	ln, err := engine.TCPListener(l)
+	lfd, closeListener, err := evloop.Listen(l)
 	if err != nil {
 		return err
 	}
-	lfd, err := evloop.ListenerFD(ln)
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	closeListener := sync.OnceFunc(func() {
-		unix.Close(lfd)
-		ln.Close()
-	})
 	p, err := netpoll.NewPoll()
 	if err != nil {
 		closeListener()
@@ -51,7 +39,7 @@ func (Engine) Serve(ctx context.Context, l net.Listener, cfg *engine.Config) err
 		// it. Once the handler returns it finds the drain over, closes its
 		// connections and, through CloseListener, the listening
 		// descriptors, which until then stay its own.
-		ln.Close()
+		l.Close()
 		return nil
 	}
 }

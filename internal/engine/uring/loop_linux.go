@@ -1,0 +1,860 @@
+package uring
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/weft-server/weft/internal/engine"
+	"github.com/weft-server/weft/internal/engine/evloop"
+	"github.com/weft-server/weft/internal/engine/h1conn"
+	"github.com/weft-server/weft/internal/http1"
+	"github.com/weft-server/weft/internal/netpoll"
+	iou "github.com/weft-server/weft/internal/netpoll/uring"
+)
+
+// Ring and buffer sizes of one loop.
+const (
+	sqEntries = 256
+	cqEntries = 4096
+	bufCount  = 512     // provided buffers per loop
+	bufSize   = 4 << 10 // each; 2 MiB per loop in all
+	bufGroup  = 1
+)
+
+// What a completion is for: the low byte of its user data; the rest is
+// the connection's id (0 for the loop's own requests).
+const (
+	opAccept uint64 = 1 + iota
+	opWake
+	opRecv
+	opSend
+	opPoll
+	opCancel
+)
+
+func ud(id, op uint64) uint64 { return id<<8 | op }
+
+const sweepEvery = 250 * time.Millisecond
+
+// acceptPause is how long a loop stops accepting when accept fails for
+// want of descriptors or memory (as the epoll engine does).
+const acceptPause = 100 * time.Millisecond
+
+// sendBudget is how much file data a connection may send in one turn,
+// as in the epoll engine: one fast client must not hold the loop.
+const sendBudget = 2 << 20
+
+type shared struct {
+	cfg           *engine.Config
+	lfd           int
+	pool          *engine.Workers[*conn]
+	closeListener func()
+	conns         atomic.Int64 // open connections across loops, for MaxConns
+	accepting     atomic.Int32 // loops that may still accept
+	loops         []*loop
+}
+
+// loop is one ring and the connections it serves. Only its goroutine
+// touches them; others reach it through done, ready and wakeup.
+type loop struct {
+	sh    *shared
+	idx   int
+	ring  *iou.Ring
+	bufs  *iou.BufRing
+	efd   int     // eventfd: other goroutines wake the loop by writing it
+	efdIn [8]byte // where the ring reads it (the loop is heap-allocated: the address is stable)
+	conns map[uint64]*conn
+	next  uint64 // last connection id given
+
+	// batch holds reaped completions; those before seen are handled.
+	// Reaping happens at the start of a turn and also whenever the
+	// submission queue fills mid-turn (see sqe): what that reaps is
+	// handled in the same pass, or at the start of the next turn, which
+	// then does not sleep.
+	batch   []iou.CQE
+	seen    int
+	collect func(c *iou.CQE) // appends to batch; one method value, no allocation per turn
+	dirty   []*conn          // connections with completions this turn
+	wake    []*conn          // connections to drive again next turn
+	spare   []*conn
+
+	mu     sync.Mutex
+	done   []*conn // offloaded requests answered by the pool
+	ready  []*conn // streamed bodies with more bytes
+	exited bool
+
+	accepting   bool // the multishot accept is armed
+	stopped     bool // this loop accepts no more
+	pausedUntil time.Time
+	warnedAt    time.Time
+	sweepAt     time.Time
+
+	idle     evloop.IdleList[conn, *conn]
+	reclaims atomic.Int32
+}
+
+type conn struct {
+	l    *loop
+	id   uint64
+	fd   int
+	c    *h1conn.Conn
+	sink sink
+
+	stash []byte // input received while the Conn could not take it
+
+	ops        int  // requests of this connection in the ring
+	recv       bool // the multishot receive is armed
+	recvCancel bool // and asked to stop
+	sending    bool // a sendmsg is in flight
+	sendDone   bool // it completed with sendRes, for the next Writev
+	sendRes    int32
+	polling    bool // waiting for the socket to take more (file bodies)
+	eof        bool
+	closed     bool // closing: released once ops is 0
+	queued     bool // in l.dirty
+
+	node evloop.IdleNode[conn]
+}
+
+// IdleNode implements evloop.Idler.
+func (cn *conn) IdleNode() *evloop.IdleNode[conn] { return &cn.node }
+
+// Fresh implements evloop.Idler.
+func (cn *conn) Fresh() bool { return cn.c.Fresh() }
+
+func newLoop(sh *shared) (*loop, error) {
+	p := iou.Params{Entries: sqEntries, CQEntries: cqEntries,
+		Flags: iou.SetupSubmitAll | iou.SetupRDisabled | iou.SetupSingleIssuer | iou.SetupDeferTaskrun}
+	r, err := iou.New(p)
+	if errors.Is(err, unix.EINVAL) {
+		// Before Linux 6.1: no deferred task work.
+		p.Flags = iou.SetupSubmitAll | iou.SetupCoopTaskrun
+		r, err = iou.New(p)
+	}
+	if err != nil {
+		return nil, err
+	}
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("eventfd: %w", err)
+	}
+	sh.accepting.Add(1)
+	l := &loop{sh: sh, idx: len(sh.loops), ring: r, efd: efd, conns: make(map[uint64]*conn)}
+	l.collect = func(c *iou.CQE) { l.batch = append(l.batch, *c) }
+	sh.loops = append(sh.loops, l)
+	return l, nil
+}
+
+// free releases a loop that never ran.
+func (l *loop) free() {
+	l.ring.Close()
+	unix.Close(l.efd)
+}
+
+// sqe returns a submission entry, submitting the queue first if it is
+// full.
+func (l *loop) sqe() *iou.SQE {
+	for {
+		if e := l.ring.GetSQE(); e != nil {
+			return e
+		}
+		if err := l.ring.Submit(); err != nil {
+			l.sh.cfg.ErrorLog.Error("io_uring submit", "err", err)
+		}
+		l.reap() // room for the completions the submission makes
+	}
+}
+
+func (l *loop) reap() { l.ring.Reap(l.collect) }
+
+// wakeup wakes the loop from any goroutine (its own included); once the
+// loop has exited it does nothing, as the eventfd is closed or about to
+// be, and its number may be another file's.
+func (l *loop) wakeup() {
+	l.mu.Lock()
+	l.wakeLocked()
+	l.mu.Unlock()
+}
+
+// wakeLocked is wakeup with l.mu held.
+func (l *loop) wakeLocked() {
+	if !l.exited {
+		one := [8]byte{1}
+		unix.Write(l.efd, one[:])
+	}
+}
+
+// run serves until ctx is done, then drains; see engine.Engine.
+func (l *loop) run(ctx context.Context) error {
+	// The ring is single-issuer: only this thread may submit to it.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if l.ring.Flags()&iou.SetupRDisabled != 0 {
+		if err := l.ring.Enable(); err != nil {
+			l.free()
+			l.sh.accepting.Add(-1)
+			return err
+		}
+	}
+	bufs, err := l.ring.RegisterBufRing(bufGroup, bufCount, bufSize)
+	if err != nil {
+		l.free()
+		l.sh.accepting.Add(-1)
+		return fmt.Errorf("%w: %v", iou.ErrUnsupported, err)
+	}
+	l.bufs = bufs
+	stop := context.AfterFunc(ctx, l.wakeup)
+	defer stop()
+	defer l.exit()
+	l.armWake()
+	l.armAccept()
+	var drainBy time.Time
+	for {
+		var wait uint32 = 1
+		if len(l.wake) > 0 || l.seen < len(l.batch) {
+			wait = 0 // work is owed: collect completions without sleeping
+		}
+		timeout := max(time.Until(l.sweepAt), time.Millisecond)
+		if err := l.ring.SubmitAndWait(wait, timeout); err != nil {
+			return err
+		}
+		l.reap()
+		now := time.Now()
+		l.completeAll(now)
+		for i, cn := range l.dirty {
+			l.dirty[i] = nil
+			cn.queued = false
+			l.drive(cn, now)
+		}
+		l.dirty = l.dirty[:0]
+		for n := l.reclaims.Swap(0); n > 0; n-- {
+			l.reclaim(now)
+		}
+		l.resume(now)
+		l.streamed(now)
+		l.rerun(now)
+		if ctx.Err() != nil {
+			if drainBy.IsZero() {
+				drainBy = now.Add(l.sh.cfg.ShutdownTimeout)
+				l.stopAccepting()
+				for _, cn := range l.conns {
+					cn.c.Drain()
+					if !cn.closed && cn.c.Drainable() {
+						l.drive(cn, now)
+					}
+				}
+			}
+			if len(l.conns) == 0 {
+				return nil
+			}
+			if now.After(drainBy) {
+				return nil
+			}
+		}
+		if now.After(l.sweepAt) {
+			l.sweep(now)
+		}
+		if !l.pausedUntil.IsZero() && now.After(l.pausedUntil) && !l.stopped && ctx.Err() == nil {
+			l.pausedUntil = time.Time{}
+			l.armAccept()
+		}
+	}
+}
+
+func (l *loop) armWake() {
+	l.sqe().PrepRead(l.efd, l.efdIn[:], -1, ud(0, opWake))
+}
+
+func (l *loop) armAccept() {
+	if l.accepting || l.stopped {
+		return
+	}
+	l.accepting = true
+	l.sqe().PrepAcceptMultishot(l.sh.lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, ud(0, opAccept))
+}
+
+// stopAccepting cancels this loop's accept; the last loop to stop closes
+// the engine's descriptors of the listening socket. The cancel is
+// submitted at once: the accept holds the listener open until it ends.
+func (l *loop) stopAccepting() {
+	if l.stopped {
+		return
+	}
+	l.stopped = true
+	if l.accepting {
+		l.sqe().PrepCancel(ud(0, opAccept), ud(0, opCancel))
+		l.ring.Submit()
+	}
+	if l.sh.accepting.Add(-1) == 0 && l.sh.closeListener != nil {
+		l.sh.closeListener()
+	}
+}
+
+// exit ends run: it closes every connection but those with the pool
+// (abandoned to their jobs), waits a little for the ring to give back
+// what it holds, then closes the ring.
+func (l *loop) exit() {
+	l.stopAccepting()
+	l.mu.Lock()
+	l.exited = true
+	done := l.done
+	l.done = nil
+	l.mu.Unlock()
+	for _, cn := range done {
+		cn.c.Resume(time.Now()) // answered too late: closed below
+	}
+	for _, cn := range l.conns {
+		if cn.c.Offloaded() {
+			l.cancelOps(cn)
+		} else {
+			l.close(cn)
+		}
+	}
+	// Wait for the kernel to finish with what it holds of ours (the bytes
+	// of sends in flight, the provided buffers): at most a second.
+	deadline := time.Now().Add(time.Second)
+	for l.pendingOps() && time.Now().Before(deadline) {
+		l.ring.SubmitAndWait(1, 50*time.Millisecond)
+		l.reap()
+		l.completeAll(time.Now())
+	}
+	clean := !l.pendingOps()
+	l.ring.Close()
+	if clean {
+		l.bufs.Free()
+	} // else the kernel may still write them: leave them mapped
+	unix.Close(l.efd)
+}
+
+func (l *loop) pendingOps() bool {
+	for _, cn := range l.conns {
+		if cn.ops > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// completeAll handles the reaped completions not yet handled, those that
+// handling them reaps included, then gives the kernel back the buffers
+// they freed.
+func (l *loop) completeAll(now time.Time) {
+	for l.seen < len(l.batch) {
+		c := l.batch[l.seen]
+		l.seen++
+		l.complete(c, now)
+	}
+	l.batch, l.seen = l.batch[:0], 0
+	l.bufs.Publish()
+}
+
+// complete handles one completion.
+func (l *loop) complete(c iou.CQE, now time.Time) {
+	op, id := c.UserData&0xff, c.UserData>>8
+	switch op {
+	case opAccept:
+		l.accepted(&c, now)
+		return
+	case opWake:
+		l.armWake()
+		return
+	case opCancel:
+		return
+	}
+	cn := l.conns[id]
+	if cn == nil {
+		if bid, ok := c.Buffer(); ok {
+			l.bufs.Recycle(bid)
+		}
+		return
+	}
+	switch op {
+	case opRecv:
+		if !c.More() {
+			cn.recv, cn.recvCancel = false, false
+			cn.ops--
+		}
+		l.received(cn, &c, now)
+	case opSend:
+		cn.sending, cn.sendDone, cn.sendRes = false, true, c.Res
+		cn.ops--
+	case opPoll:
+		cn.polling = false
+		cn.ops--
+	}
+	if cn.closed {
+		cn.sendDone = false
+		if cn.ops == 0 {
+			l.finish(cn)
+		}
+		return
+	}
+	if !cn.queued {
+		cn.queued = true
+		l.dirty = append(l.dirty, cn)
+	}
+}
+
+// received takes a receive completion's data into the Conn, or into the
+// stash when the Conn cannot take it now.
+func (l *loop) received(cn *conn, c *iou.CQE, now time.Time) {
+	bid, ok := c.Buffer()
+	switch {
+	case c.Res == 0:
+		cn.eof = true
+	case c.Res < 0:
+		switch unix.Errno(-c.Res) {
+		case unix.ENOBUFS, unix.ECANCELED:
+			// Out of buffers (armed again next turn) or stopped.
+		default:
+			cn.eof = true // reset by the peer: like an end of input
+		}
+	}
+	if !ok {
+		return
+	}
+	defer l.bufs.Recycle(bid)
+	if cn.closed || c.Res <= 0 {
+		return
+	}
+	data := l.bufs.Bytes(bid, int(c.Res))
+	l.idle.Remove(cn) // busy: idle again, if at all, from the end of this turn
+	if cn.c.Lingering() {
+		cn.c.Received(len(data), now) // thrown away; counts as activity
+		return
+	}
+	if len(cn.stash) == 0 && !cn.c.Offloaded() {
+		data = data[l.feed(cn, data, now):]
+	}
+	if len(data) > 0 {
+		cn.stash = append(cn.stash, data...)
+		// Back-pressure: the Conn is full (or with the pool), so stop
+		// receiving until it has taken the stash; the kernel keeps the
+		// rest in the socket.
+		if cn.recv && !cn.recvCancel {
+			cn.recvCancel = true
+			l.sqe().PrepCancel(ud(cn.id, opRecv), ud(cn.id, opCancel))
+		}
+	}
+}
+
+// feed copies what the Conn has room for from p and returns how much.
+func (l *loop) feed(cn *conn, p []byte, now time.Time) int {
+	n := 0
+	for n < len(p) {
+		space := cn.c.ReadSpace()
+		if len(space) == 0 {
+			break
+		}
+		k := copy(space, p[n:])
+		cn.c.Received(k, now)
+		n += k
+	}
+	return n
+}
+
+// armRecv arms the connection's multishot receive if it should read and
+// does not.
+func (l *loop) armRecv(cn *conn) {
+	if cn.recv || cn.eof || cn.closed || len(cn.stash) > 0 {
+		return
+	}
+	cn.recv = true
+	cn.ops++
+	l.sqe().PrepRecvMultishot(cn.fd, bufGroup, ud(cn.id, opRecv))
+}
+
+// accepted handles a completion of the multishot accept.
+func (l *loop) accepted(c *iou.CQE, now time.Time) {
+	if !c.More() {
+		l.accepting = false
+	}
+	if c.Res < 0 {
+		switch err := unix.Errno(-c.Res); {
+		case err == unix.ECANCELED:
+		case err == unix.EMFILE || err == unix.ENFILE || err == unix.ENOBUFS || err == unix.ENOMEM:
+			l.pauseAccept(err, now)
+		case !netpoll.TemporaryAcceptError(err) && err != unix.EAGAIN:
+			l.sh.cfg.ErrorLog.Error("accept", "err", err)
+		}
+		if !l.accepting && l.pausedUntil.IsZero() {
+			l.armAccept()
+		}
+		return
+	}
+	if !l.accepting && l.pausedUntil.IsZero() {
+		l.armAccept()
+	}
+	fd := int(c.Res)
+	hc := h1conn.NewOnLoop(l.sh.cfg, netpoll.PeerNB(fd), now, l.idx)
+	if l.sh.conns.Add(1) > int64(l.sh.cfg.MaxConns) && !l.reclaim(now) && !l.reclaimElsewhere() {
+		l.sh.conns.Add(-1)
+		evloop.Refuse(fd, hc, now)
+		return
+	}
+	if l.stopped {
+		hc.Drain() // accepted as the engine stopped: answer once, then close
+	}
+	hc.SetAsync(true)
+	l.next++
+	cn := &conn{l: l, id: l.next, fd: fd, c: hc}
+	cn.sink = sink{cn: cn, tcp: netpoll.TCPOpts{FD: fd}}
+	hc.SetNotifier(cn)
+	l.conns[cn.id] = cn
+	l.armRecv(cn)
+	l.idle.Push(cn, now.UnixNano())
+}
+
+// pauseAccept stops accepting for acceptPause, warning at most every ten
+// seconds.
+func (l *loop) pauseAccept(err error, now time.Time) {
+	if l.accepting {
+		l.sqe().PrepCancel(ud(0, opAccept), ud(0, opCancel))
+	}
+	l.pausedUntil = now.Add(acceptPause)
+	if now.Sub(l.warnedAt) >= 10*time.Second {
+		l.warnedAt = now
+		l.sh.cfg.ErrorLog.Warn("accept failed; pausing new connections", "err", err, "pause", acceptPause)
+	}
+}
+
+// drive moves a connection as far as it can go now, then files it in
+// the idle list if it is between requests and arms its receive.
+func (l *loop) drive(cn *conn, now time.Time) {
+	l.step(cn, now)
+	if cn.closed {
+		return
+	}
+	if cn.c.Idle() && !cn.c.Lingering() {
+		if !l.idle.Listed(cn) {
+			l.idle.Push(cn, now.UnixNano())
+		}
+	} else {
+		l.idle.Remove(cn)
+	}
+	l.armRecv(cn)
+}
+
+func (l *loop) step(cn *conn, now time.Time) {
+	c := cn.c
+	if c.Lingering() {
+		cn.stash = cn.stash[:0]
+		if cn.eof || now.After(c.Deadline()) {
+			l.close(cn)
+		}
+		return
+	}
+	for pass := 0; pass < 8; pass++ {
+		if c.Offloaded() || cn.sending || cn.polling {
+			return // the pool or the ring has it
+		}
+		if len(cn.stash) > 0 {
+			n := l.feed(cn, cn.stash, now)
+			cn.stash = cn.stash[:copy(cn.stash, cn.stash[n:])]
+		}
+		c.Process(now)
+		if c.Offloaded() {
+			l.sh.pool.Submit(cn)
+			return
+		}
+		if c.Pending() || cn.sendDone {
+			if !c.Closing() && !cn.sink.tcp.Corked() && c.PendingFileBytes() < h1conn.CorkAbove {
+				cn.sink.tcp.SetNoDelay() // as the epoll engine does (see evloop)
+			}
+			cn.sink.budget, cn.sink.yielded = sendBudget, false
+			err := c.Flush(&cn.sink, now)
+			switch {
+			case errors.Is(err, h1conn.ErrStreamWait):
+				return // Notify brings it back
+			case errors.Is(err, h1conn.ErrYield):
+				l.wake = append(l.wake, cn)
+				return
+			case errors.Is(err, h1conn.ErrWouldBlock):
+				if cn.sink.yielded {
+					l.wake = append(l.wake, cn)
+				}
+				return // a send or a poll is in the ring
+			case err != nil:
+				l.close(cn)
+				return
+			}
+		}
+		if c.Done() || (cn.eof && !c.Pending()) {
+			if c.Lingers() && !cn.eof {
+				netpoll.ShutdownWriteNB(cn.fd)
+				c.StartLinger(now)
+				cn.stash = cn.stash[:0]
+				return // the receive goes on, dropping what comes
+			}
+			l.close(cn)
+			return
+		}
+		if len(cn.stash) == 0 && !c.Stalled() {
+			return
+		}
+	}
+	l.wake = append(l.wake, cn)
+}
+
+// close closes a connection: its requests in the ring are cancelled, and
+// once none is left (finish) its socket is closed and its Conn released.
+func (l *loop) close(cn *conn) {
+	if cn.closed {
+		return
+	}
+	cn.closed = true
+	l.idle.Remove(cn)
+	l.cancelOps(cn)
+	if cn.ops == 0 {
+		l.finish(cn)
+	}
+}
+
+func (l *loop) cancelOps(cn *conn) {
+	if cn.recv && !cn.recvCancel {
+		cn.recvCancel = true
+		l.sqe().PrepCancel(ud(cn.id, opRecv), ud(cn.id, opCancel))
+	}
+	if cn.sending {
+		l.sqe().PrepCancel(ud(cn.id, opSend), ud(cn.id, opCancel))
+	}
+	if cn.polling {
+		l.sqe().PrepCancel(ud(cn.id, opPoll), ud(cn.id, opCancel))
+	}
+}
+
+func (l *loop) finish(cn *conn) {
+	netpoll.CloseNB(cn.fd)
+	cn.c.Release()
+	cn.stash = nil
+	delete(l.conns, cn.id)
+	l.sh.conns.Add(-1)
+}
+
+// Run answers an offloaded request on a worker and hands the connection
+// back to its loop; if the loop has exited meanwhile, the job closes it
+// (engine.Runner).
+func (cn *conn) Run() {
+	cn.c.ServeOffloaded()
+	l := cn.l
+	l.mu.Lock()
+	if l.exited {
+		l.mu.Unlock()
+		netpoll.CloseNB(cn.fd)
+		cn.c.Abandon()
+		l.sh.conns.Add(-1)
+		return
+	}
+	l.done = append(l.done, cn)
+	l.wakeLocked()
+	l.mu.Unlock()
+}
+
+// Notify implements h1conn.Notifier (see the epoll engine's).
+func (cn *conn) Notify() {
+	l := cn.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.exited {
+		return
+	}
+	l.ready = append(l.ready, cn)
+	l.wakeLocked()
+}
+
+var (
+	_ h1conn.Notifier = (*conn)(nil)
+	_ engine.Runner   = (*conn)(nil)
+)
+
+func (l *loop) resume(now time.Time) {
+	l.mu.Lock()
+	done := l.done
+	l.done = nil
+	l.mu.Unlock()
+	for i, cn := range done {
+		done[i] = nil
+		cn.c.Resume(now)
+		if cn.c.Offloaded() {
+			l.sh.pool.Submit(cn)
+			continue
+		}
+		l.drive(cn, now)
+	}
+}
+
+func (l *loop) streamed(now time.Time) {
+	l.mu.Lock()
+	ready := l.ready
+	l.ready = nil
+	l.mu.Unlock()
+	for i, cn := range ready {
+		ready[i] = nil
+		if !cn.closed && !cn.c.Offloaded() {
+			l.drive(cn, now)
+		}
+	}
+}
+
+func (l *loop) rerun(now time.Time) {
+	again := l.wake
+	l.wake = l.spare[:0]
+	for i, cn := range again {
+		again[i] = nil
+		if !cn.closed {
+			l.drive(cn, now)
+		}
+	}
+	l.spare = again[:0]
+}
+
+// sweep drops connections past their deadline. Input reaches a loop as
+// completions, so an idle connection whose request has begun to arrive is
+// no longer idle: no read is needed to tell.
+func (l *loop) sweep(now time.Time) {
+	l.sweepAt = now.Add(sweepEvery)
+	for _, cn := range l.conns {
+		if cn.closed || cn.c.Offloaded() || !cn.c.Expired(&cn.sink, now) {
+			continue
+		}
+		l.close(cn)
+	}
+}
+
+// reclaim closes the connection evloop.IdleList.Reclaimable picks to
+// make room for a newcomer at MaxConns. Input reaches a loop as
+// completions, so one whose request has begun to arrive is busy already:
+// no read is needed to tell.
+func (l *loop) reclaim(now time.Time) bool {
+	cn := l.idle.Reclaimable(now.UnixNano(), busy)
+	if cn == nil {
+		return false
+	}
+	l.close(cn)
+	return true
+}
+
+func busy(cn *conn) bool { return len(cn.stash) > 0 || !cn.c.Idle() }
+
+// reclaimElsewhere asks the loop with the most answered idle connections
+// to close its oldest on its next turn (see evloop).
+func (l *loop) reclaimElsewhere() bool {
+	var best *loop
+	var most int32
+	for _, o := range l.sh.loops {
+		if o == l {
+			continue
+		}
+		if n := o.idle.Answered() - o.reclaims.Load(); n > most {
+			best, most = o, n
+		}
+	}
+	if best == nil {
+		return false
+	}
+	best.reclaims.Add(1)
+	best.wakeup()
+	return true
+}
+
+// sink turns the Conn's flushes into ring operations: Writev queues a
+// sendmsg of the bytes and reports ErrWouldBlock; once it completes, the
+// next Flush finds the same bytes first in line and Writev reports the
+// result. The bytes stay valid meanwhile: the loop neither processes
+// nor flushes a connection with a send in flight, so the queue is left
+// as it was.
+type sink struct {
+	cn      *conn
+	tcp     netpoll.TCPOpts // TCP_NODELAY and TCP_CORK
+	iov     []unix.Iovec
+	msg     unix.Msghdr
+	budget  int64
+	yielded bool
+	blocked bool // output just went to the ring (see SendQueue)
+}
+
+var (
+	_ h1conn.Corker     = (*sink)(nil)
+	_ h1conn.SendQueuer = (*sink)(nil)
+)
+
+// SendQueue implements h1conn.SendQueuer without a system call per
+// response. Flush asks right after output went to the ring: the answer
+// is "more than the queue can hold", so that at the write deadline (the
+// only other caller) the socket's real queue, asked then, counts as
+// progress once; from then on the client must keep taking bytes, as with
+// the epoll engine. A client that takes nothing is so dropped two write
+// timeouts after output blocked, not one.
+func (s *sink) SendQueue() int {
+	if s.blocked {
+		s.blocked = false
+		return math.MaxInt32
+	}
+	return netpoll.SendQueue(s.tcp.FD)
+}
+
+// Cork implements h1conn.Corker.
+func (s *sink) Cork() { s.tcp.Cork() }
+
+// Uncork implements h1conn.Corker.
+func (s *sink) Uncork() { s.tcp.Uncork() }
+
+func (s *sink) Writev(bufs [][]byte) (int64, error) {
+	cn := s.cn
+	if cn.sendDone {
+		cn.sendDone = false
+		if cn.sendRes < 0 {
+			return 0, unix.Errno(-cn.sendRes)
+		}
+		return int64(cn.sendRes), nil
+	}
+	s.iov = s.iov[:0]
+	for _, b := range bufs {
+		if len(b) > 0 {
+			v := unix.Iovec{Base: unsafe.SliceData(b)}
+			v.SetLen(len(b))
+			s.iov = append(s.iov, v)
+		}
+	}
+	if len(s.iov) == 0 {
+		return 0, nil
+	}
+	s.msg.Iov = &s.iov[0]
+	s.msg.SetIovlen(len(s.iov))
+	cn.sending = true
+	cn.ops++
+	cn.l.sqe().PrepSendmsg(cn.fd, &s.msg, unix.MSG_NOSIGNAL, ud(cn.id, opSend))
+	s.blocked = true
+	return 0, h1conn.ErrWouldBlock
+}
+
+// SendFile sends a file segment with sendfile(2) from the loop, at most
+// the turn's budget; when the socket is full it arms a poll for it.
+func (s *sink) SendFile(f http1.File, off, n int64) (int64, error) {
+	n0 := min(n, s.budget)
+	m, err := engine.SendFileNB(s.tcp.FD, f, off, n0, &s.iov)
+	s.budget -= m
+	switch {
+	case err == unix.EAGAIN:
+		cn := s.cn
+		cn.polling = true
+		cn.ops++
+		cn.l.sqe().PrepPollAdd(cn.fd, unix.POLLOUT, ud(cn.id, opPoll))
+		s.blocked = true
+		return m, h1conn.ErrWouldBlock
+	case err == nil && m < n:
+		s.yielded = true
+		return m, h1conn.ErrWouldBlock
+	}
+	return m, err
+}

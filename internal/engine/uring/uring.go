@@ -1,0 +1,48 @@
+// Package uring is the completion-based engine, the model after epoll:
+// instead of asking the kernel which sockets are ready and then reading
+// and writing each with its own system call, each loop hands the kernel
+// whole operations through an io_uring (package netpoll/uring) and
+// collects their results, submitting a turn's operations and waiting for
+// the next results in one io_uring_enter.
+//
+// One loop per CPU, each a goroutine locked to its thread (the ring is
+// single-issuer, its completion work deferred to the loop's own enters),
+// shares the listener through a multishot accept; each connection has one
+// multishot receive whose data lands in buffers the kernel picks from the
+// loop's provided-buffer ring, so an idle connection holds no read buffer;
+// responses go out as sendmsg operations on the Conn's queued bytes (the
+// cached response bytes themselves); file bodies are sent with sendfile(2)
+// from the loop, a poll operation waiting when the socket is full. Every
+// policy (limits, timeouts, lingering close, drain) is the shared
+// h1conn.Conn's, as for every engine; requests that need the disk go to a
+// worker pool, as in the epoll engine.
+//
+// Costs against epoll: input is copied once, from the provided buffer
+// into the Conn's; a connection's close waits a turn for its receive to
+// be cancelled (the receive holds the socket open); the socket's send
+// queue is asked only at a write deadline, so a client that takes
+// nothing is dropped two write timeouts after output blocked.
+//
+// Not done yet (issue 14): registered (fixed) descriptors and buffers;
+// zero-copy send (SEND_ZC) for large bodies; file bodies through the
+// ring (splice) instead of sendfile on the loop; timeouts as ring
+// timeouts (the loop's one wait carries the sweep's deadline instead);
+// receiving straight into the Conn's buffer; a profile of where its time
+// goes, and a measurement on a quiet machine (see README.md).
+package uring
+
+import (
+	"github.com/weft-server/weft/internal/engine"
+)
+
+// Engine is the io_uring engine.
+type Engine struct {
+	// Loops is the number of loops (rings); when zero, GOMAXPROCS as it
+	// was when the process started.
+	Loops   int
+	Workers int // disk workers; 4 per loop when zero
+}
+
+var _ engine.Engine = Engine{}
+
+func (e Engine) sizes() (loops, workers int) { return engine.LoopSizes(e.Loops, e.Workers) }

@@ -1,0 +1,287 @@
+package uring
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func newRing(t *testing.T, p Params) *Ring {
+	t.Helper()
+	if err := Available(); err != nil {
+		t.Skipf("io_uring unavailable here: %v", err) // the engine's own test fails instead
+	}
+	r, err := New(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// wait submits and waits for at least n completions, reaping them into got.
+func wait(t *testing.T, r *Ring, n int, got *[]CQE) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(*got) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d completions of %d after 10s", len(*got), n)
+		}
+		if err := r.SubmitAndWait(1, time.Second); err != nil {
+			t.Fatal(err)
+		}
+		r.Reap(func(c *CQE) { *got = append(*got, *c) })
+	}
+}
+
+func TestNopRoundTrip(t *testing.T) {
+	r := newRing(t, Params{Entries: 4})
+	sqe := r.GetSQE()
+	sqe.PrepNop(0xfeedface)
+	var got []CQE
+	wait(t, r, 1, &got)
+	if len(got) != 1 || got[0].UserData != 0xfeedface || got[0].Res != 0 {
+		t.Fatalf("got %+v, want one completion of user data 0xfeedface, result 0", got)
+	}
+	if r.Enters != 1 {
+		t.Errorf("%d io_uring_enter calls for one submit-and-wait, want 1", r.Enters)
+	}
+}
+
+// TestWrapAround pushes many times the queues' sizes through a small ring
+// in uneven batches: every entry comes back once, in order, after the
+// indices have wrapped many times.
+func TestWrapAround(t *testing.T) {
+	r := newRing(t, Params{Entries: 8})
+	const total = 5000
+	next, want := uint64(0), uint64(0)
+	for want < total {
+		batch := 1 + int(next%7) // 1..7 entries per enter
+		for i := 0; i < batch && next < total; i++ {
+			sqe := r.GetSQE()
+			if sqe == nil {
+				break
+			}
+			sqe.PrepNop(next)
+			next++
+		}
+		if err := r.SubmitAndWait(1, time.Second); err != nil {
+			t.Fatal(err)
+		}
+		r.Reap(func(c *CQE) {
+			if c.UserData != want {
+				t.Fatalf("completion %d arrived as %d", want, c.UserData)
+			}
+			want++
+		})
+	}
+	if r.Unsubmitted() != 0 {
+		t.Errorf("%d entries left unsubmitted", r.Unsubmitted())
+	}
+}
+
+// TestSQFull: GetSQE refuses once the submission queue is full, and works
+// again after a submit.
+func TestSQFull(t *testing.T) {
+	r := newRing(t, Params{Entries: 4})
+	for i := 0; i < int(r.SQEntries()); i++ {
+		r.GetSQE().PrepNop(uint64(i))
+	}
+	if r.GetSQE() != nil {
+		t.Fatal("GetSQE handed out an entry past a full queue")
+	}
+	if err := r.Submit(); err != nil {
+		t.Fatal(err)
+	}
+	if r.GetSQE() == nil {
+		t.Fatal("GetSQE refused an entry after the queue was submitted")
+	}
+}
+
+// TestCQOverflow lets more completions arrive than the completion queue
+// holds, without reaping: the kernel keeps the surplus (IORING_FEAT_NODROP)
+// and flags the overflow; Reap gets every one, in order, none lost.
+func TestCQOverflow(t *testing.T) {
+	r := newRing(t, Params{Entries: 4, CQEntries: 8})
+	if r.Features()&FeatNoDrop == 0 {
+		t.Fatal("kernel without IORING_FEAT_NODROP")
+	}
+	const total = 40 // five times the completion queue
+	for i := 0; i < total; i += 4 {
+		for j := 0; j < 4; j++ {
+			r.GetSQE().PrepNop(uint64(i + j))
+		}
+		if err := r.Submit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r.Ready() != r.CQEntries() {
+		t.Errorf("%d completions ready, want a full queue of %d", r.Ready(), r.CQEntries())
+	}
+	if !r.Overflowed() {
+		t.Fatal("the ring does not report the overflow")
+	}
+	var got []uint64
+	r.Reap(func(c *CQE) { got = append(got, c.UserData) })
+	if len(got) != total {
+		t.Fatalf("reaped %d completions, want %d", len(got), total)
+	}
+	for i, ud := range got {
+		if ud != uint64(i) {
+			t.Fatalf("completion %d is %d: order lost in the overflow", i, ud)
+		}
+	}
+	if r.Overflowed() || r.Dropped() != 0 {
+		t.Errorf("after reaping: overflowed %v, dropped %d", r.Overflowed(), r.Dropped())
+	}
+}
+
+func TestProbe(t *testing.T) {
+	r := newRing(t, Params{Entries: 2})
+	p, err := r.Probe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Require(OpNop, OpAccept, OpRecv, OpSendmsg, OpPollAdd, OpAsyncCancel, OpRead); err != nil {
+		t.Fatal(err)
+	}
+	if p.Supports(255) {
+		t.Error("probe claims operation 255")
+	}
+	if err := p.Require(255); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("Require(255) = %v, want ErrUnsupported", err)
+	}
+}
+
+const (
+	udAccept = 1
+	udRecv   = 2
+	udSend   = 3
+	udCancel = 4
+)
+
+// TestAcceptRecvSend serves one loopback client through the ring alone: a
+// multishot accept takes two connections, a multishot receive with
+// provided buffers reads many messages (more than there are buffers, so
+// buffers are recycled and the ring wraps) on a non-blocking socket before
+// any data has arrived, a sendmsg answers, and a cancel ends the receive.
+func TestAcceptRecvSend(t *testing.T) {
+	r := newRing(t, Params{Entries: 16})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	lf, err := ln.(*net.TCPListener).File() // a duplicate, blocking
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lf.Close()
+	lfd := int(lf.Fd())
+	br, err := r.RegisterBufRing(7, 4, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer br.Close()
+
+	r.GetSQE().PrepAcceptMultishot(lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, udAccept)
+	var clients []net.Conn
+	for i := 0; i < 2; i++ {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		clients = append(clients, c)
+	}
+	var got []CQE
+	wait(t, r, 2, &got)
+	var fds []int
+	for _, c := range got {
+		if c.UserData != udAccept || c.Res < 0 || !c.More() {
+			t.Fatalf("accept completion %+v: want a descriptor, still armed", c)
+		}
+		fds = append(fds, int(c.Res))
+	}
+	defer unix.Close(fds[0])
+	defer unix.Close(fds[1])
+	fd := fds[0]
+	cl := clients[0]
+	if fl, _ := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); fl&unix.O_NONBLOCK == 0 {
+		t.Error("accepted socket is blocking")
+	}
+
+	// Armed before anything was sent: it must wait, not fail with EAGAIN.
+	r.GetSQE().PrepRecvMultishot(fd, br.Group(), udRecv)
+	if err := r.Submit(); err != nil {
+		t.Fatal(err)
+	}
+	var in bytes.Buffer
+	var want bytes.Buffer
+	for round := 0; round < 20; round++ {
+		msg := bytes.Repeat([]byte{'a' + byte(round)}, 100) // two buffers' worth
+		want.Write(msg)
+		if _, err := cl.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		for in.Len() < want.Len() {
+			got = got[:0]
+			wait(t, r, 1, &got)
+			for _, c := range got {
+				if c.UserData != udRecv || c.Res <= 0 {
+					t.Fatalf("receive completion %+v (%v)", c, c.Err())
+				}
+				id, ok := c.Buffer()
+				if !ok {
+					t.Fatalf("receive completion without a buffer: %+v", c)
+				}
+				in.Write(br.Bytes(id, int(c.Res)))
+				br.Recycle(id)
+				if !c.More() {
+					// The group ran dry before we recycled: arm again.
+					r.GetSQE().PrepRecvMultishot(fd, br.Group(), udRecv)
+				}
+			}
+			br.Publish()
+		}
+	}
+	if !bytes.Equal(in.Bytes(), want.Bytes()) {
+		t.Fatalf("received %d bytes that differ from the %d sent", in.Len(), want.Len())
+	}
+
+	answer := []byte("HTTP/1.1 200 OK\r\n")
+	body := []byte("Content-Length: 0\r\n\r\n")
+	iov := []unix.Iovec{{Base: &answer[0]}, {Base: &body[0]}}
+	iov[0].SetLen(len(answer))
+	iov[1].SetLen(len(body))
+	var msg unix.Msghdr
+	msg.Iov = &iov[0]
+	msg.SetIovlen(len(iov))
+	r.GetSQE().PrepSendmsg(fd, &msg, 0, udSend)
+	r.GetSQE().PrepCancel(udRecv, udCancel)
+	got = got[:0]
+	wait(t, r, 3, &got) // send, cancel, and the receive's last completion
+	seen := map[uint64]CQE{}
+	for _, c := range got {
+		seen[c.UserData] = c
+	}
+	if c := seen[udSend]; c.Res != int32(len(answer)+len(body)) {
+		t.Errorf("sendmsg result %d (%v), want %d", c.Res, c.Err(), len(answer)+len(body))
+	}
+	if c := seen[udCancel]; c.Res != 1 {
+		t.Errorf("cancel result %d (%v), want 1 request cancelled", c.Res, c.Err())
+	}
+	if c := seen[udRecv]; c.More() || c.Err() != unix.ECANCELED {
+		t.Errorf("receive after cancel: %+v (%v), want ECANCELED, ended", c, c.Err())
+	}
+	cl.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 64)
+	n, err := cl.Read(buf)
+	if err != nil || string(buf[:n]) != string(answer)+string(body) {
+		t.Fatalf("client read %q, %v", buf[:n], err)
+	}
+}

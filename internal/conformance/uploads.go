@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -340,6 +341,49 @@ func (s *suite) uploads(t *testing.T) {
 		wantStatus(t, one(t, srv.Addr, put("/sub", "a folder\n")), 409)
 	})
 
+	if s.caps.Concurrent {
+		// serial serves one client at a time by design.
+		t.Run("SlowUploader", func(t *testing.T) { SlowUpload(t, s.start) })
+	}
+
+	t.Run("DrainFinishesUpload", func(t *testing.T) {
+		// A graceful shutdown lets an upload under way finish.
+		_, root := uploadTree(t)
+		srv := s.start(t, Options{Site: site.Config{Root: root,
+			Upload: site.UploadConfig{On: true, MaxBytes: uploadMax}}})
+		body := uploadBody(100 << 10)
+		c := dial(t, srv.Addr)
+		defer c.Close()
+		io.WriteString(c, req("PUT", "/sub/drained.bin", fmt.Sprintf("Content-Length: %d", len(body)))+body[:len(body)/2])
+		if s.caps.Concurrent {
+			// The server has the head, so the upload is under way,
+			// once it answers a request sent after it on another
+			// connection (serial would answer that one only after).
+			wantStatus(t, one(t, srv.Addr, get("/old.txt")), 200)
+		}
+		stopped := make(chan error, 1)
+		go func() { stopped <- srv.Stop() }()
+		waitStop := sync.OnceValue(func() error { return <-stopped })
+		// Wait for it before the cleanup's Stop, also on failure.
+		defer waitStop()
+		time.Sleep(200 * time.Millisecond) // let the drain begin
+		if _, err := io.WriteString(c, body[len(body)/2:]); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		r, err := readResp(bufio.NewReader(c), "")
+		if err != nil {
+			t.Fatalf("the draining server did not answer the upload: %v", err)
+		}
+		wantStatus(t, r, 201)
+		if b, err := os.ReadFile(filepath.Join(root, "sub", "drained.bin")); err != nil || string(b) != body {
+			t.Fatalf("the file on disk differs from the body sent (%d bytes, %v)", len(b), err)
+		}
+		if err := waitStop(); err != nil {
+			t.Fatalf("shutdown: %v", err)
+		}
+	})
+
 	t.Run("UploadDir", func(t *testing.T) {
 		parent, root := uploadTree(t)
 		srv := s.start(t, Options{Site: site.Config{Root: root,
@@ -350,6 +394,54 @@ func (s *suite) uploads(t *testing.T) {
 		sameTree(t, parent, before)
 		wantStatus(t, one(t, srv.Addr, put("/inbox/x.txt", "x\n")), 201)
 	})
+}
+
+// SlowUpload checks, on an engine that serves clients concurrently, that
+// an upload whose body trickles in a byte at a time holds only its own
+// connection: between its bytes, other clients' requests (one on a kept-
+// alive connection, one on a new connection each time) are answered. On
+// an event loop with one loop, that loop serves both. Nothing appears at
+// the upload's name before the body is whole; then it is all there.
+func SlowUpload(t *testing.T, start Starter) {
+	_, root := uploadTree(t)
+	srv := start(t, Options{Site: site.Config{Root: root,
+		Upload: site.UploadConfig{On: true, MaxBytes: uploadMax}}})
+	body := "trickled in, one byte at a time\n"
+	up := dial(t, srv.Addr)
+	defer up.Close()
+	if _, err := io.WriteString(up, req("PUT", "/sub/slow.txt", fmt.Sprintf("Content-Length: %d", len(body)))); err != nil {
+		t.Fatal(err)
+	}
+	kept := dial(t, srv.Addr)
+	defer kept.Close()
+	kr := bufio.NewReader(kept)
+	for i := range len(body) {
+		if _, err := io.WriteString(up, body[i:i+1]); err != nil {
+			t.Fatalf("byte %d of the upload: %v", i, err)
+		}
+		kept.SetReadDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(kept, get("/old.txt"))
+		if r, err := readResp(kr, "GET"); err != nil || r.Status != 200 || r.Body != "old\n" {
+			t.Fatalf("after byte %d of the upload, the kept-alive client got %v (%v)", i, r, err)
+		}
+		if r := one(t, srv.Addr, get("/old.txt", "Connection: close")); r.Status != 200 || r.Body != "old\n" {
+			t.Fatalf("after byte %d of the upload, a new client got %d", i, r.Status)
+		}
+		if i < len(body)-1 {
+			if _, err := os.Lstat(filepath.Join(root, "sub", "slow.txt")); err == nil {
+				t.Fatalf("after byte %d of %d, the upload is at its name already", i+1, len(body))
+			}
+		}
+	}
+	up.SetReadDeadline(time.Now().Add(5 * time.Second))
+	r, err := readResp(bufio.NewReader(up), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, r, 201)
+	if b, err := os.ReadFile(filepath.Join(root, "sub", "slow.txt")); err != nil || string(b) != body {
+		t.Fatalf("the file on disk holds %q (%v), want %q", b, err, body)
+	}
 }
 
 func statuses(rs []*Resp) []int {

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"fmt"
 	"io"
 	"log/slog"
 	"slices"
@@ -225,10 +224,6 @@ func (r *running) reload() {
 		log.Error("reload: still serving the old configuration", "err", err)
 		return
 	}
-	if uploadsOn(&scfg, hosts) && !takesBodies(r.engName) && r.engName != "process" {
-		log.Error("reload: still serving the old configuration", "err", fmt.Errorf("weft: engine %s cannot take uploads: an event loop reads and drops request bodies; restart with --engine goroutine, thread, serial or auto", r.engName))
-		return
-	}
 	st, err := open(scfg, hosts, r.roots)
 	if err != nil {
 		log.Error("reload: cannot open the new site; still serving the old one", "err", err)
@@ -263,12 +258,6 @@ func (r *running) checkForWorkers() bool {
 	if err := checkListen(&scfg, c.Hosts(), r.cfg.Addr, false); err != nil { // the process engine serves no TLS
 		log.Error("reload: keeping the old workers", "err", err)
 		return false
-	}
-	if uploadsOn(&scfg, c.Hosts()) {
-		if _, err := uploadEngine("worker-engine", c.WorkerEngine); err != nil {
-			log.Error("reload: keeping the old workers", "err", err)
-			return false
-		}
 	}
 	if err := Check(c); err != nil {
 		log.Error("reload: cannot open the new site; keeping the old workers", "err", err)

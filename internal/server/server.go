@@ -158,18 +158,6 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.TLS.fronted() && (engName == "" || engName == "auto") {
 		engName = "goroutine" // the fastest that serves any net.Conn
 	}
-	uploads := uploadsOn(&cfg.Site, cfg.Hosts)
-	if uploads {
-		var err error
-		if engName, err = uploadEngine("engine", engName); err != nil {
-			return err
-		}
-		if engName == "process" {
-			if cfg.WorkerEngine, err = uploadEngine("worker-engine", cfg.WorkerEngine); err != nil {
-				return err
-			}
-		}
-	}
 	eng, engName, err := pickEngine(&cfg, engName)
 	if err != nil {
 		return err

@@ -145,7 +145,7 @@ func (s *Site) serveUpload(req *http1.Request, resp *http1.Response) string {
 	case req.ContentLength > s.cfg.Upload.MaxBytes:
 		st = 413
 	case req.Body == nil && req.HasBody():
-		st = 501 // an engine that drops bodies (an event loop): see BodyLimit
+		st = 501 // a connection that did not hand the body over (see BodyLimit)
 	case req.Method == http1.MethodPut && (trailing || rel == "."):
 		st = 405 // a folder: POST a form to it instead
 	case req.Method == http1.MethodPut:

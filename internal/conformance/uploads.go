@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weft-server/weft/internal/engine"
 	"github.com/weft-server/weft/internal/site"
 )
 
@@ -341,6 +342,23 @@ func (s *suite) uploads(t *testing.T) {
 		wantStatus(t, one(t, srv.Addr, put("/sub", "a folder\n")), 409)
 	})
 
+	t.Run("Stalled", func(t *testing.T) {
+		// A body that stops arriving is cut after the idle timeout,
+		// and what it wrote is removed.
+		parent, root := uploadTree(t)
+		srv := s.start(t, Options{Site: site.Config{Root: root, Upload: site.UploadConfig{On: true, MaxBytes: uploadMax}},
+			Engine: engine.Config{IdleTimeout: 500 * time.Millisecond}})
+		before := snapshot(t, parent)
+		c := dial(t, srv.Addr)
+		defer c.Close()
+		io.WriteString(c, req("PUT", "/sub/stalled.bin", "Content-Length: 100000")+uploadBody(30000))
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.Copy(io.Discard, c); err != nil {
+			t.Fatalf("the stalled upload's connection was not closed: %v", err)
+		}
+		sameTree(t, parent, before)
+	})
+
 	if s.caps.Concurrent {
 		// serial serves one client at a time by design.
 		t.Run("SlowUploader", func(t *testing.T) { SlowUpload(t, s.start) })
@@ -393,6 +411,42 @@ func (s *suite) uploads(t *testing.T) {
 		wantStatus(t, one(t, srv.Addr, put("/inboxed.txt", "x\n")), 403)
 		sameTree(t, parent, before)
 		wantStatus(t, one(t, srv.Addr, put("/inbox/x.txt", "x\n")), 201)
+
+		// Allow, on OPTIONS and on a 405, names the upload method of
+		// the URL (POST for a folder's form, PUT for a file) where
+		// uploads are taken, and only the reading methods elsewhere.
+		const reading = "GET, HEAD, OPTIONS"
+		for _, c := range []struct {
+			raw    string
+			status int
+			allow  string
+		}{
+			{req("OPTIONS", "/inbox/"), 200, reading + ", POST"},
+			{req("OPTIONS", "/inbox"), 200, reading + ", POST"},
+			{req("OPTIONS", "/inbox/x.txt"), 200, reading + ", PUT"},
+			{req("OPTIONS", "/inbox/new/y.txt"), 200, reading + ", PUT"},
+			{req("OPTIONS", "/sub/"), 200, reading},
+			{req("OPTIONS", "/old.txt"), 200, reading},
+			{req("OPTIONS", "/"), 200, reading},
+			{req("DELETE", "/inbox/x.txt"), 405, reading + ", PUT"},
+			{req("DELETE", "/inbox/"), 405, reading + ", POST"},
+			{req("DELETE", "/old.txt"), 405, reading},
+			{put("/inbox/", "x\n"), 405, reading + ", POST"},
+			{req("POST", "/inbox/x.txt", "Content-Length: 0"), 405, reading + ", PUT"},
+		} {
+			r := one(t, srv.Addr, c.raw)
+			line, _, _ := strings.Cut(c.raw, "\r\n")
+			if r.Status != c.status || r.Header.Get("Allow") != c.allow {
+				t.Errorf("%s: %d, Allow %q; want %d, Allow %q", line, r.Status, r.Header.Get("Allow"), c.status, c.allow)
+			}
+		}
+		// Uploads off: PUT and POST are 405, and no URL lists them.
+		for _, raw := range []string{req("OPTIONS", "/inbox/"), req("OPTIONS", "/x.txt"), put("/inbox/x.txt", "x\n"), req("POST", "/inbox/", "Content-Length: 0")} {
+			r := one(t, s.addr, raw)
+			if line, _, _ := strings.Cut(raw, "\r\n"); r.Header.Get("Allow") != reading {
+				t.Errorf("uploads off, %s: %d, Allow %q; want Allow %q", line, r.Status, r.Header.Get("Allow"), reading)
+			}
+		}
 	})
 }
 

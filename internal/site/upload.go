@@ -164,6 +164,21 @@ func (s *Site) serveUpload(req *http1.Request, resp *http1.Response) string {
 	return p
 }
 
+// allowAt is the Allow value for name (beneath the root; trailing: its
+// URL ends in a slash): with uploads on, a folder's URL in the upload
+// folder also takes POST (the listing's form), a file's URL there PUT;
+// elsewhere only the reading methods.
+func (s *Site) allowAt(name string, trailing bool) string {
+	if s.up == nil || isUploadTemp(name) {
+		return allow
+	}
+	rel, ok := s.uploadName(name)
+	if !ok {
+		return allow
+	}
+	return allowFor(trailing || rel == ".")
+}
+
 // allowFor is the Allow value for a folder's URL or a file's, uploads on.
 func allowFor(dir bool) string {
 	if dir {

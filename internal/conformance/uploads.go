@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -41,11 +42,16 @@ func uploadTree(t *testing.T) (parent, root string) {
 }
 
 // snapshot maps every path beneath dir (symbolic links not followed) to
-// its content ("<dir>" for a folder, "-> target" for a link).
+// its content ("<dir>" for a folder, "-> target" for a link). A file
+// removed while it walks (a server removing a cut upload's temporary
+// file) is left out; sameTree looks again until the tree settles.
 func snapshot(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	m := map[string]string{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // removed as the walk went: a server cleaning up
+		}
 		if err != nil {
 			return err
 		}
@@ -58,6 +64,9 @@ func snapshot(t *testing.T, dir string) map[string]string {
 			m[rel] = "<dir>"
 		default:
 			b, err := os.ReadFile(p)
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // removed since it was listed
+			}
 			if err != nil {
 				return err
 			}

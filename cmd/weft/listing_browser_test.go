@@ -56,7 +56,8 @@ var shareFolder = []struct {
 // that a click on the Size header sorts by size (a link: a new page), that
 // typing in the filter box hides the rows that do not match, that dark mode
 // follows the system and that a phone's width needs no sideways scrolling.
-// It saves a screenshot (light mode) in its temporary directory, or, with
+// It saves a screenshot (light mode, with the folder's download links and
+// the upload form in view) in its temporary directory, or, with
 // WEFT_TEST_UPDATE_SCREENSHOT=1, as docs/listing.png for the README.
 func TestListingBrowser(t *testing.T) {
 	chromium := findChromium(t)
@@ -74,7 +75,8 @@ func TestListingBrowser(t *testing.T) {
 		}
 		must(t, os.Chtimes(p, now.Add(-e.age), now.Add(-e.age)))
 	}
-	srv := conformance.StartBinary(weftBin(t))(t, conformance.Options{Site: site.Config{Root: root, Listing: true, Security: true}})
+	srv := conformance.StartBinary(weftBin(t))(t, conformance.Options{Site: site.Config{Root: root, Listing: true, Security: true,
+		Upload: site.UploadConfig{On: true}}})
 	origin := "http://" + srv.Addr
 
 	ctx, browserOut, stop := newBrowser(t, chromium, 40*time.Second)
@@ -110,7 +112,7 @@ func TestListingBrowser(t *testing.T) {
 	// rowNames is the names of the rows shown, in order.
 	const rowNames = `[...document.querySelectorAll("tbody tr[data-e]")].filter(r => !r.hidden).map(r => r.querySelector("td.n span").textContent).join("|")`
 
-	must(t, chromedp.Do(ctx, chromedp.EmulateViewport(980, 760)))
+	must(t, chromedp.Do(ctx, chromedp.EmulateViewport(980, 790)))
 	media("light")
 	resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(origin+"/"))
 	if err != nil {
@@ -133,6 +135,14 @@ func TestListingBrowser(t *testing.T) {
 		t.Error("the script did not reveal the filter box")
 	}
 
+	// What the screenshot is to show: the folder's downloads and the
+	// upload form, whole, within the window.
+	for _, sel := range []string{`a[href="?download=zip"]`, `a[href="?download=tar.gz"]`, `form#upload`} {
+		js := fmt.Sprintf(`(() => { const e = document.querySelector(%q); if (!e) return "missing"; const r = e.getBoundingClientRect(); return r.height > 0 && r.top >= 0 && r.bottom <= innerHeight ? "shown" : "out of view at " + r.top + "-" + r.bottom })()`, sel)
+		if got := eval(js); got != "shown" {
+			t.Errorf("%s: %s", sel, got)
+		}
+	}
 	shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)

@@ -59,9 +59,6 @@ type Capabilities struct {
 	// answers a newcomer 503 (the event loops); without it, newcomers wait
 	// in the backlog.
 	Refuses bool
-	// Uploads: the engine hands request bodies to the site
-	// (http1.BodyHandler), so uploads work; the blocking engines.
-	Uploads bool
 }
 
 // StartEngine is a Starter running e in this process.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -12,9 +13,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/weft-server/weft/internal/engine"
 	"github.com/weft-server/weft/internal/site"
 )
 
@@ -39,11 +42,16 @@ func uploadTree(t *testing.T) (parent, root string) {
 }
 
 // snapshot maps every path beneath dir (symbolic links not followed) to
-// its content ("<dir>" for a folder, "-> target" for a link).
+// its content ("<dir>" for a folder, "-> target" for a link). A file
+// removed while it walks (a server removing a cut upload's temporary
+// file) is left out; sameTree looks again until the tree settles.
 func snapshot(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	m := map[string]string{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // removed as the walk went: a server cleaning up
+		}
 		if err != nil {
 			return err
 		}
@@ -56,6 +64,9 @@ func snapshot(t *testing.T, dir string) map[string]string {
 			m[rel] = "<dir>"
 		default:
 			b, err := os.ReadFile(p)
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // removed since it was listed
+			}
 			if err != nil {
 				return err
 			}
@@ -340,6 +351,66 @@ func (s *suite) uploads(t *testing.T) {
 		wantStatus(t, one(t, srv.Addr, put("/sub", "a folder\n")), 409)
 	})
 
+	t.Run("Stalled", func(t *testing.T) {
+		// A body that stops arriving is cut after the idle timeout,
+		// and what it wrote is removed.
+		parent, root := uploadTree(t)
+		srv := s.start(t, Options{Site: site.Config{Root: root, Upload: site.UploadConfig{On: true, MaxBytes: uploadMax}},
+			Engine: engine.Config{IdleTimeout: 500 * time.Millisecond}})
+		before := snapshot(t, parent)
+		c := dial(t, srv.Addr)
+		defer c.Close()
+		io.WriteString(c, req("PUT", "/sub/stalled.bin", "Content-Length: 100000")+uploadBody(30000))
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.Copy(io.Discard, c); err != nil {
+			t.Fatalf("the stalled upload's connection was not closed: %v", err)
+		}
+		sameTree(t, parent, before)
+	})
+
+	if s.caps.Concurrent {
+		// serial serves one client at a time by design.
+		t.Run("SlowUploader", func(t *testing.T) { SlowUpload(t, s.start) })
+	}
+
+	t.Run("DrainFinishesUpload", func(t *testing.T) {
+		// A graceful shutdown lets an upload under way finish.
+		_, root := uploadTree(t)
+		srv := s.start(t, Options{Site: site.Config{Root: root,
+			Upload: site.UploadConfig{On: true, MaxBytes: uploadMax}}})
+		body := uploadBody(100 << 10)
+		c := dial(t, srv.Addr)
+		defer c.Close()
+		io.WriteString(c, req("PUT", "/sub/drained.bin", fmt.Sprintf("Content-Length: %d", len(body)))+body[:len(body)/2])
+		if s.caps.Concurrent {
+			// The server has the head, so the upload is under way,
+			// once it answers a request sent after it on another
+			// connection (serial would answer that one only after).
+			wantStatus(t, one(t, srv.Addr, get("/old.txt")), 200)
+		}
+		stopped := make(chan error, 1)
+		go func() { stopped <- srv.Stop() }()
+		waitStop := sync.OnceValue(func() error { return <-stopped })
+		// Wait for it before the cleanup's Stop, also on failure.
+		defer waitStop()
+		time.Sleep(200 * time.Millisecond) // let the drain begin
+		if _, err := io.WriteString(c, body[len(body)/2:]); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		r, err := readResp(bufio.NewReader(c), "")
+		if err != nil {
+			t.Fatalf("the draining server did not answer the upload: %v", err)
+		}
+		wantStatus(t, r, 201)
+		if b, err := os.ReadFile(filepath.Join(root, "sub", "drained.bin")); err != nil || string(b) != body {
+			t.Fatalf("the file on disk differs from the body sent (%d bytes, %v)", len(b), err)
+		}
+		if err := waitStop(); err != nil {
+			t.Fatalf("shutdown: %v", err)
+		}
+	})
+
 	t.Run("UploadDir", func(t *testing.T) {
 		parent, root := uploadTree(t)
 		srv := s.start(t, Options{Site: site.Config{Root: root,
@@ -349,7 +420,91 @@ func (s *suite) uploads(t *testing.T) {
 		wantStatus(t, one(t, srv.Addr, put("/inboxed.txt", "x\n")), 403)
 		sameTree(t, parent, before)
 		wantStatus(t, one(t, srv.Addr, put("/inbox/x.txt", "x\n")), 201)
+
+		// Allow, on OPTIONS and on a 405, names the upload method of
+		// the URL (POST for a folder's form, PUT for a file) where
+		// uploads are taken, and only the reading methods elsewhere.
+		const reading = "GET, HEAD, OPTIONS"
+		for _, c := range []struct {
+			raw    string
+			status int
+			allow  string
+		}{
+			{req("OPTIONS", "/inbox/"), 200, reading + ", POST"},
+			{req("OPTIONS", "/inbox"), 200, reading + ", POST"},
+			{req("OPTIONS", "/inbox/x.txt"), 200, reading + ", PUT"},
+			{req("OPTIONS", "/inbox/new/y.txt"), 200, reading + ", PUT"},
+			{req("OPTIONS", "/sub/"), 200, reading},
+			{req("OPTIONS", "/old.txt"), 200, reading},
+			{req("OPTIONS", "/"), 200, reading},
+			{req("DELETE", "/inbox/x.txt"), 405, reading + ", PUT"},
+			{req("DELETE", "/inbox/"), 405, reading + ", POST"},
+			{req("DELETE", "/old.txt"), 405, reading},
+			{put("/inbox/", "x\n"), 405, reading + ", POST"},
+			{req("POST", "/inbox/x.txt", "Content-Length: 0"), 405, reading + ", PUT"},
+		} {
+			r := one(t, srv.Addr, c.raw)
+			line, _, _ := strings.Cut(c.raw, "\r\n")
+			if r.Status != c.status || r.Header.Get("Allow") != c.allow {
+				t.Errorf("%s: %d, Allow %q; want %d, Allow %q", line, r.Status, r.Header.Get("Allow"), c.status, c.allow)
+			}
+		}
+		// Uploads off: PUT and POST are 405, and no URL lists them.
+		for _, raw := range []string{req("OPTIONS", "/inbox/"), req("OPTIONS", "/x.txt"), put("/inbox/x.txt", "x\n"), req("POST", "/inbox/", "Content-Length: 0")} {
+			r := one(t, s.addr, raw)
+			if line, _, _ := strings.Cut(raw, "\r\n"); r.Header.Get("Allow") != reading {
+				t.Errorf("uploads off, %s: %d, Allow %q; want Allow %q", line, r.Status, r.Header.Get("Allow"), reading)
+			}
+		}
 	})
+}
+
+// SlowUpload checks, on an engine that serves clients concurrently, that
+// an upload whose body trickles in a byte at a time holds only its own
+// connection: between its bytes, other clients' requests (one on a kept-
+// alive connection, one on a new connection each time) are answered. On
+// an event loop with one loop, that loop serves both. Nothing appears at
+// the upload's name before the body is whole; then it is all there.
+func SlowUpload(t *testing.T, start Starter) {
+	_, root := uploadTree(t)
+	srv := start(t, Options{Site: site.Config{Root: root,
+		Upload: site.UploadConfig{On: true, MaxBytes: uploadMax}}})
+	body := "trickled in, one byte at a time\n"
+	up := dial(t, srv.Addr)
+	defer up.Close()
+	if _, err := io.WriteString(up, req("PUT", "/sub/slow.txt", fmt.Sprintf("Content-Length: %d", len(body)))); err != nil {
+		t.Fatal(err)
+	}
+	kept := dial(t, srv.Addr)
+	defer kept.Close()
+	kr := bufio.NewReader(kept)
+	for i := range len(body) {
+		if _, err := io.WriteString(up, body[i:i+1]); err != nil {
+			t.Fatalf("byte %d of the upload: %v", i, err)
+		}
+		kept.SetReadDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(kept, get("/old.txt"))
+		if r, err := readResp(kr, "GET"); err != nil || r.Status != 200 || r.Body != "old\n" {
+			t.Fatalf("after byte %d of the upload, the kept-alive client got %v (%v)", i, r, err)
+		}
+		if r := one(t, srv.Addr, get("/old.txt", "Connection: close")); r.Status != 200 || r.Body != "old\n" {
+			t.Fatalf("after byte %d of the upload, a new client got %d", i, r.Status)
+		}
+		if i < len(body)-1 {
+			if _, err := os.Lstat(filepath.Join(root, "sub", "slow.txt")); err == nil {
+				t.Fatalf("after byte %d of %d, the upload is at its name already", i+1, len(body))
+			}
+		}
+	}
+	up.SetReadDeadline(time.Now().Add(5 * time.Second))
+	r, err := readResp(bufio.NewReader(up), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, r, 201)
+	if b, err := os.ReadFile(filepath.Join(root, "sub", "slow.txt")); err != nil || string(b) != body {
+		t.Fatalf("the file on disk holds %q (%v), want %q", b, err, body)
+	}
 }
 
 func statuses(rs []*Resp) []int {

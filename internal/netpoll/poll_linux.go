@@ -159,3 +159,25 @@ func Pending(fd int) bool {
 	}
 	return err != nil || n > 0
 }
+
+// WaitFD waits, up to timeout, for the socket fd to have input (or, with
+// write, room for output), for a goroutine that reads or writes a
+// non-blocking socket as if it were blocking. It blocks its thread in
+// poll(2), through the scheduler (which hands the P on meanwhile). It
+// returns nil when the socket is ready or the time is up (the caller's
+// next try tells which), and on EINTR.
+func WaitFD(fd int, write bool, timeout time.Duration) error {
+	ev := int16(unix.POLLIN)
+	if write {
+		ev = unix.POLLOUT
+	}
+	ms := int((timeout + time.Millisecond - 1) / time.Millisecond)
+	if ms < 0 {
+		ms = 0
+	}
+	_, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: ev}}, ms)
+	if err != nil && err != unix.EINTR {
+		return os.NewSyscallError("poll", err)
+	}
+	return nil
+}

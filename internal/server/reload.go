@@ -1,7 +1,6 @@
 package server
 
 import (
-	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -226,8 +225,8 @@ func (r *running) reload() {
 		log.Error("reload: still serving the old configuration", "err", err)
 		return
 	}
-	if uploadsOn(&scfg, hosts) && !takesBodies(r.engName) && r.engName != "process" {
-		log.Error("reload: still serving the old configuration", "err", fmt.Errorf("weft: engine %s cannot take uploads: an event loop reads and drops request bodies; restart with --engine goroutine, thread, serial or auto", r.engName))
+	if err := checkUploadEngine(&scfg, hosts, "engine", r.engName); err != nil {
+		log.Error("reload: still serving the old configuration", "err", err)
 		return
 	}
 	st, err := open(scfg, hosts, r.roots)
@@ -265,11 +264,9 @@ func (r *running) checkForWorkers() bool {
 		log.Error("reload: keeping the old workers", "err", err)
 		return false
 	}
-	if uploadsOn(&scfg, c.Hosts()) {
-		if _, err := uploadEngine("worker-engine", c.WorkerEngine); err != nil {
-			log.Error("reload: keeping the old workers", "err", err)
-			return false
-		}
+	if err := checkUploadEngine(&scfg, c.Hosts(), "worker-engine", c.WorkerEngine); err != nil {
+		log.Error("reload: keeping the old workers", "err", err)
+		return false
 	}
 	if err := Check(c, r.cfg.Builtin); err != nil {
 		log.Error("reload: cannot open the new site; keeping the old workers", "err", err)

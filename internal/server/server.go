@@ -174,16 +174,15 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.TLS.fronted() && (engName == "" || engName == "auto") {
 		engName = "goroutine" // the fastest that serves any net.Conn
 	}
-	uploads := uploadsOn(&cfg.Site, cfg.Hosts)
-	if uploads {
-		var err error
-		if engName, err = uploadEngine("engine", engName); err != nil {
+	// Before the engine is picked: where io_uring is missing, a refusal
+	// of uploads says more than "uring cannot run here" (auto never
+	// picks uring).
+	if err := checkUploadEngine(&cfg.Site, cfg.Hosts, "engine", engName); err != nil {
+		return err
+	}
+	if engName == "process" {
+		if err := checkUploadEngine(&cfg.Site, cfg.Hosts, "worker-engine", cfg.WorkerEngine); err != nil {
 			return err
-		}
-		if engName == "process" {
-			if cfg.WorkerEngine, err = uploadEngine("worker-engine", cfg.WorkerEngine); err != nil {
-				return err
-			}
 		}
 	}
 	eng, engName, err := pickEngine(&cfg, engName)

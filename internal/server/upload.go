@@ -6,11 +6,12 @@ import (
 	"github.com/weft-server/weft/internal/site"
 )
 
-// Uploads need an engine that lets the site read a request body as it
-// arrives: a blocking one (serial, thread, goroutine), where the handler
-// reads from the connection. The event loops (poll, epoll) read and drop
-// bodies on the loop; "auto" picks goroutine when uploads are on, and an
-// explicit event loop is refused at start and on reload.
+// Every engine but uring hands a request body to the site as it arrives
+// (the event loops poll and epoll hand an upload's connection to a
+// goroutine of its own; see evloop's body_linux.go). uring's loop keeps a
+// multishot receive armed on every socket, so it cannot yet let a
+// goroutine read one: with uploads on, uring is refused at start and on
+// reload rather than reading and dropping the bodies.
 
 // uploadsOn reports whether some site of the configuration takes uploads.
 func uploadsOn(scfg *site.Config, hosts *site.HostsConfig) bool {
@@ -25,25 +26,11 @@ func uploadsOn(scfg *site.Config, hosts *site.HostsConfig) bool {
 	return false
 }
 
-// takesBodies reports whether the engine named name hands request bodies
-// to the site (the process engine: its workers' engine decides).
-func takesBodies(name string) bool {
-	switch name {
-	case "serial", "thread", "goroutine":
-		return true
+// checkUploadEngine returns an error when uploads are on and the engine
+// named name (set by the flag named flag) cannot take them.
+func checkUploadEngine(scfg *site.Config, hosts *site.HostsConfig, flag, name string) error {
+	if name != "uring" || !uploadsOn(scfg, hosts) {
+		return nil
 	}
-	return false
-}
-
-// uploadEngine is the engine to run for name ("" or "auto" for the
-// fastest), set by the flag named flag, when uploads are on, or an error
-// for one that cannot take them.
-func uploadEngine(flag, name string) (string, error) {
-	switch {
-	case name == "" || name == "auto":
-		return "goroutine", nil
-	case (name == "process" && flag == "engine") || takesBodies(name):
-		return name, nil
-	}
-	return "", fmt.Errorf("weft: --%s %s cannot take uploads: an event loop reads and drops request bodies; use --%s goroutine, thread, serial or auto", flag, name, flag)
+	return fmt.Errorf("weft: --%s uring cannot take uploads yet (its receives stay armed on every socket); use --%s epoll or auto", flag, flag)
 }

@@ -9,13 +9,14 @@ import (
 	"testing"
 
 	"github.com/weft-server/weft/internal/config"
+	"github.com/weft-server/weft/internal/http1"
 	"github.com/weft-server/weft/internal/site"
 )
 
-// TestReloadRefusesUploadsOnAnEventLoop: a reload that turns uploads on
-// under an engine that drops request bodies (epoll here; a prefork's
-// epoll workers) is refused, and the old site keeps serving.
-func TestReloadRefusesUploadsOnAnEventLoop(t *testing.T) {
+// TestReloadTurnsUploadsOnUnderAnEventLoop: a reload that turns uploads
+// on under an event-loop engine (epoll here; a prefork's epoll workers)
+// is taken: every engine hands request bodies to the site.
+func TestReloadTurnsUploadsOnUnderAnEventLoop(t *testing.T) {
 	dir := t.TempDir()
 	root := filepath.Join(dir, "root")
 	if err := os.Mkdir(root, 0o755); err != nil {
@@ -34,6 +35,7 @@ func TestReloadRefusesUploadsOnAnEventLoop(t *testing.T) {
 	r := &running{
 		engName: "epoll",
 		sw:      newSwitch(old),
+		ret:     &retirer{log: slog.New(slog.DiscardHandler), stop: make(chan struct{})},
 		cfg: &Config{
 			Addr:     "127.0.0.1:8080",
 			ErrorLog: slog.New(slog.NewTextHandler(&logs, nil)),
@@ -42,13 +44,19 @@ func TestReloadRefusesUploadsOnAnEventLoop(t *testing.T) {
 			},
 		},
 	}
-	defer old.Close()
 	r.reload()
-	if r.sw.cur.Load().site != old || !strings.Contains(logs.String(), "cannot take uploads") {
-		t.Fatalf("in-process reload: not refused\n%s", logs.String())
+	defer r.ret.shutdown()
+	cur := r.sw.cur.Load().site
+	defer cur.Close()
+	if cur == old || !strings.Contains(logs.String(), "serving the new configuration") {
+		t.Fatalf("in-process reload: not taken\n%s", logs.String())
+	}
+	req := &http1.Request{Method: http1.MethodPut, Path: []byte("/x.txt"), ContentLength: 1}
+	if cur.(http1.BodyHandler).BodyLimit(req) <= 0 {
+		t.Fatal("the new site takes no upload body")
 	}
 	logs.Reset()
-	if r.checkForWorkers() || !strings.Contains(logs.String(), "cannot take uploads") {
-		t.Fatalf("process engine: epoll workers replaced for uploads\n%s", logs.String())
+	if !r.checkForWorkers() {
+		t.Fatalf("process engine: epoll workers not replaced for uploads\n%s", logs.String())
 	}
 }

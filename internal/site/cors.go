@@ -174,14 +174,14 @@ func (c *corsPolicy) addLines(resp *http1.Response, o []byte) {
 // request). It reports whether it answered. The lines that do not depend
 // on the origin ("*", Vary: Origin) are added with the path's other
 // headers (see static), those that echo an allowed origin by Site.finish,
-// as for any request.
-func (c *corsPolicy) preflight(req *http1.Request, resp *http1.Response, p string) bool {
+// as for any request. allowed is the path's Allow value.
+func (c *corsPolicy) preflight(req *http1.Request, resp *http1.Response, p, allowed string) bool {
 	if len(req.Origin) == 0 || lookupHeader(req, "access-control-request-method") == nil || !matchAny(c.paths, p) {
 		return false
 	}
 	if !c.any && !c.allowed(req.Origin, p) {
 		resp.Status = 200
-		resp.AddHeader("Allow", allow)
+		resp.AddHeader("Allow", allowed)
 		return true
 	}
 	resp.Status = 204

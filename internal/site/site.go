@@ -216,12 +216,14 @@ func (s *Site) serve(req *http1.Request, resp *http1.Response) string {
 		return ""
 	case http1.MethodOptions:
 		p := ""
+		allowed := allow
 		if name, trailing, err := resolve(req.Path, s.cfg.Dotfiles); err == nil {
 			p = pathOf(name, trailing)
+			allowed = s.allowAt(name, trailing)
 		}
-		if s.cors == nil || !s.cors.preflight(req, resp, p) {
+		if s.cors == nil || !s.cors.preflight(req, resp, p, allowed) {
 			resp.Status = 200
-			resp.AddHeader("Allow", allow)
+			resp.AddHeader("Allow", allowed)
 		}
 		return p
 	case http1.MethodOther:
@@ -229,7 +231,11 @@ func (s *Site) serve(req *http1.Request, resp *http1.Response) string {
 		return ""
 	default:
 		s.errorPage(req, resp, 405)
-		resp.AddHeader("Allow", allow)
+		allowed := allow
+		if name, trailing, err := resolve(req.Path, s.cfg.Dotfiles); err == nil {
+			allowed = s.allowAt(name, trailing)
+		}
+		resp.AddHeader("Allow", allowed)
 		return ""
 	}
 	name, trailing, err := resolve(req.Path, s.cfg.Dotfiles)

@@ -145,7 +145,7 @@ func (s *Site) serveUpload(req *http1.Request, resp *http1.Response) string {
 	case req.ContentLength > s.cfg.Upload.MaxBytes:
 		st = 413
 	case req.Body == nil && req.HasBody():
-		st = 501 // an engine that drops bodies (an event loop): see BodyLimit
+		st = 501 // a connection that did not hand the body over (see BodyLimit)
 	case req.Method == http1.MethodPut && (trailing || rel == "."):
 		st = 405 // a folder: POST a form to it instead
 	case req.Method == http1.MethodPut:
@@ -162,6 +162,21 @@ func (s *Site) serveUpload(req *http1.Request, resp *http1.Response) string {
 		s.errorPage(req, resp, st)
 	}
 	return p
+}
+
+// allowAt is the Allow value for name (beneath the root; trailing: its
+// URL ends in a slash): with uploads on, a folder's URL in the upload
+// folder also takes POST (the listing's form), a file's URL there PUT;
+// elsewhere only the reading methods.
+func (s *Site) allowAt(name string, trailing bool) string {
+	if s.up == nil || isUploadTemp(name) {
+		return allow
+	}
+	rel, ok := s.uploadName(name)
+	if !ok {
+		return allow
+	}
+	return allowFor(trailing || rel == ".")
 }
 
 // allowFor is the Allow value for a folder's URL or a file's, uploads on.

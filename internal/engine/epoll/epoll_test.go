@@ -12,3 +12,9 @@ import (
 func TestConformance(t *testing.T) {
 	conformance.Run(t, conformance.StartEngine(epoll.Engine{}), conformance.Capabilities{Concurrent: true, Refuses: true})
 }
+
+// TestSlowUploadOneLoop: with a single loop, a client trickling an upload
+// does not hold up the loop's other clients.
+func TestSlowUploadOneLoop(t *testing.T) {
+	conformance.SlowUpload(t, conformance.StartEngine(epoll.Engine{Loops: 1}))
+}

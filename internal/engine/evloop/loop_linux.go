@@ -22,19 +22,26 @@ type Pool interface {
 	Submit(j Job)
 }
 
-// Job is one offloaded request: Run it on a worker.
+// Job is one offloaded request: Run it on a worker (or, for a request
+// whose handler takes its body, on a goroutine of its own: see body_linux.go).
 type Job struct {
 	l  *Loop
 	cn *conn
 }
 
-// Run answers the request (possibly blocking on disk) and hands the
-// connection back to its loop. If the loop has exited meanwhile (a
-// shutdown that outlasted its timeout, or a failed loop), the loop has
-// abandoned the connection to this job: Run closes it.
+// Run answers the request (possibly blocking on disk, or on the client
+// for its body) and hands the connection back to its loop. If the loop
+// has exited meanwhile (a shutdown that outlasted its timeout, or a
+// failed loop), the loop has abandoned the connection to this job: Run
+// closes it.
 func (j Job) Run() {
-	j.cn.c.ServeOffloaded()
 	l := j.l
+	if j.cn.detached {
+		defer l.bodies.Done()
+		j.cn.c.ServeBody(&j.cn.bs)
+	} else {
+		j.cn.c.ServeOffloaded()
+	}
 	l.mu.Lock()
 	if l.exited {
 		l.mu.Unlock()
@@ -117,6 +124,8 @@ type Loop struct {
 
 	exited bool // under mu: Run has returned; jobs close their own connections
 
+	bodies sync.WaitGroup // goroutines reading a request body (see offload)
+
 	warm warmFiles // see warmFiles
 }
 
@@ -138,6 +147,9 @@ type conn struct {
 	// unregistered: the poller refused the descriptor while its request
 	// was with the pool; once answered, it gets one flush and is closed.
 	unregistered bool
+	polled       bool       // the descriptor is in the poller
+	detached     bool       // a goroutine reads its request's body: the loop has let go of the socket (see offload)
+	bs           bodyStream // the socket as that goroutine sees it
 
 	node IdleNode[conn] // in Loop.idle
 }
@@ -269,15 +281,63 @@ func (l *Loop) exit(tickDone, tickExited chan struct{}) {
 	l.done = nil
 	l.mu.Unlock()
 	for _, cn := range done {
-		l.drop(cn) // answered by the pool, but too late
+		// Answered by the pool, but too late.
+		cn.closed = true
+		delete(l.conns, cn.fd)
+		l.drop(cn)
 	}
 	for _, cn := range l.conns {
-		if !cn.c.Offloaded() {
+		switch {
+		case cn.detached:
+			// Its body is cut: the goroutine reading it wakes to
+			// the end of input, its handler returns (and removes
+			// what it wrote), and it drops the connection.
+			unix.Shutdown(cn.fd, unix.SHUT_RDWR)
+		case !cn.c.Offloaded():
 			l.close(cn)
 		}
 	}
-	// Only abandoned connections remain; their jobs drop them.
+	// Only abandoned connections remain; their jobs drop them. Those
+	// reading a body are given a moment to clean up before Serve
+	// returns and the process perhaps exits.
+	waitFor(&l.bodies, bodyGrace)
 	l.p.Close()
+}
+
+// offload hands cn's offloaded request off the loop: disk work to the
+// pool; a request whose handler takes its body to a goroutine of its own,
+// which reads the socket as a blocking stream meanwhile (see
+// body_linux.go): the poller lets go of the socket until resume (a
+// level-triggered poll would otherwise report its input every turn).
+func (l *Loop) offload(cn *conn) {
+	if !cn.c.TakesBody() {
+		l.sh.Pool.Submit(Job{l, cn})
+		return
+	}
+	if cn.polled {
+		l.p.Remove(cn.fd)
+		cn.polled, cn.wants = false, false
+	}
+	cn.detached = true
+	cn.bs = bodyStream{fd: cn.fd, writeTimeout: l.sh.Cfg.WriteTimeout, iov: cn.bs.iov}
+	l.bodies.Add(1)
+	go Job{l, cn}.Run()
+}
+
+// bodyGrace is how long an exiting loop waits for the goroutines of the
+// request bodies it cut.
+const bodyGrace = time.Second
+
+// waitFor waits for wg, at most d.
+func waitFor(wg *sync.WaitGroup, d time.Duration) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
 }
 
 // drop closes a connection that its loop no longer drives, whose
@@ -334,6 +394,7 @@ func (l *Loop) accept() {
 		return
 	}
 	c.SetAsync(l.sh.Pool != nil)
+	c.SetBodyOffload(true)
 	cn := &conn{l: l, fd: fd, sink: *newSink(fd), c: c, more: true}
 	c.SetNotifier(cn)
 	cn.sink.warm = &l.warm
@@ -343,8 +404,8 @@ func (l *Loop) accept() {
 	// answered and closed without ever entering the poller. Registering
 	// later loses nothing: adding a ready descriptor reports it at once.
 	l.drive(cn, now)
-	if cn.closed {
-		return
+	if cn.closed || cn.detached {
+		return // a body's goroutine has the socket: resume registers it
 	}
 	if err := l.p.Add(fd); err != nil {
 		if cn.c.Offloaded() {
@@ -356,7 +417,10 @@ func (l *Loop) accept() {
 			return
 		}
 		l.close(cn)
-	} else if cn.wants {
+		return
+	}
+	cn.polled = true
+	if cn.wants {
 		// The first answer filled the socket before registration,
 		// when output interest had nothing to attach to.
 		l.p.SetWrite(fd, true)
@@ -438,7 +502,7 @@ func (l *Loop) step(cn *conn, now time.Time) {
 		}
 		c.Process(now)
 		if c.Offloaded() {
-			l.sh.Pool.Submit(Job{l, cn})
+			l.offload(cn)
 			return
 		}
 		if c.Pending() {
@@ -591,9 +655,22 @@ func (l *Loop) resume(now time.Time) {
 	l.mu.Unlock()
 	for i, cn := range done {
 		done[i] = nil
+		if cn.detached {
+			// Back from its body's goroutine, which may have left
+			// input in the socket: take it into the poller again
+			// and read.
+			cn.detached, cn.more = false, true
+			if !cn.unregistered {
+				if err := l.p.Add(cn.fd); err != nil {
+					cn.unregistered = true
+				} else {
+					cn.polled = true
+				}
+			}
+		}
 		cn.c.Resume(now)
 		if cn.c.Offloaded() {
-			l.sh.Pool.Submit(Job{l, cn})
+			l.offload(cn)
 			continue
 		}
 		if cn.unregistered {

@@ -8,5 +8,5 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	conformance.Run(t, conformance.StartEngine(goroutine.Engine{}), conformance.Capabilities{Concurrent: true, Uploads: true})
+	conformance.Run(t, conformance.StartEngine(goroutine.Engine{}), conformance.Capabilities{Concurrent: true})
 }

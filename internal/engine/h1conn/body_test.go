@@ -86,11 +86,49 @@ func chunked(body string, size int) string {
 	return b.String() + "0\r\nTrailer: x\r\n\r\n"
 }
 
-// TestBodyToHandler runs ServeStream over input cut in random pieces: the
-// handler reads exactly the body sent, whatever the framing, and the
-// connection goes on after it (or closes, after a chunked body, when it
-// read past the body's end).
+// serveLikeALoop serves s as an event loop does (see evloop): input in
+// through ReadSpace, Received and Process; a request whose handler takes
+// its body goes to ServeBody, which reads the rest of its body from s
+// itself, then Resume; answers out with Flush.
+func serveLikeALoop(c *h1conn.Conn, s *pieceStream) {
+	defer c.Release()
+	c.SetBodyOffload(true)
+	for {
+		n, err := s.Read(c.ReadSpace())
+		now := time.Now()
+		c.Received(n, now)
+		c.Process(now)
+		for c.TakesBody() {
+			c.ServeBody(s)
+			c.Resume(time.Now())
+		}
+		if c.Pending() && c.Flush(s, now) != nil {
+			return
+		}
+		if err != nil || c.Done() {
+			return
+		}
+	}
+}
+
+// TestBodyToHandler runs ServeStream, and an event loop's way of serving
+// (serveLikeALoop), over input cut in random pieces: the handler reads
+// exactly the body sent, whatever the framing, and the connection goes on
+// after it (or closes, after a chunked body, when it read past the body's
+// end).
 func TestBodyToHandler(t *testing.T) {
+	for _, mode := range []struct {
+		name  string
+		serve func(*h1conn.Conn, *pieceStream)
+	}{
+		{"stream", func(c *h1conn.Conn, s *pieceStream) { h1conn.ServeStream(c, s) }},
+		{"loop", serveLikeALoop},
+	} {
+		t.Run(mode.name, func(t *testing.T) { testBodyToHandler(t, mode.serve) })
+	}
+}
+
+func testBodyToHandler(t *testing.T, serve func(*h1conn.Conn, *pieceStream)) {
 	body := strings.Repeat("0123456789abcdef", 1000) + "tail"
 	get := "GET /next HTTP/1.1\r\nHost: h\r\n\r\n"
 	cases := []struct {
@@ -114,7 +152,7 @@ func TestBodyToHandler(t *testing.T) {
 				cfg := h1conn.Config{Handler: h}.WithDefaults()
 				conn := h1conn.New(cfg, netip.AddrPort{}, time.Now())
 				s := &pieceStream{in: c.in, rnd: rand.New(rand.NewPCG(seed, 1))}
-				h1conn.ServeStream(conn, s)
+				serve(conn, s)
 				var got []int
 				out := s.out.String()
 				for {

@@ -40,7 +40,7 @@ type Config struct {
 	WriteTimeout      time.Duration // longest wait for the client to accept more bytes
 	ShutdownTimeout   time.Duration // longest graceful drain before connections are cut
 	MaxConns          int           // most open connections; at the limit idle ones are reclaimed (see each engine for the rest)
-	MaxBodyBytes      int64         // request bodies up to this are read and dropped; beyond, 413 (Content-Length) or a close (chunked); a body the handler takes (http1.BodyHandler, blocking engines only) has the handler's limit instead
+	MaxBodyBytes      int64         // request bodies up to this are read and dropped; beyond, 413 (Content-Length) or a close (chunked); a body the handler takes (http1.BodyHandler; see SetBodyOffload for event loops) has the handler's limit instead
 
 	Log RecordSink // nil for none
 	// Meters returns the counters a new connection adds to (nil for

@@ -47,12 +47,13 @@ type Conn struct {
 
 	st *state // per-request state, taken from a pool only while needed
 
-	stream Stream // the blocking connection ServeStream serves; nil for an event loop
+	stream Stream // the blocking connection ServeStream serves; nil for an event loop (whose bodies go to ServeBody)
 
 	phase  phase  // what the input side is doing
 	ending ending // whether and how the connection is ending
 
 	async   bool     // hand disk work to a worker (see SetAsync)
+	bodies  bool     // hand requests whose handler takes the body to the engine (see SetBodyOffload)
 	notify  Notifier // an event loop's: never wait for a streamed body (see SetNotifier)
 	stalled bool     // Process stopped at maxBacklog with requests still buffered
 	unread  bool     // the client may still be sending input that will not be read
@@ -78,7 +79,7 @@ const (
 	phaseIdle    phase = iota // between requests (or before the first): no request input pending
 	phaseHead                 // receiving a request head, since reqStart
 	phaseBody                 // reading and dropping a request body, since reqStart
-	phaseHandler              // a request waits for its handler on a worker (offloaded)
+	phaseHandler              // a request waits for its handler on a worker (offloaded), or for ServeBody
 )
 
 // ending is whether and how a connection is ending.
@@ -110,6 +111,9 @@ type state struct {
 	keep  bool      // the request being answered leaves the connection open
 	recs  []pending // records of the responses queued, not yet logged from rhead on (see record.go)
 	rhead int
+
+	bh    http1.BodyHandler // the offloaded request's handler takes its body (see ServeBody)
+	limit int64             // the most body bytes bh may read
 }
 
 // maxBacklog bounds the output queued before Process stops parsing
@@ -228,6 +232,7 @@ func (c *Conn) releaseState() {
 	st.req.Reset()
 	st.resp.Reset()
 	st.keep = false
+	st.bh = nil
 	if cap(st.recs) > maxPooledRecs {
 		st.recs = nil
 	}
@@ -439,8 +444,17 @@ func (c *Conn) serve(now time.Time) {
 		c.settle(t)
 		c.finish(now)
 		return
+	case bh != nil && c.stream == nil:
+		// An event loop: the engine reads the body off the loop
+		// (ServeBody), then resumes.
+		st.bh, st.limit = bh, limit
+		c.toPhase(phaseHandler, t)
+		return
 	case bh != nil:
-		c.serveBody(bh, limit)
+		c.readBody(bh, limit, c.stream)
+		now = time.Now()
+		c.settle(now.UnixNano())
+		c.finish(now)
 		return
 	case req.HasBody() && len(req.Expect) > 0:
 		// The client waits for 100-continue before sending the body
@@ -469,11 +483,11 @@ func (c *Conn) serve(now time.Time) {
 }
 
 // bodyLimit is the most body bytes req may carry, and the handler that
-// takes the body (nil when the connection reads and drops it). Only a
-// blocking connection hands bodies to a handler: an event loop cannot
-// block on the socket while a worker reads it.
+// takes the body (nil when the connection reads and drops it). A blocking
+// connection hands bodies to a handler itself; an event loop's only when
+// its engine can read them off the loop (SetBodyOffload).
 func (c *Conn) bodyLimit(req *http1.Request) (int64, http1.BodyHandler) {
-	if c.stream == nil || !req.HasBody() {
+	if (c.stream == nil && !c.bodies) || !req.HasBody() {
 		return c.cfg.MaxBodyBytes, nil
 	}
 	bh, ok := c.cfg.Handler.(http1.BodyHandler)
@@ -486,11 +500,13 @@ func (c *Conn) bodyLimit(req *http1.Request) (int64, http1.BodyHandler) {
 	return c.cfg.MaxBodyBytes, nil
 }
 
-// serveBody runs the handler of a request whose body it takes, reading
-// the body from the stream as it asks (see bodyReader). A body left
-// unread, cut, malformed or over the limit closes the connection after
-// the answer; so does input read past a chunked body.
-func (c *Conn) serveBody(bh http1.BodyHandler, limit int64) {
+// readBody runs the handler of a request whose body it takes, reading
+// the body from s as it asks (see bodyReader); the caller then queues the
+// answer. A body left unread, cut, malformed or over the limit closes the
+// connection after the answer; so does input read past a chunked body.
+// It changes neither the phase nor the ending: an event loop may look at
+// them while it runs on another goroutine (see ServeBody).
+func (c *Conn) readBody(bh http1.BodyHandler, limit int64, s Stream) {
 	st := c.st
 	req := &st.req
 	if req.Chunked {
@@ -498,19 +514,39 @@ func (c *Conn) serveBody(bh http1.BodyHandler, limit int64) {
 	} else {
 		c.body = body{left: req.ContentLength}
 	}
-	br := &bodyReader{c: c, s: c.stream, limit: limit, expect: bytes.EqualFold(req.Expect, []byte("100-continue")) && req.Minor > 0}
+	br := &bodyReader{c: c, s: s, limit: limit, expect: bytes.EqualFold(req.Expect, []byte("100-continue")) && req.Minor > 0}
 	req.Body = br
 	bh.ServeHTTP1(req, &st.resp)
 	req.Body = nil
-	now := time.Now()
 	if br.err != nil || c.body.active() || br.br < br.bw {
 		st.keep, c.unread = false, true
 		if br.err != nil && !errors.Is(br.err, http1.ErrBodyTooLarge) {
 			c.body = body{} // the stream failed or the framing is broken: nothing more to read
 		}
 	}
-	c.settle(now.UnixNano())
-	c.finish(now)
+}
+
+// SetBodyOffload makes an event loop's connection hand a request whose
+// handler takes its body (http1.BodyHandler) to the engine instead of
+// dropping the body: Process stops with Offloaded and TakesBody true; the
+// engine calls ServeBody on another goroutine with the socket as a
+// blocking Stream, then Resume on the connection's own.
+func (c *Conn) SetBodyOffload(on bool) { c.bodies = on }
+
+// TakesBody reports whether the offloaded request waits for ServeBody
+// (not ServeOffloaded).
+func (c *Conn) TakesBody() bool { return c.phase == phaseHandler && c.st.bh != nil }
+
+// ServeBody runs the handler of the offloaded request that takes its
+// body, reading the body from s, the connection's socket, which nothing
+// else reads meanwhile. It is the blocking engines' path (readBody),
+// run for an event loop on a goroutine of its own: while it runs, the
+// loop may call only Offloaded, Idle, Lingering, Drain and Draining.
+func (c *Conn) ServeBody(s Stream) {
+	st := c.st
+	bh := st.bh
+	st.bh = nil
+	c.readBody(bh, st.limit, s)
 }
 
 // SetAsync makes Process hand requests that need disk work to a worker:

@@ -39,7 +39,7 @@ func TestConformance(t *testing.T) {
 	for _, inner := range []string{"goroutine", "epoll"} {
 		t.Run(inner, func(t *testing.T) {
 			conformance.Run(t, conformance.StartBinary(bin, "--engine", "process", "--workers", "2", "--worker-engine", inner),
-				conformance.Capabilities{Concurrent: true, Workers: 2, Uploads: inner == "goroutine"})
+				conformance.Capabilities{Concurrent: true, Workers: 2})
 		})
 	}
 }

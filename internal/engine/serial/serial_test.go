@@ -14,7 +14,7 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	conformance.Run(t, conformance.StartEngine(serial.Engine{}), conformance.Capabilities{Concurrent: false, Uploads: true})
+	conformance.Run(t, conformance.StartEngine(serial.Engine{}), conformance.Capabilities{Concurrent: false})
 }
 
 // TestOneAtATime shows the model: while one client holds its connection,

@@ -10,5 +10,5 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	conformance.Run(t, conformance.StartEngine(thread.Engine{}), conformance.Capabilities{Concurrent: true, Uploads: true})
+	conformance.Run(t, conformance.StartEngine(thread.Engine{}), conformance.Capabilities{Concurrent: true})
 }

@@ -230,7 +230,7 @@ func (f Format) Append(b []byte, r *http1.Record) []byte {
 	if f == JSON {
 		return appendJSON(b, r)
 	}
-	b = r.Remote.Addr().AppendTo(b)
+	b = appendRemote(b, r)
 	b = append(b, " - - ["...)
 	b = r.Time.AppendFormat(b, "02/Jan/2006:15:04:05 -0700")
 	b = append(b, "] \""...)
@@ -255,6 +255,15 @@ func (f Format) Append(b []byte, r *http1.Record) []byte {
 		b = append(b, '"')
 	}
 	return append(b, '\n')
+}
+
+// appendRemote writes the client's address; a client of a unix socket has
+// none, and is written "unix:", as nginx does.
+func appendRemote(b []byte, r *http1.Record) []byte {
+	if !r.Remote.Addr().IsValid() {
+		return append(b, "unix:"...)
+	}
+	return r.Remote.Addr().AppendTo(b)
 }
 
 var dash = []byte("-")
@@ -284,7 +293,7 @@ func appendJSON(b []byte, r *http1.Record) []byte {
 	b = append(b, `{"time":"`...)
 	b = r.Time.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","remote":"`...)
-	b = r.Remote.Addr().AppendTo(b)
+	b = appendRemote(b, r)
 	b = append(b, `","method":`...)
 	b = appendJSONString(b, r.Method)
 	b = append(b, `,"target":`...)

@@ -3,10 +3,10 @@ package evloop
 import (
 	"context"
 	"errors"
-	"net"
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -55,7 +55,7 @@ type Shared struct {
 	Exclusive bool         // several loops share LFD
 
 	// CloseListener, if not nil, closes every descriptor of the listening
-	// socket that this engine holds (LFD and the net.TCPListener it came
+	// socket that this engine holds (LFD and the listener it came
 	// from). The loops call it once, when the last of them has stopped
 	// accepting (at shutdown, or when a loop fails): once no process
 	// holds a descriptor of it, the kernel stops listening and refuses
@@ -72,7 +72,7 @@ type Shared struct {
 // ListenerFD returns a non-blocking duplicate of ln's descriptor for the
 // loops to accept from, with TCP_DEFER_ACCEPT set (best effort: the read
 // after accept then usually finds the request). The caller closes it.
-func ListenerFD(ln *net.TCPListener) (int, error) {
+func ListenerFD(ln syscall.Conn) (int, error) {
 	lfd, err := netpoll.ListenerFD(ln, true)
 	if err != nil {
 		return -1, err

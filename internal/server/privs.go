@@ -210,5 +210,19 @@ func switchUser(p *privileges, cfg *Config, eng engine.Engine, roots *roots, rs 
 		cfg.ErrorLog.Info("now running as user "+p.to.spec, "uid", p.to.uid, "gid", p.to.gid)
 	}
 	scfg := cfg.Site
-	return p.checkAccess(sw.cur.Load().site.Roots(), uploadDirs(&scfg, cfg.Hosts, roots))
+	if err := p.checkAccess(sw.cur.Load().site.Roots(), uploadDirs(&scfg, cfg.Hosts, roots)); err != nil {
+		return err
+	}
+	if _, ok := eng.(process.Engine); ok {
+		// The supervisor starts its workers from its own executable, as
+		// the user now.
+		exe, err := os.Executable()
+		if err == nil {
+			err = executable(exe)
+		}
+		if err != nil {
+			return fmt.Errorf("weft: running as %s, cannot start the process engine's workers from %s: %w; install weft where the user can run it (go run builds it in a private folder)", p.to.spec, exe, err)
+		}
+	}
+	return nil
 }

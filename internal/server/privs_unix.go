@@ -37,3 +37,8 @@ func (p *privileges) apply() error {
 func writable(dir string) error {
 	return unix.Access(dir, unix.W_OK|unix.X_OK)
 }
+
+// executable reports whether this process may run the file name.
+func executable(name string) error {
+	return unix.Access(name, unix.X_OK)
+}

@@ -38,9 +38,9 @@ type TLSConfig struct {
 	ACMEStaging bool
 	ACMERoots   *x509.CertPool // roots to trust for the ACME CA's own HTTPS (tests: pebble's); nil for the system's
 
-	H2C          bool   // cleartext HTTP/2 (prior knowledge) on a plain listener
-	HTTP3        bool   // HTTP/3 on the same port, UDP
-	RedirectHTTP string // a plain listener redirecting to HTTPS ("" for none)
+	H2C          bool         // cleartext HTTP/2 (prior knowledge) on a plain listener
+	HTTP3        bool         // HTTP/3 on the same port, UDP
+	RedirectHTTP string       // a plain listener redirecting to HTTPS ("" for none)
 	redirectLn   net.Listener // the redirecting listener systemd passed (see takePassed), or nil
 }
 

@@ -352,3 +352,322 @@ func needCurl(t *testing.T) string {
 	}
 	return path
 }
+
+// TestUnixSocketEveryEngine: --addr unix:/PATH answers curl --unix-socket
+// on every engine (a file through sendfile or the cache, twice on one
+// connection), with the socket file's mode and (as root) owner as set; the
+// access log names the client "unix:"; the file goes at exit.
+func TestUnixSocketEveryEngine(t *testing.T) {
+	curl := needCurl(t)
+	root := opsRoot(t)
+	big := strings.Repeat("0123456789abcdef", 1<<16) // 1 MiB: past the cache, sent from the file
+	must(t, os.WriteFile(filepath.Join(root, "big.bin"), []byte(big), 0o644))
+	for _, eng := range allEngines {
+		t.Run(eng, func(t *testing.T) {
+			dir := t.TempDir()
+			sock := filepath.Join(dir, "weft.sock")
+			args := []string{"serve", root, "--engine", eng, "--workers", "2", "--addr", "unix:" + sock, "--unix-mode", "0660", "--log-format", "common"}
+			root := os.Geteuid() == 0
+			if root {
+				args = append(args, "--unix-owner", "nobody:nogroup")
+			}
+			c := startChild(t, exec.Command(weftBin(t), args...))
+			if banner := c.line(t, "weft: serving"); !strings.Contains(banner, "unix:"+sock) {
+				t.Errorf("banner: %q, want unix:%s", banner, sock)
+			}
+			fi, err := os.Lstat(sock)
+			must(t, err)
+			if fi.Mode().Type() != os.ModeSocket || fi.Mode().Perm() != 0o660 {
+				t.Errorf("socket file %v, want a socket with mode 0660", fi.Mode())
+			}
+			if root {
+				st := fi.Sys().(*syscall.Stat_t)
+				if st.Uid != 65534 || st.Gid != 65534 {
+					t.Errorf("socket owned by %d:%d, want nobody:nogroup (65534:65534)", st.Uid, st.Gid)
+				}
+			}
+			out, err := exec.Command(curl, "-sS", "--fail", "--unix-socket", sock, "http://localhost/hello.txt", "http://localhost/big.bin").CombinedOutput()
+			if err != nil || string(out) != "hello from weft\n"+big {
+				t.Fatalf("curl --unix-socket: %v, %d bytes: %.100q", err, len(out), out)
+			}
+			if l := c.line(t, "GET /big.bin"); !strings.HasPrefix(l, "unix: - - [") || !strings.Contains(l, "\" 200 1048576") {
+				t.Errorf("access log line %q, want the client as unix: and the full size", l)
+			}
+			c.stop(t)
+			if c.err != nil {
+				t.Errorf("exit: %v; stderr:\n%s", c.err, c.stderr.String())
+			}
+			if _, err := os.Lstat(sock); !os.IsNotExist(err) {
+				t.Errorf("the socket file is left after the exit: %v", err)
+			}
+		})
+	}
+}
+
+// TestUnixSocketStale: a socket file that nobody listens on any more (a
+// weft killed with SIGKILL leaves one) is replaced; a live one (another
+// server listens) and a file that is not a socket are refused with a
+// one-line error, and left as they are.
+func TestUnixSocketStale(t *testing.T) {
+	root := opsRoot(t)
+	dir := t.TempDir()
+	start := func(sock string) *exec.Cmd {
+		return exec.Command(weftBin(t), "serve", root, "--addr", "unix:"+sock, "--no-access-log")
+	}
+
+	t.Run("stale", func(t *testing.T) {
+		sock := filepath.Join(dir, "stale.sock")
+		ln, err := net.Listen("unix", sock)
+		must(t, err)
+		ln.(*net.UnixListener).SetUnlinkOnClose(false)
+		ln.Close()
+		if _, err := os.Lstat(sock); err != nil {
+			t.Fatal("no stale socket to test with:", err)
+		}
+		c := startChild(t, start(sock))
+		c.line(t, "weft: serving")
+		wantHello(t, fetchRaw(t, "unix", sock, "/hello.txt"))
+	})
+	t.Run("live", func(t *testing.T) {
+		sock := filepath.Join(dir, "live.sock")
+		ln, err := net.Listen("unix", sock)
+		must(t, err)
+		defer ln.Close()
+		go func() { // the other server: it answers a connection and closes it
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
+			}
+		}()
+		out, err := start(sock).CombinedOutput()
+		msg := strings.TrimSpace(string(out))
+		if code := exitCode(err); code != 1 || strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "another server is accepting connections") {
+			t.Errorf("exit %d, output %q: want 1 and one line saying another server listens", code, msg)
+		}
+		if c, err := net.Dial("unix", sock); err != nil {
+			t.Errorf("the live socket was disturbed: %v", err)
+		} else {
+			c.Close()
+		}
+	})
+	t.Run("not a socket", func(t *testing.T) {
+		file := filepath.Join(dir, "notes.txt")
+		must(t, os.WriteFile(file, []byte("keep me"), 0o644))
+		out, err := start(file).CombinedOutput()
+		msg := strings.TrimSpace(string(out))
+		if code := exitCode(err); code != 1 || strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "is a regular file, not a socket") {
+			t.Errorf("exit %d, output %q: want 1 and one line saying it is not a socket", code, msg)
+		}
+		if b, err := os.ReadFile(file); err != nil || string(b) != "keep me" {
+			t.Errorf("the file was touched: %q, %v", b, err)
+		}
+	})
+}
+
+func exitCode(err error) int {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
+
+// needRoot skips a test of switching users when not run as root (CI runs
+// as root, so it runs there).
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("switching users needs root; this test runs as uid", os.Geteuid())
+	}
+}
+
+// sharedBin is the weft binary in a folder every user may enter, for the
+// process engine's supervisor to start its workers from after switching.
+func sharedBin(t *testing.T) string {
+	t.Helper()
+	bin := weftBin(t)
+	must(t, os.Chmod(filepath.Dir(bin), 0o755))
+	return bin
+}
+
+// withoutAllowRoot is the environment without the WEFT_ALLOW_ROOT=1 that
+// TestMain sets.
+func withoutAllowRoot() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "WEFT_ALLOW_ROOT=") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// ids returns the real, effective, saved and filesystem user and group
+// ids of every thread of pid, one "uids/gids" string per thread.
+func ids(t *testing.T, pid int) []string {
+	t.Helper()
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	must(t, err)
+	var out []string
+	for _, task := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, task.Name()))
+		if err != nil {
+			continue // the thread ended
+		}
+		var uid, gid, groups string
+		for _, line := range strings.Split(string(b), "\n") {
+			k, v, _ := strings.Cut(line, ":")
+			switch k {
+			case "Uid":
+				uid = strings.Join(strings.Fields(v), ",")
+			case "Gid":
+				gid = strings.Join(strings.Fields(v), ",")
+			case "Groups":
+				groups = strings.Join(strings.Fields(v), ",")
+			}
+		}
+		out = append(out, uid+"/"+gid+"/"+groups)
+	}
+	return out
+}
+
+// wantIDs checks that every thread of pid (and of its children: the
+// process engine's workers) runs with the ids want ("uid/gid/groups").
+func wantIDs(t *testing.T, pid int, want string) {
+	t.Helper()
+	for _, p := range append([]int{pid}, childPids(t, pid)...) {
+		for _, got := range ids(t, p) {
+			if got != want {
+				t.Errorf("pid %d (weft %d or a worker) has a thread with uid,…/gid,…/groups %s; want %s", p, pid, got, want)
+			}
+		}
+	}
+}
+
+const nobodyIDs = "65534,65534,65534,65534/65534,65534,65534,65534/65534"
+
+// TestUserSwitch: --user nobody on every engine opens the listening
+// socket as root, then runs as nobody (every thread, every id; the
+// process engine's workers too) and serves; the pid file it wrote as root
+// is emptied at exit when nobody may not remove it from its folder.
+func TestUserSwitch(t *testing.T) {
+	needRoot(t)
+	bin := sharedBin(t)
+	root := opsRoot(t)
+	for _, eng := range allEngines {
+		t.Run(eng, func(t *testing.T) {
+			pidDir := opsRoot(t) // root's, 0755: nobody may not create or remove files in it
+			pidFile := filepath.Join(pidDir, "weft.pid")
+			c := startChild(t, exec.Command(bin, "serve", root, "--engine", eng, "--workers", "2", "--addr", "127.0.0.1:0",
+				"--user", "nobody", "--pid-file", pidFile, "--no-access-log"))
+			m := urlRe.FindString(c.line(t, "weft: serving"))
+			addr := strings.TrimSuffix(strings.TrimPrefix(m, "http://"), "/")
+			wantHello(t, fetchRaw(t, "tcp", addr, "/hello.txt"))
+			wantIDs(t, c.cmd.Process.Pid, nobodyIDs)
+			if b, err := os.ReadFile(pidFile); err != nil || string(b) != fmt.Sprintf("%d\n", c.cmd.Process.Pid) {
+				t.Errorf("pid file while serving: %q, %v", b, err)
+			}
+			if eng == "process" && len(childPids(t, c.cmd.Process.Pid)) != 2 {
+				t.Errorf("want 2 workers")
+			}
+			if !strings.Contains(c.stderr.String(), "now running as user nobody") {
+				t.Errorf("stderr does not say so: %q", c.stderr.String())
+			}
+			c.stop(t)
+			if c.err != nil {
+				t.Errorf("exit: %v; stderr:\n%s", c.err, c.stderr.String())
+			}
+			if b, err := os.ReadFile(pidFile); err == nil && len(b) != 0 {
+				t.Errorf("the pid file still holds %q after the exit", b)
+			}
+		})
+	}
+}
+
+// TestUserAuto: started as root without --user or --allow-root, weft
+// switches to nobody by itself after listening, says so on standard
+// error, and serves the built-in sample site (extracted to a folder handed
+// to nobody); with --allow-root it stays root.
+func TestUserAuto(t *testing.T) {
+	needRoot(t)
+	bin := sharedBin(t)
+	for _, eng := range []string{"epoll", "process"} {
+		t.Run(eng, func(t *testing.T) {
+			cmd := exec.Command(bin, "serve", "--engine", eng, "--workers", "2", "--addr", "127.0.0.1:0", "--no-access-log")
+			cmd.Env = withoutAllowRoot()
+			c := startChild(t, cmd)
+			m := urlRe.FindString(c.line(t, "weft: serving the built-in sample site"))
+			addr := strings.TrimSuffix(strings.TrimPrefix(m, "http://"), "/")
+			if resp := fetchRaw(t, "tcp", addr, "/"); !strings.HasPrefix(resp, "HTTP/1.1 200 ") {
+				t.Errorf("GET / of the sample site: %.200q", resp)
+			}
+			wantIDs(t, c.cmd.Process.Pid, nobodyIDs)
+			if msg := c.stderr.String(); !strings.Contains(msg, "started as root: now running as user nobody") || !strings.Contains(msg, "--allow-root") {
+				t.Errorf("stderr does not say it switched and how to choose: %q", msg)
+			}
+		})
+	}
+	t.Run("allow-root", func(t *testing.T) {
+		cmd := exec.Command(bin, "serve", opsRoot(t), "--addr", "127.0.0.1:0", "--no-access-log", "--allow-root")
+		cmd.Env = withoutAllowRoot()
+		c := startChild(t, cmd)
+		c.line(t, "weft: serving")
+		wantIDs(t, c.cmd.Process.Pid, ids(t, os.Getpid())[0]) // the test's own: root's
+	})
+}
+
+// TestUserRefusals: what the user switched to cannot do fails at start
+// with one line saying what to do, exit status 1.
+func TestUserRefusals(t *testing.T) {
+	needRoot(t)
+	bin := sharedBin(t)
+	private := t.TempDir() // 0700, root's: nobody cannot read it
+	must(t, os.WriteFile(filepath.Join(private, "index.html"), []byte("secret"), 0o644))
+	hidden := filepath.Join(t.TempDir(), "weft") // the binary where nobody may not run it
+	b, err := os.ReadFile(bin)
+	must(t, err)
+	must(t, os.WriteFile(hidden, b, 0o755))
+	uploadRoot := opsRoot(t) // readable by all, writable by root only
+	for _, tc := range []struct {
+		name string
+		bin  string
+		args []string
+		want string
+	}{
+		{"unreadable root", bin, []string{private}, "running as nobody, cannot read the root " + private + ": permission denied; make it readable by nobody, or choose a user that can with --user NAME"},
+		{"unreadable root, --user", bin, []string{private, "--user", "nobody"}, "cannot read the root " + private + ": permission denied; give user nobody access, or choose another --user"},
+		{"upload folder", bin, []string{uploadRoot, "--upload", "--upload-allow-anonymous"}, "running as nobody, cannot write the upload folder " + uploadRoot + ": permission denied"},
+		{"unknown user", bin, []string{opsRoot(t), "--user", "no-such-user-here"}, "weft: --user no-such-user-here: no user no-such-user-here on this system"},
+		{"unknown group", bin, []string{opsRoot(t), "--user", "nobody:no-such-group-here"}, "no group no-such-group-here"},
+		{"workers' executable", hidden, []string{opsRoot(t), "--engine", "process", "--user", "nobody"}, "cannot start the process engine's workers from " + hidden},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(tc.bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--no-access-log"}, tc.args...)...)
+			cmd.Env = withoutAllowRoot()
+			done := make(chan struct{})
+			var out []byte
+			var err error
+			go func() { out, err = cmd.CombinedOutput(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				cmd.Process.Kill()
+				<-done
+				t.Fatalf("weft kept running: %s", out)
+			}
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			last := lines[len(lines)-1]
+			if code := exitCode(err); code != 1 || !strings.HasPrefix(last, "weft: ") || !strings.Contains(last, tc.want) {
+				t.Errorf("exit %d, last line %q; want 1 and %q", code, last, tc.want)
+			}
+			if strings.Contains(string(out), "weft: serving") {
+				t.Errorf("it announced serving: %s", out)
+			}
+		})
+	}
+}

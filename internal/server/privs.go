@@ -171,8 +171,12 @@ func (p *privileges) checkAccess(roots, uploadDirs []string) error {
 				err = nil
 			}
 		}
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is in the message already
+		}
 		if err != nil {
-			return fmt.Errorf("weft: running as %s, cannot read the root %s: %w; %s", p.to.spec, root, unwrapSyscall(err), p.hint())
+			return fmt.Errorf("weft: running as %s, cannot read the root %s: %w; %s", p.to.spec, root, err, p.hint())
 		}
 	}
 	for _, dir := range uploadDirs {

@@ -446,7 +446,7 @@ func Run(ctx context.Context, cfg Config) error {
 		} else {
 			printBanner(cfg.Stdout, label, urls, engName+cfg.TLS.protocols())
 		}
-		if cfg.OnServing != nil {
+		if _, unix := ln.Addr().(*net.UnixAddr); cfg.OnServing != nil && !unix { // no URL a browser opens
 			cfg.OnServing(urls)
 		}
 	}

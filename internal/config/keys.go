@@ -526,7 +526,7 @@ var Keys = []Key{
 			return checkHostPort(c.RedirectHTTP)
 		}},
 	{Name: "pid_file", Path: true, Apply: Restart,
-		Help:  "write the server's process id to `FILE`, for weft reload; removed on exit",
+		Help:  "write the server's process id to `FILE`, for weft reload; removed on exit (emptied when the user weft switched to may not remove it)",
 		def:   "",
 		field: func(c *Config) any { return &c.PidFile }},
 	{Name: "unix_mode", Apply: Restart,

@@ -111,7 +111,16 @@ func (c *child) stop(t *testing.T) {
 	}
 }
 
-// rawGet sends one request over a fresh connection (no retry) and returns
+// stopOK stops weft and checks that it exited with status 0.
+func (c *child) stopOK(t *testing.T) {
+	t.Helper()
+	c.stop(t)
+	if c.err != nil {
+		t.Errorf("exit: %v; stderr:\n%s", c.err, c.stderr.String())
+	}
+}
+
+// fetchRaw sends one request over a fresh connection (no retry) and returns
 // the whole response.
 func fetchRaw(t *testing.T, network, addr, path string) string {
 	t.Helper()
@@ -207,10 +216,7 @@ func TestSocketActivationEveryEngine(t *testing.T) {
 					}
 				}
 			}
-			c.stop(t)
-			if c.err != nil {
-				t.Errorf("exit: %v; stderr:\n%s", c.err, c.stderr.String())
-			}
+			c.stopOK(t)
 			if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
 				t.Errorf("the pid file is left after the exit: %v", err)
 			}
@@ -240,25 +246,21 @@ func TestSocketActivationUnix(t *testing.T) {
 	}
 }
 
-// childPids lists the children of pid.
+// childPids lists the children of pid (each thread's children file lists
+// those it started).
 func childPids(t *testing.T, pid int) []int {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-	if err != nil {
-		// The children file lists the children of each thread: read all.
-		b = nil
-	}
-	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	must(t, err)
 	var out []int
 	seen := map[int]bool{}
 	for _, task := range tasks {
-		cb, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, task.Name()))
-		b = append(append(b, ' '), cb...)
-	}
-	for _, f := range strings.Fields(string(b)) {
-		if n, err := strconv.Atoi(f); err == nil && !seen[n] {
-			seen[n] = true
-			out = append(out, n)
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, task.Name()))
+		for _, f := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(f); err == nil && !seen[n] {
+				seen[n] = true
+				out = append(out, n)
+			}
 		}
 	}
 	return out
@@ -393,10 +395,7 @@ func TestUnixSocketEveryEngine(t *testing.T) {
 			if l := c.line(t, "GET /big.bin"); !strings.HasPrefix(l, "unix: - - [") || !strings.Contains(l, "\" 200 1048576") {
 				t.Errorf("access log line %q, want the client as unix: and the full size", l)
 			}
-			c.stop(t)
-			if c.err != nil {
-				t.Errorf("exit: %v; stderr:\n%s", c.err, c.stderr.String())
-			}
+			c.stopOK(t)
 			if _, err := os.Lstat(sock); !os.IsNotExist(err) {
 				t.Errorf("the socket file is left after the exit: %v", err)
 			}
@@ -578,10 +577,7 @@ func TestUserSwitch(t *testing.T) {
 			if !strings.Contains(c.stderr.String(), "now running as user nobody") {
 				t.Errorf("stderr does not say so: %q", c.stderr.String())
 			}
-			c.stop(t)
-			if c.err != nil {
-				t.Errorf("exit: %v; stderr:\n%s", c.err, c.stderr.String())
-			}
+			c.stopOK(t)
 			if b, err := os.ReadFile(pidFile); err == nil && len(b) != 0 {
 				t.Errorf("the pid file still holds %q after the exit", b)
 			}

@@ -211,6 +211,7 @@ func Run(ctx context.Context, cfg Config) error {
 			if _, ok := act.main.Addr().(*net.UnixAddr); ok {
 				listenAddr = "unix:" + listenAddr
 			}
+			cfg.Addr = listenAddr // where it listens, for the checks of a reload
 		}
 		if act.redirect != nil {
 			cfg.TLS.redirectLn = act.redirect

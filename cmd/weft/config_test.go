@@ -24,11 +24,17 @@ import (
 // standard output and standard error. It must exit within 10 s.
 func weft(t *testing.T, dir string, env []string, args ...string) (int, string, string) {
 	t.Helper()
+	return weftIn(t, dir, append(os.Environ(), env...), args...)
+}
+
+// weftIn is weft with exactly the environment environ.
+func weftIn(t *testing.T, dir string, environ []string, args ...string) (int, string, string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, weftBin(t), args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = environ
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -155,9 +161,13 @@ etag = "content"
 }
 
 // TestConfigExample: `weft config example` is a file that sets every key
-// it shows to its default.
+// it shows to its default. (Without TestMain's WEFT_ALLOW_ROOT, which would
+// set allow_root.)
 func TestConfigExample(t *testing.T) {
 	dir := t.TempDir()
+	weft := func(t *testing.T, dir string, _ []string, args ...string) (int, string, string) {
+		return weftIn(t, dir, withoutAllowRoot(), args...)
+	}
 	code, example, _ := weft(t, dir, nil, "config", "example")
 	if code != 0 {
 		t.Fatalf("exit %d", code)

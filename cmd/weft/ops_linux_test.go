@@ -111,6 +111,19 @@ func (c *child) stop(t *testing.T) {
 	}
 }
 
+// waitStderr waits for want on standard error, which os/exec copies on
+// a goroutine of its own: it may come after lines of standard output
+// that weft wrote later.
+func (c *child) waitStderr(t *testing.T, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(c.stderr.String(), want); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Errorf("standard error never said %q: %q", want, c.stderr.String())
+			return
+		}
+	}
+}
+
 // stopOK stops weft and checks that it exited with status 0.
 func (c *child) stopOK(t *testing.T) {
 	t.Helper()
@@ -494,18 +507,6 @@ func sharedBin(t *testing.T) string {
 	return bin
 }
 
-// withoutAllowRoot is the environment without the WEFT_ALLOW_ROOT=1 that
-// TestMain sets.
-func withoutAllowRoot() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "WEFT_ALLOW_ROOT=") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
 // ids returns the real, effective, saved and filesystem user and group
 // ids of every thread of pid, one "uids/gids" string per thread.
 func ids(t *testing.T, pid int) []string {
@@ -574,9 +575,7 @@ func TestUserSwitch(t *testing.T) {
 			if eng == "process" && len(childPids(t, c.cmd.Process.Pid)) != 2 {
 				t.Errorf("want 2 workers")
 			}
-			if !strings.Contains(c.stderr.String(), "now running as user nobody") {
-				t.Errorf("stderr does not say so: %q", c.stderr.String())
-			}
+			c.waitStderr(t, "now running as user nobody")
 			c.stopOK(t)
 			if b, err := os.ReadFile(pidFile); err == nil && len(b) != 0 {
 				t.Errorf("the pid file still holds %q after the exit", b)
@@ -603,9 +602,7 @@ func TestUserAuto(t *testing.T) {
 				t.Errorf("GET / of the sample site: %.200q", resp)
 			}
 			wantIDs(t, c.cmd.Process.Pid, nobodyIDs)
-			if msg := c.stderr.String(); !strings.Contains(msg, "started as root: now running as user nobody") || !strings.Contains(msg, "--allow-root") {
-				t.Errorf("stderr does not say it switched and how to choose: %q", msg)
-			}
+			c.waitStderr(t, "started as root: now running as user nobody; choose the user with --user NAME, or stay root with --allow-root")
 		})
 	}
 	t.Run("allow-root", func(t *testing.T) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -12,4 +13,16 @@ import (
 func TestMain(m *testing.M) {
 	os.Setenv("WEFT_ALLOW_ROOT", "1")
 	os.Exit(m.Run())
+}
+
+// withoutAllowRoot is the environment without the WEFT_ALLOW_ROOT=1 that
+// TestMain sets.
+func withoutAllowRoot() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "WEFT_ALLOW_ROOT=") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }

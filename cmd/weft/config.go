@@ -9,53 +9,60 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/spf13/cobra"
+
 	"github.com/weft-server/weft/internal/config"
 )
 
-const configHelp = `Usage:
-  weft config check [--config FILE] [serve's flags] [DIR]
-      Loads the configuration as weft serve would (defaults < file <
-      WEFT_* environment < flags), checks it without serving, and prints
-      every key with its value and where it came from. Exit status: 0
-      valid; 2 invalid (each problem on a line of standard error, with the
-      file and line, variable or flag); 1 valid but not servable here (an
-      unknown engine, a missing DIR).
-  weft config example
-      Prints a configuration file that sets every key to its default, with
-      a comment on each.
-`
+const configCheckLong = `Loads the configuration as weft serve would (defaults < file < WEFT_*
+environment < flags), checks it without serving, and prints every key with its
+value and where it came from.
 
-func configCmd(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, configHelp)
-		return errUsage
+Exit status: 0 valid; 2 invalid (each problem on a line of standard error, with
+the file and line, variable or flag); 1 valid but not servable here (an unknown
+engine, a missing DIR).`
+
+func newConfigCmd(stdout, stderr io.Writer) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "config COMMAND",
+		Short: "Check the configuration, or print an example file",
+		Long:  "Checks the configuration (check) or prints a configuration file with every key (example).",
+		Example: `  weft config check --config /etc/weft/weft.toml
+  weft config check -p 9000 ./public
+  weft config example > weft.toml`,
+		// cobra's own error for an unknown command would not be one line.
+		Args: cobra.ArbitraryArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return &usageError{cmd: c, err: errors.New("want a command: check or example")}
+			}
+			return &usageError{cmd: c, err: fmt.Errorf("unknown command %q: want check or example", args[0])}
+		},
 	}
-	switch args[0] {
-	case "check":
-		_, cfg, err := loadConfig("weft config check", configHelp+"\nFlags:\n", args[1:], stderr)
+	check := withServeFlags(&cobra.Command{
+		Use:   "check [flags] [DIR]",
+		Short: "Check the configuration and print it, with where each value comes from",
+		Long:  configCheckLong,
+	}, func(flags *config.Flags, args []string) error {
+		_, cfg, err := loadConfig(flags, args, stderr)
 		if err != nil {
 			return err
 		}
 		fmt.Fprint(stdout, cfg.Effective())
 		return checkServable(cfg)
-	case "example":
-		if len(args) > 1 {
-			fmt.Fprintf(stderr, "weft config example takes no arguments\n")
-			return errUsage
-		}
-		fmt.Fprint(stdout, config.Example())
-		return nil
-	case "help", "-h", "--help", "-help":
-		fmt.Fprint(stdout, configHelp)
-		return nil
+	})
+	example := &cobra.Command{
+		Use:   "example",
+		Short: "Print a configuration file that sets every key to its default",
+		Long:  "Prints a configuration file that sets every key to its default, with a comment on each.",
+		Args:  noArgs,
+		Run:   func(*cobra.Command, []string) { fmt.Fprint(stdout, config.Example()) },
 	}
-	fmt.Fprintf(stderr, "weft config: unknown command %q\n\n%s", args[0], configHelp)
-	return errUsage
+	c.AddCommand(check, example)
+	return c
 }
 
-const reloadHelp = `Usage: weft reload [--pid-file FILE] [--config FILE]
-
-Sends SIGHUP to the weft whose process id is in FILE: it re-reads its
+const reloadLong = `Sends SIGHUP to the weft whose process id is in FILE: it re-reads its
 configuration file (its environment and flags stay those it started with),
 serves the new configuration if it is valid, and otherwise keeps the old one
 and logs why. FILE is --pid-file, else pid_file from the configuration
@@ -64,13 +71,22 @@ command line finds the same configuration.
 
 The configuration is checked here first, as the server will check it: when it
 is invalid, weft reload says why and sends nothing (exit 2). Run it where the
-server finds its file (the same working directory, or the same --config).
+server finds its file (the same working directory, or the same --config).`
 
-Flags:
-`
+func newReloadCmd(stdout, stderr io.Writer) *cobra.Command {
+	return withServeFlags(&cobra.Command{
+		Use:                   "reload [--pid-file FILE] [--config FILE] [flags] [DIR]",
+		DisableFlagsInUseLine: true,
+		Short:                 "Make a running weft re-read its configuration (SIGHUP)",
+		Long:                  reloadLong,
+		Example:               "  weft reload --pid-file /run/weft.pid",
+	}, func(flags *config.Flags, args []string) error {
+		return reload(flags, args, stdout, stderr)
+	})
+}
 
-func reloadCmd(args []string, stdout, stderr io.Writer) error {
-	_, cfg, err := loadConfig("weft reload", reloadHelp, args, stderr)
+func reload(flags *config.Flags, args []string, stdout, stderr io.Writer) error {
+	_, cfg, err := loadConfig(flags, args, stderr)
 	if err != nil {
 		return err
 	}

@@ -24,17 +24,18 @@ import (
 // standard output and standard error. It must exit within 10 s.
 func weft(t *testing.T, dir string, env []string, args ...string) (int, string, string) {
 	t.Helper()
-	return weftIn(t, dir, append(os.Environ(), env...), args...)
+	return runExe(t, weftBin(t), dir, env, args...) // built before the 10 s start
 }
 
-// weftIn is weft with exactly the environment environ.
-func weftIn(t *testing.T, dir string, environ []string, args ...string) (int, string, string) {
+// runExe runs exe in dir with env added and returns its exit code,
+// standard output and standard error. It must exit within 10 s.
+func runExe(t *testing.T, exe, dir string, env []string, args ...string) (int, string, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, weftBin(t), args...)
+	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Dir = dir
-	cmd.Env = environ
+	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -45,7 +46,7 @@ func weftIn(t *testing.T, dir string, environ []string, args ...string) (int, st
 	case errors.As(err, &ee) && ee.Exited():
 		return ee.ExitCode(), stdout.String(), stderr.String()
 	}
-	t.Fatalf("weft %q: %v; stderr %s", args, err, stderr.String())
+	t.Fatalf("%s %q: %v; stderr %s", exe, args, err, stderr.String())
 	return 0, "", ""
 }
 
@@ -165,9 +166,8 @@ etag = "content"
 // set allow_root.)
 func TestConfigExample(t *testing.T) {
 	dir := t.TempDir()
-	weft := func(t *testing.T, dir string, _ []string, args ...string) (int, string, string) {
-		return weftIn(t, dir, withoutAllowRoot(), args...)
-	}
+	os.Unsetenv("WEFT_ALLOW_ROOT") // no test runs in parallel with this one
+	t.Cleanup(func() { os.Setenv("WEFT_ALLOW_ROOT", "1") })
 	code, example, _ := weft(t, dir, nil, "config", "example")
 	if code != 0 {
 		t.Fatalf("exit %d", code)
@@ -260,6 +260,20 @@ func TestReloadKeepsServingOnBadConfig(t *testing.T) {
 			}
 			if cc := cacheControl(); cc != "max-age=1" {
 				t.Errorf("after a bad reload: %q, want the old max-age=1", cc)
+			}
+			// A log template naming an unknown variable is refused
+			// the same way, naming it.
+			writeFile(t, conf, good(2, "log_format = '$remote_addr $nope'\n"))
+			s.cmd.Process.Signal(syscall.SIGHUP)
+			waitLog(t, s.stderr, "reload: invalid configuration", 2)
+			if want := `log_format: unknown variable $nope`; !strings.Contains(s.stderr.String(), want) {
+				t.Errorf("the log does not say %s:\n%s", want, s.stderr.String())
+			}
+			if eng == "process" {
+				waitLog(t, s.stderr, "workers=kept", 2)
+			}
+			if cc := cacheControl(); cc != "max-age=1" {
+				t.Errorf("after a bad template: %q, want the old max-age=1", cc)
 			}
 
 			writeFile(t, conf, good(3, "port = 1\n"))

@@ -96,41 +96,17 @@ func TestListingBrowser(t *testing.T) {
 			} else {
 				requests = append(requests, fmt.Sprintf("%s (%s)", ev.Request.URL, ev.Type))
 			}
-		case *runtime.EventConsoleAPICalled:
-			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert || ev.Type == runtime.ConsoleAPICalledTypeWarning {
-				console = append(console, fmt.Sprintf("console.%s", ev.Type))
-			}
-		case *runtime.EventExceptionThrown:
-			console = append(console, "exception: "+ev.ExceptionDetails.Text)
-		case *log.EventEntryAdded:
-			if ev.Entry.Level == log.EntryLevelError || ev.Entry.Level == log.EntryLevelWarning {
-				console = append(console, fmt.Sprintf("log %s: %s (%s)", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
+		default:
+			if m, ok := pageProblem(ev); ok {
+				console = append(console, m)
 			}
 		}
 	})
 	if err != nil {
 		t.Fatalf("start Chromium: %v\n%s", err, tail(browserOut.String()))
 	}
-	eval := func(js string) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
-		if err != nil {
-			t.Fatalf("%s: %v", js, err)
-		}
-		return v
-	}
-	media := func(scheme string) {
-		t.Helper()
-		err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
-				Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
-			})
-			return err
-		}))
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	eval := func(js string) string { t.Helper(); return evalJS(t, ctx, js) }
+	media := func(scheme string) { t.Helper(); colorScheme(t, ctx, scheme) }
 	// rowNames is the names of the rows shown, in order.
 	const rowNames = `[...document.querySelectorAll("tbody tr[data-e]")].filter(r => !r.hidden).map(r => r.querySelector("td.n span").textContent).join("|")`
 
@@ -233,6 +209,49 @@ func TestListingBrowser(t *testing.T) {
 	for _, m := range console {
 		t.Errorf("console: %s", m)
 	}
+}
+
+// evalJS evaluates the JavaScript expression js, a string, in the page.
+func evalJS(t *testing.T, ctx context.Context, js string) string {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+	if err != nil {
+		t.Fatalf("%s: %v", js, err)
+	}
+	return v
+}
+
+// colorScheme makes the page see the system's prefers-color-scheme as
+// scheme ("light" or "dark").
+func colorScheme(t *testing.T, ctx context.Context, scheme string) {
+	t.Helper()
+	err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
+		})
+		return err
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pageProblem describes a DevTools event that reports an error or a
+// warning of the page (console, uncaught exception, browser log).
+func pageProblem(ev any) (string, bool) {
+	switch ev := ev.(type) {
+	case *runtime.EventConsoleAPICalled:
+		if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert || ev.Type == runtime.ConsoleAPICalledTypeWarning {
+			return fmt.Sprintf("console.%s", ev.Type), true
+		}
+	case *runtime.EventExceptionThrown:
+		return "exception: " + ev.ExceptionDetails.Text, true
+	case *log.EventEntryAdded:
+		if ev.Entry.Level == log.EntryLevelError || ev.Entry.Level == log.EntryLevelWarning {
+			return fmt.Sprintf("log %s: %s (%s)", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL), true
+		}
+	}
+	return "", false
 }
 
 // waitFor polls the JavaScript condition cond until it holds, for up to

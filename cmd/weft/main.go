@@ -4,49 +4,21 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/weft-server/weft/internal/config"
 	"github.com/weft-server/weft/internal/server"
 )
-
-// version is set at build time with -ldflags "-X main.version=v1.2.3";
-// otherwise the module version from the build info is used.
-var version = ""
-
-const usage = `weft — a static web server
-
-Usage:
-  weft serve [flags] [DIR]   serve DIR (the built-in sample site when omitted)
-  weft [flags] [DIR]         the same, when DIR is a folder (./DIR for a folder
-                             named like a command)
-  weft bench [flags] [DIR]   measure every engine side by side on this machine
-  weft precompress [flags] DIR
-                             write DIR's .br, .zst and .gz sidecars at deploy time
-                             (--check: list stale ones and exit 1)
-  weft config check [--config FILE] [flags] [DIR]
-                             check the configuration and print it, with where
-                             each value comes from, without serving
-  weft config example        print a configuration file with every key
-  weft reload [--pid-file FILE]
-                             make the weft whose pid is in FILE (or pid_file)
-                             re-read its configuration (SIGHUP)
-  weft version               print the version
-  weft help                  print this help
-
-Run "weft serve --help", "weft bench --help" or "weft precompress --help" for
-their flags.
-`
 
 // errUsage marks an error already explained to the user on stderr.
 var errUsage = errors.New("weft: usage")
@@ -59,70 +31,22 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// run runs the command line args (without the program's name), writing
+// to stdout and stderr, and returns the exit status: 0 done, 1 failed,
+// 2 a usage error.
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		args = []string{"serve"}
-	}
-	cmd, rest := args[0], args[1:]
-	var err error
-	switch cmd {
-	case "serve":
-		err = serve(rest, stdout, stderr)
-	case "bench":
-		err = bench(rest, stdout, stderr)
-	case "precompress":
-		err = precompressCmd(rest, stdout, stderr)
-	case "config":
-		err = configCmd(rest, stdout, stderr)
-	case "reload":
-		err = reloadCmd(rest, stdout, stderr)
-	case "version", "--version", "-version":
-		fmt.Fprintln(stdout, "weft", versionString())
-	case "help", "--help", "-help", "-h":
-		fmt.Fprint(stdout, usage)
-	default:
-		if strings.HasPrefix(cmd, "-") || isDir(cmd) {
-			// Flags without a command, or a folder, mean serve.
-			err = serve(args, stdout, stderr)
-			break
-		}
-		if _, err := os.Stat(cmd); err == nil {
-			fmt.Fprintf(stderr, "weft: %s is a file, not a folder to serve\nRun \"weft help\" for the commands; \"weft DIR\" serves a folder.\n", cmd)
-		} else {
-			fmt.Fprintf(stderr, "weft: unknown command %q, and no folder of that name\nRun \"weft help\" for the commands; \"weft DIR\" serves a folder.\n", cmd)
-		}
+	root := newRoot(stdout, stderr)
+	args, ok := shorthand(root, args, stderr)
+	if !ok {
 		return 2
 	}
-	switch {
-	case err == nil || errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.Is(err, errUsage):
-		return 2
-	case errors.Is(err, errReported):
-		return 1
-	}
-	fmt.Fprintln(stderr, err)
-	return 1
+	root.SetArgs(args)
+	return exitCode(root.Execute(), stderr)
 }
 
-// isDir reports whether name is an existing folder (or a link to one).
-func isDir(name string) bool {
-	fi, err := os.Stat(name)
-	return err == nil && fi.IsDir()
-}
-
-func versionString() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
-}
-
-func serve(args []string, stdout, stderr io.Writer) error {
-	opts, cfg, err := loadConfig("weft serve", serveHelp, args, stderr)
+// serve serves the configuration of flags and the DIR in args.
+func serve(flags *config.Flags, args []string, stdout, stderr io.Writer) error {
+	opts, cfg, err := loadConfig(flags, args, stderr)
 	if err != nil {
 		return err
 	}
@@ -130,6 +54,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	scfg := server.FromConfig(cfg)
+	scfg.Builtin = packedSite()
 	scfg.Stdout = stdout
 	scfg.ErrorLog = slog.New(slog.NewTextHandler(stderr, nil))
 	// A reload reads the file again, the one read now even when it was
@@ -237,40 +162,18 @@ func exitAt(stderr io.Writer, sig os.Signal, worker bool) {
 	os.Exit(code)
 }
 
-const serveHelp = `Usage: weft serve [flags] [DIR]
-
-Serves DIR (the built-in sample site when omitted) over HTTP/1.1.
-
-Every flag is also a key of the configuration file (./weft.toml when present,
-or --config FILE) and an environment variable; flags override the variables,
-which override the file. "weft config example" prints a file with every key,
-"weft config check" the effective configuration. SIGHUP re-reads the file.
-
-Flags:
-`
-
-// loadConfig parses a command line of serve's flags and [DIR] for the
-// command name, whose usage starts with help, then loads the
-// configuration. Its errors are explained on stderr already.
-func loadConfig(name, help string, args []string, stderr io.Writer) (config.Options, *config.Config, error) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	flags := config.NewFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, help)
-		fs.PrintDefaults()
-	}
+// loadConfig loads the configuration of the parsed flags and the DIR in
+// args (one at most), as weft serve does. Its errors are explained on
+// stderr already.
+func loadConfig(flags *config.Flags, args []string, stderr io.Writer) (config.Options, *config.Config, error) {
 	opts := config.Options{Env: os.Environ(), Flags: flags, Engines: server.EngineNames()}
-	positional, err := parseInterleaved(fs, args)
+	packed, err := packedFlags()
 	if err != nil {
 		return opts, nil, err
 	}
-	if len(positional) > 1 {
-		fmt.Fprintf(stderr, "%s: one DIR at most, got %q\n", fs.Name(), positional)
-		return opts, nil, errUsage
-	}
-	if len(positional) == 1 {
-		flags.SetRoot(positional[0])
+	opts.Packed = packed
+	if len(args) == 1 {
+		flags.SetRoot(args[0])
 	}
 	// A prefork worker serves what its supervisor checked, not the
 	// file as it is now.
@@ -312,7 +215,7 @@ func checkServable(cfg *config.Config) error {
 	if err := checkRoot(cfg); err != nil {
 		return err
 	}
-	return server.Check(cfg)
+	return server.Check(cfg, packedSite())
 }
 
 // checkRoot reports a root that cannot be served, and where it was set:
@@ -343,25 +246,21 @@ func checkDir(cfg *config.Config) error {
 	return nil
 }
 
-// parseInterleaved parses flags that may come before or after the
-// positional arguments, as users of most CLIs expect. Its errors are
-// flag.ErrHelp for -h and --help, and errUsage for any other, which fs has
-// explained on its output.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
-			return nil, err
-		} else if err != nil {
-			return nil, errUsage
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return positional, nil
-		}
-		positional = append(positional, args[0])
-		args = args[1:]
+// parseInterleaved parses a command line of fs's flags and positional
+// arguments in any order, for a command that parses its own flags (bench)
+// rather than through cobra. Its errors are pflag.ErrHelp for -h and
+// --help (fs has printed its usage), and errUsage for any other, explained
+// on fs's output in one line and a hint.
+func parseInterleaved(fs *pflag.FlagSet, args []string) ([]string, error) {
+	err := fs.Parse(args)
+	if errors.Is(err, pflag.ErrHelp) {
+		return nil, err
 	}
+	if err != nil {
+		fmt.Fprintf(fs.Output(), "%s: %s\nRun '%s --help' for usage.\n", fs.Name(), flagErrorText(err, fs), fs.Name())
+		return nil, errUsage
+	}
+	return fs.Args(), nil
 }
 
 func unwrapPath(err error) error {

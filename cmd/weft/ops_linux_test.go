@@ -456,7 +456,7 @@ func TestUnixSocketStale(t *testing.T) {
 		}()
 		out, err := start(sock).CombinedOutput()
 		msg := strings.TrimSpace(string(out))
-		if code := exitCode(err); code != 1 || strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "another server is accepting connections") {
+		if code := exitStatus(err); code != 1 || strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "another server is accepting connections") {
 			t.Errorf("exit %d, output %q: want 1 and one line saying another server listens", code, msg)
 		}
 		if c, err := net.Dial("unix", sock); err != nil {
@@ -470,7 +470,7 @@ func TestUnixSocketStale(t *testing.T) {
 		must(t, os.WriteFile(file, []byte("keep me"), 0o644))
 		out, err := start(file).CombinedOutput()
 		msg := strings.TrimSpace(string(out))
-		if code := exitCode(err); code != 1 || strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "is a regular file, not a socket") {
+		if code := exitStatus(err); code != 1 || strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "is a regular file, not a socket") {
 			t.Errorf("exit %d, output %q: want 1 and one line saying it is not a socket", code, msg)
 		}
 		if b, err := os.ReadFile(file); err != nil || string(b) != "keep me" {
@@ -479,7 +479,7 @@ func TestUnixSocketStale(t *testing.T) {
 	})
 }
 
-func exitCode(err error) int {
+func exitStatus(err error) int {
 	if ee, ok := err.(*exec.ExitError); ok {
 		return ee.ExitCode()
 	}
@@ -655,7 +655,7 @@ func TestUserRefusals(t *testing.T) {
 			}
 			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 			last := lines[len(lines)-1]
-			if code := exitCode(err); code != 1 || !strings.HasPrefix(last, "weft: ") || !strings.Contains(last, tc.want) {
+			if code := exitStatus(err); code != 1 || !strings.HasPrefix(last, "weft: ") || !strings.Contains(last, tc.want) {
 				t.Errorf("exit %d, last line %q; want 1 and %q", code, last, tc.want)
 			}
 			if strings.Contains(string(out), "weft: serving") {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,13 +11,13 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/spf13/cobra"
+
 	"github.com/weft-server/weft/internal/codec"
 	"github.com/weft-server/weft/internal/precompress"
 )
 
-const precompressHelp = `Usage: weft precompress [flags] DIR
-
-Writes precompressed sidecars beside the files of DIR, for weft serve to send
+const precompressLong = `Writes precompressed sidecars beside the files of DIR, for weft serve to send
 to clients that accept them: app.js.br (brotli 11), app.js.zst (zstd at its
 strongest level) and app.js.gz (gzip 9) beside app.js. Run it at deploy time,
 once the files are in place; a second run writes nothing that is up to date.
@@ -29,7 +28,8 @@ extension, at least --min-bytes long, not named like a sidecar (.br, .zst, .gz).
 
 A sidecar is up to date when it is not older than its file (the server's rule
 for sending it); one written here gets its file's modification time and
-permissions (run as root, its owner too). A sidecar is kept only if it is at least 5%% smaller than its file;
+permissions (run as root, its owner too). A sidecar is kept only if it is at
+least 5%% smaller than its file;
 a file that does not shrink is listed, with its size and time, in
 DIR/%s and not compressed again until it changes (delete the list to
 try again). A stale sidecar is replaced, or removed when its file no longer
@@ -42,55 +42,65 @@ missing ones (an eligible file without one and not on the no-gain list) and
 orphans, then exits 1 if it listed any, 0 if none. Give it the run's flags.
 
 Exit status: 0 done; 1 a file failed (the others are still processed), or
---check listed something; 2 bad usage.
-
-Flags:
-`
+--check listed something; 2 bad usage.`
 
 // errReported marks a failure already explained on standard output or
 // standard error: exit 1 without another message.
 var errReported = errors.New("weft: reported")
 
-func precompressCmd(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("weft precompress", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var (
-		check    = fs.Bool("check", false, "write nothing; list stale, missing and orphan sidecars and exit 1 if there is any")
-		codings  = fs.String("codings", "br,zstd,gzip", "the sidecars to write: comma-separated br, zstd, gzip")
-		types    = fs.String("compress-types", codec.DefaultTypes, "media types worth compressing: comma-separated type/subtype, type/* or type/*+suffix")
-		minBytes = fs.Int64("min-bytes", precompress.DefaultMinBytes, "smallest file compressed, in bytes")
-		jobs     = fs.Int("j", 0, "files compressed at once (0: one per core)")
-		verbose  = fs.Bool("v", false, "print a line for every sidecar written, removed or not worth writing")
-		force    = fs.Bool("force", false, "rewrite every sidecar, up to date or not (after a deploy that set files' times into the past)")
-		prune    = fs.Bool("prune", false, "remove orphan sidecars")
-	)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, precompressHelp, precompress.NoGainFile)
-		fs.PrintDefaults()
+func newPrecompressCmd(stdout, stderr io.Writer) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "precompress [flags] DIR",
+		Short: "Write DIR's .br, .zst and .gz sidecars at deploy time",
+		Long:  fmt.Sprintf(precompressLong, precompress.NoGainFile),
+		Example: `  weft precompress ./public
+  weft precompress --check ./public   # in CI: exit 1 when a sidecar is stale`,
+		Args:              dirArgs(1, 1),
+		ValidArgsFunction: completeDir,
 	}
-	positional, err := parseInterleaved(fs, args)
-	if err != nil {
-		return err
+	var o precompressOpts
+	fs := c.Flags()
+	fs.BoolVar(&o.check, "check", false, "write nothing; list stale, missing and orphan sidecars and exit 1 if there is any")
+	fs.StringVar(&o.codings, "codings", "br,zstd,gzip", "the sidecars to write: comma-separated br, zstd, gzip")
+	fs.StringVar(&o.types, "compress-types", codec.DefaultTypes, "media types worth compressing: comma-separated type/subtype, type/* or type/*+suffix")
+	fs.Int64Var(&o.minBytes, "min-bytes", precompress.DefaultMinBytes, "smallest file compressed, in bytes")
+	fs.IntVarP(&o.jobs, "jobs", "j", 0, "files compressed at once (0: one per core)")
+	fs.BoolVarP(&o.verbose, "verbose", "v", false, "print a line for every sidecar written, removed or not worth writing")
+	fs.BoolVar(&o.force, "force", false, "rewrite every sidecar, up to date or not (after a deploy that set files' times into the past)")
+	fs.BoolVar(&o.prune, "prune", false, "remove orphan sidecars")
+	c.RunE = func(c *cobra.Command, args []string) error {
+		o.dir = args[0]
+		return runPrecompress(c, o, stdout, stderr)
 	}
-	if len(positional) != 1 {
-		fmt.Fprintf(stderr, "weft precompress: one DIR, got %q\n", positional)
-		return errUsage
+	return c
+}
+
+// precompressOpts are weft precompress's DIR and flags.
+type precompressOpts struct {
+	dir                   string
+	check                 bool
+	codings, types        string
+	minBytes              int64
+	jobs                  int
+	verbose, force, prune bool
+}
+
+// runPrecompress runs weft precompress; c is the command, for its usage
+// errors.
+func runPrecompress(c *cobra.Command, o precompressOpts, stdout, stderr io.Writer) error {
+	if o.jobs < 0 || o.minBytes < 0 {
+		return &usageError{cmd: c, err: errors.New("--jobs and --min-bytes must not be negative")}
 	}
-	if *jobs < 0 || *minBytes < 0 {
-		fmt.Fprintln(stderr, "weft precompress: -j and --min-bytes must not be negative")
-		return errUsage
+	if o.check && (o.force || o.prune) {
+		return &usageError{cmd: c, err: errors.New("--check writes nothing: no --force or --prune with it")}
 	}
-	if *check && (*force || *prune) {
-		fmt.Fprintln(stderr, "weft precompress: --check writes nothing: no --force or --prune with it")
-		return errUsage
-	}
-	cfg := precompress.Config{Dir: positional[0], Types: *types, MinBytes: *minBytes, Jobs: *jobs, Force: *force, Prune: *prune}
-	if cfg.Codings, err = precompress.ParseCodings(*codings); err == nil {
+	cfg := precompress.Config{Dir: o.dir, Types: o.types, MinBytes: o.minBytes, Jobs: o.jobs, Force: o.force, Prune: o.prune}
+	var err error
+	if cfg.Codings, err = precompress.ParseCodings(o.codings); err == nil {
 		err = cfg.Validate()
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "weft precompress: %s\n", strings.TrimPrefix(err.Error(), "weft: "))
-		return errUsage
+		return &usageError{cmd: c, err: errors.New(strings.TrimPrefix(err.Error(), "weft: "))}
 	}
 	if fi, err := os.Stat(cfg.Dir); err != nil || !fi.IsDir() {
 		if err == nil {
@@ -102,14 +112,14 @@ func precompressCmd(args []string, stdout, stderr io.Writer) error {
 		switch {
 		case it.Action == precompress.Failed:
 			fmt.Fprintf(stderr, "weft precompress: %s: %v\n", shown(it.Sidecar()), it.Err)
-		case *check || *verbose || it.Action == precompress.Orphan:
+		case o.check || o.verbose || it.Action == precompress.Orphan:
 			fmt.Fprintln(stdout, describe(it))
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	do := precompress.Run
-	if *check {
+	if o.check {
 		do = precompress.Check
 	}
 	rep, err := do(ctx, cfg)
@@ -120,12 +130,12 @@ func precompressCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *check {
+	if o.check {
 		summarizeCheck(stdout, cfg.Dir, rep)
 	} else {
 		summarize(stdout, cfg.Dir, cfg.Codings, rep)
 	}
-	if rep.Errors > 0 || (*check && rep.Problems() > 0) {
+	if rep.Errors > 0 || (o.check && rep.Problems() > 0) {
 		return errReported
 	}
 	return nil

@@ -276,7 +276,7 @@ func TestRuleConfigErrors(t *testing.T) {
 		{nil, []string{"--config", "auth.toml"}, `weft: auth.toml:4: auth: basic authentication over plain HTTP on 0.0.0.0:0 (addr, auth.toml:2) would send passwords in clear: listen on loopback, or set allow_insecure_auth`},
 		{nil, []string{"--config", "", "--addr", "0.0.0.0:0", "--basic-auth", "site.htpasswd", "site"}, `weft: flag --basic-auth: basic authentication over plain HTTP on 0.0.0.0:0 (addr, flag --addr)`},
 		{[]string{"WEFT_ADDR=[::]:0"}, []string{"--config", "", "--basic-auth", "site.htpasswd", "site"}, `weft: flag --basic-auth: basic authentication over plain HTTP on [::]:0 (addr, env WEFT_ADDR)`},
-		{nil, []string{"--config", "", "--header", "/a: X-A", "site"}, `invalid value "/a: X-A" for flag -header: want 'GLOB: Name: value'`},
+		{nil, []string{"--config", "", "--header", "/a: X-A", "site"}, `invalid value "/a: X-A" for flag --header: want 'GLOB: Name: value'`},
 		{nil, []string{"--config", "", "--header", "/a: Content-Length: 5", "site"}, `weft: flag --header: headers[0]: set Content-Length: weft manages this header`},
 	} {
 		code, stdout, stderr := weft(t, dir, tc.env, append([]string{"serve"}, tc.args...)...)

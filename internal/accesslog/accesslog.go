@@ -1,5 +1,6 @@
 // Package accesslog writes one line per answered request, in the common,
-// combined or JSON format. Lines are formatted into a buffer under a mutex
+// combined or JSON format or in a template of nginx-like variables
+// (template.go), with times in local time or UTC. Lines are formatted into a buffer under a mutex
 // and written out when the buffer fills or once a second, so logging costs
 // the hot path a memory copy rather than a system call.
 //
@@ -18,6 +19,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -25,17 +27,38 @@ import (
 	"github.com/weft-server/weft/internal/http1"
 )
 
-// Format is a log line layout.
-type Format int
+// Format is a log line layout: one of the named formats or a template
+// (see ParseFormat), with its times in local time or UTC.
+type Format struct {
+	l   *layout
+	utc bool
+}
 
-// The formats.
+// layout is a named format or a compiled template.
+type layout struct {
+	kind    kind
+	segs    []segment // a template's
+	headers bool      // a template's variables read Record.Headers
+}
+
+type kind uint8
+
 const (
-	Common   Format = iota // NCSA common log format
-	Combined               // common plus referer and user agent (nginx's default)
-	JSON                   // one JSON object per line
+	kindCommon kind = iota
+	kindCombined
+	kindJSON
+	kindTemplate
 )
 
-// ParseFormat parses "common", "combined" or "json".
+// The named formats.
+var (
+	Common   = Format{l: &layout{kind: kindCommon}}   // NCSA common log format
+	Combined = Format{l: &layout{kind: kindCombined}} // common plus referer and user agent (nginx's default)
+	JSON     = Format{l: &layout{kind: kindJSON}}     // one JSON object per line
+)
+
+// ParseFormat parses "common", "combined", "json", or a template: text
+// with $variables (see template.go), compiled here once.
 func ParseFormat(s string) (Format, error) {
 	switch s {
 	case "common":
@@ -45,8 +68,20 @@ func ParseFormat(s string) (Format, error) {
 	case "json":
 		return JSON, nil
 	}
-	return 0, fmt.Errorf("weft: unknown log format %q (want common, combined or json)", s)
+	if strings.Contains(s, "$") {
+		return parseTemplate(s)
+	}
+	return Format{}, fmt.Errorf("weft: unknown log format %q (want common, combined, json or a template of $variables)", s)
 }
+
+// UTC returns f writing its times in UTC rather than local time.
+func (f Format) UTC() Format {
+	f.utc = true
+	return f
+}
+
+// wantsHeaders reports whether f reads Record.Headers.
+func (f Format) wantsHeaders() bool { return f.l != nil && f.l.headers }
 
 const (
 	// bufSize is the buffer of lines waiting to be written.
@@ -146,6 +181,10 @@ func (l *Logger) Reopen(w io.Writer) io.Writer {
 	return old
 }
 
+// WantsHeaders implements http1.HeaderSink: a template reading request
+// fields other than Referer and User-Agent needs them.
+func (l *Logger) WantsHeaders() bool { return l.format.wantsHeaders() }
+
 // Log implements h1conn.RecordSink.
 func (l *Logger) Log(r *http1.Record) {
 	l.mu.Lock()
@@ -227,27 +266,30 @@ func wholeLines(b []byte, max int) int {
 
 // Append appends r as one line in format f.
 func (f Format) Append(b []byte, r *http1.Record) []byte {
-	if f == JSON {
-		return appendJSON(b, r)
+	t := r.Time
+	if f.utc {
+		t = t.UTC()
+	}
+	k := kindCommon
+	if f.l != nil {
+		k = f.l.kind
+	}
+	switch k {
+	case kindJSON:
+		return appendJSON(b, r, t)
+	case kindTemplate:
+		return f.l.appendTemplate(b, r, t)
 	}
 	b = appendRemote(b, r)
 	b = append(b, " - - ["...)
-	b = r.Time.AppendFormat(b, "02/Jan/2006:15:04:05 -0700")
+	b = t.AppendFormat(b, timeLocal)
 	b = append(b, "] \""...)
-	b = appendEscaped(b, r.Method)
-	b = append(b, ' ')
-	b = appendEscaped(b, r.Target)
-	if r.Major > 0 {
-		b = append(b, " HTTP/"...)
-		b = strconv.AppendInt(b, int64(r.Major), 10)
-		b = append(b, '.')
-		b = strconv.AppendInt(b, int64(r.Minor), 10)
-	}
+	b = appendRequest(b, r)
 	b = append(b, "\" "...)
 	b = strconv.AppendInt(b, int64(r.Status), 10)
 	b = append(b, ' ')
 	b = strconv.AppendInt(b, r.Bytes, 10)
-	if f == Combined {
+	if k == kindCombined {
 		b = append(b, " \""...)
 		b = appendEscaped(b, orDash(r.Referer))
 		b = append(b, "\" \""...)
@@ -264,6 +306,30 @@ func appendRemote(b []byte, r *http1.Record) []byte {
 		return append(b, "unix:"...)
 	}
 	return r.Remote.Addr().AppendTo(b)
+}
+
+// timeLocal is CLF's time layout, nginx's $time_local.
+const timeLocal = "02/Jan/2006:15:04:05 -0700"
+
+// appendRequest appends the request line, escaped: method, target and
+// protocol (none for a request too malformed to tell).
+func appendRequest(b []byte, r *http1.Record) []byte {
+	b = appendEscaped(b, r.Method)
+	b = append(b, ' ')
+	b = appendEscaped(b, r.Target)
+	if r.Major > 0 {
+		b = append(b, ' ')
+		b = appendProto(b, r)
+	}
+	return b
+}
+
+// appendProto appends "HTTP/major.minor".
+func appendProto(b []byte, r *http1.Record) []byte {
+	b = append(b, "HTTP/"...)
+	b = strconv.AppendInt(b, int64(r.Major), 10)
+	b = append(b, '.')
+	return strconv.AppendInt(b, int64(r.Minor), 10)
 }
 
 var dash = []byte("-")
@@ -289,23 +355,25 @@ func appendEscaped(b, s []byte) []byte {
 	return b
 }
 
-func appendJSON(b []byte, r *http1.Record) []byte {
+func appendJSON(b []byte, r *http1.Record, t time.Time) []byte {
 	b = append(b, `{"time":"`...)
-	b = r.Time.AppendFormat(b, time.RFC3339Nano)
+	b = t.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","remote":"`...)
 	b = appendRemote(b, r)
 	b = append(b, `","method":`...)
 	b = appendJSONString(b, r.Method)
 	b = append(b, `,"target":`...)
 	b = appendJSONString(b, r.Target)
-	b = append(b, `,"proto":"HTTP/`...)
-	b = strconv.AppendInt(b, int64(r.Major), 10)
-	b = append(b, '.')
-	b = strconv.AppendInt(b, int64(r.Minor), 10)
+	b = append(b, `,"proto":"`...)
+	b = appendProto(b, r)
 	b = append(b, `","status":`...)
 	b = strconv.AppendInt(b, int64(r.Status), 10)
 	b = append(b, `,"bytes":`...)
 	b = strconv.AppendInt(b, r.Bytes, 10)
+	b = append(b, `,"bytes_sent":`...)
+	b = strconv.AppendInt(b, r.Sent, 10)
+	b = append(b, `,"duration":`...)
+	b = appendSeconds(b, r.Duration, 6)
 	b = append(b, `,"referer":`...)
 	b = appendJSONString(b, r.Referer)
 	b = append(b, `,"user_agent":`...)

@@ -21,6 +21,8 @@ var rec = http1.Record{
 	Minor:     1,
 	Status:    200,
 	Bytes:     1234,
+	Sent:      1400,
+	Duration:  2500 * time.Microsecond,
 	Referer:   nil,
 	UserAgent: []byte("curl/8 \xff\"x\""),
 }
@@ -32,7 +34,7 @@ func TestFormats(t *testing.T) {
 	}
 	for f, want := range cases {
 		if got := string(f.Append(nil, &rec)); got != want {
-			t.Errorf("format %d:\n got %q\nwant %q", f, got, want)
+			t.Errorf("format:\n got %q\nwant %q", got, want)
 		}
 	}
 	line := accesslog.JSON.Append(nil, &rec)
@@ -40,7 +42,8 @@ func TestFormats(t *testing.T) {
 	if err := json.Unmarshal(line, &m); err != nil {
 		t.Fatalf("JSON line %q: %v", line, err)
 	}
-	if m["remote"] != "2001:db8::1" || m["target"] != "/a\"b\x01c" || m["status"] != 200.0 || m["user_agent"] != "curl/8 \ufffd\"x\"" {
+	if m["remote"] != "2001:db8::1" || m["target"] != "/a\"b\x01c" || m["status"] != 200.0 || m["user_agent"] != "curl/8 \ufffd\"x\"" ||
+		m["bytes"] != 1234.0 || m["bytes_sent"] != 1400.0 || m["duration"] != 0.0025 {
 		t.Errorf("JSON fields: %v", m)
 	}
 	if strings.Count(string(line), "\n") != 1 {

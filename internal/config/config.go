@@ -1,5 +1,6 @@
 // Package config builds weft's configuration: one Config value from the
-// built-in defaults, then a TOML file, then WEFT_* environment variables,
+// built-in defaults, then the flags packed into the executable (weft
+// pack), then a TOML file, then WEFT_* environment variables,
 // then command-line flags, each overriding the one before. Every setting
 // is a Key of the table Keys, which names it in all three sources and
 // documents it. Checking is strict: an unknown key, a wrong type or an
@@ -52,6 +53,7 @@ type Config struct {
 	MIME map[string]string
 
 	LogFormat   string
+	LogTime     string
 	AccessLog   string
 	NoAccessLog bool
 
@@ -170,6 +172,7 @@ type SourceKind int
 
 const (
 	FromDefault SourceKind = iota
+	FromPack               // a flag packed into the executable by weft pack
 	FromFile
 	FromEnv
 	FromFlag
@@ -186,6 +189,8 @@ func (s Source) String() string {
 		return "flag --" + s.Name
 	case FromArg:
 		return "argument DIR"
+	case FromPack:
+		return "packed flag --" + s.Name
 	}
 	return "default"
 }
@@ -299,6 +304,10 @@ type Options struct {
 	// Flags are the parsed command-line flags (nil for none): they set
 	// keys, and --config names the file.
 	Flags *Flags
+	// Packed are the flags weft pack packed into the executable (nil for
+	// none; see ParseFlags): they set keys over the defaults, under the
+	// file, the environment and the flags given at run time.
+	Packed *Flags
 	// Engines, when not nil, are the names engine and worker_engine may
 	// take; another is an error that wraps ErrUnavailable.
 	Engines []string
@@ -395,6 +404,7 @@ func Load(o Options) (*Config, error) {
 // build is Load once the file (name, "" for none) has been read.
 func build(name string, data []byte, env map[string]string, o Options) (*Config, error) {
 	c := Defaults()
+	o.Packed.apply(c, FromPack)
 	if name != "" {
 		if errs := c.loadFile(name, data); len(errs) > 0 {
 			return nil, errors.Join(errs...)
@@ -402,7 +412,7 @@ func build(name string, data []byte, env map[string]string, o Options) (*Config,
 		c.data = data
 	}
 	errs := c.loadEnv(env)
-	o.Flags.apply(c)
+	o.Flags.apply(c, FromFlag)
 	errs = append(errs, c.validate(o.Engines)...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

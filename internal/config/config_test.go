@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"flag"
+
 	"os"
 	"path/filepath"
 	"reflect"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/weft-server/weft/internal/site"
 )
@@ -25,7 +28,7 @@ func load(t *testing.T, doc string, env []string, args ...string) (*Config, stri
 			t.Fatal(err)
 		}
 	}
-	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
 	f := NewFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
@@ -230,7 +233,10 @@ func TestFileErrors(t *testing.T) {
 		{"PortRange", "port = 70000\n", `weft.toml:1: port: 70000 out of range 0-65535`},
 		{"Negative", "# x\nmax_conns = 0\n", `weft.toml:2: max_conns: must be positive, got 0`},
 		{"Timeout", "write_timeout = \"-1s\"\n", `weft.toml:1: write_timeout: must be positive, got -1s`},
-		{"LogFormat", "log_format = \"xml\"\n", `weft.toml:1: log_format: unknown log format "xml" (want common, combined or json)`},
+		{"LogFormat", "log_format = \"xml\"\n", `weft.toml:1: log_format: unknown log format "xml" (want common, combined, json or a template of $variables)`},
+		{"LogTemplate", "\nlog_format = '$remote_addr \"$request\" $bogus_var'\n", `weft.toml:2: log_format: unknown variable $bogus_var`},
+		{"LogTemplateDollar", "log_format = 'costs $ $status'\n", `weft.toml:1: log_format: "$" at byte 6 names no variable (write $name or ${name})`},
+		{"LogTime", "log_time = \"gmt\"\n", `weft.toml:1: log_time: unknown log time "gmt" (want local or utc)`},
 		{"Addr", "addr = \"nocolon\"\n", `weft.toml:1: addr: invalid address "nocolon": want HOST:PORT`},
 		{"ETag", "etag = \"weak\"\n", `weft.toml:1: etag: unknown etag "weak" (want mtime or content)`},
 		{"CompressTypes", "compress_types = \"text\"\n", `weft.toml:1: compress_types: `},
@@ -325,7 +331,7 @@ func TestWhichFile(t *testing.T) {
 		{nil, []string{"--config", ""}, "index.html"},
 		{[]string{"WEFT_CONFIG="}, nil, "index.html"},
 	} {
-		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
 		f := NewFlags(fs)
 		fs.Parse(tc.args)
 		c, err := Load(Options{Dir: dir, Env: tc.env, Flags: f})
@@ -333,7 +339,7 @@ func TestWhichFile(t *testing.T) {
 			t.Errorf("%v %v: %v, %v; want %s", tc.env, tc.args, c, err, tc.want)
 		}
 	}
-	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
 	f := NewFlags(fs)
 	fs.Parse([]string{"--config", filepath.Join(dir, "missing.toml")})
 	if _, err := Load(Options{Dir: dir, Flags: f}); err == nil || !strings.Contains(err.Error(), "no such file") {
@@ -356,7 +362,7 @@ func TestFlags(t *testing.T) {
 	if !reflect.DeepEqual(c.MIME, map[string]string{".md": "text/markdown; charset=utf-8"}) || c.Compress {
 		t.Errorf("mime %v, compress %v", c.MIME, c.Compress)
 	}
-	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
 	fs.SetOutput(new(strings.Builder))
 	NewFlags(fs)
 	if err := fs.Parse([]string{"--cache-control", "nope"}); err == nil || !strings.Contains(err.Error(), "want GLOB=VALUE") {
@@ -417,6 +423,44 @@ func TestREADMEExamples(t *testing.T) {
 	for _, m := range blocks {
 		if _, _, err := load(t, m[1], nil); err != nil {
 			t.Errorf("README example does not load: %v\n%s", err, m[1])
+		}
+	}
+}
+
+// TestKeyGroups: every key has a topic, one of Groups, for --help and the
+// man page; so does every flag NewFlags registers.
+func TestKeyGroups(t *testing.T) {
+	for i := range Keys {
+		k := &Keys[i]
+		if !slices.Contains(Groups, k.Group) {
+			t.Errorf("key %s: group %q is not one of Groups %q", k.Name, k.Group, Groups)
+		}
+	}
+	fs := newFlagSet()
+	fs.VisitAll(func(f *pflag.Flag) {
+		if g := f.Annotations[GroupAnnotation]; len(g) != 1 || !slices.Contains(Groups, g[0]) {
+			t.Errorf("flag --%s: group annotation %q", f.Name, g)
+		}
+	})
+}
+
+// TestGNUFlags: a flag's value joined or apart, a shorthand's value
+// joined or apart, and flags after the DIR argument all set the key.
+func TestGNUFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--port=9001", "/srv"},
+		{"--port", "9001", "/srv"},
+		{"-p9001", "/srv"},
+		{"-p", "9001", "/srv"},
+		{"/srv", "-p", "9001"},
+		{"--idle-timeout=5s", "-p=9001", "/srv"},
+	} {
+		c, _, err := load(t, "", nil, args...)
+		if err != nil {
+			t.Fatalf("%q: %v", args, err)
+		}
+		if c.Port != 9001 || c.Root != "/srv" || c.Source("port") != (Source{Kind: FromFlag, Name: "port"}) {
+			t.Errorf("%q: port %d from %v, root %q", args, c.Port, c.Source("port"), c.Root)
 		}
 	}
 }

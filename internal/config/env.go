@@ -64,6 +64,10 @@ func (c *Config) loadEnv(env map[string]string) []error {
 	return errs
 }
 
+// Closest returns the name among names nearest to s if it is close enough
+// to be a typo of it, or "": "did you mean" for flags and commands.
+func Closest(s string, names []string) string { return closest(s, names, 0) }
+
 // closest returns the name among names nearest to s if it is close enough
 // to be a typo of it (at most one edit for names of up to four bytes after
 // a common prefix of the given length, two for longer ones), or "".

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/weft-server/weft/internal/accesslog"
 	"github.com/weft-server/weft/internal/codec"
 	"github.com/weft-server/weft/internal/engine/h1conn"
 	"github.com/weft-server/weft/internal/http1"
@@ -49,6 +51,7 @@ func (a Apply) String() string {
 type Key struct {
 	Name  string // in the file, e.g. "max_conns"
 	Short string // one-letter flag alias, or ""
+	Group string // the topic --help and the man page list it under: one of Groups
 	Help  string // one sentence for --help, the example file and the README
 	Apply Apply
 
@@ -93,19 +96,38 @@ func (k *Key) Default() string { return format(k.def) }
 
 const envPrefix = "WEFT_"
 
+// The topics of serve's flags, for --help and the man page.
+const (
+	GroupListening  = "Listening"
+	GroupFiles      = "Files & site"
+	GroupSharing    = "Sharing & uploads"
+	GroupCaching    = "Caching & compression"
+	GroupHeaders    = "Headers & redirects"
+	GroupAccess     = "Access control"
+	GroupTLS        = "TLS & HTTP/2/3"
+	GroupLimits     = "Limits & timeouts"
+	GroupLogging    = "Logging"
+	GroupOperations = "Operations"
+)
+
+// Groups are the topics in the order --help lists them; every key has
+// one, and --config is an Operations flag.
+var Groups = []string{GroupListening, GroupFiles, GroupSharing, GroupCaching, GroupHeaders,
+	GroupAccess, GroupTLS, GroupLimits, GroupLogging, GroupOperations}
+
 // Keys is the table of every key, in the order `weft config check` and
 // `weft config example` print them.
 var Keys = []Key{
-	{Name: "root", NoFlag: true, FlagDoc: "serve's DIR argument", Path: true, Apply: Live, PerSite: true,
-		Help:  "folder to serve; the built-in sample site when empty",
+	{Name: "root", Group: GroupFiles, NoFlag: true, FlagDoc: "serve's DIR argument", Path: true, Apply: Live, PerSite: true,
+		Help:  "folder to serve; when empty, the site packed into the executable (weft pack), else the built-in sample site",
 		def:   "",
 		field: func(c *Config) any { return &c.Root }},
-	{Name: "addr", Apply: Restart,
+	{Name: "addr", Group: GroupListening, Apply: Restart,
 		Help:  "listen on `HOST:PORT` (0.0.0.0:PORT or [::]:PORT to serve the network), or on the unix socket unix:/PATH (for a proxy in front)",
 		def:   "127.0.0.1:8080",
 		field: func(c *Config) any { return &c.Addr },
 		check: checkAddr},
-	{Name: "port", Short: "p", Apply: Restart, Unset: "unset: the port of addr; 0 asks for any free port",
+	{Name: "port", Group: GroupListening, Short: "p", Apply: Restart, Unset: "unset: the port of addr; 0 asks for any free port",
 		Help:  "listen on `PORT` of the addr host",
 		def:   0,
 		field: func(c *Config) any { return &c.Port },
@@ -115,16 +137,16 @@ var Keys = []Key{
 			}
 			return nil
 		}},
-	{Name: "engine", Apply: Restart,
+	{Name: "engine", Group: GroupListening, Apply: Restart,
 		Help:  "concurrency `model`: serial, process, thread, goroutine, poll, epoll or auto (the fastest here)",
 		def:   "auto",
 		field: func(c *Config) any { return &c.Engine }},
-	{Name: "workers", Apply: Restart,
+	{Name: "workers", Group: GroupListening, Apply: Restart,
 		Help:  "process engine: worker processes (0: one per core)",
 		def:   0,
 		field: func(c *Config) any { return &c.Workers },
 		check: func(c *Config) error { return atLeast(c.Workers, 0) }},
-	{Name: "worker_engine", Apply: Workers,
+	{Name: "worker_engine", Group: GroupListening, Apply: Workers,
 		Help:  "process engine: the `engine` each worker runs (goroutine, epoll, …; not process)",
 		def:   "auto",
 		field: func(c *Config) any { return &c.WorkerEngine },
@@ -134,15 +156,15 @@ var Keys = []Key{
 			}
 			return nil
 		}},
-	{Name: "dotfiles", Apply: Live, PerSite: true,
+	{Name: "dotfiles", Group: GroupFiles, Apply: Live, PerSite: true,
 		Help:  "serve files and folders whose names begin with a dot",
 		def:   false,
 		field: func(c *Config) any { return &c.Dotfiles }},
-	{Name: "upload", Apply: Live, PerSite: true,
+	{Name: "upload", Group: GroupSharing, Apply: Live, PerSite: true,
 		Help:  "accept uploads: PUT of a file's URL, and the listing page's form (a multipart POST to a folder)",
 		def:   false,
 		field: func(c *Config) any { return &c.Upload }},
-	{Name: "upload_dir", Apply: Live, PerSite: true,
+	{Name: "upload_dir", Group: GroupSharing, Apply: Live, PerSite: true,
 		Help:  "`folder` beneath the root where uploads are allowed (empty: the whole root)",
 		def:   "",
 		field: func(c *Config) any { return &c.UploadDir },
@@ -156,118 +178,123 @@ var Keys = []Key{
 			}
 			return nil
 		}},
-	{Name: "upload_overwrite", Apply: Live, PerSite: true,
+	{Name: "upload_overwrite", Group: GroupSharing, Apply: Live, PerSite: true,
 		Help:  "let an upload replace an existing file (otherwise 409 Conflict)",
 		def:   false,
 		field: func(c *Config) any { return &c.UploadOverwrite }},
-	{Name: "upload_max_bytes", Apply: Live, PerSite: true,
+	{Name: "upload_max_bytes", Group: GroupSharing, Apply: Live, PerSite: true,
 		Help:  "largest upload in bytes (413 beyond)",
 		def:   int64(site.DefaultUploadMaxBytes),
 		field: func(c *Config) any { return &c.UploadMaxBytes },
 		check: func(c *Config) error { return atLeast(c.UploadMaxBytes, 1) }},
-	{Name: "upload_allow_anonymous", Apply: Live, PerSite: true,
+	{Name: "upload_allow_anonymous", Group: GroupSharing, Apply: Live, PerSite: true,
 		Help:  "accept uploads without authentication on an address other than loopback",
 		def:   false,
 		field: func(c *Config) any { return &c.UploadAllowAnonymous }},
-	{Name: "listing", Apply: Live, PerSite: true,
+	{Name: "listing", Group: GroupSharing, Apply: Live, PerSite: true,
 		Help:  "list the contents of folders that have no index file (HTML, or JSON and plain text by Accept; see \"Share a folder\"), and offer folders as .zip and .tar.gz downloads",
 		def:   false,
 		field: func(c *Config) any { return &c.Listing }},
-	{Name: "no_downloads", Apply: Live, PerSite: true,
+	{Name: "no_downloads", Group: GroupSharing, Apply: Live, PerSite: true,
 		Help:  "with listing, do not offer folders as .zip and .tar.gz downloads (?download=zip, ?download=tar.gz)",
 		def:   false,
 		field: func(c *Config) any { return &c.NoDownloads }},
-	{Name: "download_max_bytes", Apply: Live, PerSite: true,
+	{Name: "download_max_bytes", Group: GroupSharing, Apply: Live, PerSite: true,
 		Help:  "largest total size of the files in one folder download, in bytes (413 beyond; 0: no cap)",
 		def:   int64(0),
 		field: func(c *Config) any { return &c.DownloadMaxBytes },
 		check: func(c *Config) error { return atLeast(c.DownloadMaxBytes, 0) }},
-	{Name: "index", Apply: Live, PerSite: true,
+	{Name: "index", Group: GroupFiles, Apply: Live, PerSite: true,
 		Help:  "`file` served for a folder",
 		def:   "index.html",
 		field: func(c *Config) any { return &c.Index }},
-	{Name: "mime", Apply: Live, PerSite: true,
+	{Name: "mime", Group: GroupFiles, Apply: Live, PerSite: true,
 		Help:    "add or override content types: `EXT=TYPE` serves files ending in EXT as TYPE (a table in the file; a repeatable flag; EXT=TYPE pairs separated by commas in the environment)",
 		def:     map[string]string{},
 		example: `{ ".md" = "text/markdown", ".glb" = "model/gltf-binary" }`,
 		field:   func(c *Config) any { return &c.MIME }},
-	{Name: "log_format", Apply: Workers,
-		Help:  "access log `format`: common, combined or json",
+	{Name: "log_format", Group: GroupLogging, Apply: Workers,
+		Help:  "access log `format`: common, combined, json, or a template of nginx-like $variables (see Access log in the README)",
 		def:   "common",
 		field: func(c *Config) any { return &c.LogFormat },
-		check: func(c *Config) error { return oneOf("log format", c.LogFormat, LogFormats...) }},
-	{Name: "access_log", Path: true, Apply: Workers,
+		check: func(c *Config) error { _, err := c.AccessLogFormat(); return err }},
+	{Name: "log_time", Group: GroupLogging, Apply: Workers,
+		Help:  "access log times in `zone` local (the process's time zone, TZ) or utc",
+		def:   "local",
+		field: func(c *Config) any { return &c.LogTime },
+		check: func(c *Config) error { return oneOf("log time", c.LogTime, "local", "utc") }},
+	{Name: "access_log", Group: GroupLogging, Path: true, Apply: Workers,
 		Help:  "access log `file` (- for standard output)",
 		def:   "-",
 		field: func(c *Config) any { return &c.AccessLog }},
-	{Name: "no_access_log", Apply: Workers,
+	{Name: "no_access_log", Group: GroupLogging, Apply: Workers,
 		Help:  "do not write an access log",
 		def:   false,
 		field: func(c *Config) any { return &c.NoAccessLog }},
-	{Name: "read_header_timeout", Apply: Workers,
+	{Name: "read_header_timeout", Group: GroupLimits, Apply: Workers,
 		Help:  "time a client has to send a request head",
 		def:   h1conn.DefaultReadHeaderTimeout,
 		field: func(c *Config) any { return &c.ReadHeaderTimeout },
 		check: func(c *Config) error { return positive(c.ReadHeaderTimeout) }},
-	{Name: "idle_timeout", Apply: Workers,
+	{Name: "idle_timeout", Group: GroupLimits, Apply: Workers,
 		Help:  "time an idle keep-alive connection is kept",
 		def:   h1conn.DefaultIdleTimeout,
 		field: func(c *Config) any { return &c.IdleTimeout },
 		check: func(c *Config) error { return positive(c.IdleTimeout) }},
-	{Name: "write_timeout", Apply: Workers,
+	{Name: "write_timeout", Group: GroupLimits, Apply: Workers,
 		Help:  "time a client has to accept more response bytes",
 		def:   h1conn.DefaultWriteTimeout,
 		field: func(c *Config) any { return &c.WriteTimeout },
 		check: func(c *Config) error { return positive(c.WriteTimeout) }},
-	{Name: "shutdown_timeout", Apply: Restart,
+	{Name: "shutdown_timeout", Group: GroupLimits, Apply: Restart,
 		Help:  "time in-flight requests get to finish on shutdown",
 		def:   h1conn.DefaultShutdownTimeout,
 		field: func(c *Config) any { return &c.ShutdownTimeout },
 		check: func(c *Config) error { return positive(c.ShutdownTimeout) }},
-	{Name: "max_conns", Apply: Workers,
+	{Name: "max_conns", Group: GroupLimits, Apply: Workers,
 		Help:  "most open connections",
 		def:   h1conn.DefaultMaxConns,
 		field: func(c *Config) any { return &c.MaxConns },
 		check: func(c *Config) error { return atLeast(c.MaxConns, 1) }},
-	{Name: "max_header_bytes", Apply: Workers,
+	{Name: "max_header_bytes", Group: GroupLimits, Apply: Workers,
 		Help:  "largest request head in bytes (431 beyond)",
 		def:   http1.DefaultLimits.MaxHeadBytes,
 		field: func(c *Config) any { return &c.MaxHeaderBytes },
 		check: func(c *Config) error { return atLeast(c.MaxHeaderBytes, 256) }},
-	{Name: "max_header_fields", Apply: Workers,
+	{Name: "max_header_fields", Group: GroupLimits, Apply: Workers,
 		Help:  "most header fields in a request (431 beyond)",
 		def:   http1.DefaultLimits.MaxHeaderCount,
 		field: func(c *Config) any { return &c.MaxHeaderFields },
 		check: func(c *Config) error { return atLeast(c.MaxHeaderFields, 1) }},
-	{Name: "max_body_bytes", Apply: Workers,
+	{Name: "max_body_bytes", Group: GroupLimits, Apply: Workers,
 		Help:  "largest request body read and dropped (413 beyond)",
 		def:   int64(h1conn.DefaultMaxBodyBytes),
 		field: func(c *Config) any { return &c.MaxBodyBytes },
 		check: func(c *Config) error { return atLeast(c.MaxBodyBytes, 0) }},
-	{Name: "cache_max_bytes", Apply: Live,
+	{Name: "cache_max_bytes", Group: GroupCaching, Apply: Live,
 		Help:  "memory for cached file contents in bytes (0 disables the cache)",
 		def:   int64(64 << 20),
 		field: func(c *Config) any { return &c.CacheMaxBytes },
 		check: func(c *Config) error { return atLeast(c.CacheMaxBytes, 0) }},
-	{Name: "cache_max_file", Apply: Live,
+	{Name: "cache_max_file", Group: GroupCaching, Apply: Live,
 		Help:  "largest file held in memory, in bytes; larger ones are held open for sendfile",
 		def:   int64(32 << 10),
 		field: func(c *Config) any { return &c.CacheMaxFile },
 		check: func(c *Config) error { return atLeast(c.CacheMaxFile, 0) }},
-	{Name: "cache_max_open", Apply: Live,
+	{Name: "cache_max_open", Group: GroupCaching, Apply: Live,
 		Help:  "most large files held open",
 		def:   1000,
 		field: func(c *Config) any { return &c.CacheMaxOpen },
 		check: func(c *Config) error { return atLeast(c.CacheMaxOpen, 0) }},
-	{Name: "cache_no_watch", Apply: Live,
+	{Name: "cache_no_watch", Group: GroupCaching, Apply: Live,
 		Help:  "do not watch files for changes (for NFS and other network mounts); cached entries are re-checked every second",
 		def:   false,
 		field: func(c *Config) any { return &c.CacheNoWatch }},
-	{Name: "compress", Apply: Live, PerSite: true,
+	{Name: "compress", Group: GroupCaching, Apply: Live, PerSite: true,
 		Help:  "compress compressible files on the fly (once per file version, cached)",
 		def:   true,
 		field: func(c *Config) any { return &c.Compress }},
-	{Name: "compress_types", Apply: Live,
+	{Name: "compress_types", Group: GroupCaching, Apply: Live,
 		Help:  "media types compressed on the fly, comma-separated (`LIST` of type/subtype, type/*, type/*+suffix)",
 		def:   codec.DefaultTypes,
 		field: func(c *Config) any { return &c.CompressTypes },
@@ -277,7 +304,7 @@ var Keys = []Key{
 			}
 			return nil
 		}},
-	{Name: "compress_min_bytes", Apply: Live,
+	{Name: "compress_min_bytes", Group: GroupCaching, Apply: Live,
 		Help:  "smallest file compressed on the fly",
 		def:   int64(1 << 10),
 		field: func(c *Config) any { return &c.CompressMinBytes },
@@ -287,26 +314,26 @@ var Keys = []Key{
 			}
 			return nil
 		}},
-	{Name: "compress_max_bytes", Apply: Live,
+	{Name: "compress_max_bytes", Group: GroupCaching, Apply: Live,
 		Help:  "largest file compressed on the fly",
 		def:   int64(4 << 20),
 		field: func(c *Config) any { return &c.CompressMaxBytes },
 		check: func(c *Config) error { return atLeast(c.CompressMaxBytes, 1) }},
-	{Name: "precompressed", Apply: Live, PerSite: true,
+	{Name: "precompressed", Group: GroupCaching, Apply: Live, PerSite: true,
 		Help:  "serve precompressed sidecars (app.js.br, .zst, .gz beside app.js) to clients that accept them",
 		def:   true,
 		field: func(c *Config) any { return &c.Precompressed }},
-	{Name: "etag", Apply: Live, PerSite: true,
+	{Name: "etag", Group: GroupFiles, Apply: Live, PerSite: true,
 		Help:  "entity-tags from `KIND`: mtime (modification time and size) or content (a hash of the bytes, the same on every machine)",
 		def:   site.ETagMtime,
 		field: func(c *Config) any { return &c.ETag },
 		check: func(c *Config) error { return oneOf("etag", c.ETag, site.ETagMtime, site.ETagContent) }},
-	{Name: "cache_control", Apply: Live, PerSite: true,
+	{Name: "cache_control", Group: GroupCaching, Apply: Live, PerSite: true,
 		Help:    "Cache-Control for files matching `GLOB=VALUE`, first match wins, e.g. \"/assets/**=public, max-age=86400\" (a list of strings in the file; a repeatable flag; one rule or a TOML array in the environment)",
 		def:     []site.CacheRule{},
 		example: `["/assets/**=public, max-age=31536000, immutable", "*.txt=max-age=60"]`,
 		field:   func(c *Config) any { return &c.CacheControl }},
-	{Name: "no_cache_control", Apply: Live, PerSite: true,
+	{Name: "no_cache_control", Group: GroupCaching, Apply: Live, PerSite: true,
 		Help:  "send no Cache-Control header",
 		def:   false,
 		field: func(c *Config) any { return &c.NoCacheControl },
@@ -317,22 +344,22 @@ var Keys = []Key{
 			return nil
 		}},
 	// The site rules.
-	{Name: "headers", FlagName: "header", Apply: Live, PerSite: true,
+	{Name: "headers", Group: GroupHeaders, FlagName: "header", Apply: Live, PerSite: true,
 		Help:    "set response headers on the paths a glob matches: `'GLOB: Name: value'` (a repeatable flag; one rule or a TOML array in the environment); in the file, [[headers]] tables with for (the glob) and set, add and remove, every matching rule applying in order",
 		def:     []site.HeaderRule{},
 		example: "[[headers]]\nfor = \"/assets/**\"\nset = { \"Cache-Control\" = \"public, max-age=31536000, immutable\" }\nadd = { \"X-Robots-Tag\" = \"noindex\" }\nremove = [\"Last-Modified\"]",
 		field:   func(c *Config) any { return &c.Headers },
 		check:   checkHeaders},
-	{Name: "security", Apply: Live, PerSite: true,
+	{Name: "security", Group: GroupHeaders, Apply: Live, PerSite: true,
 		Help:  "send the security preset on every response: X-Content-Type-Options, Referrer-Policy, X-Frame-Options, a conservative Content-Security-Policy, and hsts over TLS",
 		def:   false,
 		field: func(c *Config) any { return &c.Security }},
-	{Name: "hsts", Apply: Live, PerSite: true,
+	{Name: "hsts", Group: GroupHeaders, Apply: Live, PerSite: true,
 		Help:  "the Strict-Transport-Security `value` the security preset sends over TLS (never over plain HTTP)",
 		def:   site.DefaultHSTS,
 		field: func(c *Config) any { return &c.HSTS },
 		check: func(c *Config) error { return siteCheck(site.Config{HSTS: c.HSTS}, "hsts: ") }},
-	{Name: "cors", Apply: Live, PerSite: true, Unset: "unset: no CORS headers",
+	{Name: "cors", Group: GroupHeaders, Apply: Live, PerSite: true, Unset: "unset: no CORS headers",
 		Help:    "allow cross-origin requests from `ORIGINS` (scheme://host[:port] separated by commas, or *); in the file, a [cors] table with origins, methods, headers, expose, credentials, max_age and paths (globs)",
 		def:     (*site.CORS)(nil),
 		example: "[cors]\norigins = [\"https://app.example.com\"]\nmethods = [\"GET\", \"HEAD\", \"POST\"]\nheaders = [\"Content-Type\"]\nexpose = [\"ETag\"]\ncredentials = true\nmax_age = 600\npaths = [\"/api/**\"]",
@@ -343,17 +370,17 @@ var Keys = []Key{
 			}
 			return siteCheck(site.Config{CORS: c.CORS}, "cors: ")
 		}},
-	{Name: "redirects", FlagName: "redirect", Apply: Live, PerSite: true,
+	{Name: "redirects", Group: GroupHeaders, FlagName: "redirect", Apply: Live, PerSite: true,
 		Help:    "redirect or rewrite paths, the first match winning: `'FROM TO [STATUS]'` (a repeatable flag; one rule or a TOML array in the environment); FROM is a path or glob whose final * or ** TO may use as :splat; STATUS is 301 (the default), 302, 307, 308, or 200 to serve TO in place; in the file, [[redirects]] tables with from, to and status",
 		def:     []site.Redirect{},
 		example: "[[redirects]]\nfrom = \"/blog/*\"\nto = \"/posts/:splat\"\nstatus = 308",
 		field:   func(c *Config) any { return &c.Redirects },
 		check:   checkRedirects},
-	{Name: "clean_urls", Apply: Live, PerSite: true,
+	{Name: "clean_urls", Group: GroupFiles, Apply: Live, PerSite: true,
 		Help:  "serve about.html at /about and redirect /about.html there",
 		def:   false,
 		field: func(c *Config) any { return &c.CleanURLs }},
-	{Name: "trailing_slash", Apply: Live, PerSite: true,
+	{Name: "trailing_slash", Group: GroupFiles, Apply: Live, PerSite: true,
 		Help:  "trailing-slash `policy`: add (pages are served at /about/) or remove (/docs/ redirects to /docs); empty: only folders redirect to their path with a slash",
 		def:   "",
 		field: func(c *Config) any { return &c.TrailingSlash },
@@ -363,13 +390,13 @@ var Keys = []Key{
 			}
 			return nil
 		}},
-	{Name: "error_pages", FlagName: "error-page", Apply: Live, PerSite: true,
+	{Name: "error_pages", Group: GroupFiles, FlagName: "error-page", Apply: Live, PerSite: true,
 		Help:    "send a file of the site with an error status: `STATUS=FILE` (a repeatable flag; pairs separated by commas in the environment); in the file, an [error_pages] table, \"404\" = \"404.html\"",
 		def:     map[int]string{},
 		example: `{ "404" = "404.html", "500" = "errors/500.html" }`,
 		field:   func(c *Config) any { return &c.ErrorPages },
 		check:   checkErrorPages},
-	{Name: "spa", Apply: Live, PerSite: true,
+	{Name: "spa", Group: GroupFiles, Apply: Live, PerSite: true,
 		Help:  "single-page app: answer navigations to missing paths with this `FILE` of the site (index.html); a missing asset (/app.js) stays a 404",
 		def:   "",
 		field: func(c *Config) any { return &c.SPA },
@@ -379,46 +406,46 @@ var Keys = []Key{
 			}
 			return siteCheck(site.Config{SPA: c.SPA}, "spa: ")
 		}},
-	{Name: "basic_auth", Path: true, Apply: Live, PerSite: true,
+	{Name: "basic_auth", Group: GroupAccess, Path: true, Apply: Live, PerSite: true,
 		Help:  "protect the whole site with HTTP basic authentication against an `HTPASSWD` file of bcrypt hashes (htpasswd -B); per-path rules are auth's",
 		def:   "",
 		field: func(c *Config) any { return &c.BasicAuth },
 		check: checkBasicAuth},
-	{Name: "auth", NoFlag: true, FlagDoc: "none (--basic-auth protects the whole site)", Apply: Live, PerSite: true,
+	{Name: "auth", Group: GroupAccess, NoFlag: true, FlagDoc: "none (--basic-auth protects the whole site)", Apply: Live, PerSite: true,
 		Help:    "basic authentication per path prefix, the longest matching prefix winning: [[auth]] tables with prefix, htpasswd (a file of bcrypt hashes; none exempts the prefix from a shorter rule) and realm (a TOML array of them in the environment)",
 		def:     []site.AuthRule{},
 		example: "[[auth]]\nprefix = \"/admin\"\nhtpasswd = \"admin.htpasswd\"\nrealm = \"Staff only\"\n\n[[auth]]\nprefix = \"/admin/public\"",
 		field:   func(c *Config) any { return &c.Auth },
 		check:   checkAuth},
-	{Name: "auth_failures", Apply: Live, PerSite: true,
+	{Name: "auth_failures", Group: GroupAccess, Apply: Live, PerSite: true,
 		Help:  "failed logins a client may make in a minute before it gets 429 (0: no limit)",
 		def:   site.DefaultAuthFailures,
 		field: func(c *Config) any { return &c.AuthFailures },
 		check: func(c *Config) error { return atLeast(c.AuthFailures, 0) }},
-	{Name: "allow_insecure_auth", Apply: Live, PerSite: true,
+	{Name: "allow_insecure_auth", Group: GroupAccess, Apply: Live, PerSite: true,
 		Help:  "allow basic authentication over plain HTTP on an address beyond loopback, where passwords cross the network in clear",
 		def:   false,
 		field: func(c *Config) any { return &c.AllowInsecureAuth }},
-	{Name: "symlinks", Apply: Live, PerSite: true,
+	{Name: "symlinks", Group: GroupFiles, Apply: Live, PerSite: true,
 		Help:  "symbolic links `policy`: confine (follow those that stay beneath the root), follow (any, also out of the root) or deny (none)",
 		def:   site.SymlinksConfine,
 		field: func(c *Config) any { return &c.Symlinks },
 		check: func(c *Config) error {
 			return oneOf("symlinks policy", c.Symlinks, site.SymlinksConfine, site.SymlinksFollow, site.SymlinksDeny)
 		}},
-	{Name: "trusted_proxies", Apply: Live,
+	{Name: "trusted_proxies", Group: GroupAccess, Apply: Live,
 		Help:    "peers (`CIDRs`, separated by commas) whose X-Forwarded-For or Forwarded header names the client, for the access log and the failed-login limit",
 		def:     []netip.Prefix{},
 		example: `["10.0.0.0/8", "fd00::/8"]`,
 		field:   func(c *Config) any { return &c.TrustedProxies }},
-	{Name: "trusted_proxy_header", Apply: Live,
+	{Name: "trusted_proxy_header", Group: GroupAccess, Apply: Live,
 		Help:  "the one `header` a trusted proxy's client is read from: x-forwarded-for or forwarded (RFC 7239); the other is the client's own and ignored",
 		def:   site.ProxyHeaderXForwardedFor,
 		field: func(c *Config) any { return &c.TrustedProxyHeader },
 		check: func(c *Config) error {
 			return oneOf("trusted proxy header", strings.ToLower(c.TrustedProxyHeader), site.ProxyHeaderXForwardedFor, site.ProxyHeaderForwarded)
 		}},
-	{Name: "unknown_host", Apply: Live,
+	{Name: "unknown_host", Group: GroupFiles, Apply: Live,
 		Help:  "virtual hosts: the `status` for a request whose Host no [[site]] names, when no site is the default: 421 or 404",
 		def:   421,
 		field: func(c *Config) any { return &c.UnknownHost },
@@ -428,7 +455,7 @@ var Keys = []Key{
 			}
 			return nil
 		}},
-	{Name: "pprof", Apply: Restart,
+	{Name: "pprof", Group: GroupOperations, Apply: Restart,
 		Help:  "serve net/http/pprof on `HOST:PORT` (off when empty; keep it on loopback)",
 		def:   "",
 		field: func(c *Config) any { return &c.Pprof },
@@ -438,7 +465,7 @@ var Keys = []Key{
 			}
 			return checkHostPort(c.Pprof)
 		}},
-	{Name: "admin", Apply: Restart,
+	{Name: "admin", Group: GroupOperations, Apply: Restart,
 		Help:  "serve the admin endpoints on `HOST:PORT`: Prometheus /metrics, /healthz, /readyz, and /debug/pprof/ when pprof is on (off when empty; keep it on loopback)",
 		def:   "",
 		field: func(c *Config) any { return &c.Admin },
@@ -448,7 +475,7 @@ var Keys = []Key{
 			}
 			return checkHostPort(c.Admin)
 		}},
-	{Name: "tls_cert", Path: true, Apply: Restart,
+	{Name: "tls_cert", Group: GroupTLS, Path: true, Apply: Restart,
 		Help:    "serve HTTPS with the certificate chain in PEM `FILE`, paired with the tls_key at the same position; several pairs are chosen by the name the client asks for (SNI), the first by default; the files are read again on SIGHUP and when they change",
 		def:     []string{},
 		example: `["/etc/weft/example.com.pem"]`,
@@ -459,20 +486,20 @@ var Keys = []Key{
 			}
 			return nil
 		}},
-	{Name: "tls_key", Path: true, Apply: Restart,
+	{Name: "tls_key", Group: GroupTLS, Path: true, Apply: Restart,
 		Help:    "the private key in PEM `FILE` of the tls_cert at the same position (refused when others may read it)",
 		def:     []string{},
 		example: `["/etc/weft/example.com.key"]`,
 		field:   func(c *Config) any { return &c.TLSKey }},
-	{Name: "tls_allow_insecure_key_perms", Apply: Restart,
+	{Name: "tls_allow_insecure_key_perms", Group: GroupTLS, Apply: Restart,
 		Help:  "accept a key file that users other than its owner may read or write",
 		def:   false,
 		field: func(c *Config) any { return &c.TLSAllowInsecureKeyPerms }},
-	{Name: "tls_self_signed", Apply: Restart,
+	{Name: "tls_self_signed", Group: GroupTLS, Apply: Restart,
 		Help:  "serve HTTPS for development with a certificate for localhost, 127.0.0.1, ::1 and this machine's name, signed by a local CA created once under the user's config folder (its path is printed, to trust it)",
 		def:   false,
 		field: func(c *Config) any { return &c.TLSSelfSigned }},
-	{Name: "acme_domain", Apply: Restart,
+	{Name: "acme_domain", Group: GroupTLS, Apply: Restart,
 		Help:    "obtain and renew a certificate for `DOMAIN` automatically (ACME, Let's Encrypt by default); repeatable; the CA must reach this server on ports 80 (redirect_http) or 443",
 		def:     []string{},
 		example: `["example.com", "www.example.com"]`,
@@ -485,11 +512,11 @@ var Keys = []Key{
 			}
 			return nil
 		}},
-	{Name: "acme_email", Apply: Restart,
+	{Name: "acme_email", Group: GroupTLS, Apply: Restart,
 		Help:  "contact `ADDRESS` given to the ACME CA (expiry notices)",
 		def:   "",
 		field: func(c *Config) any { return &c.ACMEEmail }},
-	{Name: "acme_ca", Apply: Restart,
+	{Name: "acme_ca", Group: GroupTLS, Apply: Restart,
 		Help:  "ACME directory `URL` (Let's Encrypt production when empty)",
 		def:   "",
 		field: func(c *Config) any { return &c.ACMECA },
@@ -503,19 +530,19 @@ var Keys = []Key{
 			}
 			return nil
 		}},
-	{Name: "acme_staging", Apply: Restart,
+	{Name: "acme_staging", Group: GroupTLS, Apply: Restart,
 		Help:  "use Let's Encrypt's staging CA (untrusted certificates, generous limits) when acme_ca is empty",
 		def:   false,
 		field: func(c *Config) any { return &c.ACMEStaging }},
-	{Name: "h2c", Apply: Restart,
+	{Name: "h2c", Group: GroupTLS, Apply: Restart,
 		Help:  "accept cleartext HTTP/2 by prior knowledge on the plain listener, for use behind a proxy",
 		def:   false,
 		field: func(c *Config) any { return &c.H2C }},
-	{Name: "http3", Apply: Restart,
+	{Name: "http3", Group: GroupTLS, Apply: Restart,
 		Help:  "serve HTTP/3 over QUIC on the same port (UDP), advertised by Alt-Svc; needs TLS",
 		def:   false,
 		field: func(c *Config) any { return &c.HTTP3 }},
-	{Name: "redirect_http", Apply: Restart,
+	{Name: "redirect_http", Group: GroupTLS, Apply: Restart,
 		Help:  "also listen on plain `HOST:PORT` and redirect every request to HTTPS (308, path and query kept), answering ACME HTTP-01 challenges there; needs TLS",
 		def:   "",
 		field: func(c *Config) any { return &c.RedirectHTTP },
@@ -525,11 +552,11 @@ var Keys = []Key{
 			}
 			return checkHostPort(c.RedirectHTTP)
 		}},
-	{Name: "pid_file", Path: true, Apply: Restart,
+	{Name: "pid_file", Group: GroupOperations, Path: true, Apply: Restart,
 		Help:  "write the server's process id to `FILE`, for weft reload; removed on exit (emptied when the user weft switched to may not remove it)",
 		def:   "",
 		field: func(c *Config) any { return &c.PidFile }},
-	{Name: "unix_mode", Apply: Restart,
+	{Name: "unix_mode", Group: GroupListening, Apply: Restart,
 		Help:  "the permissions, in octal, of the socket file of a unix:/PATH addr (who may connect: write permission); 0666, as systemd's SocketMode, lets any local user connect, as a loopback port does",
 		def:   "0666",
 		field: func(c *Config) any { return &c.UnixMode },
@@ -539,33 +566,34 @@ var Keys = []Key{
 			}
 			return nil
 		}},
-	{Name: "unix_owner", Apply: Restart,
+	{Name: "unix_owner", Group: GroupListening, Apply: Restart,
 		Help:    "give the socket file of a unix:/PATH addr to `USER[:GROUP]` (names or numeric ids; needs root), for example the proxy's group with unix_mode 0660",
 		def:     "",
 		example: `"root:www-data"`,
 		field:   func(c *Config) any { return &c.UnixOwner },
 		check:   func(c *Config) error { return checkOwner(c.UnixOwner) }},
-	{Name: "user", Apply: Restart,
+	{Name: "user", Group: GroupOperations, Apply: Restart,
 		Help:    "started as root, switch to `USER[:GROUP]` after opening the listening sockets (ports below 1024) and before serving; the process engine's workers run as that user too (without it, root switches to nobody unless allow_root is set)",
 		def:     "",
 		example: `"www-data"`,
 		field:   func(c *Config) any { return &c.User },
 		check:   func(c *Config) error { return checkOwner(c.User) }},
-	{Name: "allow_root", Apply: Restart,
+	{Name: "allow_root", Group: GroupOperations, Apply: Restart,
 		Help:  "keep running as root when started as root without user (else weft switches to nobody after opening its sockets)",
 		def:   false,
 		field: func(c *Config) any { return &c.AllowRoot }},
-	{Name: "qr", Apply: Restart,
+	{Name: "qr", Group: GroupSharing, Apply: Restart,
 		Help:  "print a QR code of the LAN URL in the terminal at start, for a phone to open",
 		def:   false,
 		field: func(c *Config) any { return &c.QR }},
-	{Name: "open", Apply: Restart,
+	{Name: "open", Group: GroupSharing, Apply: Restart,
 		Help:  "open the first URL in the default browser at start (a failure is only a warning)",
 		def:   false,
 		field: func(c *Config) any { return &c.Open }},
 }
 
-// LogFormats are the access log formats log_format accepts.
+// LogFormats are the named access log formats log_format accepts (it
+// takes a template too).
 var LogFormats = []string{"common", "combined", "json"}
 
 // Lookup returns the key named name, or nil.
@@ -680,4 +708,19 @@ func checkDomain(d string) error {
 		}
 	}
 	return nil
+}
+
+// AccessLogFormat is the access log's format: log_format, parsed (a
+// template compiled), in the zone of log_time.
+func (c *Config) AccessLogFormat() (accesslog.Format, error) {
+	f, err := accesslog.ParseFormat(c.LogFormat)
+	if err != nil {
+		// The key names what it checks: no "weft: log format:" again.
+		msg := strings.TrimPrefix(strings.TrimPrefix(err.Error(), "weft: "), "log format: ")
+		return f, errors.New(msg)
+	}
+	if c.LogTime == "utc" {
+		f = f.UTC()
+	}
+	return f, nil
 }

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"flag"
 	"io"
 	"net/netip"
 	"os"
@@ -10,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/pflag"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/weft-server/weft/internal/site"
@@ -382,8 +382,8 @@ default = true
 	}
 }
 
-func newFlagSet() *flag.FlagSet {
-	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+func newFlagSet() *pflag.FlagSet {
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	NewFlags(fs)
 	return fs

@@ -277,6 +277,8 @@ func feedLog(r *bufio.Reader, log h1conn.RecordSink) {
 			Proto     string    `json:"proto"`
 			Status    int       `json:"status"`
 			Bytes     int64     `json:"bytes"`
+			Sent      int64     `json:"bytes_sent"`
+			Duration  float64   `json:"duration"`
 			Referer   string    `json:"referer"`
 			UserAgent string    `json:"user_agent"`
 		}
@@ -285,7 +287,8 @@ func feedLog(r *bufio.Reader, log h1conn.RecordSink) {
 		}
 		addr, _ := netip.ParseAddr(rec.Remote)
 		r := http1.Record{Remote: netip.AddrPortFrom(addr, 0), Time: rec.Time, Method: []byte(rec.Method), Target: []byte(rec.Target),
-			Status: rec.Status, Bytes: rec.Bytes, Referer: []byte(rec.Referer), UserAgent: []byte(rec.UserAgent)}
+			Status: rec.Status, Bytes: rec.Bytes, Sent: rec.Sent, Referer: []byte(rec.Referer), UserAgent: []byte(rec.UserAgent),
+			Duration: time.Duration(rec.Duration * float64(time.Second))}
 		fmt.Sscanf(rec.Proto, "HTTP/%d.%d", &r.Major, &r.Minor)
 		log.Log(&r)
 	}

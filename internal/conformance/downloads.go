@@ -64,12 +64,8 @@ func downloadTree(t *testing.T) (root string, want, withDot map[string]string) {
 // response, its body read whole.
 func fetchArchive(t *testing.T, addr, target string, headers ...string) *Resp {
 	t.Helper()
-	c := dial(t, addr)
+	c := send(t, addr, get(target, headers...), 30*time.Second)
 	defer c.Close()
-	if _, err := io.WriteString(c, get(target, headers...)); err != nil {
-		t.Fatal(err)
-	}
-	c.SetReadDeadline(time.Now().Add(30 * time.Second))
 	r, err := readResp(bufio.NewReader(c), "GET")
 	if err != nil {
 		t.Fatalf("GET %s: %v", target, err)

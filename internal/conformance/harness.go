@@ -184,12 +184,8 @@ func must(t testing.TB, err error) {
 // the server closes the connection or timeout passes.
 func exchange(t testing.TB, addr, raw string) (resps []*Resp, closed bool) {
 	t.Helper()
-	c := dial(t, addr)
+	c := send(t, addr, raw, 3*time.Second)
 	defer c.Close()
-	if _, err := io.WriteString(c, raw); err != nil {
-		t.Fatal(err)
-	}
-	c.SetReadDeadline(time.Now().Add(3 * time.Second))
 	br := bufio.NewReader(c)
 	for {
 		r, err := readResp(br, "")
@@ -203,12 +199,8 @@ func exchange(t testing.TB, addr, raw string) (resps []*Resp, closed bool) {
 // one sends raw and returns the single response expected.
 func one(t testing.TB, addr, raw string) *Resp {
 	t.Helper()
-	c := dial(t, addr)
+	c := send(t, addr, raw, 5*time.Second)
 	defer c.Close()
-	if _, err := io.WriteString(c, raw); err != nil {
-		t.Fatal(err)
-	}
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	method, _, _ := strings.Cut(raw, " ")
 	r, err := readResp(bufio.NewReader(c), method)
 	if err != nil {
@@ -223,6 +215,19 @@ func firstLine(s string) string {
 		l = l[:80] + "…"
 	}
 	return l
+}
+
+// send dials addr, writes raw and gives the connection until d from now
+// to answer.
+func send(t testing.TB, addr, raw string, d time.Duration) net.Conn {
+	t.Helper()
+	c := dial(t, addr)
+	if _, err := io.WriteString(c, raw); err != nil {
+		c.Close()
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(d))
+	return c
 }
 
 func dial(t testing.TB, addr string) net.Conn {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/base64"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -518,12 +517,8 @@ func sameResponse(t *testing.T, what string, a, b *Resp) {
 // their n responses.
 func answers(t *testing.T, addr, raw string, n int) []*Resp {
 	t.Helper()
-	c := dial(t, addr)
+	c := send(t, addr, raw, 10*time.Second)
 	defer c.Close()
-	if _, err := io.WriteString(c, raw); err != nil {
-		t.Fatal(err)
-	}
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	br := bufio.NewReader(c)
 	rs := make([]*Resp, n)
 	for i := range rs {

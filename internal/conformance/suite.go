@@ -44,6 +44,7 @@ func Run(t *testing.T, start Starter, caps Capabilities) {
 	t.Run("Bodies", s.bodies)
 	t.Run("LingeringClose", s.lingeringClose)
 	t.Run("LargeFile", s.largeFile)
+	t.Run("AccessLog", s.accessLog)
 	t.Run("Listing", s.listing)
 	t.Run("Downloads", s.downloads)
 	t.Run("Representations", s.representations)

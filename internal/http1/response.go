@@ -279,18 +279,33 @@ func ParseDate(b []byte) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// Record describes one answered request, for access logs and metrics. Its
-// byte slices are views valid only during the call that receives it.
+// Record describes one answered request, for access logs and metrics. It
+// is made once the response is complete (its last byte handed to the
+// kernel) or aborted (the client left, a timeout, a shutdown), so that it
+// tells what was actually sent. Its byte slices are views valid only
+// during the call that receives it.
 type Record struct {
 	Remote    netip.AddrPort // the peer, or the client a trusted proxy forwarded for (port 0; see Response.Client)
-	Time      time.Time
+	Time      time.Time      // when the response was complete or aborted
 	Method    []byte
 	Target    []byte
+	Host      []byte // the request's host (absolute-form target or Host field), as received
 	Major     int
 	Minor     int
 	Status    int
-	Bytes     int64         // body bytes of the response, as CLF's %b and nginx's $body_bytes_sent (0 for HEAD and 304); logged when queued, so a client that leaves early still counts in full
-	Duration  time.Duration // from the request's first byte (its arrival, over HTTP/2 and HTTP/3) to its answer being queued, at Time
+	Bytes     int64         // body bytes sent, as nginx's $body_bytes_sent: less than planned when the client left early; 0 for HEAD and 304; a chunked body's framing counts
+	Sent      int64         // every byte sent, head included, as nginx's $bytes_sent (over HTTP/2 and HTTP/3, whose heads are compressed by the protocol, the body's)
+	Duration  time.Duration // from the request's first byte (its arrival, over HTTP/2 and HTTP/3) to Time
 	Referer   []byte
 	UserAgent []byte
+	// Headers are the request's header fields, for a sink that logs
+	// any (see HeaderSink); HTTP/1 connections fill them only for one.
+	Headers []Header
+}
+
+// HeaderSink is implemented by a record sink that needs Record.Headers
+// (an access log template naming $http_ variables); a connection copies
+// them only for one that says so.
+type HeaderSink interface {
+	WantsHeaders() bool
 }

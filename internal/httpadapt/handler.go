@@ -65,6 +65,20 @@ type state struct {
 	req  http1.Request
 	resp http1.Response
 	rec  http1.Record
+	cw   countingWriter
+}
+
+// countingWriter counts the body bytes the protocol takes, for the
+// record: what a client that left early got is less than planned.
+type countingWriter struct {
+	w http.ResponseWriter
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 var states = sync.Pool{New: func() any { return new(state) }}
@@ -113,18 +127,18 @@ func (a *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Whatever happens from here (a handler's panic, a body cut with
 	// ErrAbortHandler), the file is released, the request is logged as
-	// the HTTP/1 engines log it (when its answer is planned, with the
-	// planned body length: nginx's $body_bytes_sent is issue 11's), and
-	// the pooled state keeps no reference.
-	logged := false
+	// the HTTP/1 engines log it (once written or cut, with the body
+	// bytes the protocol took), and the pooled state keeps no reference.
+	st.cw = countingWriter{w: w}
 	defer func() {
 		if resp.Closer != nil {
 			resp.Closer.Close()
 			resp.Closer = nil
 		}
-		if !logged && resp.Status != 0 {
-			a.record(st, r, now, resp.ContentLength())
+		if resp.Status != 0 {
+			a.record(st, r, now)
 		}
+		st.cw = countingWriter{}
 		req.Reset()
 	}()
 	switch {
@@ -142,9 +156,7 @@ func (a *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			a.h.ServeHTTP1(req, resp)
 		}
 	}
-	body := a.write(w, req, resp)
-	logged = true
-	a.record(st, r, now, body)
+	a.write(w, &st.cw, req, resp)
 }
 
 // TakesBody reports whether the handler reads r's body itself (see
@@ -167,24 +179,24 @@ func (a *Handler) TakesBody(r *http.Request) bool {
 	return a.bh.BodyLimit(req) > 0
 }
 
-// record logs the request of st, answered with body bytes.
-func (a *Handler) record(st *state, r *http.Request, now time.Time, body int64) {
+// record logs the request of st, received at now, with the body bytes
+// written.
+func (a *Handler) record(st *state, r *http.Request, now time.Time) {
 	if a.log == nil {
 		return
 	}
 	req, resp := &st.req, &st.resp
-	if req.Method == http1.MethodHead || !http1.BodyAllowed(resp.Status) {
-		body = 0
-	}
+	body := st.cw.n
 	remote := req.Remote
 	if resp.Client.IsValid() {
 		remote = netip.AddrPortFrom(resp.Client, 0)
 	}
+	end := time.Now()
 	st.rec = http1.Record{
-		Remote: remote, Time: now, Duration: time.Since(now),
-		Method: req.MethodName, Target: req.Target, Major: r.ProtoMajor, Minor: r.ProtoMinor,
-		Status: resp.Status, Bytes: body,
-		Referer: req.Referer, UserAgent: req.UserAgent,
+		Remote: remote, Time: end, Duration: end.Sub(now),
+		Method: req.MethodName, Target: req.Target, Host: req.Host, Major: r.ProtoMajor, Minor: r.ProtoMinor,
+		Status: resp.Status, Bytes: body, Sent: body,
+		Referer: req.Referer, UserAgent: req.UserAgent, Headers: req.Headers,
 	}
 	a.log.Log(&st.rec)
 	st.rec = http1.Record{}
@@ -216,8 +228,8 @@ func (a *Handler) overLimits(r *http.Request, target string) int {
 }
 
 // write sends the plan: its fields, then its body (none for HEAD or a
-// status without content). It returns the body's length, as logged.
-func (a *Handler) write(w http.ResponseWriter, req *http1.Request, resp *http1.Response) int64 {
+// status without content) through body, which writes to w.
+func (a *Handler) write(w http.ResponseWriter, body io.Writer, req *http1.Request, resp *http1.Response) {
 	h := w.Header()
 	h["Server"] = serverValue
 	addFields(h, &resp.Fixed)
@@ -237,36 +249,33 @@ func (a *Handler) write(w http.ResponseWriter, req *http1.Request, resp *http1.R
 	}
 	w.WriteHeader(resp.Status)
 	if !allowed || req.Method == http1.MethodHead {
-		return 0
+		return
 	}
 	switch {
 	case resp.Stream != nil:
-		m, err := resp.Stream.WriteTo(w)
-		if err != nil {
+		if _, err := resp.Stream.WriteTo(body); err != nil {
 			// Cut, never ended as if complete (RST_STREAM; over
 			// HTTP/1.1, no last chunk).
 			panic(http.ErrAbortHandler)
 		}
-		return m
 	case resp.File != nil:
-		writeSegment(w, resp.File, resp.Off, resp.Len)
+		writeSegment(body, resp.File, resp.Off, resp.Len)
 	case len(resp.Parts) > 0:
 		for i := range resp.Parts {
 			p := &resp.Parts[i]
-			if _, err := w.Write(p.Head); err != nil {
-				return n
+			if _, err := body.Write(p.Head); err != nil {
+				return
 			}
-			if _, err := w.Write(p.Data); err != nil {
-				return n
+			if _, err := body.Write(p.Data); err != nil {
+				return
 			}
-			if p.File != nil && writeSegment(w, p.File, p.Off, p.Len) != nil {
-				return n
+			if p.File != nil && writeSegment(body, p.File, p.Off, p.Len) != nil {
+				return
 			}
 		}
 	default:
-		w.Write(resp.Body)
+		body.Write(resp.Body)
 	}
-	return n
 }
 
 var serverValue = []string{"weft"}

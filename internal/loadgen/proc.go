@@ -151,3 +151,29 @@ func parseSmapsRollup(b []byte) Smaps {
 	}
 	return s
 }
+
+// ParseCPUList reads a CPU list such as "0-1,3" (as taskset -c and
+// /sys/devices/system/cpu/online write them).
+func ParseCPUList(s string) ([]int, error) {
+	var out []int
+	seen := map[int]bool{}
+	for _, part := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "-")
+		a, err1 := strconv.Atoi(lo)
+		b := a
+		var err2 error
+		if isRange {
+			b, err2 = strconv.Atoi(hi)
+		}
+		if err1 != nil || err2 != nil || a < 0 || b < a || b >= 1024 {
+			return nil, fmt.Errorf("weft: bench: bad CPU list %q (want e.g. 0-1,3)", s)
+		}
+		for c := a; c <= b; c++ {
+			if !seen[c] {
+				seen[c] = true
+				out = append(out, c)
+			}
+		}
+	}
+	return out, nil
+}

@@ -2,9 +2,11 @@ package metrics
 
 import (
 	"runtime"
-	"runtime/debug"
+	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/weft-server/weft/internal/buildinfo"
 )
 
 // Cache is what a process's file caches report (see site.CacheStats).
@@ -138,18 +140,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 // from (from runtime/debug.ReadBuildInfo; "unknown" where it says nothing).
 func BuildInfo() prometheus.Collector {
 	version, revision, modified := "unknown", "unknown", "false"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if bi.Main.Version != "" {
-			version = bi.Main.Version
-		}
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				revision = s.Value
-			case "vcs.modified":
-				modified = s.Value
-			}
-		}
+	bi := buildinfo.Read()
+	if bi.Version != "" {
+		version = bi.Version
+	}
+	if bi.Revision != "" {
+		revision, modified = bi.Revision, strconv.FormatBool(bi.Modified)
 	}
 	g := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "weft_build_info",

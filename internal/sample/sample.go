@@ -1,6 +1,7 @@
 // Package sample holds the small site weft serves when it is given no
-// directory, and writes it out to a directory so it is served through the
-// same os.Root path as any other.
+// directory, and writes a site held in an fs.FS (the sample's, or one
+// packed into the executable) out to a directory, so that it is served
+// through the same os.Root path as any other.
 package sample
 
 import (
@@ -22,31 +23,46 @@ var files embed.FS
 // their Last-Modified and ETag and empty browsers' caches.
 var releaseTime = time.Date(2026, time.November, 25, 0, 0, 0, 0, time.UTC)
 
-// Extract writes the sample site into a new temporary directory and
-// returns its path and a function that removes it. Every file and folder
-// has the build's time (see ModTime) as its modification time.
-func Extract() (dir string, cleanup func(), err error) {
-	dir, err = os.MkdirTemp("", "weft-sample-")
+// Site is the sample site.
+func Site() fs.FS {
+	sub, _ := fs.Sub(files, "www")
+	return sub
+}
+
+// Extract writes the site fsys into a new temporary directory and returns
+// its path and a function that removes it. Every file and folder keeps
+// its modification time in fsys; one without (the zero time, as in an
+// embed.FS) gets the build's (see ModTime), so that Last-Modified and
+// ETag stay the same at every start.
+func Extract(fsys fs.FS) (dir string, cleanup func(), err error) {
+	dir, err = os.MkdirTemp("", "weft-site-")
 	if err != nil {
-		return "", nil, fmt.Errorf("weft: sample site: %w", err)
+		return "", nil, fmt.Errorf("weft: extract site: %w", err)
 	}
 	cleanup = func() { os.RemoveAll(dir) }
-	sub, _ := fs.Sub(files, "www")
-	if err := os.CopyFS(dir, sub); err != nil {
+	if err := os.CopyFS(dir, fsys); err != nil {
 		cleanup()
-		return "", nil, fmt.Errorf("weft: sample site: %w", err)
+		return "", nil, fmt.Errorf("weft: extract site: %w", err)
 	}
-	mod := ModTime()
+	build := ModTime()
 	// Setting a file's times leaves its folder's alone: any order will do.
-	err = fs.WalkDir(sub, ".", func(name string, _ fs.DirEntry, err error) error {
+	err = fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		mod := fi.ModTime()
+		if mod.IsZero() {
+			mod = build
 		}
 		return os.Chtimes(filepath.Join(dir, filepath.FromSlash(name)), mod, mod)
 	})
 	if err != nil {
 		cleanup()
-		return "", nil, fmt.Errorf("weft: sample site: %w", err)
+		return "", nil, fmt.Errorf("weft: extract site: %w", err)
 	}
 	return dir, cleanup, nil
 }

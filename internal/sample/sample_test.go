@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"testing"
+	"testing/fstest"
 	"time"
 )
 
@@ -13,7 +14,7 @@ import (
 // file and folder the same modification time, the build's.
 func TestExtractStableTimes(t *testing.T) {
 	times := func() map[string]time.Time {
-		dir, cleanup, err := Extract()
+		dir, cleanup, err := Extract(Site())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,5 +70,35 @@ func TestBuildTime(t *testing.T) {
 				t.Errorf("buildTime = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestExtractKeepsTimes: a site whose files have times (a packed one)
+// keeps them, to the nanosecond; one without gets the build's.
+func TestExtractKeepsTimes(t *testing.T) {
+	a := time.Date(2024, 2, 29, 12, 0, 1, 500, time.UTC)
+	b := time.Date(2025, 7, 4, 8, 30, 0, 0, time.UTC)
+	site := fstest.MapFS{
+		"index.html":       {Data: []byte("<p>hi"), ModTime: a},
+		"sub":              {Mode: fs.ModeDir | 0o755, ModTime: b},
+		"sub/über täg.txt": {Data: []byte("x"), ModTime: b},
+		"untimed.txt":      {Data: []byte("y")},
+	}
+	dir, cleanup, err := Extract(site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	for name, want := range map[string]time.Time{"index.html": a, "sub": b, "sub/über täg.txt": b, "untimed.txt": ModTime()} {
+		fi, err := os.Stat(filepath.Join(dir, filepath.FromSlash(name)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !fi.ModTime().Equal(want) {
+			t.Errorf("%s: modified %v, want %v", name, fi.ModTime(), want)
+		}
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, "index.html")); err != nil || string(got) != "<p>hi" {
+		t.Errorf("index.html = %q, %v", got, err)
 	}
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"slices"
 	"strings"
@@ -270,7 +271,7 @@ func (r *running) checkForWorkers() bool {
 			return false
 		}
 	}
-	if err := Check(c); err != nil {
+	if err := Check(c, r.cfg.Builtin); err != nil {
 		log.Error("reload: cannot open the new site; keeping the old workers", "err", err)
 		return false
 	}
@@ -292,9 +293,10 @@ func (r *running) checkForWorkers() bool {
 
 // Check opens what c serves, as Run and a reload do, and closes it
 // again: it reports what would stop weft from serving c here, such as a
-// missing root, SPA file or error page.
-func Check(c *config.Config) error {
-	var roots roots
+// missing root, SPA file or error page. builtin is the site an empty
+// root serves (see Config.Builtin).
+func Check(c *config.Config, builtin fs.FS) error {
+	roots := roots{site: builtin}
 	defer roots.close()
 	st, err := open(c.Site(), c.Hosts(), &roots)
 	if err != nil {
@@ -335,9 +337,10 @@ func checkListen(scfg *site.Config, hosts *site.HostsConfig, addr string, tls bo
 }
 
 // roots finds the folder to serve for a site's root: the root itself, or
-// for an empty one the built-in sample site, extracted once (a prefork
-// worker is given its supervisor's).
+// for an empty one site (the built-in sample site when nil), extracted
+// once (a prefork worker is given its supervisor's).
 type roots struct {
+	site    fs.FS
 	mu      sync.Mutex
 	sample  string
 	cleanup func()
@@ -350,7 +353,11 @@ func (r *roots) resolve(root string) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.sample == "" {
-		dir, cleanup, err := sample.Extract()
+		fsys := r.site
+		if fsys == nil {
+			fsys = sample.Site()
+		}
+		dir, cleanup, err := sample.Extract(fsys)
 		if err != nil {
 			return "", err
 		}

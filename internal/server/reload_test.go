@@ -3,7 +3,6 @@ package server
 import (
 	"archive/zip"
 	"bytes"
-	"flag"
 	"io"
 	"log/slog"
 	"os"
@@ -15,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/weft-server/weft/internal/accesslog"
 	"github.com/weft-server/weft/internal/config"
@@ -219,7 +220,7 @@ func TestConfigTablesMatch(t *testing.T) {
 
 // TestRestartKeys: a reload reports the changed settings it cannot apply.
 func TestRestartKeys(t *testing.T) {
-	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
 	f := config.NewFlags(fs)
 	fs.Parse([]string{"--port", "1", "--idle-timeout", "1s", "--listing", "--config", ""})
 	now, err := config.Load(config.Options{Flags: f})

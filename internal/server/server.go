@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -40,17 +41,21 @@ type Config struct {
 	Workers      int    // process engine: worker processes (one per core when zero)
 	WorkerEngine string // process engine: the engine each worker runs ("auto" when empty)
 
-	Site   site.Config       // Root "" serves the embedded sample site
+	Site   site.Config       // Root "" serves Builtin
 	Hosts  *site.HostsConfig // virtual hosts, served instead of Site when not nil
 	Limits engine.Config     // timeouts and limits; Handler and Log are set by Run
+
+	// Builtin is the site served for an empty root (a site packed into
+	// the executable by weft pack); nil for the built-in sample site.
+	Builtin fs.FS
 
 	PprofAddr string // serve net/http/pprof here when set
 	AdminAddr string // serve /metrics, /healthz, /readyz (and pprof with PprofAddr) here when set
 
 	AccessLog  bool
-	LogFormat  accesslog.Format
-	LogFile    string    // "" or "-" for Stdout
-	Stdout     io.Writer // where the access log and the banner go
+	LogFormat  accesslog.Format // in local time or UTC (see Format.UTC)
+	LogFile    string           // "" or "-" for Stdout
+	Stdout     io.Writer        // where the access log and the banner go
 	ErrorLog   *slog.Logger
 	OnListen   func(addr net.Addr) // called once listening; nil prints a banner
 	OnServing  func(urls []string) // called once listening with the URLs to open (see URLs), after the banner
@@ -76,7 +81,7 @@ type Config struct {
 // FromConfig derives the server's configuration from c (valid, as
 // config.Load returns it).
 func FromConfig(c *config.Config) Config {
-	format, _ := accesslog.ParseFormat(c.LogFormat)
+	format, _ := c.AccessLogFormat()
 	user, auto := runAs(c)
 	return Config{
 		Addr:         c.Listen(),
@@ -237,13 +242,15 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	label := scfg.Root
-	var roots roots
+	roots := roots{site: cfg.Builtin}
 	if worker {
 		roots.sample = os.Getenv(process.EnvRoot)
 	}
 	defer roots.close()
 	if cfg.Hosts != nil {
 		label = fmt.Sprintf("%d virtual hosts", len(cfg.Hosts.Sites))
+	} else if scfg.Root == "" && cfg.Builtin != nil {
+		label = "the packed site"
 	} else if scfg.Root == "" {
 		label = "the built-in sample site"
 	}

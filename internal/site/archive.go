@@ -183,85 +183,27 @@ type archive struct {
 
 var _ http1.Stream = (*archive)(nil)
 
-// visit is called for each entry of a walk: name beneath the root, rel
-// within the folder, and its listing row.
-type visit func(name, rel string, r *listRow) error
-
-// walk calls fn for every entry beneath the folder dir, depth-first, in
-// natural name order. stack holds the folders on the way down, dir's
-// last: a folder among them (a link up the tree) is left out.
-func (a *archive) walk(dir, rel string, stack []fs.FileInfo, fn visit) error {
-	l, err := a.s.listDir(dir, true)
-	if err != nil {
-		if len(stack) <= 1 || !skippable(err) {
-			return err
-		}
-		return nil // gone since its parent was listed, or unreadable: left out
-	}
-	defer l.Close()
-	l.sort(listQuery{sort: sortName})
-	for i := range l.rows {
-		r := &l.rows[i]
-		n := l.name(r)
-		name := joinName(dir, n)
-		if a.s.auth != nil && a.s.auth.zone("/"+name) != a.s.auth.zone(a.authed) {
-			continue // another auth rule's: not authorized by this request
-		}
-		rn := n
-		if rel != "" {
-			rn = rel + "/" + n
-		}
-		var fi fs.FileInfo
-		if r.kind == kindDir {
-			if len(stack) >= maxArchiveDepth {
-				continue
-			}
-			if fi, err = a.s.stat(name); err != nil && !skippable(err) {
-				return err
-			}
-			if err != nil || !fi.IsDir() || onStack(stack, fi) {
-				continue
-			}
-		}
-		if err := fn(name, rn, r); err != nil {
-			return err
-		}
-		if r.kind == kindDir {
-			if err := a.walk(name, rn, append(stack, fi), fn); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func onStack(stack []fs.FileInfo, fi fs.FileInfo) bool {
-	for _, up := range stack {
-		if os.SameFile(up, fi) {
-			return true
-		}
-	}
-	return false
-}
-
-// start is the stack a walk of the folder starts with.
-func (a *archive) start() ([]fs.FileInfo, error) {
+// walk calls fn for every entry beneath the folder, depth-first, in
+// natural name order, but those another auth rule than the folder's own
+// protects.
+func (a *archive) walk(fn visit) error {
 	fi, err := a.s.stat(a.dir)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return []fs.FileInfo{fi}, nil
+	var other func(string) bool
+	if a.s.auth != nil {
+		zone := a.s.auth.zone(a.authed)
+		other = func(name string) bool { return a.s.auth.zone("/"+name) != zone }
+	}
+	return a.s.walk(a.dir, "", []fs.FileInfo{fi}, walkOptions{leaveOut: other}, fn)
 }
 
 // size adds up the sizes of the folder's files, stopping with errOverCap
 // once past the cap.
 func (a *archive) size() (int64, error) {
 	var total int64
-	stack, err := a.start()
-	if err != nil {
-		return 0, err
-	}
-	err = a.walk(a.dir, "", stack, func(_, _ string, r *listRow) error {
+	err := a.walk(func(_, _ string, r *listRow) error {
 		if r.kind == kindFile {
 			if total += r.size; total > a.max {
 				return errOverCap
@@ -299,18 +241,14 @@ func (a *archive) writeZip(w io.Writer) error {
 		}
 		return fw, nil
 	})
-	stack, err := a.start()
-	if err != nil {
-		return err
-	}
-	err = a.walk(a.dir, "", stack, func(name, rel string, r *listRow) error {
+	err := a.walk(func(name, rel string, r *listRow) error {
 		if r.kind == kindDir {
 			h := &zip.FileHeader{Name: a.top + "/" + rel + "/", Modified: time.Unix(0, r.mod)}
 			h.SetMode(fs.ModeDir | 0o755)
 			_, err := zw.CreateHeader(h)
 			return err
 		}
-		f, fi, ok, err := a.open(name)
+		f, fi, ok, err := a.s.openListed(name)
 		if !ok {
 			return err
 		}
@@ -338,15 +276,11 @@ func (a *archive) writeTarGz(w io.Writer) error {
 		return err
 	}
 	tw := tar.NewWriter(gw)
-	stack, err := a.start()
-	if err != nil {
-		return err
-	}
-	err = a.walk(a.dir, "", stack, func(name, rel string, r *listRow) error {
+	err = a.walk(func(name, rel string, r *listRow) error {
 		if r.kind == kindDir {
 			return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: a.top + "/" + rel + "/", Mode: 0o755, ModTime: time.Unix(0, r.mod)})
 		}
-		f, fi, ok, err := a.open(name)
+		f, fi, ok, err := a.s.openListed(name)
 		if !ok {
 			return err
 		}
@@ -363,25 +297,6 @@ func (a *archive) writeTarGz(w io.Writer) error {
 		return err
 	}
 	return gw.Close()
-}
-
-// open opens the file name as a request would; ok is false for one gone
-// or no longer a regular file, which the archive leaves out. Any other
-// failure (out of descriptors, an I/O error, the site closed) fails the
-// archive: it must not look whole without a file it lists.
-func (a *archive) open(name string) (*os.File, fs.FileInfo, bool, error) {
-	f, fi, err := a.s.open(name)
-	if err != nil {
-		if skippable(err) {
-			return nil, nil, false, nil
-		}
-		return nil, nil, false, err
-	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, nil, false, nil
-	}
-	return f, fi, true, nil
 }
 
 // skippable reports whether an entry listed a moment ago may be left out

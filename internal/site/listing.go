@@ -81,6 +81,12 @@ type fileStat struct {
 // dirList, unsorted; with all, every row's size and time are read too.
 // The caller closes the list.
 func (s *Site) listDir(name string, all bool) (*dirList, error) {
+	return s.readDir(name, all, false)
+}
+
+// readDir is listDir; with sidecars, it keeps the precompressed sidecars
+// that stand for a listed file too.
+func (s *Site) readDir(name string, all, sidecars bool) (*dirList, error) {
 	f, fi, err := s.open(name)
 	if err != nil {
 		return nil, err
@@ -95,10 +101,10 @@ func (s *Site) listDir(name string, all bool) (*dirList, error) {
 		return nil, err
 	}
 	l := &dirList{dir: f, lstat: lstat}
-	var sidecars []int // rows named like a precompressed variant
+	var named []int // rows named like a precompressed variant
 	err = scanDir(f, func(n string, mode fs.FileMode, typed bool) {
-		if s.addEntry(l, name, n, mode, typed) {
-			sidecars = append(sidecars, len(l.rows)-1)
+		if s.addEntry(l, name, n, mode, typed) && !sidecars {
+			named = append(named, len(l.rows)-1)
 		}
 	})
 	if errors.Is(err, syscall.EBADF) {
@@ -108,8 +114,8 @@ func (s *Site) listDir(name string, all bool) (*dirList, error) {
 		f.Close()
 		return nil, err
 	}
-	if len(sidecars) > 0 {
-		l.dropSidecars(sidecars)
+	if len(named) > 0 {
+		l.dropSidecars(named)
 	}
 	if all {
 		l.rows = l.stat(l.rows)

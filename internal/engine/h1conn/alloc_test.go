@@ -4,12 +4,14 @@ package h1conn_test
 
 import (
 	"bytes"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/weft-server/weft/internal/accesslog"
 	"github.com/weft-server/weft/internal/engine/h1conn"
 	"github.com/weft-server/weft/internal/http1"
 	"github.com/weft-server/weft/internal/metrics"
@@ -194,6 +196,44 @@ func TestCachedGETWithMetricsAllocatesNothing(t *testing.T) {
 	c.Release()
 	if sn := counters.Snapshot(); sn.Open() != 0 || sn.Idle != 0 {
 		t.Errorf("released: open %d, idle %d; want 0, 0", sn.Open(), sn.Idle)
+	}
+}
+
+// TestCachedGETWithAccessLogAllocatesNothing: logging a request, in a
+// named format or a template that reads any request field (which the
+// connection then copies with the request's other bytes until the answer
+// is sent), allocates nothing.
+func TestCachedGETWithAccessLogAllocatesNothing(t *testing.T) {
+	for _, format := range []string{"combined", "json", `$remote_addr $remote_user [$time_iso8601] "$request" $status $body_bytes_sent $bytes_sent $request_time "$http_user_agent" $http_accept $host`} {
+		f, err := accesslog.ParseFormat(format)
+		if err != nil {
+			t.Fatal(err)
+		}
+		log := accesslog.New(io.Discard, f, time.Hour, nil)
+		cfg := h1conn.Config{Handler: newSite(t), Log: log}.WithDefaults()
+		c := h1conn.New(cfg, netip.MustParseAddrPort("127.0.0.1:1"), time.Now())
+		s := &discard{}
+		roundTrip(t, c, s, cachedGET)
+		if a := testing.AllocsPerRun(1000, func() { roundTrip(t, c, s, cachedGET) }); a != 0 {
+			t.Errorf("%s: %v allocations per cached GET with an access log, want 0", format, a)
+		}
+		c.Release()
+		log.Close()
+	}
+}
+
+// BenchmarkCachedGETAccessLog is BenchmarkCachedGET with a combined access
+// log (to io.Discard): its twin for the cost of logging.
+func BenchmarkCachedGETAccessLog(b *testing.B) {
+	log := accesslog.New(io.Discard, accesslog.Combined, time.Hour, nil)
+	defer log.Close()
+	cfg := h1conn.Config{Handler: newSite(b), Log: log}.WithDefaults()
+	c := h1conn.New(cfg, netip.MustParseAddrPort("127.0.0.1:1"), time.Now())
+	s := &discard{}
+	roundTrip(b, c, s, cachedGET)
+	b.ReportAllocs()
+	for b.Loop() {
+		roundTrip(b, c, s, cachedGET)
 	}
 }
 

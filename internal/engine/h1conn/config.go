@@ -10,8 +10,10 @@ import (
 )
 
 // RecordSink receives one record per response, for access logs and
-// metrics. Log is called from many connections at once and must not retain
-// rec or its byte slices.
+// metrics, once the response is complete or aborted (see record.go). Log
+// is called from many connections at once and must not retain rec or its
+// byte slices. A sink that implements http1.HeaderSink and wants them gets
+// the request's header fields too.
 type RecordSink interface {
 	Log(rec *http1.Record)
 }
@@ -51,6 +53,8 @@ type Config struct {
 	// the connection's release takes it away. The server reads it to say
 	// what a graceful shutdown waits for.
 	Open *atomic.Int64
+
+	logHeaders bool // Log wants Record.Headers (see http1.HeaderSink)
 }
 
 // Defaults for the zero fields of Config.
@@ -88,6 +92,9 @@ func (c Config) WithDefaults() *Config {
 	}
 	if c.ErrorLog == nil {
 		c.ErrorLog = slog.Default()
+	}
+	if hs, ok := c.Log.(http1.HeaderSink); ok {
+		c.logHeaders = hs.WantsHeaders()
 	}
 	return &c
 }

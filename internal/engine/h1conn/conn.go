@@ -106,9 +106,10 @@ type state struct {
 	resp  http1.Response
 	clock http1.Clock
 	out   outQueue
-	rec   http1.Record
-	start int64 // UnixNano of the first byte of the request being answered (0: unknown), for rec.Duration
-	keep  bool  // the request being answered leaves the connection open
+	start int64     // UnixNano of the first byte of the request being answered (0: unknown), for its record's Duration
+	keep  bool      // the request being answered leaves the connection open
+	recs  []pending // records of the responses queued, not yet logged from rhead on (see record.go)
+	rhead int
 }
 
 // maxBacklog bounds the output queued before Process stops parsing
@@ -226,8 +227,16 @@ func (c *Conn) releaseState() {
 	}
 	st.req.Reset()
 	st.resp.Reset()
-	st.rec = http1.Record{}
 	st.keep = false
+	if cap(st.recs) > maxPooledRecs {
+		st.recs = nil
+	}
+	for i := range st.recs {
+		if p := &st.recs[i]; cap(p.buf) > maxPooledRecBuf {
+			p.buf, p.hdrs = nil, nil // a record of a large head
+		}
+	}
+	st.recs, st.rhead = st.recs[:0], 0
 	statePool.Put(st)
 }
 
@@ -558,12 +567,12 @@ func (c *Conn) queue(now time.Time, keep, head bool) {
 	if stream && st.req.Minor == 0 {
 		keep = false // the close ends the body
 	}
+	begin := out.sent + out.queued // where this response starts: nothing is queued behind a streamed body (see queued)
 	start := len(out.buf)
 	out.buf = http1.AppendHead(out.buf, resp, st.req.Minor, keep, st.clock.Date(now))
+	headLen := int64(len(out.buf) - start)
 	out.appendOwned(start)
-	var body int64
 	if !head && http1.BodyAllowed(resp.Status) {
-		body = resp.ContentLength()
 		switch {
 		case stream:
 			out.addStream(resp.Stream, resp.Closer, st.req.Minor > 0)
@@ -591,27 +600,11 @@ func (c *Conn) queue(now time.Time, keep, head bool) {
 		c.answered.Store(true) // once: an atomic store per request would be waste
 	}
 	if c.cfg.Log != nil || c.m != nil {
-		req := &st.req
-		remote := c.remote
-		if resp.Client.IsValid() {
-			remote = netip.AddrPortFrom(resp.Client, 0) // from a trusted proxy's header
+		end := out.sent + out.queued
+		if out.streams > 0 {
+			end = -1 // known once sent
 		}
-		var d time.Duration
-		if n := now.UnixNano(); st.start > 0 && st.start <= n {
-			d = time.Duration(n - st.start)
-		}
-		st.rec = http1.Record{
-			Remote: remote, Time: now, Duration: d,
-			Method: req.MethodName, Target: req.Target, Major: req.Major, Minor: req.Minor,
-			Status: resp.Status, Bytes: body,
-			Referer: req.Referer, UserAgent: req.UserAgent,
-		}
-		if c.cfg.Log != nil {
-			c.cfg.Log.Log(&st.rec)
-		}
-		if c.m != nil {
-			c.m.Log(&st.rec)
-		}
+		c.track(begin, headLen, end)
 	}
 	resp.Closer = nil
 }
@@ -679,6 +672,7 @@ func (c *Conn) Flush(s Sink, now time.Time) error {
 	}
 	before := c.st.out.sent
 	fileBytes, err := c.st.out.flush(s, c.notify, c.cfg.WriteTimeout)
+	c.logSent()
 	if c.st.out.sent != before {
 		t := now.UnixNano()
 		c.progress, c.lastActive = t, t
@@ -827,6 +821,7 @@ func (c *Conn) Abandon() {
 func (c *Conn) Release() {
 	offloaded := c.phase == phaseHandler
 	if c.st != nil {
+		c.logAborted()
 		c.st.out.reset()
 		if !offloaded {
 			c.releaseState()

@@ -87,7 +87,10 @@ type outQueue struct {
 	files  int64 // of which in file segments
 	// sent counts every byte ever sent, for Flush to see progress (it
 	// is never reset: only its changes matter).
-	sent    int64
+	sent int64
+	// framing counts the bytes of sent that framed a chunked streamed
+	// body (chunk size lines), for records to tell the body's own.
+	framing int64
 	streams int // streamed bodies queued and not yet sent
 	iov     [][]byte
 }

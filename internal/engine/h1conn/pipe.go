@@ -102,6 +102,19 @@ type streamBody struct {
 	frame   [3][]byte
 	hdr     [20]byte
 	ended   bool
+	// The current frame is pre bytes of framing (a chunk's size line),
+	// data bytes of the body, then framing again; done of it are sent.
+	pre, data, done int64
+}
+
+// payload is how many of the first d bytes of the current frame are the
+// body's.
+func (sb *streamBody) payload(d int64) int64 { return min(max(d-sb.pre, 0), sb.data) }
+
+// setFrame makes rem the frame of data bytes behind pre bytes of framing.
+func (sb *streamBody) setFrame(parts int, pre, data int64) {
+	sb.rem = sb.frame[:parts]
+	sb.pre, sb.data, sb.done = pre, data, 0
 }
 
 func (q *outQueue) addStream(src http1.Stream, closer io.Closer, chunked bool) {
@@ -265,6 +278,8 @@ func (q *outQueue) flushStream(s Sink, it *outItem, n Notifier, wait time.Durati
 			q.iov = append(q.iov[:0], sb.rem...)
 			m, err := s.Writev(q.iov)
 			q.sent += m
+			q.framing += m - (sb.payload(sb.done+m) - sb.payload(sb.done))
+			sb.done += m
 			turn += m
 			sb.consume(m)
 			if err != nil {
@@ -292,17 +307,17 @@ func (q *outQueue) flushStream(s Sink, it *outItem, n Notifier, wait time.Durati
 			sb.ended = true
 			if sb.chunked {
 				sb.frame[0] = lastChunk
-				sb.rem = sb.frame[:1]
+				sb.setFrame(1, int64(len(lastChunk)), 0)
 			}
 		case sb.chunked:
 			sb.b = c.b
 			h := strconv.AppendInt(sb.hdr[:0], int64(len(*c.b)), 16)
 			sb.frame = [3][]byte{append(h, '\r', '\n'), *c.b, crlf}
-			sb.rem = sb.frame[:]
+			sb.setFrame(3, int64(len(h)+2), int64(len(*c.b)))
 		default:
 			sb.b = c.b
 			sb.frame[0] = *c.b
-			sb.rem = sb.frame[:1]
+			sb.setFrame(1, 0, int64(len(*c.b)))
 		}
 	}
 }

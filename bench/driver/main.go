@@ -127,7 +127,10 @@ func main() {
 			logArgs = []string{"--access-log", accessLog}
 		}
 		args := append([]string{"serve", root, "--addr", fmt.Sprintf("127.0.0.1:%d", port),
-			"--engine", engine, "--max-conns", "20000"}, logArgs...)
+			"--engine", engine, "--max-conns", "20000",
+			// Started as root (CI), weft would switch to nobody, who
+			// cannot read the work folder: it stays who it is started as.
+			"--allow-root"}, logArgs...)
 		return startPinned(*weftBin, append(args, extra...)...)
 	}
 	startNginx := func(port int, log bool, o nginxOpts) (*exec.Cmd, error) {

@@ -72,15 +72,15 @@ type benchOptions struct {
 	dialWait   time.Duration
 }
 
-// allEngines are the engines bench knows; defaultEngines those it measures
+// benchEngines are the engines bench knows; defaultEngines those it measures
 // unless told: uring only where io_uring is available.
-const allEngines = "epoll,uring,goroutine,poll,process,thread,serial"
+const benchEngines = "epoll,uring,goroutine,poll,process,thread,serial"
 
 var defaultEngines = func() string {
 	if uring.Available() != nil {
-		return strings.Replace(allEngines, "uring,", "", 1)
+		return strings.Replace(benchEngines, "uring,", "", 1)
 	}
-	return allEngines
+	return benchEngines
 }()
 
 // addBenchFlags registers bench's flags on fs.
@@ -333,8 +333,8 @@ func (o *benchOptions) engineTargets(exe string, ports *portRange) ([]loadgen.Ta
 	var out []loadgen.Target
 	for _, eng := range strings.Split(o.engines, ",") {
 		eng = strings.TrimSpace(eng)
-		if !slices.Contains(strings.Split(allEngines, ","), eng) {
-			return nil, fmt.Errorf("unknown engine %q (want some of %s, or none)", eng, allEngines)
+		if !slices.Contains(strings.Split(benchEngines, ","), eng) {
+			return nil, fmt.Errorf("unknown engine %q (want some of %s, or none)", eng, benchEngines)
 		}
 		out = append(out, loadgen.Target{Name: eng, Start: func(ctx context.Context) (loadgen.Server, func(), error) {
 			addr, err := ports.take()

@@ -162,9 +162,12 @@ etag = "content"
 }
 
 // TestConfigExample: `weft config example` is a file that sets every key
-// it shows to its default.
+// it shows to its default. (Without TestMain's WEFT_ALLOW_ROOT, which would
+// set allow_root.)
 func TestConfigExample(t *testing.T) {
 	dir := t.TempDir()
+	os.Unsetenv("WEFT_ALLOW_ROOT") // no test runs in parallel with this one
+	t.Cleanup(func() { os.Setenv("WEFT_ALLOW_ROOT", "1") })
 	code, example, _ := weft(t, dir, nil, "config", "example")
 	if code != 0 {
 		t.Fatalf("exit %d", code)

@@ -280,7 +280,7 @@ func (f Format) Append(b []byte, r *http1.Record) []byte {
 	case kindTemplate:
 		return f.l.appendTemplate(b, r, t)
 	}
-	b = r.Remote.Addr().AppendTo(b)
+	b = appendRemote(b, r)
 	b = append(b, " - - ["...)
 	b = t.AppendFormat(b, timeLocal)
 	b = append(b, "] \""...)
@@ -297,6 +297,15 @@ func (f Format) Append(b []byte, r *http1.Record) []byte {
 		b = append(b, '"')
 	}
 	return append(b, '\n')
+}
+
+// appendRemote writes the client's address; a client of a unix socket has
+// none, and is written "unix:", as nginx does.
+func appendRemote(b []byte, r *http1.Record) []byte {
+	if !r.Remote.Addr().IsValid() {
+		return append(b, "unix:"...)
+	}
+	return r.Remote.Addr().AppendTo(b)
 }
 
 // timeLocal is CLF's time layout, nginx's $time_local.
@@ -350,7 +359,7 @@ func appendJSON(b []byte, r *http1.Record, t time.Time) []byte {
 	b = append(b, `{"time":"`...)
 	b = t.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","remote":"`...)
-	b = r.Remote.Addr().AppendTo(b)
+	b = appendRemote(b, r)
 	b = append(b, `","method":`...)
 	b = appendJSONString(b, r.Method)
 	b = append(b, `,"target":`...)

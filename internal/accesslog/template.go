@@ -157,7 +157,7 @@ func (l *layout) appendTemplate(b []byte, r *http1.Record, t time.Time) []byte {
 		case varLiteral:
 			b = append(b, sg.text...)
 		case varRemoteAddr:
-			b = r.Remote.Addr().AppendTo(b)
+			b = appendRemote(b, r)
 		case varRemotePort:
 			b = strconv.AppendUint(b, uint64(r.Remote.Port()), 10)
 		case varRemoteUser:

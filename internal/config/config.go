@@ -102,6 +102,11 @@ type Config struct {
 	Admin   string
 	PidFile string
 
+	UnixMode  string
+	UnixOwner string
+	User      string
+	AllowRoot bool
+
 	TLSCert                  []string
 	TLSKey                   []string
 	TLSAllowInsecureKeyPerms bool
@@ -199,11 +204,24 @@ func (c *Config) Set(name string) bool { return c.sources[name].Kind != FromDefa
 // Listen is the address to listen on: addr, with its port replaced by
 // port when port is set.
 func (c *Config) Listen() string {
-	if !c.Set("port") {
+	if _, ok := UnixPath(c.Addr); ok || !c.Set("port") {
 		return c.Addr
 	}
 	host, _, _ := net.SplitHostPort(c.Addr)
 	return net.JoinHostPort(host, strconv.Itoa(c.Port))
+}
+
+// UnixPath returns the socket file of a unix socket address
+// ("unix:/run/weft.sock"), or false for another address.
+func UnixPath(addr string) (string, bool) {
+	p, ok := strings.CutPrefix(addr, "unix:")
+	return p, ok
+}
+
+// UnixModeBits is unix_mode as a file mode (valid, as Load returns it).
+func (c *Config) UnixModeBits() os.FileMode {
+	m, _ := strconv.ParseUint(c.UnixMode, 8, 32)
+	return os.FileMode(m)
 }
 
 // Site is the site configuration.

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -121,10 +123,10 @@ var Keys = []Key{
 		def:   "",
 		field: func(c *Config) any { return &c.Root }},
 	{Name: "addr", Group: GroupListening, Apply: Restart,
-		Help:  "listen on `HOST:PORT` (0.0.0.0:PORT or [::]:PORT to serve the network)",
+		Help:  "listen on `HOST:PORT` (0.0.0.0:PORT or [::]:PORT to serve the network), or on the unix socket unix:/PATH (for a proxy in front)",
 		def:   "127.0.0.1:8080",
 		field: func(c *Config) any { return &c.Addr },
-		check: func(c *Config) error { return checkHostPort(c.Addr) }},
+		check: checkAddr},
 	{Name: "port", Group: GroupListening, Short: "p", Apply: Restart, Unset: "unset: the port of addr; 0 asks for any free port",
 		Help:  "listen on `PORT` of the addr host",
 		def:   0,
@@ -551,9 +553,35 @@ var Keys = []Key{
 			return checkHostPort(c.RedirectHTTP)
 		}},
 	{Name: "pid_file", Group: GroupOperations, Path: true, Apply: Restart,
-		Help:  "write the server's process id to `FILE`, for weft reload; removed on exit",
+		Help:  "write the server's process id to `FILE`, for weft reload; removed on exit (emptied when the user weft switched to may not remove it)",
 		def:   "",
 		field: func(c *Config) any { return &c.PidFile }},
+	{Name: "unix_mode", Group: GroupListening, Apply: Restart,
+		Help:  "the permissions, in octal, of the socket file of a unix:/PATH addr (who may connect: write permission); 0666, as systemd's SocketMode, lets any local user connect, as a loopback port does",
+		def:   "0666",
+		field: func(c *Config) any { return &c.UnixMode },
+		check: func(c *Config) error {
+			if m, err := strconv.ParseUint(c.UnixMode, 8, 32); err != nil || m > 0o777 {
+				return fmt.Errorf("invalid mode %q: want octal permissions such as 0660", c.UnixMode)
+			}
+			return nil
+		}},
+	{Name: "unix_owner", Group: GroupListening, Apply: Restart,
+		Help:    "give the socket file of a unix:/PATH addr to `USER[:GROUP]` (names or numeric ids; needs root), for example the proxy's group with unix_mode 0660",
+		def:     "",
+		example: `"root:www-data"`,
+		field:   func(c *Config) any { return &c.UnixOwner },
+		check:   func(c *Config) error { return checkOwner(c.UnixOwner) }},
+	{Name: "user", Group: GroupOperations, Apply: Restart,
+		Help:    "started as root, switch to `USER[:GROUP]` after opening the listening sockets (ports below 1024) and before serving; the process engine's workers run as that user too (without it, root switches to nobody unless allow_root is set)",
+		def:     "",
+		example: `"www-data"`,
+		field:   func(c *Config) any { return &c.User },
+		check:   func(c *Config) error { return checkOwner(c.User) }},
+	{Name: "allow_root", Group: GroupOperations, Apply: Restart,
+		Help:  "keep running as root when started as root without user (else weft switches to nobody after opening its sockets)",
+		def:   false,
+		field: func(c *Config) any { return &c.AllowRoot }},
 	{Name: "qr", Group: GroupSharing, Apply: Restart,
 		Help:  "print a QR code of the LAN URL in the terminal at start, for a phone to open",
 		def:   false,
@@ -574,6 +602,35 @@ func Lookup(name string) *Key {
 		if Keys[i].Name == name {
 			return &Keys[i]
 		}
+	}
+	return nil
+}
+
+// checkAddr accepts HOST:PORT or unix:/PATH (an absolute path: a relative
+// one would depend on the folder weft starts in), not with port.
+func checkAddr(c *Config) error {
+	p, ok := UnixPath(c.Addr)
+	if !ok {
+		return checkHostPort(c.Addr)
+	}
+	if !filepath.IsAbs(p) {
+		return fmt.Errorf("invalid address %q: want unix:/ABSOLUTE/PATH", c.Addr)
+	}
+	if c.Set("port") {
+		return fmt.Errorf("%q is a unix socket: it takes no port (%s)", c.Addr, c.Source("port"))
+	}
+	return nil
+}
+
+// checkOwner accepts "", USER or USER:GROUP, without checking that they
+// exist (which happens at start, on the machine that serves).
+func checkOwner(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, g, _ := strings.Cut(s, ":")
+	if u == "" || strings.Contains(g, ":") || strings.ContainsAny(s, " \t/") {
+		return fmt.Errorf("invalid owner %q: want USER or USER:GROUP", s)
 	}
 	return nil
 }

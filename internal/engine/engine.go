@@ -11,6 +11,7 @@ import (
 	"errors"
 	"net"
 	"runtime"
+	"syscall"
 
 	"github.com/weft-server/weft/internal/engine/h1conn"
 )
@@ -21,9 +22,9 @@ type Engine interface {
 	// until ctx is done. Then it stops accepting, lets in-flight responses
 	// finish, closes idle connections, and returns once every connection
 	// is gone or cfg.ShutdownTimeout has passed (then it closes the rest).
-	// It closes ln before returning. Every engine today needs a TCP
-	// listener (see TCPListener); the interface takes any, for the
-	// listeners that come next (unix sockets, TLS, socket activation).
+	// It closes ln before returning. Every engine but goroutine needs a
+	// socket listener, TCP or unix (see SocketListener); goroutine serves
+	// any listener (TLS in front of it, for one).
 	Serve(ctx context.Context, ln net.Listener, cfg *Config) error
 }
 
@@ -42,18 +43,29 @@ func Unsupported(ln net.Listener) error {
 	return ErrUnsupported
 }
 
-// ErrNotTCP is returned by an engine given a listener it cannot serve.
-var ErrNotTCP = errors.New("weft: this engine needs a TCP listener")
+// ErrNotSocket is returned by an engine given a listener it cannot serve.
+var ErrNotSocket = errors.New("weft: this engine needs a TCP or unix socket listener")
 
-// TCPListener returns ln as the TCP listener an engine needs (to reach its
-// descriptor, set socket options, or accept *net.TCPConn), or, closing ln
-// as Serve must, ErrNotTCP.
-func TCPListener(ln net.Listener) (*net.TCPListener, error) {
-	if tl, ok := ln.(*net.TCPListener); ok {
-		return tl, nil
+// Socket is a listener on a socket whose descriptor an engine can reach:
+// *net.TCPListener or *net.UnixListener. Accepted connections of a unix
+// socket have no peer address (their Remote is the zero netip.AddrPort).
+type Socket interface {
+	net.Listener
+	syscall.Conn
+}
+
+// SocketListener returns ln as the socket listener an engine needs (to
+// reach its descriptor or set socket options), or, closing ln as Serve
+// must, ErrNotSocket.
+func SocketListener(ln net.Listener) (Socket, error) {
+	switch l := ln.(type) {
+	case *net.TCPListener:
+		return l, nil
+	case *net.UnixListener:
+		return l, nil
 	}
 	ln.Close()
-	return nil, ErrNotTCP
+	return nil, ErrNotSocket
 }
 
 // startProcs is GOMAXPROCS at start-up, before any engine changed it.

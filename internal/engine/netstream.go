@@ -17,15 +17,16 @@ import (
 // NetStream is a Stream over a net.Conn on Go's netpoller, for the serial
 // and goroutine engines. Its writes give up once the client has accepted
 // no byte for WriteTimeout (see h1conn.Sink); a download that keeps moving
-// is never cut, however long it takes. Over a *net.TCPConn it writes with
-// writev and sendfile on the socket itself (Linux); over another conn (TLS)
+// is never cut, however long it takes. Over a *net.TCPConn or a
+// *net.UnixConn it writes with writev and sendfile on the socket itself
+// (Linux; only TCP is corked); over another conn (TLS)
 // it writes through the conn, a response's small buffers in one Write, so
 // that they leave in one TLS record.
 type NetStream struct {
 	net.Conn
 	WriteTimeout time.Duration
 	tcp          *net.TCPConn    // nil unless Conn is one
-	raw          syscall.RawConn // tcp's, nil for another conn
+	raw          syscall.RawConn // the TCP or unix socket's, nil for another conn
 	bufs         net.Buffers
 	corked       bool         // see Corker (Linux)
 	final        bool         // see Finisher (Linux)
@@ -36,8 +37,11 @@ type NetStream struct {
 // NewNetStream wraps c.
 func NewNetStream(c net.Conn, writeTimeout time.Duration) *NetStream {
 	s := &NetStream{Conn: c, WriteTimeout: writeTimeout}
-	if tc, ok := c.(*net.TCPConn); ok {
+	switch tc := c.(type) {
+	case *net.TCPConn:
 		s.tcp = tc
+		s.raw, _ = tc.SyscallConn()
+	case *net.UnixConn:
 		s.raw, _ = tc.SyscallConn()
 	}
 	s.initRaw()

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -18,7 +19,7 @@ var _ h1conn.Corker = (*NetStream)(nil)
 
 // Cork implements Corker.
 func (s *NetStream) Cork() {
-	if s.corked || s.raw == nil {
+	if s.corked || s.tcp == nil {
 		return
 	}
 	s.corked = true
@@ -183,7 +184,7 @@ func (s *NetStream) ReadNoWait(p []byte) (int, error) {
 // listenerPending reports whether a connection waits in ln's accept queue
 // (or whether it cannot tell).
 func listenerPending(l net.Listener) bool {
-	ln, ok := l.(*net.TCPListener)
+	ln, ok := l.(syscall.Conn)
 	if !ok {
 		return true
 	}

@@ -141,11 +141,13 @@ func setupMetrics(engName string, worker bool, ob *observed, eng *process.Engine
 	return counters, gather, done, nil
 }
 
-// serveAdmin serves the admin endpoints on addr until stop is called.
-func serveAdmin(addr string, g prometheus.Gatherer, ob *observed, pprofOn bool, log *slog.Logger) (stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("weft: --admin: %w", err)
+// serveAdmin serves the admin endpoints on ln, or when it is nil on addr,
+// until stop is called.
+func serveAdmin(addr string, ln net.Listener, g prometheus.Gatherer, ob *observed, pprofOn bool, log *slog.Logger) (stop func(), err error) {
+	if ln == nil {
+		if ln, err = net.Listen("tcp", addr); err != nil {
+			return nil, fmt.Errorf("weft: --admin: %w", err)
+		}
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", metrics.Handler(g))

@@ -9,7 +9,10 @@ import (
 
 // writePidFile writes this process's id to name, for `weft reload`, and
 // returns a function that removes the file if it still holds this id
-// (another weft may have taken it over since).
+// (another weft may have taken it over since). A weft that switched users
+// (see privs.go) owns the file but may not be allowed to remove it from
+// its folder (/run is root's): it empties it instead, so that no stale id
+// is left to signal.
 func writePidFile(name string) (remove func(), err error) {
 	pid := []byte(strconv.Itoa(os.Getpid()) + "\n")
 	if err := os.WriteFile(name, pid, 0o644); err != nil {
@@ -17,7 +20,9 @@ func writePidFile(name string) (remove func(), err error) {
 	}
 	return func() {
 		if b, err := os.ReadFile(name); err == nil && bytes.Equal(b, pid) {
-			os.Remove(name)
+			if os.Remove(name) != nil {
+				os.Truncate(name, 0)
+			}
 		}
 	}, nil
 }

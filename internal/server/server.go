@@ -36,7 +36,7 @@ import (
 
 // Config is everything `weft serve` can be told.
 type Config struct {
-	Addr   string // host:port to listen on
+	Addr   string // host:port, or unix:/path, to listen on (unless systemd passed the sockets: see takePassed)
 	Engine string // a key of Engines, or "auto"
 
 	Workers      int    // process engine: worker processes (one per core when zero)
@@ -65,6 +65,11 @@ type Config struct {
 
 	PidFile string // the process id is written here while serving ("" for nowhere); not by a prefork worker
 
+	UnixMode  os.FileMode // the permissions of a unix: Addr's socket file (0: as created)
+	UnixOwner string      // USER[:GROUP] to give a unix: Addr's socket file ("" to leave it)
+	User      string      // USER[:GROUP] to switch to once listening ("" to stay): see privs.go
+	UserAuto  bool        // User is weft's choice (root, without user or allow_root): it says so
+
 	TLS TLSConfig // HTTPS, HTTP/2 and HTTP/3
 
 	// Loaded is the configuration the fields above were derived from (see
@@ -78,6 +83,7 @@ type Config struct {
 // config.Load returns it).
 func FromConfig(c *config.Config) Config {
 	format, _ := c.AccessLogFormat()
+	user, auto := runAs(c)
 	return Config{
 		Addr:         c.Listen(),
 		Engine:       c.Engine,
@@ -100,6 +106,10 @@ func FromConfig(c *config.Config) Config {
 		LogFormat: format,
 		LogFile:   c.AccessLog,
 		PidFile:   c.PidFile,
+		UnixMode:  c.UnixModeBits(),
+		UnixOwner: c.UnixOwner,
+		User:      user,
+		UserAuto:  auto,
 		TLS:       tlsFromConfig(c),
 		Loaded:    c,
 	}
@@ -199,8 +209,32 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	scfg := cfg.Site
-	var ln *net.TCPListener
+	var ln net.Listener
 	listenAddr := cfg.Addr
+	var privs *privileges
+	var act passed
+	if !worker {
+		if privs, err = planPrivileges(&cfg); err != nil {
+			return err
+		}
+		if act, err = takePassed(cfg.TLS.On()); err != nil {
+			return err
+		}
+		defer act.close() // a listener taken over from it is closed by its server first
+		if act.main != nil {
+			listenAddr = act.main.Addr().String()
+			if _, ok := act.main.Addr().(*net.UnixAddr); ok {
+				listenAddr = "unix:" + listenAddr
+			}
+			cfg.Addr = listenAddr // where it listens, for the checks of a reload
+		}
+		if act.redirect != nil {
+			cfg.TLS.redirectLn = act.redirect
+		}
+	}
+	if _, unix := config.UnixPath(listenAddr); unix && cfg.TLS.fronted() {
+		return errors.New("weft: TLS and h2c are not served on a unix socket: terminate TLS in the proxy in front, or listen on HOST:PORT")
+	}
 	if worker {
 		// A worker serves the socket its supervisor bound, which a reload
 		// keeps: authentication is checked against that, not against the
@@ -210,6 +244,9 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		defer ln.Close()
 		listenAddr = ln.Addr().String()
+		if _, ok := ln.Addr().(*net.UnixAddr); ok {
+			listenAddr = "unix:" + listenAddr
+		}
 	}
 	if err := checkListen(&scfg, cfg.Hosts, listenAddr, cfg.TLS.On()); err != nil {
 		return err
@@ -291,7 +328,8 @@ func Run(ctx context.Context, cfg Config) error {
 	// see snapshotFile).
 	// The supervisor passes SIGUSR1 on to its workers, so that they
 	// reopen their logs. Workers reopen their own log on either.
-	rs := &running{cfg: &cfg, alog: alog, logFile: logFile, sw: sw, ret: ret, roots: &roots, engName: engName}
+	sd := &notifier{on: !worker}
+	rs := &running{cfg: &cfg, alog: alog, logFile: logFile, sw: sw, ret: ret, roots: &roots, engName: engName, sd: sd}
 	rs.sec.Store((*secure)(nil))
 	if p, ok := eng.(process.Engine); ok && !worker {
 		toEngine := make(chan os.Signal, 4)
@@ -309,7 +347,15 @@ func Run(ctx context.Context, cfg Config) error {
 		eng = p
 	}
 	ob := &observed{sw: sw, sec: &rs.sec}
-	if cfg.AdminAddr != "" || (worker && os.Getenv(process.EnvMetricsDir) != "") {
+	if p, ok := eng.(process.Engine); ok && !worker {
+		// Ready once its workers serve, not when it starts them.
+		p.Ready = func() {
+			ob.ready.Store(true)
+			sd.ready()
+		}
+		eng = p
+	}
+	if cfg.AdminAddr != "" || act.admin != nil || (worker && os.Getenv(process.EnvMetricsDir) != "") {
 		var pe *process.Engine
 		if p, ok := eng.(process.Engine); ok && !worker {
 			pe = &p
@@ -320,15 +366,13 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		defer done()
 		if pe != nil {
-			// Ready once its workers serve, not when it starts them.
-			pe.Ready = func() { ob.ready.Store(true) }
 			eng = *pe
 		}
 		if counters != nil {
 			ecfg.Meters = meters(counters)
 		}
 		if !worker {
-			stop, err := serveAdmin(cfg.AdminAddr, gather, ob, cfg.PprofAddr != "", cfg.ErrorLog)
+			stop, err := serveAdmin(cfg.AdminAddr, act.admin, gather, ob, cfg.PprofAddr != "", cfg.ErrorLog)
 			if err != nil {
 				return err
 			}
@@ -363,8 +407,14 @@ func Run(ctx context.Context, cfg Config) error {
 		defer stop()
 	}
 	if !worker {
-		if ln, err = Listen(cfg.Addr); err != nil {
-			return err
+		if ln = act.main; ln == nil {
+			if ln, err = Listen(cfg.Addr); err != nil {
+				return err
+			}
+			if err := setSocketFile(ln, cfg.UnixMode, cfg.UnixOwner); err != nil {
+				ln.Close()
+				return err
+			}
 		}
 	}
 	var serveLn net.Listener = ln
@@ -397,23 +447,35 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		defer remove()
 	}
+	if privs != nil {
+		// Every socket is open: switch users before serving.
+		if err := switchUser(privs, &cfg, eng, &roots, rs, sw); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	if worker {
 		process.WorkerReady()
 	} else {
 		urls := URLs(ln.Addr(), scheme)
+		sd.status = fmt.Sprintf("serving %s at %s (engine %s)", label, urls[0], engName+cfg.TLS.protocols())
 		if cfg.OnListen != nil {
 			cfg.OnListen(ln.Addr())
 		} else {
 			printBanner(cfg.Stdout, label, urls, engName+cfg.TLS.protocols())
 		}
-		if cfg.OnServing != nil {
+		if _, unix := ln.Addr().(*net.UnixAddr); cfg.OnServing != nil && !unix { // no URL a browser opens
 			cfg.OnServing(urls)
 		}
 	}
 	if _, ok := eng.(process.Engine); !ok || worker {
 		ob.ready.Store(true)
+		sd.ready()
 	}
-	stopReady := context.AfterFunc(ctx, func() { ob.ready.Store(false) }) // draining: send no more
+	stopReady := context.AfterFunc(ctx, func() { // draining: send no more
+		ob.ready.Store(false)
+		sd.stopping()
+	})
 	defer stopReady()
 	err = eng.Serve(ctx, serveLn, ecfg.WithDefaults())
 	if err != nil && !errors.Is(err, net.ErrClosed) {
@@ -457,6 +519,7 @@ type running struct {
 	roots    *roots
 	sec      atomic.Pointer[secure] // the HTTPS side, once started
 	engName  string                 // the engine serving (for a prefork worker, its own)
+	sd       *notifier              // the service manager's readiness (see notify.go)
 }
 
 // onSignal handles SIGHUP or SIGUSR1: it reopens the access log file (a
@@ -481,6 +544,10 @@ func (r *running) onSignal(sig os.Signal) {
 		}
 	}
 	forward := r.toEngine != nil
+	if sig == syscall.SIGHUP {
+		r.sd.reloading()
+		defer r.sd.ready()
+	}
 	if sig == syscall.SIGHUP && r.cfg.Reload != nil {
 		if r.toEngine != nil {
 			forward = r.checkForWorkers()
@@ -505,7 +572,9 @@ func (r *running) onSignal(sig os.Signal) {
 	r.cfg.ErrorLog.Info("signal received", attrs...)
 }
 
-func inheritedListener() (*net.TCPListener, error) {
+// inheritedListener is the socket a prefork worker's supervisor passed:
+// TCP or unix.
+func inheritedListener() (net.Listener, error) {
 	f, err := process.WorkerListener()
 	if err != nil {
 		return nil, err
@@ -515,28 +584,7 @@ func inheritedListener() (*net.TCPListener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("weft: worker: inherited listener: %w", err)
 	}
-	tl, ok := ln.(*net.TCPListener)
-	if !ok {
-		return nil, errors.New("weft: worker: inherited listener is not TCP")
-	}
-	return tl, nil
-}
-
-// Listen opens a TCP listener, with an error a person can act on.
-// Accepted connections get no TCP keep-alive probes, as with nginx's
-// default: the idle and write timeouts end dead connections, and Go's
-// Accept saves four setsockopt calls per connection.
-func Listen(addr string) (*net.TCPListener, error) {
-	lc := net.ListenConfig{KeepAlive: -1}
-	ln, err := lc.Listen(context.Background(), "tcp", addr)
-	if err != nil {
-		var oe *net.OpError
-		if errors.As(err, &oe) && oe.Err != nil {
-			return nil, fmt.Errorf("weft: cannot listen on %s: %w", addr, unwrapSyscall(oe.Err))
-		}
-		return nil, fmt.Errorf("weft: cannot listen on %s: %w", addr, err)
-	}
-	return ln.(*net.TCPListener), nil
+	return ln, nil
 }
 
 func unwrapSyscall(err error) error {

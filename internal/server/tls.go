@@ -38,9 +38,10 @@ type TLSConfig struct {
 	ACMEStaging bool
 	ACMERoots   *x509.CertPool // roots to trust for the ACME CA's own HTTPS (tests: pebble's); nil for the system's
 
-	H2C          bool   // cleartext HTTP/2 (prior knowledge) on a plain listener
-	HTTP3        bool   // HTTP/3 on the same port, UDP
-	RedirectHTTP string // a plain listener redirecting to HTTPS ("" for none)
+	H2C          bool         // cleartext HTTP/2 (prior knowledge) on a plain listener
+	HTTP3        bool         // HTTP/3 on the same port, UDP
+	RedirectHTTP string       // a plain listener redirecting to HTTPS ("" for none)
+	redirectLn   net.Listener // the redirecting listener systemd passed (see takePassed), or nil
 }
 
 // On reports whether the server speaks TLS.
@@ -78,7 +79,7 @@ func (t *TLSConfig) check(engName string) error {
 		switch {
 		case t.HTTP3:
 			return errors.New("weft: --http3 needs TLS (--tls-cert/--tls-key, --tls-self-signed or --acme-domain)")
-		case t.RedirectHTTP != "":
+		case t.RedirectHTTP != "" || t.redirectLn != nil:
 			return errors.New("weft: --redirect-http needs TLS (--tls-cert/--tls-key, --tls-self-signed or --acme-domain)")
 		}
 	}
@@ -136,8 +137,8 @@ func startSecure(ctx context.Context, t *TLSConfig, ln net.Listener, handler htt
 		if len(t.ACMEDomains) > 0 {
 			a, err := tlsx.NewACME(ctx, tlsx.ACMEOptions{
 				Domains: t.ACMEDomains, Email: t.ACMEEmail, CA: t.ACMECA, Staging: t.ACMEStaging,
-				Logger: log, TLSALPNPort: port, HTTPPort: redirectPort(t.RedirectHTTP), TrustedRoots: t.ACMERoots,
-				DisableHTTPChallenge: t.RedirectHTTP == "",
+				Logger: log, TLSALPNPort: port, HTTPPort: t.redirectPort(), TrustedRoots: t.ACMERoots,
+				DisableHTTPChallenge: t.RedirectHTTP == "" && t.redirectLn == nil,
 			})
 			if err != nil {
 				return fail(err)
@@ -216,10 +217,13 @@ func startSecure(ctx context.Context, t *TLSConfig, ln net.Listener, handler htt
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); s.h3.Serve(udp) }()
 	}
-	if t.RedirectHTTP != "" {
-		rl, err := Listen(t.RedirectHTTP)
-		if err != nil {
-			return fail(err)
+	if t.RedirectHTTP != "" || t.redirectLn != nil {
+		rl := t.redirectLn
+		if rl == nil {
+			var err error
+			if rl, err = Listen(t.RedirectHTTP); err != nil {
+				return fail(err)
+			}
 		}
 		s.redirLn = rl
 		s.redir = &http.Server{
@@ -248,8 +252,14 @@ func logOf(ecfg *engine.Config) httpadapt.RecordSink {
 	return nil
 }
 
-// redirectPort is the port of the plain listener addr, or 0.
-func redirectPort(addr string) int {
+// redirectPort is the port of the redirecting listener, or 0.
+func (t *TLSConfig) redirectPort() int {
+	if t.redirectLn != nil {
+		if ta, ok := t.redirectLn.Addr().(*net.TCPAddr); ok {
+			return ta.Port
+		}
+	}
+	addr := t.RedirectHTTP
 	if addr == "" {
 		return 0
 	}

@@ -56,6 +56,9 @@ func localInterfaces() []iface {
 }
 
 func urlsFor(addr net.Addr, scheme string, interfaces func() []iface) []string {
+	if ua, ok := addr.(*net.UnixAddr); ok {
+		return []string{"unix:" + ua.Name} // curl --unix-socket NAME http://localhost/
+	}
 	ta, ok := addr.(*net.TCPAddr)
 	if !ok {
 		return []string{scheme + "://" + addr.String() + "/"}

@@ -434,8 +434,12 @@ func (c *Config) CheckListen(addr string, tls bool) error {
 }
 
 // listenHost is the host of a listen address "host:port", "[v6]:port" or
-// ":port" (without package net: the site core never touches sockets).
+// ":port" (without package net: the site core never touches sockets). A
+// unix socket, "unix:/path", is "localhost": only this machine connects.
 func listenHost(addr string) (string, bool) {
+	if strings.HasPrefix(addr, "unix:") {
+		return "localhost", true
+	}
 	i := strings.LastIndexByte(addr, ':')
 	if i < 0 || strings.ContainsAny(addr[i+1:], "[]") {
 		return "", false

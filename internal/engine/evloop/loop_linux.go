@@ -62,7 +62,7 @@ type Shared struct {
 	Exclusive bool         // several loops share LFD
 
 	// CloseListener, if not nil, closes every descriptor of the listening
-	// socket that this engine holds (LFD and the net.TCPListener it came
+	// socket that this engine holds (LFD and the listener it came
 	// from). The loops call it once, when the last of them has stopped
 	// accepting (at shutdown, or when a loop fails): once no process
 	// holds a descriptor of it, the kernel stops listening and refuses
@@ -76,14 +76,14 @@ type Shared struct {
 	loops     []*Loop      // every loop, complete before the first Run
 }
 
-// Listen prepares a loop engine's listener: ln must be TCP (else it is
-// closed and ErrNotTCP returned); lfd is a non-blocking duplicate of its
+// Listen prepares a loop engine's listener: ln must be a TCP or unix
+// socket (else it is closed and engine.ErrNotSocket returned); lfd is a non-blocking duplicate of its
 // descriptor for the loops to accept from, with TCP_DEFER_ACCEPT set (best
 // effort: the read after accept then usually finds the request); and
 // closeListener closes both, once however often it is called (see
 // Shared.CloseListener).
 func Listen(l net.Listener) (lfd int, closeListener func(), err error) {
-	ln, err := engine.TCPListener(l)
+	ln, err := engine.SocketListener(l)
 	if err != nil {
 		return -1, nil, err
 	}

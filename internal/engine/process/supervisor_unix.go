@@ -30,7 +30,7 @@ type worker struct {
 // then stops them and returns once every worker it started, of every
 // generation, has exited.
 func (e Engine) Serve(ctx context.Context, l net.Listener, cfg *engine.Config) error {
-	ln, err := engine.TCPListener(l)
+	ln, err := engine.SocketListener(l)
 	if err != nil {
 		return err
 	}

@@ -28,7 +28,7 @@ var _ engine.Engine = Engine{}
 
 // Serve implements engine.Engine.
 func (Engine) Serve(ctx context.Context, l net.Listener, cfg *engine.Config) error {
-	ln, err := engine.TCPListener(l)
+	ln, err := engine.SocketListener(l)
 	if err != nil {
 		return err
 	}

@@ -246,10 +246,19 @@ func TestMetricsProcessSumsWorkers(t *testing.T) {
 		"weft_http_requests_total engine=process": float64(load.reqs),
 		"weft_worker_restarts_total":              0,
 	})
-	if resp, err := http.Get("http://" + admin + "/readyz"); err != nil || resp.StatusCode != 200 {
-		t.Errorf("/readyz with the workers serving: %v %v", resp, err)
-	} else {
-		resp.Body.Close()
+	// Ready once every worker has said it serves: the load above may
+	// have been served by one while the other was still starting.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		resp, err := http.Get("http://" + admin + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz with the workers serving: %v %v", resp, err)
+		}
 	}
 	if v := value(scrape(t, admin), "weft_build_info"); v != 1 {
 		t.Errorf("weft_build_info = %v, want 1", v)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"mime/multipart"
 	"os"
 	"path/filepath"
@@ -155,6 +156,14 @@ func (s *suite) uploads(t *testing.T) {
 	srv := s.start(t, Options{Site: site.Config{Root: root, Listing: true,
 		Upload: site.UploadConfig{On: true, MaxBytes: uploadMax}}})
 	addr := srv.Addr
+	if s.caps.NoUploads {
+		before := snapshot(t, parent)
+		wantStatus(t, one(t, addr, put("/sub/refused.bin", uploadBody(64<<10))), 501)
+		if after := snapshot(t, parent); !maps.Equal(before, after) {
+			t.Fatalf("a refused upload changed the tree: %v, was %v", after, before)
+		}
+		return
+	}
 	file := func(name string) string {
 		t.Helper()
 		b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(name)))

@@ -396,6 +396,20 @@ func (s *suite) uploads(t *testing.T) {
 			// once it answers a request sent after it on another
 			// connection (serial would answer that one only after).
 			wantStatus(t, one(t, srv.Addr, get("/old.txt")), 200)
+		} else {
+			// serial: once the upload's temporary file appears (a
+			// connection still in the backlog would be refused by
+			// the shutdown, not drained).
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				ents, err := os.ReadDir(filepath.Join(root, "sub"))
+				must(t, err)
+				if len(ents) > 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the upload's temporary file never appeared")
+				}
+			}
 		}
 		stopped := make(chan error, 1)
 		go func() { stopped <- srv.Stop() }()

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"maps"
 	"mime/multipart"
 	"os"
 	"path/filepath"
@@ -156,14 +155,6 @@ func (s *suite) uploads(t *testing.T) {
 	srv := s.start(t, Options{Site: site.Config{Root: root, Listing: true,
 		Upload: site.UploadConfig{On: true, MaxBytes: uploadMax}}})
 	addr := srv.Addr
-	if s.caps.NoUploads {
-		before := snapshot(t, parent)
-		wantStatus(t, one(t, addr, put("/sub/refused.bin", uploadBody(64<<10))), 501)
-		if after := snapshot(t, parent); !maps.Equal(before, after) {
-			t.Fatalf("a refused upload changed the tree: %v, was %v", after, before)
-		}
-		return
-	}
 	file := func(name string) string {
 		t.Helper()
 		b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(name)))
@@ -196,6 +187,20 @@ func (s *suite) uploads(t *testing.T) {
 		resps, _ := exchange(t, addr, put("/sub/ka.txt", "keep\n")+get("/sub/ka.txt", "Connection: close"))
 		if len(resps) != 2 || resps[0].Status != 201 || resps[1].Status != 200 || resps[1].Body != "keep\n" {
 			t.Fatalf("got %d responses: %v", len(resps), statuses(resps))
+		}
+	})
+
+	t.Run("PipelinedAfterLargeBody", func(t *testing.T) {
+		// A large body and the next request in one write: the engine
+		// may have received the next request before the handler read
+		// the body; it is served all the same.
+		body := uploadBody(300<<10 + 3)
+		resps, _ := exchange(t, addr, put("/sub/pipelined.bin", body)+get("/sub/ka.txt", "Connection: close"))
+		if len(resps) != 2 || resps[0].Status != 201 || resps[1].Status != 200 || resps[1].Body != "keep\n" {
+			t.Fatalf("got %d responses: %v", len(resps), statuses(resps))
+		}
+		if file("sub/pipelined.bin") != body {
+			t.Fatal("the file on disk differs from the body sent")
 		}
 	})
 

@@ -425,6 +425,47 @@ func (s *suite) uploads(t *testing.T) {
 		}
 	})
 
+	t.Run("MaxConnsCountsUpload", func(t *testing.T) {
+		// An upload under way holds its connection: at MaxConns=1 a
+		// newcomer is answered 503, the upload is neither reclaimed nor
+		// uncounted, and it then completes.
+		if !s.caps.Refuses || s.caps.Workers > 1 {
+			t.Skip("only one process of the event loops answers a newcomer at MaxConns 503 for sure; the others leave it in the backlog (see MaxConns)")
+		}
+		_, root := uploadTree(t)
+		srv := s.start(t, Options{Site: site.Config{Root: root,
+			Upload: site.UploadConfig{On: true, MaxBytes: uploadMax}}, Engine: engine.Config{MaxConns: 1}})
+		body := uploadBody(100 << 10)
+		c := dial(t, srv.Addr)
+		defer c.Close()
+		io.WriteString(c, req("PUT", "/sub/counted.bin", fmt.Sprintf("Content-Length: %d", len(body)))+body[:len(body)/2])
+		// Let the server take the head (an ordering, not a timed
+		// assertion: a late one would see the newcomer refused at
+		// accept all the same).
+		time.Sleep(300 * time.Millisecond)
+		nc := dial(t, srv.Addr)
+		defer nc.Close()
+		io.WriteString(nc, get("/old.txt"))
+		nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		r, err := readResp(bufio.NewReader(nc), "GET")
+		if err != nil {
+			t.Fatalf("newcomer at MaxConns=1 during an upload: %v, want a 503", err)
+		}
+		wantStatus(t, r, 503)
+		if _, err := io.WriteString(c, body[len(body)/2:]); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		r, err = readResp(bufio.NewReader(c), "PUT")
+		if err != nil {
+			t.Fatalf("the upload after the newcomer: %v", err)
+		}
+		wantStatus(t, r, 201)
+		if b, err := os.ReadFile(filepath.Join(root, "sub", "counted.bin")); err != nil || string(b) != body {
+			t.Fatalf("the file on disk differs from the body sent (%d bytes, %v)", len(b), err)
+		}
+	})
+
 	t.Run("UploadDir", func(t *testing.T) {
 		parent, root := uploadTree(t)
 		srv := s.start(t, Options{Site: site.Config{Root: root,

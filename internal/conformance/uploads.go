@@ -443,20 +443,12 @@ func (s *suite) uploads(t *testing.T) {
 		// assertion: a late one would see the newcomer refused at
 		// accept all the same).
 		time.Sleep(300 * time.Millisecond)
-		nc := dial(t, srv.Addr)
-		defer nc.Close()
-		io.WriteString(nc, get("/old.txt"))
-		nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-		r, err := readResp(bufio.NewReader(nc), "GET")
-		if err != nil {
-			t.Fatalf("newcomer at MaxConns=1 during an upload: %v, want a 503", err)
-		}
-		wantStatus(t, r, 503)
+		wantStatus(t, one(t, srv.Addr, get("/old.txt")), 503) // the newcomer
 		if _, err := io.WriteString(c, body[len(body)/2:]); err != nil {
 			t.Fatal(err)
 		}
 		c.SetReadDeadline(time.Now().Add(10 * time.Second))
-		r, err = readResp(bufio.NewReader(c), "PUT")
+		r, err := readResp(bufio.NewReader(c), "PUT")
 		if err != nil {
 			t.Fatalf("the upload after the newcomer: %v", err)
 		}

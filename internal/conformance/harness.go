@@ -59,11 +59,6 @@ type Capabilities struct {
 	// answers a newcomer 503 (the event loops); without it, newcomers wait
 	// in the backlog.
 	Refuses bool
-	// NoUploads: the engine cannot hand a request body to the site as it
-	// arrives (uring, for now; weft refuses it at start when uploads are
-	// on). Its Uploads group checks only that an upload is refused with
-	// 501 and writes nothing, rather than being read and lost.
-	NoUploads bool
 }
 
 // StartEngine is a Starter running e in this process.

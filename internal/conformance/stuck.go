@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,25 +27,89 @@ func (b blocker) ServeHTTP1(req *http1.Request, resp *http1.Response) {
 func ShutdownAbandonsStuckHandler(t *testing.T, e engine.Engine) {
 	b := blocker{make(chan struct{}, 1), make(chan struct{})}
 	defer close(b.release)
+	addr, stop := serveToStop(t, e, b)
+	c := dial(t, addr)
+	defer c.Close()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+	<-b.entered
+	stop("a stuck handler")
+}
+
+// serveToStop serves h with e and a shutdown timeout of 300ms; stop
+// begins the shutdown and fails t unless Serve returns, without error,
+// within 10s (it would be held by what).
+func serveToStop(t *testing.T, e engine.Engine, h http1.Handler) (addr string, stop func(what string)) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
 	served := make(chan error, 1)
-	cfg := engine.Config{Handler: b, ShutdownTimeout: 300 * time.Millisecond}
+	cfg := engine.Config{Handler: h, ShutdownTimeout: 300 * time.Millisecond}
 	go func() { served <- e.Serve(ctx, ln, cfg.WithDefaults()) }()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
+	return ln.Addr().String(), func(what string) {
+		t.Helper()
+		cancel()
+		select {
+		case err := <-served:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Serve still running 10s after shutdown began (timeout 300ms), held by %s", what)
+		}
 	}
+}
+
+// bodyReader is a handler that takes request bodies (an upload): it
+// reports the first bytes read, then reads to the end and reports how
+// reading ended.
+type bodyReader struct {
+	started chan struct{}
+	ended   chan error
+}
+
+func (b bodyReader) BodyLimit(*http1.Request) int64 { return 1 << 30 }
+
+func (b bodyReader) ServeHTTP1(req *http1.Request, resp *http1.Response) {
+	var p [1024]byte
+	_, err := io.ReadFull(req.Body, p[:])
+	b.started <- struct{}{}
+	if err == nil {
+		_, err = io.Copy(io.Discard, req.Body)
+	}
+	b.ended <- err
+	resp.Status = 201
+}
+
+// ShutdownCutsUploadPastTimeout checks that an upload still under way
+// when the shutdown timeout passes does not hold e's Serve: the body is
+// cut (its handler's read fails, so the site removes what it wrote), the
+// client's connection is closed, and Serve returns.
+func ShutdownCutsUploadPastTimeout(t *testing.T, e engine.Engine) {
+	b := bodyReader{make(chan struct{}, 1), make(chan error, 1)}
+	addr, stop := serveToStop(t, e, b)
+	c := dial(t, addr)
 	defer c.Close()
-	io.WriteString(c, "GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-	<-b.entered
-	cancel()
+	// A 1 MiB body of which 64 KiB come: the rest never does.
+	io.WriteString(c, "PUT /up.bin HTTP/1.1\r\nHost: t\r\nContent-Length: 1048576\r\n\r\n"+strings.Repeat("x", 64<<10))
 	select {
-	case <-served:
+	case <-b.started:
 	case <-time.After(10 * time.Second):
-		t.Fatal("Serve still running 10s after shutdown began (timeout 300ms), held by a stuck handler")
+		t.Fatal("the upload's handler did not start within 10s")
+	}
+	stop("an upload")
+	select {
+	case err := <-b.ended:
+		if err == nil {
+			t.Fatal("the cut body read to its end without error")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the upload's handler was still reading 10s after shutdown began")
+	}
+	if !closedSoon(c, 5*time.Second) {
+		t.Fatal("the cut upload's connection was not closed")
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"maps"
 	"mime/multipart"
 	"os"
 	"path/filepath"
@@ -156,14 +155,6 @@ func (s *suite) uploads(t *testing.T) {
 	srv := s.start(t, Options{Site: site.Config{Root: root, Listing: true,
 		Upload: site.UploadConfig{On: true, MaxBytes: uploadMax}}})
 	addr := srv.Addr
-	if s.caps.NoUploads {
-		before := snapshot(t, parent)
-		wantStatus(t, one(t, addr, put("/sub/refused.bin", uploadBody(64<<10))), 501)
-		if after := snapshot(t, parent); !maps.Equal(before, after) {
-			t.Fatalf("a refused upload changed the tree: %v, was %v", after, before)
-		}
-		return
-	}
 	file := func(name string) string {
 		t.Helper()
 		b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(name)))
@@ -196,6 +187,20 @@ func (s *suite) uploads(t *testing.T) {
 		resps, _ := exchange(t, addr, put("/sub/ka.txt", "keep\n")+get("/sub/ka.txt", "Connection: close"))
 		if len(resps) != 2 || resps[0].Status != 201 || resps[1].Status != 200 || resps[1].Body != "keep\n" {
 			t.Fatalf("got %d responses: %v", len(resps), statuses(resps))
+		}
+	})
+
+	t.Run("PipelinedAfterLargeBody", func(t *testing.T) {
+		// A large body and the next request in one write: the engine
+		// may have received the next request before the handler read
+		// the body; it is served all the same.
+		body := uploadBody(300<<10 + 3)
+		resps, _ := exchange(t, addr, put("/sub/pipelined.bin", body)+get("/sub/ka.txt", "Connection: close"))
+		if len(resps) != 2 || resps[0].Status != 201 || resps[1].Status != 200 || resps[1].Body != "keep\n" {
+			t.Fatalf("got %d responses: %v", len(resps), statuses(resps))
+		}
+		if file("sub/pipelined.bin") != body {
+			t.Fatal("the file on disk differs from the body sent")
 		}
 	})
 
@@ -431,6 +436,39 @@ func (s *suite) uploads(t *testing.T) {
 		}
 		if err := waitStop(); err != nil {
 			t.Fatalf("shutdown: %v", err)
+		}
+	})
+
+	t.Run("MaxConnsCountsUpload", func(t *testing.T) {
+		// An upload under way holds its connection: at MaxConns=1 a
+		// newcomer is answered 503, the upload is neither reclaimed nor
+		// uncounted, and it then completes.
+		if !s.caps.Refuses || s.caps.Workers > 1 {
+			t.Skip("only one process of the event loops answers a newcomer at MaxConns 503 for sure; the others leave it in the backlog (see MaxConns)")
+		}
+		_, root := uploadTree(t)
+		srv := s.start(t, Options{Site: site.Config{Root: root,
+			Upload: site.UploadConfig{On: true, MaxBytes: uploadMax}}, Engine: engine.Config{MaxConns: 1}})
+		body := uploadBody(100 << 10)
+		c := dial(t, srv.Addr)
+		defer c.Close()
+		io.WriteString(c, req("PUT", "/sub/counted.bin", fmt.Sprintf("Content-Length: %d", len(body)))+body[:len(body)/2])
+		// Let the server take the head (an ordering, not a timed
+		// assertion: a late one would see the newcomer refused at
+		// accept all the same).
+		time.Sleep(300 * time.Millisecond)
+		wantStatus(t, one(t, srv.Addr, get("/old.txt")), 503) // the newcomer
+		if _, err := io.WriteString(c, body[len(body)/2:]); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		r, err := readResp(bufio.NewReader(c), "PUT")
+		if err != nil {
+			t.Fatalf("the upload after the newcomer: %v", err)
+		}
+		wantStatus(t, r, 201)
+		if b, err := os.ReadFile(filepath.Join(root, "sub", "counted.bin")); err != nil || string(b) != body {
+			t.Fatalf("the file on disk differs from the body sent (%d bytes, %v)", len(b), err)
 		}
 	})
 

@@ -225,10 +225,6 @@ func (r *running) reload() {
 		log.Error("reload: still serving the old configuration", "err", err)
 		return
 	}
-	if err := checkUploadEngine(&scfg, hosts, "engine", r.engName); err != nil {
-		log.Error("reload: still serving the old configuration", "err", err)
-		return
-	}
 	st, err := open(scfg, hosts, r.roots)
 	if err != nil {
 		log.Error("reload: cannot open the new site; still serving the old one", "err", err)
@@ -261,10 +257,6 @@ func (r *running) checkForWorkers() bool {
 	// addr (a restart key) is not where they listen.
 	scfg := c.Site()
 	if err := checkListen(&scfg, c.Hosts(), r.cfg.Addr, false); err != nil { // the process engine serves no TLS
-		log.Error("reload: keeping the old workers", "err", err)
-		return false
-	}
-	if err := checkUploadEngine(&scfg, c.Hosts(), "worker-engine", c.WorkerEngine); err != nil {
 		log.Error("reload: keeping the old workers", "err", err)
 		return false
 	}

@@ -184,17 +184,6 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.TLS.fronted() && (engName == "" || engName == "auto") {
 		engName = "goroutine" // the fastest that serves any net.Conn
 	}
-	// Before the engine is picked: where io_uring is missing, a refusal
-	// of uploads says more than "uring cannot run here" (auto never
-	// picks uring).
-	if err := checkUploadEngine(&cfg.Site, cfg.Hosts, "engine", engName); err != nil {
-		return err
-	}
-	if engName == "process" {
-		if err := checkUploadEngine(&cfg.Site, cfg.Hosts, "worker-engine", cfg.WorkerEngine); err != nil {
-			return err
-		}
-	}
 	eng, engName, err := pickEngine(&cfg, engName)
 	if err != nil {
 		return err
@@ -329,7 +318,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// The supervisor passes SIGUSR1 on to its workers, so that they
 	// reopen their logs. Workers reopen their own log on either.
 	sd := &notifier{on: !worker}
-	rs := &running{cfg: &cfg, alog: alog, logFile: logFile, sw: sw, ret: ret, roots: &roots, engName: engName, sd: sd}
+	rs := &running{cfg: &cfg, alog: alog, logFile: logFile, sw: sw, ret: ret, roots: &roots, sd: sd}
 	rs.sec.Store((*secure)(nil))
 	if p, ok := eng.(process.Engine); ok && !worker {
 		toEngine := make(chan os.Signal, 4)
@@ -518,7 +507,6 @@ type running struct {
 	ret      *retirer
 	roots    *roots
 	sec      atomic.Pointer[secure] // the HTTPS side, once started
-	engName  string                 // the engine serving (for a prefork worker, its own)
 	sd       *notifier              // the service manager's readiness (see notify.go)
 }
 

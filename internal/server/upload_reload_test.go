@@ -33,9 +33,8 @@ func TestReloadTurnsUploadsOnUnderAnEventLoop(t *testing.T) {
 	}
 	var logs bytes.Buffer
 	r := &running{
-		engName: "epoll",
-		sw:      newSwitch(old),
-		ret:     &retirer{log: slog.New(slog.DiscardHandler), stop: make(chan struct{})},
+		sw:  newSwitch(old),
+		ret: &retirer{log: slog.New(slog.DiscardHandler), stop: make(chan struct{})},
 		cfg: &Config{
 			Addr:     "127.0.0.1:8080",
 			ErrorLog: slog.New(slog.NewTextHandler(&logs, nil)),

@@ -200,7 +200,7 @@ func emptyInbox(t *testing.T, root string) {
 
 // TestUploadsRefusedAtStart: uploads anyone on the network could make are
 // refused before weft listens, with a message that says what to do; every
-// engine, the event loops and auto's choice included, takes them.
+// engine, the event loops, uring and auto's choice included, takes them.
 func TestUploadsRefusedAtStart(t *testing.T) {
 	root := t.TempDir()
 	up := site.Config{Root: root, Upload: site.UploadConfig{On: true}}
@@ -210,10 +210,6 @@ func TestUploadsRefusedAtStart(t *testing.T) {
 		want string
 	}{
 		{"anonymous on the network", server.Config{Addr: "0.0.0.0:0", Site: up}, "--upload-allow-anonymous"},
-		// uring keeps a receive armed on every socket: it cannot hand
-		// one to a goroutine yet, and must not read and drop the bodies.
-		{"uring", server.Config{Addr: "127.0.0.1:0", Engine: "uring", Site: up}, "--engine uring cannot take uploads"},
-		{"uring workers", server.Config{Addr: "127.0.0.1:0", Engine: "process", WorkerEngine: "uring", Site: up}, "--worker-engine uring cannot take uploads"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := c.cfg
@@ -244,8 +240,9 @@ func TestUploadsRefusedAtStart(t *testing.T) {
 	prot.AllowInsecureAuth = true
 	w = startWeft(t, server.Config{Addr: "0.0.0.0:0", Site: prot})
 	w.stop()
-	// Every engine takes the body, auto's (an event loop) included.
-	for _, eng := range []string{"auto", "epoll", "poll"} {
+	// Every engine takes the body, auto's (an event loop) and uring
+	// included.
+	for _, eng := range []string{"auto", "epoll", "poll", "uring"} {
 		w = startWeft(t, server.Config{Engine: eng, Site: up})
 		rq, _ := http.NewRequest("PUT", "http://"+w.addr+"/"+eng+".txt", strings.NewReader(eng+"\n"))
 		resp, err := http.DefaultClient.Do(rq)

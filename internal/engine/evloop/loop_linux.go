@@ -149,7 +149,7 @@ type conn struct {
 	unregistered bool
 	polled       bool       // the descriptor is in the poller
 	detached     bool       // a goroutine reads its request's body: the loop has let go of the socket (see offload)
-	bs           bodyStream // the socket as that goroutine sees it
+	bs           BodyStream // the socket as that goroutine sees it
 
 	node IdleNode[conn] // in Loop.idle
 }
@@ -300,7 +300,7 @@ func (l *Loop) exit(tickDone, tickExited chan struct{}) {
 	// Only abandoned connections remain; their jobs drop them. Those
 	// reading a body are given a moment to clean up before Serve
 	// returns and the process perhaps exits.
-	waitFor(&l.bodies, bodyGrace)
+	WaitFor(&l.bodies, BodyGrace)
 	l.p.Close()
 }
 
@@ -319,17 +319,17 @@ func (l *Loop) offload(cn *conn) {
 		cn.polled, cn.wants = false, false
 	}
 	cn.detached = true
-	cn.bs = bodyStream{fd: cn.fd, writeTimeout: l.sh.Cfg.WriteTimeout, iov: cn.bs.iov}
+	cn.bs.Reset(cn.fd, l.sh.Cfg.WriteTimeout, nil)
 	l.bodies.Add(1)
 	go Job{l, cn}.Run()
 }
 
-// bodyGrace is how long an exiting loop waits for the goroutines of the
+// BodyGrace is how long an exiting loop waits for the goroutines of the
 // request bodies it cut.
-const bodyGrace = time.Second
+const BodyGrace = time.Second
 
-// waitFor waits for wg, at most d.
-func waitFor(wg *sync.WaitGroup, d time.Duration) {
+// WaitFor waits for wg, at most d.
+func WaitFor(wg *sync.WaitGroup, d time.Duration) {
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	t := time.NewTimer(d)

@@ -14,3 +14,9 @@ import (
 func TestShutdownAbandonsStuckHandler(t *testing.T) {
 	conformance.ShutdownAbandonsStuckHandler(t, poll.Engine{})
 }
+
+// TestShutdownCutsUploadPastTimeout: see
+// conformance.ShutdownCutsUploadPastTimeout.
+func TestShutdownCutsUploadPastTimeout(t *testing.T) {
+	conformance.ShutdownCutsUploadPastTimeout(t, poll.Engine{})
+}

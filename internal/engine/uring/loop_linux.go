@@ -100,6 +100,8 @@ type loop struct {
 
 	idle     evloop.IdleList[conn, *conn]
 	reclaims atomic.Int32
+
+	bodies sync.WaitGroup // goroutines reading a request body (see lend)
 }
 
 type conn struct {
@@ -121,6 +123,12 @@ type conn struct {
 	eof        bool
 	closed     bool // closing: released once ops is 0
 	queued     bool // in l.dirty
+	// A request whose handler takes its body is served by a goroutine of
+	// its own (see lend): lending waits for the receive to end, lent is
+	// set while the goroutine has the socket.
+	lending bool
+	lent    bool
+	bs      evloop.BodyStream // the socket as that goroutine sees it
 
 	node evloop.IdleNode[conn]
 }
@@ -311,12 +319,21 @@ func (l *loop) exit() {
 	l.done = nil
 	l.mu.Unlock()
 	for _, cn := range done {
-		cn.c.Resume(time.Now()) // answered too late: closed below
+		cn.lent = false // back from its body's goroutine, if lent
+		cn.c.Resume(time.Now())
+		l.close(cn) // answered too late
 	}
 	for _, cn := range l.conns {
-		if cn.c.Offloaded() {
+		switch {
+		case cn.closed:
+		case cn.lent:
+			// Its body is cut: the goroutine reading it wakes to the
+			// end of input, its handler returns (and removes what it
+			// wrote), and it drops the connection (see handBack).
+			unix.Shutdown(cn.fd, unix.SHUT_RDWR)
+		case cn.c.Offloaded():
 			l.cancelOps(cn)
-		} else {
+		default:
 			l.close(cn)
 		}
 	}
@@ -334,6 +351,17 @@ func (l *loop) exit() {
 		l.bufs.Free()
 	} // else the kernel may still write them: leave them mapped
 	unix.Close(l.efd)
+	for _, cn := range l.conns {
+		if cn.lending {
+			// Never lent: no goroutine will drop it.
+			netpoll.CloseNB(cn.fd)
+			cn.c.Abandon()
+			l.sh.conns.Add(-1)
+		}
+	}
+	// Those reading a body are given a moment to clean up before Serve
+	// returns and the process perhaps exits.
+	evloop.WaitFor(&l.bodies, evloop.BodyGrace)
 }
 
 func (l *loop) pendingOps() bool {
@@ -385,6 +413,9 @@ func (l *loop) complete(c iou.CQE, now time.Time) {
 			cn.ops--
 		}
 		l.received(cn, &c, now)
+		if cn.lending && !cn.recv && !l.exited {
+			l.lendNow(cn)
+		}
 	case opSend:
 		cn.sending, cn.sendDone, cn.sendRes = false, true, c.Res
 		cn.ops--
@@ -466,7 +497,7 @@ func (l *loop) feed(cn *conn, p []byte, now time.Time) int {
 // armRecv arms the connection's multishot receive if it should read and
 // does not.
 func (l *loop) armRecv(cn *conn) {
-	if cn.recv || cn.eof || cn.closed || len(cn.stash) > 0 {
+	if cn.recv || cn.eof || cn.closed || cn.lending || cn.lent || len(cn.stash) > 0 {
 		return
 	}
 	cn.recv = true
@@ -506,6 +537,7 @@ func (l *loop) accepted(c *iou.CQE, now time.Time) {
 		hc.Drain() // accepted as the engine stopped: answer once, then close
 	}
 	hc.SetAsync(true)
+	hc.SetBodyOffload(true)
 	l.next++
 	cn := &conn{l: l, id: l.next, fd: fd, c: hc}
 	cn.sink = sink{cn: cn, tcp: netpoll.TCPOpts{FD: fd}}
@@ -564,7 +596,7 @@ func (l *loop) step(cn *conn, now time.Time) {
 		}
 		c.Process(now)
 		if c.Offloaded() {
-			l.sh.pool.Submit(cn)
+			l.offload(cn)
 			return
 		}
 		if c.Pending() || cn.sendDone {
@@ -641,11 +673,66 @@ func (l *loop) finish(cn *conn) {
 	l.sh.conns.Add(-1)
 }
 
+// offload hands cn's offloaded request off the loop: disk work to the
+// pool, a request whose handler takes its body to a goroutine (lend).
+func (l *loop) offload(cn *conn) {
+	if !cn.c.TakesBody() {
+		l.sh.pool.Submit(cn)
+		return
+	}
+	l.lend(cn)
+}
+
+// lend lends cn's socket to a goroutine of its own that serves the
+// request whose handler takes its body, as the epoll engine does (see
+// evloop's body_linux.go): the goroutine reads the socket as a blocking
+// stream while the loop serves its other connections. No one else may
+// read the socket meanwhile, so the multishot receive is cancelled
+// first; what it received before its last completion, in the stash, is
+// part of the body: the stream returns it first. The connection stays
+// counted (MaxConns) and out of the idle list, and the sweep leaves it
+// alone (it is Offloaded) until the goroutine hands it back (handBack,
+// then resume re-arms the receive).
+func (l *loop) lend(cn *conn) {
+	l.idle.Remove(cn)
+	cn.lending = true
+	if cn.recv {
+		if !cn.recvCancel {
+			cn.recvCancel = true
+			l.sqe().PrepCancel(ud(cn.id, opRecv), ud(cn.id, opCancel))
+		}
+		return // its last completion lends it (see complete)
+	}
+	l.lendNow(cn)
+}
+
+// lendNow starts the goroutine of a lending connection whose receive has
+// ended. The goroutine reads the stash first (the loop leaves it alone
+// meanwhile); resume takes back what it leaves.
+func (l *loop) lendNow(cn *conn) {
+	cn.lending, cn.lent = false, true
+	cn.bs.Reset(cn.fd, l.sh.cfg.WriteTimeout, cn.stash)
+	l.bodies.Add(1)
+	go cn.serveBody()
+}
+
+// serveBody serves a lent connection's request on its own goroutine.
+func (cn *conn) serveBody() {
+	defer cn.l.bodies.Done()
+	cn.c.ServeBody(&cn.bs)
+	cn.handBack()
+}
+
 // Run answers an offloaded request on a worker and hands the connection
-// back to its loop; if the loop has exited meanwhile, the job closes it
-// (engine.Runner).
+// back to its loop (engine.Runner).
 func (cn *conn) Run() {
 	cn.c.ServeOffloaded()
+	cn.handBack()
+}
+
+// handBack gives the connection of an answered offloaded request back to
+// its loop; if the loop has exited meanwhile, it closes it.
+func (cn *conn) handBack() {
 	l := cn.l
 	l.mu.Lock()
 	if l.exited {
@@ -684,9 +771,18 @@ func (l *loop) resume(now time.Time) {
 	l.mu.Unlock()
 	for i, cn := range done {
 		done[i] = nil
+		if cn.lent {
+			// Back from its body's goroutine, which may not have
+			// read all that the ring received before (the next
+			// request, say): the loop takes it first, then receives
+			// again (drive arms the receive). It is the stash's tail:
+			// move it to the front.
+			cn.lent = false
+			cn.stash = cn.stash[:copy(cn.stash[:cap(cn.stash)], cn.bs.Held())]
+		}
 		cn.c.Resume(now)
 		if cn.c.Offloaded() {
-			l.sh.pool.Submit(cn)
+			l.offload(cn)
 			continue
 		}
 		l.drive(cn, now)

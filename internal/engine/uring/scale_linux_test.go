@@ -60,3 +60,10 @@ func TestBurstBeyondSubmissionQueue(t *testing.T) {
 		}
 	}
 }
+
+// TestShutdownCutsUploadPastTimeout: see
+// conformance.ShutdownCutsUploadPastTimeout; the socket is lent to the
+// upload's goroutine, which the loop shuts down on its way out.
+func TestShutdownCutsUploadPastTimeout(t *testing.T) {
+	conformance.ShutdownCutsUploadPastTimeout(t, uring.Engine{Loops: 1, Workers: 1})
+}

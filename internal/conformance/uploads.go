@@ -219,6 +219,33 @@ func (s *suite) uploads(t *testing.T) {
 		}
 	})
 
+	t.Run("ContinueAfterPipelined", func(t *testing.T) {
+		// An upload waiting for 100 Continue behind a pipelined GET:
+		// the GET's answer comes first, then the interim answer (a
+		// 100 ahead of it would read as the GET's), then the upload's.
+		c := dial(t, addr)
+		defer c.Close()
+		body := "after a get\n"
+		io.WriteString(c, get("/old.txt")+req("PUT", "/sub/pipelined-continue.txt", "Expect: 100-continue", fmt.Sprintf("Content-Length: %d", len(body))))
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		br := bufio.NewReader(c)
+		r, err := readResp(br, "GET")
+		if err != nil || r.Status != 200 || r.Body != "old\n" {
+			t.Fatalf("first answer %v, %v; want the GET's 200", r, err)
+		}
+		interim := make([]byte, len("HTTP/1.1 100 Continue\r\n\r\n"))
+		if _, err := io.ReadFull(br, interim); err != nil || string(interim) != "HTTP/1.1 100 Continue\r\n\r\n" {
+			t.Fatalf("before the body: %q, %v; want 100 Continue", interim, err)
+		}
+		io.WriteString(c, body)
+		if r, err := readResp(br, ""); err != nil || r.Status != 201 {
+			t.Fatalf("after the body: %v %v", r, err)
+		}
+		if file("sub/pipelined-continue.txt") != body {
+			t.Fatal("the file on disk differs from the body sent")
+		}
+	})
+
 	t.Run("CutMidway", func(t *testing.T) {
 		before := snapshot(t, parent)
 		for _, framing := range []string{"length", "chunked"} {

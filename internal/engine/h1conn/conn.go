@@ -293,13 +293,15 @@ func (c *Conn) Received(n int, now time.Time) {
 }
 
 // Process answers every complete request in the input buffer, queueing the
-// responses, until the input runs out, the output backlog is full, or the
-// connection is to close.
+// responses, until the input runs out, the output backlog is full, a
+// request whose handler takes its body waits for the answers queued before
+// it to be sent (see Stalled), or the connection is to close.
 func (c *Conn) Process(now time.Time) {
 	if c.phase == phaseHandler {
 		return
 	}
 	t := now.UnixNano()
+	held := false // a request that takes its body waits for the output before it
 	for c.ending == endOpen && c.phase != phaseHandler && c.queued() < maxBacklog {
 		if c.phase == phaseBody {
 			done, status := c.dropBody(t)
@@ -338,6 +340,16 @@ func (c *Conn) Process(now time.Time) {
 		c.scanned = 0
 		st := c.state()
 		err := st.req.ParseHead(buf[:n], c.cfg.Limits)
+		if err == nil && c.Pending() {
+			if _, bh := c.bodyLimit(&st.req); bh != nil {
+				// Its handler reads the body straight from the
+				// socket, and may first send 100 Continue there:
+				// the answers before it go out first (parsed
+				// again then; see Stalled).
+				held = true
+				break
+			}
+		}
 		c.r += n
 		if err != nil {
 			c.fail(http1.StatusOf(err), now)
@@ -345,7 +357,7 @@ func (c *Conn) Process(now time.Time) {
 		}
 		c.serve(now)
 	}
-	c.stalled = c.ending == endOpen && c.phase != phaseHandler && c.queued() >= maxBacklog && c.r < c.w
+	c.stalled = c.ending == endOpen && c.phase != phaseHandler && (c.queued() >= maxBacklog || held) && c.r < c.w
 	if c.phase != phaseHandler {
 		c.releaseInput() // the request views the buffer until it is answered
 		c.releaseState()
@@ -674,8 +686,9 @@ func (c *Conn) StartLinger(now time.Time) {
 func (c *Conn) Lingering() bool { return c.ending == endLingering }
 
 // Stalled reports whether buffered requests wait for the output backlog
-// to drain: once Flush has sent it, Process has more to do even if no
-// byte arrives.
+// to drain (or, for one whose handler takes its body, for all output
+// queued before it to be sent): once Flush has sent it, Process has more
+// to do even if no byte arrives.
 func (c *Conn) Stalled() bool { return c.stalled }
 
 // PendingFileBytes is how much of the queued output is file segments (to

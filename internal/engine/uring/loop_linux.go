@@ -305,20 +305,27 @@ func (l *loop) stopAccepting() {
 // what it holds, then closes the ring.
 func (l *loop) exit() {
 	l.stopAccepting()
+	// Which connections are the loop's to close is decided under mu: a
+	// job that returns once exited is set closes its own connection
+	// (see conn.Run), so from then on the loop may not look at its state.
+	var mine []*conn
 	l.mu.Lock()
 	l.exited = true
-	done := l.done
-	l.done = nil
-	l.mu.Unlock()
-	for _, cn := range done {
-		cn.c.Resume(time.Now()) // answered too late: closed below
+	back := make(map[*conn]bool, len(l.done))
+	for _, cn := range l.done {
+		back[cn] = true // answered too late: closed (its answer's sources with it, see finish)
 	}
+	l.done = nil
 	for _, cn := range l.conns {
-		if cn.c.Offloaded() {
-			l.cancelOps(cn)
+		if cn.c.Offloaded() && !back[cn] {
+			l.cancelOps(cn) // the job closes it
 		} else {
-			l.close(cn)
+			mine = append(mine, cn)
 		}
+	}
+	l.mu.Unlock()
+	for _, cn := range mine {
+		l.close(cn)
 	}
 	// Wait for the kernel to finish with what it holds of ours (the bytes
 	// of sends in flight, the provided buffers): at most a second.
@@ -635,7 +642,7 @@ func (l *loop) cancelOps(cn *conn) {
 
 func (l *loop) finish(cn *conn) {
 	netpoll.CloseNB(cn.fd)
-	cn.c.Release()
+	cn.c.Abandon() // Release, and what an answer never resumed holds (see exit)
 	cn.stash = nil
 	delete(l.conns, cn.id)
 	l.sh.conns.Add(-1)

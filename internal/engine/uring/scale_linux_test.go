@@ -60,3 +60,8 @@ func TestBurstBeyondSubmissionQueue(t *testing.T) {
 		}
 	}
 }
+
+// TestAbandonedJobReturnsAsLoopExits: see the epoll engine's (run with -race).
+func TestAbandonedJobReturnsAsLoopExits(t *testing.T) {
+	conformance.AbandonedHandlerReturnsAsLoopExits(t, uring.Engine{Loops: 1, Workers: 1})
+}

@@ -59,6 +59,11 @@ type Capabilities struct {
 	// answers a newcomer 503 (the event loops); without it, newcomers wait
 	// in the backlog.
 	Refuses bool
+	// NoUploads: the engine cannot take request bodies to a handler
+	// (uring), and the server refuses uploads with it at start and on
+	// reload (internal/server's tests check that): the Uploads cases
+	// are not run.
+	NoUploads bool
 }
 
 // StartEngine is a Starter running e in this process.

@@ -151,6 +151,9 @@ func chunk(body string, size int) string {
 // sockets: a body lands whole or not at all, never outside the upload
 // folder, and every refusal has its status.
 func (s *suite) uploads(t *testing.T) {
+	if s.caps.NoUploads {
+		t.Skip("the engine takes no uploads; the server refuses them with it (internal/server TestUploadsRefusedAtStart)")
+	}
 	parent, root := uploadTree(t)
 	srv := s.start(t, Options{Site: site.Config{Root: root, Listing: true,
 		Upload: site.UploadConfig{On: true, MaxBytes: uploadMax}}})

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"mime/multipart"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -245,6 +246,37 @@ func (s *suite) uploads(t *testing.T) {
 			t.Fatalf("after the body: %v %v", r, err)
 		}
 		if file("sub/pipelined-continue.txt") != body {
+			t.Fatal("the file on disk differs from the body sent")
+		}
+	})
+
+	t.Run("PipelinedUploads", func(t *testing.T) {
+		// Two uploads and a GET in one write: the second upload's head
+		// and body, and the GET, were buffered behind the first body.
+		a, b := uploadBody(90<<10), uploadBody(5000)
+		resps, _ := exchange(t, addr, put("/sub/pipe-a.bin", a)+put("/sub/pipe-b.bin", b)+get("/sub/pipe-b.bin", "Connection: close"))
+		if len(resps) != 3 || resps[0].Status != 201 || resps[1].Status != 201 || resps[2].Status != 200 || resps[2].Body != b {
+			t.Fatalf("got %d responses: %v", len(resps), statuses(resps))
+		}
+		if file("sub/pipe-a.bin") != a || file("sub/pipe-b.bin") != b {
+			t.Fatal("the files on disk differ from the bodies sent")
+		}
+	})
+
+	t.Run("HalfClosedAfterBody", func(t *testing.T) {
+		// A client that shuts down its side after a whole body still
+		// gets the answer.
+		c := dial(t, addr)
+		defer c.Close()
+		body := uploadBody(40 << 10)
+		io.WriteString(c, put("/sub/halfclosed.bin", body))
+		c.(*net.TCPConn).CloseWrite()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		r, err := readResp(bufio.NewReader(c), "")
+		if err != nil || r.Status != 201 {
+			t.Fatalf("%v %v; want 201", r, err)
+		}
+		if file("sub/halfclosed.bin") != body {
 			t.Fatal("the file on disk differs from the body sent")
 		}
 	})

@@ -204,49 +204,35 @@ func (s *suite) uploads(t *testing.T) {
 	})
 
 	t.Run("ExpectContinue", func(t *testing.T) {
-		c := dial(t, addr)
-		defer c.Close()
-		body := "continued\n"
-		io.WriteString(c, req("PUT", "/sub/continue.txt", "Expect: 100-continue", fmt.Sprintf("Content-Length: %d", len(body))))
-		c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		br := bufio.NewReader(c)
-		interim := make([]byte, len("HTTP/1.1 100 Continue\r\n\r\n"))
-		if _, err := io.ReadFull(br, interim); err != nil || string(interim) != "HTTP/1.1 100 Continue\r\n\r\n" {
-			t.Fatalf("before the body: %q, %v; want 100 Continue", interim, err)
-		}
-		io.WriteString(c, body)
-		if r, err := readResp(br, ""); err != nil || r.Status != 201 {
-			t.Fatalf("after the body: %v %v", r, err)
-		}
-		if file("sub/continue.txt") != body {
-			t.Fatal("the file on disk differs from the body sent")
-		}
-	})
-
-	t.Run("ContinueAfterPipelined", func(t *testing.T) {
-		// An upload waiting for 100 Continue behind a pipelined GET:
-		// the GET's answer comes first, then the interim answer (a
-		// 100 ahead of it would read as the GET's), then the upload's.
-		c := dial(t, addr)
-		defer c.Close()
-		body := "after a get\n"
-		io.WriteString(c, get("/old.txt")+req("PUT", "/sub/pipelined-continue.txt", "Expect: 100-continue", fmt.Sprintf("Content-Length: %d", len(body))))
-		c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		br := bufio.NewReader(c)
-		r, err := readResp(br, "GET")
-		if err != nil || r.Status != 200 || r.Body != "old\n" {
-			t.Fatalf("first answer %v, %v; want the GET's 200", r, err)
-		}
-		interim := make([]byte, len("HTTP/1.1 100 Continue\r\n\r\n"))
-		if _, err := io.ReadFull(br, interim); err != nil || string(interim) != "HTTP/1.1 100 Continue\r\n\r\n" {
-			t.Fatalf("before the body: %q, %v; want 100 Continue", interim, err)
-		}
-		io.WriteString(c, body)
-		if r, err := readResp(br, ""); err != nil || r.Status != 201 {
-			t.Fatalf("after the body: %v %v", r, err)
-		}
-		if file("sub/pipelined-continue.txt") != body {
-			t.Fatal("the file on disk differs from the body sent")
+		// Alone, and behind a pipelined GET: the GET's answer comes
+		// first, then the interim answer (a 100 ahead of it would read
+		// as the GET's), then the upload's.
+		for _, behind := range []bool{false, true} {
+			c := dial(t, addr)
+			defer c.Close()
+			body, name, before := "continued\n", "sub/continue.txt", ""
+			if behind {
+				body, name, before = "after a get\n", "sub/pipelined-continue.txt", get("/old.txt")
+			}
+			io.WriteString(c, before+req("PUT", "/"+name, "Expect: 100-continue", fmt.Sprintf("Content-Length: %d", len(body))))
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			br := bufio.NewReader(c)
+			if behind {
+				if r, err := readResp(br, "GET"); err != nil || r.Status != 200 || r.Body != "old\n" {
+					t.Fatalf("first answer %v, %v; want the GET's 200", r, err)
+				}
+			}
+			interim := make([]byte, len("HTTP/1.1 100 Continue\r\n\r\n"))
+			if _, err := io.ReadFull(br, interim); err != nil || string(interim) != "HTTP/1.1 100 Continue\r\n\r\n" {
+				t.Fatalf("behind a GET %v, before the body: %q, %v; want 100 Continue", behind, interim, err)
+			}
+			io.WriteString(c, body)
+			if r, err := readResp(br, ""); err != nil || r.Status != 201 {
+				t.Fatalf("behind a GET %v, after the body: %v %v", behind, r, err)
+			}
+			if file(name) != body {
+				t.Fatal("the file on disk differs from the body sent")
+			}
 		}
 	})
 

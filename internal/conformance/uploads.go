@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"mime/multipart"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -214,21 +215,65 @@ func (s *suite) uploads(t *testing.T) {
 	})
 
 	t.Run("ExpectContinue", func(t *testing.T) {
+		// Alone, and behind a pipelined GET: the GET's answer comes
+		// first, then the interim answer (a 100 ahead of it would read
+		// as the GET's), then the upload's.
+		for _, behind := range []bool{false, true} {
+			c := dial(t, addr)
+			defer c.Close()
+			body, name, before := "continued\n", "sub/continue.txt", ""
+			if behind {
+				body, name, before = "after a get\n", "sub/pipelined-continue.txt", get("/old.txt")
+			}
+			io.WriteString(c, before+req("PUT", "/"+name, "Expect: 100-continue", fmt.Sprintf("Content-Length: %d", len(body))))
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			br := bufio.NewReader(c)
+			if behind {
+				if r, err := readResp(br, "GET"); err != nil || r.Status != 200 || r.Body != "old\n" {
+					t.Fatalf("first answer %v, %v; want the GET's 200", r, err)
+				}
+			}
+			interim := make([]byte, len("HTTP/1.1 100 Continue\r\n\r\n"))
+			if _, err := io.ReadFull(br, interim); err != nil || string(interim) != "HTTP/1.1 100 Continue\r\n\r\n" {
+				t.Fatalf("behind a GET %v, before the body: %q, %v; want 100 Continue", behind, interim, err)
+			}
+			io.WriteString(c, body)
+			if r, err := readResp(br, ""); err != nil || r.Status != 201 {
+				t.Fatalf("behind a GET %v, after the body: %v %v", behind, r, err)
+			}
+			if file(name) != body {
+				t.Fatal("the file on disk differs from the body sent")
+			}
+		}
+	})
+
+	t.Run("PipelinedUploads", func(t *testing.T) {
+		// Two uploads and a GET in one write: the second upload's head
+		// and body, and the GET, were buffered behind the first body.
+		a, b := uploadBody(90<<10), uploadBody(5000)
+		resps, _ := exchange(t, addr, put("/sub/pipe-a.bin", a)+put("/sub/pipe-b.bin", b)+get("/sub/pipe-b.bin", "Connection: close"))
+		if len(resps) != 3 || resps[0].Status != 201 || resps[1].Status != 201 || resps[2].Status != 200 || resps[2].Body != b {
+			t.Fatalf("got %d responses: %v", len(resps), statuses(resps))
+		}
+		if file("sub/pipe-a.bin") != a || file("sub/pipe-b.bin") != b {
+			t.Fatal("the files on disk differ from the bodies sent")
+		}
+	})
+
+	t.Run("HalfClosedAfterBody", func(t *testing.T) {
+		// A client that shuts down its side after a whole body still
+		// gets the answer.
 		c := dial(t, addr)
 		defer c.Close()
-		body := "continued\n"
-		io.WriteString(c, req("PUT", "/sub/continue.txt", "Expect: 100-continue", fmt.Sprintf("Content-Length: %d", len(body))))
+		body := uploadBody(40 << 10)
+		io.WriteString(c, put("/sub/halfclosed.bin", body))
+		c.(*net.TCPConn).CloseWrite()
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		br := bufio.NewReader(c)
-		interim := make([]byte, len("HTTP/1.1 100 Continue\r\n\r\n"))
-		if _, err := io.ReadFull(br, interim); err != nil || string(interim) != "HTTP/1.1 100 Continue\r\n\r\n" {
-			t.Fatalf("before the body: %q, %v; want 100 Continue", interim, err)
+		r, err := readResp(bufio.NewReader(c), "")
+		if err != nil || r.Status != 201 {
+			t.Fatalf("%v %v; want 201", r, err)
 		}
-		io.WriteString(c, body)
-		if r, err := readResp(br, ""); err != nil || r.Status != 201 {
-			t.Fatalf("after the body: %v %v", r, err)
-		}
-		if file("sub/continue.txt") != body {
+		if file("sub/halfclosed.bin") != body {
 			t.Fatal("the file on disk differs from the body sent")
 		}
 	})

@@ -275,17 +275,20 @@ func (l *Loop) exit(tickDone, tickExited chan struct{}) {
 	l.stopAccepting()
 	close(tickDone)
 	<-tickExited
+	// Which connections are the loop's to close is decided under mu: a
+	// job that returns once exited is set drops its own connection (see
+	// Job.Run), so from then on the loop may neither look at its state
+	// nor use its descriptor, whose number may by then be another's.
+	var mine []*conn
 	l.mu.Lock()
 	l.exited = true
-	done := l.done
-	l.done = nil
-	l.mu.Unlock()
-	for _, cn := range done {
+	for _, cn := range l.done {
 		// Answered by the pool, but too late.
 		cn.closed = true
 		delete(l.conns, cn.fd)
 		l.drop(cn)
 	}
+	l.done = nil
 	for _, cn := range l.conns {
 		switch {
 		case cn.detached:
@@ -294,8 +297,12 @@ func (l *Loop) exit(tickDone, tickExited chan struct{}) {
 			// what it wrote), and it drops the connection.
 			unix.Shutdown(cn.fd, unix.SHUT_RDWR)
 		case !cn.c.Offloaded():
-			l.close(cn)
+			mine = append(mine, cn)
 		}
+	}
+	l.mu.Unlock()
+	for _, cn := range mine {
+		l.close(cn)
 	}
 	// Only abandoned connections remain; their jobs drop them. Those
 	// reading a body are given a moment to clean up before Serve

@@ -217,3 +217,10 @@ func TestShutdownAbandonsStuckJob(t *testing.T) {
 		t.Fatal("the abandoned connection was not closed once its job returned")
 	}
 }
+
+// TestAbandonedJobReturnsAsLoopExits: a pool job abandoned by an exiting
+// loop that returns while the loop still closes its other connections
+// (see conformance.AbandonedHandlerReturnsAsLoopExits; run with -race).
+func TestAbandonedJobReturnsAsLoopExits(t *testing.T) {
+	conformance.AbandonedHandlerReturnsAsLoopExits(t, epoll.Engine{Loops: 1, Workers: 1})
+}

@@ -293,13 +293,16 @@ func (c *Conn) Received(n int, now time.Time) {
 }
 
 // Process answers every complete request in the input buffer, queueing the
-// responses, until the input runs out, the output backlog is full, or the
-// connection is to close.
+// responses, until the input runs out, the output backlog is full, a
+// request whose handler takes its body after 100 Continue waits for the
+// answers queued before it to be sent (see Stalled), or the connection is
+// to close.
 func (c *Conn) Process(now time.Time) {
 	if c.phase == phaseHandler {
 		return
 	}
 	t := now.UnixNano()
+	held := false // a request awaiting 100 Continue waits for the output before it
 	for c.ending == endOpen && c.phase != phaseHandler && c.queued() < maxBacklog {
 		if c.phase == phaseBody {
 			done, status := c.dropBody(t)
@@ -338,6 +341,19 @@ func (c *Conn) Process(now time.Time) {
 		c.scanned = 0
 		st := c.state()
 		err := st.req.ParseHead(buf[:n], c.cfg.Limits)
+		if err == nil && c.Pending() && expectsContinue(&st.req) {
+			if _, bh := c.bodyLimit(&st.req); bh != nil {
+				// Its handler reads the body straight from the
+				// socket, and first sends 100 Continue there:
+				// the answers before it go out first (parsed
+				// again then; see Stalled). Without the
+				// expectation the body is read at once, the
+				// answers waiting: a client may be writing it
+				// before it reads them.
+				held = true
+				break
+			}
+		}
 		c.r += n
 		if err != nil {
 			c.fail(http1.StatusOf(err), now)
@@ -345,7 +361,7 @@ func (c *Conn) Process(now time.Time) {
 		}
 		c.serve(now)
 	}
-	c.stalled = c.ending == endOpen && c.phase != phaseHandler && c.queued() >= maxBacklog && c.r < c.w
+	c.stalled = c.ending == endOpen && c.phase != phaseHandler && (c.queued() >= maxBacklog || held) && c.r < c.w
 	if c.phase != phaseHandler {
 		c.releaseInput() // the request views the buffer until it is answered
 		c.releaseState()
@@ -514,7 +530,7 @@ func (c *Conn) readBody(bh http1.BodyHandler, limit int64, s Stream) {
 	} else {
 		c.body = body{left: req.ContentLength}
 	}
-	br := &bodyReader{c: c, s: s, limit: limit, expect: bytes.EqualFold(req.Expect, []byte("100-continue")) && req.Minor > 0}
+	br := &bodyReader{c: c, s: s, limit: limit, expect: expectsContinue(req)}
 	req.Body = br
 	bh.ServeHTTP1(req, &st.resp)
 	req.Body = nil
@@ -524,6 +540,12 @@ func (c *Conn) readBody(bh http1.BodyHandler, limit int64, s Stream) {
 			c.body = body{} // the stream failed or the framing is broken: nothing more to read
 		}
 	}
+}
+
+// expectsContinue reports whether req's client waits for 100 Continue
+// before it sends the body.
+func expectsContinue(req *http1.Request) bool {
+	return req.Minor > 0 && bytes.EqualFold(req.Expect, []byte("100-continue"))
 }
 
 // SetBodyOffload makes an event loop's connection hand a request whose
@@ -674,8 +696,9 @@ func (c *Conn) StartLinger(now time.Time) {
 func (c *Conn) Lingering() bool { return c.ending == endLingering }
 
 // Stalled reports whether buffered requests wait for the output backlog
-// to drain: once Flush has sent it, Process has more to do even if no
-// byte arrives.
+// to drain (or, for one whose handler takes its body after 100 Continue,
+// for all output queued before it to be sent): once Flush has sent it, Process has more
+// to do even if no byte arrives.
 func (c *Conn) Stalled() bool { return c.stalled }
 
 // PendingFileBytes is how much of the queued output is file segments (to

@@ -313,29 +313,37 @@ func (l *loop) stopAccepting() {
 // what it holds, then closes the ring.
 func (l *loop) exit() {
 	l.stopAccepting()
+	// Which connections are the loop's to close is decided under mu: a
+	// job that returns once exited is set closes its own connection
+	// (see conn.Run), so from then on the loop may not look at its state.
+	var mine []*conn
 	l.mu.Lock()
 	l.exited = true
-	done := l.done
-	l.done = nil
-	l.mu.Unlock()
-	for _, cn := range done {
+	back := make(map[*conn]bool, len(l.done))
+	for _, cn := range l.done {
 		cn.lent = false // back from its body's goroutine, if lent
-		cn.c.Resume(time.Now())
-		l.close(cn) // answered too late
+		back[cn] = true // answered too late: closed (its answer's sources with it, see finish)
 	}
+	l.done = nil
 	for _, cn := range l.conns {
 		switch {
 		case cn.closed:
+		case back[cn]:
+			mine = append(mine, cn)
 		case cn.lent:
 			// Its body is cut: the goroutine reading it wakes to the
 			// end of input, its handler returns (and removes what it
 			// wrote), and it drops the connection (see handBack).
 			unix.Shutdown(cn.fd, unix.SHUT_RDWR)
 		case cn.c.Offloaded():
-			l.cancelOps(cn)
+			l.cancelOps(cn) // the job closes it
 		default:
-			l.close(cn)
+			mine = append(mine, cn)
 		}
+	}
+	l.mu.Unlock()
+	for _, cn := range mine {
+		l.close(cn)
 	}
 	// Wait for the kernel to finish with what it holds of ours (the bytes
 	// of sends in flight, the provided buffers): at most a second.
@@ -667,7 +675,7 @@ func (l *loop) cancelOps(cn *conn) {
 
 func (l *loop) finish(cn *conn) {
 	netpoll.CloseNB(cn.fd)
-	cn.c.Release()
+	cn.c.Abandon() // Release, and what an answer never resumed holds (see exit)
 	cn.stash = nil
 	delete(l.conns, cn.id)
 	l.sh.conns.Add(-1)

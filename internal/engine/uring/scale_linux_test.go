@@ -67,3 +67,8 @@ func TestBurstBeyondSubmissionQueue(t *testing.T) {
 func TestShutdownCutsUploadPastTimeout(t *testing.T) {
 	conformance.ShutdownCutsUploadPastTimeout(t, uring.Engine{Loops: 1, Workers: 1})
 }
+
+// TestAbandonedJobReturnsAsLoopExits: see the epoll engine's (run with -race).
+func TestAbandonedJobReturnsAsLoopExits(t *testing.T) {
+	conformance.AbandonedHandlerReturnsAsLoopExits(t, uring.Engine{Loops: 1, Workers: 1})
+}

@@ -163,7 +163,11 @@ func newBenchCmd(stdout, stderr io.Writer) *cobra.Command {
 			if slices.Contains(args, "-h") || slices.Contains(args, "--help") {
 				errOut = stdout
 			}
-			return bench(args, stdout, errOut)
+			err := bench(args, stdout, errOut)
+			if errors.Is(err, pflag.ErrHelp) {
+				return nil // printed; cobra would print it again (HelpFunc)
+			}
+			return err
 		},
 	}
 	c.SetHelpFunc(func(*cobra.Command, []string) { bench([]string{"--help"}, stdout, stdout) })

@@ -49,6 +49,14 @@ func TestHelp(t *testing.T) {
 			t.Errorf("weft %q: exit %d, stderr %q; its stdout differs from weft serve --help's:\n%s", args, code, errOut, out)
 		}
 	}
+	// bench parses its own flags: its usage once, on stdout, whichever
+	// way it is asked for.
+	for _, args := range [][]string{{"bench", "--help"}, {"bench", "-h"}, {"help", "bench"}} {
+		code, out, errOut := runOut(args...)
+		if n := strings.Count(out, "Usage: weft bench"); code != 0 || errOut != "" || n != 1 {
+			t.Errorf("weft %q: exit %d, stderr %q, usage printed %d times:\n%s", args, code, errOut, n, out)
+		}
+	}
 	if !strings.Contains(serveHelp, "Examples:\n  weft serve") {
 		t.Errorf("weft serve --help has no examples:\n%s", serveHelp)
 	}

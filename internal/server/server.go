@@ -408,11 +408,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if !worker {
 		if ln = act.main; ln == nil {
-			if ln, err = Listen(cfg.Addr); err != nil {
-				return err
-			}
-			if err := setSocketFile(ln, cfg.UnixMode, cfg.UnixOwner); err != nil {
-				ln.Close()
+			if ln, err = listenSocket(cfg.Addr, cfg.UnixMode, cfg.UnixOwner); err != nil {
 				return err
 			}
 		}

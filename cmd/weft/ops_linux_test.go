@@ -664,3 +664,37 @@ func TestUserRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestSocketActivationRefusesNonListening: a passed descriptor that is a
+// stream socket but not listening (bound only, or a connected one) is
+// refused at start with one line, exit status 1, on every engine, rather
+// than served by an accept that fails at once or never returns.
+func TestSocketActivationRefusesNonListening(t *testing.T) {
+	root := opsRoot(t)
+	for _, eng := range []string{"goroutine", "epoll", "process"} {
+		t.Run(eng, func(t *testing.T) {
+			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+			must(t, err)
+			must(t, unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}))
+			f := os.NewFile(uintptr(fd), "bound")
+			defer f.Close()
+			cmd := exec.Command("sh", "-c", `LISTEN_PID=$$ exec "$0" "$@"`, weftBin(t), "serve", root, "--engine", eng, "--workers", "1", "--no-access-log")
+			cmd.ExtraFiles = []*os.File{f}
+			cmd.Env = append(os.Environ(), "LISTEN_FDS=1", "LISTEN_FDNAMES=web")
+			done := make(chan struct{})
+			var out []byte
+			go func() { out, err = cmd.CombinedOutput(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				cmd.Process.Kill()
+				<-done
+				t.Fatalf("weft kept running on a socket that does not listen: %s", out)
+			}
+			msg := strings.TrimSpace(string(out))
+			if code := exitStatus(err); code != 1 || strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "not a listening") {
+				t.Errorf("exit %d, output %q: want 1 and one line saying the socket does not listen", code, msg)
+			}
+		})
+	}
+}

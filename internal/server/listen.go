@@ -138,12 +138,17 @@ func (p *passed) close() {
 // the three variables, so that no child process takes them again. A
 // socket named "admin" serves the admin endpoints; with TLS on, one named
 // "http" serves the redirect to HTTPS; any other is the site's, and there
-// must be one at most.
+// must be one at most. A socket that is not listening (bound only, or
+// connected) is refused: accept would fail on it at once, for ever.
 func takePassed(tlsOn bool) (passed, error) {
 	var p passed
 	for _, f := range activation.Files(true) {
-		ln, err := net.FileListener(f)
 		name := f.Name()
+		err := listening(f)
+		var ln net.Listener
+		if err == nil {
+			ln, err = net.FileListener(f)
+		}
 		f.Close()
 		if err != nil {
 			p.close()

@@ -21,3 +21,6 @@ func bindUnix(path string, mode os.FileMode) (net.Listener, error) {
 	}
 	return ln, nil
 }
+
+// listening has nothing to check here: net.FileListener checks what it can.
+func listening(*os.File) error { return nil }

@@ -3,6 +3,7 @@
 package server
 
 import (
+	"errors"
 	"net"
 	"os"
 
@@ -19,4 +20,27 @@ func bindUnix(path string, mode os.FileMode) (net.Listener, error) {
 		defer unix.Umask(old)
 	}
 	return net.Listen("unix", path)
+}
+
+// listening reports a socket f that is not listening (SO_ACCEPTCONN), or
+// not a socket.
+func listening(f *os.File) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var on int
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		on, serr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
+	}); err != nil {
+		return err
+	}
+	switch {
+	case serr != nil:
+		return serr
+	case on == 0:
+		return errors.New("it does not listen (bound or connected only)")
+	}
+	return nil
 }

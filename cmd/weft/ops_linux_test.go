@@ -554,7 +554,7 @@ const nobodyIDs = "65534,65534,65534,65534/65534,65534,65534,65534/65534"
 // TestUserSwitch: --user nobody on every engine opens the listening
 // socket as root, then runs as nobody (every thread, every id; the
 // process engine's workers too) and serves; the pid file it wrote as root
-// is emptied at exit when nobody may not remove it from its folder.
+// is left at exit when nobody may not remove it from its folder.
 func TestUserSwitch(t *testing.T) {
 	needRoot(t)
 	bin := sharedBin(t)
@@ -577,8 +577,9 @@ func TestUserSwitch(t *testing.T) {
 			}
 			c.waitStderr(t, "now running as user nobody")
 			c.stopOK(t)
-			if b, err := os.ReadFile(pidFile); err == nil && len(b) != 0 {
-				t.Errorf("the pid file still holds %q after the exit", b)
+			// nobody may not remove it from root's folder, nor write it.
+			if b, err := os.ReadFile(pidFile); err != nil || string(b) != fmt.Sprintf("%d\n", c.cmd.Process.Pid) {
+				t.Errorf("the pid file after the exit: %q, %v; want it left as it was", b, err)
 			}
 		})
 	}
@@ -697,4 +698,24 @@ func TestSocketActivationRefusesNonListening(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestUserSwitchPidFileStaysRoots: the pid file weft writes as root stays
+// root's after the switch. Handed to the user (nobody, shared by other
+// services), anyone running as that user could write another process's
+// id into it for root's weft reload (or an init script) to signal.
+func TestUserSwitchPidFileStaysRoots(t *testing.T) {
+	needRoot(t)
+	bin := sharedBin(t)
+	pidFile := filepath.Join(opsRoot(t), "weft.pid") // a folder root's, 0755
+	c := startChild(t, exec.Command(bin, "serve", opsRoot(t), "--engine", "epoll", "--addr", "127.0.0.1:0",
+		"--user", "nobody", "--pid-file", pidFile, "--no-access-log"))
+	c.line(t, "weft: serving")
+	c.waitStderr(t, "now running as user nobody")
+	fi, err := os.Stat(pidFile)
+	must(t, err)
+	if st := fi.Sys().(*syscall.Stat_t); st.Uid != 0 || fi.Mode().Perm()&0o022 != 0 {
+		t.Errorf("pid file owned by uid %d, mode %v, while weft runs as nobody; want root's, writable by root only", st.Uid, fi.Mode().Perm())
+	}
+	c.stopOK(t)
 }

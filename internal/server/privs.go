@@ -21,9 +21,10 @@ import (
 // or nobody when no user is named and --allow-root is not set. The
 // process engine's supervisor switches before it starts its workers, which
 // inherit the user. Files weft made for itself before switching (the
-// extracted sample site, the workers' configuration and metrics folders,
-// the pid file) are handed to the user, so that it can read them and
-// remove them at exit.
+// extracted sample site, the workers' configuration and metrics folders)
+// are handed to the user, so that it can read them and remove them at
+// exit. The pid file is not: root acts on what it says (weft reload
+// signals that process), so only root may write it.
 
 // defaultUser is the user root switches to without --user.
 const defaultUser = "nobody"
@@ -191,7 +192,7 @@ func (p *privileges) checkAccess(roots, uploadDirs []string) error {
 // weft's own files to the user, switches to it, says so (on the error
 // log, standard error), and checks that the user can serve the site.
 func switchUser(p *privileges, cfg *Config, eng engine.Engine, roots *roots, rs *running, sw *siteSwitch) error {
-	own := []string{roots.sample, cfg.PidFile}
+	own := []string{roots.sample}
 	if rs.snap != nil {
 		own = append(own, rs.snap.dir)
 	}

@@ -479,6 +479,24 @@ func TestUnixSocketStale(t *testing.T) {
 	})
 }
 
+// runToExit runs cmd, a weft expected to refuse to start, and returns its
+// output; the test fails if it is still running after 30 s.
+func runToExit(t *testing.T, cmd *exec.Cmd) ([]byte, error) {
+	t.Helper()
+	done := make(chan struct{})
+	var out []byte
+	var err error
+	go func() { out, err = cmd.CombinedOutput(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("weft kept running: %s", out)
+	}
+	return out, err
+}
+
 func exitStatus(err error) int {
 	if ee, ok := err.(*exec.ExitError); ok {
 		return ee.ExitCode()
@@ -643,17 +661,7 @@ func TestUserRefusals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := exec.Command(tc.bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--no-access-log"}, tc.args...)...)
 			cmd.Env = withoutAllowRoot()
-			done := make(chan struct{})
-			var out []byte
-			var err error
-			go func() { out, err = cmd.CombinedOutput(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(30 * time.Second):
-				cmd.Process.Kill()
-				<-done
-				t.Fatalf("weft kept running: %s", out)
-			}
+			out, err := runToExit(t, cmd)
 			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 			last := lines[len(lines)-1]
 			if code := exitStatus(err); code != 1 || !strings.HasPrefix(last, "weft: ") || !strings.Contains(last, tc.want) {
@@ -682,16 +690,7 @@ func TestSocketActivationRefusesNonListening(t *testing.T) {
 			cmd := exec.Command("sh", "-c", `LISTEN_PID=$$ exec "$0" "$@"`, weftBin(t), "serve", root, "--engine", eng, "--workers", "1", "--no-access-log")
 			cmd.ExtraFiles = []*os.File{f}
 			cmd.Env = append(os.Environ(), "LISTEN_FDS=1", "LISTEN_FDNAMES=web")
-			done := make(chan struct{})
-			var out []byte
-			go func() { out, err = cmd.CombinedOutput(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(20 * time.Second):
-				cmd.Process.Kill()
-				<-done
-				t.Fatalf("weft kept running on a socket that does not listen: %s", out)
-			}
+			out, err := runToExit(t, cmd)
 			msg := strings.TrimSpace(string(out))
 			if code := exitStatus(err); code != 1 || strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "not a listening") {
 				t.Errorf("exit %d, output %q: want 1 and one line saying the socket does not listen", code, msg)

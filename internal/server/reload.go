@@ -354,11 +354,11 @@ func (r *roots) resolve(root string) (string, error) {
 		if fsys == nil {
 			fsys = sample.Site()
 		}
-		dir, cleanup, err := sample.Extract(fsys)
+		dir, _, err := sample.Extract(fsys)
 		if err != nil {
 			return "", err
 		}
-		r.sample, r.cleanup = dir, cleanup
+		r.sample, r.cleanup = dir, temporary(dir)
 	}
 	return r.sample, nil
 }

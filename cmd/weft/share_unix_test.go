@@ -264,16 +264,7 @@ func TestCtrlC(t *testing.T) {
 			// Idle long enough for the shutdown to close it at once (see
 			// h1conn.DrainQuiet): it is not what the shutdown waits for.
 			time.Sleep(1200 * time.Millisecond)
-			dl, err := net.Dial("tcp", p.addr(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer dl.Close()
-			io.WriteString(dl, "GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
-			if _, err := io.ReadFull(dl, make([]byte, 64<<10)); err != nil {
-				t.Fatal(err)
-			}
-			// The download now stalls: the client reads no more.
+			defer stalledDownload(t, p.addr(t)).Close()
 
 			syscall.Kill(-p.cmd.Process.Pid, syscall.SIGINT)
 			waitLog(t, p.stderr, "weft: stopping:", 1)
@@ -288,15 +279,7 @@ func TestCtrlC(t *testing.T) {
 			}
 
 			start := time.Now()
-			syscall.Kill(-p.cmd.Process.Pid, syscall.SIGINT)
-			select {
-			case <-p.exited:
-			case <-time.After(5 * time.Second):
-				t.Fatalf("still running 5s after the second Ctrl-C; stderr %s", p.stderr.String())
-			}
-			if code := p.cmd.ProcessState.ExitCode(); code != 130 {
-				t.Errorf("exit status %d after the second Ctrl-C, want 130; stderr %s", code, p.stderr.String())
-			}
+			secondCtrlC(t, p)
 			t.Logf("exited %v after the second Ctrl-C", time.Since(start).Round(time.Millisecond))
 		})
 	}
@@ -328,31 +311,45 @@ func TestCtrlCRemovesExtractedSite(t *testing.T) {
 			if made, _ := filepath.Glob(filepath.Join(tmp, "weft-site-*")); len(made) != 1 {
 				t.Fatalf("extracted to %q; want one weft-site-* folder in TMPDIR", made)
 			}
-			dl, err := net.Dial("tcp", p.addr(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer dl.Close()
-			io.WriteString(dl, "GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
-			if _, err := io.ReadFull(dl, make([]byte, 64<<10)); err != nil {
-				t.Fatal(err)
-			}
-			// The download stalls: the graceful stop waits for it.
+			defer stalledDownload(t, p.addr(t)).Close() // the graceful stop waits for it
 			syscall.Kill(-p.cmd.Process.Pid, syscall.SIGINT)
 			waitLog(t, p.stderr, "weft: stopping:", 1)
-			syscall.Kill(-p.cmd.Process.Pid, syscall.SIGINT)
-			select {
-			case <-p.exited:
-			case <-time.After(10 * time.Second):
-				t.Fatalf("still running 10s after the second Ctrl-C; stderr %s", p.stderr.String())
-			}
-			if code := p.cmd.ProcessState.ExitCode(); code != 130 {
-				t.Errorf("exit status %d after the second Ctrl-C, want 130; stderr %s", code, p.stderr.String())
-			}
+			secondCtrlC(t, p)
 			if left, _ := filepath.Glob(filepath.Join(tmp, "weft-*")); len(left) != 0 {
 				t.Errorf("left in TMPDIR after the exit: %q", left)
 			}
 		})
+	}
+}
+
+// stalledDownload starts a download of /big.bin from addr and stops
+// reading after its first 64 KiB.
+func stalledDownload(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	dl, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(dl, "GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+	if _, err := io.ReadFull(dl, make([]byte, 64<<10)); err != nil {
+		dl.Close()
+		t.Fatal(err)
+	}
+	return dl
+}
+
+// secondCtrlC sends p's group a SIGINT during its graceful stop and
+// checks that it exits at once, with status 130.
+func secondCtrlC(t *testing.T, p *proc) {
+	t.Helper()
+	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGINT)
+	select {
+	case <-p.exited:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("still running 5s after the second Ctrl-C; stderr %s", p.stderr.String())
+	}
+	if code := p.cmd.ProcessState.ExitCode(); code != 130 {
+		t.Errorf("exit status %d after the second Ctrl-C, want 130; stderr %s", code, p.stderr.String())
 	}
 }
 

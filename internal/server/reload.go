@@ -225,7 +225,7 @@ func (r *running) reload() {
 		log.Error("reload: still serving the old configuration", "err", err)
 		return
 	}
-	if err := checkUploadEngine(&scfg, hosts, "engine", r.engName); err != nil {
+	if err := checkUploads(&scfg, hosts, "engine", r.engName); err != nil {
 		log.Error("reload: still serving the old configuration", "err", err)
 		return
 	}
@@ -264,7 +264,7 @@ func (r *running) checkForWorkers() bool {
 		log.Error("reload: keeping the old workers", "err", err)
 		return false
 	}
-	if err := checkUploadEngine(&scfg, c.Hosts(), "worker-engine", c.WorkerEngine); err != nil {
+	if err := checkUploads(&scfg, c.Hosts(), "worker-engine", c.WorkerEngine); err != nil {
 		log.Error("reload: keeping the old workers", "err", err)
 		return false
 	}

@@ -187,11 +187,11 @@ func Run(ctx context.Context, cfg Config) error {
 	// Before the engine is picked: where io_uring is missing, a refusal
 	// of uploads says more than "uring cannot run here" (auto never
 	// picks uring).
-	if err := checkUploadEngine(&cfg.Site, cfg.Hosts, "engine", engName); err != nil {
+	if err := checkUploads(&cfg.Site, cfg.Hosts, "engine", engName); err != nil {
 		return err
 	}
 	if engName == "process" {
-		if err := checkUploadEngine(&cfg.Site, cfg.Hosts, "worker-engine", cfg.WorkerEngine); err != nil {
+		if err := checkUploads(&cfg.Site, cfg.Hosts, "worker-engine", cfg.WorkerEngine); err != nil {
 			return err
 		}
 	}

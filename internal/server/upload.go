@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -15,40 +16,54 @@ import (
 // goroutine read one: with uploads on, uring is refused at start and on
 // reload rather than reading and dropping the bodies.
 
+// sitesOf lists the sites of a configuration: scfg, or each virtual
+// host's.
+func sitesOf(scfg *site.Config, hosts *site.HostsConfig) []*site.Config {
+	if hosts == nil {
+		return []*site.Config{scfg}
+	}
+	sites := make([]*site.Config, len(hosts.Sites))
+	for i := range hosts.Sites {
+		sites[i] = &hosts.Sites[i].Site
+	}
+	return sites
+}
+
 // uploadsOn reports whether some site of the configuration takes uploads.
 func uploadsOn(scfg *site.Config, hosts *site.HostsConfig) bool {
-	if hosts == nil {
-		return scfg.Upload.On
-	}
-	for i := range hosts.Sites {
-		if hosts.Sites[i].Site.Upload.On {
+	for _, s := range sitesOf(scfg, hosts) {
+		if s.Upload.On {
 			return true
 		}
 	}
 	return false
 }
 
-// checkUploadEngine returns an error when uploads are on and the engine
-// named name (set by the flag named flag) cannot take them.
-func checkUploadEngine(scfg *site.Config, hosts *site.HostsConfig, flag, name string) error {
-	if name != "uring" || !uploadsOn(scfg, hosts) {
+// checkUploads returns an error when uploads are on and cannot be kept:
+// the engine named name (set by the flag named flag) cannot take them, or
+// a site taking them has no folder of its own (the packed or built-in
+// site is served from a temporary copy, removed at exit with every file
+// uploaded to it).
+func checkUploads(scfg *site.Config, hosts *site.HostsConfig, flag, name string) error {
+	if !uploadsOn(scfg, hosts) {
 		return nil
 	}
-	return fmt.Errorf("weft: --%s uring cannot take uploads yet (its receives stay armed on every socket); use --%s epoll or auto", flag, flag)
+	for _, s := range sitesOf(scfg, hosts) {
+		if s.Upload.On && s.Root == "" {
+			return errors.New("weft: --upload needs a folder to serve (DIR, or root): the packed or built-in site is served from a temporary copy, removed at exit with every upload")
+		}
+	}
+	if name == "uring" {
+		return fmt.Errorf("weft: --%s uring cannot take uploads yet (its receives stay armed on every socket); use --%s epoll or auto", flag, flag)
+	}
+	return nil
 }
 
 // uploadDirs lists the folders that take uploads, for a check that weft
 // may write them (see privileges.checkAccess).
 func uploadDirs(scfg *site.Config, hosts *site.HostsConfig, roots *roots) []string {
-	sites := []*site.Config{scfg}
-	if hosts != nil {
-		sites = sites[:0]
-		for i := range hosts.Sites {
-			sites = append(sites, &hosts.Sites[i].Site)
-		}
-	}
 	var dirs []string
-	for _, s := range sites {
+	for _, s := range sitesOf(scfg, hosts) {
 		if !s.Upload.On {
 			continue
 		}

@@ -634,7 +634,9 @@ func TestUserAuto(t *testing.T) {
 }
 
 // TestUserRefusals: what the user switched to cannot do fails at start
-// with one line saying what to do, exit status 1.
+// with one line saying what to do, exit status 1. (An ACME storage folder
+// the user cannot write would fail every certificate, obtained after the
+// switch, while weft served on without one.)
 func TestUserRefusals(t *testing.T) {
 	needRoot(t)
 	bin := sharedBin(t)
@@ -645,6 +647,7 @@ func TestUserRefusals(t *testing.T) {
 	must(t, err)
 	must(t, os.WriteFile(hidden, b, 0o755))
 	uploadRoot := opsRoot(t) // readable by all, writable by root only
+	acmeData := t.TempDir()  // XDG_DATA_HOME: root's, 0700
 	for _, tc := range []struct {
 		name string
 		bin  string
@@ -656,11 +659,12 @@ func TestUserRefusals(t *testing.T) {
 		{"upload folder", bin, []string{uploadRoot, "--upload", "--upload-allow-anonymous"}, "running as nobody, cannot write the upload folder " + uploadRoot + ": permission denied"},
 		{"unknown user", bin, []string{opsRoot(t), "--user", "no-such-user-here"}, "weft: --user no-such-user-here: no user no-such-user-here on this system"},
 		{"unknown group", bin, []string{opsRoot(t), "--user", "nobody:no-such-group-here"}, "no group no-such-group-here"},
+		{"ACME storage", bin, []string{opsRoot(t), "--acme-domain", "example.test", "--acme-ca", "https://127.0.0.1:1/dir"}, "running as nobody, cannot write the ACME storage folder " + filepath.Join(acmeData, "weft", "acme") + ": permission denied"},
 		{"workers' executable", hidden, []string{opsRoot(t), "--engine", "process", "--user", "nobody"}, "cannot start the process engine's workers from " + hidden},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := exec.Command(tc.bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--no-access-log"}, tc.args...)...)
-			cmd.Env = withoutAllowRoot()
+			cmd.Env = append(withoutAllowRoot(), "XDG_DATA_HOME="+acmeData)
 			out, err := runToExit(t, cmd)
 			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 			last := lines[len(lines)-1]

@@ -14,6 +14,7 @@ import (
 	"github.com/weft-server/weft/internal/config"
 	"github.com/weft-server/weft/internal/engine"
 	"github.com/weft-server/weft/internal/engine/process"
+	"github.com/weft-server/weft/internal/tlsx"
 )
 
 // Privileges. Started as root, weft opens its listening sockets (ports
@@ -161,7 +162,7 @@ func (p *privileges) hint() string {
 }
 
 // checkAccess checks, as the new user, that every root can be read and
-// every upload folder written.
+// every upload folder written (switchUser checks ACME's storage too).
 func (p *privileges) checkAccess(roots, uploadDirs []string) error {
 	for _, root := range roots {
 		f, err := os.Open(root)
@@ -217,6 +218,17 @@ func switchUser(p *privileges, cfg *Config, eng engine.Engine, roots *roots, rs 
 	scfg := cfg.Site
 	if err := p.checkAccess(sw.cur.Load().site.Roots(), uploadDirs(&scfg, cfg.Hosts, roots)); err != nil {
 		return err
+	}
+	if len(cfg.TLS.ACMEDomains) > 0 {
+		// ACME obtains and renews certificates after the switch, as the
+		// user: it writes them there.
+		dir, err := tlsx.DefaultACMEStorage()
+		if err == nil {
+			err = writable(dir)
+		}
+		if err != nil {
+			return fmt.Errorf("weft: running as %s, cannot write the ACME storage folder %s: %w; %s", p.to.spec, dir, err, p.hint())
+		}
 	}
 	if _, ok := eng.(process.Engine); ok {
 		// The supervisor starts its workers from its own executable, as

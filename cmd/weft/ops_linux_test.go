@@ -722,3 +722,32 @@ func TestUserSwitchPidFileStaysRoots(t *testing.T) {
 	}
 	c.stopOK(t)
 }
+
+// TestUserReloadUploadFolder: a reload that turns uploads on for a folder
+// the user weft switched to cannot write is refused like a start would be
+// (the old configuration keeps serving, the log says why), on an
+// in-process engine and under process; it took effect, and every upload
+// failed.
+func TestUserReloadUploadFolder(t *testing.T) {
+	needRoot(t)
+	bin := sharedBin(t)
+	for _, eng := range []string{"epoll", "process"} {
+		t.Run(eng, func(t *testing.T) {
+			root := opsRoot(t)   // root's, 0755
+			confDir := opsRoot(t) // nobody reads the file again on SIGHUP
+			conf := filepath.Join(confDir, "weft.toml")
+			writeFile(t, conf, fmt.Sprintf("root = %q\nengine = %q\nworkers = 1\nno_access_log = true\n", root, eng))
+			must(t, os.Chmod(conf, 0o644))
+			c := startChild(t, exec.Command(bin, "serve", "--config", conf, "--addr", "127.0.0.1:0", "--user", "nobody"))
+			c.line(t, "weft: serving")
+			c.waitStderr(t, "now running as user nobody")
+			writeFile(t, conf, fmt.Sprintf("root = %q\nengine = %q\nworkers = 1\nno_access_log = true\nupload = true\nupload_allow_anonymous = true\n", root, eng))
+			must(t, os.Chmod(conf, 0o644))
+			c.cmd.Process.Signal(syscall.SIGHUP)
+			c.waitStderr(t, "cannot write the upload folder "+root)
+			if strings.Contains(c.stderr.String(), "serving the new configuration") {
+				t.Errorf("the reload took effect: %s", c.stderr.String())
+			}
+		})
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/weft-server/weft/internal/config"
 	"github.com/weft-server/weft/internal/engine"
 	"github.com/weft-server/weft/internal/engine/process"
+	"github.com/weft-server/weft/internal/site"
 	"github.com/weft-server/weft/internal/tlsx"
 )
 
@@ -187,6 +188,17 @@ func (p *privileges) checkAccess(roots, uploadDirs []string) error {
 		}
 	}
 	return nil
+}
+
+// checkReload checks, on a reload after the switch (p nil: none was
+// made), that the user can write every upload folder of the new
+// configuration, as the start checked the first one's. Roots are read by
+// opening the new site, as the user.
+func (p *privileges) checkReload(scfg *site.Config, hosts *site.HostsConfig, roots *roots) error {
+	if p == nil {
+		return nil
+	}
+	return p.checkAccess(nil, uploadDirs(scfg, hosts, roots))
 }
 
 // switchUser runs once every socket is open, before serving: it hands

@@ -229,6 +229,10 @@ func (r *running) reload() {
 		log.Error("reload: still serving the old configuration", "err", err)
 		return
 	}
+	if err := r.privs.checkReload(&scfg, hosts, r.roots); err != nil {
+		log.Error("reload: still serving the old configuration", "err", err)
+		return
+	}
 	st, err := open(scfg, hosts, r.roots)
 	if err != nil {
 		log.Error("reload: cannot open the new site; still serving the old one", "err", err)
@@ -265,6 +269,10 @@ func (r *running) checkForWorkers() bool {
 		return false
 	}
 	if err := checkUploads(&scfg, c.Hosts(), "worker-engine", c.WorkerEngine); err != nil {
+		log.Error("reload: keeping the old workers", "err", err)
+		return false
+	}
+	if err := r.privs.checkReload(&scfg, c.Hosts(), r.roots); err != nil {
 		log.Error("reload: keeping the old workers", "err", err)
 		return false
 	}

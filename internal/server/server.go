@@ -329,7 +329,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// The supervisor passes SIGUSR1 on to its workers, so that they
 	// reopen their logs. Workers reopen their own log on either.
 	sd := &notifier{on: !worker}
-	rs := &running{cfg: &cfg, alog: alog, logFile: logFile, sw: sw, ret: ret, roots: &roots, engName: engName, sd: sd}
+	rs := &running{cfg: &cfg, alog: alog, logFile: logFile, sw: sw, ret: ret, roots: &roots, engName: engName, sd: sd, privs: privs}
 	rs.sec.Store((*secure)(nil))
 	if p, ok := eng.(process.Engine); ok && !worker {
 		toEngine := make(chan os.Signal, 4)
@@ -516,6 +516,7 @@ type running struct {
 	sec      atomic.Pointer[secure] // the HTTPS side, once started
 	engName  string                 // the engine serving (for a prefork worker, its own)
 	sd       *notifier              // the service manager's readiness (see notify.go)
+	privs    *privileges            // the user switched to, or nil
 }
 
 // onSignal handles SIGHUP or SIGUSR1: it reopens the access log file (a

@@ -733,7 +733,7 @@ func TestUserReloadUploadFolder(t *testing.T) {
 	bin := sharedBin(t)
 	for _, eng := range []string{"epoll", "process"} {
 		t.Run(eng, func(t *testing.T) {
-			root := opsRoot(t)   // root's, 0755
+			root := opsRoot(t)    // root's, 0755
 			confDir := opsRoot(t) // nobody reads the file again on SIGHUP
 			conf := filepath.Join(confDir, "weft.toml")
 			writeFile(t, conf, fmt.Sprintf("root = %q\nengine = %q\nworkers = 1\nno_access_log = true\n", root, eng))

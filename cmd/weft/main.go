@@ -159,6 +159,7 @@ func exitAt(stderr io.Writer, sig os.Signal, worker bool) {
 	if !worker {
 		fmt.Fprintf(stderr, "weft: stopped at once (%v)\n", sig)
 	}
+	server.RemoveTemporaries()
 	os.Exit(code)
 }
 

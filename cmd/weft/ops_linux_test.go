@@ -479,6 +479,24 @@ func TestUnixSocketStale(t *testing.T) {
 	})
 }
 
+// runToExit runs cmd, a weft expected to refuse to start, and returns its
+// output; the test fails if it is still running after 30 s.
+func runToExit(t *testing.T, cmd *exec.Cmd) ([]byte, error) {
+	t.Helper()
+	done := make(chan struct{})
+	var out []byte
+	var err error
+	go func() { out, err = cmd.CombinedOutput(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("weft kept running: %s", out)
+	}
+	return out, err
+}
+
 func exitStatus(err error) int {
 	if ee, ok := err.(*exec.ExitError); ok {
 		return ee.ExitCode()
@@ -554,7 +572,7 @@ const nobodyIDs = "65534,65534,65534,65534/65534,65534,65534,65534/65534"
 // TestUserSwitch: --user nobody on every engine opens the listening
 // socket as root, then runs as nobody (every thread, every id; the
 // process engine's workers too) and serves; the pid file it wrote as root
-// is emptied at exit when nobody may not remove it from its folder.
+// is left at exit when nobody may not remove it from its folder.
 func TestUserSwitch(t *testing.T) {
 	needRoot(t)
 	bin := sharedBin(t)
@@ -577,8 +595,9 @@ func TestUserSwitch(t *testing.T) {
 			}
 			c.waitStderr(t, "now running as user nobody")
 			c.stopOK(t)
-			if b, err := os.ReadFile(pidFile); err == nil && len(b) != 0 {
-				t.Errorf("the pid file still holds %q after the exit", b)
+			// nobody may not remove it from root's folder, nor write it.
+			if b, err := os.ReadFile(pidFile); err != nil || string(b) != fmt.Sprintf("%d\n", c.cmd.Process.Pid) {
+				t.Errorf("the pid file after the exit: %q, %v; want it left as it was", b, err)
 			}
 		})
 	}
@@ -615,7 +634,9 @@ func TestUserAuto(t *testing.T) {
 }
 
 // TestUserRefusals: what the user switched to cannot do fails at start
-// with one line saying what to do, exit status 1.
+// with one line saying what to do, exit status 1. (An ACME storage folder
+// the user cannot write would fail every certificate, obtained after the
+// switch, while weft served on without one.)
 func TestUserRefusals(t *testing.T) {
 	needRoot(t)
 	bin := sharedBin(t)
@@ -626,6 +647,7 @@ func TestUserRefusals(t *testing.T) {
 	must(t, err)
 	must(t, os.WriteFile(hidden, b, 0o755))
 	uploadRoot := opsRoot(t) // readable by all, writable by root only
+	acmeData := t.TempDir()  // XDG_DATA_HOME: root's, 0700
 	for _, tc := range []struct {
 		name string
 		bin  string
@@ -637,22 +659,13 @@ func TestUserRefusals(t *testing.T) {
 		{"upload folder", bin, []string{uploadRoot, "--upload", "--upload-allow-anonymous"}, "running as nobody, cannot write the upload folder " + uploadRoot + ": permission denied"},
 		{"unknown user", bin, []string{opsRoot(t), "--user", "no-such-user-here"}, "weft: --user no-such-user-here: no user no-such-user-here on this system"},
 		{"unknown group", bin, []string{opsRoot(t), "--user", "nobody:no-such-group-here"}, "no group no-such-group-here"},
+		{"ACME storage", bin, []string{opsRoot(t), "--acme-domain", "example.test", "--acme-ca", "https://127.0.0.1:1/dir"}, "running as nobody, cannot write the ACME storage folder " + filepath.Join(acmeData, "weft", "acme") + ": permission denied"},
 		{"workers' executable", hidden, []string{opsRoot(t), "--engine", "process", "--user", "nobody"}, "cannot start the process engine's workers from " + hidden},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := exec.Command(tc.bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--no-access-log"}, tc.args...)...)
-			cmd.Env = withoutAllowRoot()
-			done := make(chan struct{})
-			var out []byte
-			var err error
-			go func() { out, err = cmd.CombinedOutput(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(30 * time.Second):
-				cmd.Process.Kill()
-				<-done
-				t.Fatalf("weft kept running: %s", out)
-			}
+			cmd.Env = append(withoutAllowRoot(), "XDG_DATA_HOME="+acmeData)
+			out, err := runToExit(t, cmd)
 			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 			last := lines[len(lines)-1]
 			if code := exitStatus(err); code != 1 || !strings.HasPrefix(last, "weft: ") || !strings.Contains(last, tc.want) {
@@ -660,6 +673,80 @@ func TestUserRefusals(t *testing.T) {
 			}
 			if strings.Contains(string(out), "weft: serving") {
 				t.Errorf("it announced serving: %s", out)
+			}
+		})
+	}
+}
+
+// TestSocketActivationRefusesNonListening: a passed descriptor that is a
+// stream socket but not listening (bound only, or a connected one) is
+// refused at start with one line, exit status 1, on every engine, rather
+// than served by an accept that fails at once or never returns.
+func TestSocketActivationRefusesNonListening(t *testing.T) {
+	root := opsRoot(t)
+	for _, eng := range []string{"goroutine", "epoll", "process"} {
+		t.Run(eng, func(t *testing.T) {
+			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+			must(t, err)
+			must(t, unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}))
+			f := os.NewFile(uintptr(fd), "bound")
+			defer f.Close()
+			cmd := exec.Command("sh", "-c", `LISTEN_PID=$$ exec "$0" "$@"`, weftBin(t), "serve", root, "--engine", eng, "--workers", "1", "--no-access-log")
+			cmd.ExtraFiles = []*os.File{f}
+			cmd.Env = append(os.Environ(), "LISTEN_FDS=1", "LISTEN_FDNAMES=web")
+			out, err := runToExit(t, cmd)
+			msg := strings.TrimSpace(string(out))
+			if code := exitStatus(err); code != 1 || strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "not a listening") {
+				t.Errorf("exit %d, output %q: want 1 and one line saying the socket does not listen", code, msg)
+			}
+		})
+	}
+}
+
+// TestUserSwitchPidFileStaysRoots: the pid file weft writes as root stays
+// root's after the switch. Handed to the user (nobody, shared by other
+// services), anyone running as that user could write another process's
+// id into it for root's weft reload (or an init script) to signal.
+func TestUserSwitchPidFileStaysRoots(t *testing.T) {
+	needRoot(t)
+	bin := sharedBin(t)
+	pidFile := filepath.Join(opsRoot(t), "weft.pid") // a folder root's, 0755
+	c := startChild(t, exec.Command(bin, "serve", opsRoot(t), "--engine", "epoll", "--addr", "127.0.0.1:0",
+		"--user", "nobody", "--pid-file", pidFile, "--no-access-log"))
+	c.line(t, "weft: serving")
+	c.waitStderr(t, "now running as user nobody")
+	fi, err := os.Stat(pidFile)
+	must(t, err)
+	if st := fi.Sys().(*syscall.Stat_t); st.Uid != 0 || fi.Mode().Perm()&0o022 != 0 {
+		t.Errorf("pid file owned by uid %d, mode %v, while weft runs as nobody; want root's, writable by root only", st.Uid, fi.Mode().Perm())
+	}
+	c.stopOK(t)
+}
+
+// TestUserReloadUploadFolder: a reload that turns uploads on for a folder
+// the user weft switched to cannot write is refused like a start would be
+// (the old configuration keeps serving, the log says why), on an
+// in-process engine and under process; it took effect, and every upload
+// failed.
+func TestUserReloadUploadFolder(t *testing.T) {
+	needRoot(t)
+	bin := sharedBin(t)
+	for _, eng := range []string{"epoll", "process"} {
+		t.Run(eng, func(t *testing.T) {
+			root := opsRoot(t)    // root's, 0755
+			confDir := opsRoot(t) // nobody reads the file again on SIGHUP
+			conf := filepath.Join(confDir, "weft.toml")
+			writeFile(t, conf, fmt.Sprintf("root = %q\nengine = %q\nworkers = 1\nno_access_log = true\n", root, eng))
+			must(t, os.Chmod(conf, 0o644))
+			c := startChild(t, exec.Command(bin, "serve", "--config", conf, "--addr", "127.0.0.1:0", "--user", "nobody"))
+			c.line(t, "weft: serving")
+			c.waitStderr(t, "now running as user nobody")
+			writeFile(t, conf, fmt.Sprintf("root = %q\nengine = %q\nworkers = 1\nno_access_log = true\nupload = true\nupload_allow_anonymous = true\n", root, eng))
+			must(t, os.Chmod(conf, 0o644))
+			c.cmd.Process.Signal(syscall.SIGHUP)
+			c.waitStderr(t, "cannot write the upload folder "+root)
+			if strings.Contains(c.stderr.String(), "serving the new configuration") {
+				t.Errorf("the reload took effect: %s", c.stderr.String())
 			}
 		})
 	}

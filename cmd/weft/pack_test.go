@@ -289,3 +289,15 @@ func TestPackRefuses(t *testing.T) {
 		t.Errorf("the working folder holds %d names, want file.txt only (no temporary file left)", len(entries))
 	}
 }
+
+// TestUploadsNeedADir: uploads to the built-in sample site or a packed
+// one are refused at start with one line, exit status 1: that site is
+// served from a temporary copy removed at exit, which took every upload
+// with it.
+func TestUploadsNeedADir(t *testing.T) {
+	code, out, errOut := weft(t, t.TempDir(), nil, "serve", "--addr", "127.0.0.1:0", "--upload", "--upload-allow-anonymous")
+	msg := strings.TrimSpace(errOut)
+	if code != 1 || strings.Contains(out, "weft: serving") || strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "--upload needs a folder") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 1 and one line saying uploads need a folder", code, out, errOut)
+	}
+}

@@ -31,8 +31,14 @@ type proc struct {
 // lines after it.
 func startWeft(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
+	return startBin(t, weftBin(t), env, args...)
+}
+
+// startBin is startWeft with another executable (a packed one).
+func startBin(t *testing.T, bin string, env []string, args ...string) *proc {
+	t.Helper()
 	p := &proc{stdout: &syncBuffer{}, stderr: &syncBuffer{}, exited: make(chan struct{})}
-	p.cmd = exec.Command(weftBin(t), args...)
+	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stderr = p.stderr
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its own group, for a Ctrl-C to all of it
@@ -258,16 +264,7 @@ func TestCtrlC(t *testing.T) {
 			// Idle long enough for the shutdown to close it at once (see
 			// h1conn.DrainQuiet): it is not what the shutdown waits for.
 			time.Sleep(1200 * time.Millisecond)
-			dl, err := net.Dial("tcp", p.addr(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer dl.Close()
-			io.WriteString(dl, "GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
-			if _, err := io.ReadFull(dl, make([]byte, 64<<10)); err != nil {
-				t.Fatal(err)
-			}
-			// The download now stalls: the client reads no more.
+			defer stalledDownload(t, p.addr(t)).Close()
 
 			syscall.Kill(-p.cmd.Process.Pid, syscall.SIGINT)
 			waitLog(t, p.stderr, "weft: stopping:", 1)
@@ -282,17 +279,77 @@ func TestCtrlC(t *testing.T) {
 			}
 
 			start := time.Now()
-			syscall.Kill(-p.cmd.Process.Pid, syscall.SIGINT)
-			select {
-			case <-p.exited:
-			case <-time.After(5 * time.Second):
-				t.Fatalf("still running 5s after the second Ctrl-C; stderr %s", p.stderr.String())
-			}
-			if code := p.cmd.ProcessState.ExitCode(); code != 130 {
-				t.Errorf("exit status %d after the second Ctrl-C, want 130; stderr %s", code, p.stderr.String())
-			}
+			secondCtrlC(t, p)
 			t.Logf("exited %v after the second Ctrl-C", time.Since(start).Round(time.Millisecond))
 		})
+	}
+}
+
+// TestCtrlCRemovesExtractedSite: a second Ctrl-C, which exits at once,
+// still removes the folder the packed site was extracted to (and the
+// process engine's private folders): os.Exit skipped the deferred
+// removal, leaving a copy of the site in the temporary folder at every
+// such exit.
+func TestCtrlCRemovesExtractedSite(t *testing.T) {
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(dir, "big.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(64 << 20); err != nil { // zeros: packed small, extracted whole
+		t.Fatal(err)
+	}
+	f.Close()
+	exe := filepath.Join(t.TempDir(), "site")
+	if out, err := exec.Command(weftBin(t), "pack", dir, "-o", exe).CombinedOutput(); err != nil {
+		t.Fatalf("weft pack: %v: %s", err, out)
+	}
+	for _, eng := range []string{"goroutine", "process"} {
+		t.Run(eng, func(t *testing.T) {
+			tmp := t.TempDir()
+			p := startBin(t, exe, []string{"TMPDIR=" + tmp}, "--addr", "127.0.0.1:0", "--engine", eng, "--workers", "1", "--shutdown-timeout", "60s")
+			if made, _ := filepath.Glob(filepath.Join(tmp, "weft-site-*")); len(made) != 1 {
+				t.Fatalf("extracted to %q; want one weft-site-* folder in TMPDIR", made)
+			}
+			defer stalledDownload(t, p.addr(t)).Close() // the graceful stop waits for it
+			syscall.Kill(-p.cmd.Process.Pid, syscall.SIGINT)
+			waitLog(t, p.stderr, "weft: stopping:", 1)
+			secondCtrlC(t, p)
+			if left, _ := filepath.Glob(filepath.Join(tmp, "weft-*")); len(left) != 0 {
+				t.Errorf("left in TMPDIR after the exit: %q", left)
+			}
+		})
+	}
+}
+
+// stalledDownload starts a download of /big.bin from addr and stops
+// reading after its first 64 KiB.
+func stalledDownload(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	dl, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(dl, "GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+	if _, err := io.ReadFull(dl, make([]byte, 64<<10)); err != nil {
+		dl.Close()
+		t.Fatal(err)
+	}
+	return dl
+}
+
+// secondCtrlC sends p's group a SIGINT during its graceful stop and
+// checks that it exits at once, with status 130.
+func secondCtrlC(t *testing.T, p *proc) {
+	t.Helper()
+	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGINT)
+	select {
+	case <-p.exited:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("still running 5s after the second Ctrl-C; stderr %s", p.stderr.String())
+	}
+	if code := p.cmd.ProcessState.ExitCode(); code != 130 {
+		t.Errorf("exit status %d after the second Ctrl-C, want 130; stderr %s", code, p.stderr.String())
 	}
 }
 

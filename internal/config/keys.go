@@ -553,7 +553,7 @@ var Keys = []Key{
 			return checkHostPort(c.RedirectHTTP)
 		}},
 	{Name: "pid_file", Group: GroupOperations, Path: true, Apply: Restart,
-		Help:  "write the server's process id to `FILE`, for weft reload; removed on exit (emptied when the user weft switched to may not remove it)",
+		Help:  "write the server's process id to `FILE`, for weft reload; removed on exit (left when the user weft switched to may not remove it from its folder; it stays root's)",
 		def:   "",
 		field: func(c *Config) any { return &c.PidFile }},
 	{Name: "unix_mode", Group: GroupListening, Apply: Restart,

@@ -130,7 +130,7 @@ func setupMetrics(engName string, worker bool, ob *observed, eng *process.Engine
 		if err != nil {
 			return nil, nil, done, fmt.Errorf("weft: --admin: %w", err)
 		}
-		done = func() { os.RemoveAll(dir) }
+		done = temporary(dir)
 		eng.Env = append(eng.Env, process.EnvMetricsDir+"="+dir)
 		restarts := new(atomic.Uint64)
 		eng.Restarts = restarts

@@ -21,8 +21,14 @@ import (
 // default: the idle and write timeouts end dead connections, and Go's
 // Accept saves four setsockopt calls per connection.
 func Listen(addr string) (net.Listener, error) {
+	return listenSocket(addr, 0, "")
+}
+
+// listenSocket is Listen with the mode (0: as the umask makes it) and
+// owner ("" to leave it) of a unix socket's file.
+func listenSocket(addr string, mode os.FileMode, owner string) (net.Listener, error) {
 	if path, ok := config.UnixPath(addr); ok {
-		return listenUnix(path)
+		return listenUnix(path, mode, owner)
 	}
 	lc := net.ListenConfig{KeepAlive: -1}
 	ln, err := lc.Listen(context.Background(), "tcp", addr)
@@ -44,8 +50,11 @@ func listenError(addr string, err error) error {
 // a server that is gone (nothing answers a connection to it) is replaced;
 // a live one (something accepts connections) and a file that is not a
 // socket are left alone, with an error. The listener removes the file
-// when it is closed.
-func listenUnix(path string) (net.Listener, error) {
+// when it is closed. The file has its mode from the moment it exists
+// (see bindUnix): no one connects before the mode says they may, and no
+// chmod by path follows a symbolic link planted in the socket's folder.
+// The owner is set without following one either.
+func listenUnix(path string, mode os.FileMode, owner string) (net.Listener, error) {
 	addr := "unix:" + path
 	fi, err := os.Lstat(path)
 	switch {
@@ -68,12 +77,32 @@ func listenUnix(path string) (net.Listener, error) {
 			return nil, fmt.Errorf("weft: cannot listen on %s: removing the stale socket: %w", addr, unwrapSyscall(err))
 		}
 	}
-	ln, err := net.Listen("unix", path)
+	var id identity
+	if owner != "" {
+		if id, err = lookupOwner(owner, false); err != nil {
+			return nil, fmt.Errorf("weft: --unix-owner: %w", err)
+		}
+	}
+	ln, err := bindUnix(path, mode)
 	if err != nil {
 		return nil, listenError(addr, err)
 	}
+	if unixBound != nil {
+		unixBound(path)
+	}
+	if owner != "" {
+		if err := os.Lchown(path, id.uid, id.gid); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("weft: --unix-owner %s: %w", owner, unwrapSyscall(err))
+		}
+	}
 	return ln, nil
 }
+
+// unixBound, when set (by tests), runs as soon as a unix socket's file
+// exists: from then on anyone the mode lets in may connect, and anyone
+// who may write to its folder may replace it.
+var unixBound func(path string)
 
 func kindOf(m fs.FileMode) string {
 	switch {
@@ -85,30 +114,6 @@ func kindOf(m fs.FileMode) string {
 		return "regular file"
 	}
 	return "special file"
-}
-
-// setSocketFile applies the mode and owner ("" to leave it) to the socket
-// file of a unix listener; another listener is left alone.
-func setSocketFile(ln net.Listener, mode os.FileMode, owner string) error {
-	ua, ok := ln.Addr().(*net.UnixAddr)
-	if !ok || ua.Name == "" || ua.Name[0] == '@' {
-		return nil
-	}
-	if mode != 0 {
-		if err := os.Chmod(ua.Name, mode); err != nil {
-			return fmt.Errorf("weft: unix socket mode: %w", err)
-		}
-	}
-	if owner != "" {
-		id, err := lookupOwner(owner, false)
-		if err != nil {
-			return fmt.Errorf("weft: --unix-owner: %w", err)
-		}
-		if err := os.Lchown(ua.Name, id.uid, id.gid); err != nil {
-			return fmt.Errorf("weft: --unix-owner %s: %w", owner, unwrapSyscall(err))
-		}
-	}
-	return nil
 }
 
 // passed are the listening sockets a service manager handed over (systemd
@@ -133,12 +138,17 @@ func (p *passed) close() {
 // the three variables, so that no child process takes them again. A
 // socket named "admin" serves the admin endpoints; with TLS on, one named
 // "http" serves the redirect to HTTPS; any other is the site's, and there
-// must be one at most.
+// must be one at most. A socket that is not listening (bound only, or
+// connected) is refused: accept would fail on it at once, for ever.
 func takePassed(tlsOn bool) (passed, error) {
 	var p passed
 	for _, f := range activation.Files(true) {
-		ln, err := net.FileListener(f)
 		name := f.Name()
+		err := listening(f)
+		var ln net.Listener
+		if err == nil {
+			ln, err = net.FileListener(f)
+		}
 		f.Close()
 		if err != nil {
 			p.close()

@@ -14,6 +14,8 @@ import (
 	"github.com/weft-server/weft/internal/config"
 	"github.com/weft-server/weft/internal/engine"
 	"github.com/weft-server/weft/internal/engine/process"
+	"github.com/weft-server/weft/internal/site"
+	"github.com/weft-server/weft/internal/tlsx"
 )
 
 // Privileges. Started as root, weft opens its listening sockets (ports
@@ -21,9 +23,10 @@ import (
 // or nobody when no user is named and --allow-root is not set. The
 // process engine's supervisor switches before it starts its workers, which
 // inherit the user. Files weft made for itself before switching (the
-// extracted sample site, the workers' configuration and metrics folders,
-// the pid file) are handed to the user, so that it can read them and
-// remove them at exit.
+// extracted sample site, the workers' configuration and metrics folders)
+// are handed to the user, so that it can read them and remove them at
+// exit. The pid file is not: root acts on what it says (weft reload
+// signals that process), so only root may write it.
 
 // defaultUser is the user root switches to without --user.
 const defaultUser = "nobody"
@@ -160,7 +163,7 @@ func (p *privileges) hint() string {
 }
 
 // checkAccess checks, as the new user, that every root can be read and
-// every upload folder written.
+// every upload folder written (switchUser checks ACME's storage too).
 func (p *privileges) checkAccess(roots, uploadDirs []string) error {
 	for _, root := range roots {
 		f, err := os.Open(root)
@@ -187,11 +190,22 @@ func (p *privileges) checkAccess(roots, uploadDirs []string) error {
 	return nil
 }
 
+// checkReload checks, on a reload after the switch (p nil: none was
+// made), that the user can write every upload folder of the new
+// configuration, as the start checked the first one's. Roots are read by
+// opening the new site, as the user.
+func (p *privileges) checkReload(scfg *site.Config, hosts *site.HostsConfig, roots *roots) error {
+	if p == nil {
+		return nil
+	}
+	return p.checkAccess(nil, uploadDirs(scfg, hosts, roots))
+}
+
 // switchUser runs once every socket is open, before serving: it hands
 // weft's own files to the user, switches to it, says so (on the error
 // log, standard error), and checks that the user can serve the site.
 func switchUser(p *privileges, cfg *Config, eng engine.Engine, roots *roots, rs *running, sw *siteSwitch) error {
-	own := []string{roots.sample, cfg.PidFile}
+	own := []string{roots.sample}
 	if rs.snap != nil {
 		own = append(own, rs.snap.dir)
 	}
@@ -216,6 +230,17 @@ func switchUser(p *privileges, cfg *Config, eng engine.Engine, roots *roots, rs 
 	scfg := cfg.Site
 	if err := p.checkAccess(sw.cur.Load().site.Roots(), uploadDirs(&scfg, cfg.Hosts, roots)); err != nil {
 		return err
+	}
+	if len(cfg.TLS.ACMEDomains) > 0 {
+		// ACME obtains and renews certificates after the switch, as the
+		// user: it writes them there.
+		dir, err := tlsx.DefaultACMEStorage()
+		if err == nil {
+			err = writable(dir)
+		}
+		if err != nil {
+			return fmt.Errorf("weft: running as %s, cannot write the ACME storage folder %s: %w; %s", p.to.spec, dir, err, p.hint())
+		}
 	}
 	if _, ok := eng.(process.Engine); ok {
 		// The supervisor starts its workers from its own executable, as

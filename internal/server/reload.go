@@ -225,6 +225,14 @@ func (r *running) reload() {
 		log.Error("reload: still serving the old configuration", "err", err)
 		return
 	}
+	if err := checkUploads(&scfg, hosts); err != nil {
+		log.Error("reload: still serving the old configuration", "err", err)
+		return
+	}
+	if err := r.privs.checkReload(&scfg, hosts, r.roots); err != nil {
+		log.Error("reload: still serving the old configuration", "err", err)
+		return
+	}
 	st, err := open(scfg, hosts, r.roots)
 	if err != nil {
 		log.Error("reload: cannot open the new site; still serving the old one", "err", err)
@@ -257,6 +265,14 @@ func (r *running) checkForWorkers() bool {
 	// addr (a restart key) is not where they listen.
 	scfg := c.Site()
 	if err := checkListen(&scfg, c.Hosts(), r.cfg.Addr, false); err != nil { // the process engine serves no TLS
+		log.Error("reload: keeping the old workers", "err", err)
+		return false
+	}
+	if err := checkUploads(&scfg, c.Hosts()); err != nil {
+		log.Error("reload: keeping the old workers", "err", err)
+		return false
+	}
+	if err := r.privs.checkReload(&scfg, c.Hosts(), r.roots); err != nil {
 		log.Error("reload: keeping the old workers", "err", err)
 		return false
 	}
@@ -346,11 +362,11 @@ func (r *roots) resolve(root string) (string, error) {
 		if fsys == nil {
 			fsys = sample.Site()
 		}
-		dir, cleanup, err := sample.Extract(fsys)
+		dir, _, err := sample.Extract(fsys)
 		if err != nil {
 			return "", err
 		}
-		r.sample, r.cleanup = dir, cleanup
+		r.sample, r.cleanup = dir, temporary(dir)
 	}
 	return r.sample, nil
 }

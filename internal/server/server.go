@@ -184,6 +184,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.TLS.fronted() && (engName == "" || engName == "auto") {
 		engName = "goroutine" // the fastest that serves any net.Conn
 	}
+	if err := checkUploads(&cfg.Site, cfg.Hosts); err != nil {
+		return err
+	}
 	eng, engName, err := pickEngine(&cfg, engName)
 	if err != nil {
 		return err
@@ -318,7 +321,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// The supervisor passes SIGUSR1 on to its workers, so that they
 	// reopen their logs. Workers reopen their own log on either.
 	sd := &notifier{on: !worker}
-	rs := &running{cfg: &cfg, alog: alog, logFile: logFile, sw: sw, ret: ret, roots: &roots, sd: sd}
+	rs := &running{cfg: &cfg, alog: alog, logFile: logFile, sw: sw, ret: ret, roots: &roots, sd: sd, privs: privs}
 	rs.sec.Store((*secure)(nil))
 	if p, ok := eng.(process.Engine); ok && !worker {
 		toEngine := make(chan os.Signal, 4)
@@ -397,11 +400,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if !worker {
 		if ln = act.main; ln == nil {
-			if ln, err = Listen(cfg.Addr); err != nil {
-				return err
-			}
-			if err := setSocketFile(ln, cfg.UnixMode, cfg.UnixOwner); err != nil {
-				ln.Close()
+			if ln, err = listenSocket(cfg.Addr, cfg.UnixMode, cfg.UnixOwner); err != nil {
 				return err
 			}
 		}
@@ -508,6 +507,7 @@ type running struct {
 	roots    *roots
 	sec      atomic.Pointer[secure] // the HTTPS side, once started
 	sd       *notifier              // the service manager's readiness (see notify.go)
+	privs    *privileges            // the user switched to, or nil
 }
 
 // onSignal handles SIGHUP or SIGUSR1: it reopens the access log file (a

@@ -17,8 +17,9 @@ import (
 // only weft's user can read, and is replaced by a rename, so that a
 // starting worker reads one whole snapshot.
 type snapshotFile struct {
-	dir  string
-	path string
+	dir    string
+	path   string
+	remove func() // removes dir
 }
 
 // newSnapshotFile writes c's snapshot to a new private file.
@@ -27,7 +28,7 @@ func newSnapshotFile(c *config.Config) (*snapshotFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("weft: configuration for the workers: %w", err)
 	}
-	f := &snapshotFile{dir: dir, path: filepath.Join(dir, "config")}
+	f := &snapshotFile{dir: dir, path: filepath.Join(dir, "config"), remove: temporary(dir)}
 	if err := f.write(c); err != nil {
 		f.remove()
 		return nil, err
@@ -50,8 +51,6 @@ func (f *snapshotFile) write(c *config.Config) error {
 	}
 	return nil
 }
-
-func (f *snapshotFile) remove() { os.RemoveAll(f.dir) }
 
 // WorkerSnapshot returns the configuration a prefork worker's supervisor
 // gave it to serve (see process.EnvConfig), or nil when this process is

@@ -21,16 +21,6 @@ func sitesOf(scfg *site.Config, hosts *site.HostsConfig) []*site.Config {
 	return sites
 }
 
-// uploadsOn reports whether some site of the configuration takes uploads.
-func uploadsOn(scfg *site.Config, hosts *site.HostsConfig) bool {
-	for _, s := range sitesOf(scfg, hosts) {
-		if s.Upload.On {
-			return true
-		}
-	}
-	return false
-}
-
 // checkUploads returns an error when a site taking uploads has no folder
 // of its own: the packed or built-in site is served from a temporary
 // copy, removed at exit with every file uploaded to it. (Every engine

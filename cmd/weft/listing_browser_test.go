@@ -82,31 +82,10 @@ func TestListingBrowser(t *testing.T) {
 	ctx, browserOut, stop := newBrowser(t, chromium, 40*time.Second)
 	defer stop()
 
-	var (
-		mu       sync.Mutex
-		requests []string // every request but the listing pages themselves
-		pages    []string
-		console  []string
-	)
-	err := chromedp.Listen(ctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch ev := ev.(type) {
-		case *network.EventRequestWillBeSent:
-			if ev.Type == network.ResourceTypeDocument && strings.HasPrefix(ev.Request.URL, origin+"/") {
-				pages = append(pages, ev.Request.URL)
-			} else {
-				requests = append(requests, fmt.Sprintf("%s (%s)", ev.Request.URL, ev.Type))
-			}
-		default:
-			if m, ok := pageProblem(ev); ok {
-				console = append(console, m)
-			}
-		}
+	// Requests: every one but the listing pages themselves.
+	w := watchPage(t, ctx, browserOut, func(ev *network.EventRequestWillBeSent) bool {
+		return ev.Type == network.ResourceTypeDocument && strings.HasPrefix(ev.Request.URL, origin+"/")
 	})
-	if err != nil {
-		t.Fatalf("start Chromium: %v\n%s", err, tail(browserOut.String()))
-	}
 	eval := func(js string) string { t.Helper(); return evalJS(t, ctx, js) }
 	media := func(scheme string) { t.Helper(); colorScheme(t, ctx, scheme) }
 	// rowNames is the names of the rows shown, in order.
@@ -208,8 +187,9 @@ func TestListingBrowser(t *testing.T) {
 		t.Errorf("at 390 px wide, the page is %s px wide", got)
 	}
 
-	mu.Lock()
-	defer mu.Unlock()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	pages, requests, console := w.pages, w.requests, w.console
 	if len(pages) != 3 {
 		t.Errorf("pages loaded: %q, want the listing, its sorted page, the listing", pages)
 	}
@@ -244,6 +224,42 @@ func colorScheme(t *testing.T, ctx context.Context, scheme string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// pageWatch is what a page did in the browser, as watchPage records it:
+// the documents page set apart (pages), every other request, and the
+// page's errors and warnings (see pageProblem). Read it under mu.
+type pageWatch struct {
+	mu                       sync.Mutex
+	pages, requests, console []string
+}
+
+// watchPage starts recording what the browser at ctx does (browserOut is
+// its output, for a failure to start); page, when not nil, says which
+// requests are the pages under test rather than requests beyond them.
+func watchPage(t *testing.T, ctx context.Context, browserOut interface{ String() string }, page func(*network.EventRequestWillBeSent) bool) *pageWatch {
+	t.Helper()
+	w := &pageWatch{}
+	err := chromedp.Listen(ctx, func(ev any) {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		switch ev := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			if page != nil && page(ev) {
+				w.pages = append(w.pages, ev.Request.URL)
+			} else {
+				w.requests = append(w.requests, fmt.Sprintf("%s (%s)", ev.Request.URL, ev.Type))
+			}
+		default:
+			if m, ok := pageProblem(ev); ok {
+				w.console = append(w.console, m)
+			}
+		}
+	})
+	if err != nil {
+		t.Fatalf("start Chromium: %v\n%s", err, tail(browserOut.String()))
+	}
+	return w
 }
 
 // pageProblem describes a DevTools event that reports an error or a

@@ -7,11 +7,9 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/weft-server/weft/internal/report"
@@ -37,26 +35,7 @@ func TestReportBrowser(t *testing.T) {
 
 	ctx, browserOut, stop := newBrowser(t, chromium, 40*time.Second)
 	defer stop()
-	var (
-		mu       sync.Mutex
-		requests []string
-		console  []string
-	)
-	err = chromedp.Listen(ctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch ev := ev.(type) {
-		case *network.EventRequestWillBeSent:
-			requests = append(requests, fmt.Sprintf("%s (%s)", ev.Request.URL, ev.Type))
-		default:
-			if m, ok := pageProblem(ev); ok {
-				console = append(console, m)
-			}
-		}
-	})
-	if err != nil {
-		t.Fatalf("start Chromium: %v\n%s", err, tail(browserOut.String()))
-	}
+	w := watchPage(t, ctx, browserOut, nil)
 	eval := func(js string) string { t.Helper(); return evalJS(t, ctx, js) }
 	media := func(scheme string) { t.Helper(); colorScheme(t, ctx, scheme) }
 
@@ -103,8 +82,9 @@ func TestReportBrowser(t *testing.T) {
 		t.Errorf("at 390 px wide, the page is %s px wide", got)
 	}
 
-	mu.Lock()
-	defer mu.Unlock()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	requests, console := w.requests, w.console
 	for _, r := range requests {
 		if !strings.HasPrefix(r, srv.URL+"/ (Document)") {
 			t.Errorf("a request beyond the page: %s", r)

@@ -31,19 +31,7 @@ const (
 // when WEFT_TEST_REQUIRE_PEBBLE=1 (as in CI).
 func findPebble(t testing.TB) (pebble, challtestsrv string) {
 	t.Helper()
-	find := func(name string) string {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-		for _, dir := range filepath.SplitList(build.Default.GOPATH) {
-			p := filepath.Join(dir, "bin", name)
-			if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-				return p
-			}
-		}
-		return ""
-	}
-	pebble, challtestsrv = find(pebbleBin), find(challTestSrvBin)
+	pebble, challtestsrv = findTool(pebbleBin), findTool(challTestSrvBin)
 	if pebble != "" && challtestsrv != "" {
 		return pebble, challtestsrv
 	}
@@ -54,6 +42,21 @@ func findPebble(t testing.TB) (pebble, challtestsrv string) {
 	}
 	t.Skip(msg + "; skipping (set WEFT_TEST_REQUIRE_PEBBLE=1 to fail instead)")
 	return "", ""
+}
+
+// findTool returns the path of the program name, looked up in PATH and
+// then in GOPATH/bin (where go install puts it), or "".
+func findTool(name string) string {
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	for _, dir := range filepath.SplitList(build.Default.GOPATH) {
+		p := filepath.Join(dir, "bin", name)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p
+		}
+	}
+	return ""
 }
 
 // PebbleConfig is what a test chooses of pebble's configuration.

@@ -89,9 +89,9 @@ func addBenchFlags(fs *pflag.FlagSet) *benchOptions {
 	fs.StringVar(&o.engines, "engines", defaultEngines, `weft engines to measure, comma-separated ("none" for only --against servers)`)
 	fs.StringVar(&o.conns, "conns", "1,16,64,256,1024,4096", `connection counts, comma-separated (for the "idle" workload: idle connections)`)
 	fs.StringVar(&o.workloads, "workload", "all", "workloads, comma-separated: all, or some of "+strings.Join(loadgen.WorkloadNames(), ","))
-	fs.DurationVar(&o.duration, "duration", 200*time.Millisecond, "measured window per point")
-	fs.DurationVar(&o.warmup, "warmup", 300*time.Millisecond, "the longest unmeasured load before each point's window, which opens as soon as every connection has had a response")
-	fs.BoolVar(&o.quick, "quick", false, "a short sweep (about 20 s): conns 1,32,256, workloads small,conn,idle, 150ms per point after at most 200ms of warm-up, unless set")
+	fs.DurationVar(&o.duration, "duration", 150*time.Millisecond, "measured window per point")
+	fs.DurationVar(&o.warmup, "warmup", 200*time.Millisecond, "the longest unmeasured load before each point's window, which opens as soon as every connection has had a response")
+	fs.BoolVar(&o.quick, "quick", false, "a short sweep (about 20 s): conns 1,32,256 and workloads small,conn,idle, unless set")
 	fs.Float64Var(&o.rate, "rate", 0, "open loop: send this many requests per second in all, latencies counted from each request's intended start (0: closed loop)")
 	fs.StringVar(&o.clientCPUs, "client-cpus", "", `pin the load generator to these CPUs, e.g. "0" or "0-1" (and use that many threads)`)
 	fs.StringVar(&o.serverCPUs, "server-cpus", "", "pin the servers (each engine's process tree, and --pid's) to these CPUs")
@@ -137,12 +137,6 @@ func bench(args []string, stdout, stderr io.Writer) error {
 		}
 		if !fs.Changed("workload") {
 			o.workloads = "small,conn,idle"
-		}
-		if !fs.Changed("duration") {
-			o.duration = 150 * time.Millisecond
-		}
-		if !fs.Changed("warmup") {
-			o.warmup = 200 * time.Millisecond
 		}
 	}
 	cfg, err := o.sweepConfig()

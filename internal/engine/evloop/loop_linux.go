@@ -42,15 +42,9 @@ func (j Job) Run() {
 	} else {
 		j.cn.c.ServeOffloaded()
 	}
-	l.mu.Lock()
-	if l.exited {
-		l.mu.Unlock()
+	if !l.in.HandBack(j.cn) {
 		l.drop(j.cn)
-		return
 	}
-	l.done = append(l.done, j.cn)
-	l.mu.Unlock()
-	l.p.Wake()
 }
 
 // Shared is the state every loop of one engine shares.
@@ -107,9 +101,7 @@ type Loop struct {
 	p     Poller
 	conns map[int]*conn
 
-	mu    sync.Mutex
-	done  []*conn // offloaded requests answered by the pool
-	ready []*conn // connections whose streamed body has more bytes (see conn.Notify)
+	in Inbox[*conn] // answered offloads and streamed bodies, from other goroutines
 
 	sweepAt time.Time
 	wake    []*conn // connections to drive again after this turn
@@ -121,8 +113,6 @@ type Loop struct {
 
 	idle     IdleList[conn, *conn] // open connections between requests, oldest first (see reclaim)
 	reclaims atomic.Int32          // reclaims other loops asked of this one
-
-	exited bool // under mu: Run has returned; jobs close their own connections
 
 	bodies sync.WaitGroup // goroutines reading a request body (see offload)
 
@@ -165,6 +155,7 @@ func (cn *conn) Fresh() bool { return cn.c.Fresh() }
 func New(sh *Shared, p Poller) *Loop {
 	sh.accepting.Add(1)
 	l := &Loop{sh: sh, idx: len(sh.loops), p: p, conns: make(map[int]*conn)}
+	l.in.Init(func() { _ = p.Wake() })
 	sh.loops = append(sh.loops, l)
 	return l
 }
@@ -275,32 +266,32 @@ func (l *Loop) exit(tickDone, tickExited chan struct{}) {
 	l.stopAccepting()
 	close(tickDone)
 	<-tickExited
-	// Which connections are the loop's to close is decided under mu: a
-	// job that returns once exited is set drops its own connection (see
-	// Job.Run), so from then on the loop may neither look at its state
-	// nor use its descriptor, whose number may by then be another's.
+	// Which connections are the loop's to close is decided under the
+	// inbox's lock: a job that returns after that drops its own
+	// connection (see Job.Run), so from then on the loop may neither
+	// look at its state nor use its descriptor, whose number may by then
+	// be another's.
 	var mine []*conn
-	l.mu.Lock()
-	l.exited = true
-	for _, cn := range l.done {
-		// Answered by the pool, but too late.
-		cn.closed = true
-		delete(l.conns, cn.fd)
-		l.drop(cn)
-	}
-	l.done = nil
-	for _, cn := range l.conns {
-		switch {
-		case cn.detached:
-			// Its body is cut: the goroutine reading it wakes to
-			// the end of input, its handler returns (and removes
-			// what it wrote), and it drops the connection.
-			unix.Shutdown(cn.fd, unix.SHUT_RDWR)
-		case !cn.c.Offloaded():
-			mine = append(mine, cn)
+	l.in.Exit(func(late []*conn) {
+		for _, cn := range late {
+			// Answered by the pool, but too late.
+			cn.closed = true
+			delete(l.conns, cn.fd)
+			l.drop(cn)
 		}
-	}
-	l.mu.Unlock()
+		for _, cn := range l.conns {
+			switch {
+			case cn.detached:
+				// Its body is cut: the goroutine reading it wakes
+				// to the end of input, its handler returns (and
+				// removes what it wrote), and it drops the
+				// connection.
+				unix.Shutdown(cn.fd, unix.SHUT_RDWR)
+			case !cn.c.Offloaded():
+				mine = append(mine, cn)
+			}
+		}
+	})
 	for _, cn := range mine {
 		l.close(cn)
 	}
@@ -656,10 +647,7 @@ func (l *Loop) close(cn *conn) {
 
 // resume finishes connections whose requests the pool has answered.
 func (l *Loop) resume(now time.Time) {
-	l.mu.Lock()
-	done := l.done
-	l.done = nil
-	l.mu.Unlock()
+	done := l.in.TakeDone()
 	for i, cn := range done {
 		done[i] = nil
 		if cn.detached {
@@ -695,26 +683,14 @@ func (l *Loop) resume(now time.Time) {
 // Notify implements h1conn.Notifier: the producer of cn's streamed body
 // has filled a buffer or ended. It queues cn for its loop's next turn;
 // a connection closed meanwhile is skipped there, and once the loop has
-// exited nothing happens.
-func (cn *conn) Notify() {
-	l := cn.l
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.exited {
-		return
-	}
-	l.ready = append(l.ready, cn)
-	l.p.Wake() // under mu: exit closes the poller only after setting exited
-}
+// exited nothing happens (see Inbox).
+func (cn *conn) Notify() { cn.l.in.Notify(cn) }
 
 var _ h1conn.Notifier = (*conn)(nil)
 
 // streamed drives the connections whose streamed bodies have more bytes.
 func (l *Loop) streamed(now time.Time) {
-	l.mu.Lock()
-	ready := l.ready
-	l.ready = nil
-	l.mu.Unlock()
+	ready := l.in.TakeReady()
 	for i, cn := range ready {
 		ready[i] = nil
 		if !cn.closed && !cn.unregistered && !cn.c.Offloaded() {

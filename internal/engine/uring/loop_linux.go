@@ -64,7 +64,7 @@ type shared struct {
 }
 
 // loop is one ring and the connections it serves. Only its goroutine
-// touches them; others reach it through done, ready and wakeup.
+// touches them; others reach it through its inbox (in) and wakeup.
 type loop struct {
 	sh    *shared
 	idx   int
@@ -87,10 +87,8 @@ type loop struct {
 	wake    []*conn          // connections to drive again next turn
 	spare   []*conn
 
-	mu     sync.Mutex
-	done   []*conn // offloaded requests answered by the pool
-	ready  []*conn // streamed bodies with more bytes
-	exited bool
+	in     evloop.Inbox[*conn] // answered offloads and streamed bodies, from other goroutines
+	exited bool                // run is exiting (the loop's own goroutine reads it)
 
 	accepting   bool // the multishot accept is armed
 	stopped     bool // this loop accepts no more
@@ -159,6 +157,7 @@ func newLoop(sh *shared) (*loop, error) {
 	sh.accepting.Add(1)
 	l := &loop{sh: sh, idx: len(sh.loops), ring: r, efd: efd, conns: make(map[uint64]*conn)}
 	l.collect = func(c *iou.CQE) { l.batch = append(l.batch, *c) }
+	l.in.Init(l.wakeNow)
 	sh.loops = append(sh.loops, l)
 	return l, nil
 }
@@ -188,18 +187,12 @@ func (l *loop) reap() { l.ring.Reap(l.collect) }
 // wakeup wakes the loop from any goroutine (its own included); once the
 // loop has exited it does nothing, as the eventfd is closed or about to
 // be, and its number may be another file's.
-func (l *loop) wakeup() {
-	l.mu.Lock()
-	l.wakeLocked()
-	l.mu.Unlock()
-}
+func (l *loop) wakeup() { l.in.Wake() }
 
-// wakeLocked is wakeup with l.mu held.
-func (l *loop) wakeLocked() {
-	if !l.exited {
-		one := [8]byte{1}
-		unix.Write(l.efd, one[:])
-	}
+// wakeNow writes the eventfd the ring reads (see Inbox.Init).
+func (l *loop) wakeNow() {
+	one := [8]byte{1}
+	unix.Write(l.efd, one[:])
 }
 
 // run serves until ctx is done, then drains; see engine.Engine.
@@ -313,35 +306,36 @@ func (l *loop) stopAccepting() {
 // what it holds, then closes the ring.
 func (l *loop) exit() {
 	l.stopAccepting()
-	// Which connections are the loop's to close is decided under mu: a
-	// job that returns once exited is set closes its own connection
-	// (see conn.Run), so from then on the loop may not look at its state.
+	// Which connections are the loop's to close is decided under the
+	// inbox's lock: a job that returns after that closes its own
+	// connection (see conn.Run), so from then on the loop may not look
+	// at its state.
 	var mine []*conn
-	l.mu.Lock()
 	l.exited = true
-	back := make(map[*conn]bool, len(l.done))
-	for _, cn := range l.done {
-		cn.lent = false // back from its body's goroutine, if lent
-		back[cn] = true // answered too late: closed (its answer's sources with it, see finish)
-	}
-	l.done = nil
-	for _, cn := range l.conns {
-		switch {
-		case cn.closed:
-		case back[cn]:
-			mine = append(mine, cn)
-		case cn.lent:
-			// Its body is cut: the goroutine reading it wakes to the
-			// end of input, its handler returns (and removes what it
-			// wrote), and it drops the connection (see handBack).
-			unix.Shutdown(cn.fd, unix.SHUT_RDWR)
-		case cn.c.Offloaded():
-			l.cancelOps(cn) // the job closes it
-		default:
-			mine = append(mine, cn)
+	l.in.Exit(func(late []*conn) {
+		back := make(map[*conn]bool, len(late))
+		for _, cn := range late {
+			cn.lent = false // back from its body's goroutine, if lent
+			back[cn] = true // answered too late: closed (its answer's sources with it, see finish)
 		}
-	}
-	l.mu.Unlock()
+		for _, cn := range l.conns {
+			switch {
+			case cn.closed:
+			case back[cn]:
+				mine = append(mine, cn)
+			case cn.lent:
+				// Its body is cut: the goroutine reading it wakes
+				// to the end of input, its handler returns (and
+				// removes what it wrote), and it drops the
+				// connection (see handBack).
+				unix.Shutdown(cn.fd, unix.SHUT_RDWR)
+			case cn.c.Offloaded():
+				l.cancelOps(cn) // the job closes it
+			default:
+				mine = append(mine, cn)
+			}
+		}
+	})
 	for _, cn := range mine {
 		l.close(cn)
 	}
@@ -742,30 +736,15 @@ func (cn *conn) Run() {
 // its loop; if the loop has exited meanwhile, it closes it.
 func (cn *conn) handBack() {
 	l := cn.l
-	l.mu.Lock()
-	if l.exited {
-		l.mu.Unlock()
+	if !l.in.HandBack(cn) {
 		netpoll.CloseNB(cn.fd)
 		cn.c.Abandon()
 		l.sh.conns.Add(-1)
-		return
 	}
-	l.done = append(l.done, cn)
-	l.wakeLocked()
-	l.mu.Unlock()
 }
 
 // Notify implements h1conn.Notifier (see the epoll engine's).
-func (cn *conn) Notify() {
-	l := cn.l
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.exited {
-		return
-	}
-	l.ready = append(l.ready, cn)
-	l.wakeLocked()
-}
+func (cn *conn) Notify() { cn.l.in.Notify(cn) }
 
 var (
 	_ h1conn.Notifier = (*conn)(nil)
@@ -773,10 +752,7 @@ var (
 )
 
 func (l *loop) resume(now time.Time) {
-	l.mu.Lock()
-	done := l.done
-	l.done = nil
-	l.mu.Unlock()
+	done := l.in.TakeDone()
 	for i, cn := range done {
 		done[i] = nil
 		if cn.lent {
@@ -798,10 +774,7 @@ func (l *loop) resume(now time.Time) {
 }
 
 func (l *loop) streamed(now time.Time) {
-	l.mu.Lock()
-	ready := l.ready
-	l.ready = nil
-	l.mu.Unlock()
+	ready := l.in.TakeReady()
 	for i, cn := range ready {
 		ready[i] = nil
 		if !cn.closed && !cn.c.Offloaded() {

@@ -3,6 +3,7 @@ package server_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -373,24 +374,60 @@ func (d do) get(t *testing.T, target string) answer {
 // when the server's context ends, within ShutdownTimeout, while new
 // connections are refused.
 func TestHTTP2GracefulShutdown(t *testing.T) {
+	certs := conformance.NewCerts(t)
+	downloadThroughShutdown(t, tlsWith(certs), h2Transport(t, certs), 2, func(addr string) error {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
+}
+
+// TestHTTP3GracefulShutdown: the same over HTTP/3: the download in flight
+// completes, and a new QUIC connection gets no answer once the shutdown
+// has begun.
+func TestHTTP3GracefulShutdown(t *testing.T) {
+	certs := conformance.NewCerts(t)
+	tcfg := tlsWith(certs)
+	tcfg.HTTP3 = true
+	downloadThroughShutdown(t, tcfg, h3Transport(t, certs), 3, func(addr string) error {
+		tr := &http3.Transport{TLSClientConfig: &tls.Config{RootCAs: certs.Pool, ServerName: "localhost"}}
+		defer tr.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "GET", "https://"+addr+"/hello.txt", nil)
+		resp, err := tr.RoundTrip(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	})
+}
+
+// downloadThroughShutdown starts weft with tcfg, begins a 24 MiB download
+// over rt (protocol major version proto), stops the server with most of
+// it unsent, waits until connect (a new connection) fails, then reads the
+// rest slowly and checks every byte came and server.Run returned.
+func downloadThroughShutdown(t *testing.T, tcfg server.TLSConfig, rt http.RoundTripper, proto int, connect func(addr string) error) {
+	t.Helper()
 	root := conformance.Tree(t)
 	huge := bytes.Repeat([]byte("0123456789abcdefghijklmnopqrstu\n"), 24<<20/32) // 24 MiB
 	if err := os.WriteFile(filepath.Join(root, "huge.bin"), huge, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	certs := conformance.NewCerts(t)
 	const grace = 10 * time.Second
 	w := startWeft(t, server.Config{
-		Site: site.Config{Root: root}, TLS: tlsWith(certs),
+		Site: site.Config{Root: root}, TLS: tcfg,
 		Limits: engine.Config{ShutdownTimeout: grace},
 	})
 	req, _ := http.NewRequest("GET", "https://"+w.addr+"/huge.bin", nil)
-	resp, err := h2Transport(t, certs).RoundTrip(req)
+	resp, err := rt.RoundTrip(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	if resp.ProtoMajor != 2 || resp.StatusCode != 200 {
+	if resp.ProtoMajor != proto || resp.StatusCode != 200 {
 		t.Fatalf("%s %d", resp.Proto, resp.StatusCode)
 	}
 	var got bytes.Buffer
@@ -401,12 +438,7 @@ func TestHTTP2GracefulShutdown(t *testing.T) {
 	start := time.Now()
 	stopped := make(chan error, 1)
 	go func() { stopped <- w.stop() }()
-	for {
-		c, err := net.DialTimeout("tcp", w.addr, time.Second)
-		if err != nil {
-			break
-		}
-		c.Close()
+	for connect(w.addr) == nil {
 		if time.Since(start) > 2*time.Second {
 			t.Fatal("new connections still accepted 2s after the shutdown began")
 		}

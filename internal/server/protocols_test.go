@@ -109,14 +109,6 @@ type rq struct {
 	target string   // origin form with its query, or "*"
 	fields []string // "Name: value"
 	body   string
-
-	// engine: the HTTP/1.1 engine answers the request itself (413, 414,
-	// 431),
-	// before the site and the Alt-Svc wrapper around it see it, so that
-	// its answer over TLS has no Alt-Svc; HTTP/2 and HTTP/3, answered
-	// by the adapter, have one. Known, left as is: see the report of
-	// branch h-proto.
-	engine bool
 }
 
 // do is one protocol's client: it sends r and returns the answer.
@@ -362,16 +354,19 @@ func TestProtocolsSameAnswers(t *testing.T) {
 		{name: "post", method: "POST", target: "/hello.txt"},
 		{name: "post body", method: "POST", target: "/hello.txt", body: "hello"},
 		{name: "get body", method: "GET", target: "/hello.txt", body: "hello"},
-		{name: "body too large", method: "POST", target: "/hello.txt", body: strings.Repeat("x", 100<<10), engine: true},
-		{name: "long field", method: "GET", target: "/hello.txt", fields: []string{"X-Long: " + strings.Repeat("x", 20<<10)}, engine: true},
-		{name: "many fields", method: "GET", target: "/hello.txt", fields: manyFields(150), engine: true},
-		{name: "long target", method: "GET", target: "/hello.txt?" + strings.Repeat("q", 9<<10), engine: true},
+		// The HTTP/1.1 engine answers these four itself (413, 431, 431,
+		// 414) before the site and the Alt-Svc wrapper around it see
+		// them; over TLS they carry Alt-Svc all the same
+		// (h1conn.Config.AltSvc).
+		{name: "body too large", method: "POST", target: "/hello.txt", body: strings.Repeat("x", 100<<10)},
+		{name: "long field", method: "GET", target: "/hello.txt", fields: []string{"X-Long: " + strings.Repeat("x", 20<<10)}},
+		{name: "many fields", method: "GET", target: "/hello.txt", fields: manyFields(150)},
+		{name: "long target", method: "GET", target: "/hello.txt?" + strings.Repeat("q", 9<<10)},
 	}
 	others := []struct {
-		do     do
-		tls    bool
-		engine bool // HTTP/1.1, served by the engine
-	}{{cl.tls1, true, true}, {cl.h2, true, false}, {cl.h2c, false, false}, {cl.h3, true, false}}
+		do  do
+		tls bool
+	}{{cl.tls1, true}, {cl.h2, true}, {cl.h2c, false}, {cl.h3, true}}
 	for _, r := range reqs {
 		t.Run(strings.ReplaceAll(r.name, " ", "_"), func(t *testing.T) {
 			want := cl.plain(t, r)
@@ -381,7 +376,6 @@ func TestProtocolsSameAnswers(t *testing.T) {
 			for _, o := range others {
 				got := o.do(t, r)
 				switch v := got.header.Values("Alt-Svc"); {
-				case r.engine && o.engine:
 				case o.tls && (len(v) != 1 || v[0] != altSvc):
 					t.Errorf("%s: Alt-Svc %q, want %q", got.proto, v, altSvc)
 				case !o.tls && v != nil:

@@ -422,6 +422,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		if cfg.TLS.HTTP3 {
 			ecfg.Handler = httpadapt.AltSvc(sw, sec.altSvc)
+			ecfg.AltSvc = sec.altSvc
 		}
 		if ca := sec.caPath(); ca != "" && !worker {
 			fmt.Fprintf(cfg.Stdout, "weft: development certificate signed by the local CA %s (trust it to browse without warnings)\n", ca)

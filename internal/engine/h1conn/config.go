@@ -42,6 +42,11 @@ type Config struct {
 	MaxConns          int           // most open connections; at the limit idle ones are reclaimed (see each engine for the rest)
 	MaxBodyBytes      int64         // request bodies up to this are read and dropped; beyond, 413 (Content-Length) or a close (chunked); a body the handler takes (http1.BodyHandler; see SetBodyOffload for event loops) has the handler's limit instead
 
+	// AltSvc, when set, is an Alt-Svc field value added to the answers a
+	// connection over TLS writes itself (400, 413, 414, 431, 505: a
+	// request the handler never saw), as the handler adds it to its own.
+	AltSvc string
+
 	Log RecordSink // nil for none
 	// Meters returns the counters a new connection adds to (nil for
 	// none). An engine with event loops passes its loop's index (see

@@ -455,7 +455,7 @@ func (c *Conn) serve(now time.Time) {
 	limit, bh := c.bodyLimit(req)
 	switch {
 	case req.ContentLength > limit:
-		http1.ErrorPage(resp, 413)
+		c.errorPage(resp, 413)
 		st.keep, c.unread = false, true
 		c.settle(t)
 		c.finish(now)
@@ -609,10 +609,19 @@ func (c *Conn) fail(status int, now time.Time) {
 	if c.phase == phaseHead || c.phase == phaseBody {
 		st.start = c.reqStart
 	}
-	http1.ErrorPage(&st.resp, status)
+	c.errorPage(&st.resp, status)
 	c.unread = true // what follows the bad input is unknown
 	c.toPhase(phaseIdle, now.UnixNano())
 	c.queue(now, false, false)
+}
+
+// errorPage plans the answer with status code to a request the handler
+// does not see.
+func (c *Conn) errorPage(resp *http1.Response, code int) {
+	if c.tls && c.cfg.AltSvc != "" {
+		resp.AddHeader("Alt-Svc", c.cfg.AltSvc)
+	}
+	http1.ErrorPage(resp, code)
 }
 
 func (c *Conn) queue(now time.Time, keep, head bool) {

@@ -102,7 +102,7 @@ func Deploy(ctx context.Context, s Store, o Options) (Result, error) {
 	for _, f := range m.Files {
 		res.Bytes += f.Size
 	}
-	logf("scanned %s: %d files (%d bytes) in %d folders", o.Site.Root, res.Files, res.Bytes, res.Dirs+1)
+	logf("scanned %s: %s (%d bytes) in %s", o.Site.Root, count(res.Files, "file"), res.Bytes, count(res.Dirs+1, "folder"))
 	o.hooks.at(Scanned)
 
 	objs, err := s.objects(ctx)
@@ -118,8 +118,8 @@ func Deploy(ctx context.Context, s Store, o Options) (Result, error) {
 	for _, ob := range todo {
 		res.UploadedBytes += ob.size
 	}
-	logf("%s holds %d objects: %d of this site's %d to upload (%d bytes), %d reused",
-		s.Loc, len(objs), len(todo), len(uniq), res.UploadedBytes, res.Reused)
+	logf("%s holds %s: %d of this site's %d to upload (%d bytes), %d reused",
+		s.Loc, count(len(objs), "object"), len(todo), len(uniq), res.UploadedBytes, res.Reused)
 	o.hooks.at(Compared)
 	if o.DryRun {
 		for _, ob := range todo {
@@ -135,7 +135,7 @@ func Deploy(ctx context.Context, s Store, o Options) (Result, error) {
 		return res, err
 	}
 	res.Uploaded = len(todo)
-	logf("uploaded %d objects (%d bytes)", res.Uploaded, res.UploadedBytes)
+	logf("uploaded %s (%d bytes)", count(res.Uploaded, "object"), res.UploadedBytes)
 	o.hooks.at(Uploaded)
 
 	created := time.Now().UTC().Truncate(time.Second)
@@ -163,7 +163,7 @@ func Deploy(ctx context.Context, s Store, o Options) (Result, error) {
 	if name, gone := missing(m, objs); gone {
 		return res, fmt.Errorf("%s: the object of %s is missing after the upload (collected by a --keep running at the same time?); version %s not switched to, deploy again", s.Loc, name, m.ID)
 	}
-	logf("wrote version %s (%d files), every object in place", m.ID, res.Files)
+	logf("wrote version %s (%s), every object in place", m.ID, count(res.Files, "file"))
 	o.hooks.at(Written)
 
 	if res.Previous, err = s.current(ctx); err != nil {

@@ -36,14 +36,18 @@ func (s Store) errf(err error, format string, args ...any) error {
 	return fmt.Errorf(format+": %w", append(args, s3conn.Explain(err, s.Loc))...)
 }
 
-// check makes sure the bucket exists and the credentials are accepted.
+// check makes sure the bucket exists and the credentials are accepted,
+// with a listing of one key: unlike HEAD of the bucket, its error has a
+// body that says which (a store may answer HEAD with 404 for an unknown
+// access key).
 func (s Store) check(ctx context.Context) error {
-	ok, err := s.Client.BucketExists(ctx, s.Loc.Bucket)
-	if err != nil {
-		return s3conn.Explain(err, s.Loc)
-	}
-	if !ok {
-		return fmt.Errorf("%s: bucket %q does not exist", s.Loc, s.Loc.Bucket)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	opts := minio.ListObjectsOptions{Prefix: manifest.CurrentKey(s.Loc.Prefix), MaxKeys: 1}
+	for o := range s.Client.ListObjects(ctx, s.Loc.Bucket, opts) {
+		if o.Err != nil {
+			return s3conn.Explain(o.Err, s.Loc)
+		}
 	}
 	return nil
 }

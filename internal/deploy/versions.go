@@ -73,7 +73,7 @@ func Rollback(ctx context.Context, s Store, id string, log io.Writer) (previous 
 	}
 	m, err := s.manifest(ctx, id)
 	if errors.Is(err, ErrUnknownVersion) {
-		return "", fmt.Errorf("%s holds no version %s (weft deploy --list shows them): %w", s.Loc, id, ErrUnknownVersion)
+		return "", fmt.Errorf("%w %s in %s (weft deploy --list shows those there are)", ErrUnknownVersion, id, s.Loc)
 	}
 	if err != nil {
 		return "", err
@@ -176,8 +176,8 @@ func Collect(ctx context.Context, s Store, o CollectOptions) (Collected, error) 
 	} else {
 		res.Versions = doomed
 	}
-	logf("%d versions, keeping the %d newest and the current one: %s %d%s",
-		len(ids), o.Keep, verb, len(res.Versions), listed(res.Versions))
+	logf("%s, keeping the %d newest and the current one: %s %s%s",
+		count(len(ids), "version"), o.Keep, verb, count(len(res.Versions), "manifest"), listed(res.Versions))
 
 	// What the remaining manifests name, read after the deletions.
 	if ids, err = s.versions(ctx); err != nil {
@@ -225,8 +225,8 @@ func Collect(ctx context.Context, s Store, o CollectOptions) (Collected, error) 
 		}
 	}
 	res.Objects = len(gone)
-	logf("%d objects, %d named by the versions kept: %s %d (%d bytes); %d unnamed but younger than %v kept",
-		len(objs), named, verb, res.Objects, res.Bytes, res.YoungObjects, o.Grace)
+	logf("%s, %d named by the versions kept: %s %d (%d bytes); %d named by none but younger than %v kept",
+		count(len(objs), "object"), named, verb, res.Objects, res.Bytes, res.YoungObjects, o.Grace)
 	return res, nil
 }
 
@@ -236,4 +236,12 @@ func listed(ids []string) string {
 		return ""
 	}
 	return ": " + strings.Join(ids, ", ")
+}
+
+// count is n things, in the singular for one.
+func count(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -181,13 +182,14 @@ func Explain(err error, loc Location) error {
 		return err
 	}
 	resp := minio.ToErrorResponse(err)
-	switch resp.Code {
-	case minio.NoSuchBucket:
+	switch {
+	case resp.Code == minio.NoSuchBucket:
 		return fmt.Errorf("%s: bucket %q does not exist", loc, loc.Bucket)
-	case "InvalidAccessKeyId", "SignatureDoesNotMatch", minio.AccessDenied, "InvalidToken", "ExpiredToken":
+	case resp.StatusCode == http.StatusForbidden, resp.Code == "InvalidAccessKeyId", resp.Code == "SignatureDoesNotMatch",
+		resp.Code == "InvalidToken", resp.Code == "ExpiredToken",
+		resp.Code == "XAdminUserNotFound": // versitygw's answer (404) to an unknown access key
 		return fmt.Errorf("%s: the store refused the credentials (%s: %s)", loc, resp.Code, oneLine(resp.Message))
-	case "":
-	default:
+	case resp.Code != "":
 		return fmt.Errorf("%s: %s: %s", loc, resp.Code, oneLine(resp.Message))
 	}
 	var ne net.Error

@@ -54,10 +54,10 @@ func TestDeployCommand(t *testing.T) {
 		return versionID.FindString(out[strings.Index(out, "done:"):])
 	}
 	v1 := deployOut("scanned "+dir+": 3 files (20 bytes) in 2 folders", "uploaded 3 objects (20 bytes)", "(was none)",
-		"3 files (20 bytes), 3 new objects uploaded (20 bytes), 0 reused")
+		"3 files (20 bytes); objects: 3 new (20 bytes), 0 reused;")
 	time.Sleep(1100 * time.Millisecond) // IDs are to the second
 	writeTree(t, dir, map[string]string{"index.html": "<h1>two</h1>"})
-	v2 := deployOut("1 of this site's 3 to upload (12 bytes), 2 reused", "(was "+v1+")", "1 new objects uploaded (12 bytes), 2 reused")
+	v2 := deployOut("1 of this site's 3 to upload (12 bytes), 2 reused", "(was "+v1+")", "objects: 1 new (12 bytes), 2 reused;")
 	if v1 == "" || v2 == "" || v1 == v2 {
 		t.Fatalf("version IDs %q, %q", v1, v2)
 	}
@@ -94,7 +94,7 @@ func TestDeployCommand(t *testing.T) {
 	// A deploy with --keep: v3 (the files of v2) is current and newest.
 	time.Sleep(1100 * time.Millisecond)
 	code, out, errOut = weft(t, dir, env, append(deployArgs, "--keep", "1", "--grace", "0s")...)
-	if code != 0 || errOut != "" || !strings.Contains(out, "0 new objects uploaded") ||
+	if code != 0 || errOut != "" || !strings.Contains(out, "objects: 0 new (0 bytes), 3 reused;") ||
 		!strings.Contains(out, "3 versions, keeping the 1 newest and the current one: deleted 2 manifests: "+v2+", "+v1) ||
 		!strings.Contains(out, "4 objects, 3 named by the versions kept: deleted 1 (12 bytes)") {
 		t.Errorf("deploy --keep 1: exit %d, %s%s", code, out, errOut)

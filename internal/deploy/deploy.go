@@ -125,8 +125,8 @@ func Deploy(ctx context.Context, s Store, o Options) (Result, error) {
 		for _, ob := range todo {
 			logf("would upload %s (%d bytes, sha256 %s)", ob.name, ob.size, ob.sum)
 		}
-		logf("dry run: would upload %d objects (%d bytes), write a version of %d files and switch %s to it; nothing written",
-			len(todo), res.UploadedBytes, res.Files, s.Loc)
+		logf("dry run: would upload %s (%d bytes), write a version of %s and switch %s to it; nothing written",
+			count(len(todo), "object"), res.UploadedBytes, count(res.Files, "file"), s.Loc)
 		res.Elapsed = since(start)
 		return res, nil
 	}

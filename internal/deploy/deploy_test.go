@@ -1,16 +1,22 @@
 package deploy
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"io"
 	"maps"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -515,5 +521,115 @@ func TestCollectDuringDeploy(t *testing.T) {
 	st = readState(t, s)
 	if st.current != r2.ID || len(st.versions) != 2 {
 		t.Errorf("current %s, versions %v; want %s and the orphan manifest", st.current, st.versions, r2.ID)
+	}
+}
+
+// faultyProxy stands between the client and the real store: the first
+// PUT of each object fails, by a 503 SlowDown or by the connection
+// dropped halfway through the body; the rest pass. It counts the PUTs.
+type faultyProxy struct {
+	next  http.Handler
+	drop  bool // drop the connection rather than answer 503
+	mu    sync.Mutex
+	puts  map[string]int
+	fails int
+}
+
+func (p *faultyProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/.weft/objects/") {
+		p.mu.Lock()
+		p.puts[r.URL.Path]++
+		first := p.puts[r.URL.Path] == 1
+		if first {
+			p.fails++
+		}
+		p.mu.Unlock()
+		if first {
+			if p.drop {
+				io.CopyN(io.Discard, r.Body, 10)
+				conn, _, err := http.NewResponseController(w).Hijack()
+				if err == nil {
+					conn.Close()
+				}
+				return
+			}
+			io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`)
+			return
+		}
+	}
+	p.next.ServeHTTP(w, r)
+}
+
+// TestUploadRetried: an upload that fails on a transient error (503,
+// a connection dropped mid-body) is sent again, from the file's start,
+// and the deploy succeeds with every object whole.
+func TestUploadRetried(t *testing.T) {
+	for _, drop := range []bool{false, true} {
+		name := "SlowDown"
+		if drop {
+			name = "Dropped"
+		}
+		t.Run(name, func(t *testing.T) {
+			direct, s3 := testStore(t)
+			target, _ := url.Parse("http://" + s3.Endpoint)
+			p := &faultyProxy{next: httputil.NewSingleHostReverseProxy(target), drop: drop, puts: map[string]int{}}
+			srv := httptest.NewServer(p)
+			defer srv.Close()
+			c, err := s3conn.Options{
+				Endpoint: srv.URL, Region: "us-east-1", PathStyle: true,
+				Env: []string{"AWS_ACCESS_KEY_ID=" + s3.AccessKey, "AWS_SECRET_ACCESS_KEY=" + s3.SecretKey},
+			}.Client()
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := Store{Client: c, Loc: direct.Loc}
+			dir := t.TempDir()
+			writeTree(t, dir, site1)
+			writeTree(t, dir, map[string]string{"big.bin": strings.Repeat("weft deploy ", 100_000)}) // 1.2 MB: many chunks
+			res := mustDeploy(t, s, dir)
+			if res.Uploaded != 5 || p.fails != 5 {
+				t.Errorf("uploaded %d objects, %d first attempts failed; want 5 and 5", res.Uploaded, p.fails)
+			}
+			for path, n := range p.puts {
+				if n != 2 {
+					t.Errorf("%s: %d PUTs, want 2", path, n)
+				}
+			}
+			st := wantOnly(t, direct, res.ID, res.ID) // every object's bytes hash to its name
+			if !maps.Equal(mapSet(st.objects), sumsOf(t, direct, res.ID)) {
+				t.Errorf("objects %v, want the version's", slices.Sorted(maps.Keys(st.objects)))
+			}
+		})
+	}
+}
+
+// TestMultipart: a file larger than one part (16 MiB) goes up in parts
+// and arrives whole; changed after it was hashed, its upload is aborted
+// at the last part and no object appears.
+func TestMultipart(t *testing.T) {
+	s, _ := testStore(t)
+	dir := t.TempDir()
+	big := bytes.Repeat([]byte("0123456789abcdef"), (16<<20)/16+1000)
+	writeTree(t, dir, map[string]string{"index.html": "hi", "big.bin": string(big)})
+	r1 := mustDeploy(t, s, dir)
+	if st := wantOnly(t, s, r1.ID, r1.ID); st.objects[sum(string(big))] != string(big) {
+		t.Fatal("the large object is not whole")
+	}
+	time.Sleep(1100 * time.Millisecond)
+	big[len(big)-1] = '!'
+	writeTree(t, dir, map[string]string{"big.bin": string(big)})
+	_, err := deployDir(t, s, dir, hooks{upload: func(name string) {
+		big[len(big)-1] = '?' // same size, other bytes, in the last part
+		writeTree(t, dir, map[string]string{"big.bin": string(big)})
+	}})
+	if !errors.Is(err, errChanged) {
+		t.Fatalf("deploy of a large file changed after it was hashed: %v", err)
+	}
+	st := wantOnly(t, s, r1.ID, r1.ID)
+	if len(st.objects) != 2 {
+		t.Errorf("%d objects, want the first version's 2", len(st.objects))
 	}
 }

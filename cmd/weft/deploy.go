@@ -202,10 +202,11 @@ func deployErr(err error) error {
 
 // listVersions prints the store's versions, newest first.
 func listVersions(ctx context.Context, st deploy.Store, stdout io.Writer) error {
-	vs, cur, err := deploy.List(ctx, st)
+	l, err := deploy.List(ctx, st)
 	if err != nil {
 		return deployErr(err)
 	}
+	vs, cur := l.Versions, l.Current
 	if len(vs) == 0 {
 		fmt.Fprintf(stdout, "%s holds no version yet: weft deploy DIR %s makes one\n", st.Loc, st.Loc)
 		return nil
@@ -224,6 +225,8 @@ func listVersions(ctx context.Context, st deploy.Store, stdout io.Writer) error 
 		fmt.Fprintf(stdout, "%-26s %-20s %8d %14d%s\n", v.ID, v.Created.UTC().Format("2006-01-02 15:04:05"), v.Files, v.Bytes, mark)
 	}
 	switch {
+	case l.PointerErr != nil:
+		fmt.Fprintln(stdout, l.PointerErr)
 	case cur == "":
 		fmt.Fprintln(stdout, "no version is current: weft deploy --rollback VERSION switches to one")
 	case !found:

@@ -98,6 +98,11 @@ func Deploy(ctx context.Context, s Store, o Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	// Names a manifest refuses must stop the deploy before any upload.
+	m.ID = manifest.NewID(start, [32]byte{})
+	if err := m.Validate(); err != nil {
+		return res, fmt.Errorf("cannot deploy %s: %w", o.Site.Root, err)
+	}
 	res.Files, res.Dirs = len(m.Files), len(m.Dirs)
 	for _, f := range m.Files {
 		res.Bytes += f.Size
@@ -166,21 +171,28 @@ func Deploy(ctx context.Context, s Store, o Options) (Result, error) {
 	logf("wrote version %s (%s), every object in place", m.ID, count(res.Files, "file"))
 	o.hooks.at(Written)
 
-	if res.Previous, err = s.current(ctx); err != nil {
+	if res.Previous, err = s.current(ctx); err != nil && !errors.Is(err, ErrBadPointer) {
 		return res, err
 	}
 	if err := s.setCurrent(ctx, m.ID); err != nil {
 		return res, err
 	}
 	res.ID = m.ID
-	was := res.Previous
-	if was == "" {
-		was = "none"
-	}
-	logf("switched %s to %s (was %s)", s.Loc, m.ID, was)
+	logf("switched %s to %s (was %s)", s.Loc, m.ID, was(res.Previous, err))
 	o.hooks.at(Switched)
 	res.Elapsed = since(start)
 	return res, nil
+}
+
+// was names the version a pointer named before a switch, read with err.
+func was(id string, err error) string {
+	switch {
+	case err != nil:
+		return "a damaged pointer"
+	case id == "":
+		return "none"
+	}
+	return id
 }
 
 func (h hooks) at(p Phase) {

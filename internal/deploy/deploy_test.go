@@ -377,10 +377,11 @@ func TestList(t *testing.T) {
 	if _, err := Rollback(context.Background(), s, r1.ID, nil); err != nil {
 		t.Fatal(err)
 	}
-	vs, cur, err := List(context.Background(), s)
+	l, err := List(context.Background(), s)
 	if err != nil {
 		t.Fatal(err)
 	}
+	vs, cur := l.Versions, l.Current
 	if cur != r1.ID || len(vs) != 2 || vs[0].ID != r2.ID || vs[1].ID != r1.ID {
 		t.Fatalf("list: current %s, %+v", cur, vs)
 	}
@@ -632,4 +633,35 @@ func TestMultipart(t *testing.T) {
 	if len(st.objects) != 2 {
 		t.Errorf("%d objects, want the first version's 2", len(st.objects))
 	}
+}
+
+// TestBadPointer: a pointer that names no version is listed as damaged;
+// --keep refuses to guess what is served; a rollback or a deploy
+// replaces it.
+func TestBadPointer(t *testing.T) {
+	s, _, dir, r1 := deployedOnce(t)
+	ctx := context.Background()
+	if err := s.put(ctx, manifest.CurrentKey(s.Loc.Prefix), []byte("../../etc/passwd"), "text/plain"); err != nil {
+		t.Fatal(err)
+	}
+	l, err := List(ctx, s)
+	if err != nil || !errors.Is(l.PointerErr, ErrBadPointer) || l.Current != "" || len(l.Versions) != 1 || l.Versions[0].Current {
+		t.Errorf("list with a damaged pointer: %+v, %v", l, err)
+	}
+	if _, err := Collect(ctx, s, CollectOptions{Keep: 1}); !errors.Is(err, ErrBadPointer) {
+		t.Errorf("--keep with a damaged pointer: %v", err)
+	}
+	var out strings.Builder
+	if _, err := Rollback(ctx, s, r1.ID, &out); err != nil || !strings.Contains(out.String(), "(was a damaged pointer)") {
+		t.Errorf("rollback over a damaged pointer: %v\n%s", err, out.String())
+	}
+	wantOnly(t, s, r1.ID, r1.ID)
+	if err := s.put(ctx, manifest.CurrentKey(s.Loc.Prefix), []byte("garbage"), "text/plain"); err != nil {
+		t.Fatal(err)
+	}
+	r2 := mustDeploy(t, s, dir)
+	if r2.Previous != "" {
+		t.Errorf("previous %q over a damaged pointer", r2.Previous)
+	}
+	wantOnly(t, s, r2.ID, r2.ID, r1.ID)
 }

@@ -12,6 +12,7 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -55,6 +56,11 @@ func (s Store) check(ctx context.Context) error {
 // maxCurrent bounds the pointer object a reader accepts.
 const maxCurrent = 1 << 10
 
+// ErrBadPointer marks a pointer object that names no version (written
+// by hand, or by something other than weft): a deploy or a rollback
+// replaces it, --keep refuses to run, since it cannot tell what is served.
+var ErrBadPointer = errors.New("the pointer is damaged; a deploy or --rollback replaces it")
+
 // current is the ID of the version the pointer names, "" for none yet.
 func (s Store) current(ctx context.Context) (string, error) {
 	key := manifest.CurrentKey(s.Loc.Prefix)
@@ -65,7 +71,7 @@ func (s Store) current(ctx context.Context) (string, error) {
 		if b, err = io.ReadAll(io.LimitReader(obj, maxCurrent)); err == nil {
 			id, err := manifest.ParseCurrent(b)
 			if err != nil {
-				return "", fmt.Errorf("%s: %s: %w", s.Loc, key, err)
+				return "", fmt.Errorf("%s: %s: %w (%w)", s.Loc, key, err, ErrBadPointer)
 			}
 			return id, nil
 		}

@@ -25,22 +25,32 @@ type Version struct {
 	Err     error // its manifest could not be read or is not valid; the rest is zero
 }
 
-// List returns the store's versions, newest first, and the current one's
-// ID ("" for none). The pointer may name a version whose manifest is gone:
-// then no Version is Current.
-func List(ctx context.Context, s Store) ([]Version, string, error) {
+// Listing is what List finds.
+type Listing struct {
+	Versions   []Version // newest first
+	Current    string    // the ID the pointer names, "" for none or a damaged pointer
+	PointerErr error     // the pointer's damage (wrapping ErrBadPointer), or nil
+}
+
+// List returns the store's versions. The pointer may name a version whose
+// manifest is gone: then no Version is Current.
+func List(ctx context.Context, s Store) (Listing, error) {
+	var l Listing
 	if err := s.check(ctx); err != nil {
-		return nil, "", err
+		return l, err
 	}
 	cur, err := s.current(ctx)
-	if err != nil {
-		return nil, "", err
+	switch {
+	case errors.Is(err, ErrBadPointer):
+		l.PointerErr = err
+	case err != nil:
+		return l, err
 	}
+	l.Current = cur
 	ids, err := s.versions(ctx)
 	if err != nil {
-		return nil, "", err
+		return l, err
 	}
-	vs := make([]Version, 0, len(ids))
 	for _, id := range ids {
 		v := Version{ID: id, Current: id == cur}
 		m, err := s.manifest(ctx, id)
@@ -52,9 +62,9 @@ func List(ctx context.Context, s Store) ([]Version, string, error) {
 				v.Bytes += f.Size
 			}
 		}
-		vs = append(vs, v)
+		l.Versions = append(l.Versions, v)
 	}
-	return vs, cur, nil
+	return l, nil
 }
 
 // ErrUnknownVersion marks a version the store does not hold.
@@ -63,7 +73,7 @@ var ErrUnknownVersion = errors.New("no such version")
 // Rollback switches the pointer to version id, once its manifest is read
 // and every object it names is found; it returns the version current
 // before. Switching to the current version changes nothing.
-func Rollback(ctx context.Context, s Store, id string, log io.Writer) (previous string, err error) {
+func Rollback(ctx context.Context, s Store, id string, log io.Writer) (string, error) {
 	logf := logger(log)
 	if !manifest.ValidID(id) {
 		return "", fmt.Errorf("%q is not a version ID (weft deploy --list shows them)", id)
@@ -86,8 +96,9 @@ func Rollback(ctx context.Context, s Store, id string, log io.Writer) (previous 
 		return "", fmt.Errorf("%s: version %s cannot be served: the object of %s is missing", s.Loc, id, name)
 	}
 	logf("version %s: %d files, every object in place", id, len(m.Files))
-	if previous, err = s.current(ctx); err != nil {
-		return "", err
+	previous, perr := s.current(ctx)
+	if perr != nil && !errors.Is(perr, ErrBadPointer) {
+		return "", perr
 	}
 	if previous == id {
 		logf("%s is on %s already", s.Loc, id)
@@ -96,11 +107,7 @@ func Rollback(ctx context.Context, s Store, id string, log io.Writer) (previous 
 	if err := s.setCurrent(ctx, id); err != nil {
 		return "", err
 	}
-	was := previous
-	if was == "" {
-		was = "none"
-	}
-	logf("switched %s to %s (was %s)", s.Loc, id, was)
+	logf("switched %s to %s (was %s)", s.Loc, id, was(previous, perr))
 	return previous, nil
 }
 

@@ -111,6 +111,8 @@ func TestDeployErrors(t *testing.T) {
 	dir := t.TempDir()
 	writeTree(t, dir, map[string]string{"index.html": "hi"})
 	file := filepath.Join(dir, "index.html")
+	empty := filepath.Join(dir, "empty")
+	writeTree(t, empty, map[string]string{".hidden": "a dotfile only"})
 	cases := []struct {
 		name string
 		env  []string
@@ -120,6 +122,7 @@ func TestDeployErrors(t *testing.T) {
 	}{
 		{"NotAFolder", nil, []string{file, "s3://weft-site/www"}, 1, "weft deploy: cannot deploy " + file + ": not a folder\n"},
 		{"NoFolder", nil, []string{dir + "/nope", "s3://weft-site/www"}, 1, ": no such file or directory\n"},
+		{"EmptyFolder", nil, []string{empty, "s3://weft-site/www"}, 1, "weft deploy: cannot deploy " + empty + ": it holds no file a request can reach\n"},
 		{"NotS3", nil, []string{dir, "http://weft-site/www"}, 2, `"http://weft-site/www" is not an s3:// URL`},
 		{"BadBucketName", nil, []string{dir, "s3://Weft_Site/www"}, 2, `bucket name "Weft_Site"`},
 		{"DotDotPrefix", nil, []string{dir, "s3://weft-site/a/../b"}, 2, `prefix "a/../b"`},

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -97,6 +98,11 @@ func Deploy(ctx context.Context, s Store, o Options) (Result, error) {
 	m, err := scan(o.Site)
 	if err != nil {
 		return res, err
+	}
+	if len(m.Files) == 0 {
+		// Most likely a build that wrote nothing: switching every server
+		// to a site of 404s is never what was meant.
+		return res, fmt.Errorf("cannot deploy %s: it holds no file a request can reach", o.Site.Root)
 	}
 	// Names a manifest refuses must stop the deploy before any upload.
 	m.ID = manifest.NewID(start, [32]byte{})
@@ -228,7 +234,7 @@ func scan(sc site.Config) (*manifest.Manifest, error) {
 	sc.Cache.NoWatch = true
 	st, err := site.Open(sc)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("cannot deploy %s: %s", sc.Root, strings.TrimPrefix(err.Error(), "weft: "))
 	}
 	defer st.Close()
 	m := &manifest.Manifest{Format: manifest.Format, Files: map[string]manifest.File{}}

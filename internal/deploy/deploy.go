@@ -177,14 +177,15 @@ func Deploy(ctx context.Context, s Store, o Options) (Result, error) {
 	logf("wrote version %s (%s), every object in place", m.ID, count(res.Files, "file"))
 	o.hooks.at(Written)
 
-	if res.Previous, err = s.current(ctx); err != nil && !errors.Is(err, ErrBadPointer) {
-		return res, err
+	prev, perr := s.current(ctx)
+	if perr != nil && !errors.Is(perr, ErrBadPointer) {
+		return res, perr
 	}
 	if err := s.setCurrent(ctx, m.ID); err != nil {
 		return res, err
 	}
-	res.ID = m.ID
-	logf("switched %s to %s (was %s)", s.Loc, m.ID, was(res.Previous, err))
+	res.ID, res.Previous = m.ID, prev
+	logf("switched %s to %s (was %s)", s.Loc, m.ID, was(prev, perr))
 	o.hooks.at(Switched)
 	res.Elapsed = since(start)
 	return res, nil

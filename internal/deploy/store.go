@@ -97,6 +97,30 @@ func (s Store) put(ctx context.Context, key string, b []byte, ctype string) erro
 	return err
 }
 
+// remove deletes the objects keys, many a request (DeleteObjects).
+func (s Store) remove(ctx context.Context, keys []string) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // the feeder, when the client stops early
+	ch := make(chan minio.ObjectInfo)
+	go func() {
+		defer close(ch)
+		for _, k := range keys {
+			select {
+			case ch <- minio.ObjectInfo{Key: k}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	var first error
+	for r := range s.Client.RemoveObjectsWithResult(ctx, s.Loc.Bucket, ch, minio.RemoveObjectsOptions{}) {
+		if r.Err != nil && first == nil {
+			first = s.errf(r.Err, "deleting %s", r.ObjectName)
+		}
+	}
+	return first
+}
+
 // objects lists the objects of the deploy by their hash, in one listing.
 // Keys under the objects prefix that are no hash are not weft's: left out.
 func (s Store) objects(ctx context.Context) (map[string]minio.ObjectInfo, error) {

@@ -174,12 +174,14 @@ func Collect(ctx context.Context, s Store, o CollectOptions) (Collected, error) 
 			return res, err
 		}
 		doomed = slices.DeleteFunc(doomed, func(id string) bool { return id == cur })
-		for _, id := range doomed {
-			if err := s.Client.RemoveObject(ctx, s.Loc.Bucket, manifest.VersionKey(s.Loc.Prefix, id), minio.RemoveObjectOptions{}); err != nil {
-				return res, s.errf(err, "deleting version %s", id)
-			}
-			res.Versions = append(res.Versions, id)
+		keys := make([]string, len(doomed))
+		for i, id := range doomed {
+			keys[i] = manifest.VersionKey(s.Loc.Prefix, id)
 		}
+		if err := s.remove(ctx, keys); err != nil {
+			return res, err
+		}
+		res.Versions = doomed
 	} else {
 		res.Versions = doomed
 	}
@@ -222,13 +224,16 @@ func Collect(ctx context.Context, s Store, o CollectOptions) (Collected, error) 
 			res.Bytes += ob.Size
 		}
 	}
-	for _, ob := range gone {
+	keys := make([]string, len(gone))
+	for i, ob := range gone {
+		keys[i] = ob.Key
 		if o.DryRun {
 			logf("would delete object %s (%d bytes)", strings.TrimPrefix(ob.Key, manifest.ObjectsPrefix(s.Loc.Prefix)), ob.Size)
-			continue
 		}
-		if err := s.Client.RemoveObject(ctx, s.Loc.Bucket, ob.Key, minio.RemoveObjectOptions{}); err != nil {
-			return res, s.errf(err, "deleting object %s", ob.Key)
+	}
+	if !o.DryRun {
+		if err := s.remove(ctx, keys); err != nil {
+			return res, err
 		}
 	}
 	res.Objects = len(gone)

@@ -79,6 +79,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newConfigCmd(stdout, stderr),
 		newReloadCmd(stdout, stderr),
 		newPackCmd(stdout, stderr),
+		newDeployCmd(stdout, stderr),
 		newCompletionCmd(root, stdout),
 		newManCmd(root, stdout),
 		newVersionCmd(stdout),

@@ -18,3 +18,9 @@ func TestConformance(t *testing.T) {
 func TestSlowUploadOneLoop(t *testing.T) {
 	conformance.SlowUpload(t, conformance.StartEngine(epoll.Engine{Loops: 1}))
 }
+
+// TestConformanceOrigin runs the suite over an s3:// root (a real
+// S3-compatible server: see conformance.StartS3).
+func TestConformanceOrigin(t *testing.T) {
+	conformance.RunOrigin(t, conformance.StartEngine(epoll.Engine{}), conformance.Capabilities{Concurrent: true, Refuses: true})
+}

@@ -10,3 +10,9 @@ import (
 func TestConformance(t *testing.T) {
 	conformance.Run(t, conformance.StartEngine(goroutine.Engine{}), conformance.Capabilities{Concurrent: true})
 }
+
+// TestConformanceOrigin runs the suite over an s3:// root (a real
+// S3-compatible server: see conformance.StartS3).
+func TestConformanceOrigin(t *testing.T) {
+	conformance.RunOrigin(t, conformance.StartEngine(goroutine.Engine{}), conformance.Capabilities{Concurrent: true})
+}

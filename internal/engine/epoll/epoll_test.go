@@ -24,3 +24,9 @@ func TestSlowUploadOneLoop(t *testing.T) {
 func TestConformanceOrigin(t *testing.T) {
 	conformance.RunOrigin(t, conformance.StartEngine(epoll.Engine{}), conformance.Capabilities{Concurrent: true, Refuses: true})
 }
+
+// TestOriginCases checks deploys, switches, outages, confinement and the
+// caches of an s3:// root against a real S3-compatible server.
+func TestOriginCases(t *testing.T) {
+	conformance.RunOriginCases(t, conformance.StartEngine(epoll.Engine{}))
+}

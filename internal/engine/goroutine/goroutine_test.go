@@ -16,3 +16,9 @@ func TestConformance(t *testing.T) {
 func TestConformanceOrigin(t *testing.T) {
 	conformance.RunOrigin(t, conformance.StartEngine(goroutine.Engine{}), conformance.Capabilities{Concurrent: true})
 }
+
+// TestOriginCases checks deploys, switches, outages, confinement and the
+// caches of an s3:// root against a real S3-compatible server.
+func TestOriginCases(t *testing.T) {
+	conformance.RunOriginCases(t, conformance.StartEngine(goroutine.Engine{}))
+}

@@ -176,6 +176,9 @@ func Open(root string, cfg Config) (*Store, error) {
 		meta: make(map[string]metaEntry), stop: make(chan struct{}), done: make(chan struct{})}
 	if err := s.poll(); err != nil {
 		d.close()
+		if errors.Is(err, fs.ErrPermission) {
+			err = errors.New("access denied: check the credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or --s3-credentials-file and --s3-profile)")
+		}
 		return nil, fmt.Errorf("weft: root %s: %w", root, err)
 	}
 	go s.poller()
@@ -370,7 +373,7 @@ func (s *Store) readCurrent() (string, error) {
 			return "", berr
 		}
 		if !ok {
-			return "", fmt.Errorf("bucket %s does not exist", s.bucket)
+			return "", fmt.Errorf("bucket %s does not exist, or these credentials may not see it", s.bucket)
 		}
 		return "", fs.ErrNotExist
 	}

@@ -22,8 +22,8 @@ import (
 	"github.com/pelletier/go-toml/v2"
 
 	"github.com/weft-server/weft/internal/engine/h1conn"
-	"github.com/weft-server/weft/internal/origin"
 	"github.com/weft-server/weft/internal/http1"
+	"github.com/weft-server/weft/internal/origin"
 	"github.com/weft-server/weft/internal/site"
 )
 

@@ -145,10 +145,9 @@ func overS3(start Starter, root, url string, cfg origin.Config) Starter {
 	}
 }
 
-// RunOrigin runs the suite's cases that do not depend on a directory
-// (they read the tree, not change it; no symbolic-link or FIFO policy,
-// no uploads, no virtual hosts) against the suite's tree copied into a
-// bucket and served as s3://BUCKET/site.
+// RunOrigin runs the suite's cases that do not need a directory (see
+// suiteCase) against the suite's tree copied into a bucket and served as
+// s3://BUCKET/site.
 func RunOrigin(t *testing.T, start Starter, caps Capabilities) {
 	checkLeaks(t)
 	s3 := StartS3(t)
@@ -158,25 +157,9 @@ func RunOrigin(t *testing.T, start Starter, caps Capabilities) {
 	start = overS3(start, root, "s3://suite/site", s3.Origin())
 	base := start(t, Options{Site: site.Config{Root: root}})
 	s := &suite{start: start, root: root, addr: base.Addr, caps: caps}
-	t.Run("Basics", s.basics)
-	t.Run("Methods", s.methods)
-	t.Run("ContentType", s.contentType)
-	t.Run("Directories", s.directories)
-	t.Run("Conditional", s.conditional)
-	t.Run("Ranges", s.ranges)
-	t.Run("Multipart", s.multipart)
-	t.Run("KeepAlive", s.keepAlive)
-	t.Run("Pipelining", s.pipelining)
-	t.Run("Targets", s.targets)
-	t.Run("HostilePaths", s.hostilePaths)
-	t.Run("MalformedRequests", s.malformed)
-	t.Run("LargeFile", s.largeFile)
-	t.Run("Listing", s.listing)
-	t.Run("Downloads", s.downloads)
-	t.Run("Representations", s.representations)
-	t.Run("CachePolicy", s.cachePolicy)
-	t.Run("Dotfiles", s.dotfiles)
-	t.Run("NetHTTPClient", s.netHTTP)
-	t.Run("Curl", s.curl)
-	t.Run("SlowReaders", s.slowReaders)
+	for _, c := range s.cases() {
+		if !c.dir {
+			t.Run(c.name, c.run)
+		}
+	}
 }

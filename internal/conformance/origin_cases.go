@@ -295,16 +295,20 @@ func originConfinement(t *testing.T, start Starter) {
 	s3.Put(t, "conf", "site/dir/in.txt", []byte("in\n"))
 	s3.Put(t, "conf", "secret.txt", []byte("SECRET outside the prefix\n"))
 	s3.Put(t, "conf", "site-other/x.txt", []byte("SECRET beside the prefix\n"))
-	s3.Put(t, "conf", "site/.weft-not/x.txt", []byte("hidden\n"))
+	s3.Put(t, "conf", "site/.weft/versions/x.json", []byte("SECRET a deploy not published yet\n"))
 	p := startStoreProxy(t, s3)
 	cfg := s3.Origin()
 	cfg.Endpoint = "http://" + p.Addr
 	srv := start(t, Options{Site: site.Config{Root: "s3://conf/site", Origin: cfg, Listing: true, Dotfiles: true}})
 	wantStatus(t, one(t, srv.Addr, get("/hello.txt")), 200)
+	if r := one(t, srv.Addr, get("/")); strings.Contains(r.Body, ".weft") || !strings.Contains(r.Body, "hello.txt") {
+		t.Errorf("listing of /: shows .weft, or not hello.txt:\n%s", r.Body)
+	}
 	for _, path := range []string{
 		"/../secret.txt", "/%2e%2e/secret.txt", "/%2E%2E/secret.txt", "/..%2fsecret.txt", "/..%2Fsecret.txt",
 		"/dir/../../secret.txt", "/dir/%2e%2e/%2e%2e/secret.txt", "/..\\secret.txt", "/..%5csecret.txt", "/%5c..%5csecret.txt",
 		"//secret.txt", "/./../secret.txt", "/../site-other/x.txt", "/..%2f..%2fsite-other/x.txt", "/%00secret.txt", "/dir/..%2f..%2fsecret.txt",
+		"/.weft/versions/x.json", "/.weft/", "/.weft",
 	} {
 		c := dial(t, srv.Addr)
 		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n", path)

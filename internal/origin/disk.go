@@ -84,15 +84,12 @@ func (d *disk) acquire(id string, size, seg int64) (*object, error) {
 		o.used = d.tick
 		return o, nil
 	}
-	for d.bytes+size > d.max {
+	for size <= d.max && d.bytes+size > d.max {
 		var v *object
 		for _, o := range d.objs {
 			if v == nil || o.used < v.used {
 				v = o
 			}
-		}
-		if v == nil {
-			break // larger than the budget alone: kept while read, then dropped
 		}
 		d.evictLocked(v)
 	}
@@ -110,7 +107,9 @@ func (d *disk) acquire(id string, size, seg int64) (*object, error) {
 	o := &object{id: id, f: f, size: size, seg: seg, have: make([]atomic.Bool, n), refs: 1, used: d.tick}
 	o.left.Store(n)
 	if size > d.max {
-		os.Remove(p) // never indexed: removed now, gone once released
+		// Larger than the whole budget: never indexed, its file
+		// removed now and gone once released.
+		os.Remove(p)
 		o.gone = true
 		return o, nil
 	}

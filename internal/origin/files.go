@@ -152,9 +152,6 @@ func (s *Store) statDeployed(snap *snapshot, name string) (*Info, error) {
 	if s.down.Load() && s.stale(s.okAt.Load()) {
 		return nil, ErrUnavailable
 	}
-	if name == manifest.Dir || strings.HasPrefix(name, manifest.Dir+"/") {
-		return nil, fs.ErrNotExist // the deploy itself is never served
-	}
 	if f, ok := snap.m.Files[name]; ok {
 		sum, _ := hex.DecodeString(f.SHA256)
 		return &Info{name: path.Base(name), size: f.Size, mod: f.Mod, key: manifest.ObjectKey(s.prefix, f.SHA256), etag: f.SHA256, sum: sum, gen: snap.gen}, nil
@@ -210,7 +207,7 @@ func (s *Store) remember(name string, i *Info) {
 func dirsOf(m *manifest.Manifest) map[string][]fs.DirEntry {
 	dirs := map[string][]fs.DirEntry{".": nil}
 	for _, d := range m.Dirs {
-		if d == manifest.Dir || strings.HasPrefix(d, manifest.Dir+"/") {
+		if deployName(d) {
 			continue
 		}
 		if _, ok := dirs[d]; !ok {
@@ -220,7 +217,7 @@ func dirsOf(m *manifest.Manifest) map[string][]fs.DirEntry {
 		dirs[p] = append(dirs[p], dirEntry{&Info{name: path.Base(d), dir: true, mod: m.Created}})
 	}
 	for name, f := range m.Files {
-		if strings.HasPrefix(name, manifest.Dir+"/") {
+		if deployName(name) {
 			continue
 		}
 		p := path.Dir(name)
@@ -281,7 +278,7 @@ func (f *dirFile) ReadDir(int) ([]fs.DirEntry, error) {
 		rel := strings.TrimPrefix(o.Key, p)
 		dir := strings.HasSuffix(rel, "/")
 		rel = strings.TrimSuffix(rel, "/")
-		if rel == "" || rel == "." || rel == ".." || strings.ContainsAny(rel, "/\\\x00") {
+		if rel == "" || rel == "." || rel == ".." || strings.ContainsAny(rel, "/\\\x00") || f.name == "." && deployName(rel) {
 			continue
 		}
 		i := &Info{name: rel, dir: dir, size: o.Size, mod: o.LastModified, gen: snap.gen}

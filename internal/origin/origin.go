@@ -262,13 +262,20 @@ func (s *Store) key(name string) string {
 	return s.prefix + "/" + name
 }
 
-// checkName refuses a name that is not clean: the site hands only clean
-// names, and nothing else may become a key.
+// checkName refuses a name that is not clean (the site hands only clean
+// names, and nothing else may become a key) or that lies in .weft.
 func checkName(name string) error {
-	if !fs.ValidPath(name) || strings.ContainsAny(name, "\\\x00") {
+	if !fs.ValidPath(name) || strings.ContainsAny(name, "\\\x00") || deployName(name) {
 		return fs.ErrNotExist
 	}
 	return nil
+}
+
+// deployName reports whether name lies in the deploy's own folder
+// (.weft), which is never served, in either mode: in plain mode it is a
+// deploy not published yet.
+func deployName(name string) bool {
+	return name == manifest.Dir || strings.HasPrefix(name, manifest.Dir+"/")
 }
 
 // classify turns a store error into fs.ErrNotExist, fs.ErrPermission or

@@ -81,6 +81,7 @@ func RunOriginCases(t *testing.T, start Starter) {
 	t.Run("Deployed", func(t *testing.T) { originDeployed(t, start) })
 	t.Run("Switch", func(t *testing.T) { originSwitch(t, start) })
 	t.Run("Outage", func(t *testing.T) { originOutage(t, start) })
+	t.Run("StaleBound", func(t *testing.T) { originStaleBound(t, start) })
 	t.Run("Confinement", func(t *testing.T) { originConfinement(t, start) })
 	t.Run("Coalescing", func(t *testing.T) { originCoalescing(t, start) })
 	t.Run("DiskBound", func(t *testing.T) { originDiskBound(t, start) })
@@ -286,6 +287,32 @@ func originOutage(t *testing.T, start Starter) {
 
 	s3.Start()
 	waitBody(t, srv.Addr, "/cold.txt", "cold\n", 10*time.Second)
+}
+
+// originStaleBound: past --origin-stale-max in an outage, even what is
+// cached is no longer served (503), in both modes.
+func originStaleBound(t *testing.T, start Starter) {
+	s3 := StartS3(t)
+	s3.MakeBucket(t, "stale")
+	s3.Put(t, "stale", "plain/a.txt", []byte("a\n"))
+	mod := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	s3.Deploy(t, "stale", "dep", VersionID(mod, "v1"), map[string]string{"a.txt": "a\n"}, mod)
+	cfg := s3.Origin()
+	cfg.StaleMax = time.Second
+	plain := start(t, Options{Site: site.Config{Root: "s3://stale/plain", Origin: cfg}})
+	dep := start(t, Options{Site: site.Config{Root: "s3://stale/dep", Origin: cfg}})
+	for _, srv := range []*Server{plain, dep} {
+		wantStatus(t, one(t, srv.Addr, get("/a.txt")), 200)
+	}
+	s3.Stop()
+	defer s3.Start()
+	// Past the stale bound and the cache's validity (1s).
+	time.Sleep(2500 * time.Millisecond)
+	for i, srv := range []*Server{plain, dep} {
+		if r := one(t, srv.Addr, get("/a.txt")); r.Status != 503 {
+			t.Errorf("root %d: a.txt %v into an outage with a stale bound of %v: status %d, want 503", i, 2500*time.Millisecond, cfg.StaleMax, r.Status)
+		}
+	}
 }
 
 func originConfinement(t *testing.T, start Starter) {

@@ -159,6 +159,15 @@ func (f *DiskFile) Close() error {
 	return nil
 }
 
+// Local is the cache file when every byte is on it, else nil: a reader
+// of it needs no store. It stays open until f is closed.
+func (f *DiskFile) Local() *os.File {
+	if f.o.left.Load() != 0 {
+		return nil
+	}
+	return f.o.f
+}
+
 // Complete reports whether every byte is on disk: reads need no store.
 func (f *DiskFile) Complete() bool { return f.o.left.Load() == 0 }
 

@@ -304,5 +304,5 @@ func (e *entry) setBody(resp *http1.Response, off, n int64) {
 		resp.File = nil
 		return
 	}
-	resp.File, resp.Off, resp.Len = e.file, off, n
+	resp.File, resp.Off, resp.Len = e.sendable(), off, n
 }

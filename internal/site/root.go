@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 
+	"github.com/weft-server/weft/internal/http1"
 	"github.com/weft-server/weft/internal/origin"
 )
 
@@ -33,6 +35,25 @@ type File interface {
 type fetcher interface {
 	Fetch(off, n int64) error
 	Complete() bool
+}
+
+// localFile is a file of the store whose bytes may all be on local disk
+// (see origin.DiskFile): Local is then that disk file, else nil.
+type localFile interface {
+	Local() *os.File
+}
+
+// sendable is what a response sends e's file as: the local *os.File of
+// a large object all on disk, as for a file of a directory, so that an
+// engine's sendfile treats both alike (see evloop's warmFiles); else the
+// file itself. The entry's reference keeps either open.
+func (e *entry) sendable() http1.File {
+	if l, ok := e.file.(localFile); ok {
+		if f := l.Local(); f != nil {
+			return f
+		}
+	}
+	return e.file
 }
 
 // objectInfo is what a FileInfo of the store tells beyond fs.FileInfo,

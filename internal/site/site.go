@@ -634,7 +634,7 @@ func planMultipart(resp *http1.Response, e *entry, h *heads, ranges []byteRange)
 		if e.body != nil {
 			p.Data = e.body[r.start : r.start+r.length]
 		} else {
-			p.File, p.Off, p.Len = e.file, r.start, r.length
+			p.File, p.Off, p.Len = e.sendable(), r.start, r.length
 		}
 		resp.Parts = append(resp.Parts, p)
 	}

@@ -80,7 +80,8 @@ func (p *storeProxy) all() []string {
 func RunOriginCases(t *testing.T, start Starter) {
 	t.Run("Deployed", func(t *testing.T) { originDeployed(t, start) })
 	t.Run("Switch", func(t *testing.T) { originSwitch(t, start) })
-	t.Run("Outage", func(t *testing.T) { originOutage(t, start) })
+	t.Run("Outage", func(t *testing.T) { originOutage(t, start, 0) })
+	t.Run("OutageHeadPerName", func(t *testing.T) { originOutage(t, start, -1) })
 	t.Run("StaleBound", func(t *testing.T) { originStaleBound(t, start) })
 	t.Run("Confinement", func(t *testing.T) { originConfinement(t, start) })
 	t.Run("Coalescing", func(t *testing.T) { originCoalescing(t, start) })
@@ -249,17 +250,24 @@ func waitBody(t *testing.T, addr, path, body string, d time.Duration) {
 	}
 }
 
-func originOutage(t *testing.T, start Starter) {
+// originOutage: the store stopped mid-run. listMax is the origin's
+// ListMax: 0 learns names by listing their folder, -1 by a HEAD each.
+func originOutage(t *testing.T, start Starter, listMax int) {
 	s3 := StartS3(t)
 	s3.MakeBucket(t, "out")
 	big := bigBody(200<<10, 2)
 	s3.Put(t, "out", "w/small.txt", []byte("small\n"))
 	s3.Put(t, "out", "w/big.bin", []byte(big))
 	s3.Put(t, "out", "w/cold.txt", []byte("cold\n"))
+	s3.Put(t, "out", "w/sub/deep.txt", []byte("deep\n"))
 	cfg := s3.Origin()
 	cfg.StaleMax = time.Minute
+	cfg.ListMax = listMax
 	srv := start(t, Options{Site: site.Config{Root: "s3://out/w", Origin: cfg}})
 	wantStatus(t, one(t, srv.Addr, get("/small.txt")), 200)
+	wantStatus(t, one(t, srv.Addr, get("/missing.txt")), 404)
+	wantStatus(t, one(t, srv.Addr, get("/sub")), 301)
+	wantStatus(t, one(t, srv.Addr, get("/sub/deep.txt")), 200)
 	wantStatus(t, one(t, srv.Addr, get("/big.bin")), 200)
 
 	s3.Stop()

@@ -116,27 +116,117 @@ func (s *Store) stat(name string) (*Info, error) {
 	if name == "." {
 		return &Info{name: ".", dir: true, gen: snap.gen}, nil
 	}
-	now := time.Now().UnixNano()
-	s.metaMu.Lock()
-	m, known := s.meta[name]
-	s.metaMu.Unlock()
-	if known && now-m.at <= int64(s.cfg.Poll) {
-		return m.found()
+	if i, err, ok := s.known(name, false); ok {
+		return i, err
 	}
 	if s.down.Load() {
-		if known && !s.stale(m.at) {
-			return m.found()
+		if i, err, ok := s.known(name, true); ok {
+			return i, err
 		}
 		return nil, ErrUnavailable
 	}
+	// One LIST of the folder answers for the name, its sidecars and
+	// its neighbours, folders included, for the poll interval.
+	if s.cfg.ListMax > 0 {
+		parent := path.Dir(name)
+		_, err, _ := s.flight.Do("l\x00"+parent, func() (any, error) { return nil, s.listFolder(snap, parent) })
+		if err == nil {
+			if i, err, ok := s.known(name, false); ok {
+				return i, err
+			}
+		}
+	}
 	v, err, _ := s.flight.Do("h\x00"+name, func() (any, error) { return s.head(snap, name) })
-	if errors.Is(err, ErrUnavailable) && known && !s.stale(m.at) {
-		return m.found()
+	if errors.Is(err, ErrUnavailable) {
+		if i, err, ok := s.known(name, true); ok {
+			return i, err
+		}
 	}
 	if err != nil {
 		return nil, err
 	}
 	return v.(*Info), nil
+}
+
+// known answers for name from what listings and HEADs said within the
+// poll interval, or, with stale (the store failing), within StaleMax;
+// ok is false when they say nothing.
+func (s *Store) known(name string, stale bool) (*Info, error, bool) {
+	now := time.Now().UnixNano()
+	usable := func(at int64) bool {
+		if stale {
+			return !s.stale(at)
+		}
+		return now-at <= int64(s.cfg.Poll)
+	}
+	s.metaMu.Lock()
+	defer s.metaMu.Unlock()
+	if f := s.folders[path.Dir(name)]; f != nil && f.complete && usable(f.at) {
+		if i := f.names[path.Base(name)]; i != nil {
+			return i, nil, true
+		}
+		return nil, fs.ErrNotExist, true
+	}
+	if m, ok := s.meta[name]; ok && usable(m.at) {
+		i, err := m.found()
+		return i, err, true
+	}
+	return nil, nil, false
+}
+
+// listFolder lists the folder dir (one LIST with a delimiter, up to
+// ListMax entries) and remembers what it holds.
+func (s *Store) listFolder(snap *snapshot, dir string) error {
+	p := s.key(dir)
+	if p != "" {
+		p += "/"
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	f := &folder{at: time.Now().UnixNano(), names: make(map[string]*Info), complete: true}
+	n := 0
+	for o := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: p}) {
+		if err := s.classify(o.Err); err != nil {
+			return err
+		}
+		if n++; n > s.cfg.ListMax {
+			f.complete = false
+			break // cancel (deferred) ends the listing
+		}
+		if i := entryInfo(snap, p, o, dir == "."); i != nil {
+			f.names[i.name] = i
+		}
+	}
+	s.metaMu.Lock()
+	defer s.metaMu.Unlock()
+	if old := s.folders[dir]; old != nil {
+		s.entries -= len(old.names)
+	}
+	if s.entries+len(f.names) > maxMeta {
+		clear(s.folders)
+		s.entries = 0
+	}
+	s.folders[dir] = f
+	s.entries += len(f.names)
+	return nil
+}
+
+// entryInfo describes the listed object o beneath the prefix p: a file,
+// or a folder (a common prefix); nil for a key no request can reach
+// (an empty, "." or ".." segment) or, at the root (top), the deploy's
+// folder.
+func entryInfo(snap *snapshot, p string, o minio.ObjectInfo, top bool) *Info {
+	rel := strings.TrimPrefix(o.Key, p)
+	dir := strings.HasSuffix(rel, "/")
+	rel = strings.TrimSuffix(rel, "/")
+	if rel == "" || rel == "." || rel == ".." || strings.ContainsAny(rel, "/\\\x00") || top && deployName(rel) {
+		return nil
+	}
+	i := &Info{name: rel, dir: dir, size: o.Size, mod: o.LastModified, gen: snap.gen}
+	if !dir {
+		i.key, i.etag = o.Key, o.ETag
+	}
+	return i
 }
 
 func (m metaEntry) found() (*Info, error) {
@@ -275,17 +365,9 @@ func (f *dirFile) ReadDir(int) ([]fs.DirEntry, error) {
 		if err := s.classify(o.Err); err != nil {
 			return nil, err
 		}
-		rel := strings.TrimPrefix(o.Key, p)
-		dir := strings.HasSuffix(rel, "/")
-		rel = strings.TrimSuffix(rel, "/")
-		if rel == "" || rel == "." || rel == ".." || strings.ContainsAny(rel, "/\\\x00") || f.name == "." && deployName(rel) {
-			continue
+		if i := entryInfo(snap, p, o, f.name == "."); i != nil {
+			out = append(out, dirEntry{i})
 		}
-		i := &Info{name: rel, dir: dir, size: o.Size, mod: o.LastModified, gen: snap.gen}
-		if !dir {
-			i.key, i.etag = o.Key, o.ETag
-		}
-		out = append(out, dirEntry{i})
 	}
 	return out, nil
 }

@@ -91,6 +91,10 @@ type Config struct {
 	// SegmentBytes is the unit of ranged GETs and of the disk cache;
 	// 1 MiB when zero.
 	SegmentBytes int64
+	// ListMax (plain mode) is the most entries of a folder whose names
+	// are learnt by one LIST of it; beyond, each name is asked about
+	// with a HEAD. 1000 (one page) when zero; negative: always HEAD.
+	ListMax int
 }
 
 // ErrUnavailable is returned while the store cannot be reached and
@@ -113,8 +117,10 @@ type Store struct {
 
 	flight singleflight.Group
 
-	metaMu sync.Mutex
-	meta   map[string]metaEntry // plain mode: names → last HEAD
+	metaMu  sync.Mutex
+	meta    map[string]metaEntry // plain mode: names → last HEAD (folders too large to list)
+	folders map[string]*folder   // plain mode: folders → their last listing
+	entries int                  // names held by folders
 
 	stop chan struct{}
 	done chan struct{}
@@ -135,8 +141,16 @@ type metaEntry struct {
 	at   int64 // when the store said so (UnixNano)
 }
 
-// maxMeta bounds the metadata remembered in plain mode.
+// folder is one listing of a plain-mode folder: what it held at a time.
+type folder struct {
+	at       int64            // when listed (UnixNano)
+	names    map[string]*Info // its files and folders
+	complete bool             // all of it: a name not in names is absent
+}
+
+// maxMeta bounds the metadata remembered in plain mode, in names.
 const maxMeta = 1 << 16
+
 
 // Open connects to the store of root (s3://BUCKET/PREFIX), reads its
 // pointer to tell the mode, and starts polling. It fails when the bucket
@@ -161,6 +175,9 @@ func Open(root string, cfg Config) (*Store, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
+	if cfg.ListMax == 0 {
+		cfg.ListMax = 1000
+	}
 	if cfg.SegmentBytes <= 0 {
 		cfg.SegmentBytes = 1 << 20
 	}
@@ -173,7 +190,7 @@ func Open(root string, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("weft: origin cache: %w", err)
 	}
 	s := &Store{cfg: cfg, bucket: bucket, prefix: prefix, client: client, disk: d,
-		meta: make(map[string]metaEntry), stop: make(chan struct{}), done: make(chan struct{})}
+		meta: make(map[string]metaEntry), folders: make(map[string]*folder), stop: make(chan struct{}), done: make(chan struct{})}
 	if err := s.poll(); err != nil {
 		d.close()
 		if errors.Is(err, fs.ErrPermission) {
@@ -358,6 +375,8 @@ func (s *Store) poll() error {
 	next.gen = s.gen.Add(1)
 	s.metaMu.Lock()
 	clear(s.meta)
+	clear(s.folders)
+	s.entries = 0
 	s.metaMu.Unlock()
 	s.snap.Store(next)
 	if fn := s.onSwitch.Load(); fn != nil && cur != nil {
@@ -435,6 +454,12 @@ func (s *Store) expireMeta() {
 	for k, m := range s.meta {
 		if now-m.at > keep {
 			delete(s.meta, k)
+		}
+	}
+	for k, f := range s.folders {
+		if now-f.at > keep {
+			s.entries -= len(f.names)
+			delete(s.folders, k)
 		}
 	}
 }

@@ -151,7 +151,7 @@ func coldMisses(start func(port int) (*exec.Cmd, error), port int) error {
 		}
 		return d, nil
 	}
-	fmt.Printf("\nOrigin cold misses: weft epoll over the s3:// root, one GET at a time on one keep-alive connection, each of %d objects per size never read before (a miss: a HEAD, then the bytes by GET, ranged by segment for the 128 KiB ones, which go to the disk cache), then the same objects again (answered from the cache). Latency at the client:\n\n", coldFiles)
+	fmt.Printf("\nOrigin cold misses: weft epoll over the s3:// root, one GET at a time on one keep-alive connection, each of %d objects per size never read before (a miss: the bytes by GET, ranged by segment for the 128 KiB ones, which go to the disk cache; and the folder's LIST, which the first miss makes and the others within --origin-poll share: it shows in max), then the same objects again (answered from the cache). Latency at the client:\n\n", coldFiles)
 	fmt.Println("| objects | requests | median ms | p90 ms | max ms |")
 	fmt.Println("|---|---:|---:|---:|---:|")
 	for _, size := range []int{1 << 10, 128 << 10} {

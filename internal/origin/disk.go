@@ -17,8 +17,9 @@ import (
 // when the last reader lets go (an open descriptor keeps a removed file's
 // bytes until then, so readers in flight are never cut).
 type disk struct {
-	dir string
-	max int64
+	parent string // where dir is made
+	dir    string // made by the first object, "" until then
+	max    int64
 
 	mu    sync.Mutex
 	objs  map[string]*object
@@ -41,28 +42,41 @@ type object struct {
 	gone bool // evicted: no longer in objs
 }
 
-// openDisk makes a folder of its own beneath dir (the system's temporary
-// folder when empty), removed by close.
-func openDisk(dir string, max int64) (*disk, error) {
-	if dir != "" {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, err
+// openDisk returns a cache that makes a folder of its own beneath dir
+// (the system's temporary folder when empty) for its first object, so
+// as the user weft runs as once it has switched users, and removes it on
+// close.
+func openDisk(dir string, max int64) *disk {
+	return &disk{parent: dir, max: max, objs: make(map[string]*object)}
+}
+
+// mkdirLocked makes the cache's folder, once.
+func (d *disk) mkdirLocked() error {
+	if d.dir != "" {
+		return nil
+	}
+	if d.parent != "" {
+		if err := os.MkdirAll(d.parent, 0o700); err != nil {
+			return fmt.Errorf("origin cache: %w", err)
 		}
 	}
-	d, err := os.MkdirTemp(dir, "weft-origin-")
+	dir, err := os.MkdirTemp(d.parent, "weft-origin-")
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("origin cache: %w", err)
 	}
-	return &disk{dir: d, max: max, objs: make(map[string]*object)}, nil
+	d.dir = dir
+	return nil
 }
 
 func (d *disk) close() {
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	for _, o := range d.objs {
 		d.evictLocked(o)
 	}
-	d.mu.Unlock()
-	os.RemoveAll(d.dir)
+	if d.dir != "" {
+		os.RemoveAll(d.dir)
+	}
 }
 
 // DiskBytes is what the cache of large objects holds on disk.
@@ -92,6 +106,9 @@ func (d *disk) acquire(id string, size, seg int64) (*object, error) {
 			}
 		}
 		d.evictLocked(v)
+	}
+	if err := d.mkdirLocked(); err != nil {
+		return nil, err
 	}
 	p := filepath.Join(d.dir, id+"."+strconv.FormatUint(d.tick, 36))
 	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)

@@ -185,10 +185,7 @@ func Open(root string, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("weft: root %s: %w", root, err)
 	}
-	d, err := openDisk(cfg.CacheDir, cfg.CacheMaxBytes)
-	if err != nil {
-		return nil, fmt.Errorf("weft: origin cache: %w", err)
-	}
+	d := openDisk(cfg.CacheDir, cfg.CacheMaxBytes)
 	s := &Store{cfg: cfg, bucket: bucket, prefix: prefix, client: client, disk: d,
 		meta: make(map[string]metaEntry), folders: make(map[string]*folder), stop: make(chan struct{}), done: make(chan struct{})}
 	if err := s.poll(); err != nil {

@@ -119,7 +119,13 @@ type Site struct {
 var _ http1.MemoryHandler = (*Site)(nil)
 
 // Roots returns the folder the site serves, as it was opened.
-func (s *Site) Roots() []string { return []string{s.cfg.Root} }
+// An object store is not a folder: none for an s3:// root.
+func (s *Site) Roots() []string {
+	if s.store != nil {
+		return nil
+	}
+	return []string{s.cfg.Root}
+}
 
 // Stats describe the site's file cache.
 func (s *Site) Stats() CacheStats { return s.cache.counts() }

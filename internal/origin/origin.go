@@ -151,7 +151,6 @@ type folder struct {
 // maxMeta bounds the metadata remembered in plain mode, in names.
 const maxMeta = 1 << 16
 
-
 // Open connects to the store of root (s3://BUCKET/PREFIX), reads its
 // pointer to tell the mode, and starts polling. It fails when the bucket
 // cannot be read.

@@ -421,6 +421,27 @@ func originCoalescing(t *testing.T, start Starter) {
 			t.Errorf("%s: %d concurrent misses made %d GETs at the store, want %d", tc.path, n, got, tc.gets)
 		}
 	}
+
+	// A range of a large uncached object fetches only its segment; the
+	// whole object then fetches only the others.
+	p.hold.Store(0)
+	seg := bigBody(3<<20+1000, 4) // four segments of 1 MiB
+	s3.Put(t, "coal", "seg.bin", []byte(seg))
+	r := one(t, srv.Addr, get("/seg.bin", "Range: bytes=2200000-2200009"))
+	wantStatus(t, r, 206)
+	if r.Body != seg[2200000:2200010] {
+		t.Errorf("range of seg.bin: %q", r.Body)
+	}
+	if got := p.count("GET", "/coal/seg.bin"); got != 1 {
+		t.Errorf("a 10-byte range of an uncached object made %d GETs, want 1 (its segment)", got)
+	}
+	r = one(t, srv.Addr, get("/seg.bin"))
+	if r.Status != 200 || r.Body != seg {
+		t.Errorf("seg.bin: status %d, %d bytes, not the object", r.Status, len(r.Body))
+	}
+	if got := p.count("GET", "/coal/seg.bin"); got != 4 {
+		t.Errorf("the range then the whole object made %d GETs, want 4 (one per segment)", got)
+	}
 }
 
 func originDiskBound(t *testing.T, start Starter) {

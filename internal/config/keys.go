@@ -15,6 +15,7 @@ import (
 	"github.com/weft-server/weft/internal/codec"
 	"github.com/weft-server/weft/internal/engine/h1conn"
 	"github.com/weft-server/weft/internal/http1"
+	"github.com/weft-server/weft/internal/origin"
 	"github.com/weft-server/weft/internal/site"
 )
 
@@ -131,11 +132,7 @@ var Keys = []Key{
 			if c.S3Endpoint == "" {
 				return nil
 			}
-			u, err := url.Parse(c.S3Endpoint)
-			if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || (u.Path != "" && u.Path != "/") {
-				return fmt.Errorf("%q: want http://HOST[:PORT] or https://HOST[:PORT]", c.S3Endpoint)
-			}
-			return nil
+			return origin.CheckEndpoint(c.S3Endpoint)
 		}},
 	{Name: "s3_region", Group: GroupOrigin, Apply: Live,
 		Help:  "`region` of the bucket of an s3:// root",

@@ -198,13 +198,23 @@ func Open(root string, cfg Config) (*Store, error) {
 	return s, nil
 }
 
+// CheckEndpoint reports an endpoint that is not http://HOST[:PORT] or
+// https://HOST[:PORT].
+func CheckEndpoint(endpoint string) error {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || (u.Path != "" && u.Path != "/") {
+		return fmt.Errorf("%q: want http://HOST[:PORT] or https://HOST[:PORT]", endpoint)
+	}
+	return nil
+}
+
 func newClient(cfg Config) (*minio.Client, error) {
 	host, secure := "s3.amazonaws.com", true
 	if cfg.Endpoint != "" {
-		u, err := url.Parse(cfg.Endpoint)
-		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || (u.Path != "" && u.Path != "/") {
-			return nil, fmt.Errorf("s3 endpoint %q: want http://HOST[:PORT] or https://HOST[:PORT]", cfg.Endpoint)
+		if err := CheckEndpoint(cfg.Endpoint); err != nil {
+			return nil, fmt.Errorf("s3 endpoint %w", err)
 		}
+		u, _ := url.Parse(cfg.Endpoint)
 		host, secure = u.Host, u.Scheme == "https"
 	}
 	var creds *credentials.Credentials

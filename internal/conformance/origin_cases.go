@@ -84,6 +84,7 @@ func RunOriginCases(t *testing.T, start Starter) {
 	t.Run("OutageHeadPerName", func(t *testing.T) { originOutage(t, start, -1) })
 	t.Run("StaleBound", func(t *testing.T) { originStaleBound(t, start) })
 	t.Run("Confinement", func(t *testing.T) { originConfinement(t, start) })
+	t.Run("ChangedObject", func(t *testing.T) { originChanged(t, start) })
 	t.Run("Coalescing", func(t *testing.T) { originCoalescing(t, start) })
 	t.Run("DiskBound", func(t *testing.T) { originDiskBound(t, start) })
 	t.Run("Uploads", func(t *testing.T) { originUploads(t) })
@@ -320,6 +321,36 @@ func originStaleBound(t *testing.T, start Starter) {
 		if r := one(t, srv.Addr, get("/a.txt")); r.Status != 503 {
 			t.Errorf("root %d: a.txt %v into an outage with a stale bound of %v: status %d, want 503", i, 2500*time.Millisecond, cfg.StaleMax, r.Status)
 		}
+	}
+}
+
+// originChanged: a large object rewritten between the fetch of one of
+// its segments and the next is never stitched from both: the next
+// segment's GET (If-Match) fails, the client gets 503, and the request
+// after it the new object whole.
+func originChanged(t *testing.T, start Starter) {
+	s3 := StartS3(t)
+	s3.MakeBucket(t, "chg")
+	old, neu := bigBody(2<<20+500, 5), bigBody(2<<20+500, 6) // three segments each
+	s3.Put(t, "chg", "obj.bin", []byte(old))
+	cfg := s3.Origin()
+	cfg.Poll = time.Minute // the metadata stays trusted: only the GET can tell
+	srv := start(t, Options{Site: site.Config{Root: "s3://chg", Origin: cfg}})
+	r := one(t, srv.Addr, get("/obj.bin", "Range: bytes=0-9"))
+	if r.Status != 206 || r.Body != old[:10] {
+		t.Fatalf("first range: %d %q", r.Status, r.Body)
+	}
+	s3.Put(t, "chg", "obj.bin", []byte(neu))
+	r = one(t, srv.Addr, get("/obj.bin", "Range: bytes=1500000-1500009"))
+	if r.Status == 206 && r.Body != old[1500000:1500010] {
+		t.Fatalf("a segment of the new object served as part of the old: %q", r.Body)
+	}
+	if r.Status != 503 && r.Status != 206 {
+		t.Errorf("second range after the rewrite: status %d, want 503 (or the old bytes)", r.Status)
+	}
+	r = one(t, srv.Addr, get("/obj.bin"))
+	if r.Status != 200 || r.Body != neu {
+		t.Errorf("after the rewrite: status %d, %d bytes, want the new object", r.Status, len(r.Body))
 	}
 }
 

@@ -430,16 +430,24 @@ func (s *Store) getRange(i *Info, off, n int64) ([]byte, error) {
 	defer cancel()
 	o, err := s.client.GetObject(ctx, s.bucket, i.key, opts)
 	if err != nil {
-		return nil, s.classify(err)
+		return nil, s.changed(s.classify(err))
 	}
 	defer o.Close()
 	b := make([]byte, n)
 	if _, err := io.ReadFull(o, b); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return nil, errChanged
+			return nil, s.changed(errChanged) // shorter than its metadata said
 		}
-		return nil, s.classify(err)
+		return nil, s.changed(s.classify(err))
 	}
 	s.classify(nil)
 	return b, nil
+}
+
+// changed forgets the metadata when err says the object changed.
+func (s *Store) changed(err error) error {
+	if err == errChanged {
+		s.forgetMeta()
+	}
+	return err
 }

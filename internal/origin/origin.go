@@ -324,8 +324,20 @@ func (s *Store) classify(err error) error {
 	return fmt.Errorf("%w: %v", ErrUnavailable, err)
 }
 
-// errChanged: an object changed while its segments were being read.
-var errChanged = errors.New("object changed while read")
+// errChanged: an object changed since its metadata was read (its ETag
+// no longer matches) or while it was read. Transient: the site answers
+// 503, and the metadata is read again (see forgetMeta).
+var errChanged = fmt.Errorf("%w: object changed while read", ErrUnavailable)
+
+// forgetMeta drops what plain mode knows of names and folders, after an
+// object was found changed: the next request asks the store again.
+func (s *Store) forgetMeta() {
+	s.metaMu.Lock()
+	clear(s.meta)
+	clear(s.folders)
+	s.entries = 0
+	s.metaMu.Unlock()
+}
 
 // stale reports whether what was known at (UnixNano) may no longer be
 // served while the store fails.
@@ -379,11 +391,7 @@ func (s *Store) poll() error {
 		next.m, next.dirs = m, dirsOf(m)
 	}
 	next.gen = s.gen.Add(1)
-	s.metaMu.Lock()
-	clear(s.meta)
-	clear(s.folders)
-	s.entries = 0
-	s.metaMu.Unlock()
+	s.forgetMeta()
 	s.snap.Store(next)
 	if fn := s.onSwitch.Load(); fn != nil && cur != nil {
 		(*fn)()

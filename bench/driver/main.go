@@ -63,6 +63,9 @@ type server struct {
 	// server comes by the encoded body.
 	accept, coding, made string
 	plain                []byte
+	// base: the others of its case are compared with it (as with nginx
+	// elsewhere): the origin cases' weft over a directory.
+	base bool
 }
 
 // bcase is one case of the table: a path loaded with conns connections
@@ -120,18 +123,21 @@ func main() {
 	// buffering up to 64 KiB and flushing at least once a second (weft's
 	// only way; nginx's buffer=64k flush=1s); the others log nothing.
 	accessLog := filepath.Join(*work, "access.log")
-	startWeft := func(port int, engine string, log bool, extra ...string) (*exec.Cmd, error) {
+	startWeftAt := func(at string, port int, engine string, log bool, extra ...string) (*exec.Cmd, error) {
 		logArgs := []string{"--no-access-log"}
 		if log {
 			must(os.WriteFile(accessLog, nil, 0o644))
 			logArgs = []string{"--access-log", accessLog}
 		}
-		args := append([]string{"serve", root, "--addr", fmt.Sprintf("127.0.0.1:%d", port),
+		args := append([]string{"serve", at, "--addr", fmt.Sprintf("127.0.0.1:%d", port),
 			"--engine", engine, "--max-conns", "20000",
 			// Started as root (CI), weft would switch to nobody, who
 			// cannot read the work folder: it stays who it is started as.
 			"--allow-root"}, logArgs...)
 		return startPinned(*weftBin, append(args, extra...)...)
+	}
+	startWeft := func(port int, engine string, log bool, extra ...string) (*exec.Cmd, error) {
+		return startWeftAt(root, port, engine, log, extra...)
 	}
 	startNginx := func(port int, log bool, o nginxOpts) (*exec.Cmd, error) {
 		if o.root == "" {
@@ -210,6 +216,26 @@ func main() {
 		{"js gzip-fly", "/lib.js", 64, nil, []server{nginxGzipFly, weftJS("gzip")}, false, false, nil, false},
 		{"js br", "/lib.js", 64, nil, []server{nginxBr, weftJS("br")}, false, false, nil, false},
 	}
+
+	// The origin cases: weft epoll over the s3:// root beside weft epoll
+	// over the directory holding the same files (see origin.go); the
+	// store starts with the first of them.
+	var store *originStore
+	startS3 := func(port int) (*exec.Cmd, error) {
+		if store == nil {
+			var err error
+			if store, err = startOrigin(*work, root); err != nil {
+				return nil, err
+			}
+		}
+		return startWeftAt("s3://"+originBucket, port, "epoll", false, store.originArgs()...)
+	}
+	weftDir := server{name: "weft epoll, directory", base: true, start: func(port int) (*exec.Cmd, error) { return startWeft(port, "epoll", false) }}
+	weftS3 := server{name: "weft epoll, s3:// (cached)", start: startS3}
+	cases = append(cases,
+		bcase{name: "origin 1 KiB, 64 conns", path: "/index.html", conns: 64, servers: []server{weftDir, weftS3}},
+		bcase{name: "origin 128 KiB", path: "/app.js", conns: 32, servers: []server{weftDir, weftS3}, bytesCase: true},
+	)
 
 	// The HTTPS cases: one certificate for the run (ECDSA P-256), the
 	// same pair for every server; each server pinned to CPU 0 as in the
@@ -316,7 +342,7 @@ func main() {
 			}
 			rps := summarize(field(rs, func(r *result) float64 { return r.rps }))
 			p := pool(rs)
-			isNginx := strings.HasPrefix(s.name, "nginx")
+			isNginx := strings.HasPrefix(s.name, "nginx") || s.base
 			if isNginx {
 				baseRPS, baseEff = rps.med, p.perCPUSecond()
 			}
@@ -369,6 +395,15 @@ func main() {
 		for _, row := range every {
 			fmt.Println(row)
 		}
+	}
+	if store != nil {
+		port++
+		if err := coldMisses(startS3, port); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: origin cold misses: %v\n", err)
+			failed++
+		}
+		fmt.Printf("\nIn the origin cases the columns \"vs nginx\" compare weft over the s3:// root with weft over the directory (the same engine and files).\n")
+		store.stop()
 	}
 	if *idleN > 0 {
 		idleMemory([]server{nginx, weftHeap("epoll"), weftHeap("uring"), weftHeap("goroutine")}, &port, idleCounts(*idleN))

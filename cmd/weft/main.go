@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/weft-server/weft/internal/config"
+	"github.com/weft-server/weft/internal/s3conn"
 	"github.com/weft-server/weft/internal/server"
 )
 
@@ -236,8 +237,8 @@ func checkRoot(cfg *config.Config) error {
 }
 
 func checkDir(cfg *config.Config) error {
-	if cfg.Root == "" {
-		return nil
+	if cfg.Root == "" || s3conn.IsURL(cfg.Root) {
+		return nil // an object store is checked when it is opened
 	}
 	if _, err := os.Stat(cfg.Root); err != nil {
 		err = fmt.Errorf("weft: cannot serve %s: %w", cfg.Root, unwrapPath(err))

@@ -300,3 +300,10 @@ func TestOutOfDescriptors(t *testing.T) {
 		})
 	}
 }
+
+// TestServeS3 serves an s3:// root from the command line (flags, and the
+// credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) through
+// the origin cases, against a real S3-compatible server.
+func TestServeS3(t *testing.T) {
+	conformance.RunOriginCases(t, conformance.StartBinary(weftBin(t), "--engine", "epoll"))
+}

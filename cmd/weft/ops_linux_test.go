@@ -5,6 +5,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"github.com/weft-server/weft/internal/conformance"
 	"io"
 	"net"
 	"os"
@@ -586,14 +587,22 @@ func TestUserSwitch(t *testing.T) {
 			m := urlRe.FindString(c.line(t, "weft: serving"))
 			addr := strings.TrimSuffix(strings.TrimPrefix(m, "http://"), "/")
 			wantHello(t, fetchRaw(t, "tcp", addr, "/hello.txt"))
+			c.waitStderr(t, "now running as user nobody")
+			if eng == "process" {
+				// The first worker may answer before the second
+				// has started: wait for both.
+				deadline := time.Now().Add(10 * time.Second)
+				for len(childPids(t, c.cmd.Process.Pid)) != 2 {
+					if time.Now().After(deadline) {
+						t.Fatalf("want 2 workers, have %d after 10s", len(childPids(t, c.cmd.Process.Pid)))
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
 			wantIDs(t, c.cmd.Process.Pid, nobodyIDs)
 			if b, err := os.ReadFile(pidFile); err != nil || string(b) != fmt.Sprintf("%d\n", c.cmd.Process.Pid) {
 				t.Errorf("pid file while serving: %q, %v", b, err)
 			}
-			if eng == "process" && len(childPids(t, c.cmd.Process.Pid)) != 2 {
-				t.Errorf("want 2 workers")
-			}
-			c.waitStderr(t, "now running as user nobody")
 			c.stopOK(t)
 			// nobody may not remove it from root's folder, nor write it.
 			if b, err := os.ReadFile(pidFile); err != nil || string(b) != fmt.Sprintf("%d\n", c.cmd.Process.Pid) {
@@ -750,4 +759,37 @@ func TestUserReloadUploadFolder(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestUserS3: started as root without --allow-root, weft serves an s3://
+// root as nobody: the privilege check does not take the URL for a folder,
+// the disk cache of large objects is made by nobody, and a cache folder
+// nobody may not write is refused at start.
+func TestUserS3(t *testing.T) {
+	needRoot(t)
+	s3 := conformance.StartS3(t)
+	s3.MakeBucket(t, "users3")
+	big := strings.Repeat("0123456789abcdef", 20000) // 320,000 bytes: the disk cache
+	s3.Put(t, "users3", "big.bin", []byte(big))
+	o := s3.Origin()
+	serve := func(extra ...string) *exec.Cmd {
+		cmd := exec.Command(sharedBin(t), append([]string{"serve", "s3://users3", "--s3-endpoint", o.Endpoint, "--s3-path-style",
+			"--addr", "127.0.0.1:0", "--no-access-log"}, extra...)...)
+		cmd.Env = append(withoutAllowRoot(), "AWS_ACCESS_KEY_ID="+o.AccessKey, "AWS_SECRET_ACCESS_KEY="+o.SecretKey)
+		return cmd
+	}
+	// A cache folder nobody may not write is refused at start, in one line.
+	rootOnly := opsRoot(t) // root's, 0755
+	out, err := serve("--origin-cache-dir", filepath.Join(rootOnly, "cache")).CombinedOutput()
+	if want := "cannot write the folder " + rootOnly + " to cache objects of the s3:// root in (origin_cache_dir)"; err == nil || !strings.Contains(string(out), want) || strings.Count(strings.TrimSpace(string(out)), "\n") > 1 {
+		t.Errorf("an origin cache folder nobody may not write: %v\n%s\nwant a line with %q", err, out, want)
+	}
+	c := startChild(t, serve()) // the cache in the system's temporary folder
+	m := urlRe.FindString(c.line(t, "weft: serving s3://users3"))
+	addr := strings.TrimSuffix(strings.TrimPrefix(m, "http://"), "/")
+	resp := fetchRaw(t, "tcp", addr, "/big.bin")
+	if !strings.HasPrefix(resp, "HTTP/1.1 200 ") || !strings.HasSuffix(resp, big) {
+		t.Errorf("GET /big.bin as nobody: %.200q", resp)
+	}
+	wantIDs(t, c.cmd.Process.Pid, nobodyIDs)
 }

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/weft-server/weft/internal/codec"
+	"github.com/weft-server/weft/internal/origin"
 	"github.com/weft-server/weft/internal/site"
 )
 
@@ -70,6 +71,17 @@ type Config struct {
 	CacheMaxFile  int64
 	CacheMaxOpen  int
 	CacheNoWatch  bool
+
+	S3Endpoint          string
+	S3Region            string
+	S3PathStyle         bool
+	S3CredentialsFile   string
+	S3Profile           string
+	OriginCacheDir      string
+	OriginCacheMaxBytes int64
+	OriginPoll          time.Duration
+	OriginStaleMax      time.Duration
+	OriginTimeout       time.Duration
 
 	Compress         bool
 	CompressTypes    string
@@ -266,6 +278,12 @@ func (c *Config) Site() site.Config {
 		Upload: site.UploadConfig{
 			On: c.Upload, Dir: c.UploadDir, Overwrite: c.UploadOverwrite,
 			MaxBytes: c.UploadMaxBytes, AllowAnonymous: c.UploadAllowAnonymous,
+		},
+		Origin: origin.Config{
+			Endpoint: c.S3Endpoint, Region: c.S3Region, PathStyle: c.S3PathStyle,
+			CredentialsFile: c.S3CredentialsFile, Profile: c.S3Profile,
+			CacheDir: c.OriginCacheDir, CacheMaxBytes: c.OriginCacheMaxBytes,
+			Poll: c.OriginPoll, StaleMax: c.OriginStaleMax, Timeout: c.OriginTimeout,
 		},
 	}
 	if c.AuthFailures == 0 {

@@ -17,6 +17,7 @@ import (
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
 
+	"github.com/weft-server/weft/internal/s3conn"
 	"github.com/weft-server/weft/internal/site"
 )
 
@@ -162,7 +163,7 @@ func relativeTo(dir string, v any) any {
 		}
 		return out
 	}
-	if s, ok := v.(string); ok && s != "" && s != "-" && !filepath.IsAbs(s) {
+	if s, ok := v.(string); ok && s != "" && s != "-" && !filepath.IsAbs(s) && !s3conn.IsURL(s) {
 		return filepath.Join(dir, s)
 	}
 	return v

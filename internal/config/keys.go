@@ -15,6 +15,7 @@ import (
 	"github.com/weft-server/weft/internal/codec"
 	"github.com/weft-server/weft/internal/engine/h1conn"
 	"github.com/weft-server/weft/internal/http1"
+	"github.com/weft-server/weft/internal/s3conn"
 	"github.com/weft-server/weft/internal/site"
 )
 
@@ -108,20 +109,71 @@ const (
 	GroupLimits     = "Limits & timeouts"
 	GroupLogging    = "Logging"
 	GroupOperations = "Operations"
+	GroupOrigin     = "Object store (s3:// roots)"
 )
 
 // Groups are the topics in the order --help lists them; every key has
 // one, and --config is an Operations flag.
 var Groups = []string{GroupListening, GroupFiles, GroupSharing, GroupCaching, GroupHeaders,
-	GroupAccess, GroupTLS, GroupLimits, GroupLogging, GroupOperations}
+	GroupAccess, GroupTLS, GroupLimits, GroupLogging, GroupOperations, GroupOrigin}
 
 // Keys is the table of every key, in the order `weft config check` and
 // `weft config example` print them.
 var Keys = []Key{
 	{Name: "root", Group: GroupFiles, NoFlag: true, FlagDoc: "serve's DIR argument", Path: true, Apply: Live, PerSite: true,
-		Help:  "folder to serve; when empty, the site packed into the executable (weft pack), else the built-in sample site",
+		Help:  "folder to serve, or an object store as s3://BUCKET/PREFIX; when empty, the site packed into the executable (weft pack), else the built-in sample site",
 		def:   "",
 		field: func(c *Config) any { return &c.Root }},
+	{Name: "s3_endpoint", Group: GroupOrigin, Apply: Live,
+		Help:  "`URL` of the S3 API an s3:// root is read from (http://127.0.0.1:7070 for a store of your own); empty: AWS",
+		def:   "",
+		field: func(c *Config) any { return &c.S3Endpoint },
+		check: func(c *Config) error {
+			if c.S3Endpoint == "" {
+				return nil
+			}
+			return s3conn.CheckEndpoint(c.S3Endpoint)
+		}},
+	{Name: "s3_region", Group: GroupOrigin, Apply: Live,
+		Help:  "`region` of the bucket of an s3:// root (empty: AWS_REGION, AWS_DEFAULT_REGION, else asked of the store)",
+		def:   "",
+		field: func(c *Config) any { return &c.S3Region }},
+	{Name: "s3_path_style", Group: GroupOrigin, Apply: Live,
+		Help:  "address the bucket as a path (http://endpoint/bucket/key), as most self-hosted stores want, not as a host name",
+		def:   false,
+		field: func(c *Config) any { return &c.S3PathStyle }},
+	{Name: "s3_credentials_file", Group: GroupOrigin, Path: true, Apply: Live,
+		Help:  "shared credentials `FILE` read when AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set (empty: ~/.aws/credentials)",
+		def:   "",
+		field: func(c *Config) any { return &c.S3CredentialsFile }},
+	{Name: "s3_profile", Group: GroupOrigin, Apply: Live,
+		Help:  "`profile` of the shared credentials file (empty: AWS_PROFILE, else default)",
+		def:   "",
+		field: func(c *Config) any { return &c.S3Profile }},
+	{Name: "origin_cache_dir", Group: GroupOrigin, Path: true, Apply: Live,
+		Help:  "`folder` where large objects of an s3:// root are cached (in a folder of their own, removed at exit); empty: the system's temporary folder",
+		def:   "",
+		field: func(c *Config) any { return &c.OriginCacheDir }},
+	{Name: "origin_cache_max_bytes", Group: GroupOrigin, Apply: Live,
+		Help:  "disk the cache of large objects may hold, in bytes (least recently used evicted first)",
+		def:   int64(1 << 30),
+		field: func(c *Config) any { return &c.OriginCacheMaxBytes },
+		check: func(c *Config) error { return atLeast(c.OriginCacheMaxBytes, 1) }},
+	{Name: "origin_poll", Group: GroupOrigin, Apply: Live,
+		Help:  "how often each instance checks the deployed version's pointer (.weft/current), and how long object metadata is trusted",
+		def:   2 * time.Second,
+		field: func(c *Config) any { return &c.OriginPoll },
+		check: func(c *Config) error { return positive(c.OriginPoll) }},
+	{Name: "origin_stale_max", Group: GroupOrigin, Apply: Live,
+		Help:  "while the store fails, how long what is cached keeps being served (the rest gets 503)",
+		def:   5 * time.Minute,
+		field: func(c *Config) any { return &c.OriginStaleMax },
+		check: func(c *Config) error { return positive(c.OriginStaleMax) }},
+	{Name: "origin_timeout", Group: GroupOrigin, Apply: Live,
+		Help:  "bound on each call to the store (a read of metadata, a listing, a segment of an object)",
+		def:   10 * time.Second,
+		field: func(c *Config) any { return &c.OriginTimeout },
+		check: func(c *Config) error { return positive(c.OriginTimeout) }},
 	{Name: "addr", Group: GroupListening, Apply: Restart,
 		Help:  "listen on `HOST:PORT` (0.0.0.0:PORT or [::]:PORT to serve the network), or on the unix socket unix:/PATH (for a proxy in front)",
 		def:   "127.0.0.1:8080",

@@ -23,6 +23,7 @@ import (
 
 	"github.com/weft-server/weft/internal/engine/h1conn"
 	"github.com/weft-server/weft/internal/http1"
+	"github.com/weft-server/weft/internal/s3conn"
 	"github.com/weft-server/weft/internal/site"
 )
 
@@ -111,10 +112,30 @@ func StartBinary(bin string, args ...string) Starter {
 		if e.Limits.MaxHeaderCount > 0 {
 			a = append(a, "--max-header-fields", fmt.Sprint(e.Limits.MaxHeaderCount))
 		}
+		if opts.Site.Cache.MaxOpen > 0 {
+			a = append(a, "--cache-max-open", fmt.Sprint(opts.Site.Cache.MaxOpen))
+		}
+		var env []string
+		if o := opts.Site.Origin; s3conn.IsURL(opts.Site.Root) {
+			a = append(a, "--s3-endpoint", o.Endpoint, fmt.Sprintf("--s3-path-style=%v", o.PathStyle))
+			for flag, d := range map[string]time.Duration{"--origin-poll": o.Poll, "--origin-timeout": o.Timeout, "--origin-stale-max": o.StaleMax} {
+				if d > 0 {
+					a = append(a, flag, d.String())
+				}
+			}
+			if o.CacheDir != "" {
+				a = append(a, "--origin-cache-dir", o.CacheDir)
+			}
+			if o.CacheMaxBytes > 0 {
+				a = append(a, "--origin-cache-max-bytes", fmt.Sprint(o.CacheMaxBytes))
+			}
+			// Credentials the way a user gives them: the environment.
+			env = append(env, "AWS_ACCESS_KEY_ID="+o.AccessKey, "AWS_SECRET_ACCESS_KEY="+o.SecretKey)
+		}
 		cmd := exec.Command(bin, append(a, args...)...)
 		// Tests run as root on CI, where weft would switch to nobody,
 		// who cannot read the test's temporary folders: it stays root.
-		cmd.Env = append(os.Environ(), "WEFT_ALLOW_ROOT=1")
+		cmd.Env = append(append(os.Environ(), "WEFT_ALLOW_ROOT=1"), env...)
 		cmd.Stderr = os.Stderr
 		out, err := cmd.StdoutPipe()
 		if err != nil {

@@ -240,13 +240,14 @@ func scan(sc site.Config) (*manifest.Manifest, error) {
 	defer st.Close()
 	m := &manifest.Manifest{Format: manifest.Format, Files: map[string]manifest.File{}}
 	h := sha256.New()
-	err = st.Reachable(func(name string, fi fs.FileInfo, f *os.File) error {
+	err = st.Reachable(func(name string, fi fs.FileInfo, f site.File) error {
 		if f == nil {
 			m.Dirs = append(m.Dirs, name)
 			return nil
 		}
 		h.Reset()
-		n, err := io.Copy(h, f)
+		// One byte past the size it had: a file that grew is caught.
+		n, err := io.Copy(h, io.NewSectionReader(f, 0, fi.Size()+1))
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", name, err)
 		}

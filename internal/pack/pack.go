@@ -255,7 +255,7 @@ func Pack(o Options) (Result, error) {
 	h := sha256.New()
 	pw := io.MultiWriter(out, h)
 	zw := zip.NewWriter(pw)
-	err = st.Reachable(func(name string, fi fs.FileInfo, f *os.File) error {
+	err = st.Reachable(func(name string, fi fs.FileInfo, f site.File) error {
 		for _, s := range skip {
 			if os.SameFile(s, fi) {
 				return nil
@@ -274,7 +274,7 @@ func Pack(o Options) (Result, error) {
 		if err != nil {
 			return err
 		}
-		n, err := io.Copy(w, f)
+		n, err := io.Copy(w, io.NewSectionReader(f, 0, fi.Size()+1))
 		if err != nil {
 			return err
 		}

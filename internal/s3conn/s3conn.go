@@ -7,6 +7,7 @@
 package s3conn
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -77,6 +78,7 @@ type Options struct {
 	PathStyle       bool   // address buckets as HOST/BUCKET rather than BUCKET.HOST
 	CredentialsFile string // a shared credentials file (INI, as ~/.aws/credentials)
 	Profile         string // its profile; "" for AWS_PROFILE, else "default"
+	Retries         int    // attempts per request, transient errors retried; 0 for 5
 
 	// Env is the environment, as os.Environ returns it: the AWS_*
 	// variables above, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
@@ -105,9 +107,9 @@ const (
 func (o Options) Client() (*minio.Client, error) {
 	env := envMap(o.Env)
 	endpoint := firstOf(o.Endpoint, env["AWS_ENDPOINT_URL_S3"], env["AWS_ENDPOINT_URL"], "https://s3.amazonaws.com")
-	u, err := url.Parse(endpoint)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
-		return nil, fmt.Errorf("s3 endpoint %q: want http://HOST:PORT or https://HOST[:PORT]", endpoint)
+	u, err := parseEndpoint(endpoint)
+	if err != nil {
+		return nil, err
 	}
 	creds, err := o.credentials(env)
 	if err != nil {
@@ -128,12 +130,27 @@ func (o Options) Client() (*minio.Client, error) {
 		Transport:    tr,
 		Region:       firstOf(o.Region, env["AWS_REGION"], env["AWS_DEFAULT_REGION"]),
 		BucketLookup: lookup,
-		MaxRetries:   retries,
+		MaxRetries:   cmp.Or(o.Retries, retries),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("s3 endpoint %q: %w", endpoint, err)
 	}
 	return c, nil
+}
+
+// CheckEndpoint reports an endpoint that is not http://HOST[:PORT] or
+// https://HOST[:PORT], in one line.
+func CheckEndpoint(endpoint string) error {
+	_, err := parseEndpoint(endpoint)
+	return err
+}
+
+func parseEndpoint(endpoint string) (*url.URL, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+		return nil, fmt.Errorf("s3 endpoint %q: want http://HOST:PORT or https://HOST[:PORT]", endpoint)
+	}
+	return u, nil
 }
 
 // credentials are the file's when one is named, else the environment's,

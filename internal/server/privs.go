@@ -164,7 +164,7 @@ func (p *privileges) hint() string {
 
 // checkAccess checks, as the new user, that every root can be read and
 // every upload folder written (switchUser checks ACME's storage too).
-func (p *privileges) checkAccess(roots, uploadDirs []string) error {
+func (p *privileges) checkAccess(roots, uploadDirs, cacheDirs []string) error {
 	for _, root := range roots {
 		f, err := os.Open(root)
 		if err == nil {
@@ -187,6 +187,11 @@ func (p *privileges) checkAccess(roots, uploadDirs []string) error {
 			return fmt.Errorf("weft: running as %s, cannot write the upload folder %s: %w; %s", p.to.spec, dir, err, p.hint())
 		}
 	}
+	for _, dir := range cacheDirs {
+		if err := writable(dir); err != nil {
+			return fmt.Errorf("weft: running as %s, cannot write the folder %s to cache objects of the s3:// root in (origin_cache_dir): %w; %s", p.to.spec, dir, err, p.hint())
+		}
+	}
 	return nil
 }
 
@@ -198,7 +203,7 @@ func (p *privileges) checkReload(scfg *site.Config, hosts *site.HostsConfig, roo
 	if p == nil {
 		return nil
 	}
-	return p.checkAccess(nil, uploadDirs(scfg, hosts, roots))
+	return p.checkAccess(nil, uploadDirs(scfg, hosts, roots), originCacheDirs(scfg, hosts))
 }
 
 // switchUser runs once every socket is open, before serving: it hands
@@ -228,7 +233,7 @@ func switchUser(p *privileges, cfg *Config, eng engine.Engine, roots *roots, rs 
 		cfg.ErrorLog.Info("now running as user "+p.to.spec, "uid", p.to.uid, "gid", p.to.gid)
 	}
 	scfg := cfg.Site
-	if err := p.checkAccess(sw.cur.Load().site.Roots(), uploadDirs(&scfg, cfg.Hosts, roots)); err != nil {
+	if err := p.checkAccess(sw.cur.Load().site.Roots(), uploadDirs(&scfg, cfg.Hosts, roots), originCacheDirs(&scfg, cfg.Hosts)); err != nil {
 		return err
 	}
 	if len(cfg.TLS.ACMEDomains) > 0 {

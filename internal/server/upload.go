@@ -2,9 +2,11 @@ package server
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/weft-server/weft/internal/s3conn"
 	"github.com/weft-server/weft/internal/site"
 )
 
@@ -47,6 +49,31 @@ func uploadDirs(scfg *site.Config, hosts *site.HostsConfig, roots *roots) []stri
 			continue
 		}
 		dirs = append(dirs, filepath.Join(root, filepath.FromSlash(strings.Trim(s.Upload.Dir, "/"))))
+	}
+	return dirs
+}
+
+// originCacheDirs lists the folders where the sites with an s3:// root
+// cache large objects (each makes a folder of its own there at its first
+// one), for a check that weft may write them (see
+// privileges.checkAccess): of each, the nearest folder that exists.
+func originCacheDirs(scfg *site.Config, hosts *site.HostsConfig) []string {
+	var dirs []string
+	for _, s := range sitesOf(scfg, hosts) {
+		if !s3conn.IsURL(s.Root) {
+			continue
+		}
+		dir := s.Origin.CacheDir
+		if dir == "" {
+			dir = os.TempDir()
+		}
+		for {
+			if _, err := os.Stat(dir); err == nil || filepath.Dir(dir) == dir {
+				break
+			}
+			dir = filepath.Dir(dir)
+		}
+		dirs = append(dirs, dir)
 	}
 	return dirs
 }

@@ -8,7 +8,7 @@ import (
 	"html"
 	"io"
 	"io/fs"
-	"os"
+
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -130,7 +130,9 @@ func (s *Site) overCap(resp *http1.Response, total int64) {
 // folder's own name, or the root's.
 func (s *Site) archiveName(name string) string {
 	n := name
-	if n == "." {
+	if n == "." && s.store != nil {
+		n = s.store.Base()
+	} else if n == "." {
 		n = filepath.Base(s.root.Name())
 	} else if i := strings.LastIndexByte(n, '/'); i >= 0 {
 		n = n[i+1:]
@@ -308,7 +310,7 @@ func skippable(err error) bool {
 }
 
 // copyFile copies exactly size bytes of f to w, within the cap.
-func (a *archive) copyFile(w io.Writer, f *os.File, size int64) error {
+func (a *archive) copyFile(w io.Writer, f File, size int64) error {
 	if a.max > 0 && a.sent+size > a.max {
 		return errOverCap
 	}
@@ -324,7 +326,7 @@ func (a *archive) copyFile(w io.Writer, f *os.File, size int64) error {
 		}
 		if err != nil && off < size {
 			if err == io.EOF {
-				return fmt.Errorf("%w: %s", errFileShort, f.Name())
+				return fmt.Errorf("%w: %s", errFileShort, fileName(f))
 			}
 			return err
 		}
@@ -370,4 +372,12 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// fileName is f's name for a message.
+func fileName(f File) string {
+	if fi, err := f.Stat(); err == nil {
+		return fi.Name()
+	}
+	return "a file"
 }

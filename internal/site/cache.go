@@ -72,6 +72,10 @@ type cache struct {
 	evictions uint64 // entries evicted for room, under mu
 	variants  uint64 // compressed variants built and cached, under mu
 
+	// gen, for an object store, is its generation (see origin.Store):
+	// an entry read under another is of another version, never served.
+	gen func() uint64
+
 	root    string // absolute path of the root, for the watcher
 	watcher *fsnotify.Watcher
 	watched map[string]bool
@@ -109,6 +113,9 @@ func newCache(cfg CacheConfig, root string) *cache {
 	}
 	if c.maxBytes < 0 {
 		return c
+	}
+	if root == "" {
+		return c // nothing to watch
 	}
 	if abs, err := filepath.Abs(root); err == nil {
 		c.root = abs
@@ -156,7 +163,7 @@ func (c *cache) lookupFor(key []byte, now time.Time, fresh bool, req *http1.Requ
 	sh := c.shardOf(key)
 	sh.mu.RLock()
 	base = sh.m[string(key)]
-	if base == nil || (fresh && now.UnixNano()-base.checked.Load() > c.validity) {
+	if base == nil || (fresh && now.UnixNano()-base.checked.Load() > c.validity) || (c.gen != nil && base.gen != c.gen()) {
 		sh.mu.RUnlock()
 		return nil, nil, codec.Identity, false
 	}

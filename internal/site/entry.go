@@ -34,8 +34,9 @@ type entry struct {
 	etag   []byte   // the entity-tag, quotes included
 	vary   bool     // the file has or may have other representations
 
-	body []byte   // whole content, or nil
-	file *os.File // open file when body is nil
+	body []byte // whole content, or nil
+	file File   // open file when body is nil
+	gen  uint64 // the root's generation it was read under (an object store's version; 0 for a directory)
 
 	refs    atomic.Int32 // file entries: the cache's reference plus one per response in flight
 	checked atomic.Int64 // when the file was last confirmed unchanged (UnixNano)
@@ -126,8 +127,11 @@ func renderHeads(h headSpec, etag []byte, mod time.Time) heads {
 // whole content and closes f; otherwise the entry keeps f open with one
 // reference, for the caller. Its header lines are rendered by the caller
 // (see render), once the content is known: a validator may hash it.
-func newEntry(name string, f *os.File, fi fs.FileInfo, load bool, now time.Time) (*entry, error) {
+func newEntry(name string, f File, fi fs.FileInfo, load bool, now time.Time) (*entry, error) {
 	e := &entry{name: name, fi: fi, size: fi.Size(), mod: fi.ModTime()}
+	if o, ok := fi.Sys().(objectInfo); ok {
+		e.gen = o.Generation()
+	}
 	if load {
 		body := make([]byte, e.size)
 		n, err := f.ReadAt(body, 0)
@@ -201,13 +205,50 @@ func (e *entry) headCost() int64 {
 
 // sameFile reports whether fi still describes the file e was made from.
 func (e *entry) sameFile(fi fs.FileInfo) bool {
-	return os.SameFile(e.fi, fi) && fi.Size() == e.size && fi.ModTime().Equal(e.mod) && fi.Mode() == e.fi.Mode()
+	return sameObject(e.fi, fi) && fi.Size() == e.size && fi.ModTime().Equal(e.mod) && fi.Mode() == e.fi.Mode()
+}
+
+// sameObject reports whether a and b describe the same file: the same
+// inode, or the same object of the store with the same bytes.
+func sameObject(a, b fs.FileInfo) bool {
+	oa, ok := a.Sys().(objectInfo)
+	if !ok {
+		return os.SameFile(a, b)
+	}
+	ob, ok := b.Sys().(objectInfo)
+	return ok && oa.Identity() == ob.Identity() && oa.Generation() == ob.Generation()
 }
 
 // serveEntry plans the response to req from e, which the caller has
 // acquired a reference to; the response releases it. standin: e is sent
 // in place of a representation being built (see pick).
 func (s *Site) serveEntry(req *http1.Request, resp *http1.Response, e *entry, standin bool) {
+	s.planEntry(req, resp, e, standin)
+	if e.body == nil && resp.Closer == e && req.Method != http1.MethodHead && !e.ensureBody(resp) {
+		// The store could not give the bytes (a large object not on
+		// disk yet): 503, not a response cut short.
+		resp.Closer, resp.File, resp.Len, resp.Parts = nil, nil, 0, resp.Parts[:0]
+		e.Close()
+		resp.Header.Reset()
+		http1.ErrorPage(resp, 503)
+	}
+}
+
+// ensureBody makes the file segments resp sends of e local (see ensure).
+func (e *entry) ensureBody(resp *http1.Response) bool {
+	if resp.File != nil {
+		return e.ensure(resp.Off, resp.Len)
+	}
+	for _, p := range resp.Parts {
+		if p.File != nil && !e.ensure(p.Off, p.Len) {
+			return false
+		}
+	}
+	return true
+}
+
+// planEntry is serveEntry's plan, before the bytes are made local.
+func (s *Site) planEntry(req *http1.Request, resp *http1.Response, e *entry, standin bool) {
 	h := &e.heads[0]
 	if standin {
 		h = &e.heads[1]
@@ -263,5 +304,5 @@ func (e *entry) setBody(resp *http1.Response, off, n int64) {
 		resp.File = nil
 		return
 	}
-	resp.File, resp.Off, resp.Len = e.file, off, n
+	resp.File, resp.Off, resp.Len = e.sendable(), off, n
 }

@@ -121,7 +121,7 @@ func (s *Site) pageEntry(name string) *entry {
 		return nil
 	}
 	a := identity
-	e, _ := s.fileEntry(f, fi, name, name, &a)
+	e, _, _ := s.fileEntry(f, fi, name, name, &a)
 	return e
 }
 

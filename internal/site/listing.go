@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"slices"
@@ -61,7 +62,7 @@ type listRow struct {
 type dirList struct {
 	names []byte
 	rows  []listRow
-	dir   *os.File
+	dir   io.Closer
 	lstat func(string) (fileStat, error) // of a name in dir
 }
 
@@ -95,14 +96,24 @@ func (s *Site) readDir(name string, all, sidecars bool) (*dirList, error) {
 		f.Close()
 		return nil, fs.ErrNotExist
 	}
-	lstat, err := s.statter(f, name)
+	if s.store != nil {
+		l := &dirList{dir: f}
+		named, err := s.readStoreDir(l, f, name, sidecars)
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		return l.finish(named, all), nil
+	}
+	d := f.(*os.File)
+	lstat, err := s.statter(d, name)
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
 	l := &dirList{dir: f, lstat: lstat}
 	var named []int // rows named like a precompressed variant
-	err = scanDir(f, func(n string, mode fs.FileMode, typed bool) {
+	err = scanDir(d, func(n string, mode fs.FileMode, typed bool) {
 		if s.addEntry(l, name, n, mode, typed) && !sidecars {
 			named = append(named, len(l.rows)-1)
 		}
@@ -114,13 +125,19 @@ func (s *Site) readDir(name string, all, sidecars bool) (*dirList, error) {
 		f.Close()
 		return nil, err
 	}
+	return l.finish(named, all), nil
+}
+
+// finish drops the sidecars among the rows named (see readDir) and, with
+// all, reads every row's size and time.
+func (l *dirList) finish(named []int, all bool) *dirList {
 	if len(named) > 0 {
 		l.dropSidecars(named)
 	}
 	if all {
 		l.rows = l.stat(l.rows)
 	}
-	return l, nil
+	return l
 }
 
 // addEntry appends the entry n of the directory dirName to l, unless the

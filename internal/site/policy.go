@@ -146,10 +146,18 @@ const (
 
 // etagOf returns the entity-tag of the representation r in coding c:
 // from its modification time and size, or, with ETagContent, from a hash
-// of its bytes, computed once per version of the file (see hashes).
+// of its bytes, computed once per version of the file (see hashes). A
+// file of a deployed version in an object store has its hash in the
+// manifest: its tag is that, whatever ETag says, so every instance
+// serving it gives the same validator without reading it.
 func (s *Site) etagOf(r *entry, c codec.Coding) []byte {
 	var tag []byte
-	if s.cfg.ETag == ETagContent {
+	if o, ok := r.fi.Sys().(objectInfo); ok {
+		if sum, ok := o.ContentSum(); ok {
+			tag = contentTag(sum) // a deployed version's: its manifest holds every file's hash
+		}
+	}
+	if tag == nil && s.cfg.ETag == ETagContent {
 		if sum, ok := s.hashes.sum(r); ok {
 			tag = contentTag(sum)
 		}

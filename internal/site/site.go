@@ -1,6 +1,8 @@
 // Package site is weft's file-serving core: it turns a Request into a
-// Response plan. It opens files beneath one root through os.Root, so nothing
-// outside the root is ever read; it never touches sockets.
+// Response plan. It opens files beneath one root, a directory (through
+// openat2 or os.Root, so nothing outside it is ever read) or an object
+// store (an s3:// root, through package origin), by one small surface
+// (see root.go); it never touches sockets.
 package site
 
 import (
@@ -17,11 +19,13 @@ import (
 
 	"github.com/weft-server/weft/internal/codec"
 	"github.com/weft-server/weft/internal/http1"
+	"github.com/weft-server/weft/internal/origin"
+	"github.com/weft-server/weft/internal/s3conn"
 )
 
 // Config says what to serve and how.
 type Config struct {
-	Root      string // directory to serve
+	Root      string // directory to serve, or an object store: s3://BUCKET/PREFIX (see Origin)
 	Index     string // file served for a directory; "index.html" when empty
 	Dotfiles  bool   // serve names beginning with "." (".well-known" always is)
 	Listing   bool   // list directories that have no index file: HTML, JSON or plain text (see serveListing)
@@ -77,13 +81,19 @@ type Config struct {
 	TrustedProxyHeader string
 
 	Upload UploadConfig // PUT and form uploads; off when zero (see upload.go)
+
+	// Origin reaches and caches an s3:// Root (unused for a directory).
+	// Its MemoryMax is set from Cache: objects the cache keeps in memory
+	// are read whole, larger ones through the disk cache.
+	Origin origin.Config
 }
 
 // Site serves the files beneath one directory. It is safe for concurrent use.
 type Site struct {
 	cfg     Config
-	root    *os.Root
-	rootDir *os.File // the root, for openat2 (Linux); nil where os.Root is used
+	root    *os.Root      // the directory root; nil for an object store
+	rootDir *os.File      // the root, for openat2 (Linux); nil where os.Root is used
+	store   *origin.Store // the object-store root; nil for a directory
 	cache   *cache
 	reps    *reps
 	hashes  hashes
@@ -110,7 +120,13 @@ type Site struct {
 var _ http1.MemoryHandler = (*Site)(nil)
 
 // Roots returns the folder the site serves, as it was opened.
-func (s *Site) Roots() []string { return []string{s.cfg.Root} }
+// An object store is not a folder: none for an s3:// root.
+func (s *Site) Roots() []string {
+	if s.store != nil {
+		return nil
+	}
+	return []string{s.cfg.Root}
+}
 
 // Stats describe the site's file cache.
 func (s *Site) Stats() CacheStats { return s.cache.counts() }
@@ -140,6 +156,9 @@ func Open(cfg Config) (*Site, error) {
 	types, err := mimeTable(cfg.MIME)
 	if err != nil {
 		return nil, err
+	}
+	if s3conn.IsURL(cfg.Root) {
+		return st.openStore(cfg, types)
 	}
 	fi, err := os.Stat(cfg.Root)
 	if err != nil {
@@ -183,6 +202,9 @@ func (s *Site) Close() error {
 	}
 	if s.up != nil {
 		s.up.Close()
+	}
+	if s.store != nil {
+		return s.store.Close()
 	}
 	return s.root.Close()
 }
@@ -393,11 +415,11 @@ func (s *Site) serveClean(req *http1.Request, resp *http1.Response, name string,
 }
 
 // open opens name beneath the root without blocking on special files.
-func (s *Site) open(name string) (*os.File, fs.FileInfo, error) {
+func (s *Site) open(name string) (File, fs.FileInfo, error) {
 	if s.cfg.Dotfiles && isUploadTemp(name) {
 		return nil, nil, fs.ErrNotExist // an upload under way (hidden anyway without Dotfiles)
 	}
-	f, err := s.openFile(name)
+	f, err := s.openRoot(name)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -415,9 +437,11 @@ func statusForError(err error) int {
 		return 404
 	case errors.Is(err, fs.ErrPermission):
 		return 403
-	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE), errors.Is(err, syscall.ENOMEM):
-		// Out of descriptors or memory: the file may well exist, and a
-		// 404 would tell clients and caches otherwise.
+	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE), errors.Is(err, syscall.ENOMEM),
+		errors.Is(err, origin.ErrUnavailable):
+		// Out of descriptors or memory, or the object store is down:
+		// the file may well exist, and a 404 would tell clients and
+		// caches otherwise.
 		return 503
 	case errors.Is(err, syscall.EIO):
 		return 500
@@ -429,10 +453,13 @@ func statusForError(err error) int {
 
 // serveFile serves the regular file f, opened as name, through the cache
 // under key (see fileEntry), or returns 500 when it cannot be read.
-func (s *Site) serveFile(req *http1.Request, resp *http1.Response, f *os.File, fi fs.FileInfo, name, key string) int {
+func (s *Site) serveFile(req *http1.Request, resp *http1.Response, f File, fi fs.FileInfo, name, key string) int {
 	a := acceptOf(req)
-	r, standin := s.fileEntry(f, fi, name, key, &a)
+	r, standin, err := s.fileEntry(f, fi, name, key, &a)
 	if r == nil {
+		if errors.Is(err, origin.ErrUnavailable) {
+			return 503
+		}
 		return 500
 	}
 	s.serveEntry(req, resp, r, standin)
@@ -445,9 +472,9 @@ func (s *Site) serveFile(req *http1.Request, resp *http1.Response, f *os.File, f
 // index, a clean URL for its page): a fresh entry is used as is, a stale
 // one confirmed with f's metadata, and a missing or changed one built from
 // f. The representation is acquired for a response that must Close it; it
-// is nil when f cannot be read. standin: it stands in for one being built
-// (see pick).
-func (s *Site) fileEntry(f *os.File, fi fs.FileInfo, name, key string, a *codec.Accept) (r *entry, standin bool) {
+// is nil when f cannot be read (err says why). standin: it stands in for
+// one being built (see pick).
+func (s *Site) fileEntry(f File, fi fs.FileInfo, name, key string, a *codec.Accept) (r *entry, standin bool, err error) {
 	now := time.Now()
 	if e := s.cache.lookup([]byte(key), now, false); e != nil {
 		if e.name == name && e.sameFile(fi) && s.sidecarsSame(e) {
@@ -456,7 +483,7 @@ func (s *Site) fileEntry(f *os.File, fi fs.FileInfo, name, key string, a *codec.
 			e.checked.Store(now.UnixNano())
 			r, build, standin := s.cache.choose(e, a)
 			s.startBuild(e, build)
-			return r, standin
+			return r, standin, nil
 		}
 		e.Close()
 	}
@@ -466,7 +493,7 @@ func (s *Site) fileEntry(f *os.File, fi fs.FileInfo, name, key string, a *codec.
 	cached := s.cache.enabled() && fi.Size() <= s.cache.maxFile
 	e, err := newEntry(name, f, fi, cached, now)
 	if err != nil {
-		return nil, false
+		return nil, false, err
 	}
 	s.prepare(e, name, s.cache.enabled())
 	// Pick before the entry is shared: nothing can release its
@@ -490,7 +517,7 @@ func (s *Site) fileEntry(f *os.File, fi fs.FileInfo, name, key string, a *codec.
 		}
 		e.dropReps() // r, if one of them, holds its own reference
 	}
-	return r, standin
+	return r, standin, nil
 }
 
 // startBuild starts the build of base's variant in coding c (see
@@ -535,6 +562,14 @@ func (s *Site) ServeFromMemory(req *http1.Request, resp *http1.Response) bool {
 	}
 	e, base, build, standin := s.cache.lookupFor(key, time.Now(), true, req)
 	if e == nil {
+		return false
+	}
+	if e.partial() {
+		// A large object not all on disk: fetching waits on the store.
+		e.Close()
+		if build != codec.Identity {
+			base.Close()
+		}
 		return false
 	}
 	s.startBuild(base, build)
@@ -606,7 +641,7 @@ func planMultipart(resp *http1.Response, e *entry, h *heads, ranges []byteRange)
 		if e.body != nil {
 			p.Data = e.body[r.start : r.start+r.length]
 		} else {
-			p.File, p.Off, p.Len = e.file, r.start, r.length
+			p.File, p.Off, p.Len = e.sendable(), r.start, r.length
 		}
 		resp.Parts = append(resp.Parts, p)
 	}

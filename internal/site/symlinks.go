@@ -75,6 +75,9 @@ func (s *Site) noLinks(name string) error {
 
 // stat describes name as open would find it.
 func (s *Site) stat(name string) (fs.FileInfo, error) {
+	if s.store != nil {
+		return s.store.Stat(name)
+	}
 	switch s.cfg.Symlinks {
 	case SymlinksFollow:
 		return os.Stat(s.hostPath(name))

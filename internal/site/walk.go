@@ -84,7 +84,7 @@ func onStack(stack []fs.FileInfo, fi fs.FileInfo) bool {
 // gone or no longer a regular file, which a walk leaves out. Any other
 // failure (out of descriptors, an I/O error, the site closed) is err: what
 // a walk makes must not look whole without a file it lists.
-func (s *Site) openListed(name string) (*os.File, fs.FileInfo, bool, error) {
+func (s *Site) openListed(name string) (File, fs.FileInfo, bool, error) {
 	f, fi, err := s.open(name)
 	if err != nil {
 		if skippable(err) {
@@ -107,7 +107,7 @@ func (s *Site) openListed(name string) (*os.File, fs.FileInfo, bool, error) {
 // f is it, open, and fn must not keep it: Reachable closes it once fn
 // returns; for a folder f is nil. An error from fn stops the walk and is
 // returned.
-func (s *Site) Reachable(fn func(name string, fi fs.FileInfo, f *os.File) error) error {
+func (s *Site) Reachable(fn func(name string, fi fs.FileInfo, f File) error) error {
 	root, err := s.stat(".")
 	if err != nil {
 		return err

@@ -18,3 +18,15 @@ func TestConformance(t *testing.T) {
 func TestSlowUploadOneLoop(t *testing.T) {
 	conformance.SlowUpload(t, conformance.StartEngine(epoll.Engine{Loops: 1}))
 }
+
+// TestConformanceOrigin runs the suite over an s3:// root (a real
+// S3-compatible server: see conformance.StartS3).
+func TestConformanceOrigin(t *testing.T) {
+	conformance.RunOrigin(t, conformance.StartEngine(epoll.Engine{}), conformance.Capabilities{Concurrent: true, Refuses: true})
+}
+
+// TestOriginCases checks deploys, switches, outages, confinement and the
+// caches of an s3:// root against a real S3-compatible server.
+func TestOriginCases(t *testing.T) {
+	conformance.RunOriginCases(t, conformance.StartEngine(epoll.Engine{}))
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/weft-server/weft/internal/accesslog"
+	"github.com/weft-server/weft/internal/conformance"
 	"github.com/weft-server/weft/internal/engine/h1conn"
 	"github.com/weft-server/weft/internal/http1"
 	"github.com/weft-server/weft/internal/metrics"
@@ -315,5 +316,30 @@ func BenchmarkCachedCompressedGET(b *testing.B) {
 	b.SetBytes(int64(len(compressedGET)))
 	for b.Loop() {
 		roundTrip(b, c, s, compressedGET)
+	}
+}
+
+// TestCachedGETOverS3AllocatesNothing: a small object of an s3:// root,
+// once cached, is answered by the same path as a file: no allocation
+// (the version check is one atomic load).
+func TestCachedGETOverS3AllocatesNothing(t *testing.T) {
+	s3 := conformance.StartS3(t)
+	s3.MakeBucket(t, "alloc")
+	s3.Put(t, "alloc", "site/index.html", bytes.Repeat([]byte("a"), 1024))
+	st, err := site.Open(site.Config{Root: "s3://alloc/site", Origin: s3.Origin(), Cache: site.CacheConfig{Validity: time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	cfg := h1conn.Config{Handler: st}.WithDefaults()
+	c := h1conn.New(cfg, netip.MustParseAddrPort("127.0.0.1:1"), time.Now())
+	out := &capture{}
+	roundTrip(t, c, out, cachedGET) // warm: the object read into the cache
+	if !bytes.HasPrefix(out.b, []byte("HTTP/1.1 200 ")) || !bytes.HasSuffix(out.b, bytes.Repeat([]byte("a"), 1024)) {
+		t.Fatalf("answer:\n%s", out.b)
+	}
+	s := &discard{}
+	if a := testing.AllocsPerRun(1000, func() { roundTrip(t, c, s, cachedGET) }); a != 0 {
+		t.Fatalf("%v allocations per cached GET over s3://, want 0", a)
 	}
 }

@@ -1,0 +1,518 @@
+package conformance
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/weft-server/weft/internal/origin"
+	"github.com/weft-server/weft/internal/site"
+)
+
+// storeProxy is a reverse proxy in front of the S3 server that records
+// every request the server gets, and may hold GETs of objects for a
+// while (to make concurrent misses overlap).
+type storeProxy struct {
+	Addr  string
+	hold  atomic.Int64 // nanoseconds a GET of an object is held
+	mu    sync.Mutex
+	calls []string // "METHOD PATH?QUERY"
+}
+
+func startStoreProxy(t testing.TB, s3 *S3) *storeProxy {
+	t.Helper()
+	target, _ := url.Parse("http://" + s3.Endpoint)
+	p := &storeProxy{}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Addr = ln.Addr().String()
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		p.calls = append(p.calls, r.Method+" "+r.URL.EscapedPath()+"?"+r.URL.RawQuery)
+		p.mu.Unlock()
+		if d := p.hold.Load(); d > 0 && r.Method == "GET" && r.URL.RawQuery == "" {
+			time.Sleep(time.Duration(d))
+		}
+		rp.ServeHTTP(w, r)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return p
+}
+
+// count is the number of requests recorded with method for path (any
+// query).
+func (p *storeProxy) count(method, path string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, c := range p.calls {
+		if strings.HasPrefix(c, method+" "+path+"?") {
+			n++
+		}
+	}
+	return n
+}
+
+func (p *storeProxy) all() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.calls...)
+}
+
+// RunOriginCases checks what an s3:// root adds beyond the suite: deploy
+// mode, version switches, outages, confinement, coalescing and the disk
+// cache's bound, each against a real S3 server started for it.
+func RunOriginCases(t *testing.T, start Starter) {
+	t.Run("Deployed", func(t *testing.T) { originDeployed(t, start) })
+	t.Run("Switch", func(t *testing.T) { originSwitch(t, start) })
+	t.Run("Outage", func(t *testing.T) { originOutage(t, start, 0) })
+	t.Run("OutageHeadPerName", func(t *testing.T) { originOutage(t, start, -1) })
+	t.Run("StaleBound", func(t *testing.T) { originStaleBound(t, start) })
+	t.Run("Confinement", func(t *testing.T) { originConfinement(t, start) })
+	t.Run("ChangedObject", func(t *testing.T) { originChanged(t, start) })
+	t.Run("Coalescing", func(t *testing.T) { originCoalescing(t, start) })
+	t.Run("DiskBound", func(t *testing.T) { originDiskBound(t, start) })
+	t.Run("Uploads", func(t *testing.T) { originUploads(t) })
+}
+
+// hashTag is the entity-tag a deployed file of content body gets: the
+// first 128 bits of its SHA-256, as --etag content gives.
+func hashTag(body string) string {
+	sum := sha256.Sum256([]byte(body))
+	return `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`
+}
+
+func bigBody(n int, seed byte) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = 'a' + (seed+byte(i%251))%26
+	}
+	return string(b)
+}
+
+func originDeployed(t *testing.T, start Starter) {
+	s3 := StartS3(t)
+	s3.MakeBucket(t, "dep")
+	big := bigBody(300<<10, 1)
+	mod := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	s3.Deploy(t, "dep", "site", VersionID(mod, "v1"), map[string]string{
+		"index.html":     "<p>v1</p>\n",
+		"docs/guide.txt": "guide v1\n",
+		"big.bin":        big,
+	}, mod)
+	// A plain key beside the deploy is not served: the manifest is.
+	s3.Put(t, "dep", "site/plain.txt", []byte("plain\n"))
+	srv := start(t, Options{Site: site.Config{Root: "s3://dep/site", Origin: s3.Origin(), Listing: true, Dotfiles: true}})
+
+	r := one(t, srv.Addr, get("/"))
+	wantStatus(t, r, 200)
+	if r.Body != "<p>v1</p>\n" {
+		t.Fatalf("body %q", r.Body)
+	}
+	wantHeader(t, r, "ETag", hashTag("<p>v1</p>\n"))
+	wantHeader(t, r, "Last-Modified", mod.Format(http.TimeFormat))
+	wantStatus(t, one(t, srv.Addr, get("/", "If-None-Match: "+hashTag("<p>v1</p>\n"))), 304)
+
+	r = one(t, srv.Addr, get("/big.bin"))
+	wantStatus(t, r, 200)
+	if r.Body != big {
+		t.Fatalf("big.bin: %d bytes, not the object's", len(r.Body))
+	}
+	wantHeader(t, r, "ETag", hashTag(big))
+	r = one(t, srv.Addr, get("/big.bin", "Range: bytes=100000-100009"))
+	wantStatus(t, r, 206)
+	if r.Body != big[100000:100010] {
+		t.Fatalf("range: %q", r.Body)
+	}
+	r = one(t, srv.Addr, get("/docs/"))
+	wantStatus(t, r, 200)
+	if !strings.Contains(r.Body, "guide.txt") {
+		t.Errorf("listing of /docs/ lacks guide.txt:\n%s", r.Body)
+	}
+	for _, p := range []string{"/.weft/current", "/.weft/versions/", "/.weft/", "/plain.txt", "/.weft/objects/" + fmt.Sprintf("%x", sha256.Sum256([]byte(big)))} {
+		if r := one(t, srv.Addr, get(p)); r.Status != 404 {
+			t.Errorf("%s: status %d, want 404 (the deploy itself and keys beside it are never served)\n%s", p, r.Status, r.Raw)
+		}
+	}
+}
+
+func originSwitch(t *testing.T, start Starter) {
+	s3 := StartS3(t)
+	s3.MakeBucket(t, "swb")
+	mod := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	page := func(v string) map[string]string {
+		return map[string]string{"index.html": "<p>" + v + "</p>\n", "app.js": "var v = '" + v + "';\n"}
+	}
+	s3.Deploy(t, "swb", "", VersionID(mod, "v1"), page("v1"), mod)
+	cfg := s3.Origin()
+	srv := start(t, Options{Site: site.Config{Root: "s3://swb", Origin: cfg}})
+	for _, p := range []string{"/", "/app.js"} {
+		wantStatus(t, one(t, srv.Addr, get(p)), 200) // cached now
+	}
+
+	// Clients read both files in a loop while v2 is published: each
+	// response is one version's, and once a client has seen v2 it never
+	// sees v1 again.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan string, 100)
+	var seen2 atomic.Int64
+	for c := 0; c < 4; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			new := false
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				for _, p := range []string{"/", "/app.js"} {
+					resps, _ := exchange(t, srv.Addr, get(p, "Connection: close"))
+					if len(resps) != 1 || resps[0].Status != 200 {
+						errs <- fmt.Sprintf("%s: %d responses %v", p, len(resps), resps)
+						return
+					}
+					b := resps[0].Body
+					v2 := strings.Contains(b, "v2")
+					if !v2 && !strings.Contains(b, "v1") {
+						errs <- p + ": body " + b
+						return
+					}
+					if new && !v2 {
+						errs <- p + ": v1 served after v2"
+						return
+					}
+					if v2 {
+						new = true
+						seen2.Add(1)
+					}
+				}
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	published := time.Now()
+	s3.Deploy(t, "swb", "", VersionID(mod.Add(time.Hour), "v2"), page("v2"), mod.Add(time.Hour))
+	deadline := published.Add(cfg.Poll + 5*time.Second)
+	for seen2.Load() < 20 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	if seen2.Load() == 0 {
+		t.Fatalf("v2 not served %v after it was published (poll %v)", time.Since(published), cfg.Poll)
+	}
+	t.Logf("v2 served within %v of being published", time.Since(published))
+	r := one(t, srv.Addr, get("/app.js"))
+	if !strings.Contains(r.Body, "v2") {
+		t.Errorf("after the switch: %q", r.Body)
+	}
+	wantHeader(t, r, "ETag", hashTag("var v = 'v2';\n"))
+
+	// A rollback is a switch like any other.
+	s3.Put(t, "swb", ".weft/current", []byte(VersionID(mod, "v1")+"\n"))
+	waitBody(t, srv.Addr, "/", "<p>v1</p>\n", cfg.Poll+5*time.Second)
+}
+
+// waitBody waits until path answers 200 with body, failing after d.
+func waitBody(t *testing.T, addr, path, body string, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		r := one(t, addr, get(path))
+		if r.Status == 200 && r.Body == body {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: status %d body %q, want %q after %v", path, r.Status, r.Body, body, d)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// originOutage: the store stopped mid-run. listMax is the origin's
+// ListMax: 0 learns names by listing their folder, -1 by a HEAD each.
+func originOutage(t *testing.T, start Starter, listMax int) {
+	s3 := StartS3(t)
+	s3.MakeBucket(t, "out")
+	big := bigBody(200<<10, 2)
+	s3.Put(t, "out", "w/small.txt", []byte("small\n"))
+	s3.Put(t, "out", "w/big.bin", []byte(big))
+	s3.Put(t, "out", "w/cold.txt", []byte("cold\n"))
+	s3.Put(t, "out", "w/sub/deep.txt", []byte("deep\n"))
+	cfg := s3.Origin()
+	cfg.StaleMax = time.Minute
+	cfg.ListMax = listMax
+	srv := start(t, Options{Site: site.Config{Root: "s3://out/w", Origin: cfg}})
+	wantStatus(t, one(t, srv.Addr, get("/small.txt")), 200)
+	wantStatus(t, one(t, srv.Addr, get("/missing.txt")), 404)
+	wantStatus(t, one(t, srv.Addr, get("/sub")), 301)
+	wantStatus(t, one(t, srv.Addr, get("/sub/deep.txt")), 200)
+	wantStatus(t, one(t, srv.Addr, get("/big.bin")), 200)
+
+	s3.Stop()
+	// Past the cache's validity (1s) and the metadata's (the poll), so
+	// that the store would be asked.
+	time.Sleep(1500 * time.Millisecond)
+	r := one(t, srv.Addr, get("/small.txt"))
+	wantStatus(t, r, 200)
+	if r.Body != "small\n" {
+		t.Errorf("small.txt in the outage: %q", r.Body)
+	}
+	r = one(t, srv.Addr, get("/big.bin", "Range: bytes=-5"))
+	wantStatus(t, r, 206)
+	if r.Body != big[len(big)-5:] {
+		t.Errorf("big.bin in the outage: %q", r.Body)
+	}
+	began := time.Now()
+	r = one(t, srv.Addr, get("/cold.txt"))
+	if r.Status != 503 {
+		t.Errorf("cold.txt in the outage: status %d, want 503\n%s", r.Status, r.Raw)
+	}
+	if d := time.Since(began); d > cfg.Timeout {
+		t.Errorf("503 took %v, more than one store call's timeout (%v)", d, cfg.Timeout)
+	}
+
+	s3.Start()
+	waitBody(t, srv.Addr, "/cold.txt", "cold\n", 10*time.Second)
+}
+
+// originStaleBound: past --origin-stale-max in an outage, even what is
+// cached is no longer served (503), in both modes.
+func originStaleBound(t *testing.T, start Starter) {
+	s3 := StartS3(t)
+	s3.MakeBucket(t, "stale")
+	s3.Put(t, "stale", "plain/a.txt", []byte("a\n"))
+	mod := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	s3.Deploy(t, "stale", "dep", VersionID(mod, "v1"), map[string]string{"a.txt": "a\n"}, mod)
+	cfg := s3.Origin()
+	cfg.StaleMax = time.Second
+	plain := start(t, Options{Site: site.Config{Root: "s3://stale/plain", Origin: cfg}})
+	dep := start(t, Options{Site: site.Config{Root: "s3://stale/dep", Origin: cfg}})
+	for _, srv := range []*Server{plain, dep} {
+		wantStatus(t, one(t, srv.Addr, get("/a.txt")), 200)
+	}
+	s3.Stop()
+	defer s3.Start()
+	// Past the stale bound and the cache's validity (1s).
+	time.Sleep(2500 * time.Millisecond)
+	for i, srv := range []*Server{plain, dep} {
+		if r := one(t, srv.Addr, get("/a.txt")); r.Status != 503 {
+			t.Errorf("root %d: a.txt %v into an outage with a stale bound of %v: status %d, want 503", i, 2500*time.Millisecond, cfg.StaleMax, r.Status)
+		}
+	}
+}
+
+// originChanged: a large object rewritten between the fetch of one of
+// its segments and the next is never stitched from both: the next
+// segment's GET (If-Match) fails, the client gets 503, and the request
+// after it the new object whole.
+func originChanged(t *testing.T, start Starter) {
+	s3 := StartS3(t)
+	s3.MakeBucket(t, "chg")
+	old, neu := bigBody(2<<20+500, 5), bigBody(2<<20+500, 6) // three segments each
+	s3.Put(t, "chg", "obj.bin", []byte(old))
+	cfg := s3.Origin()
+	cfg.Poll = time.Minute // the metadata stays trusted: only the GET can tell
+	srv := start(t, Options{Site: site.Config{Root: "s3://chg", Origin: cfg}})
+	r := one(t, srv.Addr, get("/obj.bin", "Range: bytes=0-9"))
+	if r.Status != 206 || r.Body != old[:10] {
+		t.Fatalf("first range: %d %q", r.Status, r.Body)
+	}
+	s3.Put(t, "chg", "obj.bin", []byte(neu))
+	r = one(t, srv.Addr, get("/obj.bin", "Range: bytes=1500000-1500009"))
+	if r.Status == 206 && r.Body != old[1500000:1500010] {
+		t.Fatalf("a segment of the new object served as part of the old: %q", r.Body)
+	}
+	if r.Status != 503 && r.Status != 206 {
+		t.Errorf("second range after the rewrite: status %d, want 503 (or the old bytes)", r.Status)
+	}
+	r = one(t, srv.Addr, get("/obj.bin"))
+	if r.Status != 200 || r.Body != neu {
+		t.Errorf("after the rewrite: status %d, %d bytes, want the new object", r.Status, len(r.Body))
+	}
+}
+
+func originConfinement(t *testing.T, start Starter) {
+	s3 := StartS3(t)
+	s3.MakeBucket(t, "conf")
+	s3.Put(t, "conf", "site/hello.txt", []byte("hello\n"))
+	s3.Put(t, "conf", "site/dir/in.txt", []byte("in\n"))
+	s3.Put(t, "conf", "secret.txt", []byte("SECRET outside the prefix\n"))
+	s3.Put(t, "conf", "site-other/x.txt", []byte("SECRET beside the prefix\n"))
+	s3.Put(t, "conf", "site/.weft/versions/x.json", []byte("SECRET a deploy not published yet\n"))
+	p := startStoreProxy(t, s3)
+	cfg := s3.Origin()
+	cfg.Endpoint = "http://" + p.Addr
+	srv := start(t, Options{Site: site.Config{Root: "s3://conf/site", Origin: cfg, Listing: true, Dotfiles: true}})
+	wantStatus(t, one(t, srv.Addr, get("/hello.txt")), 200)
+	if r := one(t, srv.Addr, get("/")); strings.Contains(r.Body, ".weft") || !strings.Contains(r.Body, "hello.txt") {
+		t.Errorf("listing of /: shows .weft, or not hello.txt:\n%s", r.Body)
+	}
+	for _, path := range []string{
+		"/../secret.txt", "/%2e%2e/secret.txt", "/%2E%2E/secret.txt", "/..%2fsecret.txt", "/..%2Fsecret.txt",
+		"/dir/../../secret.txt", "/dir/%2e%2e/%2e%2e/secret.txt", "/..\\secret.txt", "/..%5csecret.txt", "/%5c..%5csecret.txt",
+		"//secret.txt", "/./../secret.txt", "/../site-other/x.txt", "/..%2f..%2fsite-other/x.txt", "/%00secret.txt", "/dir/..%2f..%2fsecret.txt",
+		"/.weft/versions/x.json", "/.weft/", "/.weft",
+	} {
+		c := dial(t, srv.Addr)
+		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n", path)
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 64<<10)
+		n, _ := readAll(c, buf)
+		c.Close()
+		got := string(buf[:n])
+		if strings.Contains(got, "SECRET") || !strings.HasPrefix(got, "HTTP/1.1 4") {
+			t.Errorf("GET %s:\n%s", path, got)
+		}
+	}
+	// No request reached a key outside the prefix.
+	for _, c := range p.all() {
+		path, query, _ := strings.Cut(strings.TrimPrefix(c[strings.IndexByte(c, ' ')+1:], ""), "?")
+		switch {
+		case path == "/conf/" || path == "/conf":
+			if v, _ := url.ParseQuery(query); v.Get("prefix") != "" && !strings.HasPrefix(v.Get("prefix"), "site/") {
+				t.Errorf("store call outside the prefix: %s", c)
+			}
+		case !strings.HasPrefix(path, "/conf/site/"):
+			t.Errorf("store call outside the prefix: %s", c)
+		}
+	}
+}
+
+// readAll reads from c until EOF or the deadline, into buf.
+func readAll(c net.Conn, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := c.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+func originCoalescing(t *testing.T, start Starter) {
+	s3 := StartS3(t)
+	s3.MakeBucket(t, "coal")
+	big := bigBody(1<<20+100, 3) // two segments
+	s3.Put(t, "coal", "cold.txt", []byte("cold\n"))
+	s3.Put(t, "coal", "big.bin", []byte(big))
+	p := startStoreProxy(t, s3)
+	cfg := s3.Origin()
+	cfg.Endpoint = "http://" + p.Addr
+	srv := start(t, Options{Site: site.Config{Root: "s3://coal", Origin: cfg}})
+	p.hold.Store(int64(400 * time.Millisecond))
+	const n = 8
+	for _, tc := range []struct {
+		path, body string
+		gets       int
+	}{{"/cold.txt", "cold\n", 1}, {"/big.bin", big, 2}} {
+		var wg sync.WaitGroup
+		bodies := make([]string, n)
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				resps, _ := exchange(t, srv.Addr, get(tc.path, "Connection: close"))
+				if len(resps) == 1 && resps[0].Status == 200 {
+					bodies[i] = resps[0].Body
+				}
+			}()
+		}
+		wg.Wait()
+		for i, b := range bodies {
+			if b != tc.body {
+				t.Errorf("%s: client %d got %d bytes, not the object", tc.path, i, len(b))
+			}
+		}
+		if got := p.count("GET", "/coal"+tc.path); got != tc.gets {
+			t.Errorf("%s: %d concurrent misses made %d GETs at the store, want %d", tc.path, n, got, tc.gets)
+		}
+	}
+
+	// A range of a large uncached object fetches only its segment; the
+	// whole object then fetches only the others.
+	p.hold.Store(0)
+	seg := bigBody(3<<20+1000, 4) // four segments of 1 MiB
+	s3.Put(t, "coal", "seg.bin", []byte(seg))
+	r := one(t, srv.Addr, get("/seg.bin", "Range: bytes=2200000-2200009"))
+	wantStatus(t, r, 206)
+	if r.Body != seg[2200000:2200010] {
+		t.Errorf("range of seg.bin: %q", r.Body)
+	}
+	if got := p.count("GET", "/coal/seg.bin"); got != 1 {
+		t.Errorf("a 10-byte range of an uncached object made %d GETs, want 1 (its segment)", got)
+	}
+	r = one(t, srv.Addr, get("/seg.bin"))
+	if r.Status != 200 || r.Body != seg {
+		t.Errorf("seg.bin: status %d, %d bytes, not the object", r.Status, len(r.Body))
+	}
+	if got := p.count("GET", "/coal/seg.bin"); got != 4 {
+		t.Errorf("the range then the whole object made %d GETs, want 4 (one per segment)", got)
+	}
+}
+
+func originDiskBound(t *testing.T, start Starter) {
+	s3 := StartS3(t)
+	s3.MakeBucket(t, "disk")
+	const size, files, budget = 256 << 10, 8, 600 << 10
+	for i := 0; i < files; i++ {
+		s3.Put(t, "disk", fmt.Sprintf("f%d.bin", i), []byte(bigBody(size, byte(i))))
+	}
+	cfg := s3.Origin()
+	cfg.CacheDir = t.TempDir()
+	cfg.CacheMaxBytes = budget
+	srv := start(t, Options{Site: site.Config{Root: "s3://disk", Origin: cfg, Cache: site.CacheConfig{MaxOpen: 1}}})
+	for i := 0; i < files; i++ {
+		r := one(t, srv.Addr, get(fmt.Sprintf("/f%d.bin", i)))
+		wantStatus(t, r, 200)
+		if r.Body != bigBody(size, byte(i)) {
+			t.Fatalf("f%d.bin: not the object", i)
+		}
+		if held := diskUse(t, cfg.CacheDir); held > budget {
+			t.Errorf("after f%d.bin the cache holds %d bytes on disk, over its %d", i, held, budget)
+		}
+	}
+}
+
+// diskUse is the bytes of the files beneath dir, as allocated on disk.
+func diskUse(t *testing.T, dir string) int64 {
+	var n int64
+	filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			n += fi.Size()
+		}
+		return nil
+	})
+	return n
+}
+
+func originUploads(t *testing.T) {
+	_, err := site.Open(site.Config{Root: "s3://some-bucket/p", Origin: origin.Config{Endpoint: "http://127.0.0.1:1"}, Upload: site.UploadConfig{On: true}})
+	if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "uploads need a folder") {
+		t.Fatalf("uploads over an s3:// root: %v", err)
+	}
+}

@@ -1,0 +1,235 @@
+package origin
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+)
+
+// disk caches large objects as sparse files beneath one folder, filled
+// segment by segment by ranged GETs, within a byte budget (each object
+// charged its whole size when first opened). The least recently opened
+// objects are evicted first: their files are removed at once, and closed
+// when the last reader lets go (an open descriptor keeps a removed file's
+// bytes until then, so readers in flight are never cut).
+type disk struct {
+	parent string // where dir is made
+	dir    string // made by the first object, "" until then
+	max    int64
+
+	mu    sync.Mutex
+	objs  map[string]*object
+	bytes int64
+	tick  uint64
+}
+
+// object is one large object's cache file.
+type object struct {
+	id   string
+	f    *os.File
+	size int64
+	seg  int64         // segment size
+	have []atomic.Bool // segments on disk
+	left atomic.Int64  // segments missing
+
+	// Under disk.mu.
+	refs int
+	used uint64
+	gone bool // evicted: no longer in objs
+}
+
+// openDisk returns a cache that makes a folder of its own beneath dir
+// (the system's temporary folder when empty) for its first object, so
+// as the user weft runs as once it has switched users, and removes it on
+// close.
+func openDisk(dir string, max int64) *disk {
+	return &disk{parent: dir, max: max, objs: make(map[string]*object)}
+}
+
+// mkdirLocked makes the cache's folder, once.
+func (d *disk) mkdirLocked() error {
+	if d.dir != "" {
+		return nil
+	}
+	if d.parent != "" {
+		if err := os.MkdirAll(d.parent, 0o700); err != nil {
+			return fmt.Errorf("origin cache: %w", err)
+		}
+	}
+	dir, err := os.MkdirTemp(d.parent, "weft-origin-")
+	if err != nil {
+		return fmt.Errorf("origin cache: %w", err)
+	}
+	d.dir = dir
+	return nil
+}
+
+func (d *disk) close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, o := range d.objs {
+		d.evictLocked(o)
+	}
+	if d.dir != "" {
+		os.RemoveAll(d.dir)
+	}
+}
+
+// DiskBytes is what the cache of large objects holds on disk.
+func (s *Store) DiskBytes() int64 {
+	d := s.disk
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.bytes
+}
+
+// acquire returns the cache file of object id, of size bytes, making it
+// (sparse, empty) when absent; release lets it go.
+func (d *disk) acquire(id string, size, seg int64) (*object, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.tick++
+	if o := d.objs[id]; o != nil {
+		o.refs++
+		o.used = d.tick
+		return o, nil
+	}
+	for size <= d.max && d.bytes+size > d.max {
+		var v *object
+		for _, o := range d.objs {
+			if v == nil || o.used < v.used {
+				v = o
+			}
+		}
+		d.evictLocked(v)
+	}
+	if err := d.mkdirLocked(); err != nil {
+		return nil, err
+	}
+	p := filepath.Join(d.dir, id+"."+strconv.FormatUint(d.tick, 36))
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Truncate(size); err != nil {
+		f.Close()
+		os.Remove(p)
+		return nil, err
+	}
+	n := (size + seg - 1) / seg
+	o := &object{id: id, f: f, size: size, seg: seg, have: make([]atomic.Bool, n), refs: 1, used: d.tick}
+	o.left.Store(n)
+	if size > d.max {
+		// Larger than the whole budget: never indexed, its file
+		// removed now and gone once released.
+		os.Remove(p)
+		o.gone = true
+		return o, nil
+	}
+	d.objs[id] = o
+	d.bytes += size
+	return o, nil
+}
+
+func (d *disk) evictLocked(o *object) {
+	delete(d.objs, o.id)
+	d.bytes -= o.size
+	o.gone = true
+	os.Remove(o.f.Name())
+	if o.refs == 0 {
+		o.f.Close()
+	}
+}
+
+func (d *disk) release(o *object) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	o.refs--
+	if o.refs == 0 && o.gone {
+		o.f.Close()
+	}
+}
+
+// DiskFile is a large object, read through its cache file: ranges missing
+// on disk are fetched first, a segment at a time (concurrent readers of
+// one segment share one ranged GET), so the bytes it hands out are always
+// the object's. Its descriptor may be sent with sendfile for any range
+// Fetch has returned for.
+type DiskFile struct {
+	s    *Store
+	info *Info
+	o    *object
+}
+
+func (f *DiskFile) Stat() (fs.FileInfo, error) { return f.info, nil }
+
+// Fd is the cache file's descriptor.
+func (f *DiskFile) Fd() uintptr { return f.o.f.Fd() }
+
+// Close lets the cache file go.
+func (f *DiskFile) Close() error {
+	f.s.disk.release(f.o)
+	return nil
+}
+
+// Local is the cache file when every byte is on it, else nil: a reader
+// of it needs no store. It stays open until f is closed.
+func (f *DiskFile) Local() *os.File {
+	if f.o.left.Load() != 0 {
+		return nil
+	}
+	return f.o.f
+}
+
+// Complete reports whether every byte is on disk: reads need no store.
+func (f *DiskFile) Complete() bool { return f.o.left.Load() == 0 }
+
+// ReadAt fetches what is missing of [off, off+len(p)), then reads it.
+func (f *DiskFile) ReadAt(p []byte, off int64) (int, error) {
+	if err := f.Fetch(off, int64(len(p))); err != nil {
+		return 0, err
+	}
+	return f.o.f.ReadAt(p, off)
+}
+
+// Fetch makes [off, off+n) of the object local. It may block on the
+// store: never call it on an event loop.
+func (f *DiskFile) Fetch(off, n int64) error {
+	o := f.o
+	if o.left.Load() == 0 || n <= 0 {
+		return nil
+	}
+	end := min(off+n, o.size)
+	for i := off / o.seg; i*o.seg < end; i++ {
+		if o.have[i].Load() {
+			continue
+		}
+		if f.s.down.Load() {
+			return ErrUnavailable
+		}
+		_, err, _ := f.s.flight.Do(fmt.Sprintf("s\x00%s\x00%d", o.id, i), func() (any, error) {
+			if o.have[i].Load() {
+				return nil, nil
+			}
+			start := i * o.seg
+			b, err := f.s.getRange(f.info, start, min(o.seg, o.size-start))
+			if err != nil {
+				return nil, err
+			}
+			if _, err := o.f.WriteAt(b, start); err != nil {
+				return nil, err
+			}
+			o.have[i].Store(true)
+			o.left.Add(-1)
+			return nil, nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,161 @@
+package site
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+
+	"github.com/weft-server/weft/internal/http1"
+	"github.com/weft-server/weft/internal/origin"
+)
+
+// A root is where a site's files come from: a directory (os.Root and
+// openat2, see open_linux.go and symlinks.go) or an object store (an
+// s3:// root, see package origin). The site reads either through the same
+// small surface: open and stat a name, read an open file at an offset,
+// read a folder's entries. A file's descriptor, when it has one, is only
+// a fast path (sendfile); a file without one is read with ReadAt.
+
+// File is an open file or folder beneath the root: an *os.File, or a
+// file of the object store.
+type File interface {
+	io.ReaderAt
+	io.Closer
+	Stat() (fs.FileInfo, error)
+}
+
+// fetcher is a file whose bytes may not be local yet (a large object of
+// the store): Fetch makes a range local, blocking on the store, and
+// Complete reports whether all of it is. A range is fetched before it is
+// planned as a body, on the disk path, so an engine's reads never wait
+// for the store; an entry not yet complete is not answered from memory
+// (see ServeFromMemory).
+type fetcher interface {
+	Fetch(off, n int64) error
+	Complete() bool
+}
+
+// localFile is a file of the store whose bytes may all be on local disk
+// (see origin.DiskFile): Local is then that disk file, else nil.
+type localFile interface {
+	Local() *os.File
+}
+
+// sendable is what a response sends e's file as: the local *os.File of
+// a large object all on disk, as for a file of a directory, so that an
+// engine's sendfile treats both alike (see evloop's warmFiles); else the
+// file itself. The entry's reference keeps either open.
+func (e *entry) sendable() http1.File {
+	if l, ok := e.file.(localFile); ok {
+		if f := l.Local(); f != nil {
+			return f
+		}
+	}
+	return e.file
+}
+
+// objectInfo is what a FileInfo of the store tells beyond fs.FileInfo,
+// through its Sys (see origin.Info).
+type objectInfo interface {
+	Identity() string
+	ContentSum() ([16]byte, bool)
+	Generation() uint64
+}
+
+// openRoot opens name beneath the root.
+func (s *Site) openRoot(name string) (File, error) {
+	if s.store != nil {
+		return s.store.Open(name)
+	}
+	f, err := s.openFile(name)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// openStore opens the object store cfg.Root names, for Open.
+func (st *Site) openStore(cfg Config, types map[string]string) (*Site, error) {
+	if cfg.Upload.On {
+		return nil, fmt.Errorf("weft: uploads need a folder: the root %s is an object store", cfg.Root)
+	}
+	oc := cfg.Origin
+	oc.MemoryMax = -1
+	if cfg.Cache.MaxBytes >= 0 {
+		oc.MemoryMax = cfg.Cache.MaxFile
+		if oc.MemoryMax <= 0 {
+			oc.MemoryMax = 32 << 10 // the cache's default (see newCache)
+		}
+	}
+	store, err := origin.Open(cfg.Root, oc)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Cache.NoWatch = true // nothing to watch: the store is polled
+	st.cfg, st.store, st.types, st.reps = cfg, store, types, newReps(cfg.Compress)
+	st.cache = newCache(cfg.Cache, "")
+	st.cache.gen = store.Generation
+	store.OnSwitch(func() { st.cache.invalidate("") })
+	if err := st.checkFiles(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+// readStoreDir lists the store's folder f into l (see readDir): every
+// entry comes with its type, size and time.
+func (s *Site) readStoreDir(l *dirList, f File, name string, sidecars bool) ([]int, error) {
+	d, ok := f.(interface {
+		ReadDir(int) ([]fs.DirEntry, error)
+	})
+	if !ok {
+		return nil, errors.New("weft: not a folder")
+	}
+	ents, err := d.ReadDir(-1)
+	if err != nil {
+		return nil, err
+	}
+	byName := make(map[string]fs.FileInfo, len(ents))
+	for _, e := range ents {
+		if fi, err := e.Info(); err == nil {
+			byName[e.Name()] = fi
+		}
+	}
+	l.lstat = func(n string) (fileStat, error) {
+		fi := byName[n]
+		if fi == nil {
+			return fileStat{}, fs.ErrNotExist
+		}
+		return fileStat{mode: fi.Mode().Type(), size: fi.Size(), mod: fi.ModTime().UnixNano()}, nil
+	}
+	var named []int
+	for _, e := range ents {
+		if s.addEntry(l, name, e.Name(), 0, false) && !sidecars {
+			named = append(named, len(l.rows)-1)
+		}
+	}
+	return named, nil
+}
+
+// ensure makes [off, off+n) of e's file local when it is an object not
+// yet all on disk; false when the store cannot give it.
+func (e *entry) ensure(off, n int64) bool {
+	if e.body != nil || e.file == nil {
+		return true
+	}
+	f, ok := e.file.(fetcher)
+	return !ok || f.Fetch(off, n) == nil
+}
+
+// partial reports whether e's file has bytes not local yet: e may not be
+// sent from an event loop.
+func (e *entry) partial() bool {
+	if e.body != nil || e.file == nil {
+		return false
+	}
+	f, ok := e.file.(fetcher)
+	return ok && !f.Complete()
+}

@@ -201,10 +201,20 @@ func main() {
 			nginxOpts{root: staticRoot, modules: "load_module " + brotliModule + ";", http: "brotli_static on; gzip_static on; " + vary})
 	}
 
+	h2o := server{name: "h2o", start: func(port int) (*exec.Cmd, error) {
+		conf := filepath.Join(*work, "h2o-plain.conf")
+		must(os.WriteFile(conf, []byte(h2oPlainConfig(*work, root, port)), 0o644))
+		return startPinned("h2o", "-c", conf)
+	}}
+	lighttpd := server{name: "lighttpd", start: func(port int) (*exec.Cmd, error) {
+		conf := filepath.Join(*work, "lighttpd.conf")
+		must(os.WriteFile(conf, []byte(lighttpdConfig(*work, root, port)), 0o644))
+		return startPinned("lighttpd", "-D", "-f", conf)
+	}}
 	engines := []server{weft("epoll"), weft("uring"), weft("goroutine"), weft("thread"), weft("poll"), weft("process"), weft("serial")}
-	leaders := []server{nginx, weft("epoll"), weft("uring"), weft("goroutine")}
+	leaders := []server{nginx, h2o, lighttpd, weft("epoll"), weft("uring"), weft("goroutine")}
 	cases := []bcase{
-		{"1 KiB, 64 conns", "/index.html", 64, nil, append([]server{nginx}, engines...), false, false, nil, false},
+		{"1 KiB, 64 conns", "/index.html", 64, nil, append([]server{nginx, h2o, lighttpd}, engines...), false, false, nil, false},
 		{"1 KiB, 256 conns", "/index.html", 256, nil, leaders, false, false, nil, false},
 		{"128 KiB", "/app.js", 32, nil, leaders, true, false, nil, false},
 		{"10 MiB", "/big.bin", 8, nil, leaders, true, false, nil, false},
@@ -278,7 +288,8 @@ func main() {
 	}
 	fmt.Println()
 	fmt.Printf("nginx %s: 1 worker, listen deferred (TCP_DEFER_ACCEPT, as weft's epoll and poll engines set), sendfile on, tcp_nopush on, open_file_cache on, keepalive_requests 1000000, access_log off. weft: --no-access-log. "+
-		"The access-log case logs every request to a file in common log format, buffered (64 KiB, flushed at least once a second) by both: nginx access_log ... buffer=64k flush=1s.\n\n", nginxVersion())
+		"The access-log case logs every request to a file in common log format, buffered (64 KiB, flushed at least once a second) by both: nginx access_log ... buffer=64k flush=1s. "+
+		"h2o %s: num-threads 1, no access log, its file handler. lighttpd %s: one process, no access log, keep-alive without a request limit.\n\n", nginxVersion(), h2oVersion(), lighttpdVersion())
 	for _, c := range cases {
 		if c.tls && selected(c.name, *only, names) {
 			fmt.Printf("HTTPS cases (https ...): one self-signed ECDSA P-256 certificate for the run, the same for every server; TLS 1.2 and 1.3, session tickets and caches as each server ships them; "+

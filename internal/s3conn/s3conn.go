@@ -105,6 +105,9 @@ const (
 func (o Options) Client() (*minio.Client, error) {
 	env := envMap(o.Env)
 	endpoint := firstOf(o.Endpoint, env["AWS_ENDPOINT_URL_S3"], env["AWS_ENDPOINT_URL"], "https://s3.amazonaws.com")
+	if shown, ok := withoutUserInfo(endpoint); !ok {
+		return nil, fmt.Errorf("s3 endpoint %q: credentials do not go in the endpoint URL: give them in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or --s3-credentials-file", shown)
+	}
 	u, err := url.Parse(endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
 		return nil, fmt.Errorf("s3 endpoint %q: want http://HOST:PORT or https://HOST[:PORT]", endpoint)
@@ -134,6 +137,28 @@ func (o Options) Client() (*minio.Client, error) {
 		return nil, fmt.Errorf("s3 endpoint %q: %w", endpoint, err)
 	}
 	return c, nil
+}
+
+// withoutUserInfo is endpoint with the user info of its authority (a
+// secret, in "http://ID:SECRET@HOST") replaced by "…"; ok is false when
+// it had some. It reads the text itself, so that an endpoint url.Parse
+// refuses is not shown whole either.
+func withoutUserInfo(endpoint string) (shown string, ok bool) {
+	scheme, rest, found := strings.Cut(endpoint, "://")
+	if !found {
+		scheme, rest = "", endpoint
+	} else {
+		scheme += "://"
+	}
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	at := strings.LastIndex(rest[:end], "@")
+	if at < 0 {
+		return endpoint, true
+	}
+	return scheme + "…" + rest[at:], false
 }
 
 // credentials are the file's when one is named, else the environment's,

@@ -132,3 +132,32 @@ func TestExplain(t *testing.T) {
 		t.Error("IsNotFound")
 	}
 }
+
+// TestClientErrorsHideSecrets: an error about the endpoint or the
+// credentials file never repeats a secret the user gave: the password of
+// an endpoint's user info (credentials do not belong in it), or a line of
+// a credentials file the parser could not read.
+func TestClientErrorsHideSecrets(t *testing.T) {
+	const secret = "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY"
+	env := []string{"AWS_ACCESS_KEY_ID=a", "AWS_SECRET_ACCESS_KEY=b"}
+	cases := []struct {
+		name   string
+		o      Options
+		errHas string
+	}{
+		{"EndpointUserInfo", Options{Endpoint: "http://AKIDEXAMPLE:" + secret + "@127.0.0.1:7070", Env: env}, "credentials do not go in the endpoint"},
+		{"EndpointUserInfoUnparsable", Options{Endpoint: "http://AKIDEXAMPLE:" + secret + "@127.0.0.1:x%zz", Env: env}, "credentials do not go in the endpoint"},
+		{"EndpointFromEnvUserInfo", Options{Env: append(env, "AWS_ENDPOINT_URL=https://id:"+secret+"@s3.example.com")}, "credentials do not go in the endpoint"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tc.o.Client()
+			if err == nil || !strings.Contains(err.Error(), tc.errHas) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("Client: %v; want one line with %q", err, tc.errHas)
+			}
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("the error shows the secret: %v", err)
+			}
+		})
+	}
+}

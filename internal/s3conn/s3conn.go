@@ -189,7 +189,7 @@ func (o Options) credentials(env map[string]string) (*credentials.Credentials, e
 	creds := credentials.NewFileAWSCredentials(file, profile)
 	v, err := creds.GetWithContext(&credentials.CredContext{})
 	if err != nil {
-		return nil, fmt.Errorf("s3 credentials from %s, profile %s: %w", file, profile, unwrapPath(err))
+		return nil, fmt.Errorf("s3 credentials from %s, profile %s: %w", file, profile, fileError(err))
 	}
 	if v.AccessKeyID == "" || v.SecretAccessKey == "" {
 		return nil, fmt.Errorf("s3 credentials from %s, profile %s: no aws_access_key_id and aws_secret_access_key", file, profile)
@@ -257,12 +257,20 @@ func envMap(env []string) map[string]string {
 	return m
 }
 
-// unwrapPath is err without the operation and path of an *fs.PathError,
-// which the message names already.
-func unwrapPath(err error) error {
+// fileError is what an error reading a credentials file may show: the
+// file's own error (no such file, permission denied) or the reader's words
+// about the profile ("section "x" does not exist", "profile has ..."). The
+// INI parser's errors quote the line it could not read, which may hold the
+// secret, so they are replaced (as the parser's errors are not typed, they
+// are told apart by those of the profile, which are).
+func fileError(err error) error {
 	var pe *fs.PathError
-	if errors.As(err, &pe) {
+	switch msg := err.Error(); {
+	case errors.As(err, &pe):
 		return pe.Err
+	case strings.HasPrefix(msg, "section ") && strings.HasSuffix(msg, " does not exist"),
+		strings.HasPrefix(msg, "profile has "):
+		return errors.New(oneLine(msg))
 	}
-	return err
+	return errors.New("the file does not parse as a credentials file (INI: [profile] lines, then key = value lines); its lines are not shown, as they may hold a secret")
 }

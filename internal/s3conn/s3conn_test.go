@@ -139,6 +139,14 @@ func TestExplain(t *testing.T) {
 // a credentials file the parser could not read.
 func TestClientErrorsHideSecrets(t *testing.T) {
 	const secret = "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY"
+	dir := t.TempDir()
+	file := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
 	env := []string{"AWS_ACCESS_KEY_ID=a", "AWS_SECRET_ACCESS_KEY=b"}
 	cases := []struct {
 		name   string
@@ -148,6 +156,9 @@ func TestClientErrorsHideSecrets(t *testing.T) {
 		{"EndpointUserInfo", Options{Endpoint: "http://AKIDEXAMPLE:" + secret + "@127.0.0.1:7070", Env: env}, "credentials do not go in the endpoint"},
 		{"EndpointUserInfoUnparsable", Options{Endpoint: "http://AKIDEXAMPLE:" + secret + "@127.0.0.1:x%zz", Env: env}, "credentials do not go in the endpoint"},
 		{"EndpointFromEnvUserInfo", Options{Env: append(env, "AWS_ENDPOINT_URL=https://id:"+secret+"@s3.example.com")}, "credentials do not go in the endpoint"},
+		{"NoDelimiter", Options{CredentialsFile: file("nodelim", "[default]\naws_access_key_id = id\naws_secret_access_key "+secret+"\n")}, "does not parse"},
+		{"UnclosedSection", Options{CredentialsFile: file("unclosed", "[default "+secret+"\naws_access_key_id = id\n")}, "does not parse"},
+		{"KeyQuote", Options{CredentialsFile: file("quote", "[default]\n`"+secret+" = x\n")}, "does not parse"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

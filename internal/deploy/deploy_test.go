@@ -525,6 +525,26 @@ func TestCollectDuringDeploy(t *testing.T) {
 	}
 }
 
+// storeThrough starts a real store, and a proxy to it that mid makes of
+// the handler passing requests on; it returns the store reached directly
+// and through the proxy, whose client gives up on a request that makes no
+// progress for timeout (0 for the default).
+func storeThrough(t *testing.T, timeout time.Duration, mid func(next http.Handler) http.Handler) (direct, proxied Store) {
+	t.Helper()
+	direct, s3 := testStore(t)
+	target, _ := url.Parse("http://" + s3.Endpoint)
+	srv := httptest.NewServer(mid(httputil.NewSingleHostReverseProxy(target)))
+	t.Cleanup(srv.Close)
+	c, err := s3conn.Options{
+		Endpoint: srv.URL, Region: "us-east-1", PathStyle: true, Timeout: timeout,
+		Env: []string{"AWS_ACCESS_KEY_ID=" + s3.AccessKey, "AWS_SECRET_ACCESS_KEY=" + s3.SecretKey},
+	}.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return direct, Store{Client: c, Loc: direct.Loc}
+}
+
 // faultyProxy stands between the client and the real store: the first
 // PUT of each object fails, by a 503 SlowDown or by the connection
 // dropped halfway through the body; the rest pass. It counts the PUTs.
@@ -574,19 +594,11 @@ func TestUploadRetried(t *testing.T) {
 			name = "Dropped"
 		}
 		t.Run(name, func(t *testing.T) {
-			direct, s3 := testStore(t)
-			target, _ := url.Parse("http://" + s3.Endpoint)
-			p := &faultyProxy{next: httputil.NewSingleHostReverseProxy(target), drop: drop, puts: map[string]int{}}
-			srv := httptest.NewServer(p)
-			defer srv.Close()
-			c, err := s3conn.Options{
-				Endpoint: srv.URL, Region: "us-east-1", PathStyle: true,
-				Env: []string{"AWS_ACCESS_KEY_ID=" + s3.AccessKey, "AWS_SECRET_ACCESS_KEY=" + s3.SecretKey},
-			}.Client()
-			if err != nil {
-				t.Fatal(err)
-			}
-			s := Store{Client: c, Loc: direct.Loc}
+			var p *faultyProxy
+			direct, s := storeThrough(t, 0, func(next http.Handler) http.Handler {
+				p = &faultyProxy{next: next, drop: drop, puts: map[string]int{}}
+				return p
+			})
 			dir := t.TempDir()
 			writeTree(t, dir, site1)
 			writeTree(t, dir, map[string]string{"big.bin": strings.Repeat("weft deploy ", 100_000)}) // 1.2 MB: many chunks
@@ -664,4 +676,79 @@ func TestBadPointer(t *testing.T) {
 		t.Errorf("previous %q over a damaged pointer", r2.Previous)
 	}
 	wantOnly(t, s, r2.ID, r2.ID, r1.ID)
+}
+
+// TestStoreStalls: a store that stops mid-answer (the body of a GET never
+// ends) or mid-request (it stops reading an upload's body) fails the
+// command within the client's timeout, never hangs it; the pointer does
+// not move. (The test's own bound, a minute, only catches a hang.)
+func TestStoreStalls(t *testing.T) {
+	// quit is closed as a subtest ends, before its proxy closes.
+	stall := func(quit chan struct{}, match func(r *http.Request) bool, readNothing bool) func(http.Handler) http.Handler {
+		return func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if !match(r) {
+					next.ServeHTTP(w, r)
+					return
+				}
+				if readNothing {
+					conn, _, err := http.NewResponseController(w).Hijack()
+					if err == nil {
+						defer conn.Close()
+					}
+				} else {
+					w.Header().Set("Content-Length", "100")
+					w.Header().Set("Last-Modified", "Wed, 02 Dec 2026 00:00:00 GMT")
+					w.WriteHeader(http.StatusOK)
+					io.WriteString(w, "2026")
+					http.NewResponseController(w).Flush()
+				}
+				select {
+				case <-r.Context().Done(): // the client gave up
+				case <-quit:
+				}
+			})
+		}
+	}
+	isCurrent := func(r *http.Request) bool {
+		return r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/.weft/current")
+	}
+	isLargePut := func(r *http.Request) bool {
+		return r.Method == http.MethodPut && r.ContentLength > 1<<20
+	}
+	bounded := func(t *testing.T, what string, f func() error) error {
+		t.Helper()
+		done := make(chan error, 1)
+		go func() { done <- f() }()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(time.Minute):
+			t.Fatalf("%s still running after a minute: hung on a stalled store", what)
+			return nil
+		}
+	}
+	t.Run("CurrentBody", func(t *testing.T) {
+		quit := make(chan struct{})
+		_, s := storeThrough(t, time.Second, stall(quit, isCurrent, false))
+		t.Cleanup(func() { close(quit) })
+		err := bounded(t, "List", func() error { _, err := List(context.Background(), s); return err })
+		if err == nil || !strings.Contains(err.Error(), "did not answer in time") {
+			t.Errorf("List with the pointer's body stalled: %v", err)
+		}
+	})
+	t.Run("UploadBody", func(t *testing.T) {
+		quit := make(chan struct{})
+		direct, s := storeThrough(t, time.Second, stall(quit, isLargePut, true))
+		t.Cleanup(func() { close(quit) })
+		dir := t.TempDir()
+		// Larger than what the loopback's socket buffers take in, so the
+		// client's writes block once the store stops reading.
+		writeTree(t, dir, map[string]string{"index.html": "hi", "big.bin": strings.Repeat("weft", 12<<20)})
+		err := bounded(t, "Deploy", func() error { _, err := deployDir(t, s, dir, hooks{}); return err })
+		if err == nil || !strings.Contains(err.Error(), "did not answer in time") {
+			t.Errorf("deploy with the store not reading an upload: %v", err)
+		}
+		wantOnly(t, direct, "")
+	})
 }

@@ -72,11 +72,12 @@ func ParseURL(s string) (Location, error) {
 // Options say how to reach the store. The zero value is Amazon S3 with
 // credentials and region from the environment.
 type Options struct {
-	Endpoint        string // http://HOST:PORT or https://HOST[:PORT]; "" for AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else Amazon S3
-	Region          string // "" for AWS_REGION, AWS_DEFAULT_REGION, else asked of the store
-	PathStyle       bool   // address buckets as HOST/BUCKET rather than BUCKET.HOST
-	CredentialsFile string // a shared credentials file (INI, as ~/.aws/credentials)
-	Profile         string // its profile; "" for AWS_PROFILE, else "default"
+	Endpoint        string        // http://HOST:PORT or https://HOST[:PORT]; "" for AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else Amazon S3
+	Region          string        // "" for AWS_REGION, AWS_DEFAULT_REGION, else asked of the store
+	PathStyle       bool          // address buckets as HOST/BUCKET rather than BUCKET.HOST
+	CredentialsFile string        // a shared credentials file (INI, as ~/.aws/credentials)
+	Profile         string        // its profile; "" for AWS_PROFILE, else "default"
+	Timeout         time.Duration // a request that makes no progress for this long fails; 0 for a minute
 
 	// Env is the environment, as os.Environ returns it: the AWS_*
 	// variables above, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
@@ -93,11 +94,12 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Profile, "s3-profile", "", "the credentials file's `profile`; default AWS_PROFILE, else default")
 }
 
-// Request bounds: a store that accepts connections but does not answer
-// fails a request after timeout, and one attempt of a few.
+// Request bounds: a store that accepts connections but stops answering,
+// or stops reading what is sent, fails a request after Options.Timeout
+// (defaultTimeout) without progress, and one attempt of a few.
 const (
-	timeout = time.Minute
-	retries = 5
+	defaultTimeout = time.Minute
+	retries        = 5
 )
 
 // Client connects to the store o describes. It checks the options and
@@ -120,7 +122,22 @@ func (o Options) Client() (*minio.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = defaultTimeout
+	}
+	// ResponseHeaderTimeout bounds the wait for an answer once a request
+	// is sent; the connection's deadlines bound the rest: a request body
+	// the store stops reading, an answer's body that stops coming.
 	tr.ResponseHeaderTimeout = timeout
+	dial := tr.DialContext
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &progressConn{Conn: c, timeout: timeout}, nil
+	}
 	lookup := minio.BucketLookupAuto
 	if o.PathStyle {
 		lookup = minio.BucketLookupPath
@@ -159,6 +176,25 @@ func withoutUserInfo(endpoint string) (shown string, ok bool) {
 		return endpoint, true
 	}
 	return scheme + "…" + rest[at:], false
+}
+
+// progressConn is a connection that fails a read or a write that makes
+// no progress for timeout. Either moves both deadlines: the transport
+// reads (for the next answer) while it writes a long request body, and
+// that read must not time out while the body is still going out.
+type progressConn struct {
+	net.Conn
+	timeout time.Duration
+}
+
+func (c *progressConn) Read(p []byte) (int, error) {
+	c.Conn.SetDeadline(time.Now().Add(c.timeout))
+	return c.Conn.Read(p)
+}
+
+func (c *progressConn) Write(p []byte) (int, error) {
+	c.Conn.SetDeadline(time.Now().Add(c.timeout))
+	return c.Conn.Write(p)
 }
 
 // credentials are the file's when one is named, else the environment's,
@@ -203,7 +239,7 @@ func Explain(err error, loc Location) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.Canceled) {
 		return err
 	}
 	resp := minio.ToErrorResponse(err)
@@ -222,7 +258,7 @@ func Explain(err error, loc Location) error {
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return fmt.Errorf("%s: cannot reach the store: connection refused", loc)
-	case errors.As(err, &ne) && ne.Timeout():
+	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%s: the store did not answer in time", loc)
 	case errors.As(err, &ue):
 		return fmt.Errorf("%s: cannot reach the store: %s", loc, oneLine(ue.Err.Error()))

@@ -752,3 +752,67 @@ func TestStoreStalls(t *testing.T) {
 		wantOnly(t, direct, "")
 	})
 }
+
+// TestCollectRacingDeploy: a deploy that runs to its end while --keep is
+// between reading the manifests and deleting objects, and reuses an old
+// object no version kept named (so --keep counted it as garbage), keeps
+// that object: the version the pointer now names is whole.
+func TestCollectRacingDeploy(t *testing.T) {
+	s, _, dir, r1 := deployedOnce(t)
+	ctx := context.Background()
+	writeTree(t, dir, map[string]string{"css/site.css": "p{}"})
+	r2 := mustDeploy(t, s, dir)
+	// Back to site1's css/site.css: its object, named only by r1, is
+	// reused by the deploy that runs while --keep 1 deletes r1.
+	writeTree(t, dir, map[string]string{"css/site.css": site1["css/site.css"]})
+	time.Sleep(1100 * time.Millisecond)
+	var r3 Result
+	res, err := Collect(ctx, s, CollectOptions{Keep: 1, beforeDelete: func() {
+		r3 = mustDeploy(t, s, dir)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r3.Reused != 5 || r3.Uploaded != 0 {
+		t.Fatalf("the racing deploy: %+v; want every object reused", r3)
+	}
+	if !slices.Equal(res.Versions, []string{r1.ID}) {
+		t.Errorf("collected versions %v, want %s's", res.Versions, r1.ID)
+	}
+	st := wantOnly(t, s, r3.ID, r3.ID, r2.ID)
+	for h := range sumsOf(t, s, r3.ID) {
+		if _, ok := st.objects[h]; !ok {
+			t.Errorf("object %s of the current version %s deleted by --keep", h, r3.ID)
+		}
+	}
+}
+
+// TestCollectRacingRollback: a rollback, while --keep is between reading
+// the manifests and deleting objects, to a version whose manifest --keep
+// has just deleted: --keep deletes no object (the servers may be on that
+// version) and says why.
+func TestCollectRacingRollback(t *testing.T) {
+	s, _, dir, r1 := deployedOnce(t)
+	ctx := context.Background()
+	writeTree(t, dir, map[string]string{"css/site.css": "p{}"})
+	r2 := mustDeploy(t, s, dir)
+	var rolled error
+	_, err := Collect(ctx, s, CollectOptions{Keep: 1, beforeDelete: func() {
+		// r1's manifest is gone: switch to it as a rollback that read it
+		// a moment before would.
+		rolled = s.setCurrent(ctx, r1.ID)
+	}})
+	if rolled != nil {
+		t.Fatal(rolled)
+	}
+	if err == nil || !strings.Contains(err.Error(), "no object deleted") {
+		t.Errorf("--keep with the pointer switched to a version it deleted: %v", err)
+	}
+	st := readState(t, s)
+	for h := range sumsOf(t, s, r2.ID) {
+		delete(st.objects, h)
+	}
+	if _, ok := st.objects[sum(site1["css/site.css"])]; !ok {
+		t.Error("the object only the version now current named was deleted")
+	}
+}

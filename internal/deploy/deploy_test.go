@@ -48,20 +48,6 @@ func testStore(t *testing.T) (Store, *conformance.S3) {
 	return Store{Client: c, Loc: s3conn.Location{Bucket: "weft-site", Prefix: "www"}}, s3
 }
 
-// writeTree writes files (name → content) beneath dir.
-func writeTree(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for name, body := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 func sum(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:])
@@ -128,9 +114,9 @@ func deployedOnce(t *testing.T) (s Store, s3 *conformance.S3, dir string, r1 Res
 	t.Helper()
 	s, s3 = testStore(t)
 	dir = t.TempDir()
-	writeTree(t, dir, site1)
+	conformance.WriteTree(t, dir, site1)
 	r1 = mustDeploy(t, s, dir)
-	writeTree(t, dir, map[string]string{"index.html": "<h1>two</h1>"})
+	conformance.WriteTree(t, dir, map[string]string{"index.html": "<h1>two</h1>"})
 	time.Sleep(1100 * time.Millisecond) // IDs are to the second
 	return s, s3, dir, r1
 }
@@ -161,7 +147,7 @@ var site1 = map[string]string{
 func TestDeployTwice(t *testing.T) {
 	s, _ := testStore(t)
 	dir := t.TempDir()
-	writeTree(t, dir, site1)
+	conformance.WriteTree(t, dir, site1)
 	if err := os.MkdirAll(filepath.Join(dir, "empty"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +183,7 @@ func TestDeployTwice(t *testing.T) {
 	}
 
 	time.Sleep(1100 * time.Millisecond) // IDs are to the second: a later one
-	writeTree(t, dir, map[string]string{"css/site.css": "body{color:blue}"})
+	conformance.WriteTree(t, dir, map[string]string{"css/site.css": "body{color:blue}"})
 	r2 := mustDeploy(t, s, dir)
 	if r2.Uploaded != 1 || r2.Reused != 3 || r2.Previous != r1.ID || r2.UploadedBytes != int64(len("body{color:blue}")) {
 		t.Errorf("second deploy: %+v, want 1 uploaded (16 bytes), 3 reused, previous %s", r2, r1.ID)
@@ -252,7 +238,7 @@ func TestPhases(t *testing.T) {
 // fails the deploy, with no manifest written and the pointer unchanged.
 func TestFailedUpload(t *testing.T) {
 	s, s3, dir, r1 := deployedOnce(t)
-	writeTree(t, dir, map[string]string{"css/site.css": "p{}", "js/app.js": "x()"})
+	conformance.WriteTree(t, dir, map[string]string{"css/site.css": "p{}", "js/app.js": "x()"})
 	t.Run("FileGone", func(t *testing.T) {
 		_, err := deployDir(t, s, dir, hooks{upload: func(name string) {
 			if name == "css/site.css" {
@@ -263,7 +249,7 @@ func TestFailedUpload(t *testing.T) {
 			t.Fatalf("deploy with a file gone: %v", err)
 		}
 		wantOnly(t, s, r1.ID, r1.ID)
-		writeTree(t, dir, map[string]string{"css/site.css": "p{}"})
+		conformance.WriteTree(t, dir, map[string]string{"css/site.css": "p{}"})
 	})
 	t.Run("StoreDown", func(t *testing.T) {
 		_, err := deployDir(t, s, dir, hooks{upload: func(string) { s3.Stop() }})
@@ -287,7 +273,7 @@ func TestChangedDuringUpload(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := deployDir(t, s, dir, hooks{upload: func(name string) {
 				if name == "index.html" {
-					writeTree(t, dir, map[string]string{"index.html": tc.now})
+					conformance.WriteTree(t, dir, map[string]string{"index.html": tc.now})
 				}
 			}})
 			if !errors.Is(err, errChanged) || !strings.Contains(err.Error(), "uploading index.html:") {
@@ -297,7 +283,7 @@ func TestChangedDuringUpload(t *testing.T) {
 			if _, ok := st.objects[sum("<h1>two</h1>")]; ok {
 				t.Error("the object of the hashed bytes exists, though they were never sent")
 			}
-			writeTree(t, dir, map[string]string{"index.html": "<h1>two</h1>"})
+			conformance.WriteTree(t, dir, map[string]string{"index.html": "<h1>two</h1>"})
 		})
 	}
 }
@@ -372,7 +358,7 @@ func TestRollback(t *testing.T) {
 // TestList lists versions newest first, with the current one marked.
 func TestList(t *testing.T) {
 	s, _, dir, r1 := deployedOnce(t)
-	writeTree(t, dir, map[string]string{"new.txt": "new"})
+	conformance.WriteTree(t, dir, map[string]string{"new.txt": "new"})
 	r2 := mustDeploy(t, s, dir)
 	if _, err := Rollback(context.Background(), s, r1.ID, nil); err != nil {
 		t.Fatal(err)
@@ -421,7 +407,7 @@ func TestCollect(t *testing.T) {
 	ctx := context.Background()
 	r2 := mustDeploy(t, s, dir) // index.html: two
 	time.Sleep(1100 * time.Millisecond)
-	writeTree(t, dir, map[string]string{"index.html": "<h1>three</h1>", "css/site.css": "p{}"})
+	conformance.WriteTree(t, dir, map[string]string{"index.html": "<h1>three</h1>", "css/site.css": "p{}"})
 	r3 := mustDeploy(t, s, dir)
 	if _, err := Rollback(ctx, s, r1.ID, nil); err != nil {
 		t.Fatal(err)
@@ -506,7 +492,7 @@ func TestCollectDuringDeploy(t *testing.T) {
 	}
 
 	time.Sleep(1100 * time.Millisecond)
-	writeTree(t, dir, map[string]string{"index.html": "<h1>three</h1>"})
+	conformance.WriteTree(t, dir, map[string]string{"index.html": "<h1>three</h1>"})
 	_, err = deployDir(t, s, dir, hooks{phase: func(p Phase) {
 		if p == Uploaded {
 			during = collect(t, s, CollectOptions{Keep: 1})
@@ -600,8 +586,8 @@ func TestUploadRetried(t *testing.T) {
 				return p
 			})
 			dir := t.TempDir()
-			writeTree(t, dir, site1)
-			writeTree(t, dir, map[string]string{"big.bin": strings.Repeat("weft deploy ", 100_000)}) // 1.2 MB: many chunks
+			conformance.WriteTree(t, dir, site1)
+			conformance.WriteTree(t, dir, map[string]string{"big.bin": strings.Repeat("weft deploy ", 100_000)}) // 1.2 MB: many chunks
 			res := mustDeploy(t, s, dir)
 			if res.Uploaded != 5 || p.fails != 5 {
 				t.Errorf("uploaded %d objects, %d first attempts failed; want 5 and 5", res.Uploaded, p.fails)
@@ -626,17 +612,17 @@ func TestMultipart(t *testing.T) {
 	s, _ := testStore(t)
 	dir := t.TempDir()
 	big := bytes.Repeat([]byte("0123456789abcdef"), (16<<20)/16+1000)
-	writeTree(t, dir, map[string]string{"index.html": "hi", "big.bin": string(big)})
+	conformance.WriteTree(t, dir, map[string]string{"index.html": "hi", "big.bin": string(big)})
 	r1 := mustDeploy(t, s, dir)
 	if st := wantOnly(t, s, r1.ID, r1.ID); st.objects[sum(string(big))] != string(big) {
 		t.Fatal("the large object is not whole")
 	}
 	time.Sleep(1100 * time.Millisecond)
 	big[len(big)-1] = '!'
-	writeTree(t, dir, map[string]string{"big.bin": string(big)})
+	conformance.WriteTree(t, dir, map[string]string{"big.bin": string(big)})
 	_, err := deployDir(t, s, dir, hooks{upload: func(name string) {
 		big[len(big)-1] = '?' // same size, other bytes, in the last part
-		writeTree(t, dir, map[string]string{"big.bin": string(big)})
+		conformance.WriteTree(t, dir, map[string]string{"big.bin": string(big)})
 	}})
 	if !errors.Is(err, errChanged) {
 		t.Fatalf("deploy of a large file changed after it was hashed: %v", err)
@@ -744,7 +730,7 @@ func TestStoreStalls(t *testing.T) {
 		dir := t.TempDir()
 		// Larger than what the loopback's socket buffers take in, so the
 		// client's writes block once the store stops reading.
-		writeTree(t, dir, map[string]string{"index.html": "hi", "big.bin": strings.Repeat("weft", 12<<20)})
+		conformance.WriteTree(t, dir, map[string]string{"index.html": "hi", "big.bin": strings.Repeat("weft", 12<<20)})
 		err := bounded(t, "Deploy", func() error { _, err := deployDir(t, s, dir, hooks{}); return err })
 		if err == nil || !strings.Contains(err.Error(), "did not answer in time") {
 			t.Errorf("deploy with the store not reading an upload: %v", err)
@@ -760,11 +746,11 @@ func TestStoreStalls(t *testing.T) {
 func TestCollectRacingDeploy(t *testing.T) {
 	s, _, dir, r1 := deployedOnce(t)
 	ctx := context.Background()
-	writeTree(t, dir, map[string]string{"css/site.css": "p{}"})
+	conformance.WriteTree(t, dir, map[string]string{"css/site.css": "p{}"})
 	r2 := mustDeploy(t, s, dir)
 	// Back to site1's css/site.css: its object, named only by r1, is
 	// reused by the deploy that runs while --keep 1 deletes r1.
-	writeTree(t, dir, map[string]string{"css/site.css": site1["css/site.css"]})
+	conformance.WriteTree(t, dir, map[string]string{"css/site.css": site1["css/site.css"]})
 	time.Sleep(1100 * time.Millisecond)
 	var r3 Result
 	res, err := Collect(ctx, s, CollectOptions{Keep: 1, beforeDelete: func() {
@@ -794,7 +780,7 @@ func TestCollectRacingDeploy(t *testing.T) {
 func TestCollectRacingRollback(t *testing.T) {
 	s, _, dir, r1 := deployedOnce(t)
 	ctx := context.Background()
-	writeTree(t, dir, map[string]string{"css/site.css": "p{}"})
+	conformance.WriteTree(t, dir, map[string]string{"css/site.css": "p{}"})
 	r2 := mustDeploy(t, s, dir)
 	var rolled error
 	_, err := Collect(ctx, s, CollectOptions{Keep: 1, beforeDelete: func() {

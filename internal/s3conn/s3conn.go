@@ -179,21 +179,25 @@ func withoutUserInfo(endpoint string) (shown string, ok bool) {
 }
 
 // progressConn is a connection that fails a read or a write that makes
-// no progress for timeout. Either moves both deadlines: the transport
-// reads (for the next answer) while it writes a long request body, and
-// that read must not time out while the body is still going out.
+// no progress for timeout. A write also moves the read deadline, past its
+// own: the transport reads (for the next answer) while it writes a long
+// request body, and that read must not time out while the body is still
+// going out, nor before a stalled write does (the write's timeout is then
+// the request's error, not the closed connection the read would leave).
 type progressConn struct {
 	net.Conn
 	timeout time.Duration
 }
 
 func (c *progressConn) Read(p []byte) (int, error) {
-	c.Conn.SetDeadline(time.Now().Add(c.timeout))
+	c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
 	return c.Conn.Read(p)
 }
 
 func (c *progressConn) Write(p []byte) (int, error) {
-	c.Conn.SetDeadline(time.Now().Add(c.timeout))
+	now := time.Now()
+	c.Conn.SetWriteDeadline(now.Add(c.timeout))
+	c.Conn.SetReadDeadline(now.Add(c.timeout + c.timeout/2))
 	return c.Conn.Write(p)
 }
 

@@ -48,8 +48,8 @@ credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
 AWS_SESSION_TOKEN, or a shared credentials file (--s3-credentials-file,
 --s3-profile; else ~/.aws/credentials when there is one).
 
-Exit status: 0 done; 1 failed (the pointer names what it named before);
-2 bad usage.`
+Exit status: 0 done; 1 failed (the pointer names what it named before, but
+after a switch the store did not answer: the error says so); 2 bad usage.`
 
 const deployExample = `  export AWS_ACCESS_KEY_ID=… AWS_SECRET_ACCESS_KEY=…
   weft deploy ./public s3://sites/www --s3-endpoint http://127.0.0.1:7070 --s3-path-style

@@ -802,3 +802,86 @@ func TestCollectRacingRollback(t *testing.T) {
 		t.Error("the object only the version now current named was deleted")
 	}
 }
+
+// TestInterruptedSwitch: a deploy or rollback interrupted while its
+// switch of the pointer is on its way either finishes the switch and
+// succeeds, or fails with the pointer where it was: never fails (which
+// weft deploy reports as "the pointer names what it named before") with
+// the pointer switched.
+func TestInterruptedSwitch(t *testing.T) {
+	var cancel context.CancelFunc
+	var mu sync.Mutex
+	switched := make(chan struct{}, 3) // a switch passed on to the store
+	direct, s := storeThrough(t, 0, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/.weft/current") {
+				body, err := io.ReadAll(r.Body) // the switch is sent whole
+				if err != nil {
+					return
+				}
+				r.Body = io.NopCloser(bytes.NewReader(body))
+				mu.Lock()
+				if cancel != nil {
+					cancel() // the user's ^C, with the switch sent
+				}
+				mu.Unlock()
+				select {
+				case <-r.Context().Done(): // the client gave up on it
+				case <-time.After(500 * time.Millisecond):
+				}
+				// It reaches the store all the same (w without CloseNotify,
+				// so the proxy does not stop at the client's going).
+				r = r.WithContext(context.WithoutCancel(r.Context()))
+				w = struct{ http.ResponseWriter }{w}
+				defer func() { switched <- struct{}{} }()
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	dir := t.TempDir()
+	conformance.WriteTree(t, dir, site1)
+	r1 := mustDeploy(t, direct, dir)
+	time.Sleep(1100 * time.Millisecond)
+	conformance.WriteTree(t, dir, map[string]string{"index.html": "<h1>two</h1>"})
+
+	interrupted := func() context.Context {
+		ctx, c := context.WithCancel(context.Background())
+		mu.Lock()
+		cancel = c
+		mu.Unlock()
+		return ctx
+	}
+	check := func(what string, err error, want string) {
+		t.Helper()
+		select {
+		case <-switched:
+		case <-time.After(time.Minute):
+			t.Fatalf("%s: the switch never reached the store", what)
+		}
+		cur, cerr := direct.current(context.Background())
+		if cerr != nil {
+			t.Fatal(cerr)
+		}
+		if err != nil && cur == want {
+			t.Errorf("%s: failed (%v) with the pointer switched to %s", what, err, cur)
+		}
+		if err == nil && cur != want {
+			t.Errorf("%s: succeeded with the pointer on %s, want %s", what, cur, want)
+		}
+	}
+	res, err := Deploy(interrupted(), s, Options{Site: site.Config{Root: dir}})
+	r2 := res.ID
+	if r2 == "" {
+		l, lerr := List(context.Background(), direct)
+		if lerr != nil || len(l.Versions) != 2 {
+			t.Fatalf("versions after the interrupted deploy: %+v, %v", l, lerr)
+		}
+		r2 = l.Versions[0].ID
+	}
+	check("deploy", err, r2)
+	if err := direct.setCurrent(context.Background(), r2); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Rollback(interrupted(), s, r1.ID, nil)
+	check("rollback", err, r1.ID)
+}

@@ -82,12 +82,21 @@ func (s Store) current(ctx context.Context) (string, error) {
 	return "", s.errf(err, "reading the current version")
 }
 
-// setCurrent switches the pointer to id.
+// setCurrent switches the pointer to id. Once begun, a switch is not
+// cut short by ctx's end (an interrupted command): the PUT may reach the
+// store whatever the client does, and the command would then report a
+// failure with the pointer moved. It is one small request, bounded by the
+// client's timeouts. A failure with no answer from the store may still
+// have switched, and says so.
 func (s Store) setCurrent(ctx context.Context, id string) error {
-	if err := s.put(ctx, manifest.CurrentKey(s.Loc.Prefix), []byte(id+"\n"), "text/plain; charset=utf-8"); err != nil {
-		return s.errf(err, "switching to %s", id)
+	err := s.put(context.WithoutCancel(ctx), manifest.CurrentKey(s.Loc.Prefix), []byte(id+"\n"), "text/plain; charset=utf-8")
+	switch {
+	case err == nil:
+		return nil
+	case minio.ToErrorResponse(err).Code == "":
+		return fmt.Errorf("%w; the store may have switched all the same: weft deploy --list shows where the pointer is", s.errf(err, "switching to %s", id))
 	}
-	return nil
+	return s.errf(err, "switching to %s", id)
 }
 
 // put writes a small object from memory (minio-go retries it).

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -884,4 +885,53 @@ func TestInterruptedSwitch(t *testing.T) {
 	}
 	_, err = Rollback(interrupted(), s, r1.ID, nil)
 	check("rollback", err, r1.ID)
+}
+
+// TestSwappedBeforeUpload: a file replaced, between the scan and its
+// upload, by a FIFO (whose open would wait for a writer forever) or by a
+// link out of the folder fails the deploy at once, in one line, with
+// nothing of it sent and the pointer where it was.
+func TestSwappedBeforeUpload(t *testing.T) {
+	s, _, dir, r1 := deployedOnce(t)
+	outside := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(outside, []byte("<h1>two</h1>"), 0o600); err != nil { // even the hashed bytes
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		swap func(p string) error
+	}{
+		{"FIFO", func(p string) error { return syscall.Mkfifo(p, 0o644) }},
+		{"LinkOut", func(p string) error { return os.Symlink(outside, p) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			done := make(chan error, 1)
+			go func() {
+				_, err := deployDir(t, s, dir, hooks{upload: func(name string) {
+					if name == "index.html" {
+						p := filepath.Join(dir, "index.html")
+						os.Remove(p)
+						if err := tc.swap(p); err != nil {
+							t.Error(err)
+						}
+					}
+				}})
+				done <- err
+			}()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(time.Minute):
+				t.Fatal("deploy still running after a minute: hung opening what replaced a file")
+			}
+			if err == nil || !strings.Contains(err.Error(), "uploading index.html:") || strings.Contains(err.Error(), "\n") {
+				t.Errorf("deploy with index.html swapped before its upload: %v", err)
+			}
+			if st := wantOnly(t, s, r1.ID, r1.ID); st.objects[sum("<h1>two</h1>")] != "" {
+				t.Error("the bytes of what replaced index.html were stored")
+			}
+			os.Remove(filepath.Join(dir, "index.html"))
+			conformance.WriteTree(t, dir, map[string]string{"index.html": "<h1>two</h1>"})
+		})
+	}
 }

@@ -46,7 +46,8 @@ manifest, never loses one.
 The store: --s3-endpoint (default Amazon S3), --s3-region, --s3-path-style;
 credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
 AWS_SESSION_TOKEN, or a shared credentials file (--s3-credentials-file,
---s3-profile; else ~/.aws/credentials when there is one).
+--s3-profile, which win over those variables; else ~/.aws/credentials when
+there is one).
 
 Exit status: 0 done; 1 failed (the pointer names what it named before, but
 after a switch the store did not answer: the error says so); 2 bad usage.`

@@ -201,12 +201,19 @@ func (c *progressConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-// credentials are the file's when one is named, else the environment's,
-// else those of the default shared file (AWS_SHARED_CREDENTIALS_FILE or
-// ~/.aws/credentials) when it exists.
+// credentials are the file's when one is named, else the default shared
+// file's (AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials) when a
+// profile is named (as the AWS CLI's --profile wins over the environment's
+// keys), else the environment's, else the default file's when it exists.
 func (o Options) credentials(env map[string]string) (*credentials.Credentials, error) {
 	profile := firstOf(o.Profile, env["AWS_PROFILE"], "default")
 	file := o.CredentialsFile
+	if file == "" && o.Profile != "" {
+		file = defaultCredentialsFile(env)
+		if _, err := os.Stat(file); file == "" || err != nil {
+			return nil, fmt.Errorf("--s3-profile %s: no shared credentials file (AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials); give --s3-credentials-file", o.Profile)
+		}
+	}
 	if file == "" {
 		id := firstOf(env["AWS_ACCESS_KEY_ID"], env["AWS_ACCESS_KEY"])
 		secret := firstOf(env["AWS_SECRET_ACCESS_KEY"], env["AWS_SECRET_KEY"])
@@ -216,12 +223,7 @@ func (o Options) credentials(env map[string]string) (*credentials.Credentials, e
 		case id != "" || secret != "":
 			return nil, errors.New("s3 credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together; one is not set")
 		}
-		file = env["AWS_SHARED_CREDENTIALS_FILE"]
-		if file == "" {
-			if home := env["HOME"]; home != "" {
-				file = filepath.Join(home, ".aws", "credentials")
-			}
-		}
+		file = defaultCredentialsFile(env)
 		if _, err := os.Stat(file); file == "" || err != nil {
 			return nil, errors.New("no s3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or give --s3-credentials-file")
 		}
@@ -295,6 +297,18 @@ func envMap(env []string) map[string]string {
 		}
 	}
 	return m
+}
+
+// defaultCredentialsFile is AWS_SHARED_CREDENTIALS_FILE, else
+// ~/.aws/credentials; "" with neither a variable nor a home.
+func defaultCredentialsFile(env map[string]string) string {
+	if file := env["AWS_SHARED_CREDENTIALS_FILE"]; file != "" {
+		return file
+	}
+	if home := env["HOME"]; home != "" {
+		return filepath.Join(home, ".aws", "credentials")
+	}
+	return ""
 }
 
 // fileError is what an error reading a credentials file may show: the

@@ -77,6 +77,10 @@ func TestClient(t *testing.T) {
 		{"FileOverEnv", Options{CredentialsFile: creds, Env: []string{"AWS_ACCESS_KEY_ID=envid", "AWS_SECRET_ACCESS_KEY=envsecret"}}, "fileid", ""},
 		{"FileProfile", Options{CredentialsFile: creds, Profile: "other"}, "otherid", ""},
 		{"FileProfileFromEnv", Options{CredentialsFile: creds, Env: []string{"AWS_PROFILE=other"}}, "otherid", ""},
+		// A profile asked for on the command line wins over keys in the
+		// environment, as the AWS CLI's --profile does.
+		{"ProfileFlagOverEnv", Options{Profile: "other", Env: append(noHome, "AWS_SHARED_CREDENTIALS_FILE="+creds, "AWS_ACCESS_KEY_ID=envid", "AWS_SECRET_ACCESS_KEY=envsecret")}, "otherid", ""},
+		{"ProfileFlagNoFile", Options{Profile: "other", Env: append(noHome, "AWS_ACCESS_KEY_ID=envid", "AWS_SECRET_ACCESS_KEY=envsecret")}, "", "--s3-profile other: no shared credentials file"},
 		{"SharedFileFromEnv", Options{Env: append(noHome, "AWS_SHARED_CREDENTIALS_FILE="+creds)}, "fileid", ""},
 		{"NoCredentials", Options{Env: noHome}, "", "no s3 credentials"},
 		{"HalfEnv", Options{Env: []string{"AWS_ACCESS_KEY_ID=envid"}}, "", "go together"},

@@ -173,6 +173,7 @@ func runDeploy(c *cobra.Command, o deployOpts, args []string, stdout, _ io.Write
 		}
 		return nil
 	}
+	deployed := "" // the version a deploy switched to, before a --keep
 	if dir != "" {
 		sc := site.Config{Root: dir, Dotfiles: o.dotfiles, Symlinks: o.symlinks}
 		res, err := deploy.Deploy(ctx, st, deploy.Options{Site: sc, Jobs: o.jobs, DryRun: o.dryRun, Log: stdout})
@@ -182,11 +183,19 @@ func runDeploy(c *cobra.Command, o deployOpts, args []string, stdout, _ io.Write
 		if !o.dryRun {
 			fmt.Fprintf(stdout, "weft deploy: done: %s is on version %s: %d files (%d bytes); objects: %d new (%d bytes), %d reused; %v\n",
 				loc, res.ID, res.Files, res.Bytes, res.Uploaded, res.UploadedBytes, res.Reused, res.Elapsed)
+			deployed = res.ID
 		}
 	}
 	if o.keepGiven {
 		_, err := deploy.Collect(ctx, st, deploy.CollectOptions{Keep: o.keep, Grace: o.grace, DryRun: o.dryRun, Log: stdout})
-		if err != nil {
+		switch {
+		case err != nil && deployed != "":
+			// The pointer did move: a failure must not read as a deploy's.
+			if errors.Is(err, context.Canceled) {
+				err = errors.New("interrupted")
+			}
+			return fmt.Errorf("weft deploy: --keep: %w (the deploy is done: %s is on version %s)", err, loc, deployed)
+		case err != nil:
 			return deployErr(err)
 		}
 	}

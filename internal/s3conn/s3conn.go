@@ -251,26 +251,37 @@ func Explain(err error, loc Location) error {
 	resp := minio.ToErrorResponse(err)
 	switch {
 	case resp.Code == minio.NoSuchBucket:
-		return fmt.Errorf("%s: bucket %q does not exist", loc, loc.Bucket)
+		return &explained{fmt.Sprintf("%s: bucket %q does not exist", loc, loc.Bucket), err}
 	case resp.StatusCode == http.StatusForbidden, resp.Code == "InvalidAccessKeyId", resp.Code == "SignatureDoesNotMatch",
 		resp.Code == "InvalidToken", resp.Code == "ExpiredToken",
 		resp.Code == "XAdminUserNotFound": // versitygw's answer (404) to an unknown access key
-		return fmt.Errorf("%s: the store refused the credentials (%s: %s)", loc, resp.Code, oneLine(resp.Message))
+		return &explained{fmt.Sprintf("%s: the store refused the credentials (%s: %s)", loc, resp.Code, oneLine(resp.Message)), err}
 	case resp.Code != "":
-		return fmt.Errorf("%s: %s: %s", loc, resp.Code, oneLine(resp.Message))
+		return &explained{fmt.Sprintf("%s: %s: %s", loc, resp.Code, oneLine(resp.Message)), err}
 	}
 	var ne net.Error
 	var ue *url.Error
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return fmt.Errorf("%s: cannot reach the store: connection refused", loc)
+		return &explained{fmt.Sprintf("%s: cannot reach the store: connection refused", loc), err}
 	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("%s: the store did not answer in time", loc)
+		return &explained{fmt.Sprintf("%s: the store did not answer in time", loc), err}
 	case errors.As(err, &ue):
-		return fmt.Errorf("%s: cannot reach the store: %s", loc, oneLine(ue.Err.Error()))
+		return &explained{fmt.Sprintf("%s: cannot reach the store: %s", loc, oneLine(ue.Err.Error())), err}
 	}
-	return fmt.Errorf("%s: %s", loc, oneLine(err.Error()))
+	return &explained{fmt.Sprintf("%s: %s", loc, oneLine(err.Error())), err}
 }
+
+// explained is Explain's line for err, which it wraps: errors.Is and
+// errors.As still find what the store's error was (a timeout, a refused
+// connection, minio's ErrorResponse).
+type explained struct {
+	msg string
+	err error
+}
+
+func (e *explained) Error() string { return e.msg }
+func (e *explained) Unwrap() error { return e.err }
 
 // IsNotFound reports whether err says the object asked for does not exist.
 func IsNotFound(err error) bool {

@@ -129,6 +129,14 @@ func TestExplain(t *testing.T) {
 			t.Errorf("%s: Explain = %v, want %q", name, got, tc.want)
 		}
 	}
+	// The line wraps the store's error, so callers can still tell what it was.
+	refused := &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}
+	if err := Explain(refused, loc); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("Explain(refused) = %v, which does not wrap ECONNREFUSED", err)
+	}
+	if err := Explain(minio.ErrorResponse{Code: minio.NoSuchBucket}, loc); minio.ToErrorResponse(errors.Unwrap(err)).Code != minio.NoSuchBucket {
+		t.Errorf("Explain(NoSuchBucket) = %v, which does not wrap the store's answer", err)
+	}
 	if Explain(nil, loc) != nil {
 		t.Error("Explain(nil) != nil")
 	}

@@ -181,8 +181,7 @@ func runDeploy(c *cobra.Command, o deployOpts, args []string, stdout, _ io.Write
 			return deployErr(err)
 		}
 		if !o.dryRun {
-			fmt.Fprintf(stdout, "weft deploy: done: %s is on version %s: %d files (%d bytes); objects: %d new (%d bytes), %d reused; %v\n",
-				loc, res.ID, res.Files, res.Bytes, res.Uploaded, res.UploadedBytes, res.Reused, res.Elapsed)
+			fmt.Fprintf(stdout, "weft deploy: done: %s\n", res.Summary(loc))
 			deployed = res.ID
 		}
 	}

@@ -181,6 +181,7 @@ func TestDeployThenKeepFails(t *testing.T) {
 	code, out, errOut := weft(t, dir, env, append([]string{"deploy", dir, "s3://weft-site/www", "--keep", "5"}, flags...)...)
 	id := versionID.FindString(out[strings.Index(out, "done:"):])
 	if code != 1 || id == "" || strings.Count(errOut, "\n") != 1 ||
+		!strings.Contains(out, "is on version "+id+": 1 file (2 bytes); objects: 1 new (2 bytes), 0 reused;") ||
 		!strings.HasPrefix(errOut, "weft deploy: --keep: ") || !strings.Contains(errOut, "the deploy is done: s3://weft-site/www is on version "+id) {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/weft-server/weft/internal/manifest"
+	"github.com/weft-server/weft/internal/s3conn"
 	"github.com/weft-server/weft/internal/site"
 )
 
@@ -191,6 +192,12 @@ func Deploy(ctx context.Context, s Store, o Options) (Result, error) {
 	o.hooks.at(Switched)
 	res.Elapsed = since(start)
 	return res, nil
+}
+
+// Summary is what a deploy to loc did, in one line.
+func (r Result) Summary(loc s3conn.Location) string {
+	return fmt.Sprintf("%s is on version %s: %s (%d bytes); objects: %d new (%d bytes), %d reused; %v",
+		loc, r.ID, count(r.Files, "file"), r.Bytes, r.Uploaded, r.UploadedBytes, r.Reused, r.Elapsed)
 }
 
 // was names the version a pointer named before a switch, read with err.

@@ -62,7 +62,9 @@ func ParseURL(s string) (Location, error) {
 	if err := s3utils.CheckValidBucketNameStrict(bucket); err != nil {
 		return Location{}, fmt.Errorf("%q: bucket name %q: %s", s, bucket, strings.TrimPrefix(err.Error(), "Bucket name "))
 	}
-	prefix = strings.TrimSuffix(prefix, "/")
+	if prefix != "/" {
+		prefix = strings.TrimSuffix(prefix, "/") // "s3://B//" is no whole bucket: an empty segment
+	}
 	if prefix != "" && (!fs.ValidPath(prefix) || strings.ContainsAny(prefix, "\\\x00?#")) {
 		return Location{}, fmt.Errorf("%q: prefix %q: want slash-separated names, no empty, . or .. one", s, prefix)
 	}

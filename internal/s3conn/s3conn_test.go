@@ -42,6 +42,8 @@ func TestParseURL(t *testing.T) {
 		"s3://sites/a/./b":    "prefix",
 		"s3://sites/a//b":     "prefix",
 		"s3://sites//a":       "prefix",
+		"s3://sites//":        "prefix", // one trailing slash is allowed, not an empty segment
+		"s3://sites/www//":    "prefix",
 		`s3://sites/a\b`:      "prefix",
 		"s3://sites/a?x=1":    "prefix",
 		"s3://sites/a#frag":   "prefix",

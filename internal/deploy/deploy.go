@@ -172,17 +172,17 @@ func Deploy(ctx context.Context, s Store, o Options) (Result, error) {
 	// to it: one more listing catches an object gone since the first
 	// (collected by a --keep elsewhere).
 	if objs, err = s.objects(ctx); err != nil {
-		return res, err
+		return res, s.unwrite(ctx, m.ID, err)
 	}
 	if name, gone := missing(m, objs); gone {
-		return res, fmt.Errorf("%s: the object of %s is missing after the upload (collected by a --keep running at the same time?); version %s not switched to, deploy again", s.Loc, name, m.ID)
+		return res, s.unwrite(ctx, m.ID, fmt.Errorf("%s: the object of %s is missing after the upload (collected by a --keep running at the same time?); version %s not switched to, deploy again", s.Loc, name, m.ID))
 	}
 	logf("wrote version %s (%s), every object in place", m.ID, count(res.Files, "file"))
 	o.hooks.at(Written)
 
 	prev, perr := s.current(ctx)
 	if perr != nil && !errors.Is(perr, ErrBadPointer) {
-		return res, perr
+		return res, s.unwrite(ctx, m.ID, perr)
 	}
 	if err := s.setCurrent(ctx, m.ID); err != nil {
 		return res, err

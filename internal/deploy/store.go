@@ -99,6 +99,25 @@ func (s Store) setCurrent(ctx context.Context, id string) error {
 	return s.errf(err, "switching to %s", id)
 }
 
+// unwrite deletes the manifest of version id, which a deploy wrote and
+// then failed (err) before switching to it: a version that was never
+// served, perhaps with a hole, must not be listed as the newest nor kept
+// by --keep in place of one that was. It leaves the manifest when the
+// pointer names it (a deploy of the same files in the same second,
+// which has the same ID, switched to it), and when it cannot tell.
+// Interrupted, it still runs: one small request or two.
+func (s Store) unwrite(ctx context.Context, id string, err error) error {
+	ctx = context.WithoutCancel(ctx)
+	cur, cerr := s.current(ctx)
+	if cerr == nil && cur == id {
+		return err
+	}
+	if (cerr != nil && !errors.Is(cerr, ErrBadPointer)) || s.remove(ctx, []string{manifest.VersionKey(s.Loc.Prefix, id)}) != nil {
+		return fmt.Errorf("%w (its manifest, version %s, is left in the store)", err, id)
+	}
+	return err
+}
+
 // put writes a small object from memory (minio-go retries it).
 func (s Store) put(ctx context.Context, key string, b []byte, ctype string) error {
 	_, err := s.Client.PutObject(ctx, s.Loc.Bucket, key, bytes.NewReader(b), int64(len(b)),

@@ -46,10 +46,11 @@ manifest, never loses one.
 The store: --s3-endpoint (default Amazon S3), --s3-region, --s3-path-style;
 credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
 AWS_SESSION_TOKEN, or a shared credentials file (--s3-credentials-file,
---s3-profile; else ~/.aws/credentials when there is one).
+--s3-profile, which win over those variables; else ~/.aws/credentials when
+there is one).
 
-Exit status: 0 done; 1 failed (the pointer names what it named before);
-2 bad usage.`
+Exit status: 0 done; 1 failed (the pointer names what it named before, but
+after a switch the store did not answer: the error says so); 2 bad usage.`
 
 const deployExample = `  export AWS_ACCESS_KEY_ID=… AWS_SECRET_ACCESS_KEY=…
   weft deploy ./public s3://sites/www --s3-endpoint http://127.0.0.1:7070 --s3-path-style
@@ -172,6 +173,7 @@ func runDeploy(c *cobra.Command, o deployOpts, args []string, stdout, _ io.Write
 		}
 		return nil
 	}
+	deployed := "" // the version a deploy switched to, before a --keep
 	if dir != "" {
 		sc := site.Config{Root: dir, Dotfiles: o.dotfiles, Symlinks: o.symlinks}
 		res, err := deploy.Deploy(ctx, st, deploy.Options{Site: sc, Jobs: o.jobs, DryRun: o.dryRun, Log: stdout})
@@ -179,13 +181,20 @@ func runDeploy(c *cobra.Command, o deployOpts, args []string, stdout, _ io.Write
 			return deployErr(err)
 		}
 		if !o.dryRun {
-			fmt.Fprintf(stdout, "weft deploy: done: %s is on version %s: %d files (%d bytes); objects: %d new (%d bytes), %d reused; %v\n",
-				loc, res.ID, res.Files, res.Bytes, res.Uploaded, res.UploadedBytes, res.Reused, res.Elapsed)
+			fmt.Fprintf(stdout, "weft deploy: done: %s\n", res.Summary(loc))
+			deployed = res.ID
 		}
 	}
 	if o.keepGiven {
 		_, err := deploy.Collect(ctx, st, deploy.CollectOptions{Keep: o.keep, Grace: o.grace, DryRun: o.dryRun, Log: stdout})
-		if err != nil {
+		switch {
+		case err != nil && deployed != "":
+			// The pointer did move: a failure must not read as a deploy's.
+			if errors.Is(err, context.Canceled) {
+				err = errors.New("interrupted")
+			}
+			return fmt.Errorf("weft deploy: --keep: %w (the deploy is done: %s is on version %s)", err, loc, deployed)
+		case err != nil:
 			return deployErr(err)
 		}
 	}

@@ -162,3 +162,27 @@ func TestDeployErrors(t *testing.T) {
 		t.Errorf("the bucket holds %d entries (%v) after failed deploys", len(entries), err)
 	}
 }
+
+// TestDeployThenKeepFails: with --keep, a deploy that is done and a --keep
+// that then fails (here on a damaged manifest) exits 1 with one line that
+// says the deploy is done and which version is current, not a failure
+// that reads as the pointer left where it was.
+func TestDeployThenKeepFails(t *testing.T) {
+	s3, flags, env := deployStore(t)
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"index.html": "hi"})
+	damaged := filepath.Join(s3.Dir, "weft-site", "www", ".weft", "versions", "20200101T000000Z-00000000.json")
+	if err := os.MkdirAll(filepath.Dir(damaged), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(damaged, []byte("{not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := weft(t, dir, env, append([]string{"deploy", dir, "s3://weft-site/www", "--keep", "5"}, flags...)...)
+	id := versionID.FindString(out[strings.Index(out, "done:"):])
+	if code != 1 || id == "" || strings.Count(errOut, "\n") != 1 ||
+		!strings.Contains(out, "is on version "+id+": 1 file (2 bytes); objects: 1 new (2 bytes), 0 reused;") ||
+		!strings.HasPrefix(errOut, "weft deploy: --keep: ") || !strings.Contains(errOut, "the deploy is done: s3://weft-site/www is on version "+id) {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}

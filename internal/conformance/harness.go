@@ -125,6 +125,21 @@ var (
 	}()
 )
 
+// WriteTree writes files (slash-separated name → content) beneath dir,
+// making the folders on the way.
+func WriteTree(t testing.TB, dir string, files map[string]string) {
+	t.Helper()
+	for name, body := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // Tree builds the document root every case serves.
 func Tree(t testing.TB) string {
 	t.Helper()
@@ -149,15 +164,7 @@ func Tree(t testing.TB) string {
 		".well-known/security.txt": "Contact: mailto:security@example.com\n",
 		"big.bin":                  strings.Repeat("0123456789abcdef", 1<<16), // 1 MiB
 	}
-	for name, body := range files {
-		p := filepath.Join(root, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	WriteTree(t, root, files)
 	outside := t.TempDir()
 	os.WriteFile(filepath.Join(outside, "secret.txt"), []byte("outside\n"), 0o644)
 	if runtime.GOOS != "windows" {

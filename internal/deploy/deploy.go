@@ -16,11 +16,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/minio/minio-go/v7"
 
 	"github.com/weft-server/weft/internal/manifest"
+	"github.com/weft-server/weft/internal/s3conn"
 	"github.com/weft-server/weft/internal/site"
 )
 
@@ -72,11 +74,12 @@ type Result struct {
 }
 
 // object is one content to upload: its hash and size, and a file of the
-// folder holding it.
+// folder holding it, as the scan found it.
 type object struct {
 	sum  string
 	size int64
 	name string
+	fi   fs.FileInfo
 }
 
 // Deploy uploads o.Site.Root to s as a new version and switches the
@@ -95,7 +98,7 @@ func Deploy(ctx context.Context, s Store, o Options) (Result, error) {
 	if err := s.check(ctx); err != nil {
 		return res, err
 	}
-	m, err := scan(o.Site)
+	m, found, err := scan(o.Site)
 	if err != nil {
 		return res, err
 	}
@@ -120,7 +123,7 @@ func Deploy(ctx context.Context, s Store, o Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	todo := toUpload(m, objs)
+	todo := toUpload(m, found, objs)
 	uniq := map[string]bool{}
 	for _, f := range m.Files {
 		uniq[f.SHA256] = true
@@ -169,17 +172,17 @@ func Deploy(ctx context.Context, s Store, o Options) (Result, error) {
 	// to it: one more listing catches an object gone since the first
 	// (collected by a --keep elsewhere).
 	if objs, err = s.objects(ctx); err != nil {
-		return res, err
+		return res, s.unwrite(ctx, m.ID, err)
 	}
 	if name, gone := missing(m, objs); gone {
-		return res, fmt.Errorf("%s: the object of %s is missing after the upload (collected by a --keep running at the same time?); version %s not switched to, deploy again", s.Loc, name, m.ID)
+		return res, s.unwrite(ctx, m.ID, fmt.Errorf("%s: the object of %s is missing after the upload (collected by a --keep running at the same time?); version %s not switched to, deploy again", s.Loc, name, m.ID))
 	}
 	logf("wrote version %s (%s), every object in place", m.ID, count(res.Files, "file"))
 	o.hooks.at(Written)
 
 	prev, perr := s.current(ctx)
 	if perr != nil && !errors.Is(perr, ErrBadPointer) {
-		return res, perr
+		return res, s.unwrite(ctx, m.ID, perr)
 	}
 	if err := s.setCurrent(ctx, m.ID); err != nil {
 		return res, err
@@ -189,6 +192,12 @@ func Deploy(ctx context.Context, s Store, o Options) (Result, error) {
 	o.hooks.at(Switched)
 	res.Elapsed = since(start)
 	return res, nil
+}
+
+// Summary is what a deploy to loc did, in one line.
+func (r Result) Summary(loc s3conn.Location) string {
+	return fmt.Sprintf("%s is on version %s: %s (%d bytes); objects: %d new (%d bytes), %d reused; %v",
+		loc, r.ID, count(r.Files, "file"), r.Bytes, r.Uploaded, r.UploadedBytes, r.Reused, r.Elapsed)
 }
 
 // was names the version a pointer named before a switch, read with err.
@@ -230,15 +239,17 @@ func checkDir(dir string) error {
 }
 
 // scan lists and hashes what a request can reach in sc.Root: the
-// manifest of a version, without its ID and time.
-func scan(sc site.Config) (*manifest.Manifest, error) {
+// manifest of a version, without its ID and time, and each file as it was
+// found (so that its upload opens that file and no other).
+func scan(sc site.Config) (*manifest.Manifest, map[string]fs.FileInfo, error) {
 	sc.Cache.NoWatch = true
 	st, err := site.Open(sc)
 	if err != nil {
-		return nil, fmt.Errorf("cannot deploy %s: %s", sc.Root, strings.TrimPrefix(err.Error(), "weft: "))
+		return nil, nil, fmt.Errorf("cannot deploy %s: %s", sc.Root, strings.TrimPrefix(err.Error(), "weft: "))
 	}
 	defer st.Close()
 	m := &manifest.Manifest{Format: manifest.Format, Files: map[string]manifest.File{}}
+	found := map[string]fs.FileInfo{}
 	h := sha256.New()
 	err = st.Reachable(func(name string, fi fs.FileInfo, f site.File) error {
 		if f == nil {
@@ -259,17 +270,18 @@ func scan(sc site.Config) (*manifest.Manifest, error) {
 			return fmt.Errorf("%s changed while it was read; deploy again once it is written", name)
 		}
 		m.Files[name] = manifest.File{SHA256: hex.EncodeToString(h.Sum(nil)), Size: n, Mod: fi.ModTime().UTC()}
+		found[name] = after
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("scanning %s: %w", sc.Root, err)
+		return nil, nil, fmt.Errorf("scanning %s: %w", sc.Root, err)
 	}
-	return m, nil
+	return m, found, nil
 }
 
 // toUpload lists the objects m needs that objs (the store's) lacks, or
 // holds at another size (a damaged upload, replaced), in name order.
-func toUpload(m *manifest.Manifest, objs map[string]minio.ObjectInfo) []object {
+func toUpload(m *manifest.Manifest, found map[string]fs.FileInfo, objs map[string]minio.ObjectInfo) []object {
 	var todo []object
 	seen := map[string]bool{}
 	for _, name := range slices.Sorted(maps.Keys(m.Files)) {
@@ -281,7 +293,7 @@ func toUpload(m *manifest.Manifest, objs map[string]minio.ObjectInfo) []object {
 		if o, ok := objs[f.SHA256]; ok && o.Size == f.Size {
 			continue
 		}
-		todo = append(todo, object{sum: f.SHA256, size: f.Size, name: name})
+		todo = append(todo, object{sum: f.SHA256, size: f.Size, name: name, fi: found[name]})
 	}
 	return todo
 }
@@ -330,15 +342,12 @@ func putObject(ctx context.Context, s Store, o Options, ob object) error {
 	if o.hooks.upload != nil {
 		o.hooks.upload(ob.name)
 	}
-	f, err := os.Open(filepath.Join(o.Site.Root, filepath.FromSlash(ob.name)))
+	f, err := openScanned(o.Site.Root, ob)
 	if err != nil {
-		return fmt.Errorf("uploading %s: %w", ob.name, unwrapPath(err))
+		return fmt.Errorf("uploading %s: %w", ob.name, err)
 	}
 	defer f.Close()
 	r := &verified{f: f, sum: ob.sum, size: ob.size, h: sha256.New()}
-	if fi, err := f.Stat(); err != nil || fi.Size() != ob.size {
-		return fmt.Errorf("uploading %s: %w", ob.name, errChanged)
-	}
 	_, err = s.Client.PutObject(ctx, s.Loc.Bucket, manifest.ObjectKey(s.Loc.Prefix, ob.sum), r, ob.size,
 		minio.PutObjectOptions{ContentType: site.TypeOf(ob.name)})
 	if err != nil {
@@ -351,6 +360,27 @@ func putObject(ctx context.Context, s Store, o Options, ob object) error {
 		return s.errf(err, "uploading %s", ob.name)
 	}
 	return nil
+}
+
+// openScanned opens the file ob.name beneath root for its upload, and
+// makes sure it is the very file the scan read (which the site's confined
+// opener found): one swapped for a FIFO since (whose open would wait for a
+// writer; O_NONBLOCK opens it at once), for a device, or for a link out of
+// the folder is refused before a byte of it is read.
+func openScanned(root string, ob object) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(root, filepath.FromSlash(ob.name)), os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return nil, unwrapPath(err)
+	}
+	fi, err := f.Stat()
+	if err == nil && (!fi.Mode().IsRegular() || !os.SameFile(fi, ob.fi) || fi.Size() != ob.size) {
+		err = errChanged
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // errChanged marks a file whose bytes are no longer those hashed.

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -46,20 +47,6 @@ func testStore(t *testing.T) (Store, *conformance.S3) {
 		t.Fatal(err)
 	}
 	return Store{Client: c, Loc: s3conn.Location{Bucket: "weft-site", Prefix: "www"}}, s3
-}
-
-// writeTree writes files (name → content) beneath dir.
-func writeTree(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for name, body := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 func sum(s string) string {
@@ -128,9 +115,9 @@ func deployedOnce(t *testing.T) (s Store, s3 *conformance.S3, dir string, r1 Res
 	t.Helper()
 	s, s3 = testStore(t)
 	dir = t.TempDir()
-	writeTree(t, dir, site1)
+	conformance.WriteTree(t, dir, site1)
 	r1 = mustDeploy(t, s, dir)
-	writeTree(t, dir, map[string]string{"index.html": "<h1>two</h1>"})
+	conformance.WriteTree(t, dir, map[string]string{"index.html": "<h1>two</h1>"})
 	time.Sleep(1100 * time.Millisecond) // IDs are to the second
 	return s, s3, dir, r1
 }
@@ -161,7 +148,7 @@ var site1 = map[string]string{
 func TestDeployTwice(t *testing.T) {
 	s, _ := testStore(t)
 	dir := t.TempDir()
-	writeTree(t, dir, site1)
+	conformance.WriteTree(t, dir, site1)
 	if err := os.MkdirAll(filepath.Join(dir, "empty"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +184,7 @@ func TestDeployTwice(t *testing.T) {
 	}
 
 	time.Sleep(1100 * time.Millisecond) // IDs are to the second: a later one
-	writeTree(t, dir, map[string]string{"css/site.css": "body{color:blue}"})
+	conformance.WriteTree(t, dir, map[string]string{"css/site.css": "body{color:blue}"})
 	r2 := mustDeploy(t, s, dir)
 	if r2.Uploaded != 1 || r2.Reused != 3 || r2.Previous != r1.ID || r2.UploadedBytes != int64(len("body{color:blue}")) {
 		t.Errorf("second deploy: %+v, want 1 uploaded (16 bytes), 3 reused, previous %s", r2, r1.ID)
@@ -252,7 +239,7 @@ func TestPhases(t *testing.T) {
 // fails the deploy, with no manifest written and the pointer unchanged.
 func TestFailedUpload(t *testing.T) {
 	s, s3, dir, r1 := deployedOnce(t)
-	writeTree(t, dir, map[string]string{"css/site.css": "p{}", "js/app.js": "x()"})
+	conformance.WriteTree(t, dir, map[string]string{"css/site.css": "p{}", "js/app.js": "x()"})
 	t.Run("FileGone", func(t *testing.T) {
 		_, err := deployDir(t, s, dir, hooks{upload: func(name string) {
 			if name == "css/site.css" {
@@ -263,7 +250,7 @@ func TestFailedUpload(t *testing.T) {
 			t.Fatalf("deploy with a file gone: %v", err)
 		}
 		wantOnly(t, s, r1.ID, r1.ID)
-		writeTree(t, dir, map[string]string{"css/site.css": "p{}"})
+		conformance.WriteTree(t, dir, map[string]string{"css/site.css": "p{}"})
 	})
 	t.Run("StoreDown", func(t *testing.T) {
 		_, err := deployDir(t, s, dir, hooks{upload: func(string) { s3.Stop() }})
@@ -287,7 +274,7 @@ func TestChangedDuringUpload(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := deployDir(t, s, dir, hooks{upload: func(name string) {
 				if name == "index.html" {
-					writeTree(t, dir, map[string]string{"index.html": tc.now})
+					conformance.WriteTree(t, dir, map[string]string{"index.html": tc.now})
 				}
 			}})
 			if !errors.Is(err, errChanged) || !strings.Contains(err.Error(), "uploading index.html:") {
@@ -297,7 +284,7 @@ func TestChangedDuringUpload(t *testing.T) {
 			if _, ok := st.objects[sum("<h1>two</h1>")]; ok {
 				t.Error("the object of the hashed bytes exists, though they were never sent")
 			}
-			writeTree(t, dir, map[string]string{"index.html": "<h1>two</h1>"})
+			conformance.WriteTree(t, dir, map[string]string{"index.html": "<h1>two</h1>"})
 		})
 	}
 }
@@ -372,7 +359,7 @@ func TestRollback(t *testing.T) {
 // TestList lists versions newest first, with the current one marked.
 func TestList(t *testing.T) {
 	s, _, dir, r1 := deployedOnce(t)
-	writeTree(t, dir, map[string]string{"new.txt": "new"})
+	conformance.WriteTree(t, dir, map[string]string{"new.txt": "new"})
 	r2 := mustDeploy(t, s, dir)
 	if _, err := Rollback(context.Background(), s, r1.ID, nil); err != nil {
 		t.Fatal(err)
@@ -421,7 +408,7 @@ func TestCollect(t *testing.T) {
 	ctx := context.Background()
 	r2 := mustDeploy(t, s, dir) // index.html: two
 	time.Sleep(1100 * time.Millisecond)
-	writeTree(t, dir, map[string]string{"index.html": "<h1>three</h1>", "css/site.css": "p{}"})
+	conformance.WriteTree(t, dir, map[string]string{"index.html": "<h1>three</h1>", "css/site.css": "p{}"})
 	r3 := mustDeploy(t, s, dir)
 	if _, err := Rollback(ctx, s, r1.ID, nil); err != nil {
 		t.Fatal(err)
@@ -485,7 +472,7 @@ func mapSet[V any](m map[string]V) map[string]bool {
 // TestCollectDuringDeploy: a --keep run while a deploy has uploaded its
 // objects but not yet written its manifest leaves them alone (they are
 // younger than the grace period); with no grace it takes them, and the
-// deploy sees it and does not switch.
+// deploy sees it, does not switch and deletes the manifest it wrote.
 func TestCollectDuringDeploy(t *testing.T) {
 	s, _, dir, r1 := deployedOnce(t)
 	var during Collected
@@ -506,7 +493,7 @@ func TestCollectDuringDeploy(t *testing.T) {
 	}
 
 	time.Sleep(1100 * time.Millisecond)
-	writeTree(t, dir, map[string]string{"index.html": "<h1>three</h1>"})
+	conformance.WriteTree(t, dir, map[string]string{"index.html": "<h1>three</h1>"})
 	_, err = deployDir(t, s, dir, hooks{phase: func(p Phase) {
 		if p == Uploaded {
 			during = collect(t, s, CollectOptions{Keep: 1})
@@ -518,11 +505,30 @@ func TestCollectDuringDeploy(t *testing.T) {
 	if during.Objects != 1 {
 		t.Errorf("keep with no grace during the deploy: %+v; want the new object deleted", during)
 	}
-	// Its manifest is written but the pointer did not move.
-	st = readState(t, s)
-	if st.current != r2.ID || len(st.versions) != 2 {
-		t.Errorf("current %s, versions %v; want %s and the orphan manifest", st.current, st.versions, r2.ID)
+	// The pointer did not move, and the failed deploy took its manifest
+	// back: a version with a hole is no version (--list would show it as
+	// the newest, and --keep N count it among the N kept).
+	wantOnly(t, s, r2.ID, r2.ID)
+}
+
+// storeThrough starts a real store, and a proxy to it that mid makes of
+// the handler passing requests on; it returns the store reached directly
+// and through the proxy, whose client gives up on a request that makes no
+// progress for timeout (0 for the default).
+func storeThrough(t *testing.T, timeout time.Duration, mid func(next http.Handler) http.Handler) (direct, proxied Store) {
+	t.Helper()
+	direct, s3 := testStore(t)
+	target, _ := url.Parse("http://" + s3.Endpoint)
+	srv := httptest.NewServer(mid(httputil.NewSingleHostReverseProxy(target)))
+	t.Cleanup(srv.Close)
+	c, err := s3conn.Options{
+		Endpoint: srv.URL, Region: "us-east-1", PathStyle: true, Timeout: timeout,
+		Env: []string{"AWS_ACCESS_KEY_ID=" + s3.AccessKey, "AWS_SECRET_ACCESS_KEY=" + s3.SecretKey},
+	}.Client()
+	if err != nil {
+		t.Fatal(err)
 	}
+	return direct, Store{Client: c, Loc: direct.Loc}
 }
 
 // faultyProxy stands between the client and the real store: the first
@@ -574,22 +580,14 @@ func TestUploadRetried(t *testing.T) {
 			name = "Dropped"
 		}
 		t.Run(name, func(t *testing.T) {
-			direct, s3 := testStore(t)
-			target, _ := url.Parse("http://" + s3.Endpoint)
-			p := &faultyProxy{next: httputil.NewSingleHostReverseProxy(target), drop: drop, puts: map[string]int{}}
-			srv := httptest.NewServer(p)
-			defer srv.Close()
-			c, err := s3conn.Options{
-				Endpoint: srv.URL, Region: "us-east-1", PathStyle: true,
-				Env: []string{"AWS_ACCESS_KEY_ID=" + s3.AccessKey, "AWS_SECRET_ACCESS_KEY=" + s3.SecretKey},
-			}.Client()
-			if err != nil {
-				t.Fatal(err)
-			}
-			s := Store{Client: c, Loc: direct.Loc}
+			var p *faultyProxy
+			direct, s := storeThrough(t, 0, func(next http.Handler) http.Handler {
+				p = &faultyProxy{next: next, drop: drop, puts: map[string]int{}}
+				return p
+			})
 			dir := t.TempDir()
-			writeTree(t, dir, site1)
-			writeTree(t, dir, map[string]string{"big.bin": strings.Repeat("weft deploy ", 100_000)}) // 1.2 MB: many chunks
+			conformance.WriteTree(t, dir, site1)
+			conformance.WriteTree(t, dir, map[string]string{"big.bin": strings.Repeat("weft deploy ", 100_000)}) // 1.2 MB: many chunks
 			res := mustDeploy(t, s, dir)
 			if res.Uploaded != 5 || p.fails != 5 {
 				t.Errorf("uploaded %d objects, %d first attempts failed; want 5 and 5", res.Uploaded, p.fails)
@@ -614,17 +612,17 @@ func TestMultipart(t *testing.T) {
 	s, _ := testStore(t)
 	dir := t.TempDir()
 	big := bytes.Repeat([]byte("0123456789abcdef"), (16<<20)/16+1000)
-	writeTree(t, dir, map[string]string{"index.html": "hi", "big.bin": string(big)})
+	conformance.WriteTree(t, dir, map[string]string{"index.html": "hi", "big.bin": string(big)})
 	r1 := mustDeploy(t, s, dir)
 	if st := wantOnly(t, s, r1.ID, r1.ID); st.objects[sum(string(big))] != string(big) {
 		t.Fatal("the large object is not whole")
 	}
 	time.Sleep(1100 * time.Millisecond)
 	big[len(big)-1] = '!'
-	writeTree(t, dir, map[string]string{"big.bin": string(big)})
+	conformance.WriteTree(t, dir, map[string]string{"big.bin": string(big)})
 	_, err := deployDir(t, s, dir, hooks{upload: func(name string) {
 		big[len(big)-1] = '?' // same size, other bytes, in the last part
-		writeTree(t, dir, map[string]string{"big.bin": string(big)})
+		conformance.WriteTree(t, dir, map[string]string{"big.bin": string(big)})
 	}})
 	if !errors.Is(err, errChanged) {
 		t.Fatalf("deploy of a large file changed after it was hashed: %v", err)
@@ -664,4 +662,275 @@ func TestBadPointer(t *testing.T) {
 		t.Errorf("previous %q over a damaged pointer", r2.Previous)
 	}
 	wantOnly(t, s, r2.ID, r2.ID, r1.ID)
+}
+
+// TestStoreStalls: a store that stops mid-answer (the body of a GET never
+// ends) or mid-request (it stops reading an upload's body) fails the
+// command within the client's timeout, never hangs it; the pointer does
+// not move. (The test's own bound, a minute, only catches a hang.)
+func TestStoreStalls(t *testing.T) {
+	// quit is closed as a subtest ends, before its proxy closes.
+	stall := func(quit chan struct{}, match func(r *http.Request) bool, readNothing bool) func(http.Handler) http.Handler {
+		return func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if !match(r) {
+					next.ServeHTTP(w, r)
+					return
+				}
+				if readNothing {
+					conn, _, err := http.NewResponseController(w).Hijack()
+					if err == nil {
+						defer conn.Close()
+					}
+				} else {
+					w.Header().Set("Content-Length", "100")
+					w.Header().Set("Last-Modified", "Wed, 02 Dec 2026 00:00:00 GMT")
+					w.WriteHeader(http.StatusOK)
+					io.WriteString(w, "2026")
+					http.NewResponseController(w).Flush()
+				}
+				select {
+				case <-r.Context().Done(): // the client gave up
+				case <-quit:
+				}
+			})
+		}
+	}
+	isCurrent := func(r *http.Request) bool {
+		return r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/.weft/current")
+	}
+	isLargePut := func(r *http.Request) bool {
+		return r.Method == http.MethodPut && r.ContentLength > 1<<20
+	}
+	bounded := func(t *testing.T, what string, f func() error) error {
+		t.Helper()
+		done := make(chan error, 1)
+		go func() { done <- f() }()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(time.Minute):
+			t.Fatalf("%s still running after a minute: hung on a stalled store", what)
+			return nil
+		}
+	}
+	t.Run("CurrentBody", func(t *testing.T) {
+		quit := make(chan struct{})
+		_, s := storeThrough(t, time.Second, stall(quit, isCurrent, false))
+		t.Cleanup(func() { close(quit) })
+		err := bounded(t, "List", func() error { _, err := List(context.Background(), s); return err })
+		if err == nil || !strings.Contains(err.Error(), "did not answer in time") {
+			t.Errorf("List with the pointer's body stalled: %v", err)
+		}
+	})
+	t.Run("UploadBody", func(t *testing.T) {
+		quit := make(chan struct{})
+		direct, s := storeThrough(t, time.Second, stall(quit, isLargePut, true))
+		t.Cleanup(func() { close(quit) })
+		dir := t.TempDir()
+		// Larger than what the loopback's socket buffers take in, so the
+		// client's writes block once the store stops reading.
+		conformance.WriteTree(t, dir, map[string]string{"index.html": "hi", "big.bin": strings.Repeat("weft", 12<<20)})
+		err := bounded(t, "Deploy", func() error { _, err := deployDir(t, s, dir, hooks{}); return err })
+		if err == nil || !strings.Contains(err.Error(), "did not answer in time") {
+			t.Errorf("deploy with the store not reading an upload: %v", err)
+		}
+		wantOnly(t, direct, "")
+	})
+}
+
+// TestCollectRacingDeploy: a deploy that runs to its end while --keep is
+// between reading the manifests and deleting objects, and reuses an old
+// object no version kept named (so --keep counted it as garbage), keeps
+// that object: the version the pointer now names is whole.
+func TestCollectRacingDeploy(t *testing.T) {
+	s, _, dir, r1 := deployedOnce(t)
+	ctx := context.Background()
+	conformance.WriteTree(t, dir, map[string]string{"css/site.css": "p{}"})
+	r2 := mustDeploy(t, s, dir)
+	// Back to site1's css/site.css: its object, named only by r1, is
+	// reused by the deploy that runs while --keep 1 deletes r1.
+	conformance.WriteTree(t, dir, map[string]string{"css/site.css": site1["css/site.css"]})
+	time.Sleep(1100 * time.Millisecond)
+	var r3 Result
+	res, err := Collect(ctx, s, CollectOptions{Keep: 1, beforeDelete: func() {
+		r3 = mustDeploy(t, s, dir)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r3.Reused != 5 || r3.Uploaded != 0 {
+		t.Fatalf("the racing deploy: %+v; want every object reused", r3)
+	}
+	if !slices.Equal(res.Versions, []string{r1.ID}) {
+		t.Errorf("collected versions %v, want %s's", res.Versions, r1.ID)
+	}
+	st := wantOnly(t, s, r3.ID, r3.ID, r2.ID)
+	for h := range sumsOf(t, s, r3.ID) {
+		if _, ok := st.objects[h]; !ok {
+			t.Errorf("object %s of the current version %s deleted by --keep", h, r3.ID)
+		}
+	}
+}
+
+// TestCollectRacingRollback: a rollback, while --keep is between reading
+// the manifests and deleting objects, to a version whose manifest --keep
+// has just deleted: --keep deletes no object (the servers may be on that
+// version) and says why.
+func TestCollectRacingRollback(t *testing.T) {
+	s, _, dir, r1 := deployedOnce(t)
+	ctx := context.Background()
+	conformance.WriteTree(t, dir, map[string]string{"css/site.css": "p{}"})
+	r2 := mustDeploy(t, s, dir)
+	var rolled error
+	_, err := Collect(ctx, s, CollectOptions{Keep: 1, beforeDelete: func() {
+		// r1's manifest is gone: switch to it as a rollback that read it
+		// a moment before would.
+		rolled = s.setCurrent(ctx, r1.ID)
+	}})
+	if rolled != nil {
+		t.Fatal(rolled)
+	}
+	if err == nil || !strings.Contains(err.Error(), "no object deleted") {
+		t.Errorf("--keep with the pointer switched to a version it deleted: %v", err)
+	}
+	st := readState(t, s)
+	for h := range sumsOf(t, s, r2.ID) {
+		delete(st.objects, h)
+	}
+	if _, ok := st.objects[sum(site1["css/site.css"])]; !ok {
+		t.Error("the object only the version now current named was deleted")
+	}
+}
+
+// TestInterruptedSwitch: a deploy or rollback interrupted while its
+// switch of the pointer is on its way either finishes the switch and
+// succeeds, or fails with the pointer where it was: never fails (which
+// weft deploy reports as "the pointer names what it named before") with
+// the pointer switched.
+func TestInterruptedSwitch(t *testing.T) {
+	var cancel context.CancelFunc
+	var mu sync.Mutex
+	switched := make(chan struct{}, 3) // a switch passed on to the store
+	direct, s := storeThrough(t, 0, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/.weft/current") {
+				body, err := io.ReadAll(r.Body) // the switch is sent whole
+				if err != nil {
+					return
+				}
+				r.Body = io.NopCloser(bytes.NewReader(body))
+				mu.Lock()
+				if cancel != nil {
+					cancel() // the user's ^C, with the switch sent
+				}
+				mu.Unlock()
+				select {
+				case <-r.Context().Done(): // the client gave up on it
+				case <-time.After(500 * time.Millisecond):
+				}
+				// It reaches the store all the same (w without CloseNotify,
+				// so the proxy does not stop at the client's going).
+				r = r.WithContext(context.WithoutCancel(r.Context()))
+				w = struct{ http.ResponseWriter }{w}
+				defer func() { switched <- struct{}{} }()
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	dir := t.TempDir()
+	conformance.WriteTree(t, dir, site1)
+	r1 := mustDeploy(t, direct, dir)
+	time.Sleep(1100 * time.Millisecond)
+	conformance.WriteTree(t, dir, map[string]string{"index.html": "<h1>two</h1>"})
+
+	interrupted := func() context.Context {
+		ctx, c := context.WithCancel(context.Background())
+		mu.Lock()
+		cancel = c
+		mu.Unlock()
+		return ctx
+	}
+	check := func(what string, err error, want string) {
+		t.Helper()
+		select {
+		case <-switched:
+		case <-time.After(time.Minute):
+			t.Fatalf("%s: the switch never reached the store", what)
+		}
+		cur, cerr := direct.current(context.Background())
+		if cerr != nil {
+			t.Fatal(cerr)
+		}
+		if err != nil && cur == want {
+			t.Errorf("%s: failed (%v) with the pointer switched to %s", what, err, cur)
+		}
+		if err == nil && cur != want {
+			t.Errorf("%s: succeeded with the pointer on %s, want %s", what, cur, want)
+		}
+	}
+	res, err := Deploy(interrupted(), s, Options{Site: site.Config{Root: dir}})
+	r2 := res.ID
+	if r2 == "" {
+		l, lerr := List(context.Background(), direct)
+		if lerr != nil || len(l.Versions) != 2 {
+			t.Fatalf("versions after the interrupted deploy: %+v, %v", l, lerr)
+		}
+		r2 = l.Versions[0].ID
+	}
+	check("deploy", err, r2)
+	if err := direct.setCurrent(context.Background(), r2); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Rollback(interrupted(), s, r1.ID, nil)
+	check("rollback", err, r1.ID)
+}
+
+// TestSwappedBeforeUpload: a file replaced, between the scan and its
+// upload, by a FIFO (whose open would wait for a writer forever) or by a
+// link out of the folder fails the deploy at once, in one line, with
+// nothing of it sent and the pointer where it was.
+func TestSwappedBeforeUpload(t *testing.T) {
+	s, _, dir, r1 := deployedOnce(t)
+	outside := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(outside, []byte("<h1>two</h1>"), 0o600); err != nil { // even the hashed bytes
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		swap func(p string) error
+	}{
+		{"FIFO", func(p string) error { return syscall.Mkfifo(p, 0o644) }},
+		{"LinkOut", func(p string) error { return os.Symlink(outside, p) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			done := make(chan error, 1)
+			go func() {
+				_, err := deployDir(t, s, dir, hooks{upload: func(name string) {
+					if name == "index.html" {
+						p := filepath.Join(dir, "index.html")
+						os.Remove(p)
+						if err := tc.swap(p); err != nil {
+							t.Error(err)
+						}
+					}
+				}})
+				done <- err
+			}()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(time.Minute):
+				t.Fatal("deploy still running after a minute: hung opening what replaced a file")
+			}
+			if err == nil || !strings.Contains(err.Error(), "uploading index.html:") || strings.Contains(err.Error(), "\n") {
+				t.Errorf("deploy with index.html swapped before its upload: %v", err)
+			}
+			if st := wantOnly(t, s, r1.ID, r1.ID); st.objects[sum("<h1>two</h1>")] != "" {
+				t.Error("the bytes of what replaced index.html were stored")
+			}
+			os.Remove(filepath.Join(dir, "index.html"))
+			conformance.WriteTree(t, dir, map[string]string{"index.html": "<h1>two</h1>"})
+		})
+	}
 }

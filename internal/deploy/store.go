@@ -82,12 +82,40 @@ func (s Store) current(ctx context.Context) (string, error) {
 	return "", s.errf(err, "reading the current version")
 }
 
-// setCurrent switches the pointer to id.
+// setCurrent switches the pointer to id. Once begun, a switch is not
+// cut short by ctx's end (an interrupted command): the PUT may reach the
+// store whatever the client does, and the command would then report a
+// failure with the pointer moved. It is one small request, bounded by the
+// client's timeouts. A failure with no answer from the store may still
+// have switched, and says so.
 func (s Store) setCurrent(ctx context.Context, id string) error {
-	if err := s.put(ctx, manifest.CurrentKey(s.Loc.Prefix), []byte(id+"\n"), "text/plain; charset=utf-8"); err != nil {
-		return s.errf(err, "switching to %s", id)
+	err := s.put(context.WithoutCancel(ctx), manifest.CurrentKey(s.Loc.Prefix), []byte(id+"\n"), "text/plain; charset=utf-8")
+	switch {
+	case err == nil:
+		return nil
+	case minio.ToErrorResponse(err).Code == "":
+		return fmt.Errorf("%w; the store may have switched all the same: weft deploy --list shows where the pointer is", s.errf(err, "switching to %s", id))
 	}
-	return nil
+	return s.errf(err, "switching to %s", id)
+}
+
+// unwrite deletes the manifest of version id, which a deploy wrote and
+// then failed (err) before switching to it: a version that was never
+// served, perhaps with a hole, must not be listed as the newest nor kept
+// by --keep in place of one that was. It leaves the manifest when the
+// pointer names it (a deploy of the same files in the same second,
+// which has the same ID, switched to it), and when it cannot tell.
+// Interrupted, it still runs: one small request or two.
+func (s Store) unwrite(ctx context.Context, id string, err error) error {
+	ctx = context.WithoutCancel(ctx)
+	cur, cerr := s.current(ctx)
+	if cerr == nil && cur == id {
+		return err
+	}
+	if (cerr != nil && !errors.Is(cerr, ErrBadPointer)) || s.remove(ctx, []string{manifest.VersionKey(s.Loc.Prefix, id)}) != nil {
+		return fmt.Errorf("%w (its manifest, version %s, is left in the store)", err, id)
+	}
+	return err
 }
 
 // put writes a small object from memory (minio-go retries it).

@@ -120,6 +120,8 @@ type CollectOptions struct {
 	Grace  time.Duration // objects younger than this are never deleted (see Collect)
 	DryRun bool          // say what would be deleted, delete nothing
 	Log    io.Writer     // a line per phase; nil for none
+
+	beforeDelete func() // a test's look between reading the manifests and deleting objects
 }
 
 // Collected says what Collect deleted (or would delete).
@@ -189,25 +191,40 @@ func Collect(ctx context.Context, s Store, o CollectOptions) (Collected, error) 
 		count(len(ids), "version"), o.Keep, verb, count(len(res.Versions), "manifest"), listed(res.Versions))
 
 	// What the remaining manifests name, read after the deletions.
-	if ids, err = s.versions(ctx); err != nil {
-		return res, err
+	refs, read := map[string]bool{}, map[string]bool{}
+	if o.DryRun {
+		for _, id := range doomed {
+			read[id] = true // as if deleted
+		}
 	}
-	refs := map[string]bool{}
-	for _, id := range ids {
-		if o.DryRun && slices.Contains(doomed, id) {
-			continue
-		}
-		m, err := s.manifest(ctx, id)
-		if err != nil {
-			return res, fmt.Errorf("%w; no object deleted, since it may name some", err)
-		}
-		for _, f := range m.Files {
-			refs[f.SHA256] = true
-		}
+	if _, err := s.named(ctx, refs, read); err != nil {
+		return res, err
 	}
 	objs, err := s.objects(ctx)
 	if err != nil {
 		return res, err
+	}
+	if !o.DryRun {
+		if o.beforeDelete != nil {
+			o.beforeDelete()
+		}
+		// A deploy that reuses an object counted as garbage above, or a
+		// rollback to a version whose manifest was just deleted, may have
+		// run since the manifests were read: look once more, right before
+		// deleting. A new manifest's objects are spared; a pointer naming
+		// a version with no manifest stops the collection (servers may be
+		// on it). What lands between this look and the deletion is not
+		// caught (see the README).
+		ids, err := s.named(ctx, refs, read)
+		if err != nil {
+			return res, err
+		}
+		if cur, err = s.current(ctx); err != nil {
+			return res, err
+		}
+		if cur != "" && !slices.Contains(ids, cur) {
+			return res, fmt.Errorf("%s: the pointer names version %s, whose manifest is gone (switched to while --keep ran?); no object deleted: run --rollback to a version --list shows, then --keep again", s.Loc, cur)
+		}
 	}
 	before := time.Now().Add(-o.Grace)
 	var gone []minio.ObjectInfo
@@ -240,6 +257,31 @@ func Collect(ctx context.Context, s Store, o CollectOptions) (Collected, error) 
 	logf("%s, %d named by the versions kept: %s %d (%d bytes); %d named by none but younger than %v kept",
 		count(len(objs), "object"), named, verb, res.Objects, res.Bytes, res.YoungObjects, o.Grace)
 	return res, nil
+}
+
+// named lists the store's versions and adds to refs the objects their
+// manifests name, reading those not in read yet (and marking them read):
+// it returns the IDs listed. A manifest that cannot be read is an error,
+// since it may name any object.
+func (s Store) named(ctx context.Context, refs, read map[string]bool) ([]string, error) {
+	ids, err := s.versions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		if read[id] {
+			continue
+		}
+		read[id] = true
+		m, err := s.manifest(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("%w; no object deleted, since it may name some", err)
+		}
+		for _, f := range m.Files {
+			refs[f.SHA256] = true
+		}
+	}
+	return ids, nil
 }
 
 // listed is ids after a colon, or nothing for none.

@@ -78,16 +78,19 @@ type File struct {
 // NewID returns a version ID for a deploy made at t of a tree whose
 // manifest hashes to sum: sortable by time, unique by content.
 func NewID(t time.Time, sum [32]byte) string {
-	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(sum[:4])
+	return t.UTC().Format(idTime) + "-" + hex.EncodeToString(sum[:4])
 }
+
+// idTime is the layout of a version ID's time.
+const idTime = "20060102T150405Z"
 
 // ValidID reports whether id has NewID's shape, so it can name a key.
 func ValidID(id string) bool {
 	ts, h, ok := strings.Cut(id, "-")
-	if !ok || len(h) != 8 {
-		return false
+	if !ok || len(h) != 8 || len(ts) != len(idTime) {
+		return false // the length rules out a fraction of a second, which time.Parse takes
 	}
-	if _, err := time.Parse("20060102T150405Z", ts); err != nil {
+	if _, err := time.Parse(idTime, ts); err != nil {
 		return false
 	}
 	_, err := hex.DecodeString(h)

@@ -183,7 +183,7 @@ func newClient(cfg Config) (*minio.Client, error) {
 	// One try per call: a failing store is answered from the cache or
 	// with 503 at once, and the poller tries again.
 	return s3conn.Options{Endpoint: cfg.Endpoint, Region: cfg.Region, PathStyle: cfg.PathStyle,
-		CredentialsFile: cfg.CredentialsFile, Profile: cfg.Profile, Retries: 1, Env: env}.Client()
+		CredentialsFile: cfg.CredentialsFile, Profile: cfg.Profile, Timeout: cfg.Timeout, Retries: 1, Env: env}.Client()
 }
 
 // Close stops polling and removes the disk cache.

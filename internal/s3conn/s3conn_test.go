@@ -42,6 +42,8 @@ func TestParseURL(t *testing.T) {
 		"s3://sites/a/./b":    "prefix",
 		"s3://sites/a//b":     "prefix",
 		"s3://sites//a":       "prefix",
+		"s3://sites//":        "prefix", // one trailing slash is allowed, not an empty segment
+		"s3://sites/www//":    "prefix",
 		`s3://sites/a\b`:      "prefix",
 		"s3://sites/a?x=1":    "prefix",
 		"s3://sites/a#frag":   "prefix",
@@ -77,6 +79,10 @@ func TestClient(t *testing.T) {
 		{"FileOverEnv", Options{CredentialsFile: creds, Env: []string{"AWS_ACCESS_KEY_ID=envid", "AWS_SECRET_ACCESS_KEY=envsecret"}}, "fileid", ""},
 		{"FileProfile", Options{CredentialsFile: creds, Profile: "other"}, "otherid", ""},
 		{"FileProfileFromEnv", Options{CredentialsFile: creds, Env: []string{"AWS_PROFILE=other"}}, "otherid", ""},
+		// A profile asked for on the command line wins over keys in the
+		// environment, as the AWS CLI's --profile does.
+		{"ProfileFlagOverEnv", Options{Profile: "other", Env: append(noHome, "AWS_SHARED_CREDENTIALS_FILE="+creds, "AWS_ACCESS_KEY_ID=envid", "AWS_SECRET_ACCESS_KEY=envsecret")}, "otherid", ""},
+		{"ProfileFlagNoFile", Options{Profile: "other", Env: append(noHome, "AWS_ACCESS_KEY_ID=envid", "AWS_SECRET_ACCESS_KEY=envsecret")}, "", "--s3-profile other: no shared credentials file"},
 		{"SharedFileFromEnv", Options{Env: append(noHome, "AWS_SHARED_CREDENTIALS_FILE="+creds)}, "fileid", ""},
 		{"NoCredentials", Options{Env: noHome}, "", "no s3 credentials"},
 		{"HalfEnv", Options{Env: []string{"AWS_ACCESS_KEY_ID=envid"}}, "", "go together"},
@@ -125,10 +131,58 @@ func TestExplain(t *testing.T) {
 			t.Errorf("%s: Explain = %v, want %q", name, got, tc.want)
 		}
 	}
+	// The line wraps the store's error, so callers can still tell what it was.
+	refused := &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}
+	if err := Explain(refused, loc); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("Explain(refused) = %v, which does not wrap ECONNREFUSED", err)
+	}
+	if err := Explain(minio.ErrorResponse{Code: minio.NoSuchBucket}, loc); minio.ToErrorResponse(errors.Unwrap(err)).Code != minio.NoSuchBucket {
+		t.Errorf("Explain(NoSuchBucket) = %v, which does not wrap the store's answer", err)
+	}
 	if Explain(nil, loc) != nil {
 		t.Error("Explain(nil) != nil")
 	}
 	if !IsNotFound(minio.ErrorResponse{Code: minio.NoSuchKey}) || IsNotFound(errors.New("x")) {
 		t.Error("IsNotFound")
+	}
+}
+
+// TestClientErrorsHideSecrets: an error about the endpoint or the
+// credentials file never repeats a secret the user gave: the password of
+// an endpoint's user info (credentials do not belong in it), or a line of
+// a credentials file the parser could not read.
+func TestClientErrorsHideSecrets(t *testing.T) {
+	const secret = "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY"
+	dir := t.TempDir()
+	file := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	env := []string{"AWS_ACCESS_KEY_ID=a", "AWS_SECRET_ACCESS_KEY=b"}
+	cases := []struct {
+		name   string
+		o      Options
+		errHas string
+	}{
+		{"EndpointUserInfo", Options{Endpoint: "http://AKIDEXAMPLE:" + secret + "@127.0.0.1:7070", Env: env}, "credentials do not go in the endpoint"},
+		{"EndpointUserInfoUnparsable", Options{Endpoint: "http://AKIDEXAMPLE:" + secret + "@127.0.0.1:x%zz", Env: env}, "credentials do not go in the endpoint"},
+		{"EndpointFromEnvUserInfo", Options{Env: append(env, "AWS_ENDPOINT_URL=https://id:"+secret+"@s3.example.com")}, "credentials do not go in the endpoint"},
+		{"NoDelimiter", Options{CredentialsFile: file("nodelim", "[default]\naws_access_key_id = id\naws_secret_access_key "+secret+"\n")}, "does not parse"},
+		{"UnclosedSection", Options{CredentialsFile: file("unclosed", "[default "+secret+"\naws_access_key_id = id\n")}, "does not parse"},
+		{"KeyQuote", Options{CredentialsFile: file("quote", "[default]\n`"+secret+" = x\n")}, "does not parse"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tc.o.Client()
+			if err == nil || !strings.Contains(err.Error(), tc.errHas) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("Client: %v; want one line with %q", err, tc.errHas)
+			}
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("the error shows the secret: %v", err)
+			}
+		})
 	}
 }

@@ -214,17 +214,7 @@ func (a *Handler) overLimits(r *http.Request, target string) int {
 			count++
 		}
 	}
-	switch {
-	case size > a.lim.MaxHeadBytes && line >= a.lim.MaxHeadBytes:
-		return 414
-	case size > a.lim.MaxHeadBytes:
-		return 431
-	case len(target) > a.lim.MaxURI:
-		return 414
-	case count > a.lim.MaxHeaderCount:
-		return 431
-	}
-	return 0
+	return http1.HeadStatus(a.lim, line, size, count, len(target))
 }
 
 // write sends the plan: its fields, then its body (none for HEAD or a

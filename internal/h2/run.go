@@ -1,0 +1,228 @@
+package h2
+
+import (
+	"io"
+	"sync"
+
+	"golang.org/x/net/http2"
+
+	"github.com/weft-server/weft/internal/http1"
+)
+
+// run answers st on its own goroutine: the handler's answer (unless
+// planned: the answer is made and only waits for window), then its body,
+// written under the connection's lock as the windows allow.
+func (st *stream) run(planned bool) {
+	c := st.c
+	req, resp := &st.req, &st.resp
+	defer func() {
+		if p := recover(); p != nil {
+			c.s.ErrorLog.Error("HTTP/2 handler panicked", "panic", p, "stream", st.id)
+			c.mu.Lock()
+			c.resetLocked(st.id, http2.ErrCodeInternal)
+			c.mu.Unlock()
+		}
+		if resp.Closer != nil {
+			resp.Closer.Close()
+			resp.Closer = nil
+		}
+		c.mu.Lock()
+		st.running = false
+		c.running--
+		c.doneLocked(st)
+		if !c.inBatch {
+			c.flushLocked()
+		}
+		c.mu.Unlock()
+		st.release()
+	}()
+	if !planned {
+		c.s.Handler.ServeHTTP1(req, resp)
+	}
+	n := bodyLen(st)
+	c.mu.Lock()
+	if st.reset || c.err != nil {
+		c.mu.Unlock()
+		return
+	}
+	c.headLocked(st, resp.Status, n == 0)
+	c.mu.Unlock()
+	if n == 0 {
+		return
+	}
+	var err error
+	switch {
+	case resp.Stream != nil:
+		_, err = resp.Stream.WriteTo(st)
+	case resp.File != nil:
+		err = copySegment(st, resp.File, resp.Off, resp.Len)
+	case len(resp.Parts) > 0:
+		for i := range resp.Parts {
+			p := &resp.Parts[i]
+			if _, err = st.Write(p.Head); err != nil {
+				break
+			}
+			if _, err = st.Write(p.Data); err != nil {
+				break
+			}
+			if p.File != nil {
+				if err = copySegment(st, p.File, p.Off, p.Len); err != nil {
+					break
+				}
+			}
+		}
+	default:
+		_, err = st.Write(resp.Body)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case st.reset || c.err != nil:
+	case err != nil:
+		c.resetLocked(st.id, http2.ErrCodeInternal) // cut, never ended as if whole
+	default:
+		if werr := c.fr.WriteData(st.id, true, nil); werr != nil {
+			c.brokenLocked(werr)
+		}
+	}
+}
+
+// Write sends p as DATA on st, waiting for window as the client grants
+// it; it fails once the stream is reset or the connection ends. Many
+// streams' goroutines wait in turn on the connection's cond.
+func (st *stream) Write(p []byte) (int, error) {
+	c := st.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for len(p) > 0 {
+		for c.err == nil && !st.reset && (c.sendWindow <= 0 || st.sendWindow <= 0) {
+			c.flushLocked() // what the client must see to grant more
+			if c.err == nil {
+				c.cond.Wait()
+			}
+		}
+		if c.err != nil {
+			return n, c.err
+		}
+		if st.reset {
+			return n, errReset
+		}
+		k := int(min(int64(len(p)), c.sendWindow, st.sendWindow))
+		c.dataLocked(st, p[:k], false)
+		p = p[k:]
+		n += k
+	}
+	if !c.inBatch {
+		c.flushLocked()
+	}
+	return n, c.err
+}
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// copySegment writes [off, off+n) of f to st; a file that shrank or
+// failed is an error (the stream is then cut).
+func copySegment(st *stream, f http1.File, off, n int64) error {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	for n > 0 {
+		m, err := f.ReadAt(buf[:min(int64(len(buf)), n)], off)
+		if m > 0 {
+			if _, werr := st.Write(buf[:m]); werr != nil {
+				return werr
+			}
+			off += int64(m)
+			n -= int64(m)
+		}
+		if err != nil && n > 0 {
+			return err
+		}
+	}
+	return nil
+}
+
+// pipe is an upload's body: the read side puts DATA in, the handler reads
+// it; what it reads is given back to the client as window. The client's
+// window bounds what it holds.
+type pipe struct {
+	st     *stream
+	limit  int64
+	mu     sync.Mutex
+	cond   sync.Cond
+	buf    []byte
+	err    error // io.EOF at the end, errReset
+	read   int64
+	opened bool
+}
+
+func newPipe(st *stream, limit int64) *pipe {
+	p := &pipe{st: st, limit: limit}
+	p.cond.L = &p.mu
+	return p
+}
+
+func (p *pipe) put(data []byte) {
+	p.mu.Lock()
+	if p.err == nil {
+		p.buf = append(p.buf, data...)
+	}
+	p.cond.Signal()
+	p.mu.Unlock()
+}
+
+func (p *pipe) end(err error) {
+	p.mu.Lock()
+	if p.err == nil {
+		p.err = err
+	}
+	p.cond.Broadcast()
+	p.mu.Unlock()
+}
+
+// Read is the handler's: the first one answers Expect: 100-continue.
+func (p *pipe) Read(b []byte) (int, error) {
+	st, c := p.st, p.st.c
+	if !p.opened {
+		p.opened = true
+		if http1.EqualFold(st.req.Expect, "100-continue") {
+			c.mu.Lock()
+			if !st.reset && c.err == nil {
+				c.headLocked(st, 100, false)
+				if !c.inBatch {
+					c.flushLocked()
+				}
+			}
+			c.mu.Unlock()
+		}
+	}
+	if p.read > p.limit {
+		return 0, http1.ErrBodyTooLarge
+	}
+	p.mu.Lock()
+	for len(p.buf) == 0 && p.err == nil {
+		p.cond.Wait()
+	}
+	if len(p.buf) == 0 {
+		err := p.err
+		p.mu.Unlock()
+		return 0, err
+	}
+	n := copy(b, p.buf)
+	p.buf = p.buf[:copy(p.buf, p.buf[n:])]
+	p.mu.Unlock()
+	p.read += int64(n)
+	c.mu.Lock()
+	c.creditLocked(st, n)
+	if !c.inBatch {
+		c.flushLocked()
+	}
+	c.mu.Unlock()
+	if p.read > p.limit {
+		return n, http1.ErrBodyTooLarge
+	}
+	return n, nil
+}
+
+var _ io.Writer = (*stream)(nil)

@@ -1,10 +1,12 @@
-// Package httpadapt puts the protocols that Go's net/http and quic-go
-// implement (HTTP/2 over TLS and cleartext, HTTP/3) in front of the same
-// http1.Handler the engines serve: it builds the handler's Request view
-// from a *http.Request and writes the Response plan through an
+// Package httpadapt puts the protocols that net/http-shaped servers
+// implement (HTTP/3 over quic-go) in front of the same http1.Handler the
+// engines serve: it builds the handler's Request view from a
+// *http.Request and writes the Response plan through an
 // http.ResponseWriter, so that every protocol gets the same status, fields
-// and body bytes from the same site core. It also holds the TLS front
-// (Front) that hands each TLS connection to HTTP/1.1 or HTTP/2 by ALPN.
+// and body bytes from the same site core. It also holds the front (Front)
+// that hands each TLS connection to HTTP/1.1 or HTTP/2 by ALPN, and each
+// cleartext one by its first bytes when h2c is on; HTTP/2 itself is
+// weft's own (internal/h2).
 //
 // It knows nothing about files: the plan's body is bytes, a segment read
 // with ReadAt, or parts.
@@ -27,7 +29,7 @@ type RecordSink interface {
 	Log(rec *http1.Record)
 }
 
-// Handler serves net/http requests (HTTP/2, HTTP/3) with an http1.Handler.
+// Handler serves net/http requests (HTTP/3) with an http1.Handler.
 type Handler struct {
 	h       http1.Handler
 	mh      http1.MemoryHandler // h, when it can answer from memory
@@ -157,26 +159,6 @@ func (a *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	a.write(w, &st.cw, req, resp)
-}
-
-// TakesBody reports whether the handler reads r's body itself (see
-// http1.BodyHandler), deciding from its method, target and host alone.
-func (a *Handler) TakesBody(r *http.Request) bool {
-	if a.bh == nil {
-		return false
-	}
-	st := states.Get().(*state)
-	defer states.Put(st)
-	req := &st.req
-	defer req.Reset()
-	target := r.RequestURI
-	if target == "" {
-		target = r.URL.RequestURI()
-	}
-	if req.SetTarget(s2b(r.Method), s2b(target), r.ProtoMajor) != nil || req.SetHost(s2b(r.Host)) != nil {
-		return false
-	}
-	return a.bh.BodyLimit(req) > 0
 }
 
 // record logs the request of st, received at now, with the body bytes

@@ -218,9 +218,12 @@ func (c *conn) fail(err error) bool {
 		c.goAwayLocked(http2.ErrCodeFrameSize)
 	case errors.As(err, &ce):
 		c.goAwayLocked(http2.ErrCode(ce))
-	default: // the client left or stayed silent too long
-		if c.err == nil {
-			c.err = err
+	default:
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() && !c.closing {
+			c.goAwayLocked(http2.ErrCodeNo) // idle too long: goodbye
+		} else if c.err == nil {
+			c.err = err // the client left
 		}
 	}
 	return false

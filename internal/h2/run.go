@@ -1,6 +1,7 @@
 package h2
 
 import (
+	"errors"
 	"io"
 	"sync"
 
@@ -46,6 +47,7 @@ func (st *stream) run(planned bool) {
 		return
 	}
 	c.headLocked(st, resp.Status, n == 0)
+	st.left = n // the last DATA carries END_STREAM when the length is known
 	c.mu.Unlock()
 	if n == 0 {
 		return
@@ -78,8 +80,9 @@ func (st *stream) run(planned bool) {
 	defer c.mu.Unlock()
 	switch {
 	case st.reset || c.err != nil:
-	case err != nil:
+	case err != nil || st.left > 0:
 		c.resetLocked(st.id, http2.ErrCodeInternal) // cut, never ended as if whole
+	case st.left == 0: // ended by the last DATA
 	default:
 		if werr := c.fr.WriteData(st.id, true, nil); werr != nil {
 			c.brokenLocked(werr)
@@ -109,7 +112,15 @@ func (st *stream) Write(p []byte) (int, error) {
 			return n, errReset
 		}
 		k := int(min(int64(len(p)), c.sendWindow, st.sendWindow))
-		c.dataLocked(st, p[:k], false)
+		end := false
+		if st.left >= 0 {
+			if int64(k) > st.left {
+				return n, errTooLong
+			}
+			st.left -= int64(k)
+			end = st.left == 0
+		}
+		c.dataLocked(st, p[:k], end)
 		p = p[k:]
 		n += k
 	}
@@ -118,6 +129,9 @@ func (st *stream) Write(p []byte) (int, error) {
 	}
 	return n, c.err
 }
+
+// errTooLong is a body longer than its planned length.
+var errTooLong = errors.New("weft: HTTP/2 body longer than planned")
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 

@@ -34,6 +34,7 @@ type stream struct {
 	running     bool // its goroutine owns it
 	reset       bool // reset or the connection ended: writes fail
 	sent        int64
+	left        int64 // body bytes still to send in run, -1 for a Stream
 	start       time.Time
 	req         http1.Request
 	resp        http1.Response

@@ -1,0 +1,181 @@
+package h2_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+
+	"github.com/weft-server/weft/internal/h2"
+)
+
+// reader reads the server's frames on a raw connection.
+type reader struct {
+	t  *testing.T
+	fr *http2.Framer
+}
+
+func newReader(t *testing.T, a *attacker) *reader {
+	a.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	fr := http2.NewFramer(io.Discard, a.conn)
+	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	return &reader{t: t, fr: fr}
+}
+
+// next returns the next frame that is not SETTINGS, WINDOW_UPDATE or PING.
+func (r *reader) next() http2.Frame {
+	r.t.Helper()
+	for {
+		f, err := r.fr.ReadFrame()
+		if err != nil {
+			r.t.Fatalf("reading frames: %v", err)
+		}
+		switch f.(type) {
+		case *http2.SettingsFrame, *http2.WindowUpdateFrame, *http2.PingFrame:
+			continue
+		}
+		return f
+	}
+}
+
+// TestWindowOfOneByte: a client that grants a window of one byte gets the
+// response's HEADERS and one byte of DATA, then the rest only as it grants
+// more, in order, whole, with END_STREAM on the last frame. (The answer is
+// from memory but does not fit the window: it goes to a stream goroutine
+// that waits for window.)
+func TestWindowOfOneByte(t *testing.T) {
+	for _, useTLS := range []bool{true, false} {
+		s := startServer(t, useTLS, h2.Limits{})
+		a := dial(t, s, false)
+		a.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1})
+		a.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: a.block("/1k"), EndStream: true, EndHeaders: true})
+		a.bw.Flush()
+		r := newReader(t, a)
+		h, ok := r.next().(*http2.MetaHeadersFrame)
+		if !ok || h.PseudoValue("status") != "200" || h.StreamEnded() {
+			t.Fatalf("tls=%v: want HEADERS 200 without END_STREAM, got %v", useTLS, h)
+		}
+		d, ok := r.next().(*http2.DataFrame)
+		if !ok || len(d.Data()) != 1 || d.StreamEnded() {
+			t.Fatalf("tls=%v: want 1 byte of DATA, got %v", useTLS, d)
+		}
+		var body bytes.Buffer
+		body.Write(d.Data())
+		// The rest in steps of 100 bytes, each granted on the stream
+		// (the connection's window is 65,535 already).
+		for body.Len() < len(body1k) {
+			a.fr.WriteWindowUpdate(1, 100)
+			a.bw.Flush()
+			want := min(100, len(body1k)-body.Len())
+			for got := 0; got < want; {
+				d, ok := r.next().(*http2.DataFrame)
+				if !ok {
+					t.Fatalf("tls=%v: want DATA after %d bytes", useTLS, body.Len())
+				}
+				got += len(d.Data())
+				body.Write(d.Data())
+				if got > want {
+					t.Fatalf("tls=%v: %d bytes sent for a window of %d", useTLS, got, want)
+				}
+				if d.StreamEnded() != (body.Len() == len(body1k)) {
+					t.Fatalf("tls=%v: END_STREAM %v after %d bytes", useTLS, d.StreamEnded(), body.Len())
+				}
+			}
+		}
+		if body.String() != body1k {
+			t.Fatalf("tls=%v: body differs", useTLS)
+		}
+	}
+}
+
+// TestStreamBody: a Stream answer (length unknown, from ServeHTTP1 on a
+// stream goroutine) larger than the client's initial windows arrives whole,
+// without content-length.
+func TestStreamBody(t *testing.T) {
+	s := startServer(t, true, h2.Limits{})
+	c := goodClient(s)
+	defer c.CloseIdleConnections()
+	resp, err := c.Get("https://" + s.addr + "/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.ProtoMajor != 2 || resp.StatusCode != 200 || string(b) != strings.Repeat(body1k, 64) || resp.ContentLength != -1 {
+		t.Fatalf("%s %d, %d bytes, content-length %d", resp.Proto, resp.StatusCode, len(b), resp.ContentLength)
+	}
+}
+
+// TestShutdownFinishesStreams: Shutdown sends GOAWAY (NO_ERROR, naming the
+// last stream opened), answers the stream in flight, leaves a stream
+// opened after the GOAWAY unanswered, then closes the connection.
+func TestShutdownFinishesStreams(t *testing.T) {
+	s := startServer(t, true, h2.Limits{})
+	a := dial(t, s, false)
+	a.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: a.block("/slow"), EndStream: true, EndHeaders: true})
+	a.bw.Flush()
+	time.Sleep(10 * time.Millisecond) // stream 1 is open
+	stopped := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		stopped <- s.srv.Shutdown(ctx)
+	}()
+	r := newReader(t, a)
+	g, ok := r.next().(*http2.GoAwayFrame)
+	if !ok || g.ErrCode != http2.ErrCodeNo || g.LastStreamID != 1 {
+		t.Fatalf("want GOAWAY NO_ERROR last stream 1, got %v", g)
+	}
+	a.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: a.block("/1k"), EndStream: true, EndHeaders: true})
+	a.bw.Flush()
+	var ended bool
+	for !ended {
+		f, err := r.fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("connection ended before stream 1's answer: %v", err)
+		}
+		if f.Header().StreamID == 3 {
+			t.Fatalf("stream 3, opened after GOAWAY, answered: %v", f)
+		}
+		if f.Header().StreamID == 1 && f.Header().Flags.Has(http2.FlagDataEndStream) {
+			ended = true
+		}
+	}
+	if _, err := r.fr.ReadFrame(); err == nil {
+		t.Fatal("a frame after the last stream's end; want the connection closed")
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+}
+
+// TestIdleTimeout: a connection without streams is closed after
+// IdleTimeout with GOAWAY NO_ERROR.
+func TestIdleTimeout(t *testing.T) {
+	s := startServer(t, true, h2.Limits{IdleTimeout: 200 * time.Millisecond})
+	a := dial(t, s, false)
+	a.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: a.block("/1k"), EndStream: true, EndHeaders: true})
+	a.bw.Flush()
+	r := newReader(t, a)
+	var goaway *http2.GoAwayFrame
+	for {
+		f, err := r.fr.ReadFrame()
+		if err != nil {
+			break
+		}
+		if g, ok := f.(*http2.GoAwayFrame); ok {
+			goaway = g
+		}
+	}
+	if goaway == nil || goaway.ErrCode != http2.ErrCodeNo || goaway.LastStreamID != 1 {
+		t.Fatalf("want GOAWAY NO_ERROR (last stream 1) then the close; got %v", goaway)
+	}
+}

@@ -258,7 +258,7 @@ func (c *conn) close() {
 		c.err = errClosed
 	}
 	for _, st := range c.streams {
-		st.abort()
+		c.abortLocked(st)
 	}
 	c.cond.Broadcast()
 	c.mu.Unlock()
@@ -341,6 +341,23 @@ func (c *conn) process(f http2.Frame) error {
 			return http2.ConnectionError(http2.ErrCodeProtocol) // §3.4
 		}
 		c.sawSettings = true
+	}
+	if id := f.Header().StreamID; c.goaway && id > c.lastID {
+		switch f := f.(type) {
+		case *http2.HeadersFrame, *http2.ContinuationFrame:
+			// Decoded (the HPACK table is shared), then dropped.
+		case *http2.DataFrame:
+			// A stream opened after GOAWAY: not served, but the
+			// connection's window is given back.
+			if int(f.Length) > c.recvWindow {
+				return http2.ConnectionError(http2.ErrCodeFlowControl)
+			}
+			c.recvWindow -= int(f.Length)
+			c.creditLocked(nil, int(f.Length))
+			return nil
+		default:
+			return nil
+		}
 	}
 	switch f := f.(type) {
 	case *http2.HeadersFrame:

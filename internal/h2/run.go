@@ -186,6 +186,20 @@ func (p *pipe) put(data []byte) {
 	p.mu.Unlock()
 }
 
+// drop ends the body for a reset stream and returns the bytes dropped
+// unread.
+func (p *pipe) drop() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := len(p.buf)
+	p.buf = nil
+	if p.err == nil || p.err == io.EOF {
+		p.err = errReset
+	}
+	p.cond.Broadcast()
+	return n
+}
+
 func (p *pipe) end(err error) {
 	p.mu.Lock()
 	if p.err == nil {

@@ -58,11 +58,12 @@ func (st *stream) release() {
 	streamPool.Put(st)
 }
 
-// abort makes st's writes fail and its body reads end (under mu).
-func (st *stream) abort() {
+// abortLocked makes st's writes fail and its body reads end; body bytes
+// the handler did not read give their connection window back.
+func (c *conn) abortLocked(st *stream) {
 	st.reset = true
 	if st.body != nil {
-		st.body.end(errReset)
+		c.creditLocked(nil, st.body.drop())
 	}
 }
 
@@ -72,7 +73,7 @@ func (c *conn) closeStreamLocked(st *stream) {
 	if c.streams[st.id] == st {
 		delete(c.streams, st.id)
 	}
-	st.abort()
+	c.abortLocked(st)
 	c.cond.Broadcast()
 	if !st.running {
 		st.release()
@@ -162,11 +163,11 @@ func (c *conn) startLocked(st *stream, planned bool) {
 func (c *conn) doneLocked(st *stream) {
 	c.record(st)
 	if c.streams[st.id] == st {
-		if st.state == stateOpen && c.err == nil {
+		if st.state == stateOpen && !st.reset && c.err == nil {
 			c.fr.WriteRSTStream(st.id, http2.ErrCodeNo)
 		}
 		delete(c.streams, st.id)
-		st.abort()
+		c.abortLocked(st)
 	}
 	if len(c.streams) == 0 && c.running == 0 && !c.inBatch {
 		if c.goaway {
@@ -235,8 +236,10 @@ func (c *conn) segmentLocked(st *stream, f http1.File, off, n int64, end bool) b
 		k := min(n, int64(len(c.scratch)), int64(c.peerFrame))
 		m, err := f.ReadAt(c.scratch[:k], off)
 		if int64(m) < k {
-			_ = err
-			c.resetLocked(st.id, http2.ErrCodeInternal)
+			c.s.ErrorLog.Debug("HTTP/2: file shrank or failed; stream cut", "err", err, "stream", st.id)
+			// Not resetLocked: st is the caller's until doneLocked.
+			c.fr.WriteRSTStream(st.id, http2.ErrCodeInternal)
+			st.reset = true
 			return false
 		}
 		off += k

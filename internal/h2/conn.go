@@ -67,7 +67,6 @@ type conn struct {
 	tokens      float64 // the control-frame bucket (see spend)
 	tokensAt    time.Time
 	recvWindow  int // bytes the client may still send on the connection
-	wuBuf       [4]byte
 
 	mu      sync.Mutex
 	cond    sync.Cond // signalled when windows grow, streams reset, the connection ends
@@ -98,7 +97,6 @@ type conn struct {
 	intern          map[string]string
 	scratch         []byte
 	scratchInt      []byte
-	rec             http1.Record
 }
 
 func newConn(s *Server, nc net.Conn) *conn {

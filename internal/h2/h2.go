@@ -151,7 +151,6 @@ type Server struct {
 	head http1.Limits
 	mh   http1.MemoryHandler
 	bh   http1.BodyHandler
-	alt  string
 
 	mu        sync.Mutex
 	closing   bool
@@ -252,15 +251,9 @@ func (s *Server) ServeConn(nc net.Conn) {
 // ctx to end (then it returns ctx's error; Close ends what is left).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.setup()
-	s.mu.Lock()
-	s.closing = true
-	for ln := range s.listeners {
-		ln.Close()
-	}
-	for c := range s.conns {
+	for _, c := range s.stopAccepting() {
 		c.shutdown()
 	}
-	s.mu.Unlock()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {
@@ -274,14 +267,24 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Close closes the listeners and every connection at once.
 func (s *Server) Close() error {
 	s.setup()
+	for _, c := range s.stopAccepting() {
+		c.nc.Close()
+	}
+	return nil
+}
+
+// stopAccepting closes the listeners, refuses connections from now on and
+// returns those open.
+func (s *Server) stopAccepting() []*conn {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.closing = true
 	for ln := range s.listeners {
 		ln.Close()
 	}
+	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
-		c.nc.Close()
+		conns = append(conns, c)
 	}
-	s.mu.Unlock()
-	return nil
+	return conns
 }

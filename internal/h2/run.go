@@ -57,7 +57,7 @@ func (st *stream) run(planned bool) {
 	case resp.Stream != nil:
 		_, err = resp.Stream.WriteTo(st)
 	case resp.File != nil:
-		err = copySegment(st, resp.File, resp.Off, resp.Len)
+		err = http1.CopySegment(st, resp.File, resp.Off, resp.Len)
 	case len(resp.Parts) > 0:
 		for i := range resp.Parts {
 			p := &resp.Parts[i]
@@ -68,7 +68,7 @@ func (st *stream) run(planned bool) {
 				break
 			}
 			if p.File != nil {
-				if err = copySegment(st, p.File, p.Off, p.Len); err != nil {
+				if err = http1.CopySegment(st, p.File, p.Off, p.Len); err != nil {
 					break
 				}
 			}
@@ -132,30 +132,6 @@ func (st *stream) Write(p []byte) (int, error) {
 
 // errTooLong is a body longer than its planned length.
 var errTooLong = errors.New("weft: HTTP/2 body longer than planned")
-
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
-// copySegment writes [off, off+n) of f to st; a file that shrank or
-// failed is an error (the stream is then cut).
-func copySegment(st *stream, f http1.File, off, n int64) error {
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	buf := *bp
-	for n > 0 {
-		m, err := f.ReadAt(buf[:min(int64(len(buf)), n)], off)
-		if m > 0 {
-			if _, werr := st.Write(buf[:m]); werr != nil {
-				return werr
-			}
-			off += int64(m)
-			n -= int64(m)
-		}
-		if err != nil && n > 0 {
-			return err
-		}
-	}
-	return nil
-}
 
 // pipe is an upload's body: the read side puts DATA in, the handler reads
 // it; what it reads is given back to the client as window. The client's

@@ -13,6 +13,7 @@
 package httpadapt
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"net/netip"
@@ -84,8 +85,6 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 }
 
 var states = sync.Pool{New: func() any { return new(state) }}
-
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // s2b views s as bytes; the handler never modifies request bytes.
 func s2b(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
@@ -252,27 +251,15 @@ func (a *Handler) write(w http.ResponseWriter, body io.Writer, req *http1.Reques
 
 var serverValue = []string{"weft"}
 
-// writeSegment copies [off, off+n) of f to w.
+// writeSegment copies [off, off+n) of f to w. A file that shrank or
+// failed under us cuts the stream (RST_STREAM), never padded or left short
+// as if complete.
 func writeSegment(w io.Writer, f http1.File, off, n int64) error {
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	buf := *bp
-	for n > 0 {
-		m, err := f.ReadAt(buf[:min(int64(len(buf)), n)], off)
-		if m > 0 {
-			if _, werr := w.Write(buf[:m]); werr != nil {
-				return werr
-			}
-			off += int64(m)
-			n -= int64(m)
-		}
-		if err != nil && n > 0 {
-			// The file shrank or failed under us: the stream is cut
-			// (RST_STREAM), never padded or left short as if complete.
-			panic(http.ErrAbortHandler)
-		}
+	err := http1.CopySegment(w, f, off, n)
+	if errors.Is(err, http1.ErrFileCut) {
+		panic(http.ErrAbortHandler)
 	}
-	return nil
+	return err
 }
 
 // addFields adds f's fields to h under their names as written (the site

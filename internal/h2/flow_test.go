@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -177,5 +178,113 @@ func TestIdleTimeout(t *testing.T) {
 	}
 	if goaway == nil || goaway.ErrCode != http2.ErrCodeNo || goaway.LastStreamID != 1 {
 		t.Fatalf("want GOAWAY NO_ERROR (last stream 1) then the close; got %v", goaway)
+	}
+}
+
+// TestUploadWindow: an upload larger than the stream window (256 KiB)
+// gets through only if the server gives the window back as the handler
+// reads; Expect: 100-continue is answered with a 100 before the handler's
+// first read; the answer counts every byte.
+func TestUploadWindow(t *testing.T) {
+	s := startServer(t, false, h2.Limits{})
+	a := dial(t, s, false)
+	const size = 768 << 10 // three stream windows
+	blk := a.block("/upload", hpack.HeaderField{Name: "expect", Value: "100-continue"},
+		hpack.HeaderField{Name: "content-length", Value: strconv.Itoa(size)})
+	a.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: blk, EndHeaders: true})
+	a.bw.Flush()
+	// Frames are read on a goroutine of their own (the test writes DATA
+	// meanwhile) and handed over as what the test needs of them.
+	type frame struct {
+		typ    http2.FrameType
+		stream uint32
+		n      uint32 // WINDOW_UPDATE's increment, SETTINGS' initial window (0: none)
+		code   http2.ErrCode
+		status string
+		data   []byte
+	}
+	frames := make(chan frame, 1024)
+	r := newReader(t, a)
+	go func() {
+		defer close(frames)
+		for {
+			f, err := r.fr.ReadFrame()
+			if err != nil {
+				return
+			}
+			fr := frame{typ: f.Header().Type, stream: f.Header().StreamID}
+			switch f := f.(type) {
+			case *http2.SettingsFrame:
+				fr.n, _ = f.Value(http2.SettingInitialWindowSize)
+			case *http2.WindowUpdateFrame:
+				fr.n = f.Increment
+			case *http2.MetaHeadersFrame:
+				fr.status = f.PseudoValue("status")
+			case *http2.DataFrame:
+				fr.data = bytes.Clone(f.Data())
+			case *http2.RSTStreamFrame:
+				fr.code = f.ErrCode
+			case *http2.GoAwayFrame:
+				fr.code = f.ErrCode
+			}
+			frames <- fr
+		}
+	}()
+	next := func() frame {
+		select {
+		case f, ok := <-frames:
+			if !ok {
+				t.Fatal("connection ended")
+			}
+			return f
+		case <-time.After(10 * time.Second):
+			t.Fatal("no frame for 10s")
+		}
+		return frame{}
+	}
+	var continued bool
+	streamWin, connWin := 65535, 65535 // until the server's SETTINGS arrive
+	sent := 0
+	chunk := make([]byte, 16384)
+	var body []byte
+	var status string
+	for !continued || status == "" || len(body) == 0 {
+		for continued && sent < size && streamWin > 0 && connWin > 0 {
+			k := min(len(chunk), size-sent, streamWin, connWin)
+			a.fr.WriteData(1, sent+k == size, chunk[:k])
+			sent += k
+			streamWin -= k
+			connWin -= k
+		}
+		a.bw.Flush()
+		f := next()
+		switch f.typ {
+		case http2.FrameSettings:
+			if f.n != 0 {
+				streamWin += int(f.n) - 65535
+			}
+		case http2.FrameWindowUpdate:
+			if f.stream == 0 {
+				connWin += int(f.n)
+			} else {
+				streamWin += int(f.n)
+			}
+		case http2.FrameHeaders:
+			switch {
+			case !continued && f.status == "100":
+				continued = true
+			case continued:
+				status = f.status
+			default:
+				t.Fatalf("want 100 Continue first, got %s", f.status)
+			}
+		case http2.FrameData:
+			body = append(body, f.data...)
+		case http2.FrameRSTStream, http2.FrameGoAway:
+			t.Fatalf("%v %v after %d bytes sent", f.typ, f.code, sent)
+		}
+	}
+	if status != "200" || string(body) != strconv.Itoa(size) || sent != size {
+		t.Fatalf("status %s, body %q; want 200 and %d (sent %d)", status, body, size, sent)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -38,8 +39,25 @@ func (handler) ServeFromMemory(req *http1.Request, resp *http1.Response) bool {
 	return true
 }
 
+// BodyLimit takes the bodies of /upload (up to 1 MiB).
+func (handler) BodyLimit(req *http1.Request) int64 {
+	if string(req.Path) == "/upload" {
+		return 1 << 20
+	}
+	return 0
+}
+
 func (handler) ServeHTTP1(req *http1.Request, resp *http1.Response) {
 	switch string(req.Path) {
+	case "/upload": // the body's length, or 413
+		n, err := io.Copy(io.Discard, req.Body)
+		if err != nil {
+			http1.ErrorPage(resp, http1.StatusOf(err))
+			return
+		}
+		resp.Status = 200
+		resp.Body = []byte(strconv.FormatInt(n, 10))
+		return
 	case "/slow":
 		time.Sleep(50 * time.Millisecond)
 	case "/stream":

@@ -87,6 +87,7 @@ type conn struct {
 	goaway          bool  // GOAWAY sent: no new streams
 	lastID          uint32
 	closing         bool // gently closing: CloseWrite done
+	started         bool // our SETTINGS are written: GOAWAY may follow
 	running         int  // handler goroutines, reset streams included
 	inBatch         bool // the read side handles input: it flushes when done
 	deadlineSet     bool // a read deadline is set (idle or preface)
@@ -168,6 +169,7 @@ func (c *conn) serve() {
 		c.fr.WriteWindowUpdate(0, uint32(d))
 	}
 	c.flushLocked()
+	c.started = true
 	c.mu.Unlock()
 
 	for {
@@ -269,6 +271,10 @@ func (c *conn) shutdown() {
 	go func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
+		if !c.started {
+			c.nc.Close() // before the preface: nothing to finish
+			return
+		}
 		c.goAwayLocked(http2.ErrCodeNo)
 		c.flushLocked()
 		if len(c.streams) == 0 && c.running == 0 {

@@ -776,13 +776,22 @@ func (c *conn) request(st *stream) error {
 	size := len(method) + 1 + len(target) + len(" HTTP/1.1\r\n")
 	line := size
 	count := 1
+	var cookie string // the cookie fields, joined as HTTP/1.1 carries them (RFC 9113 §8.2.3)
+	var cookies int
 	for _, f := range c.fields {
-		if f.IsPseudo() {
+		switch {
+		case f.IsPseudo():
 			continue
-		}
-		if f.Name == "host" {
+		case f.Name == "host":
 			if host == "" {
 				host = f.Value
+			}
+			continue
+		case f.Name == "cookie":
+			if cookies++; cookies == 1 {
+				cookie = f.Value
+			} else {
+				cookie += "; " + f.Value
 			}
 			continue
 		}
@@ -790,6 +799,13 @@ func (c *conn) request(st *stream) error {
 		count++
 		if err == nil {
 			err = req.AddField(s2b(f.Name), s2b(f.Value))
+		}
+	}
+	if cookies > 0 {
+		size += len("cookie: \r\n") + len(cookie)
+		count++
+		if err == nil {
+			err = req.AddField(s2b("cookie"), s2b(cookie))
 		}
 	}
 	size += len("Host: \r\n") + len(host) + len("\r\n")

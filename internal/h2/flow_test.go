@@ -288,3 +288,22 @@ func TestUploadWindow(t *testing.T) {
 		t.Fatalf("status %s, body %q; want 200 and %d (sent %d)", status, body, size, sent)
 	}
 }
+
+// TestCookiesJoined: cookie fields sent apart (as browsers do over HTTP/2,
+// for HPACK) reach the site as one field, as over HTTP/1.1 (RFC 9113
+// §8.2.3).
+func TestCookiesJoined(t *testing.T) {
+	s := startServer(t, true, h2.Limits{})
+	a := dial(t, s, false)
+	blk := a.block("/cookie", hpack.HeaderField{Name: "cookie", Value: "a=1"}, hpack.HeaderField{Name: "cookie", Value: "b=2"})
+	a.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: blk, EndStream: true, EndHeaders: true})
+	a.bw.Flush()
+	r := newReader(t, a)
+	if h, ok := r.next().(*http2.MetaHeadersFrame); !ok || h.PseudoValue("status") != "200" {
+		t.Fatalf("want HEADERS 200, got %v", h)
+	}
+	d, ok := r.next().(*http2.DataFrame)
+	if !ok || string(d.Data()) != "a=1; b=2\n" {
+		t.Fatalf("the site saw cookie fields %q, want one: \"a=1; b=2\"", d.Data())
+	}
+}

@@ -72,8 +72,18 @@ func (handler) ServeHTTP1(req *http1.Request, resp *http1.Response) {
 func answer(req *http1.Request, resp *http1.Response) {
 	resp.Status = 200
 	resp.AddHeader("Content-Type", "text/plain")
-	if string(req.Path) == "/1k" {
+	switch string(req.Path) {
+	case "/1k":
 		resp.Body = []byte(body1k)
+		return
+	case "/cookie": // the request's cookie fields, one a line
+		var b []byte
+		for _, h := range req.Headers {
+			if http1.EqualFold(h.Name, "cookie") {
+				b = append(append(b, h.Value...), '\n')
+			}
+		}
+		resp.Body = b
 		return
 	}
 	resp.Body = []byte("hello")

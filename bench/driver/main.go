@@ -252,7 +252,7 @@ func main() {
 	// other cases, so weft's Go runtime runs with GOMAXPROCS 1, as it
 	// would pinned to one core anywhere. weft serves TLS on its
 	// goroutine engine (auto's choice with TLS): HTTP/1.1 on its own
-	// core, HTTP/2 through net/http.
+	// core, HTTP/2 on its own HTTP/2 server (internal/h2).
 	cert, key, err := writeCert(*work)
 	must(err)
 	must(os.WriteFile(filepath.Join(*work, "openssl.cnf"), []byte(opensslConf), 0o644))
@@ -295,7 +295,7 @@ func main() {
 			fmt.Printf("HTTPS cases (https ...): one self-signed ECDSA P-256 certificate for the run, the same for every server; TLS 1.2 and 1.3, session tickets and caches as each server ships them; "+
 				"every client offers TLS 1.3 suites AES-128-GCM first (wrk through OPENSSL_CONF, as h2load and Go do), so every server runs TLS_AES_128_GCM_SHA256 with X25519. "+
 				"nginx: listen ... ssl http2, the rest as above. h2o %s: num-threads 1, HTTP/2 by ALPN (its default), no access log, OCSP stapling off, the rest its defaults (private-key operations in its neverbleed process, counted in its CPU). "+
-				"weft: --engine goroutine (auto's choice with TLS; HTTP/1.1 on weft's own core over crypto/tls, HTTP/2 through Go's net/http), GOMAXPROCS 1 from its one-CPU affinity. "+
+				"weft: --engine goroutine (auto's choice with TLS; HTTP/1.1 on weft's own core over crypto/tls, HTTP/2 on weft's own HTTP/2 server, internal/h2), GOMAXPROCS 1 from its one-CPU affinity. "+
 				"https 1k h1: wrk -t1 -c64, keep-alive. https 1k h2: h2load -t1 -c64 -m16 (64 connections, 16 streams each), https 128k h2: h2load -t1 -c16 -m4, both -D for the run's length; h2load has no p99. "+
 				"https handshakes: 64 clients of the driver's own loader (Go crypto/tls, no session cache: a full handshake each time, which wrk does not do: it resumes), each a new connection, one GET /index.html with Connection: close, the answer, the close; req/s is handshakes per second.\n\n", h2oVersion())
 			break

@@ -35,6 +35,25 @@ func (l Limits) WithDefaults() Limits {
 	return l
 }
 
+// HeadStatus is the status ParseHead refuses a head of these sizes with,
+// for a protocol that delivers the head as fields (HTTP/2, HTTP/3) and
+// measures it as HTTP/1.1 would carry it: line is the request line's
+// length with its CRLF, size the head's (Host field included), count its
+// fields and uri the target's length. 414 or 431, or 0 within l.
+func HeadStatus(l Limits, line, size, count, uri int) int {
+	switch {
+	case size > l.MaxHeadBytes && line >= l.MaxHeadBytes:
+		return 414
+	case size > l.MaxHeadBytes:
+		return 431
+	case uri > l.MaxURI:
+		return 414
+	case count > l.MaxHeaderCount:
+		return 431
+	}
+	return 0
+}
+
 // Request is a parsed request head. Every byte slice is a view into the buffer
 // given to Parse and is valid only as long as that buffer is; a Request is
 // reused from one request to the next, so handlers must not retain it.

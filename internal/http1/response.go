@@ -1,9 +1,12 @@
 package http1
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"net/netip"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -308,4 +311,34 @@ type Record struct {
 // them only for one that says so.
 type HeaderSink interface {
 	WantsHeaders() bool
+}
+
+// ErrFileCut is the error of CopySegment when its file ended or failed
+// before the segment did: the response must be cut, never padded or left
+// short as if complete.
+var ErrFileCut = errors.New("weft: file shrank or failed while sent")
+
+var segmentBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// CopySegment copies [off, off+n) of f to w in pieces of 32 KiB, for the
+// protocols that write bodies through an io.Writer (HTTP/2, HTTP/3). It
+// returns w's error, or one wrapping ErrFileCut when f gave less.
+func CopySegment(w io.Writer, f File, off, n int64) error {
+	bp := segmentBufs.Get().(*[]byte)
+	defer segmentBufs.Put(bp)
+	buf := *bp
+	for n > 0 {
+		m, err := f.ReadAt(buf[:min(int64(len(buf)), n)], off)
+		if m > 0 {
+			if _, werr := w.Write(buf[:m]); werr != nil {
+				return werr
+			}
+			off += int64(m)
+			n -= int64(m)
+		}
+		if err != nil && n > 0 {
+			return fmt.Errorf("%w: %w", ErrFileCut, err)
+		}
+	}
+	return nil
 }

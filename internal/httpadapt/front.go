@@ -21,8 +21,8 @@ import (
 // §3.3, prior knowledge) to HTTP/2.
 //
 // HTTP/1.1 connections come out of H1 (a net.Listener for an engine that
-// serves any net.Conn), HTTP/2 ones out of H2 (for an http.Server; a TLS
-// connection is the *tls.Conn itself, which net/http needs to see ALPN).
+// serves any net.Conn), HTTP/2 ones out of H2 (for internal/h2's server; a
+// TLS connection is the *tls.Conn itself, its handshake done).
 type Front struct {
 	ln               net.Listener
 	tls              *tls.Config // nil for cleartext

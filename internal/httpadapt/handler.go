@@ -1,16 +1,19 @@
-// Package httpadapt puts the protocols that Go's net/http and quic-go
-// implement (HTTP/2 over TLS and cleartext, HTTP/3) in front of the same
-// http1.Handler the engines serve: it builds the handler's Request view
-// from a *http.Request and writes the Response plan through an
+// Package httpadapt puts the protocols that net/http-shaped servers
+// implement (HTTP/3 over quic-go) in front of the same http1.Handler the
+// engines serve: it builds the handler's Request view from a
+// *http.Request and writes the Response plan through an
 // http.ResponseWriter, so that every protocol gets the same status, fields
-// and body bytes from the same site core. It also holds the TLS front
-// (Front) that hands each TLS connection to HTTP/1.1 or HTTP/2 by ALPN.
+// and body bytes from the same site core. It also holds the front (Front)
+// that hands each TLS connection to HTTP/1.1 or HTTP/2 by ALPN, and each
+// cleartext one by its first bytes when h2c is on; HTTP/2 itself is
+// weft's own (internal/h2).
 //
 // It knows nothing about files: the plan's body is bytes, a segment read
 // with ReadAt, or parts.
 package httpadapt
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"net/netip"
@@ -27,7 +30,7 @@ type RecordSink interface {
 	Log(rec *http1.Record)
 }
 
-// Handler serves net/http requests (HTTP/2, HTTP/3) with an http1.Handler.
+// Handler serves net/http requests (HTTP/3) with an http1.Handler.
 type Handler struct {
 	h       http1.Handler
 	mh      http1.MemoryHandler // h, when it can answer from memory
@@ -82,8 +85,6 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 }
 
 var states = sync.Pool{New: func() any { return new(state) }}
-
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // s2b views s as bytes; the handler never modifies request bytes.
 func s2b(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
@@ -159,26 +160,6 @@ func (a *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.write(w, &st.cw, req, resp)
 }
 
-// TakesBody reports whether the handler reads r's body itself (see
-// http1.BodyHandler), deciding from its method, target and host alone.
-func (a *Handler) TakesBody(r *http.Request) bool {
-	if a.bh == nil {
-		return false
-	}
-	st := states.Get().(*state)
-	defer states.Put(st)
-	req := &st.req
-	defer req.Reset()
-	target := r.RequestURI
-	if target == "" {
-		target = r.URL.RequestURI()
-	}
-	if req.SetTarget(s2b(r.Method), s2b(target), r.ProtoMajor) != nil || req.SetHost(s2b(r.Host)) != nil {
-		return false
-	}
-	return a.bh.BodyLimit(req) > 0
-}
-
 // record logs the request of st, received at now, with the body bytes
 // written.
 func (a *Handler) record(st *state, r *http.Request, now time.Time) {
@@ -214,17 +195,7 @@ func (a *Handler) overLimits(r *http.Request, target string) int {
 			count++
 		}
 	}
-	switch {
-	case size > a.lim.MaxHeadBytes && line >= a.lim.MaxHeadBytes:
-		return 414
-	case size > a.lim.MaxHeadBytes:
-		return 431
-	case len(target) > a.lim.MaxURI:
-		return 414
-	case count > a.lim.MaxHeaderCount:
-		return 431
-	}
-	return 0
+	return http1.HeadStatus(a.lim, line, size, count, len(target))
 }
 
 // write sends the plan: its fields, then its body (none for HEAD or a
@@ -280,27 +251,15 @@ func (a *Handler) write(w http.ResponseWriter, body io.Writer, req *http1.Reques
 
 var serverValue = []string{"weft"}
 
-// writeSegment copies [off, off+n) of f to w.
+// writeSegment copies [off, off+n) of f to w. A file that shrank or
+// failed under us cuts the stream (RST_STREAM), never padded or left short
+// as if complete.
 func writeSegment(w io.Writer, f http1.File, off, n int64) error {
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	buf := *bp
-	for n > 0 {
-		m, err := f.ReadAt(buf[:min(int64(len(buf)), n)], off)
-		if m > 0 {
-			if _, werr := w.Write(buf[:m]); werr != nil {
-				return werr
-			}
-			off += int64(m)
-			n -= int64(m)
-		}
-		if err != nil && n > 0 {
-			// The file shrank or failed under us: the stream is cut
-			// (RST_STREAM), never padded or left short as if complete.
-			panic(http.ErrAbortHandler)
-		}
+	err := http1.CopySegment(w, f, off, n)
+	if errors.Is(err, http1.ErrFileCut) {
+		panic(http.ErrAbortHandler)
 	}
-	return nil
+	return err
 }
 
 // addFields adds f's fields to h under their names as written (the site

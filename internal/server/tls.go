@@ -20,7 +20,7 @@ import (
 
 	"github.com/weft-server/weft/internal/config"
 	"github.com/weft-server/weft/internal/engine"
-	"github.com/weft-server/weft/internal/h2guard"
+	"github.com/weft-server/weft/internal/h2"
 	"github.com/weft-server/weft/internal/http1"
 	"github.com/weft-server/weft/internal/httpadapt"
 	"github.com/weft-server/weft/internal/tlsx"
@@ -93,7 +93,7 @@ type secure struct {
 	certs   *tlsx.Manager // nil without TLS
 	acme    *tlsx.ACME    // nil without ACME
 	front   *httpadapt.Front
-	h2      *http.Server
+	h2      *h2.Server
 	h3      *http3.Server
 	udp     net.PacketConn
 	redir   *http.Server
@@ -173,29 +173,12 @@ func startSecure(ctx context.Context, t *TLSConfig, ln net.Listener, handler htt
 	s.front = httpadapt.NewFront(ln, httpadapt.FrontOptions{
 		TLS: tconf, H2C: t.H2C && !t.On(), HandshakeTimeout: ecfg.ReadHeaderTimeout, MaxPending: ecfg.MaxConns, Log: log,
 	})
-	s.h2 = &http.Server{
-		// A request body is read (up to the limit) before the handler
-		// answers, unless the site takes it (an upload): see
-		// h2guard.ConsumeBody.
-		Handler:           h2guard.ConsumeBodyUnless(h2handler, ecfg.MaxBodyBytes, h2handler.TakesBody),
-		ReadHeaderTimeout: ecfg.ReadHeaderTimeout,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-		Protocols:         new(http.Protocols),
-		// "OPTIONS *" goes to the site, as over HTTP/1.1 and HTTP/3,
-		// not to net/http's own answer (200 without Allow).
-		DisableGeneralOptionsHandler: true,
-	}
-	lim := h2guard.Limits{IdleTimeout: ecfg.IdleTimeout}
-	h2guard.Configure(s.h2, lim)
-	if tconf != nil {
-		s.h2.TLSConfig = tconf.Clone() // net/http's HTTP/2 set-up edits the config it is given
-		s.h2.Protocols.SetHTTP1(true)
-		s.h2.Protocols.SetHTTP2(true)
-	} else {
-		s.h2.Protocols.SetUnencryptedHTTP2(true)
-	}
-	if err := h2guard.Install(s.h2, lim); err != nil {
-		return fail(err)
+	// HTTP/2 is weft's own server (internal/h2): it answers from the
+	// site's memory on the connection's goroutine.
+	s.h2 = &h2.Server{
+		Handler: handler, Log: logOf(ecfg), MaxBodyBytes: ecfg.MaxBodyBytes, AltSvc: altSvc,
+		HeadLimits: ecfg.Limits, Limits: h2.Limits{IdleTimeout: ecfg.IdleTimeout},
+		PrefaceTimeout: ecfg.ReadHeaderTimeout, ErrorLog: log,
 	}
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.front.Run(ctx) }()

@@ -1,4 +1,4 @@
-package h2guard_test
+package h2_test
 
 import (
 	"bufio"
@@ -18,11 +18,11 @@ import (
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
-	"github.com/weft-server/weft/internal/h2guard"
+	"github.com/weft-server/weft/internal/h2"
 )
 
-// The attack tests run one attacker connection against a server with
-// Configure and Install (over TLS) while a well-behaved client fetches /1k
+// The attack tests run one attacker connection against a server (over
+// TLS) while a well-behaved client fetches /1k
 // on its own connection. Each wants the client served throughout, the
 // attacker's connection ended with GOAWAY or closed, and the server's heap
 // and goroutines bounded.
@@ -243,12 +243,13 @@ func waitEnded(t *testing.T, a *attacker, what string) {
 	}
 }
 
-// CVE-2023-44487: HEADERS then RST_STREAM, in a loop, never waiting. Go
-// runs at most MaxConcurrentStreams handlers per connection and queues the
-// others; past 4×MaxConcurrentStreams queued it sends GOAWAY
-// ENHANCE_YOUR_CALM. The requests go to a slow path so that resets pile up.
+// CVE-2023-44487: HEADERS then RST_STREAM, in a loop, never waiting. The
+// requests go to a slow path (a handler goroutine each) so that resets
+// pile up: the control-frame bucket ends the connection (GOAWAY
+// ENHANCE_YOUR_CALM), and so does a pile of more than
+// 2×MaxConcurrentStreams handlers still running for reset streams.
 func TestRapidReset(t *testing.T) {
-	s := startServer(t, true, true, h2guard.Limits{})
+	s := startServer(t, true, h2.Limits{})
 	a := dial(t, s, true)
 	var sent int
 	watch(t, s, func(stop <-chan struct{}) {
@@ -273,12 +274,12 @@ func TestRapidReset(t *testing.T) {
 	waitEnded(t, a, "rapid reset")
 }
 
-// CVE-2024-27316 class: a header block that never ends. Go bounds its
-// size but not the number of frames; empty CONTINUATION frames cost it
-// nothing to buffer but keep it busy forever. The guard ends the
-// connection after Limits.MaxContinuations.
+// CVE-2024-27316 class: a header block that never ends. Empty
+// CONTINUATION frames cost nothing to buffer but would keep the reader
+// busy forever; the server ends the connection after
+// Limits.MaxContinuations.
 func TestContinuationFlood(t *testing.T) {
-	s := startServer(t, true, true, h2guard.Limits{})
+	s := startServer(t, true, h2.Limits{})
 	a := dial(t, s, true)
 	var sent int
 	watch(t, s, func(stop <-chan struct{}) {
@@ -305,7 +306,7 @@ func TestContinuationFlood(t *testing.T) {
 // = 64 MB of headers from a 16 KiB frame. The header list limit refuses
 // each such request (431, or GOAWAY); nothing of that size is built.
 func TestHPACKBomb(t *testing.T) {
-	s := startServer(t, true, true, h2guard.Limits{})
+	s := startServer(t, true, h2.Limits{})
 	a := dial(t, s, true)
 	big := hpack.HeaderField{Name: "x-bomb", Value: strings.Repeat("b", 4000)}
 	var sent int
@@ -337,10 +338,12 @@ func TestHPACKBomb(t *testing.T) {
 	}
 }
 
-// PING flood from a client that does not read: Go queues the PING ACKs and
-// past 10 000 queued control frames ends the connection.
+// PING flood from a client that does not read: the ACKs are written as
+// the PINGs are read (nothing queues), so the client's own writes stall
+// once the socket buffers are full; the control-frame bucket ends the
+// connection first.
 func TestPingFlood(t *testing.T) {
-	s := startServer(t, true, true, h2guard.Limits{})
+	s := startServer(t, true, h2.Limits{})
 	a := dial(t, s, false)
 	var sent int
 	var werr error
@@ -364,9 +367,9 @@ func TestPingFlood(t *testing.T) {
 }
 
 // SETTINGS flood from a client that does not read: each SETTINGS needs an
-// ACK, queued like PING ACKs, with the same bound.
+// ACK, written like PING ACKs, with the same bound.
 func TestSettingsFlood(t *testing.T) {
-	s := startServer(t, true, true, h2guard.Limits{})
+	s := startServer(t, true, h2.Limits{})
 	a := dial(t, s, false)
 	var sent int
 	var werr error
@@ -393,11 +396,11 @@ func TestSettingsFlood(t *testing.T) {
 // field is reset with PROTOCOL_ERROR, and the connection stays usable: the
 // next request, whose header block refers to table entries the refused one
 // added (the encoder indexes "connection: keep-alive" and :authority), is
-// answered, so the guard's appended field left Go's HPACK state as the
-// client's.
+// answered, so the server decoded the refused block and its HPACK table
+// is the client's.
 func TestMalformedStreamKeepsConnection(t *testing.T) {
 	for _, useTLS := range []bool{true, false} {
-		s := startServer(t, useTLS, true, h2guard.Limits{})
+		s := startServer(t, useTLS, h2.Limits{})
 		a := dial(t, s, false)
 		conn := hpack.HeaderField{Name: "connection", Value: "keep-alive"}
 		te := hpack.HeaderField{Name: "te", Value: "trailers"}
@@ -438,7 +441,7 @@ func TestMalformedStreamKeepsConnection(t *testing.T) {
 // A PING or SETTINGS with ACK takes none.
 func TestControlFlagsCounted(t *testing.T) {
 	for _, flags := range []http2.Flags{0, 0x1, 0xff} {
-		s := startServer(t, true, true, h2guard.Limits{ControlRate: 1, ControlBurst: 20})
+		s := startServer(t, true, h2.Limits{ControlRate: 1, ControlBurst: 20})
 		a := dial(t, s, true)
 		a.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: a.block("/"), EndStream: true, EndHeaders: true})
 		a.bw.Flush()

@@ -1,4 +1,4 @@
-package h2guard_test
+package h2_test
 
 import (
 	"bufio"
@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"syscall"
 	"testing"
@@ -15,24 +14,17 @@ import (
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
-	"github.com/weft-server/weft/internal/h2guard"
+	"github.com/weft-server/weft/internal/h2"
 )
 
 // TestH2StalledClientClosed: a client that asks for responses and then
 // reads nothing has its connection closed once WriteByteTimeout passes
-// with nothing taken, although the guard's writer has told Go's server
-// that its writes were done. Both ends' socket buffers are small, so that
+// with nothing taken. Both ends' socket buffers are small, so that
 // the server's writes stall after a few responses.
 func TestH2StalledClientClosed(t *testing.T) {
 	const timeout = 300 * time.Millisecond
-	lim := h2guard.Limits{WriteByteTimeout: timeout}
-	srv := &http.Server{Handler: http.HandlerFunc(handler), ErrorLog: quietLog()}
-	h2guard.Configure(srv, lim)
+	srv := &h2.Server{Handler: handler{}, Limits: h2.Limits{WriteByteTimeout: timeout}, ErrorLog: quietLog()}
 	cert := selfSigned(t)
-	srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2"}}
-	if err := h2guard.Install(srv, lim); err != nil {
-		t.Fatal(err)
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +32,7 @@ func TestH2StalledClientClosed(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		srv.Serve(tls.NewListener(smallSendBuffer{ln}, srv.TLSConfig))
+		srv.Serve(tls.NewListener(smallSendBuffer{ln}, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2"}}))
 	}()
 	t.Cleanup(func() { srv.Close(); <-done })
 

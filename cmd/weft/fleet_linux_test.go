@@ -1,0 +1,376 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/weft-server/weft/internal/conformance"
+	"github.com/weft-server/weft/internal/engine/uring"
+)
+
+// The fleet test: weft deploy against three weft serve instances of one
+// s3:// root, under load, as the README's "Many servers" section runs them.
+
+// fleetPoll is the instances' --origin-poll.
+const fleetPoll = 300 * time.Millisecond
+
+// fleetBigSize is big.bin's size: three of the origin's 1 MiB segments, so
+// a range across a segment boundary is two segment fetches.
+const fleetBigSize = 3 << 20
+
+// fleetRange is the range each client asks of big.bin: 8 KiB across the
+// first segment boundary.
+const fleetRangeStart, fleetRangeEnd = 1<<20 - 4096, 1<<20 + 4095
+
+// fleetSite is version v's files: each body names v, big.bin in every
+// 16-byte block, and shared.txt is the same in every version.
+func fleetSite(v string) map[string]string {
+	var big strings.Builder
+	for off := 0; off < fleetBigSize; off += 16 {
+		fmt.Fprintf(&big, "%s:%012d\n", v, off) // 16 bytes
+	}
+	return map[string]string{
+		"index.html": "<!doctype html><title>site " + v + "</title>\n<link rel=stylesheet href=style.css>" +
+			"<script src=app.js></script>\n<p>version " + v + "</p>\n",
+		"app.js":     "var version = '" + v + "';\n",
+		"style.css":  "body::after { content: '" + v + "'; }\n",
+		"big.bin":    big.String(),
+		"shared.txt": "the same bytes in every version\n",
+	}
+}
+
+// contentTag is the ETag weft gives a deployed file: the first 128 bits
+// of its SHA-256.
+func contentTag(body string) string {
+	sum := sha256.Sum256([]byte(body))
+	return `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`
+}
+
+// fleetResp is one exchange a load client made.
+type fleetResp struct {
+	inst       int
+	path       string
+	start, end time.Time
+	status     int
+	version    string // the version the body is wholly of; "" for a 304
+	etag       string
+	err        string // why the exchange failed; "" when it did not
+}
+
+// fleetReq is one request of a client's round.
+type fleetReq struct {
+	path, header string
+	status       int
+	// body gives the body wanted of version v, and the whole file the
+	// ETag is of.
+	body func(v string) (want, whole string)
+}
+
+// fleetRound is what each client asks, in order, on one connection: a page
+// and its assets, a range across a segment boundary, a conditional GET of
+// the shared file with the ETag another instance gave, and (every fourth
+// round) the whole large file.
+func fleetRound(sharedTag string, sites map[string]map[string]string) []fleetReq {
+	file := func(name string) func(string) (string, string) {
+		return func(v string) (string, string) { b := sites[v][name]; return b, b }
+	}
+	return []fleetReq{
+		{path: "/", status: 200, body: file("index.html")},
+		{path: "/app.js", status: 200, body: file("app.js")},
+		{path: "/style.css", status: 200, body: file("style.css")},
+		{path: "/big.bin", header: fmt.Sprintf("Range: bytes=%d-%d\r\n", fleetRangeStart, fleetRangeEnd), status: 206,
+			body: func(v string) (string, string) {
+				b := sites[v]["big.bin"]
+				return b[fleetRangeStart : fleetRangeEnd+1], b
+			}},
+		{path: "/shared.txt", header: "If-None-Match: " + sharedTag + "\r\n", status: 304},
+		{path: "/big.bin", status: 200, body: file("big.bin")},
+	}
+}
+
+// fleetExchange sends req on c (a keep-alive connection) and checks the
+// response: its status, a body wholly of one version, and that version's
+// ETag.
+func fleetExchange(c net.Conn, br *bufio.Reader, req fleetReq, r *fleetResp, versions []string) {
+	r.path = req.path
+	r.start = time.Now()
+	c.SetDeadline(r.start.Add(20 * time.Second))
+	_, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: fleet\r\n%s\r\n", req.path, req.header)
+	var raw string
+	if err == nil {
+		raw, _, err = conformance.ReadResponse(br)
+	}
+	r.end = time.Now()
+	if err != nil {
+		r.err = fmt.Sprintf("%v after %d bytes", err, len(raw))
+		return
+	}
+	head, body, _ := strings.Cut(raw, "\r\n\r\n")
+	lines := strings.Split(head, "\r\n")
+	if f := strings.Fields(lines[0]); len(f) >= 2 {
+		r.status, _ = strconv.Atoi(f[1])
+	}
+	for _, l := range lines[1:] {
+		if k, v, _ := strings.Cut(l, ":"); strings.EqualFold(k, "ETag") {
+			r.etag = strings.TrimSpace(v)
+		}
+	}
+	if r.status != req.status {
+		r.err = fmt.Sprintf("status %d, want %d: %.300q", r.status, req.status, raw)
+		return
+	}
+	if req.body == nil {
+		return
+	}
+	for _, v := range versions {
+		if want, whole := req.body(v); body == want {
+			r.version = v
+			if tag := contentTag(whole); r.etag != tag {
+				r.err = fmt.Sprintf("body of %s with ETag %s, want %s", v, r.etag, tag)
+			}
+			return
+		}
+	}
+	r.err = fmt.Sprintf("a body of no one version (%d bytes): %.120q", len(body), body)
+}
+
+// TestFleetDeploy deploys a site, then a second version, then rolls back,
+// while three weft instances on different engines serve the s3:// root
+// under keep-alive load from raw-socket clients: no request fails, no
+// response mixes versions, no instance goes back to the old version once
+// it has served the new one, every instance switches within its poll
+// interval (plus slack for a loaded machine) of the deploy returning, and
+// the file both versions share has one ETag everywhere, which any instance
+// answers 304 to.
+func TestFleetDeploy(t *testing.T) {
+	_, flags, env := deployStore(t)
+	const root = "s3://weft-site/www"
+	sites := map[string]map[string]string{"v1": fleetSite("v1"), "v2": fleetSite("v2")}
+	versions := []string{"v1", "v2"}
+	deploy := func(args ...string) (id string, returned time.Time) {
+		t.Helper()
+		code, out, errOut := weft(t, t.TempDir(), env, append(append([]string{"deploy"}, args...), flags...)...)
+		returned = time.Now()
+		if code != 0 || errOut != "" {
+			t.Fatalf("weft deploy %q: exit %d, %s%s", args, code, out, errOut)
+		}
+		// "switched s3://… to ID (was …)", by a deploy and a rollback
+		_, to, _ := strings.Cut(out, "switched "+root+" to ")
+		return versionID.FindString(to), returned
+	}
+	dirs := map[string]string{}
+	for _, v := range versions {
+		dirs[v] = t.TempDir()
+		writeTree(t, dirs[v], sites[v])
+	}
+	v1ID, _ := deploy(dirs["v1"], root)
+
+	engines := []string{"epoll", "goroutine", "uring"}
+	if err := uring.Available(); err != nil {
+		t.Logf("uring: %v; poll instead", err)
+		engines[2] = "poll"
+	}
+	addrs := make([]string, len(engines))
+	for i, eng := range engines {
+		cmd := exec.Command(weftBin(t), append([]string{"serve", root, "--engine", eng, "--addr", "127.0.0.1:0", "--no-access-log",
+			"--origin-poll", fleetPoll.String(), "--origin-cache-dir", t.TempDir()}, flags...)...)
+		cmd.Env = append(os.Environ(), env...)
+		c := startChild(t, cmd)
+		addrs[i] = strings.TrimSuffix(strings.TrimPrefix(urlRe.FindString(c.line(t, "weft: serving "+root)), "http://"), "/")
+	}
+
+	// The shared file's ETag is its content's, the same on every instance.
+	sharedTag := contentTag(sites["v1"]["shared.txt"])
+	sharedTags := func() {
+		t.Helper()
+		for i, a := range addrs {
+			resp := fetchRaw(t, "tcp", a, "/shared.txt")
+			if !strings.HasPrefix(resp, "HTTP/1.1 200 ") || !strings.Contains(resp, "\r\nETag: "+sharedTag+"\r\n") {
+				t.Errorf("GET /shared.txt from %s (instance %d): %q, want ETag %s", engines[i], i, resp, sharedTag)
+			}
+		}
+	}
+	sharedTags()
+
+	// Three keep-alive clients per instance, each asking the round over and
+	// over until stop; a failed exchange is recorded and the client dials
+	// again.
+	round := fleetRound(sharedTag, sites)
+	var (
+		mu    sync.Mutex
+		resps []fleetResp
+		wg    sync.WaitGroup
+	)
+	stop := make(chan struct{})
+	record := func(r fleetResp) {
+		mu.Lock()
+		resps = append(resps, r)
+		mu.Unlock()
+	}
+	for i := range addrs {
+		for range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var c net.Conn
+				var br *bufio.Reader
+				defer func() {
+					if c != nil {
+						c.Close()
+					}
+				}()
+				for n := 0; ; n++ {
+					for k, req := range round {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						if k == len(round)-1 && n%4 != 0 {
+							continue // the whole large file every fourth round
+						}
+						if c == nil {
+							var err error
+							if c, err = net.DialTimeout("tcp", addrs[i], 5*time.Second); err != nil {
+								record(fleetResp{inst: i, path: req.path, start: time.Now(), end: time.Now(), err: "dial: " + err.Error()})
+								time.Sleep(50 * time.Millisecond)
+								continue
+							}
+							br = bufio.NewReader(c)
+						}
+						r := fleetResp{inst: i}
+						fleetExchange(c, br, req, &r, versions)
+						record(r)
+						if r.err != "" {
+							c.Close()
+							c = nil
+						}
+					}
+				}
+			}()
+		}
+	}
+	stopLoad := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	defer stopLoad()
+
+	// served reports, per instance, when a response of version v that
+	// started at or after since first ended (zero if none yet).
+	served := func(v string, since time.Time) []time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		first := make([]time.Time, len(addrs))
+		for _, r := range resps {
+			if r.version == v && !r.start.Before(since) && (first[r.inst].IsZero() || r.end.Before(first[r.inst])) {
+				first[r.inst] = r.end
+			}
+		}
+		return first
+	}
+	// waitAll waits until every instance has served v since since, or 30 s.
+	waitAll := func(v string, since time.Time) []time.Time {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			first := served(v, since)
+			all := true
+			for _, f := range first {
+				all = all && !f.IsZero()
+			}
+			if all || time.Now().After(deadline) {
+				return first
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	type phase struct {
+		name     string
+		old, new string
+		began    time.Time // the deploy command started
+		returned time.Time // it exited
+		first    []time.Time
+	}
+	var phases []phase
+	switchTo := func(name, old, new string, args ...string) {
+		t.Helper()
+		began := time.Now()
+		_, returned := deploy(args...)
+		first := waitAll(new, began)
+		phases = append(phases, phase{name, old, new, began, returned, first})
+		time.Sleep(time.Second) // load on the new version
+	}
+
+	waitAll("v1", time.Time{}) // load on every instance; v2's ID, to the second, differs from v1's
+	time.Sleep(1100 * time.Millisecond)
+	switchTo("deploy v2", "v1", "v2", dirs["v2"], root)
+	switchTo("rollback to v1", "v2", "v1", "--rollback", v1ID, root)
+	stopLoad()
+	sharedTags()
+
+	// Zero failed requests.
+	counts := map[string]int{}
+	failed := 0
+	for _, r := range resps {
+		counts[engines[r.inst]]++
+		if r.err != "" {
+			failed++
+			if failed <= 20 {
+				t.Errorf("%s (instance %d) GET %s at %s: %s", engines[r.inst], r.inst, r.path, r.start.Format("15:04:05.000"), r.err)
+			}
+		}
+	}
+	if failed > 0 {
+		t.Errorf("%d of %d requests failed", failed, len(resps))
+	}
+	t.Logf("%d requests: %v", len(resps), counts)
+
+	// Per phase and instance: once a response of the new version has ended,
+	// no request started later gets the old one; and every instance was on
+	// the new version within the poll interval and some slack of the
+	// deploy's return.
+	bound := fleetPoll + 2*time.Second
+	for k, p := range phases {
+		until := time.Now() // the next phase may bring the old version back
+		if k+1 < len(phases) {
+			until = phases[k+1].began
+		}
+		var lags []string
+		for i := range addrs {
+			f := p.first[i]
+			if f.IsZero() {
+				t.Errorf("%s: %s (instance %d) never served %s", p.name, engines[i], i, p.new)
+				continue
+			}
+			lag := f.Sub(p.returned)
+			lags = append(lags, fmt.Sprintf("%s %v", engines[i], lag.Round(time.Millisecond)))
+			if lag > bound {
+				t.Errorf("%s: %s (instance %d) first served %s %v after the deploy returned (bound %v)", p.name, engines[i], i, p.new, lag, bound)
+			}
+			var back []fleetResp
+			for _, r := range resps {
+				if r.inst == i && r.version == p.old && r.start.After(f) && r.start.Before(until) {
+					back = append(back, r)
+				}
+			}
+			for n, r := range back {
+				if n < 5 {
+					t.Errorf("%s: %s (instance %d) served %s of %s, started %v after it had served %s", p.name, engines[i], i, r.path, p.old, r.start.Sub(f), p.new)
+				}
+			}
+		}
+		sort.Strings(lags)
+		t.Logf("%s: the deploy command took %v; first response of %s ended, after it returned, on %s (negative: before it returned)",
+			p.name, p.returned.Sub(p.began).Round(time.Millisecond), p.new, strings.Join(lags, ", "))
+	}
+}

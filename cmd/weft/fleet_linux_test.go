@@ -4,12 +4,15 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -42,10 +45,16 @@ func fleetSite(v string) map[string]string {
 	for off := 0; off < fleetBigSize; off += 16 {
 		fmt.Fprintf(&big, "%s:%012d\n", v, off) // 16 bytes
 	}
+	js := "var version = '" + v + "';\n"
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	w.Write([]byte(js))
+	w.Close()
 	return map[string]string{
 		"index.html": "<!doctype html><title>site " + v + "</title>\n<link rel=stylesheet href=style.css>" +
 			"<script src=app.js></script>\n<p>version " + v + "</p>\n",
-		"app.js":     "var version = '" + v + "';\n",
+		"app.js":     js,
+		"app.js.gz":  gz.String(), // a precompressed sidecar, as weft precompress writes
 		"style.css":  "body::after { content: '" + v + "'; }\n",
 		"big.bin":    big.String(),
 		"shared.txt": "the same bytes in every version\n",
@@ -74,9 +83,8 @@ type fleetResp struct {
 type fleetReq struct {
 	path, header string
 	status       int
-	// body gives the body wanted of version v, and the whole file the
-	// ETag is of.
-	body func(v string) (want, whole string)
+	// body gives the body wanted of version v and its ETag.
+	body func(v string) (want, etag string)
 }
 
 // fleetRound is what each client asks, in order, on one connection: a page
@@ -85,16 +93,20 @@ type fleetReq struct {
 // round) the whole large file.
 func fleetRound(sharedTag string, sites map[string]map[string]string) []fleetReq {
 	file := func(name string) func(string) (string, string) {
-		return func(v string) (string, string) { b := sites[v][name]; return b, b }
+		return func(v string) (string, string) { b := sites[v][name]; return b, contentTag(b) }
 	}
 	return []fleetReq{
 		{path: "/", status: 200, body: file("index.html")},
 		{path: "/app.js", status: 200, body: file("app.js")},
+		{path: "/app.js", header: "Accept-Encoding: gzip\r\n", status: 200, body: func(v string) (string, string) {
+			gz := sites[v]["app.js.gz"] // the sidecar's bytes, tagged as its representation
+			return gz, strings.TrimSuffix(contentTag(gz), `"`) + `-gzip"`
+		}},
 		{path: "/style.css", status: 200, body: file("style.css")},
 		{path: "/big.bin", header: fmt.Sprintf("Range: bytes=%d-%d\r\n", fleetRangeStart, fleetRangeEnd), status: 206,
 			body: func(v string) (string, string) {
 				b := sites[v]["big.bin"]
-				return b[fleetRangeStart : fleetRangeEnd+1], b
+				return b[fleetRangeStart : fleetRangeEnd+1], contentTag(b)
 			}},
 		{path: "/shared.txt", header: "If-None-Match: " + sharedTag + "\r\n", status: 304},
 		{path: "/big.bin", status: 200, body: file("big.bin")},
@@ -136,9 +148,9 @@ func fleetExchange(c net.Conn, br *bufio.Reader, req fleetReq, r *fleetResp, ver
 		return
 	}
 	for _, v := range versions {
-		if want, whole := req.body(v); body == want {
+		if want, tag := req.body(v); body == want {
 			r.version = v
-			if tag := contentTag(whole); r.etag != tag {
+			if r.etag != tag {
 				r.err = fmt.Sprintf("body of %s with ETag %s, want %s", v, r.etag, tag)
 			}
 			return
@@ -175,6 +187,10 @@ func TestFleetDeploy(t *testing.T) {
 	for _, v := range versions {
 		dirs[v] = t.TempDir()
 		writeTree(t, dirs[v], sites[v])
+		mod := time.Now().Truncate(time.Second)
+		for name := range sites[v] { // the sidecar no older than its file, whatever order they were written in
+			must(t, os.Chtimes(filepath.Join(dirs[v], name), time.Time{}, mod))
+		}
 	}
 	v1ID, _ := deploy(dirs["v1"], root)
 

@@ -3,13 +3,11 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -113,23 +111,9 @@ func fleetRound(sharedTag string, sites map[string]map[string]string) []fleetReq
 	}
 }
 
-// fleetExchange sends req on c (a keep-alive connection) and checks the
-// response: its status, a body wholly of one version, and that version's
-// ETag.
-func fleetExchange(c net.Conn, br *bufio.Reader, req fleetReq, r *fleetResp, versions []string) {
-	r.path = req.path
-	r.start = time.Now()
-	c.SetDeadline(r.start.Add(20 * time.Second))
-	_, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: fleet\r\n%s\r\n", req.path, req.header)
-	var raw string
-	if err == nil {
-		raw, _, err = conformance.ReadResponse(br)
-	}
-	r.end = time.Now()
-	if err != nil {
-		r.err = fmt.Sprintf("%v after %d bytes", err, len(raw))
-		return
-	}
+// fleetCheck checks raw, the response to req: its status, a body wholly
+// of one version, and that version's ETag.
+func fleetCheck(req fleetReq, raw string, r *fleetResp, versions []string) {
 	head, body, _ := strings.Cut(raw, "\r\n\r\n")
 	lines := strings.Split(head, "\r\n")
 	if f := strings.Fields(lines[0]); len(f) >= 2 {
@@ -222,8 +206,10 @@ func TestFleetDeploy(t *testing.T) {
 	sharedTags()
 
 	// Three keep-alive clients per instance, each asking the round over and
-	// over until stop; a failed exchange is recorded and the client dials
-	// again.
+	// over until stop. Request n is round[n%len(round)] (the whole large
+	// file every fourth round, the page otherwise), its index in the query
+	// (which a static file ignores) so that its answer is checked against
+	// it.
 	round := fleetRound(sharedTag, sites)
 	var (
 		mu    sync.Mutex
@@ -236,46 +222,33 @@ func TestFleetDeploy(t *testing.T) {
 		resps = append(resps, r)
 		mu.Unlock()
 	}
+	pick := func(n int) int {
+		k := n % len(round)
+		if k == len(round)-1 && n/len(round)%4 != 0 {
+			k = 0
+		}
+		return k
+	}
 	for i := range addrs {
 		for range 3 {
+			rc := &conformance.RawClient{
+				Addr:      addrs[i],
+				KeepAlive: true,
+				Path:      func(n int) string { k := pick(n); return round[k].path + "?req=" + strconv.Itoa(k) },
+				Header:    func(n int) string { return round[pick(n)].header },
+				Answered: func(path, raw string, sent, got time.Time) {
+					r := fleetResp{inst: i, path: path, start: sent, end: got}
+					_, q, _ := strings.Cut(path, "?req=")
+					k, _ := strconv.Atoi(q)
+					fleetCheck(round[k], raw, &r, versions)
+					record(r)
+				},
+				Lost: func(kind, what string) { record(fleetResp{inst: i, start: time.Now(), err: kind + ": " + what}) },
+			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				var c net.Conn
-				var br *bufio.Reader
-				defer func() {
-					if c != nil {
-						c.Close()
-					}
-				}()
-				for n := 0; ; n++ {
-					for k, req := range round {
-						select {
-						case <-stop:
-							return
-						default:
-						}
-						if k == len(round)-1 && n%4 != 0 {
-							continue // the whole large file every fourth round
-						}
-						if c == nil {
-							var err error
-							if c, err = net.DialTimeout("tcp", addrs[i], 5*time.Second); err != nil {
-								record(fleetResp{inst: i, path: req.path, start: time.Now(), end: time.Now(), err: "dial: " + err.Error()})
-								time.Sleep(50 * time.Millisecond)
-								continue
-							}
-							br = bufio.NewReader(c)
-						}
-						r := fleetResp{inst: i}
-						fleetExchange(c, br, req, &r, versions)
-						record(r)
-						if r.err != "" {
-							c.Close()
-							c = nil
-						}
-					}
-				}
+				rc.Run(stop)
 			}()
 		}
 	}

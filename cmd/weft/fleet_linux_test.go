@@ -81,8 +81,14 @@ type fleetResp struct {
 type fleetReq struct {
 	path, header string
 	status       int
-	// body gives the body wanted of version v and its ETag.
+	// body gives the body wanted of version v and its ETag; nil for none.
 	body func(v string) (want, etag string)
+	// of, for a request that carries a validator of one version, is that
+	// version: status and body are the answer of an instance on it, and
+	// altStatus and altBody that of an instance on another.
+	of        string
+	altStatus int
+	altBody   func(v string) (want, etag string)
 }
 
 // fleetRound is what each client asks, in order, on one connection: a page
@@ -107,6 +113,12 @@ func fleetRound(sharedTag string, sites map[string]map[string]string) []fleetReq
 				return b[fleetRangeStart : fleetRangeEnd+1], contentTag(b)
 			}},
 		{path: "/shared.txt", header: "If-None-Match: " + sharedTag + "\r\n", status: 304},
+		// v1's validators: 304 and the range on v1, the new file whole on v2.
+		{path: "/", header: "If-None-Match: " + contentTag(sites["v1"]["index.html"]) + "\r\n", status: 304,
+			of: "v1", altStatus: 200, altBody: file("index.html")},
+		{path: "/big.bin", header: fmt.Sprintf("Range: bytes=%d-\r\nIf-Range: %s\r\n", fleetBigSize-4096, contentTag(sites["v1"]["big.bin"])),
+			status: 206, body: func(v string) (string, string) { b := sites[v]["big.bin"]; return b[fleetBigSize-4096:], contentTag(b) },
+			of: "v1", altStatus: 200, altBody: file("big.bin")},
 		{path: "/big.bin", status: 200, body: file("big.bin")},
 	}
 }
@@ -114,7 +126,7 @@ func fleetRound(sharedTag string, sites map[string]map[string]string) []fleetReq
 // fleetCheck checks raw, the response to req: its status, a body wholly
 // of one version, and that version's ETag.
 func fleetCheck(req fleetReq, raw string, r *fleetResp, versions []string) {
-	head, body, _ := strings.Cut(raw, "\r\n\r\n")
+	head, got, _ := strings.Cut(raw, "\r\n\r\n")
 	lines := strings.Split(head, "\r\n")
 	if f := strings.Fields(lines[0]); len(f) >= 2 {
 		r.status, _ = strconv.Atoi(f[1])
@@ -124,15 +136,25 @@ func fleetCheck(req fleetReq, raw string, r *fleetResp, versions []string) {
 			r.etag = strings.TrimSpace(v)
 		}
 	}
-	if r.status != req.status {
+	status, body := req.status, req.body
+	if req.of != "" && r.status == req.altStatus {
+		status, body = req.altStatus, req.altBody
+	}
+	if r.status != status {
 		r.err = fmt.Sprintf("status %d, want %d: %.300q", r.status, req.status, raw)
 		return
 	}
-	if req.body == nil {
+	if body == nil {
+		r.version = req.of // a 304 to a validator of one version
 		return
 	}
 	for _, v := range versions {
-		if want, tag := req.body(v); body == want {
+		// The answer to a validator of a version: of that version with the
+		// first status, of another with the second.
+		if req.of != "" && (v == req.of) != (status == req.status) {
+			continue
+		}
+		if want, tag := body(v); got == want {
 			r.version = v
 			if r.etag != tag {
 				r.err = fmt.Sprintf("body of %s with ETag %s, want %s", v, r.etag, tag)
@@ -140,7 +162,7 @@ func fleetCheck(req fleetReq, raw string, r *fleetResp, versions []string) {
 			return
 		}
 	}
-	r.err = fmt.Sprintf("a body of no one version (%d bytes): %.120q", len(body), body)
+	r.err = fmt.Sprintf("status %d with a body of no one version it may be (%d bytes): %.120q", r.status, len(got), got)
 }
 
 // TestFleetDeploy deploys a site, then a second version, then rolls back,

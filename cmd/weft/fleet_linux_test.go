@@ -66,6 +66,17 @@ func contentTag(body string) string {
 	return `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`
 }
 
+// fleetServe starts weft serve root on eng, polling every poll, with the
+// store's flags and environment, and returns its address.
+func fleetServe(t *testing.T, root, eng string, poll time.Duration, flags, env []string) string {
+	t.Helper()
+	cmd := exec.Command(weftBin(t), append([]string{"serve", root, "--engine", eng, "--addr", "127.0.0.1:0", "--no-access-log",
+		"--origin-poll", poll.String(), "--origin-cache-dir", t.TempDir()}, flags...)...)
+	cmd.Env = append(os.Environ(), env...)
+	c := startChild(t, cmd)
+	return strings.TrimSuffix(strings.TrimPrefix(urlRe.FindString(c.line(t, "weft: serving "+root)), "http://"), "/")
+}
+
 // fleetResp is one exchange a load client made.
 type fleetResp struct {
 	inst       int
@@ -207,11 +218,7 @@ func TestFleetDeploy(t *testing.T) {
 	}
 	addrs := make([]string, len(engines))
 	for i, eng := range engines {
-		cmd := exec.Command(weftBin(t), append([]string{"serve", root, "--engine", eng, "--addr", "127.0.0.1:0", "--no-access-log",
-			"--origin-poll", fleetPoll.String(), "--origin-cache-dir", t.TempDir()}, flags...)...)
-		cmd.Env = append(os.Environ(), env...)
-		c := startChild(t, cmd)
-		addrs[i] = strings.TrimSuffix(strings.TrimPrefix(urlRe.FindString(c.line(t, "weft: serving "+root)), "http://"), "/")
+		addrs[i] = fleetServe(t, root, eng, fleetPoll, flags, env)
 	}
 
 	// The shared file's ETag is its content's, the same on every instance.
@@ -383,5 +390,58 @@ func TestFleetDeploy(t *testing.T) {
 		sort.Strings(lags)
 		t.Logf("%s: the deploy command took %v; first response of %s ended, after it returned, on %s (negative: before it returned)",
 			p.name, p.returned.Sub(p.began).Round(time.Millisecond), p.new, strings.Join(lags, ", "))
+	}
+}
+
+// TestFleetKeep: `weft deploy DIR --keep 1` right after switching leaves
+// the version it switched from in the store, because instances serve it
+// until their next poll. An instance that polls rarely (1h here, so that it
+// is surely still on v1) is asked for v1's files it has not cached yet,
+// after the deploy of v2 with --keep 1 and the default grace, v1's objects
+// being older than that grace (as they are a day after v1's deploy).
+func TestFleetKeep(t *testing.T) {
+	s3, flags, env := deployStore(t)
+	const root = "s3://weft-site/www"
+	page := func(v string, i int) string { return fmt.Sprintf("<p>%s, page %d</p>\n", v, i) }
+	dirs := map[string]string{}
+	for _, v := range []string{"v1", "v2"} {
+		files := map[string]string{}
+		for i := range 10 {
+			files[fmt.Sprintf("page-%d.html", i)] = page(v, i)
+		}
+		dirs[v] = t.TempDir()
+		writeTree(t, dirs[v], files)
+	}
+	deploy := func(args ...string) string {
+		t.Helper()
+		code, out, errOut := weft(t, t.TempDir(), env, append(append([]string{"deploy"}, args...), flags...)...)
+		if code != 0 || errOut != "" {
+			t.Fatalf("weft deploy %q: exit %d, %s%s", args, code, out, errOut)
+		}
+		return out
+	}
+	deploy(dirs["v1"], root)
+	addr := fleetServe(t, root, "epoll", time.Hour, flags, env)
+	if resp := fetchRaw(t, "tcp", addr, "/page-0.html"); !strings.HasSuffix(resp, "\r\n\r\n"+page("v1", 0)) {
+		t.Fatalf("GET /page-0.html before: %q", resp)
+	}
+
+	// v1's objects uploaded two hours ago, as far as the store can tell.
+	objects := filepath.Join(s3.Dir, "weft-site", "www", ".weft", "objects")
+	ents, err := os.ReadDir(objects)
+	must(t, err)
+	old := time.Now().Add(-2 * time.Hour)
+	for _, e := range ents {
+		must(t, os.Chtimes(filepath.Join(objects, e.Name()), old, old))
+	}
+	time.Sleep(1100 * time.Millisecond) // version IDs are to the second
+	out := deploy(dirs["v2"], root, "--keep", "1")
+	t.Logf("weft deploy --keep 1:\n%s", out)
+
+	for i := range 10 {
+		p := fmt.Sprintf("/page-%d.html", i)
+		if resp := fetchRaw(t, "tcp", addr, p); !strings.HasPrefix(resp, "HTTP/1.1 200 ") || !strings.HasSuffix(resp, "\r\n\r\n"+page("v1", i)) {
+			t.Errorf("GET %s from an instance still on v1, after deploy --keep 1: %.200q", p, resp)
+		}
 	}
 }

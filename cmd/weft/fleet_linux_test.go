@@ -406,7 +406,7 @@ func TestFleetKeep(t *testing.T) {
 	dirs := map[string]string{}
 	for _, v := range []string{"v1", "v2"} {
 		files := map[string]string{}
-		for i := range 10 {
+		for i := range 20 {
 			files[fmt.Sprintf("page-%d.html", i)] = page(v, i)
 		}
 		dirs[v] = t.TempDir()
@@ -442,6 +442,16 @@ func TestFleetKeep(t *testing.T) {
 		p := fmt.Sprintf("/page-%d.html", i)
 		if resp := fetchRaw(t, "tcp", addr, p); !strings.HasPrefix(resp, "HTTP/1.1 200 ") || !strings.HasSuffix(resp, "\r\n\r\n"+page("v1", i)) {
 			t.Errorf("GET %s from an instance still on v1, after deploy --keep 1: %.200q", p, resp)
+		}
+	}
+	// --keep alone, at once, takes v1 from under the instance still on it
+	// (what the README says not to do): a file of v1 it has not cached is
+	// a 503, which a load balancer retries elsewhere, not a 500.
+	deploy("--keep", "1", root)
+	for i := 10; i < 20; i++ {
+		p := fmt.Sprintf("/page-%d.html", i)
+		if resp := fetchRaw(t, "tcp", addr, p); !strings.HasPrefix(resp, "HTTP/1.1 503 ") {
+			t.Errorf("GET %s from an instance on a version whose objects are gone: %.200q", p, resp)
 		}
 	}
 }

@@ -173,7 +173,7 @@ func runDeploy(c *cobra.Command, o deployOpts, args []string, stdout, _ io.Write
 		}
 		return nil
 	}
-	deployed := "" // the version a deploy switched to, before a --keep
+	deployed, previous := "", "" // the versions a deploy switched to and from, before a --keep
 	if dir != "" {
 		sc := site.Config{Root: dir, Dotfiles: o.dotfiles, Symlinks: o.symlinks}
 		res, err := deploy.Deploy(ctx, st, deploy.Options{Site: sc, Jobs: o.jobs, DryRun: o.dryRun, Log: stdout})
@@ -182,11 +182,11 @@ func runDeploy(c *cobra.Command, o deployOpts, args []string, stdout, _ io.Write
 		}
 		if !o.dryRun {
 			fmt.Fprintf(stdout, "weft deploy: done: %s\n", res.Summary(loc))
-			deployed = res.ID
+			deployed, previous = res.ID, res.Previous
 		}
 	}
 	if o.keepGiven {
-		_, err := deploy.Collect(ctx, st, deploy.CollectOptions{Keep: o.keep, Grace: o.grace, DryRun: o.dryRun, Log: stdout})
+		_, err := deploy.Collect(ctx, st, deploy.CollectOptions{Keep: o.keep, Previous: previous, Grace: o.grace, DryRun: o.dryRun, Log: stdout})
 		switch {
 		case err != nil && deployed != "":
 			// The pointer did move: a failure must not read as a deploy's.

@@ -91,13 +91,23 @@ func TestDeployCommand(t *testing.T) {
 		!strings.Contains(out, "4 objects, 4 named by the versions kept: deleted 0 (0 bytes)") {
 		t.Errorf("--keep 1 on the older version: exit %d, %s%s", code, out, errOut)
 	}
-	// A deploy with --keep: v3 (the files of v2) is current and newest.
+	// A deploy with --keep: v3 (the files of v2) is current and newest, and
+	// v1, which it replaced, is kept too: servers serve it until they poll.
 	time.Sleep(1100 * time.Millisecond)
 	code, out, errOut = weft(t, dir, env, append(deployArgs, "--keep", "1", "--grace", "0s")...)
 	if code != 0 || errOut != "" || !strings.Contains(out, "objects: 0 new (0 bytes), 3 reused;") ||
-		!strings.Contains(out, "3 versions, keeping the 1 newest and the current one: deleted 2 manifests: "+v2+", "+v1) ||
-		!strings.Contains(out, "4 objects, 3 named by the versions kept: deleted 1 (12 bytes)") {
+		!strings.Contains(out, "3 versions, keeping the 1 newest, the current one and the one it replaced: deleted 1 manifest: "+v2+"\n") ||
+		!strings.Contains(out, "4 objects, 4 named by the versions kept: deleted 0 (0 bytes)") {
 		t.Errorf("deploy --keep 1: exit %d, %s%s", code, out, errOut)
+	}
+	if rows = list(); len(rows) != 3 || !strings.HasSuffix(rows[1], "current") || !strings.HasPrefix(rows[2], v1) {
+		t.Errorf("--list after deploy --keep:\n%s", strings.Join(rows, "\n"))
+	}
+	// --keep alone, later: v1 and the object only it named go.
+	code, out, errOut = weft(t, dir, env, keep...)
+	if code != 0 || errOut != "" || !strings.Contains(out, "2 versions, keeping the 1 newest and the current one: deleted 1 manifest: "+v1) ||
+		!strings.Contains(out, "4 objects, 3 named by the versions kept: deleted 1 (12 bytes)") {
+		t.Errorf("--keep 1 after the deploy: exit %d, %s%s", code, out, errOut)
 	}
 	if rows = list(); len(rows) != 2 || !strings.HasSuffix(rows[1], "current") {
 		t.Errorf("--list after --keep:\n%s", strings.Join(rows, "\n"))

@@ -21,6 +21,9 @@ type RawClient struct {
 	// and says Connection: close.
 	KeepAlive bool
 	Path      func(n int) string // the path of request n
+	// Header, if set, gives request n's header lines beyond Host, each
+	// ending in CRLF.
+	Header func(n int) string
 	// Answered receives each complete answer (its exact bytes), with the
 	// times the request was written and the answer read.
 	Answered func(path, raw string, sent, got time.Time)
@@ -64,10 +67,14 @@ func (rc *RawClient) Run(stop <-chan struct{}) {
 			br = bufio.NewReader(c)
 		}
 		p := rc.Path(n)
-		req := "GET " + p + " HTTP/1.1\r\nHost: t\r\n\r\n"
-		if !rc.KeepAlive {
-			req = "GET " + p + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+		req := "GET " + p + " HTTP/1.1\r\nHost: t\r\n"
+		if rc.Header != nil {
+			req += rc.Header(n)
 		}
+		if !rc.KeepAlive {
+			req += "Connection: close\r\n"
+		}
+		req += "\r\n"
 		sent := time.Now()
 		if _, err := io.WriteString(c, req); err != nil {
 			// The server closed it after the check: nothing was

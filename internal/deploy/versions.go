@@ -116,10 +116,13 @@ const DefaultGrace = time.Hour
 
 // CollectOptions say what Collect keeps.
 type CollectOptions struct {
-	Keep   int           // the newest versions kept (at least 1); the current one is kept too
-	Grace  time.Duration // objects younger than this are never deleted (see Collect)
-	DryRun bool          // say what would be deleted, delete nothing
-	Log    io.Writer     // a line per phase; nil for none
+	Keep int // the newest versions kept (at least 1); the current one is kept too
+	// Previous is the version current before the switch this run made, kept
+	// too: servers poll the pointer, so some serve it until their next poll.
+	Previous string
+	Grace    time.Duration // objects younger than this are never deleted (see Collect)
+	DryRun   bool          // say what would be deleted, delete nothing
+	Log      io.Writer     // a line per phase; nil for none
 
 	beforeDelete func() // a test's look between reading the manifests and deleting objects
 }
@@ -162,7 +165,7 @@ func Collect(ctx context.Context, s Store, o CollectOptions) (Collected, error) 
 	}
 	var doomed []string
 	for i, id := range ids {
-		if i >= o.Keep && id != cur {
+		if i >= o.Keep && id != cur && id != o.Previous {
 			doomed = append(doomed, id)
 		}
 	}
@@ -187,8 +190,12 @@ func Collect(ctx context.Context, s Store, o CollectOptions) (Collected, error) 
 	} else {
 		res.Versions = doomed
 	}
-	logf("%s, keeping the %d newest and the current one: %s %s%s",
-		count(len(ids), "version"), o.Keep, verb, count(len(res.Versions), "manifest"), listed(res.Versions))
+	kept := " and the current one"
+	if o.Previous != "" {
+		kept = ", the current one and the one it replaced"
+	}
+	logf("%s, keeping the %d newest%s: %s %s%s",
+		count(len(ids), "version"), o.Keep, kept, verb, count(len(res.Versions), "manifest"), listed(res.Versions))
 
 	// What the remaining manifests name, read after the deletions.
 	refs, read := map[string]bool{}, map[string]bool{}

@@ -430,7 +430,7 @@ func (s *Store) getRange(i *Info, off, n int64) ([]byte, error) {
 	defer cancel()
 	o, err := s.client.GetObject(ctx, s.bucket, i.key, opts)
 	if err != nil {
-		return nil, s.changed(s.classify(err))
+		return nil, s.changed(gone(s.classify(err)))
 	}
 	defer o.Close()
 	b := make([]byte, n)
@@ -438,10 +438,21 @@ func (s *Store) getRange(i *Info, off, n int64) ([]byte, error) {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 			return nil, s.changed(errChanged) // shorter than its metadata said
 		}
-		return nil, s.changed(s.classify(err))
+		return nil, s.changed(gone(s.classify(err)))
 	}
 	s.classify(nil)
 	return b, nil
+}
+
+// gone makes a missing object errChanged: it was there when opened (its
+// manifest names it, or the store listed it), so it was deleted since,
+// as --keep does to a version some instances serve until their next poll.
+// Transient, a 503 a load balancer retries elsewhere, not a 500.
+func gone(err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return errChanged
+	}
+	return err
 }
 
 // changed forgets the metadata when err says the object changed.

@@ -5,10 +5,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -156,7 +158,17 @@ func RunOrigin(t *testing.T, start Starter, caps Capabilities) {
 	s3.PutTree(t, "suite", "site", root)
 	start = overS3(start, root, "s3://suite/site", s3.Origin())
 	base := start(t, Options{Site: site.Config{Root: root}})
-	s := &suite{start: start, root: root, addr: base.Addr, caps: caps}
+	s := &suite{start: start, root: root, addr: base.Addr, caps: caps, origin: true}
+	var mu sync.Mutex
+	copies := 0
+	s.copyTree = func(t *testing.T, dir string) (string, origin.Config) {
+		mu.Lock()
+		copies++
+		prefix := fmt.Sprintf("tree%d", copies)
+		mu.Unlock()
+		s3.PutTree(t, "suite", prefix, dir)
+		return "s3://suite/" + prefix, s3.Origin()
+	}
 	for _, c := range s.cases() {
 		if !c.dir {
 			t.Run(c.name, c.run)

@@ -30,7 +30,9 @@ func (s *suite) rules(t *testing.T) {
 	t.Run("SPA", s.spa)
 	t.Run("Auth", s.auth)
 	t.Run("VirtualHosts", s.virtualHosts)
-	t.Run("Symlinks", s.symlinks)
+	if !s.origin { // an object store has no links
+		t.Run("Symlinks", s.symlinks)
+	}
 	t.Run("TrustedProxies", s.trustedProxies)
 }
 
@@ -107,8 +109,8 @@ func wantBody(t *testing.T, r *Resp, want string) {
 }
 
 func (s *suite) headerRules(t *testing.T) {
-	root := rulesTree(t)
-	srv := s.start(t, Options{Site: site.Config{Root: root, Security: true, Headers: []site.HeaderRule{
+	tree := s.treeRoot(t, rulesTree(t))
+	srv := s.start(t, Options{Site: site.Config{Root: tree.Root, Origin: tree.Origin, Security: true, Headers: []site.HeaderRule{
 		{For: "/assets/**", Set: map[string]string{"Cache-Control": "public, max-age=3600"}, Add: map[string]string{"X-Asset": "yes"}},
 		{For: "*.txt", Remove: []string{"Last-Modified", "Accept-Ranges"}, Set: map[string]string{"X-Text": "1"}},
 		{For: "/embed/**", Remove: []string{"X-Frame-Options"}, Add: map[string]string{"X-Asset": "embedded"}},
@@ -196,8 +198,8 @@ func (s *suite) headerRules(t *testing.T) {
 }
 
 func (s *suite) cors(t *testing.T) {
-	root := rulesTree(t)
-	srv := s.start(t, Options{Site: site.Config{Root: root, CORS: &site.CORS{
+	tree := s.treeRoot(t, rulesTree(t))
+	srv := s.start(t, Options{Site: site.Config{Root: tree.Root, Origin: tree.Origin, CORS: &site.CORS{
 		Origins:     []string{"https://app.example", "http://localhost:3000"},
 		Methods:     []string{"GET", "HEAD", "POST"},
 		Headers:     []string{"X-Token", "Content-Type"},
@@ -263,7 +265,7 @@ func (s *suite) cors(t *testing.T) {
 		wantVaryOrigin(t, r)
 	})
 	t.Run("AnyOrigin", func(t *testing.T) {
-		srv := s.start(t, Options{Site: site.Config{Root: root, CORS: &site.CORS{Origins: []string{"*"}, Paths: []string{"/assets/**"}}}})
+		srv := s.start(t, Options{Site: site.Config{Root: tree.Root, Origin: tree.Origin, CORS: &site.CORS{Origins: []string{"*"}, Paths: []string{"/assets/**"}}}})
 		r := one(t, srv.Addr, get("/assets/app.js"))
 		wantHeader(t, r, "Access-Control-Allow-Origin", "*")
 		if strings.Contains(r.Header.Get("Vary"), "Origin") {
@@ -283,8 +285,8 @@ func (s *suite) cors(t *testing.T) {
 }
 
 func (s *suite) redirects(t *testing.T) {
-	root := rulesTree(t)
-	srv := s.start(t, Options{Site: site.Config{Root: root, Redirects: []site.Redirect{
+	tree := s.treeRoot(t, rulesTree(t))
+	srv := s.start(t, Options{Site: site.Config{Root: tree.Root, Origin: tree.Origin, Redirects: []site.Redirect{
 		{From: "/old", To: "/new.html"},
 		{From: "/found", To: "/new.html", Status: 302},
 		{From: "/temporary", To: "/new.html", Status: 307},
@@ -347,14 +349,14 @@ func (s *suite) redirects(t *testing.T) {
 }
 
 func (s *suite) cleanURLs(t *testing.T) {
-	root := rulesTree(t)
+	tree := s.treeRoot(t, rulesTree(t))
 	t.Run("Default", func(t *testing.T) {
-		srv := s.start(t, Options{Site: site.Config{Root: root}})
+		srv := s.start(t, Options{Site: site.Config{Root: tree.Root, Origin: tree.Origin}})
 		wantStatus(t, one(t, srv.Addr, get("/about")), 404)
 		wantStatus(t, one(t, srv.Addr, get("/about.html")), 200)
 	})
 	t.Run("On", func(t *testing.T) {
-		srv := s.start(t, Options{Site: site.Config{Root: root, CleanURLs: true}})
+		srv := s.start(t, Options{Site: site.Config{Root: tree.Root, Origin: tree.Origin, CleanURLs: true}})
 		for range 2 {
 			r := one(t, srv.Addr, get("/about"))
 			wantStatus(t, r, 200)
@@ -376,7 +378,7 @@ func (s *suite) cleanURLs(t *testing.T) {
 		wantStatus(t, one(t, srv.Addr, get("/hello.txt")), 200)
 	})
 	t.Run("TrailingSlashAdd", func(t *testing.T) {
-		srv := s.start(t, Options{Site: site.Config{Root: root, CleanURLs: true, TrailingSlash: site.TrailingSlashAdd}})
+		srv := s.start(t, Options{Site: site.Config{Root: tree.Root, Origin: tree.Origin, CleanURLs: true, TrailingSlash: site.TrailingSlashAdd}})
 		r := one(t, srv.Addr, get("/about"))
 		wantStatus(t, r, 301)
 		wantHeader(t, r, "Location", "/about/")
@@ -390,7 +392,7 @@ func (s *suite) cleanURLs(t *testing.T) {
 		wantStatus(t, one(t, srv.Addr, get("/hello.txt")), 200)
 	})
 	t.Run("TrailingSlashRemove", func(t *testing.T) {
-		srv := s.start(t, Options{Site: site.Config{Root: root, CleanURLs: true, TrailingSlash: site.TrailingSlashRemove}})
+		srv := s.start(t, Options{Site: site.Config{Root: tree.Root, Origin: tree.Origin, CleanURLs: true, TrailingSlash: site.TrailingSlashRemove}})
 		for range 2 {
 			r := one(t, srv.Addr, get("/docs/?v=2"))
 			wantStatus(t, r, 301)
@@ -406,8 +408,8 @@ func (s *suite) cleanURLs(t *testing.T) {
 }
 
 func (s *suite) errorPages(t *testing.T) {
-	root := rulesTree(t)
-	srv := s.start(t, Options{Site: site.Config{Root: root, ErrorPages: map[int]string{404: "404.html", 403: "/403.html", 405: "errors/405.html"}}})
+	tree := s.treeRoot(t, rulesTree(t))
+	srv := s.start(t, Options{Site: site.Config{Root: tree.Root, Origin: tree.Origin, ErrorPages: map[int]string{404: "404.html", 403: "/403.html", 405: "errors/405.html"}}})
 	for range 2 {
 		r := one(t, srv.Addr, get("/missing"))
 		wantStatus(t, r, 404)
@@ -452,8 +454,8 @@ func (s *suite) errorPages(t *testing.T) {
 }
 
 func (s *suite) spa(t *testing.T) {
-	root := rulesTree(t)
-	srv := s.start(t, Options{Site: site.Config{Root: root, SPA: "index.html"}})
+	tree := s.treeRoot(t, rulesTree(t))
+	srv := s.start(t, Options{Site: site.Config{Root: tree.Root, Origin: tree.Origin, SPA: "index.html"}})
 	const (
 		navigate = "Sec-Fetch-Mode: navigate"
 		htmlFrom = "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
@@ -545,9 +547,9 @@ func bcryptLine(t *testing.T, user, pass string) string {
 }
 
 func (s *suite) auth(t *testing.T) {
-	root := rulesTree(t)
+	tree := s.treeRoot(t, rulesTree(t))
 	file := htpasswdFile(t, "# staff", bcryptLine(t, "alice", "wonderland"), bcryptLine(t, "bob", "builder"))
-	srv := s.start(t, Options{Site: site.Config{Root: root, AuthFailures: -1, Auth: []site.AuthRule{
+	srv := s.start(t, Options{Site: site.Config{Root: tree.Root, Origin: tree.Origin, AuthFailures: -1, Auth: []site.AuthRule{
 		{Prefix: "/admin", Htpasswd: file, Realm: "Staff only"},
 		{Prefix: "/admin/public/"},
 	}}})
@@ -598,7 +600,7 @@ func (s *suite) auth(t *testing.T) {
 		wantStatus(t, one(t, srv.Addr, get("/administrator")), 404)
 	})
 	t.Run("RateLimit", func(t *testing.T) {
-		srv := s.start(t, Options{Site: site.Config{Root: root, AuthFailures: 3, Auth: []site.AuthRule{{Prefix: "/", Htpasswd: file}}}})
+		srv := s.start(t, Options{Site: site.Config{Root: tree.Root, Origin: tree.Origin, AuthFailures: 3, Auth: []site.AuthRule{{Prefix: "/", Htpasswd: file}}}})
 		// On one connection: each worker of a prefork engine counts
 		// failures on its own, as it enforces its limits.
 		var raw string
@@ -615,7 +617,7 @@ func (s *suite) auth(t *testing.T) {
 		}
 	})
 	t.Run("RefusedOnPlainHTTPBeyondLoopback", func(t *testing.T) {
-		cfg := site.Config{Root: root, Auth: []site.AuthRule{{Prefix: "/", Htpasswd: file}}}
+		cfg := site.Config{Root: tree.Root, Origin: tree.Origin, Auth: []site.AuthRule{{Prefix: "/", Htpasswd: file}}}
 		if err := cfg.CheckListen("127.0.0.1:8080", false); err != nil {
 			t.Errorf("loopback: %v", err)
 		}
@@ -739,11 +741,11 @@ func (r *records) nth(t *testing.T, n int) netip.Addr {
 }
 
 func (s *suite) trustedProxies(t *testing.T) {
-	root := rulesTree(t)
+	tree := s.treeRoot(t, rulesTree(t))
 	trusted := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("10.0.0.0/8")}
 	t.Run("Log", func(t *testing.T) {
 		log := &records{}
-		srv := s.start(t, Options{Site: site.Config{Root: root, TrustedProxies: trusted}, Engine: engine.Config{Log: log}})
+		srv := s.start(t, Options{Site: site.Config{Root: tree.Root, Origin: tree.Origin, TrustedProxies: trusted}, Engine: engine.Config{Log: log}})
 		n := 0
 		for _, tc := range []struct {
 			header string
@@ -774,7 +776,7 @@ func (s *suite) trustedProxies(t *testing.T) {
 	})
 	t.Run("ForwardedHeader", func(t *testing.T) {
 		log := &records{}
-		srv := s.start(t, Options{Site: site.Config{Root: root, TrustedProxies: trusted, TrustedProxyHeader: site.ProxyHeaderForwarded},
+		srv := s.start(t, Options{Site: site.Config{Root: tree.Root, Origin: tree.Origin, TrustedProxies: trusted, TrustedProxyHeader: site.ProxyHeaderForwarded},
 			Engine: engine.Config{Log: log}})
 		for i, tc := range []struct {
 			header string
@@ -792,7 +794,7 @@ func (s *suite) trustedProxies(t *testing.T) {
 	})
 	t.Run("UntrustedPeer", func(t *testing.T) {
 		log := &records{}
-		srv := s.start(t, Options{Site: site.Config{Root: root, TrustedProxies: trusted[1:]}, Engine: engine.Config{Log: log}})
+		srv := s.start(t, Options{Site: site.Config{Root: tree.Root, Origin: tree.Origin, TrustedProxies: trusted[1:]}, Engine: engine.Config{Log: log}})
 		one(t, srv.Addr, get("/hello.txt", "X-Forwarded-For: 203.0.113.7"))
 		if got := log.nth(t, 1); got.String() != "127.0.0.1" {
 			t.Errorf("client %s from a peer not trusted", got)
@@ -800,7 +802,7 @@ func (s *suite) trustedProxies(t *testing.T) {
 	})
 	t.Run("RateLimitPerClient", func(t *testing.T) {
 		file := htpasswdFile(t, bcryptLine(t, "alice", "wonderland"))
-		srv := s.start(t, Options{Site: site.Config{Root: root, TrustedProxies: trusted, AuthFailures: 2,
+		srv := s.start(t, Options{Site: site.Config{Root: tree.Root, Origin: tree.Origin, TrustedProxies: trusted, AuthFailures: 2,
 			Auth: []site.AuthRule{{Prefix: "/", Htpasswd: file}}}})
 		const a, b = "X-Forwarded-For: 203.0.113.1", "X-Forwarded-For: 203.0.113.2"
 		raw := get("/hello.txt", a, basic("alice", "x")) + get("/hello.txt", a, basic("alice", "x")) +

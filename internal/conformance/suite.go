@@ -18,6 +18,7 @@ import (
 
 	"github.com/weft-server/weft/internal/engine"
 	"github.com/weft-server/weft/internal/http1"
+	"github.com/weft-server/weft/internal/origin"
 	"github.com/weft-server/weft/internal/site"
 )
 
@@ -53,7 +54,7 @@ func (s *suite) cases() []suiteCase {
 		{"KeepAlive", s.keepAlive, false},
 		{"Pipelining", s.pipelining, false},
 		{"Targets", s.targets, false},
-		{"HostRules", s.hostRules, true},
+		{"HostRules", s.hostRules, false},
 		{"HostilePaths", s.hostilePaths, false},
 		{"MalformedRequests", s.malformed, false},
 		{"Limits", s.limits, false},
@@ -65,7 +66,7 @@ func (s *suite) cases() []suiteCase {
 		{"Downloads", s.downloads, false},
 		{"Representations", s.representations, false},
 		{"CachePolicy", s.cachePolicy, false},
-		{"Rules", s.rules, true},
+		{"Rules", s.rules, false},
 		{"Dotfiles", s.dotfiles, false},
 		{"NetHTTPClient", s.netHTTP, false},
 		{"Curl", s.curl, false},
@@ -87,6 +88,21 @@ type suite struct {
 	root  string
 	addr  string
 	caps  Capabilities
+
+	origin bool // the root is an s3:// copy of the tree (see RunOrigin)
+	// copyTree, when set (RunOrigin), copies a tree a case made into the
+	// store and returns its s3:// root and the store's config.
+	copyTree func(t *testing.T, dir string) (string, origin.Config)
+}
+
+// treeRoot is the site config of a tree a case made: the folder itself,
+// or its copy in the store when the suite runs over s3:// roots.
+func (s *suite) treeRoot(t *testing.T, dir string) site.Config {
+	if s.copyTree == nil {
+		return site.Config{Root: dir}
+	}
+	root, cfg := s.copyTree(t, dir)
+	return site.Config{Root: root, Origin: cfg}
 }
 
 func wantStatus(t *testing.T, r *Resp, code int) {

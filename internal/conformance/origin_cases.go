@@ -87,6 +87,7 @@ func RunOriginCases(t *testing.T, start Starter) {
 	t.Run("ChangedObject", func(t *testing.T) { originChanged(t, start) })
 	t.Run("Coalescing", func(t *testing.T) { originCoalescing(t, start) })
 	t.Run("DiskBound", func(t *testing.T) { originDiskBound(t, start) })
+	t.Run("EvictedWhileFetched", func(t *testing.T) { originEvictedWhileFetched(t, start) })
 	t.Run("Uploads", func(t *testing.T) { originUploads(t) })
 }
 
@@ -494,6 +495,49 @@ func originDiskBound(t *testing.T, start Starter) {
 		}
 		if held := diskUse(t, cfg.CacheDir); held > budget {
 			t.Errorf("after f%d.bin the cache holds %d bytes on disk, over its %d", i, held, budget)
+		}
+	}
+}
+
+// originEvictedWhileFetched: an object evicted from the disk cache while
+// its segment is being fetched, then asked for again, gets a cache file
+// of its own; its segment is fetched into that file, never taken as
+// fetched because the evicted file's GET finished (the second client
+// got the sparse file's zeros).
+func originEvictedWhileFetched(t *testing.T, start Starter) {
+	s3 := StartS3(t)
+	s3.MakeBucket(t, "evf")
+	const size = 600 << 10 // one segment each; the budget holds one
+	x, y := bigBody(size, 7), bigBody(size, 8)
+	s3.Put(t, "evf", "x.bin", []byte(x))
+	s3.Put(t, "evf", "y.bin", []byte(y))
+	p := startStoreProxy(t, s3)
+	cfg := s3.Origin()
+	cfg.Endpoint = "http://" + p.Addr
+	cfg.CacheDir = t.TempDir()
+	cfg.CacheMaxBytes = size + size/2
+	srv := start(t, Options{Site: site.Config{Root: "s3://evf", Origin: cfg, Cache: site.CacheConfig{MaxOpen: 1}}})
+	// Learn the names first: only the objects' GETs are held.
+	wantStatus(t, one(t, srv.Addr, req("HEAD", "/x.bin")), 200)
+	p.hold.Store(int64(600 * time.Millisecond))
+	var wg sync.WaitGroup
+	bodies := make([]string, 3)
+	for i, path := range []string{"/x.bin", "/y.bin", "/x.bin"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r := one(t, srv.Addr, get(path)); r.Status == 200 {
+				bodies[i] = r.Body
+			} else {
+				bodies[i] = fmt.Sprint(r.Status)
+			}
+		}()
+		time.Sleep(150 * time.Millisecond) // in this order: x acquired, evicted by y, acquired again
+	}
+	wg.Wait()
+	for i, want := range []string{x, y, x} {
+		if bodies[i] != want && bodies[i] != "503" {
+			t.Errorf("client %d: %d bytes, %d of them zeros: not the object", i, len(bodies[i]), strings.Count(bodies[i], "\x00"))
 		}
 	}
 }

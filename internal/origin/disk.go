@@ -30,6 +30,7 @@ type disk struct {
 // object is one large object's cache file.
 type object struct {
 	id   string
+	file string // its cache file's name: one per object, even of one id
 	f    *os.File
 	size int64
 	seg  int64         // segment size
@@ -110,7 +111,8 @@ func (d *disk) acquire(id string, size, seg int64) (*object, error) {
 	if err := d.mkdirLocked(); err != nil {
 		return nil, err
 	}
-	p := filepath.Join(d.dir, id+"."+strconv.FormatUint(d.tick, 36))
+	file := id + "." + strconv.FormatUint(d.tick, 36)
+	p := filepath.Join(d.dir, file)
 	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, err
@@ -121,7 +123,7 @@ func (d *disk) acquire(id string, size, seg int64) (*object, error) {
 		return nil, err
 	}
 	n := (size + seg - 1) / seg
-	o := &object{id: id, f: f, size: size, seg: seg, have: make([]atomic.Bool, n), refs: 1, used: d.tick}
+	o := &object{id: id, file: file, f: f, size: size, seg: seg, have: make([]atomic.Bool, n), refs: 1, used: d.tick}
 	o.left.Store(n)
 	if size > d.max {
 		// Larger than the whole budget: never indexed, its file
@@ -211,7 +213,10 @@ func (f *DiskFile) Fetch(off, n int64) error {
 		if f.s.down.Load() {
 			return ErrUnavailable
 		}
-		_, err, _ := f.s.flight.Do(fmt.Sprintf("s\x00%s\x00%d", o.id, i), func() (any, error) {
+		// Keyed by the cache file, not the object's id: an object evicted
+		// and acquired again has a new file, which a GET still filling the
+		// evicted one does not fill.
+		_, err, _ := f.s.flight.Do(fmt.Sprintf("s\x00%s\x00%d", o.file, i), func() (any, error) {
 			if o.have[i].Load() {
 				return nil, nil
 			}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -87,6 +88,7 @@ func RunOriginCases(t *testing.T, start Starter) {
 	t.Run("ChangedObject", func(t *testing.T) { originChanged(t, start) })
 	t.Run("Coalescing", func(t *testing.T) { originCoalescing(t, start) })
 	t.Run("DiskBound", func(t *testing.T) { originDiskBound(t, start) })
+	t.Run("DiskHeld", func(t *testing.T) { originDiskHeld(t, start) })
 	t.Run("EvictedWhileFetched", func(t *testing.T) { originEvictedWhileFetched(t, start) })
 	t.Run("Uploads", func(t *testing.T) { originUploads(t) })
 }
@@ -540,6 +542,79 @@ func originEvictedWhileFetched(t *testing.T, start Starter) {
 			t.Errorf("client %d: %d bytes, %d of them zeros: not the object", i, len(bodies[i]), strings.Count(bodies[i], "\x00"))
 		}
 	}
+}
+
+// originDiskHeld: what the disk cache holds counts the files it removed
+// but that a descriptor still keeps (the site's cache of open files kept
+// every evicted object's bytes on disk, beyond the budget), and it keeps
+// a descriptor open only for an object in use (it held one per object
+// cached: 1 GiB of 40 KiB objects is 26,000 descriptors).
+func originDiskHeld(t *testing.T, start Starter) {
+	s3 := StartS3(t)
+	s3.MakeBucket(t, "held")
+	const size, files, budget = 256 << 10, 8, 600 << 10
+	for i := 0; i < files; i++ {
+		s3.Put(t, "held", fmt.Sprintf("f%d.bin", i), []byte(bigBody(size, byte(i))))
+	}
+	cfg := s3.Origin()
+	cfg.CacheDir = t.TempDir()
+	cfg.CacheMaxBytes = budget
+	srv := start(t, Options{Site: site.Config{Root: "s3://held", Origin: cfg}})
+	for i := 0; i < files; i++ {
+		r := one(t, srv.Addr, get(fmt.Sprintf("/f%d.bin", i)))
+		if r.Status != 200 || r.Body != bigBody(size, byte(i)) {
+			t.Fatalf("f%d.bin: status %d, not the object", i, r.Status)
+		}
+		if _, held := cacheHeld(t, cfg.CacheDir); held > budget {
+			t.Errorf("after f%d.bin the cache holds %d bytes on disk (removed files still open included), over its %d", i, held, budget)
+		}
+	}
+
+	const small, many, maxOpen = 40 << 10, 12, 2
+	for i := 0; i < many; i++ {
+		s3.Put(t, "held", fmt.Sprintf("s%d.bin", i), []byte(bigBody(small, byte(i))))
+	}
+	cfg.CacheDir = t.TempDir()
+	cfg.CacheMaxBytes = 1 << 30
+	srv = start(t, Options{Site: site.Config{Root: "s3://held", Origin: cfg, Cache: site.CacheConfig{MaxOpen: maxOpen}}})
+	for i := 0; i < many; i++ {
+		wantStatus(t, one(t, srv.Addr, get(fmt.Sprintf("/s%d.bin", i))), 200)
+	}
+	if fds, _ := cacheHeld(t, cfg.CacheDir); fds > maxOpen {
+		t.Errorf("%d objects served with --cache-max-open %d: %d descriptors open on the disk cache", many, maxOpen, fds)
+	}
+}
+
+// cacheHeld counts the descriptors this process holds on files beneath
+// dir, and the bytes of those files and of the others beneath it, each
+// file once, removed ones still open included.
+func cacheHeld(t *testing.T, dir string) (fds int, bytes int64) {
+	seen := map[uint64]bool{}
+	add := func(p string) {
+		var st syscall.Stat_t
+		if syscall.Stat(p, &st) == nil && !seen[st.Ino] {
+			seen[st.Ino] = true
+			bytes += st.Size
+		}
+	}
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	for _, e := range ents {
+		p := "/proc/self/fd/" + e.Name()
+		if l, err := os.Readlink(p); err == nil && strings.HasPrefix(l, dir+"/") {
+			fds++
+			add(p)
+		}
+	}
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			add(p)
+		}
+		return nil
+	})
+	return fds, bytes
 }
 
 // diskUse is the bytes of the files beneath dir, as allocated on disk.

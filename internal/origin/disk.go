@@ -12,10 +12,14 @@ import (
 
 // disk caches large objects as sparse files beneath one folder, filled
 // segment by segment by ranged GETs, within a byte budget (each object
-// charged its whole size when first opened). The least recently opened
-// objects are evicted first: their files are removed at once, and closed
-// when the last reader lets go (an open descriptor keeps a removed file's
-// bytes until then, so readers in flight are never cut).
+// charged its whole size when first opened). A file is open only while
+// some reader holds its object (the site's cache of open files counts
+// as one), so descriptors follow the readers, not the objects cached.
+// The least recently opened objects are evicted first: their files are
+// removed at once, and closed when the last reader lets go (an open
+// descriptor keeps a removed file's bytes until then, so readers in
+// flight are never cut); those bytes are charged until then, and
+// pressed is called so that holders not reading let go.
 type disk struct {
 	parent string // where dir is made
 	dir    string // made by the first object, "" until then
@@ -23,8 +27,13 @@ type disk struct {
 
 	mu    sync.Mutex
 	objs  map[string]*object
-	bytes int64
+	bytes int64 // of the objects indexed and of those evicted but still held
 	tick  uint64
+
+	// pressed, when set, is called (without mu) after an acquire
+	// evicted objects still held: their holders should let go of
+	// those whose Evicted says so.
+	pressed atomic.Pointer[func()]
 }
 
 // object is one large object's cache file.
@@ -40,7 +49,7 @@ type object struct {
 	// Under disk.mu.
 	refs int
 	used uint64
-	gone bool // evicted: no longer in objs
+	gone atomic.Bool // evicted: no longer in objs (read without mu by Evicted)
 }
 
 // openDisk returns a cache that makes a folder of its own beneath dir
@@ -89,15 +98,34 @@ func (s *Store) DiskBytes() int64 {
 }
 
 // acquire returns the cache file of object id, of size bytes, making it
-// (sparse, empty) when absent; release lets it go.
+// (sparse, empty) when absent, opening it again when no one held it;
+// release lets it go.
 func (d *disk) acquire(id string, size, seg int64) (*object, error) {
+	o, held, err := d.acquireLocked(id, size, seg)
+	if held {
+		if fn := d.pressed.Load(); fn != nil {
+			(*fn)()
+		}
+	}
+	return o, err
+}
+
+// acquireLocked is acquire under mu; held: it evicted objects still held.
+func (d *disk) acquireLocked(id string, size, seg int64) (o *object, held bool, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.tick++
 	if o := d.objs[id]; o != nil {
-		o.refs++
-		o.used = d.tick
-		return o, nil
+		if o.refs == 0 {
+			if o.f, err = os.OpenFile(filepath.Join(d.dir, o.file), os.O_RDWR, 0); err != nil {
+				d.evictLocked(o) // removed beneath it: made again below
+			}
+		}
+		if err == nil {
+			o.refs++
+			o.used = d.tick
+			return o, false, nil
+		}
 	}
 	for size <= d.max && d.bytes+size > d.max {
 		var v *object
@@ -106,53 +134,69 @@ func (d *disk) acquire(id string, size, seg int64) (*object, error) {
 				v = o
 			}
 		}
+		if v == nil {
+			break // all the rest still held: charged until let go
+		}
+		held = held || v.refs > 0
 		d.evictLocked(v)
 	}
 	if err := d.mkdirLocked(); err != nil {
-		return nil, err
+		return nil, held, err
 	}
 	file := id + "." + strconv.FormatUint(d.tick, 36)
 	p := filepath.Join(d.dir, file)
 	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return nil, err
+		return nil, held, err
 	}
 	if err := f.Truncate(size); err != nil {
 		f.Close()
 		os.Remove(p)
-		return nil, err
+		return nil, held, err
 	}
 	n := (size + seg - 1) / seg
-	o := &object{id: id, file: file, f: f, size: size, seg: seg, have: make([]atomic.Bool, n), refs: 1, used: d.tick}
+	o = &object{id: id, file: file, f: f, size: size, seg: seg, have: make([]atomic.Bool, n), refs: 1, used: d.tick}
 	o.left.Store(n)
+	d.bytes += size
 	if size > d.max {
 		// Larger than the whole budget: never indexed, its file
 		// removed now and gone once released.
 		os.Remove(p)
-		o.gone = true
-		return o, nil
+		o.gone.Store(true)
+		return o, held, nil
 	}
 	d.objs[id] = o
-	d.bytes += size
-	return o, nil
+	return o, held, nil
 }
 
+// evictLocked takes o out of the index and removes its file; its bytes
+// stay charged, and its descriptor open, until the last reader lets go.
 func (d *disk) evictLocked(o *object) {
 	delete(d.objs, o.id)
-	d.bytes -= o.size
-	o.gone = true
-	os.Remove(o.f.Name())
+	o.gone.Store(true)
+	os.Remove(filepath.Join(d.dir, o.file))
 	if o.refs == 0 {
+		d.closeLocked(o)
+	}
+}
+
+// closeLocked closes o's file, no longer held; an evicted object's bytes
+// are then free.
+func (d *disk) closeLocked(o *object) {
+	if o.f != nil {
 		o.f.Close()
+		o.f = nil
+	}
+	if o.gone.Load() {
+		d.bytes -= o.size
 	}
 }
 
 func (d *disk) release(o *object) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	o.refs--
-	if o.refs == 0 && o.gone {
-		o.f.Close()
+	if o.refs--; o.refs == 0 {
+		d.closeLocked(o)
 	}
 }
 
@@ -186,6 +230,11 @@ func (f *DiskFile) Local() *os.File {
 	}
 	return f.o.f
 }
+
+// Evicted reports whether the disk cache has let the object go: its
+// bytes stay on disk only while it is held, so a holder that keeps it
+// for later (the site's cache) should let go.
+func (f *DiskFile) Evicted() bool { return f.o.gone.Load() }
 
 // Complete reports whether every byte is on disk: reads need no store.
 func (f *DiskFile) Complete() bool { return f.o.left.Load() == 0 }

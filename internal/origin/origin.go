@@ -217,6 +217,12 @@ func (s *Store) Version() string { return s.snap.Load().id }
 // OnSwitch sets fn to be called after each switch of version.
 func (s *Store) OnSwitch(fn func()) { s.onSwitch.Store(&fn) }
 
+// OnEvict sets fn to be called when the disk cache evicts large objects
+// still held open: a holder keeping files for later should let go of
+// those whose Evicted says so (see DiskFile.Evicted), or their bytes stay
+// on disk beyond CacheMaxBytes.
+func (s *Store) OnEvict(fn func()) { s.disk.pressed.Store(&fn) }
+
 // ctx bounds one store call.
 func (s *Store) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), s.cfg.Timeout)

@@ -347,6 +347,21 @@ func (c *cache) invalidate(rel string) {
 	}
 }
 
+// dropEvicted removes the entries whose files an object store's disk
+// cache has evicted (see entry.evicted), so that their bytes leave the
+// disk once no response in flight sends them.
+func (c *cache) dropEvicted() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var victims []*entry
+	c.index.collect(&victims)
+	for _, e := range victims {
+		if e.evicted() {
+			c.removeLocked(e)
+		}
+	}
+}
+
 // stats reports the number of entries, the bytes charged and the
 // descriptors held.
 func (c *cache) stats() (entries int, bytes int64, open int) {

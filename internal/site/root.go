@@ -56,6 +56,27 @@ func (e *entry) sendable() http1.File {
 	return e.file
 }
 
+// evictable is a file of the store whose bytes the disk cache may let go
+// of while it is open (see origin.DiskFile): they stay on disk until it
+// is closed.
+type evictable interface {
+	Evicted() bool
+}
+
+// evicted reports whether e's file, or a representation's, is a large
+// object the store's disk cache has evicted: e should leave the cache.
+func (e *entry) evicted() bool {
+	if f, ok := e.file.(evictable); ok && f.Evicted() {
+		return true
+	}
+	for i := range e.reps {
+		if r := e.reps[i].Load(); r != nil && r != e && r.evicted() {
+			return true
+		}
+	}
+	return false
+}
+
 // objectInfo is what a FileInfo of the store tells beyond fs.FileInfo,
 // through its Sys (see origin.Info).
 type objectInfo interface {
@@ -98,6 +119,7 @@ func (st *Site) openStore(cfg Config, types map[string]string) (*Site, error) {
 	st.cache = newCache(cfg.Cache, "")
 	st.cache.gen = store.Generation
 	store.OnSwitch(func() { st.cache.invalidate("") })
+	store.OnEvict(st.cache.dropEvicted)
 	if err := st.checkFiles(); err != nil {
 		st.Close()
 		return nil, err

@@ -88,6 +88,7 @@ func RunOriginCases(t *testing.T, start Starter) {
 	t.Run("ChangedObject", func(t *testing.T) { originChanged(t, start) })
 	t.Run("Coalescing", func(t *testing.T) { originCoalescing(t, start) })
 	t.Run("DiskBound", func(t *testing.T) { originDiskBound(t, start) })
+	t.Run("LargeFolder", func(t *testing.T) { originLargeFolder(t, start) })
 	t.Run("DiskHeld", func(t *testing.T) { originDiskHeld(t, start) })
 	t.Run("EvictedWhileFetched", func(t *testing.T) { originEvictedWhileFetched(t, start) })
 	t.Run("Uploads", func(t *testing.T) { originUploads(t) })
@@ -541,6 +542,43 @@ func originEvictedWhileFetched(t *testing.T, start Starter) {
 		if bodies[i] != want && bodies[i] != "503" {
 			t.Errorf("client %d: %d bytes, %d of them zeros: not the object", i, len(bodies[i]), strings.Count(bodies[i], "\x00"))
 		}
+	}
+}
+
+// originLargeFolder: in a folder of more keys than ListMax, names are
+// asked about with a HEAD each, as the README says, after one LIST per
+// poll interval that found the folder too large (every cold name made a
+// LIST of ListMax keys, then its HEAD).
+func originLargeFolder(t *testing.T, start Starter) {
+	s3 := StartS3(t)
+	s3.MakeBucket(t, "large")
+	const keys, listMax = 12, 4
+	for i := 0; i < keys; i++ {
+		s3.Put(t, "large", fmt.Sprintf("d/k%02d.txt", i), []byte(fmt.Sprintf("key %d\n", i)))
+	}
+	p := startStoreProxy(t, s3)
+	cfg := s3.Origin()
+	cfg.Endpoint = "http://" + p.Addr
+	cfg.Poll = time.Minute // one poll interval for the whole test
+	cfg.ListMax = listMax
+	srv := start(t, Options{Site: site.Config{Root: "s3://large", Origin: cfg}})
+	lists := func() int {
+		n := 0
+		for _, c := range p.all() {
+			if v, err := url.ParseQuery(strings.TrimPrefix(c, "GET /large/?")); err == nil && strings.HasPrefix(c, "GET /large/?") && v.Get("prefix") == "d/" {
+				n++
+			}
+		}
+		return n
+	}
+	for i := 0; i < keys; i += 2 {
+		r := one(t, srv.Addr, get(fmt.Sprintf("/d/k%02d.txt", i)))
+		if r.Status != 200 || r.Body != fmt.Sprintf("key %d\n", i) {
+			t.Fatalf("k%02d.txt: status %d %q", i, r.Status, r.Body)
+		}
+	}
+	if n := lists(); n != 1 {
+		t.Errorf("%d names of a folder of %d keys (ListMax %d) made %d LISTs of it in one poll interval, want 1", keys/2, keys, listMax, n)
 	}
 }
 

@@ -126,8 +126,9 @@ func (s *Store) stat(name string) (*Info, error) {
 		return nil, ErrUnavailable
 	}
 	// One LIST of the folder answers for the name, its sidecars and
-	// its neighbours, folders included, for the poll interval.
-	if s.cfg.ListMax > 0 {
+	// its neighbours, folders included, for the poll interval; a folder
+	// found larger than ListMax is not listed again within it.
+	if s.cfg.ListMax > 0 && !s.listed(path.Dir(name)) {
 		parent := path.Dir(name)
 		_, err, _ := s.flight.Do("l\x00"+parent, func() (any, error) { return nil, s.listFolder(snap, parent) })
 		if err == nil {
@@ -161,17 +162,29 @@ func (s *Store) known(name string, stale bool) (*Info, error, bool) {
 	}
 	s.metaMu.Lock()
 	defer s.metaMu.Unlock()
-	if f := s.folders[path.Dir(name)]; f != nil && f.complete && usable(f.at) {
+	if f := s.folders[path.Dir(name)]; f != nil && usable(f.at) {
 		if i := f.names[path.Base(name)]; i != nil {
 			return i, nil, true
 		}
-		return nil, fs.ErrNotExist, true
+		if f.complete {
+			return nil, fs.ErrNotExist, true
+		}
 	}
 	if m, ok := s.meta[name]; ok && usable(m.at) {
 		i, err := m.found()
 		return i, err, true
 	}
 	return nil, nil, false
+}
+
+// listed reports whether the folder dir was listed within the poll
+// interval: what the listing did not show (a folder larger than ListMax)
+// is asked about by name.
+func (s *Store) listed(dir string) bool {
+	s.metaMu.Lock()
+	defer s.metaMu.Unlock()
+	f := s.folders[dir]
+	return f != nil && time.Now().UnixNano()-f.at <= int64(s.cfg.Poll)
 }
 
 // listFolder lists the folder dir (one LIST with a delimiter, up to

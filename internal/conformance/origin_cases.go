@@ -4,12 +4,14 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,8 +27,12 @@ import (
 // every request the server gets, and may hold GETs of objects for a
 // while (to make concurrent misses overlap).
 type storeProxy struct {
-	Addr  string
-	hold  atomic.Int64 // nanoseconds a GET of an object is held
+	Addr string
+	hold atomic.Int64 // nanoseconds a GET of an object is held
+	// gate, when set, holds GETs of keys with "/cold" in them until it
+	// is closed; held counts them.
+	gate  atomic.Pointer[chan struct{}]
+	held  atomic.Int64
 	mu    sync.Mutex
 	calls []string // "METHOD PATH?QUERY"
 }
@@ -47,6 +53,10 @@ func startStoreProxy(t testing.TB, s3 *S3) *storeProxy {
 		p.mu.Unlock()
 		if d := p.hold.Load(); d > 0 && r.Method == "GET" && r.URL.RawQuery == "" {
 			time.Sleep(time.Duration(d))
+		}
+		if g := p.gate.Load(); g != nil && r.Method == "GET" && strings.Contains(r.URL.Path, "/cold") {
+			p.held.Add(1)
+			<-*g
 		}
 		rp.ServeHTTP(w, r)
 	})}
@@ -88,6 +98,7 @@ func RunOriginCases(t *testing.T, start Starter) {
 	t.Run("ChangedObject", func(t *testing.T) { originChanged(t, start) })
 	t.Run("Coalescing", func(t *testing.T) { originCoalescing(t, start) })
 	t.Run("DiskBound", func(t *testing.T) { originDiskBound(t, start) })
+	t.Run("SlowStore", func(t *testing.T) { originSlowStore(t, start) })
 	t.Run("LargeFolder", func(t *testing.T) { originLargeFolder(t, start) })
 	t.Run("DiskHeld", func(t *testing.T) { originDiskHeld(t, start) })
 	t.Run("EvictedWhileFetched", func(t *testing.T) { originEvictedWhileFetched(t, start) })
@@ -546,6 +557,63 @@ func originEvictedWhileFetched(t *testing.T, start Starter) {
 			t.Errorf("client %d: %d bytes, %d of them zeros: not the object", i, len(bodies[i]), strings.Count(bodies[i], "\x00"))
 		}
 	}
+}
+
+// originSlowStore: while the store holds misses (as many as an
+// event-loop engine has disk workers, and more), a file cached in memory
+// is still answered: an entry past the cache's validity is served from
+// memory and confirmed in the background, not sent to the disk path to
+// wait for a worker behind the store (it waited until the store let go).
+func originSlowStore(t *testing.T, start Starter) {
+	s3 := StartS3(t)
+	s3.MakeBucket(t, "slow")
+	workers := 4 * runtime.GOMAXPROCS(0) // the epoll engine's default pool (engine.LoopSizes)
+	n := workers + 4
+	s3.Put(t, "slow", "hot.txt", []byte("hot\n"))
+	for i := 0; i < n; i++ {
+		s3.Put(t, "slow", fmt.Sprintf("cold%d.txt", i), []byte("cold\n"))
+	}
+	p := startStoreProxy(t, s3)
+	cfg := s3.Origin()
+	cfg.Endpoint = "http://" + p.Addr
+	cfg.Timeout = time.Minute // the store is slow, not down
+	srv := start(t, Options{Site: site.Config{Root: "s3://slow", Origin: cfg, Cache: site.CacheConfig{Validity: time.Millisecond}}})
+	if r := one(t, srv.Addr, get("/hot.txt")); r.Status != 200 || r.Body != "hot\n" {
+		t.Fatalf("hot.txt: %d %q", r.Status, r.Body)
+	}
+	gate := make(chan struct{})
+	p.gate.Store(&gate)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	var once sync.Once
+	release := func() { once.Do(func() { close(gate) }) }
+	defer release()
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := dial(t, srv.Addr)
+			defer c.Close()
+			fmt.Fprintf(c, "GET /cold%d.txt HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n", i)
+			c.SetReadDeadline(time.Now().Add(30 * time.Second))
+			io.Copy(io.Discard, c)
+		}()
+	}
+	for deadline := time.Now().Add(10 * time.Second); p.held.Load() < int64(workers); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d misses reached the store", p.held.Load(), n)
+		}
+	}
+	c := dial(t, srv.Addr)
+	defer c.Close()
+	fmt.Fprintf(c, "GET /hot.txt HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 4096)
+	k, _ := readAll(c, buf)
+	if got := string(buf[:k]); !strings.HasPrefix(got, "HTTP/1.1 200 ") || !strings.HasSuffix(got, "\r\n\r\nhot\n") {
+		t.Errorf("hot.txt, cached, while %d misses wait on the store: %q (no answer until the store lets go)", p.held.Load(), got)
+	}
+	release()
 }
 
 // originLargeFolder: in a folder of more keys than ListMax, names are

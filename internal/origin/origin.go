@@ -214,6 +214,10 @@ func (s *Store) Generation() uint64 { return s.snap.Load().gen }
 // Version is the deployed version being served, "" in plain mode.
 func (s *Store) Version() string { return s.snap.Load().id }
 
+// Down reports whether the store's last call failed for want of it:
+// calls now fail at once, and what is cached answers within StaleMax.
+func (s *Store) Down() bool { return s.down.Load() }
+
 // OnSwitch sets fn to be called after each switch of version.
 func (s *Store) OnSwitch(fn func()) { s.onSwitch.Store(&fn) }
 

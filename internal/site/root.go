@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"time"
 
 	"github.com/weft-server/weft/internal/http1"
 	"github.com/weft-server/weft/internal/origin"
@@ -120,6 +121,7 @@ func (st *Site) openStore(cfg Config, types map[string]string) (*Site, error) {
 	st.cache.gen = store.Generation
 	store.OnSwitch(func() { st.cache.invalidate("") })
 	store.OnEvict(st.cache.dropEvicted)
+	st.cache.recheck = st.recheck
 	if err := st.checkFiles(); err != nil {
 		st.Close()
 		return nil, err
@@ -180,4 +182,34 @@ func (e *entry) partial() bool {
 	}
 	f, ok := e.file.(fetcher)
 	return ok && !f.Complete()
+}
+
+// recheck is the cache's recheck for an object store: an entry past its
+// validity is served from memory while one goroutine confirms it (a stat
+// of it and its sidecars, which may wait on the store) and drops it if
+// it changed, instead of sending every request for it to the disk path,
+// where a slow store's misses hold the workers. Not while the store
+// fails: the disk path then answers at once, within the stale bound.
+// Called under the cache shard's read lock: e stays valid to acquire.
+func (s *Site) recheck(e *entry) bool {
+	if s.store.Down() {
+		return false
+	}
+	if !e.recheck.CompareAndSwap(false, true) {
+		return true // a check under way
+	}
+	e.acquire()
+	go func() {
+		defer e.Close()
+		defer e.recheck.Store(false)
+		fi, err := s.store.Stat(e.name)
+		if err != nil || !fi.Mode().IsRegular() || !e.sameFile(fi) || !s.sidecarsSame(e) {
+			if !s.store.Down() { // else kept for the disk path, within the stale bound
+				s.cache.drop(e)
+			}
+			return
+		}
+		e.checked.Store(time.Now().UnixNano())
+	}()
+	return true
 }

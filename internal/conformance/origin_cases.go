@@ -98,6 +98,7 @@ func RunOriginCases(t *testing.T, start Starter) {
 	t.Run("ChangedObject", func(t *testing.T) { originChanged(t, start) })
 	t.Run("Coalescing", func(t *testing.T) { originCoalescing(t, start) })
 	t.Run("DiskBound", func(t *testing.T) { originDiskBound(t, start) })
+	t.Run("UnfitNames", func(t *testing.T) { originUnfitNames(t, start) })
 	t.Run("SlowStore", func(t *testing.T) { originSlowStore(t, start) })
 	t.Run("LargeFolder", func(t *testing.T) { originLargeFolder(t, start) })
 	t.Run("DiskHeld", func(t *testing.T) { originDiskHeld(t, start) })
@@ -555,6 +556,35 @@ func originEvictedWhileFetched(t *testing.T, start Starter) {
 	for i, want := range []string{x, y, x} {
 		if bodies[i] != want && bodies[i] != "503" {
 			t.Errorf("client %d: %d bytes, %d of them zeros: not the object", i, len(bodies[i]), strings.Count(bodies[i], "\x00"))
+		}
+	}
+}
+
+// originUnfitNames: a name that cannot be a key (longer than 1,024
+// bytes beneath the prefix, not UTF-8) is not found, without a store
+// call, and does not pass for an outage (the client's refusal of such a
+// key counted as the store failing: one such request, and every name not
+// seen yet got 503, or a stale 404, until the next poll).
+func originUnfitNames(t *testing.T, start Starter) {
+	s3 := StartS3(t)
+	s3.MakeBucket(t, "unfit")
+	s3.Put(t, "unfit", "w/a.txt", []byte("a\n"))
+	s3.Put(t, "unfit", "w/b.txt", []byte("b\n"))
+	long := strings.Repeat("a", 1100)
+	for _, listMax := range []int{0, -1} {
+		cfg := s3.Origin()
+		cfg.Poll = time.Minute // no poll clears a false outage during the test
+		cfg.ListMax = listMax
+		srv := start(t, Options{Site: site.Config{Root: "s3://unfit/w", Origin: cfg}})
+		for _, path := range []string{"/" + long + "/x.txt", "/" + long + ".txt", "/x%ff.txt", "/%ff/x.txt", "/" + long[:300] + ".txt"} {
+			if r := one(t, srv.Addr, get(path)); r.Status != 404 {
+				t.Errorf("ListMax %d: GET %.40s…: status %d, want 404", listMax, path, r.Status)
+			}
+		}
+		for _, name := range []string{"a.txt", "b.txt"} {
+			if r := one(t, srv.Addr, get("/"+name)); r.Status != 200 {
+				t.Errorf("ListMax %d: %s after those: status %d, want 200", listMax, name, r.Status)
+			}
 		}
 	}
 }

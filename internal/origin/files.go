@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/s3utils"
 
 	"github.com/weft-server/weft/internal/manifest"
 )
@@ -115,6 +116,11 @@ func (s *Store) stat(name string) (*Info, error) {
 	}
 	if name == "." {
 		return &Info{name: ".", dir: true, gen: snap.gen}, nil
+	}
+	if s3utils.CheckValidObjectName(s.key(name)) != nil {
+		// Not a key (too long, not UTF-8): no object has it, and the
+		// client's refusal to ask must not pass for an outage.
+		return nil, fs.ErrNotExist
 	}
 	if i, err, ok := s.known(name, false); ok {
 		return i, err

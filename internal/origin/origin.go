@@ -277,6 +277,12 @@ func (s *Store) classify(err error) error {
 		return fs.ErrPermission
 	case r.StatusCode == 412:
 		return errChanged
+	case r.StatusCode >= 400 && r.StatusCode < 500 && r.StatusCode != 408 && r.StatusCode != 429:
+		// The store answered, refusing this request (a key it cannot
+		// hold, say): not an outage, which would stop every other call.
+		s.okAt.Store(time.Now().UnixNano())
+		s.down.Store(false)
+		return fmt.Errorf("object store refused the request: %w", err)
 	}
 	s.down.Store(true)
 	return fmt.Errorf("%w: %v", ErrUnavailable, err)

@@ -98,6 +98,7 @@ func RunOriginCases(t *testing.T, start Starter) {
 	t.Run("ChangedObject", func(t *testing.T) { originChanged(t, start) })
 	t.Run("Coalescing", func(t *testing.T) { originCoalescing(t, start) })
 	t.Run("DiskBound", func(t *testing.T) { originDiskBound(t, start) })
+	t.Run("OverBudget", func(t *testing.T) { originOverBudget(t, start) })
 	t.Run("UnfitNames", func(t *testing.T) { originUnfitNames(t, start) })
 	t.Run("SlowStore", func(t *testing.T) { originSlowStore(t, start) })
 	t.Run("LargeFolder", func(t *testing.T) { originLargeFolder(t, start) })
@@ -557,6 +558,44 @@ func originEvictedWhileFetched(t *testing.T, start Starter) {
 		if bodies[i] != want && bodies[i] != "503" {
 			t.Errorf("client %d: %d bytes, %d of them zeros: not the object", i, len(bodies[i]), strings.Count(bodies[i], "\x00"))
 		}
+	}
+}
+
+// originOverBudget: an object larger than the whole disk budget is
+// still fetched once for the clients that want it at the same time (each
+// had a removed file of its own, filled by GETs of its own: four clients,
+// four copies on disk and four GETs per segment), and leaves no file.
+func originOverBudget(t *testing.T, start Starter) {
+	s3 := StartS3(t)
+	s3.MakeBucket(t, "over")
+	big := bigBody(2<<20+300, 9) // three segments
+	s3.Put(t, "over", "big.bin", []byte(big))
+	p := startStoreProxy(t, s3)
+	cfg := s3.Origin()
+	cfg.Endpoint = "http://" + p.Addr
+	cfg.CacheDir = t.TempDir()
+	cfg.CacheMaxBytes = 1 << 20
+	srv := start(t, Options{Site: site.Config{Root: "s3://over", Origin: cfg}})
+	wantStatus(t, one(t, srv.Addr, req("HEAD", "/big.bin")), 200)
+	p.hold.Store(int64(300 * time.Millisecond))
+	const n = 4
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resps, _ := exchange(t, srv.Addr, get("/big.bin", "Connection: close"))
+			if len(resps) != 1 || resps[0].Status != 200 || resps[0].Body != big {
+				t.Errorf("client %d: not the object", i)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := p.count("GET", "/over/big.bin"); got != 3 {
+		t.Errorf("%d concurrent clients of an object over the disk budget made %d GETs, want 3 (one per segment)", n, got)
+	}
+	if fds, held := cacheHeld(t, cfg.CacheDir); fds != 0 || held != 0 {
+		t.Errorf("after the downloads the cache holds %d descriptors, %d bytes", fds, held)
 	}
 }
 

@@ -50,6 +50,7 @@ type object struct {
 	refs int
 	used uint64
 	gone atomic.Bool // evicted: no longer in objs (read without mu by Evicted)
+	over bool        // larger than the budget: evicted once no one holds it
 }
 
 // openDisk returns a cache that makes a folder of its own beneath dir
@@ -155,16 +156,11 @@ func (d *disk) acquireLocked(id string, size, seg int64) (o *object, held bool, 
 		return nil, held, err
 	}
 	n := (size + seg - 1) / seg
-	o = &object{id: id, file: file, f: f, size: size, seg: seg, have: make([]atomic.Bool, n), refs: 1, used: d.tick}
+	// Larger than the whole budget: indexed only while held, so that
+	// the clients it has at once share one file and one fetch.
+	o = &object{id: id, file: file, f: f, size: size, seg: seg, have: make([]atomic.Bool, n), refs: 1, used: d.tick, over: size > d.max}
 	o.left.Store(n)
 	d.bytes += size
-	if size > d.max {
-		// Larger than the whole budget: never indexed, its file
-		// removed now and gone once released.
-		os.Remove(p)
-		o.gone.Store(true)
-		return o, held, nil
-	}
 	d.objs[id] = o
 	return o, held, nil
 }
@@ -195,7 +191,11 @@ func (d *disk) closeLocked(o *object) {
 func (d *disk) release(o *object) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if o.refs--; o.refs == 0 {
+	switch o.refs--; {
+	case o.refs > 0:
+	case o.over && !o.gone.Load():
+		d.evictLocked(o)
+	default:
 		d.closeLocked(o)
 	}
 }
@@ -231,10 +231,11 @@ func (f *DiskFile) Local() *os.File {
 	return f.o.f
 }
 
-// Evicted reports whether the disk cache has let the object go: its
-// bytes stay on disk only while it is held, so a holder that keeps it
-// for later (the site's cache) should let go.
-func (f *DiskFile) Evicted() bool { return f.o.gone.Load() }
+// Evicted reports whether the disk cache has let the object go, or will
+// once no one holds it (larger than the budget): its bytes stay on disk
+// only while it is held, so a holder that would keep it for later (the
+// site's cache) should not.
+func (f *DiskFile) Evicted() bool { return f.o.over || f.o.gone.Load() }
 
 // Complete reports whether every byte is on disk: reads need no store.
 func (f *DiskFile) Complete() bool { return f.o.left.Load() == 0 }

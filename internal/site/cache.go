@@ -266,8 +266,8 @@ func (c *cache) insert(key string, e *entry) bool {
 	if old := c.shardOfString(key).m[key]; old != nil {
 		c.removeLocked(old)
 	}
-	if e.cost > c.maxBytes/4 || e.descriptors() > c.maxOpen {
-		return false // could never fit: evict nothing for it
+	if e.cost > c.maxBytes/4 || e.descriptors() > c.maxOpen || e.evicted() {
+		return false // could never fit (or its file is on disk only while held): evict nothing for it
 	}
 	for c.bytes+e.cost > c.maxBytes {
 		v := c.mem.victim()

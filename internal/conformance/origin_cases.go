@@ -3,6 +3,7 @@ package conformance
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -98,6 +100,7 @@ func RunOriginCases(t *testing.T, start Starter) {
 	t.Run("ChangedObject", func(t *testing.T) { originChanged(t, start) })
 	t.Run("Coalescing", func(t *testing.T) { originCoalescing(t, start) })
 	t.Run("DiskBound", func(t *testing.T) { originDiskBound(t, start) })
+	t.Run("FolderTimes", func(t *testing.T) { originFolderTimes(t, start) })
 	t.Run("OverBudget", func(t *testing.T) { originOverBudget(t, start) })
 	t.Run("UnfitNames", func(t *testing.T) { originUnfitNames(t, start) })
 	t.Run("SlowStore", func(t *testing.T) { originSlowStore(t, start) })
@@ -557,6 +560,37 @@ func originEvictedWhileFetched(t *testing.T, start Starter) {
 	for i, want := range []string{x, y, x} {
 		if bodies[i] != want && bodies[i] != "503" {
 			t.Errorf("client %d: %d bytes, %d of them zeros: not the object", i, len(bodies[i]), strings.Count(bodies[i], "\x00"))
+		}
+	}
+}
+
+// originFolderTimes: a plain-mode folder (a prefix of keys) has no time
+// of its own, and its listing says so (the zero time was shown as
+// 1754-08-30 22:43, "272 years ago"); a file's time is its object's.
+func originFolderTimes(t *testing.T, start Starter) {
+	s3 := StartS3(t)
+	s3.MakeBucket(t, "times")
+	s3.Put(t, "times", "w/f.txt", []byte("f\n"))
+	s3.Put(t, "times", "w/d/x.txt", []byte("x\n"))
+	srv := start(t, Options{Site: site.Config{Root: "s3://times/w", Origin: s3.Origin(), Listing: true}})
+	r := one(t, srv.Addr, get("/"))
+	wantStatus(t, r, 200)
+	year := strconv.Itoa(time.Now().UTC().Year())
+	if strings.Contains(r.Body, "<time datetime=\"17") || strings.Count(r.Body, "<time datetime=\""+year) != 1 {
+		t.Errorf("HTML listing: want one time, this year's (f.txt), and none for the folder d:\n%s", r.Body)
+	}
+	r = one(t, srv.Addr, get("/", "Accept: application/json"))
+	wantStatus(t, r, 200)
+	var rows []struct {
+		Name  string
+		MTime *string
+	}
+	if err := json.Unmarshal([]byte(r.Body), &rows); err != nil || len(rows) != 2 {
+		t.Fatalf("JSON listing: %v\n%s", err, r.Body)
+	}
+	for _, row := range rows {
+		if (row.Name == "d") != (row.MTime == nil) || row.MTime != nil && !strings.HasPrefix(*row.MTime, year) {
+			t.Errorf("JSON listing: %s has mtime %v, want null for the folder d, this year for f.txt", row.Name, row.MTime)
 		}
 	}
 }

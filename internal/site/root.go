@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"time"
 
@@ -129,6 +130,9 @@ func (st *Site) openStore(cfg Config, types map[string]string) (*Site, error) {
 	return st, nil
 }
 
+// modUnknown is a listing row's mod when its time is not known.
+const modUnknown = math.MinInt64
+
 // readStoreDir lists the store's folder f into l (see readDir): every
 // entry comes with its type, size and time.
 func (s *Site) readStoreDir(l *dirList, f File, name string, sidecars bool) ([]int, error) {
@@ -153,7 +157,11 @@ func (s *Site) readStoreDir(l *dirList, f File, name string, sidecars bool) ([]i
 		if fi == nil {
 			return fileStat{}, fs.ErrNotExist
 		}
-		return fileStat{mode: fi.Mode().Type(), size: fi.Size(), mod: fi.ModTime().UnixNano()}, nil
+		mod := int64(modUnknown) // a plain-mode folder: a prefix of keys, with no time of its own
+		if t := fi.ModTime(); !t.IsZero() {
+			mod = t.UnixNano()
+		}
+		return fileStat{mode: fi.Mode().Type(), size: fi.Size(), mod: mod}, nil
 	}
 	var named []int
 	for _, e := range ents {

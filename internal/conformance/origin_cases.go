@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -100,6 +101,7 @@ func RunOriginCases(t *testing.T, start Starter) {
 	t.Run("ChangedObject", func(t *testing.T) { originChanged(t, start) })
 	t.Run("Coalescing", func(t *testing.T) { originCoalescing(t, start) })
 	t.Run("DiskBound", func(t *testing.T) { originDiskBound(t, start) })
+	t.Run("SwitchMidBody", func(t *testing.T) { originSwitchMidBody(t, start) })
 	t.Run("FolderTimes", func(t *testing.T) { originFolderTimes(t, start) })
 	t.Run("OverBudget", func(t *testing.T) { originOverBudget(t, start) })
 	t.Run("UnfitNames", func(t *testing.T) { originUnfitNames(t, start) })
@@ -561,6 +563,47 @@ func originEvictedWhileFetched(t *testing.T, start Starter) {
 		if bodies[i] != want && bodies[i] != "503" {
 			t.Errorf("client %d: %d bytes, %d of them zeros: not the object", i, len(bodies[i]), strings.Count(bodies[i], "\x00"))
 		}
+	}
+}
+
+// originSwitchMidBody: a large object half-sent when the version
+// switches is finished with the old version's bytes; If-Range with the
+// old validator then gets the new object whole, with the new one a range.
+func originSwitchMidBody(t *testing.T, start Starter) {
+	s3 := StartS3(t)
+	s3.MakeBucket(t, "mid")
+	mod := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	v1, v2 := bigBody(2<<20+700, 11), bigBody(2<<20+700, 12)
+	s3.Deploy(t, "mid", "", VersionID(mod, "v1"), map[string]string{"big.bin": v1}, mod)
+	cfg := s3.Origin()
+	srv := start(t, Options{Site: site.Config{Root: "s3://mid", Origin: cfg}})
+	c := dial(t, srv.Addr)
+	defer c.Close()
+	fmt.Fprintf(c, "GET /big.bin HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	br := bufio.NewReaderSize(c, 4096)
+	first := make([]byte, 64<<10)
+	if _, err := io.ReadFull(br, first); err != nil {
+		t.Fatal(err)
+	}
+	s3.Deploy(t, "mid", "", VersionID(mod.Add(time.Hour), "v2"), map[string]string{"big.bin": v2}, mod.Add(time.Hour))
+	waitBody(t, srv.Addr, "/big.bin", v2, cfg.Poll+5*time.Second)
+	rest, err := io.ReadAll(br)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := string(first) + string(rest)
+	_, body, _ := strings.Cut(whole, "\r\n\r\n")
+	if body != v1 {
+		t.Errorf("the download begun before the switch: %d bytes, not v1's %d (v2's: %v)", len(body), len(v1), body == v2)
+	}
+	r := one(t, srv.Addr, get("/big.bin", "Range: bytes=0-9", "If-Range: "+hashTag(v1)))
+	if r.Status != 200 || r.Body != v2 {
+		t.Errorf("If-Range with v1's tag after the switch: %d, %d bytes, want 200 and v2", r.Status, len(r.Body))
+	}
+	r = one(t, srv.Addr, get("/big.bin", "Range: bytes=0-9", "If-Range: "+hashTag(v2)))
+	if r.Status != 206 || r.Body != v2[:10] {
+		t.Errorf("If-Range with v2's tag: %d %q, want 206 and v2's first bytes", r.Status, r.Body)
 	}
 }
 

@@ -101,6 +101,7 @@ func RunOriginCases(t *testing.T, start Starter) {
 	t.Run("ChangedObject", func(t *testing.T) { originChanged(t, start) })
 	t.Run("Coalescing", func(t *testing.T) { originCoalescing(t, start) })
 	t.Run("DiskBound", func(t *testing.T) { originDiskBound(t, start) })
+	t.Run("CacheDirUnusable", func(t *testing.T) { originCacheDirUnusable(t, start) })
 	t.Run("SwitchMidBody", func(t *testing.T) { originSwitchMidBody(t, start) })
 	t.Run("FolderTimes", func(t *testing.T) { originFolderTimes(t, start) })
 	t.Run("OverBudget", func(t *testing.T) { originOverBudget(t, start) })
@@ -563,6 +564,31 @@ func originEvictedWhileFetched(t *testing.T, start Starter) {
 		if bodies[i] != want && bodies[i] != "503" {
 			t.Errorf("client %d: %d bytes, %d of them zeros: not the object", i, len(bodies[i]), strings.Count(bodies[i], "\x00"))
 		}
+	}
+}
+
+// originCacheDirUnusable: when the disk cache's folder cannot be made
+// or written, a large object is a server error (500), not absent or
+// forbidden: the object exists (it was 404 with the folder beneath a
+// file, 403 with a folder the user may not write); small objects, in
+// memory, are still served.
+func originCacheDirUnusable(t *testing.T, start Starter) {
+	s3 := StartS3(t)
+	s3.MakeBucket(t, "cdir")
+	s3.Put(t, "cdir", "big.bin", []byte(bigBody(100<<10, 13)))
+	s3.Put(t, "cdir", "small.txt", []byte("small\n"))
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := s3.Origin()
+	cfg.CacheDir = filepath.Join(file, "cache") // beneath a file: never a folder
+	srv := start(t, Options{Site: site.Config{Root: "s3://cdir", Origin: cfg}})
+	if r := one(t, srv.Addr, get("/big.bin")); r.Status != 500 {
+		t.Errorf("a large object with no folder to cache it in: status %d, want 500", r.Status)
+	}
+	if r := one(t, srv.Addr, get("/small.txt")); r.Status != 200 || r.Body != "small\n" {
+		t.Errorf("small.txt: %d %q", r.Status, r.Body)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"path"
@@ -91,7 +92,9 @@ func (s *Store) Open(name string) (File, error) {
 	}
 	o, err := s.disk.acquire(objectID(i), i.size, s.cfg.SegmentBytes)
 	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+		// Not the object's absence or a client's lack of right, whatever
+		// the folder's error says: %v drops its identity.
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fmt.Errorf("%w: %v", ErrCache, err)}
 	}
 	return &DiskFile{s: s, info: i, o: o}, nil
 }

@@ -77,6 +77,10 @@ type Config struct {
 // nothing cached (within StaleMax) can answer: the site answers 503.
 var ErrUnavailable = errors.New("object store unavailable")
 
+// ErrCache is returned when a large object cannot be cached on disk (the
+// cache's folder cannot be made or written): a server error (500).
+var ErrCache = errors.New("origin cache unusable")
+
 // Store is an open s3:// root. It is safe for concurrent use.
 type Store struct {
 	cfg    Config

@@ -101,6 +101,7 @@ func RunOriginCases(t *testing.T, start Starter) {
 	t.Run("ChangedObject", func(t *testing.T) { originChanged(t, start) })
 	t.Run("Coalescing", func(t *testing.T) { originCoalescing(t, start) })
 	t.Run("DiskBound", func(t *testing.T) { originDiskBound(t, start) })
+	t.Run("HangingStore", func(t *testing.T) { originHangingStore(t, start) })
 	t.Run("CacheDirUnusable", func(t *testing.T) { originCacheDirUnusable(t, start) })
 	t.Run("SwitchMidBody", func(t *testing.T) { originSwitchMidBody(t, start) })
 	t.Run("FolderTimes", func(t *testing.T) { originFolderTimes(t, start) })
@@ -565,6 +566,41 @@ func originEvictedWhileFetched(t *testing.T, start Starter) {
 			t.Errorf("client %d: %d bytes, %d of them zeros: not the object", i, len(bodies[i]), strings.Count(bodies[i], "\x00"))
 		}
 	}
+}
+
+// originHangingStore: a store that takes requests and never answers
+// them: a miss gets 503 after one call's timeout, never a hang; what is
+// cached is still served; the root recovers when the store answers.
+func originHangingStore(t *testing.T, start Starter) {
+	s3 := StartS3(t)
+	s3.MakeBucket(t, "hang")
+	s3.Put(t, "hang", "hot.txt", []byte("hot\n"))
+	s3.Put(t, "hang", "cold.txt", []byte("cold\n"))
+	s3.Put(t, "hang", "cold.bin", []byte(bigBody(200<<10, 14)))
+	p := startStoreProxy(t, s3)
+	cfg := s3.Origin()
+	cfg.Endpoint = "http://" + p.Addr
+	cfg.Timeout = time.Second
+	cfg.StaleMax = time.Minute
+	srv := start(t, Options{Site: site.Config{Root: "s3://hang", Origin: cfg}})
+	wantStatus(t, one(t, srv.Addr, get("/hot.txt")), 200)
+	gate := make(chan struct{})
+	p.gate.Store(&gate)
+	var once sync.Once
+	release := func() { once.Do(func() { close(gate) }) }
+	defer release()
+	for _, path := range []string{"/cold.txt", "/cold.bin", "/cold.bin"} {
+		if r := one(t, srv.Addr, get(path)); r.Status != 503 {
+			t.Errorf("%s while the store hangs: status %d, want 503", path, r.Status)
+		}
+	}
+	if r := one(t, srv.Addr, get("/hot.txt")); r.Status != 200 || r.Body != "hot\n" {
+		t.Errorf("hot.txt while the store hangs: %d %q", r.Status, r.Body)
+	}
+	p.gate.Store(nil)
+	release()
+	waitBody(t, srv.Addr, "/cold.txt", "cold\n", 10*time.Second)
+	waitBody(t, srv.Addr, "/cold.bin", bigBody(200<<10, 14), 10*time.Second)
 }
 
 // originCacheDirUnusable: when the disk cache's folder cannot be made

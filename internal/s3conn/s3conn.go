@@ -148,6 +148,9 @@ func CheckEndpoint(endpoint string) error {
 func parseEndpoint(endpoint string) (*url.URL, error) {
 	u, err := url.Parse(endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+		if err == nil && u.User != nil {
+			endpoint = u.Redacted() // no password in the message
+		}
 		return nil, fmt.Errorf("s3 endpoint %q: want http://HOST:PORT or https://HOST[:PORT]", endpoint)
 	}
 	return u, nil

@@ -109,6 +109,7 @@ func RunOriginCases(t *testing.T, start Starter) {
 	t.Run("UnfitNames", func(t *testing.T) { originUnfitNames(t, start) })
 	t.Run("SlowStore", func(t *testing.T) { originSlowStore(t, start) })
 	t.Run("LargeFolder", func(t *testing.T) { originLargeFolder(t, start) })
+	t.Run("HotStaysOnDisk", func(t *testing.T) { originHotStaysOnDisk(t, start) })
 	t.Run("DiskHeld", func(t *testing.T) { originDiskHeld(t, start) })
 	t.Run("EvictedWhileFetched", func(t *testing.T) { originEvictedWhileFetched(t, start) })
 	t.Run("Uploads", func(t *testing.T) { originUploads(t) })
@@ -858,6 +859,34 @@ func originLargeFolder(t *testing.T, start Starter) {
 	}
 	if n := lists(); n != 1 {
 		t.Errorf("%d names of a folder of %d keys (ListMax %d) made %d LISTs of it in one poll interval, want 1", keys/2, keys, listMax, n)
+	}
+}
+
+// originHotStaysOnDisk: a large object sent again and again from the
+// in-memory cache's open file counts as used: the disk cache evicts an
+// object unused since, not it (it evicted by the time of the last open,
+// so the hottest object, never opened again, went first and was fetched
+// from the store again).
+func originHotStaysOnDisk(t *testing.T, start Starter) {
+	s3 := StartS3(t)
+	s3.MakeBucket(t, "hotd")
+	const size = 256 << 10
+	for _, n := range []string{"a", "b", "c"} {
+		s3.Put(t, "hotd", n+".bin", []byte(bigBody(size, n[0])))
+	}
+	p := startStoreProxy(t, s3)
+	cfg := s3.Origin()
+	cfg.Endpoint = "http://" + p.Addr
+	cfg.CacheDir = t.TempDir()
+	cfg.CacheMaxBytes = 2*size + size/2 // two objects
+	srv := start(t, Options{Site: site.Config{Root: "s3://hotd", Origin: cfg, Cache: site.CacheConfig{Validity: time.Hour}}})
+	for _, n := range []string{"a", "b", "a", "a", "c", "a"} {
+		if r := one(t, srv.Addr, get("/"+n+".bin")); r.Status != 200 || r.Body != bigBody(size, n[0]) {
+			t.Fatalf("%s.bin: status %d, not the object", n, r.Status)
+		}
+	}
+	if got := p.count("GET", "/hotd/a.bin"); got != 1 {
+		t.Errorf("a.bin, sent four times and last before c.bin was opened, was fetched %d times, want 1", got)
 	}
 }
 

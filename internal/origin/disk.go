@@ -15,11 +15,12 @@ import (
 // charged its whole size when first opened). A file is open only while
 // some reader holds its object (the site's cache of open files counts
 // as one), so descriptors follow the readers, not the objects cached.
-// The least recently opened objects are evicted first: their files are
-// removed at once, and closed when the last reader lets go (an open
-// descriptor keeps a removed file's bytes until then, so readers in
-// flight are never cut); those bytes are charged until then, and
-// pressed is called so that holders not reading let go.
+// The least recently used objects (opened, or sent whole from disk) are
+// evicted first: their files are removed at once, and closed when the
+// last reader lets go (an open descriptor keeps a removed file's bytes
+// until then, so readers in flight are never cut); those bytes are
+// counted as held until then, and pressed is called so that holders not
+// reading let go.
 type disk struct {
 	parent string // where dir is made
 	dir    string // made by the first object, "" until then
@@ -27,8 +28,9 @@ type disk struct {
 
 	mu    sync.Mutex
 	objs  map[string]*object
-	bytes int64 // of the objects indexed and of those evicted but still held
-	tick  uint64
+	bytes int64         // of the objects indexed
+	held  int64         // of the objects evicted but still held open
+	tick  atomic.Uint64 // the clock of use: bumped by each open, and by each send of a local file (see DiskFile.Local)
 
 	// pressed, when set, is called (without mu) after an acquire
 	// evicted objects still held: their holders should let go of
@@ -48,9 +50,9 @@ type object struct {
 
 	// Under disk.mu.
 	refs int
-	used uint64
-	gone atomic.Bool // evicted: no longer in objs (read without mu by Evicted)
-	over bool        // larger than the budget: evicted once no one holds it
+	used atomic.Uint64 // the tick of its last use (see disk.tick)
+	gone atomic.Bool   // evicted: no longer in objs (read without mu by Evicted)
+	over bool          // larger than the budget: evicted once no one holds it
 }
 
 // openDisk returns a cache that makes a folder of its own beneath dir
@@ -95,7 +97,7 @@ func (s *Store) DiskBytes() int64 {
 	d := s.disk
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.bytes
+	return d.bytes + d.held
 }
 
 // acquire returns the cache file of object id, of size bytes, making it
@@ -115,7 +117,7 @@ func (d *disk) acquire(id string, size, seg int64) (*object, error) {
 func (d *disk) acquireLocked(id string, size, seg int64) (o *object, held bool, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.tick++
+	now := d.tick.Add(1)
 	if o := d.objs[id]; o != nil {
 		if o.refs == 0 {
 			if o.f, err = os.OpenFile(filepath.Join(d.dir, o.file), os.O_RDWR, 0); err != nil {
@@ -124,14 +126,14 @@ func (d *disk) acquireLocked(id string, size, seg int64) (o *object, held bool, 
 		}
 		if err == nil {
 			o.refs++
-			o.used = d.tick
+			o.used.Store(now)
 			return o, false, nil
 		}
 	}
 	for size <= d.max && d.bytes+size > d.max {
 		var v *object
 		for _, o := range d.objs {
-			if v == nil || o.used < v.used {
+			if v == nil || o.used.Load() < v.used.Load() {
 				v = o
 			}
 		}
@@ -144,7 +146,7 @@ func (d *disk) acquireLocked(id string, size, seg int64) (o *object, held bool, 
 	if err := d.mkdirLocked(); err != nil {
 		return nil, held, err
 	}
-	file := id + "." + strconv.FormatUint(d.tick, 36)
+	file := id + "." + strconv.FormatUint(now, 36)
 	p := filepath.Join(d.dir, file)
 	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -158,7 +160,8 @@ func (d *disk) acquireLocked(id string, size, seg int64) (o *object, held bool, 
 	n := (size + seg - 1) / seg
 	// Larger than the whole budget: indexed only while held, so that
 	// the clients it has at once share one file and one fetch.
-	o = &object{id: id, file: file, f: f, size: size, seg: seg, have: make([]atomic.Bool, n), refs: 1, used: d.tick, over: size > d.max}
+	o = &object{id: id, file: file, f: f, size: size, seg: seg, have: make([]atomic.Bool, n), refs: 1, over: size > d.max}
+	o.used.Store(now)
 	o.left.Store(n)
 	d.bytes += size
 	d.objs[id] = o
@@ -166,25 +169,25 @@ func (d *disk) acquireLocked(id string, size, seg int64) (o *object, held bool, 
 }
 
 // evictLocked takes o out of the index and removes its file; its bytes
-// stay charged, and its descriptor open, until the last reader lets go.
+// are counted as held, and its descriptor stays open, until the last
+// reader lets go.
 func (d *disk) evictLocked(o *object) {
 	delete(d.objs, o.id)
+	d.bytes -= o.size
 	o.gone.Store(true)
 	os.Remove(filepath.Join(d.dir, o.file))
 	if o.refs == 0 {
 		d.closeLocked(o)
+	} else {
+		d.held += o.size
 	}
 }
 
-// closeLocked closes o's file, no longer held; an evicted object's bytes
-// are then free.
+// closeLocked closes o's file, no longer held.
 func (d *disk) closeLocked(o *object) {
 	if o.f != nil {
 		o.f.Close()
 		o.f = nil
-	}
-	if o.gone.Load() {
-		d.bytes -= o.size
 	}
 }
 
@@ -195,6 +198,9 @@ func (d *disk) release(o *object) {
 	case o.refs > 0:
 	case o.over && !o.gone.Load():
 		d.evictLocked(o)
+	case o.gone.Load():
+		d.held -= o.size // an evicted object's bytes are free now
+		d.closeLocked(o)
 	default:
 		d.closeLocked(o)
 	}
@@ -223,11 +229,15 @@ func (f *DiskFile) Close() error {
 }
 
 // Local is the cache file when every byte is on it, else nil: a reader
-// of it needs no store. It stays open until f is closed.
+// of it needs no store. It stays open until f is closed. It counts as a
+// use of the object (see disk.tick).
 func (f *DiskFile) Local() *os.File {
 	if f.o.left.Load() != 0 {
 		return nil
 	}
+	// A send of it is a use: an object sent from the site's cache of
+	// open files, never opened again, is not the least recently used.
+	f.o.used.Store(f.s.disk.tick.Add(1))
 	return f.o.f
 }
 

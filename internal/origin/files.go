@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"path"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/s3utils"
 
 	"github.com/weft-server/weft/internal/manifest"
 )
@@ -90,7 +92,9 @@ func (s *Store) Open(name string) (File, error) {
 	}
 	o, err := s.disk.acquire(objectID(i), i.size, s.cfg.SegmentBytes)
 	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+		// Not the object's absence or a client's lack of right, whatever
+		// the folder's error says: %v drops its identity.
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fmt.Errorf("%w: %v", ErrCache, err)}
 	}
 	return &DiskFile{s: s, info: i, o: o}, nil
 }
@@ -116,6 +120,11 @@ func (s *Store) stat(name string) (*Info, error) {
 	if name == "." {
 		return &Info{name: ".", dir: true, gen: snap.gen}, nil
 	}
+	if s3utils.CheckValidObjectName(s.key(name)) != nil {
+		// Not a key (too long, not UTF-8): no object has it, and the
+		// client's refusal to ask must not pass for an outage.
+		return nil, fs.ErrNotExist
+	}
 	if i, err, ok := s.known(name, false); ok {
 		return i, err
 	}
@@ -126,8 +135,9 @@ func (s *Store) stat(name string) (*Info, error) {
 		return nil, ErrUnavailable
 	}
 	// One LIST of the folder answers for the name, its sidecars and
-	// its neighbours, folders included, for the poll interval.
-	if s.cfg.ListMax > 0 {
+	// its neighbours, folders included, for the poll interval; a folder
+	// found larger than ListMax is not listed again within it.
+	if s.cfg.ListMax > 0 && !s.listed(path.Dir(name)) {
 		parent := path.Dir(name)
 		_, err, _ := s.flight.Do("l\x00"+parent, func() (any, error) { return nil, s.listFolder(snap, parent) })
 		if err == nil {
@@ -161,17 +171,29 @@ func (s *Store) known(name string, stale bool) (*Info, error, bool) {
 	}
 	s.metaMu.Lock()
 	defer s.metaMu.Unlock()
-	if f := s.folders[path.Dir(name)]; f != nil && f.complete && usable(f.at) {
+	if f := s.folders[path.Dir(name)]; f != nil && usable(f.at) {
 		if i := f.names[path.Base(name)]; i != nil {
 			return i, nil, true
 		}
-		return nil, fs.ErrNotExist, true
+		if f.complete {
+			return nil, fs.ErrNotExist, true
+		}
 	}
 	if m, ok := s.meta[name]; ok && usable(m.at) {
 		i, err := m.found()
 		return i, err, true
 	}
 	return nil, nil, false
+}
+
+// listed reports whether the folder dir was listed within the poll
+// interval: what the listing did not show (a folder larger than ListMax)
+// is asked about by name.
+func (s *Store) listed(dir string) bool {
+	s.metaMu.Lock()
+	defer s.metaMu.Unlock()
+	f := s.folders[dir]
+	return f != nil && time.Now().UnixNano()-f.at <= int64(s.cfg.Poll)
 }
 
 // listFolder lists the folder dir (one LIST with a delimiter, up to

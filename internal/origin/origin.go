@@ -77,6 +77,10 @@ type Config struct {
 // nothing cached (within StaleMax) can answer: the site answers 503.
 var ErrUnavailable = errors.New("object store unavailable")
 
+// ErrCache is returned when a large object cannot be cached on disk (the
+// cache's folder cannot be made or written): a server error (500).
+var ErrCache = errors.New("origin cache unusable")
+
 // Store is an open s3:// root. It is safe for concurrent use.
 type Store struct {
 	cfg    Config
@@ -214,8 +218,18 @@ func (s *Store) Generation() uint64 { return s.snap.Load().gen }
 // Version is the deployed version being served, "" in plain mode.
 func (s *Store) Version() string { return s.snap.Load().id }
 
+// Down reports whether the store's last call failed for want of it:
+// calls now fail at once, and what is cached answers within StaleMax.
+func (s *Store) Down() bool { return s.down.Load() }
+
 // OnSwitch sets fn to be called after each switch of version.
 func (s *Store) OnSwitch(fn func()) { s.onSwitch.Store(&fn) }
+
+// OnEvict sets fn to be called when the disk cache evicts large objects
+// still held open: a holder keeping files for later should let go of
+// those whose Evicted says so (see DiskFile.Evicted), or their bytes stay
+// on disk beyond CacheMaxBytes.
+func (s *Store) OnEvict(fn func()) { s.disk.pressed.Store(&fn) }
 
 // ctx bounds one store call.
 func (s *Store) ctx() (context.Context, context.CancelFunc) {
@@ -267,6 +281,12 @@ func (s *Store) classify(err error) error {
 		return fs.ErrPermission
 	case r.StatusCode == 412:
 		return errChanged
+	case r.StatusCode >= 400 && r.StatusCode < 500 && r.StatusCode != 408 && r.StatusCode != 429:
+		// The store answered, refusing this request (a key it cannot
+		// hold, say): not an outage, which would stop every other call.
+		s.okAt.Store(time.Now().UnixNano())
+		s.down.Store(false)
+		return fmt.Errorf("object store refused the request: %w", err)
 	}
 	s.down.Store(true)
 	return fmt.Errorf("%w: %v", ErrUnavailable, err)

@@ -186,3 +186,13 @@ func TestClientErrorsHideSecrets(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckEndpointHidesPassword: an endpoint refused for carrying a
+// user and password is named without the password (it was echoed whole:
+// a secret on the terminal and in logs).
+func TestCheckEndpointHidesPassword(t *testing.T) {
+	err := CheckEndpoint("http://key:s3cr3t-value@127.0.0.1:7070")
+	if err == nil || strings.Contains(err.Error(), "s3cr3t-value") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("CheckEndpoint: %v", err)
+	}
+}

@@ -245,7 +245,7 @@ func (a *archive) writeZip(w io.Writer) error {
 	})
 	err := a.walk(func(name, rel string, r *listRow) error {
 		if r.kind == kindDir {
-			h := &zip.FileHeader{Name: a.top + "/" + rel + "/", Modified: time.Unix(0, r.mod)}
+			h := &zip.FileHeader{Name: a.top + "/" + rel + "/", Modified: modTime(r.mod)}
 			h.SetMode(fs.ModeDir | 0o755)
 			_, err := zw.CreateHeader(h)
 			return err
@@ -280,7 +280,7 @@ func (a *archive) writeTarGz(w io.Writer) error {
 	tw := tar.NewWriter(gw)
 	err = a.walk(func(name, rel string, r *listRow) error {
 		if r.kind == kindDir {
-			return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: a.top + "/" + rel + "/", Mode: 0o755, ModTime: time.Unix(0, r.mod)})
+			return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: a.top + "/" + rel + "/", Mode: 0o755, ModTime: modTime(r.mod)})
 		}
 		f, fi, ok, err := a.s.openListed(name)
 		if !ok {
@@ -380,4 +380,13 @@ func fileName(f File) string {
 		return fi.Name()
 	}
 	return "a file"
+}
+
+// modTime is a row's time for an archive: the epoch when not known (a
+// folder of an object store).
+func modTime(mod int64) time.Time {
+	if mod == modUnknown {
+		return time.Unix(0, 0)
+	}
+	return time.Unix(0, mod)
 }

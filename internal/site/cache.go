@@ -75,6 +75,10 @@ type cache struct {
 	// gen, for an object store, is its generation (see origin.Store):
 	// an entry read under another is of another version, never served.
 	gen func() uint64
+	// recheck, for an object store, is asked about an entry past its
+	// validity on the memory path: true, it may be served as it is while
+	// it is confirmed away from the event loop (see Site.recheck).
+	recheck func(e *entry) bool
 
 	root    string // absolute path of the root, for the watcher
 	watcher *fsnotify.Watcher
@@ -163,7 +167,8 @@ func (c *cache) lookupFor(key []byte, now time.Time, fresh bool, req *http1.Requ
 	sh := c.shardOf(key)
 	sh.mu.RLock()
 	base = sh.m[string(key)]
-	if base == nil || (fresh && now.UnixNano()-base.checked.Load() > c.validity) || (c.gen != nil && base.gen != c.gen()) {
+	if base == nil || (c.gen != nil && base.gen != c.gen()) ||
+		fresh && now.UnixNano()-base.checked.Load() > c.validity && (req == nil || c.recheck == nil || !c.recheck(base)) {
 		sh.mu.RUnlock()
 		return nil, nil, codec.Identity, false
 	}
@@ -261,8 +266,8 @@ func (c *cache) insert(key string, e *entry) bool {
 	if old := c.shardOfString(key).m[key]; old != nil {
 		c.removeLocked(old)
 	}
-	if e.cost > c.maxBytes/4 || e.descriptors() > c.maxOpen {
-		return false // could never fit: evict nothing for it
+	if e.cost > c.maxBytes/4 || e.descriptors() > c.maxOpen || e.evicted() {
+		return false // could never fit (or its file is on disk only while held): evict nothing for it
 	}
 	for c.bytes+e.cost > c.maxBytes {
 		v := c.mem.victim()
@@ -343,6 +348,34 @@ func (c *cache) invalidate(rel string) {
 			for _, e := range victims {
 				c.removeLocked(e)
 			}
+		}
+	}
+}
+
+// drop removes e from the cache if it is still there.
+func (c *cache) drop(e *entry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	sh := c.shardOfString(e.key)
+	sh.mu.RLock()
+	cur := sh.m[e.key]
+	sh.mu.RUnlock()
+	if cur == e {
+		c.removeLocked(e)
+	}
+}
+
+// dropEvicted removes the entries whose files an object store's disk
+// cache has evicted (see entry.evicted), so that their bytes leave the
+// disk once no response in flight sends them.
+func (c *cache) dropEvicted() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var victims []*entry
+	c.index.collect(&victims)
+	for _, e := range victims {
+		if e.evicted() {
+			c.removeLocked(e)
 		}
 	}
 }

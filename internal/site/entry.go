@@ -41,6 +41,7 @@ type entry struct {
 	refs    atomic.Int32 // file entries: the cache's reference plus one per response in flight
 	checked atomic.Int64 // when the file was last confirmed unchanged (UnixNano)
 	hot     atomic.Bool  // used since the eviction hand last passed (CLOCK)
+	recheck atomic.Bool  // an object store's entry being confirmed (see Site.recheck)
 
 	// Identity entries only (see rep.go).
 	reps  [codec.N]atomic.Pointer[entry] // ready representations by coding

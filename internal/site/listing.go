@@ -533,7 +533,8 @@ func dirURL(name string) string {
 }
 
 // appendJSON appends rows as a JSON array of {name, type ("file" or
-// "dir"), size, mtime (RFC 3339), url (absolute path)}, with "symlink":
+// "dir"), size, mtime (RFC 3339, or null: not known), url (absolute
+// path)}, with "symlink":
 // true for a link, described by its target.
 func (l *dirList) appendJSON(b []byte, rows []listRow, base string) []byte {
 	b = append(b, '[')
@@ -552,9 +553,14 @@ func (l *dirList) appendJSON(b []byte, rows []listRow, base string) []byte {
 		}
 		b = append(b, ",\"type\":\""+typ+"\",\"size\":"...)
 		b = strconv.AppendInt(b, r.size, 10)
-		b = append(b, ",\"mtime\":\""...)
-		b = time.Unix(0, r.mod).UTC().AppendFormat(b, time.RFC3339)
-		b = append(b, "\",\"url\":\""+href+"\""...) // percent-encoded: nothing to escape
+		if r.mod == modUnknown {
+			b = append(b, ",\"mtime\":null"...)
+		} else {
+			b = append(b, ",\"mtime\":\""...)
+			b = time.Unix(0, r.mod).UTC().AppendFormat(b, time.RFC3339)
+			b = append(b, '"')
+		}
+		b = append(b, ",\"url\":\""+href+"\""...) // percent-encoded: nothing to escape
 		if r.link {
 			b = append(b, ",\"symlink\":true"...)
 		}

@@ -268,6 +268,9 @@ func (l *dirList) appendRow(b []byte, r *listRow, now time.Time) []byte {
 		b = appendHumanSize(b, r.size)
 		b = append(b, "</td>"...)
 	}
+	if r.mod == modUnknown {
+		return append(b, "<td class=\"m\">—</td></tr>\n"...)
+	}
 	mod := time.Unix(0, r.mod).UTC()
 	b = append(b, "<td class=\"m\"><time datetime=\""...)
 	b = mod.AppendFormat(b, time.RFC3339)

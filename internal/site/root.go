@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
+	"time"
 
 	"github.com/weft-server/weft/internal/http1"
 	"github.com/weft-server/weft/internal/origin"
@@ -56,6 +58,27 @@ func (e *entry) sendable() http1.File {
 	return e.file
 }
 
+// evictable is a file of the store whose bytes the disk cache may let go
+// of while it is open (see origin.DiskFile): they stay on disk until it
+// is closed.
+type evictable interface {
+	Evicted() bool
+}
+
+// evicted reports whether e's file, or a representation's, is a large
+// object the store's disk cache has evicted: e should leave the cache.
+func (e *entry) evicted() bool {
+	if f, ok := e.file.(evictable); ok && f.Evicted() {
+		return true
+	}
+	for i := range e.reps {
+		if r := e.reps[i].Load(); r != nil && r != e && r.evicted() {
+			return true
+		}
+	}
+	return false
+}
+
 // objectInfo is what a FileInfo of the store tells beyond fs.FileInfo,
 // through its Sys (see origin.Info).
 type objectInfo interface {
@@ -98,12 +121,17 @@ func (st *Site) openStore(cfg Config, types map[string]string) (*Site, error) {
 	st.cache = newCache(cfg.Cache, "")
 	st.cache.gen = store.Generation
 	store.OnSwitch(func() { st.cache.invalidate("") })
+	store.OnEvict(st.cache.dropEvicted)
+	st.cache.recheck = st.recheck
 	if err := st.checkFiles(); err != nil {
 		st.Close()
 		return nil, err
 	}
 	return st, nil
 }
+
+// modUnknown is a listing row's mod when its time is not known.
+const modUnknown = math.MinInt64
 
 // readStoreDir lists the store's folder f into l (see readDir): every
 // entry comes with its type, size and time.
@@ -129,7 +157,11 @@ func (s *Site) readStoreDir(l *dirList, f File, name string, sidecars bool) ([]i
 		if fi == nil {
 			return fileStat{}, fs.ErrNotExist
 		}
-		return fileStat{mode: fi.Mode().Type(), size: fi.Size(), mod: fi.ModTime().UnixNano()}, nil
+		mod := int64(modUnknown) // a plain-mode folder: a prefix of keys, with no time of its own
+		if t := fi.ModTime(); !t.IsZero() {
+			mod = t.UnixNano()
+		}
+		return fileStat{mode: fi.Mode().Type(), size: fi.Size(), mod: mod}, nil
 	}
 	var named []int
 	for _, e := range ents {
@@ -158,4 +190,34 @@ func (e *entry) partial() bool {
 	}
 	f, ok := e.file.(fetcher)
 	return ok && !f.Complete()
+}
+
+// recheck is the cache's recheck for an object store: an entry past its
+// validity is served from memory while one goroutine confirms it (a stat
+// of it and its sidecars, which may wait on the store) and drops it if
+// it changed, instead of sending every request for it to the disk path,
+// where a slow store's misses hold the workers. Not while the store
+// fails: the disk path then answers at once, within the stale bound.
+// Called under the cache shard's read lock: e stays valid to acquire.
+func (s *Site) recheck(e *entry) bool {
+	if s.store.Down() {
+		return false
+	}
+	if !e.recheck.CompareAndSwap(false, true) {
+		return true // a check under way
+	}
+	e.acquire()
+	go func() {
+		defer e.Close()
+		defer e.recheck.Store(false)
+		fi, err := s.store.Stat(e.name)
+		if err != nil || !fi.Mode().IsRegular() || !e.sameFile(fi) || !s.sidecarsSame(e) {
+			if !s.store.Down() { // else kept for the disk path, within the stale bound
+				s.cache.drop(e)
+			}
+			return
+		}
+		e.checked.Store(time.Now().UnixNano())
+	}()
+	return true
 }

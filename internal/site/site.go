@@ -443,7 +443,7 @@ func statusForError(err error) int {
 		// the file may well exist, and a 404 would tell clients and
 		// caches otherwise.
 		return 503
-	case errors.Is(err, syscall.EIO):
+	case errors.Is(err, syscall.EIO), errors.Is(err, origin.ErrCache):
 		return 500
 	}
 	// Escapes from the root, loops, names too long, not-a-directory:

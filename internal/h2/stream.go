@@ -207,13 +207,19 @@ func (c *conn) writeAllLocked(st *stream) {
 	case resp.File != nil:
 		c.segmentLocked(st, resp.File, resp.Off, resp.Len, true)
 	case len(resp.Parts) > 0:
+		// Empty pieces are skipped: the last piece with bytes carries
+		// END_STREAM, and nothing may follow it (n > 0 here).
 		left := n
 		for i := range resp.Parts {
 			p := &resp.Parts[i]
-			left -= int64(len(p.Head))
-			c.dataLocked(st, p.Head, left == 0)
-			left -= int64(len(p.Data))
-			c.dataLocked(st, p.Data, left == 0)
+			if len(p.Head) > 0 {
+				left -= int64(len(p.Head))
+				c.dataLocked(st, p.Head, left == 0)
+			}
+			if len(p.Data) > 0 {
+				left -= int64(len(p.Data))
+				c.dataLocked(st, p.Data, left == 0)
+			}
 			if p.File != nil {
 				left -= p.Len
 				if !c.segmentLocked(st, p.File, p.Off, p.Len, left == 0) {

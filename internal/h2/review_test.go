@@ -1,0 +1,63 @@
+package h2_test
+
+import (
+	"testing"
+
+	"golang.org/x/net/http2"
+
+	"github.com/weft-server/weft/internal/h2"
+)
+
+// untilPingAck reads the server's frames on stream id until the ack of a
+// PING sent after the request (the server answers in order), and returns
+// passes each to see (a frame is valid only until the next is read).
+func untilPingAck(t *testing.T, a *attacker, id uint32, see func(http2.Frame)) {
+	t.Helper()
+	a.fr.WritePing(false, [8]byte{7})
+	a.bw.Flush()
+	r := newReader(t, a)
+	for {
+		f, err := r.fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("reading frames: %v", err)
+		}
+		switch f := f.(type) {
+		case *http2.PingFrame:
+			if f.IsAck() && f.Data == [8]byte{7} {
+				return
+			}
+		case *http2.GoAwayFrame:
+			t.Fatalf("GOAWAY %v", f.ErrCode)
+		default:
+			if f.Header().StreamID == id {
+				see(f)
+			}
+		}
+	}
+}
+
+// TestMultipartFromMemoryEndsOnce: a multipart answer from memory whose
+// last part is a Head only (the closing boundary, as the site plans
+// multipart/byteranges) ends its stream once: no frame follows the DATA
+// with END_STREAM (RFC 9113 §5.1: the stream is closed).
+func TestMultipartFromMemoryEndsOnce(t *testing.T) {
+	s := startServer(t, false, h2.Limits{})
+	a := dial(t, s, false)
+	a.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: a.block("/multi"), EndStream: true, EndHeaders: true})
+	body, ended := "", false
+	untilPingAck(t, a, 1, func(f http2.Frame) {
+		if ended {
+			t.Fatalf("%v after END_STREAM", f)
+		}
+		switch f := f.(type) {
+		case *http2.MetaHeadersFrame:
+			ended = f.StreamEnded()
+		case *http2.DataFrame:
+			body += string(f.Data())
+			ended = f.StreamEnded()
+		}
+	})
+	if want := "--b\r\n\r\nhello\r\n--b--\r\n"; !ended || body != want {
+		t.Fatalf("ended %v, body %q, want %q", ended, body, want)
+	}
+}

@@ -67,7 +67,9 @@ type Limits struct {
 	// IdleTimeout closes a connection without streams after this long.
 	IdleTimeout time.Duration
 	// WriteByteTimeout closes a connection whose client has not taken any
-	// byte for this long while the server had something to write.
+	// byte for this long while the server had something to write, and
+	// resets a stream the client grants no flow-control window for this
+	// long while its answer waits for it.
 	WriteByteTimeout time.Duration
 }
 

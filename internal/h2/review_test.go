@@ -2,6 +2,7 @@ package h2_test
 
 import (
 	"testing"
+	"time"
 
 	"golang.org/x/net/http2"
 
@@ -59,5 +60,27 @@ func TestMultipartFromMemoryEndsOnce(t *testing.T) {
 	})
 	if want := "--b\r\n\r\nhello\r\n--b--\r\n"; !ended || body != want {
 		t.Fatalf("ended %v, body %q, want %q", ended, body, want)
+	}
+}
+
+// TestStalledWindowResetsStream: a client that opens a stream with a
+// window of 0 and never grants more does not hold the stream's goroutine
+// (and the file it sends) forever: after WriteByteTimeout without window
+// the stream is reset, and the connection, idle, can end.
+func TestStalledWindowResetsStream(t *testing.T) {
+	s := startServer(t, false, h2.Limits{WriteByteTimeout: 200 * time.Millisecond})
+	a := dial(t, s, false)
+	a.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0})
+	a.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: a.block("/stream"), EndStream: true, EndHeaders: true})
+	a.bw.Flush()
+	r := newReader(t, a)
+	for {
+		f := r.next()
+		if rst, ok := f.(*http2.RSTStreamFrame); ok && rst.StreamID == 1 {
+			return
+		}
+		if g, ok := f.(*http2.GoAwayFrame); ok {
+			t.Fatalf("GOAWAY %v: want the stream reset", g.ErrCode)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"time"
 
 	"golang.org/x/net/http2"
 
@@ -99,11 +100,8 @@ func (st *stream) Write(p []byte) (int, error) {
 	defer c.mu.Unlock()
 	n := 0
 	for len(p) > 0 {
-		for c.err == nil && !st.reset && (c.sendWindow <= 0 || st.sendWindow <= 0) {
-			c.flushLocked() // what the client must see to grant more
-			if c.err == nil {
-				c.cond.Wait()
-			}
+		if c.err == nil && !st.reset && (c.sendWindow <= 0 || st.sendWindow <= 0) {
+			c.waitWindowLocked(st)
 		}
 		if c.err != nil {
 			return n, c.err
@@ -128,6 +126,32 @@ func (st *stream) Write(p []byte) (int, error) {
 		c.flushLocked()
 	}
 	return n, c.err
+}
+
+// waitWindowLocked waits until st may send (both windows open), the
+// stream is reset or the connection ends. A client that grants no window
+// for WriteByteTimeout has stopped taking the answer, as one whose socket
+// takes no byte: the stream is reset (CANCEL), so that its goroutine and
+// the file it sends are not held for as long as the connection lives.
+func (c *conn) waitWindowLocked(st *stream) {
+	stalled := false
+	t := time.AfterFunc(c.lim.WriteByteTimeout, func() {
+		c.mu.Lock()
+		stalled = true
+		c.cond.Broadcast()
+		c.mu.Unlock()
+	})
+	defer t.Stop()
+	for c.err == nil && !st.reset && (c.sendWindow <= 0 || st.sendWindow <= 0) {
+		if stalled {
+			c.resetLocked(st.id, http2.ErrCodeCancel)
+			return
+		}
+		c.flushLocked() // what the client must see to grant more
+		if c.err == nil {
+			c.cond.Wait()
+		}
+	}
 }
 
 // errTooLong is a body longer than its planned length.

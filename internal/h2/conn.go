@@ -529,7 +529,7 @@ func (c *conn) data(f *http2.DataFrame) error {
 	if f.StreamEnded() {
 		return c.endStream(st)
 	}
-	if st.body == nil && st.got > c.s.MaxBodyBytes {
+	if st.body == nil && !st.answered && st.got > c.s.MaxBodyBytes {
 		c.answer(st) // enough of it: answered, and the rest refused after
 	}
 	return nil

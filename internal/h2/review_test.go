@@ -84,3 +84,49 @@ func TestStalledWindowResetsStream(t *testing.T) {
 		}
 	}
 }
+
+// TestBodyPastLimitAnsweredOnce: a request without content-length whose
+// dropped body (no BodyLimit) grows past MaxBodyBytes is answered once,
+// on a stream goroutine (/slow), however many DATA frames follow: one
+// HEADERS for the stream, never two handlers on one stream. (A second
+// handler would start with the first, before stream 1's answer arrives;
+// stream 3 is sent only then and waits as long, so a second answer to
+// stream 1 comes before stream 3's end. The race detector sees the two
+// handlers share the stream too.)
+func TestBodyPastLimitAnsweredOnce(t *testing.T) {
+	s := startServer(t, false, h2.Limits{})
+	a := dial(t, s, false)
+	a.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: a.block("/slow"), EndHeaders: true})
+	chunk := make([]byte, 16384)
+	for range 8 { // 128 KiB: past the test server's 64 KiB, within the 256 KiB window
+		a.fr.WriteData(1, false, chunk)
+	}
+	a.bw.Flush()
+	r := newReader(t, a)
+	heads, sent3 := 0, false
+	for {
+		f, err := r.fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("reading frames (stream 1 got %d HEADERS): %v", heads, err)
+		}
+		if g, ok := f.(*http2.GoAwayFrame); ok {
+			t.Fatalf("GOAWAY %v", g.ErrCode)
+		}
+		id := f.Header().StreamID
+		if _, ok := f.(*http2.MetaHeadersFrame); ok && id == 1 {
+			heads++
+		}
+		end := f.Header().Flags.Has(http2.FlagDataEndStream) && (f.Header().Type == http2.FrameData || f.Header().Type == http2.FrameHeaders)
+		switch {
+		case end && id == 1 && !sent3:
+			sent3 = true
+			a.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: a.block("/slow"), EndStream: true, EndHeaders: true})
+			a.bw.Flush()
+		case end && id == 3:
+			if heads != 1 {
+				t.Fatalf("stream 1 got %d HEADERS, want 1", heads)
+			}
+			return
+		}
+	}
+}

@@ -521,8 +521,11 @@ func (c *conn) data(f *http2.DataFrame) error {
 		return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol} // §8.1.1
 	}
 	if st.body != nil {
-		st.body.put(data)
-		c.creditLocked(st, length-len(data)) // the padding
+		if st.body.put(data) {
+			c.creditLocked(st, length-len(data)) // the padding
+		} else {
+			c.creditLocked(nil, length) // a body that failed (timed out)
+		}
 	} else {
 		c.creditLocked(st, length)
 	}

@@ -130,3 +130,29 @@ func TestBodyPastLimitAnsweredOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestStalledUploadEnds: an upload whose client stops sending its body
+// does not hold the handler for as long as the connection lives: as over
+// HTTP/1.1, a body with no byte for the idle timeout fails the handler's
+// read, and the stream is answered (400) and closed.
+func TestStalledUploadEnds(t *testing.T) {
+	s := startServer(t, false, h2.Limits{IdleTimeout: 200 * time.Millisecond})
+	a := dial(t, s, false)
+	a.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: a.block("/upload"), EndHeaders: true})
+	a.fr.WriteData(1, false, []byte("0123456789"))
+	a.bw.Flush()
+	r := newReader(t, a)
+	for {
+		switch f := r.next().(type) {
+		case *http2.MetaHeadersFrame:
+			if f.StreamID == 1 {
+				if st := f.PseudoValue("status"); st != "400" {
+					t.Fatalf("status %s, want 400", st)
+				}
+				return
+			}
+		case *http2.GoAwayFrame:
+			t.Fatalf("GOAWAY %v", f.ErrCode)
+		}
+	}
+}

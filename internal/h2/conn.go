@@ -173,7 +173,7 @@ func (c *conn) serve() {
 	c.mu.Unlock()
 
 	for {
-		if c.br.Buffered() == 0 {
+		if !c.frameBuffered() {
 			c.mu.Lock()
 			c.inBatch = false
 			c.flushLocked()
@@ -202,6 +202,20 @@ func (c *conn) serve() {
 		}
 		c.mu.Unlock()
 	}
+}
+
+// frameBuffered reports whether the next frame is wholly in the read
+// buffer, so that reading it cannot block. Otherwise the batch ends
+// before the read: what it answered is flushed, and handlers flush their
+// own writes, instead of waiting for a frame that may arrive slowly (or
+// never, from a client waiting for those answers).
+func (c *conn) frameBuffered() bool {
+	n := c.br.Buffered()
+	if n < 9 {
+		return false
+	}
+	h, _ := c.br.Peek(3) // buffered: does not block
+	return n >= 9+(int(h[0])<<16|int(h[1])<<8|int(h[2]))
 }
 
 // fail handles an error of reading or handling a frame and reports

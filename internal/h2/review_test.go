@@ -156,3 +156,31 @@ func TestStalledUploadEnds(t *testing.T) {
 		}
 	}
 }
+
+// TestAnswerNotHeldByPartialFrame: answers are sent while the next frame
+// is still arriving. A client whose next frame comes slowly (here the
+// first 5 bytes of a PING, the rest never) still gets the answers to the
+// requests before it: one from memory (/1k, stream 1) and one from a
+// stream goroutine (/slow, stream 3).
+func TestAnswerNotHeldByPartialFrame(t *testing.T) {
+	for _, useTLS := range []bool{false, true} {
+		s := startServer(t, useTLS, h2.Limits{})
+		a := dial(t, s, false)
+		a.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: a.block("/1k"), EndStream: true, EndHeaders: true})
+		a.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: a.block("/slow"), EndStream: true, EndHeaders: true})
+		a.bw.Write([]byte{0, 0, 8, byte(http2.FramePing), 0}) // a PING's header, cut
+		a.bw.Flush()
+		r := newReader(t, a)
+		ended := map[uint32]bool{}
+		for !ended[1] || !ended[3] {
+			switch f := r.next().(type) {
+			case *http2.DataFrame:
+				if f.StreamEnded() {
+					ended[f.StreamID] = true
+				}
+			case *http2.GoAwayFrame:
+				t.Fatalf("tls=%v: GOAWAY %v", useTLS, f.ErrCode)
+			}
+		}
+	}
+}

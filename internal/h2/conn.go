@@ -318,9 +318,11 @@ func (c *conn) closeGentlyLocked() {
 }
 
 // idleDeadlineLocked keeps a read deadline of IdleTimeout while the
-// connection has no stream (moved once a second at most), none otherwise.
+// connection waits only for the client (moved once a second at most):
+// no handler runs, and its open streams, if any, wait for the rest of
+// their requests. None otherwise.
 func (c *conn) idleDeadlineLocked() {
-	idle := len(c.streams) == 0 && c.running == 0
+	idle := c.running == 0
 	switch {
 	case idle:
 		now := time.Now()

@@ -169,8 +169,8 @@ func (c *conn) doneLocked(st *stream) {
 		delete(c.streams, st.id)
 		c.abortLocked(st)
 	}
-	if len(c.streams) == 0 && c.running == 0 && !c.inBatch {
-		if c.goaway {
+	if c.running == 0 && !c.inBatch {
+		if c.goaway && len(c.streams) == 0 {
 			c.closeGentlyLocked()
 		} else {
 			c.idleDeadlineLocked()

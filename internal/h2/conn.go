@@ -75,6 +75,10 @@ type conn struct {
 	hbuf    bytes.Buffer
 	streams map[uint32]*stream
 	maxID   uint32 // the highest stream the client opened
+	// resetIDs are the streams the server reset last (a ring, resetNext
+	// the next slot): the client's frames on them are ignored.
+	resetIDs  [32]uint32
+	resetNext uint32
 	// sendWindow is the connection's window for our DATA; peerWindow
 	// the initial window of a stream, peerFrame the largest frame the
 	// client takes (its SETTINGS).
@@ -521,6 +525,10 @@ func (c *conn) data(f *http2.DataFrame) error {
 		return http2.ConnectionError(http2.ErrCodeFlowControl)
 	}
 	c.recvWindow -= length
+	if st == nil && c.resetByUs(id) {
+		c.creditLocked(nil, length) // sent before our RST_STREAM was seen
+		return nil
+	}
 	if st == nil || st.state != stateOpen {
 		c.creditLocked(nil, length)
 		return http2.StreamError{StreamID: id, Code: http2.ErrCodeStreamClosed}
@@ -665,6 +673,9 @@ func (c *conn) headerBlock(frag []byte) error {
 		return c.trailers(st)
 	}
 	if id <= c.maxID {
+		if c.resetByUs(id) {
+			return nil // trailers sent before our RST_STREAM was seen
+		}
 		return http2.ConnectionError(http2.ErrCodeProtocol) // §5.1.1
 	}
 	c.maxID = id

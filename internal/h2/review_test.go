@@ -1,10 +1,12 @@
 package h2_test
 
 import (
+	"bytes"
 	"testing"
 	"time"
 
 	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 
 	"github.com/weft-server/weft/internal/h2"
 )
@@ -206,6 +208,47 @@ func TestIdleWithOpenStreams(t *testing.T) {
 		}
 		if g, ok := f.(*http2.GoAwayFrame); ok {
 			goaway = g
+		}
+	}
+}
+
+// TestFramesAfterOurResetIgnored: frames the client sent on a stream
+// before it saw the server's RST_STREAM are ignored (RFC 9113 §5.1,
+// "closed"): here a request with a body past the limit is answered 413
+// and reset (NO_ERROR), and the client's DATA and trailers already on
+// their way neither end the connection nor draw more resets; the next
+// request is answered.
+func TestFramesAfterOurResetIgnored(t *testing.T) {
+	s := startServer(t, false, h2.Limits{})
+	a := dial(t, s, false)
+	a.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: a.block("/1k", hpack.HeaderField{Name: "content-length", Value: "100000"}), EndHeaders: true})
+	a.fr.WriteData(1, false, make([]byte, 1000))
+	a.hbuf.Reset()
+	a.enc.WriteField(hpack.HeaderField{Name: "x-trailer", Value: "1"})
+	a.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: bytes.Clone(a.hbuf.Bytes()), EndStream: true, EndHeaders: true})
+	a.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: a.block("/1k"), EndStream: true, EndHeaders: true})
+	a.bw.Flush()
+	r := newReader(t, a)
+	status, resets := "", 0
+	for {
+		switch f := r.next().(type) {
+		case *http2.GoAwayFrame:
+			t.Fatalf("GOAWAY %v", f.ErrCode)
+		case *http2.MetaHeadersFrame:
+			if f.StreamID == 1 {
+				status = f.PseudoValue("status")
+			}
+		case *http2.RSTStreamFrame:
+			if f.StreamID == 1 {
+				resets++
+			}
+		case *http2.DataFrame:
+			if f.StreamID == 3 && f.StreamEnded() {
+				if status != "413" || resets != 1 {
+					t.Fatalf("stream 1: status %q, %d RST_STREAM; want 413 and 1", status, resets)
+				}
+				return
+			}
 		}
 	}
 }

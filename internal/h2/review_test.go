@@ -187,31 +187,6 @@ func TestAnswerNotHeldByPartialFrame(t *testing.T) {
 	}
 }
 
-// TestIdleWithOpenStreams: a connection whose streams all wait for the
-// client (a request whose END_STREAM never comes) is idle: it ends after
-// the idle timeout, as one without streams, instead of being held open
-// for as long as the client likes.
-func TestIdleWithOpenStreams(t *testing.T) {
-	s := startServer(t, false, h2.Limits{IdleTimeout: 200 * time.Millisecond})
-	a := dial(t, s, false)
-	a.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: a.block("/1k"), EndHeaders: true})
-	a.bw.Flush()
-	r := newReader(t, a)
-	var goaway *http2.GoAwayFrame
-	for {
-		f, err := r.fr.ReadFrame()
-		if err != nil {
-			if goaway == nil {
-				t.Fatalf("reading frames: %v (want GOAWAY, then the close)", err)
-			}
-			return
-		}
-		if g, ok := f.(*http2.GoAwayFrame); ok {
-			goaway = g
-		}
-	}
-}
-
 // TestFramesAfterOurResetIgnored: frames the client sent on a stream
 // before it saw the server's RST_STREAM are ignored (RFC 9113 §5.1,
 // "closed"): here a request with a body past the limit is answered 413

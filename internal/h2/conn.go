@@ -75,6 +75,10 @@ type conn struct {
 	hbuf    bytes.Buffer
 	streams map[uint32]*stream
 	maxID   uint32 // the highest stream the client opened
+	// resetIDs are the streams the server reset last (a ring, resetNext
+	// the next slot): the client's frames on them are ignored.
+	resetIDs  [32]uint32
+	resetNext uint32
 	// sendWindow is the connection's window for our DATA; peerWindow
 	// the initial window of a stream, peerFrame the largest frame the
 	// client takes (its SETTINGS).
@@ -173,7 +177,7 @@ func (c *conn) serve() {
 	c.mu.Unlock()
 
 	for {
-		if c.br.Buffered() == 0 {
+		if !c.frameBuffered() {
 			c.mu.Lock()
 			c.inBatch = false
 			c.flushLocked()
@@ -202,6 +206,20 @@ func (c *conn) serve() {
 		}
 		c.mu.Unlock()
 	}
+}
+
+// frameBuffered reports whether the next frame is wholly in the read
+// buffer, so that reading it cannot block. Otherwise the batch ends
+// before the read: what it answered is flushed, and handlers flush their
+// own writes, instead of waiting for a frame that may arrive slowly (or
+// never, from a client waiting for those answers).
+func (c *conn) frameBuffered() bool {
+	n := c.br.Buffered()
+	if n < 9 {
+		return false
+	}
+	h, _ := c.br.Peek(3) // buffered: does not block
+	return n >= 9+(int(h[0])<<16|int(h[1])<<8|int(h[2]))
 }
 
 // fail handles an error of reading or handling a frame and reports
@@ -304,9 +322,11 @@ func (c *conn) closeGentlyLocked() {
 }
 
 // idleDeadlineLocked keeps a read deadline of IdleTimeout while the
-// connection has no stream (moved once a second at most), none otherwise.
+// connection waits only for the client (moved once a second at most):
+// no handler runs, and its open streams, if any, wait for the rest of
+// their requests. None otherwise.
 func (c *conn) idleDeadlineLocked() {
-	idle := len(c.streams) == 0 && c.running == 0
+	idle := c.running == 0
 	switch {
 	case idle:
 		now := time.Now()
@@ -505,6 +525,10 @@ func (c *conn) data(f *http2.DataFrame) error {
 		return http2.ConnectionError(http2.ErrCodeFlowControl)
 	}
 	c.recvWindow -= length
+	if st == nil && c.resetByUs(id) {
+		c.creditLocked(nil, length) // sent before our RST_STREAM was seen
+		return nil
+	}
 	if st == nil || st.state != stateOpen {
 		c.creditLocked(nil, length)
 		return http2.StreamError{StreamID: id, Code: http2.ErrCodeStreamClosed}
@@ -521,15 +545,18 @@ func (c *conn) data(f *http2.DataFrame) error {
 		return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol} // §8.1.1
 	}
 	if st.body != nil {
-		st.body.put(data)
-		c.creditLocked(st, length-len(data)) // the padding
+		if st.body.put(data) {
+			c.creditLocked(st, length-len(data)) // the padding
+		} else {
+			c.creditLocked(nil, length) // a body that failed (timed out)
+		}
 	} else {
 		c.creditLocked(st, length)
 	}
 	if f.StreamEnded() {
 		return c.endStream(st)
 	}
-	if st.body == nil && st.got > c.s.MaxBodyBytes {
+	if st.body == nil && !st.answered && st.got > c.s.MaxBodyBytes {
 		c.answer(st) // enough of it: answered, and the rest refused after
 	}
 	return nil
@@ -646,6 +673,9 @@ func (c *conn) headerBlock(frag []byte) error {
 		return c.trailers(st)
 	}
 	if id <= c.maxID {
+		if c.resetByUs(id) {
+			return nil // trailers sent before our RST_STREAM was seen
+		}
 		return http2.ConnectionError(http2.ErrCodeProtocol) // §5.1.1
 	}
 	c.maxID = id

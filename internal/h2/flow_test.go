@@ -159,25 +159,29 @@ func TestShutdownFinishesStreams(t *testing.T) {
 }
 
 // TestIdleTimeout: a connection without streams is closed after
-// IdleTimeout with GOAWAY NO_ERROR.
+// IdleTimeout with GOAWAY NO_ERROR; so is one whose streams all wait for
+// the client (a request whose END_STREAM never comes), instead of being
+// held open for as long as the client likes.
 func TestIdleTimeout(t *testing.T) {
-	s := startServer(t, true, h2.Limits{IdleTimeout: 200 * time.Millisecond})
-	a := dial(t, s, false)
-	a.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: a.block("/1k"), EndStream: true, EndHeaders: true})
-	a.bw.Flush()
-	r := newReader(t, a)
-	var goaway *http2.GoAwayFrame
-	for {
-		f, err := r.fr.ReadFrame()
-		if err != nil {
-			break
+	for _, ended := range []bool{true, false} {
+		s := startServer(t, true, h2.Limits{IdleTimeout: 200 * time.Millisecond})
+		a := dial(t, s, false)
+		a.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: a.block("/1k"), EndStream: ended, EndHeaders: true})
+		a.bw.Flush()
+		r := newReader(t, a)
+		var goaway *http2.GoAwayFrame
+		var err error
+		for err == nil {
+			var f http2.Frame
+			if f, err = r.fr.ReadFrame(); err == nil {
+				if g, ok := f.(*http2.GoAwayFrame); ok {
+					goaway = g
+				}
+			}
 		}
-		if g, ok := f.(*http2.GoAwayFrame); ok {
-			goaway = g
+		if goaway == nil || goaway.ErrCode != http2.ErrCodeNo || goaway.LastStreamID != 1 {
+			t.Fatalf("request ended %v: want GOAWAY NO_ERROR (last stream 1) then the close; got %v (%v)", ended, goaway, err)
 		}
-	}
-	if goaway == nil || goaway.ErrCode != http2.ErrCodeNo || goaway.LastStreamID != 1 {
-		t.Fatalf("want GOAWAY NO_ERROR (last stream 1) then the close; got %v", goaway)
 	}
 }
 

@@ -8,8 +8,8 @@
 // through a buffered reader and answers each request it can from the
 // site's memory (http1.MemoryHandler) on the spot: HEADERS and DATA are
 // encoded into the connection's buffered writer, which is flushed once
-// the input read so far has been handled, so that a batch of requests
-// costs one write. A request the memory cannot answer (a file not cached,
+// the whole frames read so far have been handled (before a read that could
+// block), so that a batch of requests costs one write. A request the memory cannot answer (a file not cached,
 // a stream, an upload) or whose body does not fit the flow-control windows
 // is handed to a goroutine of its own, which writes under the same lock,
 // waiting for window as the client grants it.
@@ -67,7 +67,9 @@ type Limits struct {
 	// IdleTimeout closes a connection without streams after this long.
 	IdleTimeout time.Duration
 	// WriteByteTimeout closes a connection whose client has not taken any
-	// byte for this long while the server had something to write.
+	// byte for this long while the server had something to write, and
+	// resets a stream the client grants no flow-control window for this
+	// long while its answer waits for it.
 	WriteByteTimeout time.Duration
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"time"
 
 	"golang.org/x/net/http2"
 
@@ -99,11 +100,8 @@ func (st *stream) Write(p []byte) (int, error) {
 	defer c.mu.Unlock()
 	n := 0
 	for len(p) > 0 {
-		for c.err == nil && !st.reset && (c.sendWindow <= 0 || st.sendWindow <= 0) {
-			c.flushLocked() // what the client must see to grant more
-			if c.err == nil {
-				c.cond.Wait()
-			}
+		if c.err == nil && !st.reset && (c.sendWindow <= 0 || st.sendWindow <= 0) {
+			c.waitWindowLocked(st)
 		}
 		if c.err != nil {
 			return n, c.err
@@ -130,6 +128,32 @@ func (st *stream) Write(p []byte) (int, error) {
 	return n, c.err
 }
 
+// waitWindowLocked waits until st may send (both windows open), the
+// stream is reset or the connection ends. A client that grants no window
+// for WriteByteTimeout has stopped taking the answer, as one whose socket
+// takes no byte: the stream is reset (CANCEL), so that its goroutine and
+// the file it sends are not held for as long as the connection lives.
+func (c *conn) waitWindowLocked(st *stream) {
+	stalled := false
+	t := time.AfterFunc(c.lim.WriteByteTimeout, func() {
+		c.mu.Lock()
+		stalled = true
+		c.cond.Broadcast()
+		c.mu.Unlock()
+	})
+	defer t.Stop()
+	for c.err == nil && !st.reset && (c.sendWindow <= 0 || st.sendWindow <= 0) {
+		if stalled {
+			c.resetLocked(st.id, http2.ErrCodeCancel)
+			return
+		}
+		c.flushLocked() // what the client must see to grant more
+		if c.err == nil {
+			c.cond.Wait()
+		}
+	}
+}
+
 // errTooLong is a body longer than its planned length.
 var errTooLong = errors.New("weft: HTTP/2 body longer than planned")
 
@@ -153,13 +177,17 @@ func newPipe(st *stream, limit int64) *pipe {
 	return p
 }
 
-func (p *pipe) put(data []byte) {
+// put adds data to the body and reports whether it was taken: not once
+// the body ended or failed (the caller gives its window back).
+func (p *pipe) put(data []byte) bool {
 	p.mu.Lock()
-	if p.err == nil {
-		p.buf = append(p.buf, data...)
+	defer p.mu.Unlock()
+	if p.err != nil {
+		return false
 	}
+	p.buf = append(p.buf, data...)
 	p.cond.Signal()
-	p.mu.Unlock()
+	return true
 }
 
 // drop ends the body for a reset stream and returns the bytes dropped
@@ -185,6 +213,30 @@ func (p *pipe) end(err error) {
 	p.mu.Unlock()
 }
 
+// waitLocked waits for body bytes or the body's end; a client that sends
+// no byte of it for timeout fails the read (errBodyTimeout), as over
+// HTTP/1.1, so that a stalled upload does not hold its handler for as
+// long as the connection lives.
+func (p *pipe) waitLocked(timeout time.Duration) {
+	fired := false
+	t := time.AfterFunc(timeout, func() {
+		p.mu.Lock()
+		fired = true
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	})
+	for len(p.buf) == 0 && p.err == nil && !fired {
+		p.cond.Wait()
+	}
+	t.Stop()
+	if len(p.buf) == 0 && p.err == nil {
+		p.err = errBodyTimeout
+	}
+}
+
+// errBodyTimeout is a request body that stalled past the idle timeout.
+var errBodyTimeout = errors.New("weft: HTTP/2 request body timed out")
+
 // Read is the handler's: the first one answers Expect: 100-continue.
 func (p *pipe) Read(b []byte) (int, error) {
 	st, c := p.st, p.st.c
@@ -205,8 +257,8 @@ func (p *pipe) Read(b []byte) (int, error) {
 		return 0, http1.ErrBodyTooLarge
 	}
 	p.mu.Lock()
-	for len(p.buf) == 0 && p.err == nil {
-		p.cond.Wait()
+	if len(p.buf) == 0 && p.err == nil {
+		p.waitLocked(c.lim.IdleTimeout)
 	}
 	if len(p.buf) == 0 {
 		err := p.err

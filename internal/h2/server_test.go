@@ -85,6 +85,10 @@ func answer(req *http1.Request, resp *http1.Response) {
 		}
 		resp.Body = b
 		return
+	case "/multi": // two parts from memory, the last with a Head only (as the site plans multipart/byteranges)
+		resp.AddHeader("X-Parts", "2")
+		resp.Parts = append(resp.Parts, http1.Part{Head: []byte("--b\r\n\r\n"), Data: []byte("hello")}, http1.Part{Head: []byte("\r\n--b--\r\n")})
+		return
 	}
 	resp.Body = []byte("hello")
 }

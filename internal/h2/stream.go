@@ -80,12 +80,31 @@ func (c *conn) closeStreamLocked(st *stream) {
 	}
 }
 
+// rstLocked sends RST_STREAM for stream id and remembers that it did:
+// frames the client sent on the stream before it saw the reset are then
+// ignored, not taken for a protocol error (RFC 9113 §5.1, "closed").
+func (c *conn) rstLocked(id uint32, code http2.ErrCode) {
+	c.fr.WriteRSTStream(id, code)
+	c.resetIDs[c.resetNext%uint32(len(c.resetIDs))] = id
+	c.resetNext++
+}
+
+// resetByUs reports whether the server recently reset stream id.
+func (c *conn) resetByUs(id uint32) bool {
+	for _, r := range c.resetIDs {
+		if r == id {
+			return true
+		}
+	}
+	return false
+}
+
 // resetLocked sends RST_STREAM for stream id and closes it.
 func (c *conn) resetLocked(id uint32, code http2.ErrCode) {
 	if c.err != nil {
 		return
 	}
-	c.fr.WriteRSTStream(id, code)
+	c.rstLocked(id, code)
 	if st := c.streams[id]; st != nil {
 		c.closeStreamLocked(st)
 	}
@@ -164,13 +183,13 @@ func (c *conn) doneLocked(st *stream) {
 	c.record(st)
 	if c.streams[st.id] == st {
 		if st.state == stateOpen && !st.reset && c.err == nil {
-			c.fr.WriteRSTStream(st.id, http2.ErrCodeNo)
+			c.rstLocked(st.id, http2.ErrCodeNo)
 		}
 		delete(c.streams, st.id)
 		c.abortLocked(st)
 	}
-	if len(c.streams) == 0 && c.running == 0 && !c.inBatch {
-		if c.goaway {
+	if c.running == 0 && !c.inBatch {
+		if c.goaway && len(c.streams) == 0 {
 			c.closeGentlyLocked()
 		} else {
 			c.idleDeadlineLocked()
@@ -207,13 +226,19 @@ func (c *conn) writeAllLocked(st *stream) {
 	case resp.File != nil:
 		c.segmentLocked(st, resp.File, resp.Off, resp.Len, true)
 	case len(resp.Parts) > 0:
+		// Empty pieces are skipped: the last piece with bytes carries
+		// END_STREAM, and nothing may follow it (n > 0 here).
 		left := n
 		for i := range resp.Parts {
 			p := &resp.Parts[i]
-			left -= int64(len(p.Head))
-			c.dataLocked(st, p.Head, left == 0)
-			left -= int64(len(p.Data))
-			c.dataLocked(st, p.Data, left == 0)
+			if len(p.Head) > 0 {
+				left -= int64(len(p.Head))
+				c.dataLocked(st, p.Head, left == 0)
+			}
+			if len(p.Data) > 0 {
+				left -= int64(len(p.Data))
+				c.dataLocked(st, p.Data, left == 0)
+			}
 			if p.File != nil {
 				left -= p.Len
 				if !c.segmentLocked(st, p.File, p.Off, p.Len, left == 0) {
@@ -238,7 +263,7 @@ func (c *conn) segmentLocked(st *stream, f http1.File, off, n int64, end bool) b
 		if int64(m) < k {
 			c.s.ErrorLog.Debug("HTTP/2: file shrank or failed; stream cut", "err", err, "stream", st.id)
 			// Not resetLocked: st is the caller's until doneLocked.
-			c.fr.WriteRSTStream(st.id, http2.ErrCodeInternal)
+			c.rstLocked(st.id, http2.ErrCodeInternal)
 			st.reset = true
 			return false
 		}

@@ -177,7 +177,7 @@ func startSecure(ctx context.Context, t *TLSConfig, ln net.Listener, handler htt
 	// site's memory on the connection's goroutine.
 	s.h2 = &h2.Server{
 		Handler: handler, Log: logOf(ecfg), MaxBodyBytes: ecfg.MaxBodyBytes, AltSvc: altSvc,
-		HeadLimits: ecfg.Limits, Limits: h2.Limits{IdleTimeout: ecfg.IdleTimeout},
+		HeadLimits: ecfg.Limits, Limits: h2.Limits{IdleTimeout: ecfg.IdleTimeout, WriteByteTimeout: ecfg.WriteTimeout},
 		PrefaceTimeout: ecfg.ReadHeaderTimeout, ErrorLog: log,
 	}
 	s.wg.Add(2)

@@ -148,16 +148,40 @@ func (w deadlineWriter) Write(p []byte) (int, error) {
 // serve runs the connection: the preface, then frames until it ends.
 func (c *conn) serve() {
 	defer c.close()
+	if !c.readPreface() {
+		return
+	}
+	c.mu.Lock()
+	c.writeSettingsLocked()
+	c.flushLocked()
+	c.mu.Unlock()
+	c.loop()
+}
+
+// readPreface reads the client preface, within PrefaceTimeout, and
+// reports whether it came.
+func (c *conn) readPreface() bool {
 	c.nc.SetReadDeadline(time.Now().Add(c.s.PrefaceTimeout))
 	c.deadlineSet = true
+	return c.prefaceCame()
+}
+
+// prefaceCame reads the client preface, within the read deadline set,
+// and reports whether it came.
+func (c *conn) prefaceCame() bool {
 	var pre [len(clientPreface)]byte
 	if _, err := io.ReadFull(c.br, pre[:]); err != nil || string(pre[:]) != clientPreface {
 		if err == nil {
 			c.refusePreface()
 		}
-		return
+		return false
 	}
-	c.mu.Lock()
+	return true
+}
+
+// writeSettingsLocked writes the server's connection preface: its
+// SETTINGS and the connection window.
+func (c *conn) writeSettingsLocked() {
 	settings := []http2.Setting{
 		{ID: http2.SettingMaxConcurrentStreams, Val: uint32(c.lim.MaxConcurrentStreams)},
 		{ID: http2.SettingInitialWindowSize, Val: uint32(c.lim.StreamWindow)},
@@ -172,10 +196,11 @@ func (c *conn) serve() {
 	if d := c.lim.ConnWindow - 65535; d > 0 {
 		c.fr.WriteWindowUpdate(0, uint32(d))
 	}
-	c.flushLocked()
 	c.started = true
-	c.mu.Unlock()
+}
 
+// loop reads and handles frames until the connection ends.
+func (c *conn) loop() {
 	for {
 		if !c.frameBuffered() {
 			c.mu.Lock()
@@ -460,32 +485,34 @@ func (c *conn) settings(f *http2.SettingsFrame) error {
 	}
 	// Parameters are processed in order (§6.5.3): a repeated one ends
 	// with its last value.
-	err := f.ForeachSetting(func(s http2.Setting) error {
-		if err := s.Valid(); err != nil {
-			return err
-		}
-		switch s.ID {
-		case http2.SettingInitialWindowSize:
-			delta := int64(s.Val) - c.peerWindow
-			c.peerWindow = int64(s.Val)
-			for _, st := range c.streams {
-				st.sendWindow += delta
-				if st.sendWindow > 1<<31-1 {
-					return http2.ConnectionError(http2.ErrCodeFlowControl)
-				}
-			}
-			c.cond.Broadcast()
-		case http2.SettingMaxFrameSize:
-			c.peerFrame = int(s.Val)
-		case http2.SettingHeaderTableSize:
-			c.enc.SetMaxDynamicTableSize(s.Val)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := f.ForeachSetting(c.applySetting); err != nil {
 		return err
 	}
 	return c.fr.WriteSettingsAck()
+}
+
+// applySetting takes one of the client's settings, under mu.
+func (c *conn) applySetting(s http2.Setting) error {
+	if err := s.Valid(); err != nil {
+		return err
+	}
+	switch s.ID {
+	case http2.SettingInitialWindowSize:
+		delta := int64(s.Val) - c.peerWindow
+		c.peerWindow = int64(s.Val)
+		for _, st := range c.streams {
+			st.sendWindow += delta
+			if st.sendWindow > 1<<31-1 {
+				return http2.ConnectionError(http2.ErrCodeFlowControl)
+			}
+		}
+		c.cond.Broadcast()
+	case http2.SettingMaxFrameSize:
+		c.peerFrame = int(s.Val)
+	case http2.SettingHeaderTableSize:
+		c.enc.SetMaxDynamicTableSize(s.Val)
+	}
+	return nil
 }
 
 func (c *conn) windowUpdate(f *http2.WindowUpdateFrame) error {

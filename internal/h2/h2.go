@@ -228,6 +228,12 @@ func (s *Server) Serve(ln net.Listener) error {
 
 // ServeConn serves one connection until it ends.
 func (s *Server) ServeConn(nc net.Conn) {
+	s.track(nc, (*conn).serve)
+}
+
+// track runs serve on a new conn of nc, counted among the server's
+// connections while it runs.
+func (s *Server) track(nc net.Conn, serve func(*conn)) {
 	s.setup()
 	c := newConn(s, nc)
 	s.mu.Lock()
@@ -245,7 +251,7 @@ func (s *Server) ServeConn(nc net.Conn) {
 		s.mu.Unlock()
 		s.wg.Done()
 	}()
-	c.serve()
+	serve(c)
 }
 
 // Shutdown stops accepting, sends every connection a GOAWAY, lets the

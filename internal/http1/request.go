@@ -636,3 +636,20 @@ func (r *Request) AddField(name, value []byte) error {
 	}
 	return r.noteField(name, value)
 }
+
+// HasToken reports whether the comma-separated list v (a field value such
+// as Connection's or Upgrade's) holds tok, compared case-insensitively.
+func HasToken(v []byte, tok string) bool {
+	for len(v) > 0 {
+		var opt []byte
+		if i := bytes.IndexByte(v, ','); i >= 0 {
+			opt, v = trimOWS(v[:i]), v[i+1:]
+		} else {
+			opt, v = trimOWS(v), nil
+		}
+		if equalFold(opt, tok) {
+			return true
+		}
+	}
+	return false
+}

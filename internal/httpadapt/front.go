@@ -10,6 +10,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/weft-server/weft/internal/http1"
 )
 
 // Front accepts the connections of one TCP listener and sorts them: with
@@ -32,6 +34,8 @@ type Front struct {
 	slots            chan struct{} // connections being sorted
 	h1, h2           *chanListener
 	wg               sync.WaitGroup
+	upgrade          func(nc net.Conn, head, settings []byte) bool
+	headLimits       http1.Limits
 }
 
 // FrontOptions configure a Front.
@@ -41,6 +45,16 @@ type FrontOptions struct {
 	HandshakeTimeout time.Duration
 	MaxPending       int // connections in their handshake or preface at once (more wait in the backlog)
 	Log              *slog.Logger
+	// Upgrade, with H2C, takes a cleartext connection whose first
+	// request asks to switch to HTTP/2 (RFC 7540 §3.2; see
+	// h2.Server.Upgrade): head is the request's head, settings its
+	// HTTP2-Settings value, and nc reads on after the head. It reports
+	// false, having written nothing, to leave the request to HTTP/1.1.
+	// Nil: no upgrade, the request goes to HTTP/1.1.
+	Upgrade func(nc net.Conn, head, settings []byte) bool
+	// HeadLimits bound the head read to look for an upgrade, as
+	// HTTP/1.1 bounds it (http1.DefaultLimits for zero fields).
+	HeadLimits http1.Limits
 }
 
 // NewFront sorts the connections of ln.
@@ -56,8 +70,8 @@ func NewFront(ln net.Listener, o FrontOptions) *Front {
 	}
 	return &Front{
 		ln: ln, tls: o.TLS, h2c: o.H2C, handshakeTimeout: o.HandshakeTimeout, log: o.Log,
-		slots: make(chan struct{}, o.MaxPending),
-		h1:    newChanListener(ln.Addr()), h2: newChanListener(ln.Addr()),
+		slots: make(chan struct{}, o.MaxPending), upgrade: o.Upgrade, headLimits: o.HeadLimits.WithDefaults(),
+		h1: newChanListener(ln.Addr()), h2: newChanListener(ln.Addr()),
 	}
 }
 
@@ -144,6 +158,7 @@ func (f *Front) sort(ctx context.Context, c net.Conn) {
 	defer stop()
 	var buf [len(prefaceText)]byte
 	n := 0
+	eof := false
 	for n < len(preface) && bytes.Equal(buf[:n], preface[:n]) {
 		m, err := c.Read(buf[n:])
 		n += m
@@ -152,7 +167,19 @@ func (f *Front) sort(ctx context.Context, c net.Conn) {
 				c.Close()
 				return
 			}
+			eof = true
 			break
+		}
+	}
+	isH2 := n == len(preface) && bytes.Equal(buf[:], preface)
+	peeked := buf[:n:n]
+	if !isH2 && !eof && f.upgrade != nil {
+		// An HTTP/1 request: its head, within the same deadline, to see
+		// whether it asks for h2c.
+		var ok bool
+		if peeked, ok = f.readHead(c, append(make([]byte, 0, 1024), peeked...)); !ok {
+			c.Close()
+			return
 		}
 	}
 	if !stop() {
@@ -160,12 +187,65 @@ func (f *Front) sort(ctx context.Context, c net.Conn) {
 		return
 	}
 	c.SetReadDeadline(time.Time{})
-	pc := &peekedConn{Conn: c, peeked: buf[:n:n]}
-	if n == len(preface) && bytes.Equal(buf[:], preface) {
-		f.h2.give(pc)
-	} else {
-		f.h1.give(pc)
+	switch {
+	case isH2:
+		f.h2.give(&peekedConn{Conn: c, peeked: peeked})
+	case f.upgrade != nil && f.tryUpgrade(c, peeked):
+	default:
+		f.h1.give(&peekedConn{Conn: c, peeked: peeked})
 	}
+}
+
+// readHead reads into b until it holds a whole request head, reaches the
+// head limit or the client stops sending (false on an error other than
+// EOF: the deadline passed).
+func (f *Front) readHead(c net.Conn, b []byte) ([]byte, bool) {
+	for http1.HeadLength(b, 0) < 0 && len(b) < f.headLimits.MaxHeadBytes {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		m, err := c.Read(b[len(b):min(cap(b), f.headLimits.MaxHeadBytes)])
+		b = b[:len(b)+m]
+		if err != nil {
+			return b, errors.Is(err, io.EOF)
+		}
+	}
+	return b, true
+}
+
+// tryUpgrade hands c to Upgrade when b starts with the head of a request
+// that asks for h2c (RFC 7540 §3.2): HTTP/1.1, "Upgrade: h2c",
+// "Connection: Upgrade, HTTP2-Settings", exactly one HTTP2-Settings field
+// and no body. A request with a body is not upgraded (as nginx and h2o
+// do): it is served over HTTP/1.1, as is any other.
+func (f *Front) tryUpgrade(c net.Conn, b []byte) bool {
+	n := http1.HeadLength(b, 0)
+	if n < 0 {
+		return false
+	}
+	var r http1.Request
+	if r.ParseHead(b[:n], f.headLimits) != nil || r.Major != 1 || r.Minor != 1 || r.HasBody() {
+		return false
+	}
+	var up, connUp, connSettings bool
+	var settings []byte
+	count := 0
+	for _, h := range r.Headers {
+		switch {
+		case http1.EqualFold(h.Name, "upgrade"):
+			up = up || http1.HasToken(h.Value, "h2c")
+		case http1.EqualFold(h.Name, "connection"):
+			connUp = connUp || http1.HasToken(h.Value, "upgrade")
+			connSettings = connSettings || http1.HasToken(h.Value, "http2-settings")
+		case http1.EqualFold(h.Name, "http2-settings"):
+			settings = h.Value
+			count++
+		}
+	}
+	if !up || !connUp || !connSettings || count != 1 {
+		return false
+	}
+	return f.upgrade(&peekedConn{Conn: c, peeked: b[n:]}, b[:n:n], settings)
 }
 
 const prefaceText = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"

@@ -170,9 +170,6 @@ func startSecure(ctx context.Context, t *TLSConfig, ln net.Listener, handler htt
 	}
 	s.altSvc = altSvc
 	h2handler := httpadapt.New(handler, httpadapt.Options{Log: logOf(ecfg), MaxBodyBytes: ecfg.MaxBodyBytes, AltSvc: altSvc, Limits: ecfg.Limits})
-	s.front = httpadapt.NewFront(ln, httpadapt.FrontOptions{
-		TLS: tconf, H2C: t.H2C && !t.On(), HandshakeTimeout: ecfg.ReadHeaderTimeout, MaxPending: ecfg.MaxConns, Log: log,
-	})
 	// HTTP/2 is weft's own server (internal/h2): it answers from the
 	// site's memory on the connection's goroutine.
 	s.h2 = &h2.Server{
@@ -180,6 +177,14 @@ func startSecure(ctx context.Context, t *TLSConfig, ln net.Listener, handler htt
 		HeadLimits: ecfg.Limits, Limits: h2.Limits{IdleTimeout: ecfg.IdleTimeout, WriteByteTimeout: ecfg.WriteTimeout},
 		PrefaceTimeout: ecfg.ReadHeaderTimeout, ErrorLog: log,
 	}
+	fopt := httpadapt.FrontOptions{
+		TLS: tconf, H2C: t.H2C && !t.On(), HandshakeTimeout: ecfg.ReadHeaderTimeout, MaxPending: ecfg.MaxConns, Log: log,
+		HeadLimits: ecfg.Limits,
+	}
+	if fopt.H2C {
+		fopt.Upgrade = s.h2.Upgrade // h2c by Upgrade: cleartext only (RFC 9113 §3.1)
+	}
+	s.front = httpadapt.NewFront(ln, fopt)
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.front.Run(ctx) }()
 	go func() { defer s.wg.Done(); s.h2.Serve(s.front.H2()) }()

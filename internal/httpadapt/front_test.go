@@ -11,9 +11,11 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/weft-server/weft/internal/http1"
 	"github.com/weft-server/weft/internal/httpadapt"
 )
 
@@ -197,6 +199,94 @@ func TestFrontCleartextPreface(t *testing.T) {
 	}
 }
 
+// TestFrontCleartextUpgrade: with h2c and Upgrade set, a request asking
+// for h2c goes to Upgrade with its head and its HTTP2-Settings value, the
+// connection reading on after the head; every other request (no upgrade,
+// one Upgrade refuses, a head that arrives in pieces, one past the head
+// limit) goes to H1 with every byte read given back first.
+func TestFrontCleartextUpgrade(t *testing.T) {
+	type call struct {
+		nc             net.Conn
+		head, settings string
+	}
+	calls := make(chan call, 1)
+	f, addr := startFront(t, httpadapt.FrontOptions{
+		H2C: true, HandshakeTimeout: 5 * time.Second, HeadLimits: http1.Limits{MaxHeadBytes: 2048},
+		Upgrade: func(nc net.Conn, head, settings []byte) bool {
+			if string(settings) == "refuse" {
+				return false
+			}
+			calls <- call{nc, string(head), string(settings)}
+			return true
+		},
+	})
+	up := "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABk\r\n\r\n"
+	for _, tc := range []struct {
+		name   string
+		send   []string // written one after the other
+		toUp   bool
+		rest   string // what the upgraded connection reads next
+		reread string // what H1 reads first (all sent, else)
+	}{
+		{name: "upgrade", send: []string{up + "PRI * HTTP/2.0"}, toUp: true, rest: "PRI * HTTP/2.0"},
+		{name: "upgrade in pieces", send: []string{up[:10], up[10:40], up[40:]}, toUp: true},
+		{name: "plain", send: []string{"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\n"}},
+		{name: "plain in pieces", send: []string{"GET / HTTP/1.1\r\nHo", "st: x\r\n\r\n"}},
+		{name: "refused", send: []string{strings.Replace(up, "AAMAAABk", "refuse", 1)}},
+		{name: "body", send: []string{strings.Replace(up, "\r\n\r\n", "\r\nContent-Length: 2\r\n\r\nab", 1)}},
+		{name: "past the limit", send: []string{"GET / HTTP/1.1\r\nX: " + strings.Repeat("a", 3000) + "\r\n\r\n"},
+			reread: "GET / HTTP/1.1\r\nX: " + strings.Repeat("a", 2048-len("GET / HTTP/1.1\r\nX: "))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			for _, p := range tc.send {
+				c.Write([]byte(p))
+				time.Sleep(20 * time.Millisecond) // separate reads on the server (not asserted)
+			}
+			all := strings.Join(tc.send, "")
+			if tc.toUp {
+				var got call
+				select {
+				case got = <-calls:
+				case <-time.After(5 * time.Second):
+					t.Fatal("Upgrade not called")
+				}
+				defer got.nc.Close()
+				if got.head != up || got.settings != "AAMAAABk" {
+					t.Fatalf("Upgrade got head %q, settings %q", got.head, got.settings)
+				}
+				if tc.rest != "" {
+					got.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+					buf := make([]byte, len(tc.rest))
+					if _, err := io.ReadFull(got.nc, buf); err != nil || string(buf) != tc.rest {
+						t.Fatalf("upgraded conn reads %q, %v; want %q", buf, err, tc.rest)
+					}
+				}
+				return
+			}
+			want := tc.reread
+			if want == "" {
+				want = all
+			}
+			got := accept(t, f.H1())
+			got.SetReadDeadline(time.Now().Add(5 * time.Second))
+			buf := make([]byte, len(want))
+			if _, err := io.ReadFull(got, buf); err != nil || string(buf) != want {
+				t.Fatalf("H1 re-reads %q, %v; want %q", buf, err, want)
+			}
+			select {
+			case c := <-calls:
+				t.Fatalf("Upgrade called with %q", c.head)
+			default:
+			}
+		})
+	}
+}
+
 // TestFrontStops: Run returns when its context ends, closing H1 and H2.
 func TestFrontStops(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -227,12 +317,13 @@ func TestFrontStops(t *testing.T) {
 // whole handshake timeout: a TLS handshake ends with the context, and so
 // must the read of the preface.
 func TestFrontStopsWithSilentCleartextClient(t *testing.T) {
-	for _, partial := range []string{"", "PRI * HT"} {
+	upgrade := func(net.Conn, []byte, []byte) bool { return false }
+	for _, partial := range []string{"", "PRI * HT", "GET / HTTP/1.1\r\nHost"} {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		f := httpadapt.NewFront(ln, httpadapt.FrontOptions{H2C: true, HandshakeTimeout: time.Minute})
+		f := httpadapt.NewFront(ln, httpadapt.FrontOptions{H2C: true, HandshakeTimeout: time.Minute, Upgrade: upgrade})
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { f.Run(ctx); close(done) }()

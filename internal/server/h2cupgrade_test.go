@@ -200,6 +200,20 @@ func TestH2CUpgrade(t *testing.T) {
 			}
 		})
 	}
+	t.Run("empty settings", func(t *testing.T) {
+		// An empty payload is a valid SETTINGS frame's: no setting.
+		head := strings.Replace(upgradeHead("/hello.txt", someSettings), someSettings, "", 1)
+		c, h := upgrade(t, w.addr, head)
+		got := h.answer(1, nil)
+		if d := diffAnswers(h1(t, rq{name: "hello", method: "GET", target: "/hello.txt"}), got); d != "" {
+			t.Errorf("GET /hello.txt on stream 1 differs from HTTP/1.1:\n%s", d)
+		}
+		sendPreface(t, c, h, 0)
+		h.get(3, "/hello.txt")
+		if a := h.answer(3, nil); a.status != 200 {
+			t.Errorf("stream 3: %d, want 200", a.status)
+		}
+	})
 	t.Run("settings applied", func(t *testing.T) {
 		const window = 5
 		c, h := upgrade(t, w.addr, upgradeHead("/hello.txt", settingsValue(http2.Setting{ID: http2.SettingInitialWindowSize, Val: window})))

@@ -587,7 +587,7 @@ var Keys = []Key{
 		def:   false,
 		field: func(c *Config) any { return &c.ACMEStaging }},
 	{Name: "h2c", Group: GroupTLS, Apply: Restart,
-		Help:  "accept cleartext HTTP/2 by prior knowledge on the plain listener, for use behind a proxy",
+		Help:  "accept cleartext HTTP/2 (by prior knowledge and by Upgrade: h2c) on the plain listener, for use behind a proxy",
 		def:   false,
 		field: func(c *Config) any { return &c.H2C }},
 	{Name: "http3", Group: GroupTLS, Apply: Restart,

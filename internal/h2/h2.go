@@ -1,6 +1,7 @@
 // Package h2 is weft's HTTP/2 server (RFC 9113) in front of the site
 // core's http1.Handler, for connections over TLS (ALPN "h2") and
-// cleartext ones by prior knowledge (h2c).
+// cleartext ones by prior knowledge (h2c) or switched from HTTP/1.1 by
+// Upgrade: h2c (see Server.Upgrade).
 //
 // It reads frames with golang.org/x/net/http2's Framer and header blocks
 // with its hpack package; the rest (stream states, flow control, limits,

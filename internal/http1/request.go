@@ -426,11 +426,7 @@ func (r *Request) noteField(name, value []byte) error {
 func (r *Request) noteConnection(v []byte) {
 	for len(v) > 0 {
 		var opt []byte
-		if i := bytes.IndexByte(v, ','); i >= 0 {
-			opt, v = trimOWS(v[:i]), v[i+1:]
-		} else {
-			opt, v = trimOWS(v), nil
-		}
+		opt, v = nextListItem(v)
 		if equalFold(opt, "close") {
 			r.KeepAlive = false
 			r.connClose = true
@@ -642,14 +638,19 @@ func (r *Request) AddField(name, value []byte) error {
 func HasToken(v []byte, tok string) bool {
 	for len(v) > 0 {
 		var opt []byte
-		if i := bytes.IndexByte(v, ','); i >= 0 {
-			opt, v = trimOWS(v[:i]), v[i+1:]
-		} else {
-			opt, v = trimOWS(v), nil
-		}
+		opt, v = nextListItem(v)
 		if equalFold(opt, tok) {
 			return true
 		}
 	}
 	return false
+}
+
+// nextListItem splits the first item, without its whitespace, off the
+// comma-separated list v.
+func nextListItem(v []byte) (item, rest []byte) {
+	if i := bytes.IndexByte(v, ','); i >= 0 {
+		return trimOWS(v[:i]), v[i+1:]
+	}
+	return trimOWS(v), nil
 }

@@ -20,7 +20,9 @@ import (
 // hands the connection to HTTP/2 when ALPN chose "h2", else to HTTP/1.1;
 // without TLS but with cleartext HTTP/2 allowed, it reads the first bytes
 // and hands a connection that opens with the HTTP/2 preface (RFC 9113
-// §3.3, prior knowledge) to HTTP/2.
+// §3.3, prior knowledge) to HTTP/2, and, with Upgrade set, reads the
+// head of any other and hands one that asks for h2c (RFC 7540 §3.2) to
+// Upgrade.
 //
 // HTTP/1.1 connections come out of H1 (a net.Listener for an engine that
 // serves any net.Conn), HTTP/2 ones out of H2 (for internal/h2's server; a

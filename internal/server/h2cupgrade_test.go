@@ -65,9 +65,8 @@ func newH2Reader(t *testing.T, r io.Reader, w io.Writer) *h2Reader {
 	return &h2Reader{t: t, fr: fr}
 }
 
-// answer reads frames until stream id ends and returns its answer; each
-// DATA frame's length on the stream goes to frames, in order.
-func (h *h2Reader) answer(id uint32, onData func(n int)) answer {
+// answer reads frames until stream id ends and returns its answer.
+func (h *h2Reader) answer(id uint32) answer {
 	h.t.Helper()
 	a := answer{proto: "h2c upgrade", header: http.Header{}}
 	for {
@@ -96,9 +95,6 @@ func (h *h2Reader) answer(id uint32, onData func(n int)) answer {
 				h.t.Fatalf("DATA on stream %d, want %d", f.StreamID, id)
 			}
 			a.body = append(a.body, f.Data()...)
-			if onData != nil {
-				onData(len(f.Data()))
-			}
 			if f.StreamEnded() {
 				return a
 			}
@@ -186,14 +182,14 @@ func TestH2CUpgrade(t *testing.T) {
 	for _, target := range []string{"/hello.txt", "/missing", "/dir/"} {
 		t.Run(target, func(t *testing.T) {
 			c, h := upgrade(t, w.addr, upgradeHead(target, someSettings))
-			got := h.answer(1, nil)
+			got := h.answer(1)
 			want := h1(t, rq{name: target, method: "GET", target: target})
 			if d := diffAnswers(want, got); d != "" {
 				t.Errorf("GET %s on stream 1 differs from HTTP/1.1:\n%s", target, d)
 			}
 			sendPreface(t, c, h, 0)
 			h.get(3, "/missing")
-			got = h.answer(3, nil)
+			got = h.answer(3)
 			want = h1(t, rq{name: "missing", method: "GET", target: "/missing"})
 			if d := diffAnswers(want, got); d != "" {
 				t.Errorf("GET /missing on stream 3 differs from HTTP/1.1:\n%s", d)
@@ -204,13 +200,13 @@ func TestH2CUpgrade(t *testing.T) {
 		// An empty payload is a valid SETTINGS frame's: no setting.
 		head := strings.Replace(upgradeHead("/hello.txt", someSettings), someSettings, "", 1)
 		c, h := upgrade(t, w.addr, head)
-		got := h.answer(1, nil)
+		got := h.answer(1)
 		if d := diffAnswers(h1(t, rq{name: "hello", method: "GET", target: "/hello.txt"}), got); d != "" {
 			t.Errorf("GET /hello.txt on stream 1 differs from HTTP/1.1:\n%s", d)
 		}
 		sendPreface(t, c, h, 0)
 		h.get(3, "/hello.txt")
-		if a := h.answer(3, nil); a.status != 200 {
+		if a := h.answer(3); a.status != 200 {
 			t.Errorf("stream 3: %d, want 200", a.status)
 		}
 	})
@@ -236,7 +232,7 @@ func TestH2CUpgrade(t *testing.T) {
 			t.Fatalf("stream 1 sent %d bytes within a window of %d", seen, window)
 		}
 		sendPreface(t, c, h, 1<<20)
-		rest := h.answer(1, nil)
+		rest := h.answer(1)
 		want := h1(t, rq{name: "hello", method: "GET", target: "/hello.txt"})
 		if got := seen + len(rest.body); got != len(want.body) {
 			t.Errorf("stream 1 body: %d bytes, want %d", got, len(want.body))

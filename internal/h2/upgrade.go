@@ -82,6 +82,8 @@ func (c *conn) serveUpgraded(head []byte, set []http2.Setting) {
 	if err := st.req.ParseHead(head, c.s.head); err != nil {
 		st.status = http1.StatusOf(err)
 	}
+	// Answered over HTTP/2: the request is one, as SetTarget makes them.
+	st.req.Major, st.req.Minor, st.req.KeepAlive = 2, 0, true
 	st.req.Remote, st.req.TLS = c.remote, false
 	st.req.ContentLength = 0
 	st.state = stateHalfClosedRemote

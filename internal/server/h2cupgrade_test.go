@@ -80,6 +80,10 @@ func (h *h2Reader) answer(id uint32) answer {
 				h.t.Fatalf("HEADERS on stream %d, want %d", f.StreamID, id)
 			}
 			for _, hf := range f.Fields {
+				switch hf.Name {
+				case "connection", "keep-alive", "upgrade", "transfer-encoding":
+					h.t.Errorf("stream %d: connection-specific field %s: %s in HTTP/2", id, hf.Name, hf.Value)
+				}
 				if hf.Name == ":status" {
 					a.status, _ = strconv.Atoi(hf.Value)
 				} else {

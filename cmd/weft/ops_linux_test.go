@@ -218,10 +218,7 @@ func TestSocketActivationEveryEngine(t *testing.T) {
 				t.Errorf("pid file: %q, %v; want %d", b, err, pid)
 			}
 			if eng == "process" {
-				kids := childPids(t, pid)
-				if len(kids) != 2 {
-					t.Fatalf("%d workers, want 2", len(kids))
-				}
+				kids := workerPids(t, pid, 2)
 				for _, k := range kids {
 					env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", k))
 					must(t, err)
@@ -278,6 +275,23 @@ func childPids(t *testing.T, pid int) []int {
 		}
 	}
 	return out
+}
+
+// workerPids waits until pid has n children (a process engine's first
+// worker may answer before the others have started) and returns them.
+func workerPids(t *testing.T, pid, n int) []int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		kids := childPids(t, pid)
+		if len(kids) == n {
+			return kids
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d workers after 10s, want %d", len(kids), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // notifySocket is a NOTIFY_SOCKET a test reads, as systemd does.
@@ -589,15 +603,7 @@ func TestUserSwitch(t *testing.T) {
 			wantHello(t, fetchRaw(t, "tcp", addr, "/hello.txt"))
 			c.waitStderr(t, "now running as user nobody")
 			if eng == "process" {
-				// The first worker may answer before the second
-				// has started: wait for both.
-				deadline := time.Now().Add(10 * time.Second)
-				for len(childPids(t, c.cmd.Process.Pid)) != 2 {
-					if time.Now().After(deadline) {
-						t.Fatalf("want 2 workers, have %d after 10s", len(childPids(t, c.cmd.Process.Pid)))
-					}
-					time.Sleep(20 * time.Millisecond)
-				}
+				workerPids(t, c.cmd.Process.Pid, 2)
 			}
 			wantIDs(t, c.cmd.Process.Pid, nobodyIDs)
 			if b, err := os.ReadFile(pidFile); err != nil || string(b) != fmt.Sprintf("%d\n", c.cmd.Process.Pid) {

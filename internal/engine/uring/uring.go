@@ -2,8 +2,12 @@
 // instead of asking the kernel which sockets are ready and then reading
 // and writing each with its own system call, each loop hands the kernel
 // whole operations through an io_uring (package netpoll/uring) and
-// collects their results, submitting a turn's operations and waiting for
-// the next results in one io_uring_enter.
+// collects their results, submitting a turn's operations and collecting
+// the next results in one non-blocking io_uring_enter. When nothing is
+// ready it waits as the epoll engine does, in Go's netpoller, here for an
+// eventfd the ring writes when it has completions: a thread blocked in
+// io_uring_enter costs Go's scheduler (sysmon takes its P back and hands
+// it on), which under load cost a tenth of the loop's CPU.
 //
 // One loop per CPU, each a goroutine locked to its thread (the ring is
 // single-issuer, its completion work deferred to the loop's own enters),

@@ -73,10 +73,13 @@ const (
 
 	sqCQOverflow = 1 << 1
 
+	cqEventfdDisabled = 1 << 0 // IORING_CQ_EVENTFD_DISABLED in the CQ ring's flags
+
 	offSQRing = 0
 	offCQRing = 0x8000000
 	offSQEs   = 0x10000000
 
+	registerEventfd     = 4
 	registerProbe       = 8
 	registerEnableRings = 12
 	registerPbufRing    = 22
@@ -156,6 +159,7 @@ type Ring struct {
 	sqeHead                            uint32 // entries handed to the kernel
 
 	cqHead, cqTail, cqOverflow *uint32
+	cqFlags                    *uint32
 	cqMask, cqEntries          uint32
 	cqes                       []CQE
 
@@ -232,6 +236,9 @@ func (r *Ring) mmap(p *params) error {
 	r.sqes = unsafe.Slice((*SQE)(unsafe.Pointer(&r.sqeMem[0])), r.sqEntries)
 	r.cqHead, r.cqTail = u32(r.cqMem, p.cqOff.head), u32(r.cqMem, p.cqOff.tail)
 	r.cqOverflow = u32(r.cqMem, p.cqOff.overflow)
+	if p.cqOff.flags != 0 { // before Linux 5.8 the CQ ring has no flags
+		r.cqFlags = u32(r.cqMem, p.cqOff.flags)
+	}
 	r.cqMask, r.cqEntries = *u32(r.cqMem, p.cqOff.ringMask), *u32(r.cqMem, p.cqOff.ringEntries)
 	r.cqes = unsafe.Slice((*CQE)(unsafe.Pointer(&r.cqMem[p.cqOff.cqes])), r.cqEntries)
 	return nil
@@ -401,6 +408,36 @@ func (r *Ring) Ready() uint32 {
 // SetupSingleIssuer, the calling thread becomes its only submitter.
 func (r *Ring) Enable() error {
 	return r.register(registerEnableRings, nil, 0)
+}
+
+// RegisterEventfd has the kernel signal the eventfd efd when completions
+// are posted, and, on a ring with SetupDeferTaskrun, when completion work
+// is queued for the next enter while none was: a loop that waits for efd
+// to turn readable (in Go's netpoller, say) instead of in io_uring_enter
+// then collects it with a non-blocking SubmitAndWait(0, 0). Signals are
+// off while SetEventfd(false) says so.
+func (r *Ring) RegisterEventfd(efd int) error {
+	fd := int32(efd)
+	return r.register(registerEventfd, unsafe.Pointer(&fd), 1)
+}
+
+// SetEventfd turns the registered eventfd's signals on or off (the CQ
+// ring's IORING_CQ_EVENTFD_DISABLED flag, which only this process
+// writes). A loop keeps them off while it runs, so that the work it
+// collects itself costs no eventfd writes, and turns them on before it
+// last looks for completions and waits: what is queued after that look
+// signals the eventfd; what was queued before it, the look collects.
+func (r *Ring) SetEventfd(on bool) {
+	if r.cqFlags == nil {
+		return
+	}
+	f := atomic.LoadUint32(r.cqFlags)
+	if on {
+		f &^= cqEventfdDisabled
+	} else {
+		f |= cqEventfdDisabled
+	}
+	atomic.StoreUint32(r.cqFlags, f)
 }
 
 func (r *Ring) register(op uintptr, arg unsafe.Pointer, n uintptr) error {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net"
+	"runtime"
 	"testing"
 	"time"
 
@@ -283,5 +284,109 @@ func TestAcceptRecvSend(t *testing.T) {
 	n, err := cl.Read(buf)
 	if err != nil || string(buf[:n]) != string(answer)+string(body) {
 		t.Fatalf("client read %q, %v", buf[:n], err)
+	}
+}
+
+// TestEventfd: a loop that waits for the registered eventfd instead of in
+// io_uring_enter must be woken by every completion it has not collected,
+// on a ring with deferred task work (the completion is then only queued
+// for the next enter) and on one without; and while SetEventfd(false)
+// holds, the kernel must not write the eventfd.
+func TestEventfd(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		flags uint32
+	}{
+		{"deferred task work", SetupSubmitAll | SetupRDisabled | SetupSingleIssuer | SetupDeferTaskrun},
+		{"cooperative task work", SetupSubmitAll | SetupCoopTaskrun},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// The ring's submitter is this thread: keep the test on it.
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			r := newRing(t, Params{Entries: 8, Flags: tc.flags})
+			if r.Flags()&SetupRDisabled != 0 {
+				if err := r.Enable(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer unix.Close(efd)
+			if err := r.RegisterEventfd(efd); err != nil {
+				t.Fatal(err)
+			}
+			fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer unix.Close(fds[0])
+			defer unix.Close(fds[1])
+			signalled := func(within time.Duration) bool {
+				pfd := []unix.PollFd{{Fd: int32(efd), Events: unix.POLLIN}}
+				deadline := time.Now().Add(within)
+				for {
+					n, err := unix.Poll(pfd, int(time.Until(deadline).Milliseconds()))
+					if err == unix.EINTR {
+						continue
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					if n == 0 {
+						return false
+					}
+					var b [8]byte
+					if _, err := unix.Read(efd, b[:]); err != nil {
+						t.Fatal(err)
+					}
+					return true
+				}
+			}
+			collect := func(want int) {
+				t.Helper()
+				var got []CQE
+				for deadline := time.Now().Add(5 * time.Second); len(got) < want && time.Now().Before(deadline); {
+					if err := r.SubmitAndWait(0, 0); err != nil {
+						t.Fatal(err)
+					}
+					r.Reap(func(c *CQE) { got = append(got, *c) })
+				}
+				if len(got) != want || got[0].UserData != udRecv || got[0].Res != 1 {
+					t.Fatalf("collected %+v, want one receive of 1 byte", got)
+				}
+			}
+			buf := make([]byte, 16)
+
+			// Off: the receive completes (its work queued or its CQE
+			// posted) without a write to the eventfd.
+			r.SetEventfd(false)
+			r.GetSQE().PrepRecv(fds[0], buf, udRecv)
+			if err := r.SubmitAndWait(0, 0); err != nil { // armed, waiting for data
+				t.Fatal(err)
+			}
+			unix.Write(fds[1], []byte("x"))
+			if signalled(100 * time.Millisecond) {
+				t.Fatal("eventfd written while its signals were off")
+			}
+			collect(1)
+
+			// On: armed, then waited for on the eventfd alone.
+			r.GetSQE().PrepRecv(fds[0], buf, udRecv)
+			if err := r.SubmitAndWait(0, 0); err != nil {
+				t.Fatal(err)
+			}
+			r.SetEventfd(true)
+			go func() {
+				time.Sleep(20 * time.Millisecond)
+				unix.Write(fds[1], []byte("y"))
+			}()
+			if !signalled(5 * time.Second) {
+				t.Fatal("eventfd not written within 5s of the receive's data")
+			}
+			collect(1)
+		})
 	}
 }

@@ -24,8 +24,9 @@ import (
 // Freshness: a change to a cached file (written, replaced, renamed,
 // deleted) is noticed at once where fsnotify works, and in any case an
 // entry is served for at most Validity before the file's metadata is
-// checked again (off the event loop), so nothing stale is served for
-// longer than Validity.
+// checked again, so nothing stale is served for longer than Validity. An
+// entry in demand is checked once it has lived half of Validity, by one
+// goroutine off the event loop, so that it does not expire under load.
 type CacheConfig struct {
 	MaxBytes int64         // memory for entries: contents, headers, keys and bookkeeping; 64 MiB when zero; negative disables the cache
 	MaxFile  int64         // largest file held in memory; 32 KiB when zero (sendfile beats a copy beyond)
@@ -79,6 +80,9 @@ type cache struct {
 	// validity on the memory path: true, it may be served as it is while
 	// it is confirmed away from the event loop (see Site.recheck).
 	recheck func(e *entry) bool
+	// refresh is asked about a fresh entry past half its validity:
+	// it confirms the entry away from the event loop (see Site.confirm).
+	refresh func(e *entry) bool
 
 	root    string // absolute path of the root, for the watcher
 	watcher *fsnotify.Watcher
@@ -159,7 +163,8 @@ func (c *cache) lookup(key []byte, now time.Time, fresh bool) *entry {
 // variant not built yet, build is its coding and the identity entry is
 // acquired too, for the build. Representations are picked under the
 // shard's lock, which removal takes before it releases them. It does not
-// allocate.
+// allocate, but to start an entry's confirmation (refresh) once per half
+// validity.
 func (c *cache) lookupFor(key []byte, now time.Time, fresh bool, req *http1.Request) (serve, base *entry, build codec.Coding, standin bool) {
 	if !c.enabled() {
 		return nil, nil, codec.Identity, false
@@ -171,6 +176,9 @@ func (c *cache) lookupFor(key []byte, now time.Time, fresh bool, req *http1.Requ
 		fresh && now.UnixNano()-base.checked.Load() > c.validity && (req == nil || c.recheck == nil || !c.recheck(base)) {
 		sh.mu.RUnlock()
 		return nil, nil, codec.Identity, false
+	}
+	if fresh && c.refresh != nil && now.UnixNano()-base.checked.Load() > c.validity/2 {
+		c.refresh(base)
 	}
 	serve = base
 	if req != nil && base.state.Load() != 0 {

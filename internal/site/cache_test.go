@@ -154,3 +154,83 @@ func TestCacheInvalidateIndex(t *testing.T) {
 		t.Errorf("%d entries, %d bytes left", n, b)
 	}
 }
+
+// TestRefreshAhead: an entry in demand is confirmed by one check once it
+// has lived half its validity, and so is still served from memory after
+// the validity it was read with has run out, instead of every request
+// then going the disk path; a file that changed is not (see
+// TestValidityBoundWithoutWatcher for the bound).
+func TestRefreshAhead(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "f.txt"), []byte("one\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const validity = 400 * time.Millisecond
+	st, err := Open(Config{Root: dir, Cache: CacheConfig{Validity: validity, NoWatch: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	req := &http1.Request{Method: http1.MethodGet, Path: []byte("/f.txt"), Minor: 1}
+	serve := func(memory bool) bool {
+		var resp http1.Response
+		ok := true
+		if memory {
+			ok = st.ServeFromMemory(req, &resp)
+		} else {
+			st.ServeHTTP1(req, &resp)
+		}
+		if resp.Closer != nil {
+			resp.Closer.Close()
+		}
+		return ok
+	}
+	checked := func() int64 {
+		e := st.cache.lookup([]byte("f.txt"), time.Now(), false)
+		if e == nil {
+			t.Fatal("entry gone")
+		}
+		defer e.Close()
+		return e.checked.Load()
+	}
+	for attempt := 0; ; attempt++ {
+		if attempt == 5 {
+			t.Fatal("no conclusive attempt in 5: this machine stalled the test for over half the validity each time")
+		}
+		serve(false) // read (again) by the disk path
+		read := checked()
+		time.Sleep(validity/2 + 50*time.Millisecond)
+		if !serve(true) { // past half: still fresh, and starts the check
+			continue
+		}
+		var confirmed int64
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			if confirmed = checked(); confirmed != read {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("entry not confirmed within 10s of passing half its validity")
+			}
+		}
+		time.Sleep(time.Until(time.Unix(0, read).Add(validity + 20*time.Millisecond)))
+		before := time.Now()
+		hit := serve(true)
+		if before.After(time.Unix(0, confirmed).Add(validity)) {
+			continue // the confirmation has run out too: inconclusive
+		}
+		if !hit {
+			t.Fatalf("entry confirmed %v after it was read was not served from memory %v after it was read (validity %v)",
+				time.Duration(confirmed-read), before.Sub(time.Unix(0, read)), validity)
+		}
+		break
+	}
+	// A change is found by the next confirmation, which drops the entry.
+	if err := os.WriteFile(filepath.Join(dir, "f.txt"), []byte("two, longer\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); serve(true); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("changed file still served from memory 10s later")
+		}
+	}
+}

@@ -183,6 +183,7 @@ func Open(cfg Config) (*Site, error) {
 	}
 	st.cfg, st.root, st.rootDir, st.types, st.reps = cfg, root, openRootDir(cfg.Root), types, newReps(cfg.Compress)
 	st.cache = newCache(cfg.Cache, root.Name())
+	st.cache.refresh = st.confirm
 	if err := st.checkFiles(); err != nil {
 		st.Close()
 		return nil, err

@@ -31,8 +31,9 @@
 // zero-copy send (SEND_ZC) for large bodies; file bodies through the
 // ring (splice) instead of sendfile on the loop; timeouts as ring
 // timeouts (the loop's one wait carries the sweep's deadline instead);
-// receiving straight into the Conn's buffer; a profile of where its time
-// goes, and a measurement on a quiet machine (see README.md).
+// receiving straight into the Conn's buffer. Measured on a quiet machine
+// (README.md, "uring beside the best peers"), 78% of the loop's CPU at
+// 1 KiB is the kernel's TCP path, 5% io_uring's own code.
 package uring
 
 import (

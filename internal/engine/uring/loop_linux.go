@@ -170,8 +170,11 @@ func newLoop(sh *shared) (*loop, error) {
 	sh.accepting.Add(1)
 	l := &loop{sh: sh, idx: len(sh.loops), ring: r, efd: efd, efdFile: f, efdRC: rc, conns: make(map[uint64]*conn)}
 	l.drain = func(fd uintptr) bool {
+		// A raw read: one the scheduler sees (unix.Read) wakes Go's
+		// sysmon out of its deep sleep into polling every 20 µs,
+		// which cost the loop 5% with a connection per request.
 		var b [8]byte
-		_, err := unix.Read(int(fd), b[:])
+		_, err := netpoll.ReadNB(int(fd), b[:])
 		return err != unix.EAGAIN
 	}
 	l.collect = func(c *iou.CQE) { l.batch = append(l.batch, *c) }

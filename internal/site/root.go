@@ -270,9 +270,14 @@ func (s *Site) stillNamed(e *entry) bool {
 	if k == e.name || e.name != k+".html" {
 		return true
 	}
-	f, _, err := s.open(k)
-	if err == nil {
-		f.Close()
+	var err error
+	if s.store != nil {
+		_, err = s.store.Stat(k) // not Open: a large object would be fetched
+	} else {
+		var f File
+		if f, _, err = s.open(k); err == nil {
+			f.Close()
+		}
 	}
 	return errors.Is(err, fs.ErrNotExist)
 }

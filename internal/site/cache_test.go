@@ -234,3 +234,55 @@ func TestRefreshAhead(t *testing.T) {
 		}
 	}
 }
+
+// TestConfirmCleanURLShadowed: under clean URLs, "/about" serves
+// about.html only while nothing named "about" exists. Once a file "about"
+// appears, the entry cached under the key "about" (of the file
+// about.html, which has not changed) must stop being served within the
+// validity period, with the watcher or without: the confirmation of an
+// entry in demand must not keep it fresh for ever because its own file is
+// unchanged. (The watcher reports "about", which names no cached file.)
+func TestConfirmCleanURLShadowed(t *testing.T) {
+	for _, noWatch := range []bool{true, false} {
+		t.Run(fmt.Sprintf("NoWatch=%v", noWatch), func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "about.html"), []byte("page\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			const validity = 200 * time.Millisecond
+			st, err := Open(Config{Root: dir, CleanURLs: true, Cache: CacheConfig{Validity: validity, NoWatch: noWatch}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			req := &http1.Request{Method: http1.MethodGet, Path: []byte("/about"), Minor: 1}
+			var resp http1.Response
+			st.ServeHTTP1(req, &resp)
+			if resp.Status != 200 || string(resp.Body) != "page\n" {
+				t.Fatalf("/about: %d %q, want about.html's page", resp.Status, resp.Body)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "about"), []byte("file\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			// Requests keep the entry in demand; it must stop being
+			// served from memory.
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+				var resp http1.Response
+				if !st.ServeFromMemory(req, &resp) {
+					break
+				}
+				if string(resp.Body) != "page\n" {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("about.html still served from memory for /about 10s after a file \"about\" appeared (validity %v)", validity)
+				}
+			}
+			resp = http1.Response{}
+			st.ServeHTTP1(req, &resp)
+			if resp.Status != 200 || string(resp.Body) != "file\n" {
+				t.Fatalf("/about on the disk path: %d %q, want the file \"about\"", resp.Status, resp.Body)
+			}
+		})
+	}
+}

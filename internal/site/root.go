@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/weft-server/weft/internal/http1"
@@ -238,8 +239,12 @@ func (s *Site) confirm(e *entry) bool {
 	return true
 }
 
-// unchanged reports whether e's file and sidecars are as e has them.
+// unchanged reports whether e's file and sidecars are as e has them, and
+// whether e's key still names that file (see stillNamed).
 func (s *Site) unchanged(e *entry) bool {
+	if !s.stillNamed(e) {
+		return false
+	}
 	var fi fs.FileInfo
 	var err error
 	if s.store != nil {
@@ -251,4 +256,28 @@ func (s *Site) unchanged(e *entry) bool {
 		}
 	}
 	return err == nil && fi.Mode().IsRegular() && e.sameFile(fi) && s.sidecarsSame(e)
+}
+
+// stillNamed reports whether a request for e's key would still be served
+// e's file, as far as the file's own metadata cannot tell: a clean URL's
+// page (key "about" or "about/", file "about.html") is served only while
+// nothing named "about" exists (see serveName). A file or folder that
+// appears under that name is nothing a confirmation of about.html sees,
+// nor anything the watcher reports about a cached file. A key that is
+// the file's name, or a folder's with its index, is named by the file.
+func (s *Site) stillNamed(e *entry) bool {
+	k := strings.TrimSuffix(e.key, "/")
+	if k == e.name || e.name != k+".html" {
+		return true
+	}
+	var err error
+	if s.store != nil {
+		_, err = s.store.Stat(k) // not Open: a large object would be fetched
+	} else {
+		var f File
+		if f, _, err = s.open(k); err == nil {
+			f.Close()
+		}
+	}
+	return errors.Is(err, fs.ErrNotExist)
 }

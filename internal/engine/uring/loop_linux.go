@@ -236,6 +236,7 @@ func (l *loop) run(ctx context.Context) error {
 	}
 	l.bufs = bufs
 	if err := l.ring.RegisterEventfd(l.efd); err != nil {
+		bufs.Close() // nothing was submitted: the kernel holds none of them
 		l.free()
 		l.sh.accepting.Add(-1)
 		return fmt.Errorf("%w: %v", iou.ErrUnsupported, err)

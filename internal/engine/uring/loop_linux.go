@@ -319,6 +319,12 @@ func (l *loop) park() error {
 		return err
 	}
 	if l.reap(); l.seen < len(l.batch) {
+		// Posting them wrote the eventfd (its signals were on):
+		// clear it, or the next park would return at once for
+		// nothing. The turn that follows looks for completions
+		// again before anything could wait on it.
+		var b [8]byte
+		netpoll.ReadNB(l.efd, b[:])
 		return nil
 	}
 	l.efdFile.SetReadDeadline(time.Now().Add(max(time.Until(l.sweepAt), time.Millisecond)))

@@ -411,9 +411,13 @@ func TestWarmup(t *testing.T) {
 			c.Write([]byte(okHello))
 		}
 	})
-	cold := run(t, Config{Addr: s.addr, Conns: 2, Duration: 200 * time.Millisecond})
-	if cold.Errors["http 5xx"] != 2 {
-		t.Fatalf("without a warm-up, errors %v; want the two 503s", cold.Errors)
+	// Without a warm-up each connection's 503 is an error, if the
+	// connection got that far within the window: on a loaded machine
+	// (CI's race run) one connection may not have, so the count is
+	// between the connections that got answers after it and two.
+	cold := run(t, Config{Addr: s.addr, Conns: 2, Duration: 500 * time.Millisecond})
+	if n := cold.Errors["http 5xx"]; n == 0 || n < int64(cold.Served) || n > 2 {
+		t.Fatalf("without a warm-up, errors %v with %d connections answered after their 503; want one 503 per connection that was answered", cold.Errors, cold.Served)
 	}
 	warm := run(t, Config{Addr: s.addr, Conns: 2, Duration: 200 * time.Millisecond, Warmup: 100 * time.Millisecond})
 	if warm.ErrorCount() != 0 || warm.Requests == 0 || warm.Elapsed != 200*time.Millisecond {

@@ -77,7 +77,7 @@ type loop struct {
 	efd     int
 	efdFile *os.File
 	efdRC   syscall.RawConn
-	drain   func(fd uintptr) bool // reads efd; one method value, no allocation per wait
+	drain   func(fd uintptr) bool // clearWake for efdRC.Read; made once, no allocation per wait
 	conns   map[uint64]*conn
 	next    uint64 // last connection id given
 
@@ -169,14 +169,7 @@ func newLoop(sh *shared) (*loop, error) {
 	}
 	sh.accepting.Add(1)
 	l := &loop{sh: sh, idx: len(sh.loops), ring: r, efd: efd, efdFile: f, efdRC: rc, conns: make(map[uint64]*conn)}
-	l.drain = func(fd uintptr) bool {
-		// A raw read: one the scheduler sees (unix.Read) wakes Go's
-		// sysmon out of its deep sleep into polling every 20 µs,
-		// which cost the loop 5% with a connection per request.
-		var b [8]byte
-		_, err := netpoll.ReadNB(int(fd), b[:])
-		return err != unix.EAGAIN
-	}
+	l.drain = func(uintptr) bool { return l.clearWake() }
 	l.collect = func(c *iou.CQE) { l.batch = append(l.batch, *c) }
 	l.in.Init(l.wakeNow)
 	sh.loops = append(sh.loops, l)
@@ -209,6 +202,16 @@ func (l *loop) reap() { l.ring.Reap(l.collect) }
 // loop has exited it does nothing, as the eventfd is closed or about to
 // be, and its number may be another file's.
 func (l *loop) wakeup() { l.in.Wake() }
+
+// clearWake reads the eventfd, zeroing its count; false when it was
+// zero already. A raw read: one the scheduler sees (unix.Read) wakes Go's
+// sysmon out of its deep sleep into polling every 20 µs, which cost the
+// loop 5% with a connection per request.
+func (l *loop) clearWake() bool {
+	var b [8]byte
+	_, err := netpoll.ReadNB(l.efd, b[:])
+	return err != unix.EAGAIN
+}
 
 // wakeNow writes the eventfd the loop waits on (see Inbox.Init).
 func (l *loop) wakeNow() {
@@ -323,8 +326,7 @@ func (l *loop) park() error {
 		// clear it, or the next park would return at once for
 		// nothing. The turn that follows looks for completions
 		// again before anything could wait on it.
-		var b [8]byte
-		netpoll.ReadNB(l.efd, b[:])
+		l.clearWake()
 		return nil
 	}
 	l.efdFile.SetReadDeadline(time.Now().Add(max(time.Until(l.sweepAt), time.Millisecond)))

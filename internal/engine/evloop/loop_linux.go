@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -116,7 +115,7 @@ type Loop struct {
 
 	bodies sync.WaitGroup // goroutines reading a request body (see offload)
 
-	warm warmFiles // see warmFiles
+	warm engine.WarmFiles // how this loop last sent each hot file
 }
 
 // acceptPause is how long a loop stops accepting when accept(2) fails for
@@ -786,62 +785,6 @@ func (l *Loop) reclaimElsewhere() bool {
 // whole large body while the other connections wait.
 const sendBudget = 2 << 20
 
-// warmFiles remembers, per loop, which open files were last sent without
-// waiting for the disk, to choose how to call sendfile(2).
-//
-// netpoll.SendFileNB enters the kernel without telling Go's scheduler:
-// cheaper when the pages are in memory (a send that fills a socket buffer
-// runs long enough for the scheduler to hand the loop's P to another
-// thread and back), but when they are not (a cold page cache, a network
-// file system) the call waits for the disk holding the P, and a garbage
-// collection's stop-the-world waits with it. Whether pages are resident
-// cannot be asked cheaply (mincore needs a mapping), so the loop uses a
-// proxy: a file's first send from this loop, and any send after one that
-// went slower than memory would (warmSlow), uses the scheduler-aware
-// netpoll.SendFile; a file whose previous send here went at memory speed
-// uses the raw call. Hot files are held open and shared by the site's
-// open-file cache, so the same *os.File comes back request after request
-// and finds its entry; an entry is a hint only, and a wrong one costs a
-// scheduler hand-off or one blocking call, never a wrong byte.
-type warmFiles struct {
-	ent [64]struct {
-		f   *os.File
-		hot bool
-	}
-	// raw and aware are netpoll.SendFileAllNB and netpoll.SendFileAll
-	// when nil; tests replace them.
-	raw, aware func(dst, src int, off, n int64) (int64, error)
-}
-
-// warmSlow: a send is slow, and its file cold, when it took longer than
-// this and moved less than a byte per nanosecond (1 GB/s): page-cache
-// copies to a socket run faster, disk and network reads slower. A call
-// shorter than this holds the P briefly enough whatever its cause (a
-// fast SSD, the kernel preempting the thread on a busy machine): a lower
-// bound made loopback sends of 128 KiB on a busy 2-CPU machine look cold
-// and cost throughput.
-const warmSlow = 2 * time.Millisecond
-
-func (w *warmFiles) send(sock int, f *os.File, off, n int64) (int64, error) {
-	fd := int(f.Fd())
-	e := &w.ent[fd&(len(w.ent)-1)]
-	call := netpoll.SendFileAll
-	if e.f == f && e.hot {
-		call = netpoll.SendFileAllNB
-		if w.raw != nil {
-			call = w.raw
-		}
-	} else if w.aware != nil {
-		call = w.aware
-	}
-	start := time.Now()
-	m, err := call(sock, fd, off, n)
-	if d := time.Since(start); m > 0 || err == nil {
-		e.f, e.hot = f, d < warmSlow || int64(d) < m
-	}
-	return m, err
-}
-
 // sink writes to a non-blocking socket.
 type sink struct {
 	netpoll.TCPOpts // the socket (FD), TCP_NODELAY and TCP_CORK; Cork and Uncork implement h1conn.Corker
@@ -849,7 +792,7 @@ type sink struct {
 	final           bool  // the connection closes once this output is sent
 	budget          int64 // file bytes this turn may still send
 	yielded         bool  // SendFile stopped for the budget, not for a full socket
-	warm            *warmFiles
+	warm            *engine.WarmFiles
 }
 
 var (
@@ -872,13 +815,7 @@ func (s *sink) Writev(bufs [][]byte) (int64, error) {
 
 func (s *sink) SendFile(f http1.File, off, n int64) (int64, error) {
 	n0 := min(n, s.budget)
-	var m int64
-	var err error
-	if of, ok := f.(*os.File); ok && s.warm != nil {
-		m, err = s.warm.send(s.FD, of, off, n0)
-	} else {
-		m, err = engine.SendFileNB(s.FD, f, off, n0, &s.iov)
-	}
+	m, err := s.warm.SendFileNB(s.FD, f, off, n0, &s.iov)
 	s.budget -= m
 	switch {
 	case err == unix.EAGAIN:

@@ -1,4 +1,4 @@
-package evloop
+package engine
 
 import (
 	"os"
@@ -22,7 +22,7 @@ func TestWarmFiles(t *testing.T) {
 	defer g.Close()
 	var calls []string
 	var delay time.Duration
-	w := &warmFiles{
+	w := &WarmFiles{
 		raw: func(dst, src int, off, n int64) (int64, error) {
 			calls = append(calls, "raw")
 			time.Sleep(delay)

@@ -278,7 +278,9 @@ func main() {
 		names = append(names, c.name)
 	}
 	fmt.Printf("# weft vs nginx, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Printf("Machine: %s, %d CPUs. Servers pinned to CPU 0, wrk (1 thread) to CPU 1, keep-alive unless stated.\n", cpuModel(), numCPU())
+	fmt.Printf("Machine: %s, %d CPUs. Servers pinned to CPU 0, wrk (1 thread) to CPU 1, keep-alive unless stated. "+
+		"TCP congestion control %s, qdisc %s (bench/run's TCP_CC chooses the first for a run): with bbr, loopback transfers of 128 KiB and more are paced by each connection's own bandwidth estimate, which swings from run to run.\n",
+		cpuModel(), numCPU(), sysctl("net/ipv4/tcp_congestion_control"), sysctl("net/core/default_qdisc"))
 	fmt.Printf("Each server ran %d times per case, interleaved with the others, %v each. Figures: median (min–max) over the runs. "+
 		"req per CPU-s and server+wrk CPU µs/req are pooled over the runs (Σ requests / Σ CPU seconds), the range after the first being the runs' own; "+
 		"req/s vs nginx compares medians, efficiency vs nginx the pooled figures. "+
@@ -1000,6 +1002,15 @@ func cpuModel() string {
 		}
 	}
 	return "unknown CPU"
+}
+
+// sysctl reads a kernel setting under /proc/sys, or "unknown".
+func sysctl(name string) string {
+	b, err := os.ReadFile("/proc/sys/" + name)
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(b))
 }
 
 func numCPU() int {

@@ -392,6 +392,7 @@ func (l *Loop) accept() {
 	}
 	c.SetAsync(l.sh.Pool != nil)
 	c.SetBodyOffload(true)
+	c.SetHeadCork(true)
 	cn := &conn{l: l, fd: fd, sink: *newSink(fd), c: c, more: true}
 	c.SetNotifier(cn)
 	cn.sink.warm = &l.warm
@@ -503,14 +504,14 @@ func (l *Loop) step(cn *conn, now time.Time) {
 			return
 		}
 		if c.Pending() {
-			if !c.Closing() && !cn.sink.Corked() && c.PendingFileBytes() < h1conn.CorkAbove {
+			if !c.Closing() && !cn.sink.Corked() {
 				// Like nginx, disable Nagle only on connections kept
 				// alive: a response's tail must not wait for the ACK
 				// of its head. A connection about to close is flushed
-				// by the close and saves the system call; one corked
-				// or about to be (see h1conn.Corker) must not have it
-				// on: the end of a large body would turn it on only
-				// for the next large body to turn it off again.
+				// by the close and saves the system call. A large
+				// body's chunks go out with it too, as lighttpd's do
+				// (see SetHeadCork): the cork turns it off around the
+				// head and back on after.
 				cn.sink.SetNoDelay()
 			}
 			cn.sink.budget, cn.sink.yielded = sendBudget, false
@@ -782,8 +783,11 @@ func (l *Loop) reclaimElsewhere() bool {
 // sendBudget is how much file data a connection may send in one turn of
 // its loop, like nginx's sendfile_max_chunk: a client that takes data as
 // fast as it comes (loopback, a fast network) must not hold the loop for a
-// whole large body while the other connections wait.
-const sendBudget = 2 << 20
+// whole large body while the other connections wait. 256 KiB, as
+// lighttpd's per-connection write limit: connections sending large bodies
+// take turns in small chunks (see h1conn.Conn.SetHeadCork for what it
+// measured).
+const sendBudget = 256 << 10
 
 // sink writes to a non-blocking socket.
 type sink struct {

@@ -52,11 +52,12 @@ type Conn struct {
 	phase  phase  // what the input side is doing
 	ending ending // whether and how the connection is ending
 
-	async   bool     // hand disk work to a worker (see SetAsync)
-	bodies  bool     // hand requests whose handler takes the body to the engine (see SetBodyOffload)
-	notify  Notifier // an event loop's: never wait for a streamed body (see SetNotifier)
-	stalled bool     // Process stopped at maxBacklog with requests still buffered
-	unread  bool     // the client may still be sending input that will not be read
+	async    bool     // hand disk work to a worker (see SetAsync)
+	bodies   bool     // hand requests whose handler takes the body to the engine (see SetBodyOffload)
+	headCork bool     // cork only while a head is queued (see SetHeadCork)
+	notify   Notifier // an event loop's: never wait for a streamed body (see SetNotifier)
+	stalled  bool     // Process stopped at maxBacklog with requests still buffered
+	unread   bool     // the client may still be sending input that will not be read
 
 	opened      int64 // UnixNano of each event below
 	reqStart    int64 // first byte of the request head or body being received
@@ -576,6 +577,16 @@ func (c *Conn) ServeBody(s Stream) {
 // goroutine, then Resume on the connection's own.
 func (c *Conn) SetAsync(on bool) { c.async = on }
 
+// SetHeadCork makes Flush cork a large file body's socket only while a
+// response head is queued, and uncork after every Flush, as lighttpd
+// does: the head leaves with the body's first bytes, the rest of the body
+// goes out uncorked in the engine's per-turn chunks (with TCP_NODELAY, if
+// the engine sets it). Without it the cork stays on for the whole body, as
+// nginx's tcp_nopush. Measured on loopback with the epoll engine at 10 MiB
+// (README, "Large bodies"), head-only corking in 256 KiB turns cost less
+// CPU per response in all, server and client, under both bbr and cubic.
+func (c *Conn) SetHeadCork(on bool) { c.headCork = on }
+
 // Offloaded reports whether a request waits for ServeOffloaded.
 func (c *Conn) Offloaded() bool { return c.phase == phaseHandler }
 
@@ -735,6 +746,9 @@ func (c *Conn) Flush(s Sink, now time.Time) error {
 	}
 	ck, cork := s.(Corker)
 	cork = cork && c.st.out.files >= CorkAbove
+	if c.headCork && c.st.out.queued == c.st.out.files {
+		cork = false // no head queued: the body goes out uncorked
+	}
 	if cork {
 		ck.Cork()
 	}
@@ -754,10 +768,10 @@ func (c *Conn) Flush(s Sink, now time.Time) error {
 			c.sendq = q.SendQueue()
 		}
 	}
+	if ck != nil && (err == nil || c.headCork) {
+		ck.Uncork() // a no-op unless corked, now or by an earlier Flush
+	}
 	if err == nil {
-		if ck != nil {
-			ck.Uncork() // a no-op unless corked, now or by an earlier Flush
-		}
 		c.releaseState()
 	} else if errors.Is(err, errStreamCut) {
 		c.cfg.ErrorLog.Debug("streamed body cut; connection closed", "remote", c.remote.String(), "err", err)

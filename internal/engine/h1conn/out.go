@@ -24,7 +24,8 @@ type Sink interface {
 // a large file body goes out, as nginx's tcp_nopush does: the receiver
 // then handles far fewer packets per byte. Conn.Flush corks when at least
 // CorkAbove bytes of file segments are queued and uncorks once all is
-// sent. Cork must turn TCP_NODELAY off while corked: it marks frames for
+// sent (or, with SetHeadCork, corks only while a head is queued and
+// uncorks after every Flush). Cork must turn TCP_NODELAY off while corked: it marks frames for
 // pushing and defeats the cork.
 type Corker interface {
 	Cork()

@@ -54,7 +54,7 @@ type Conn struct {
 
 	async    bool     // hand disk work to a worker (see SetAsync)
 	bodies   bool     // hand requests whose handler takes the body to the engine (see SetBodyOffload)
-	headCork bool     // cork only while a head is queued (see SetHeadCork)
+	headCork bool     // cork only a Flush that starts with a head (see SetHeadCork)
 	notify   Notifier // an event loop's: never wait for a streamed body (see SetNotifier)
 	stalled  bool     // Process stopped at maxBacklog with requests still buffered
 	unread   bool     // the client may still be sending input that will not be read
@@ -577,9 +577,9 @@ func (c *Conn) ServeBody(s Stream) {
 // goroutine, then Resume on the connection's own.
 func (c *Conn) SetAsync(on bool) { c.async = on }
 
-// SetHeadCork makes Flush cork a large file body's socket only while a
-// response head is queued, and uncork after every Flush, as lighttpd
-// does: the head leaves with the body's first bytes, the rest of the body
+// SetHeadCork makes Flush cork a large file body's socket only when what
+// it sends first is bytes (a response head, a multipart boundary), not a
+// file segment under way, and uncork after every Flush, as lighttpd does: the head leaves with the body's first bytes, the rest of the body
 // goes out uncorked in the engine's per-turn chunks (with TCP_NODELAY, if
 // the engine sets it). Without it the cork stays on for the whole body, as
 // nginx's tcp_nopush. Measured on loopback with the epoll engine at 10 MiB
@@ -746,8 +746,8 @@ func (c *Conn) Flush(s Sink, now time.Time) error {
 	}
 	ck, cork := s.(Corker)
 	cork = cork && c.st.out.files >= CorkAbove
-	if c.headCork && c.st.out.queued == c.st.out.files {
-		cork = false // no head queued: the body goes out uncorked
+	if c.headCork && !c.st.out.bytesFirst() {
+		cork = false // the head has left: the body goes out uncorked
 	}
 	if cork {
 		ck.Cork()

@@ -24,8 +24,8 @@ type Sink interface {
 // a large file body goes out, as nginx's tcp_nopush does: the receiver
 // then handles far fewer packets per byte. Conn.Flush corks when at least
 // CorkAbove bytes of file segments are queued and uncorks once all is
-// sent (or, with SetHeadCork, corks only while a head is queued and
-// uncorks after every Flush). Cork must turn TCP_NODELAY off while corked: it marks frames for
+// sent (or, with SetHeadCork, corks only a Flush that starts with a head
+// and uncorks after every Flush). Cork must turn TCP_NODELAY off while corked: it marks frames for
 // pushing and defeats the cork.
 type Corker interface {
 	Cork()
@@ -97,6 +97,12 @@ type outQueue struct {
 }
 
 func (q *outQueue) pending() bool { return q.head < len(q.items) }
+
+// bytesFirst reports whether the next thing to send is bytes (a head, a
+// multipart boundary), not a file segment already under way.
+func (q *outQueue) bytesFirst() bool {
+	return q.head < len(q.items) && q.items[q.head].kind != itemFile
+}
 
 // appendOwned records that buf grew from start to its current length.
 func (q *outQueue) appendOwned(start int) {

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -87,21 +88,17 @@ func StartEngine(e engine.Engine) Starter {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- e.Serve(ctx, ln, cfg.WithDefaults()) }()
-		stopped := false
-		var serveErr error
-		stop := func() error {
-			if stopped {
-				return serveErr
-			}
-			stopped = true
+		// Once: a test's Stop (often on a goroutine of its own) and its
+		// cleanup may both call it after a failure.
+		stop := sync.OnceValue(func() error {
 			cancel()
 			select {
-			case serveErr = <-done:
+			case err := <-done:
+				return err
 			case <-time.After(30 * time.Second):
-				serveErr = errors.New("engine did not return from Serve within 30s of shutdown")
+				return errors.New("engine did not return from Serve within 30s of shutdown")
 			}
-			return serveErr
-		}
+		})
 		t.Cleanup(func() {
 			if err := stop(); err != nil {
 				t.Errorf("shutdown: %v", err)

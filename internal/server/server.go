@@ -15,6 +15,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -461,12 +462,23 @@ func Run(ctx context.Context, cfg Config) error {
 		ob.ready.Store(true)
 		sd.ready()
 	}
-	stopReady := context.AfterFunc(ctx, func() { // draining: send no more
-		ob.ready.Store(false)
-		sd.stopping()
-	})
-	defer stopReady()
+	// Draining: say so at once, not when the engine is done. The
+	// goroutine the context's end starts may not have run when an idle
+	// server's Serve returns, and the process exits on that return: once
+	// Serve has returned after the end, stopping is called again, and the
+	// Once makes that call wait for the message (or send it).
+	var stopOnce sync.Once
+	stopping := func() {
+		stopOnce.Do(func() {
+			ob.ready.Store(false)
+			sd.stopping()
+		})
+	}
+	defer context.AfterFunc(ctx, stopping)()
 	err = eng.Serve(ctx, serveLn, ecfg.WithDefaults())
+	if ctx.Err() != nil {
+		stopping()
+	}
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		return err
 	}

@@ -146,8 +146,12 @@ func (cn *conn) IdleNode() *evloop.IdleNode[conn] { return &cn.node }
 func (cn *conn) Fresh() bool { return cn.c.Fresh() }
 
 func newLoop(sh *shared) (*loop, error) {
+	// The taskrun flag (accepted with deferred task work since both
+	// exist, 6.1) tells the loop when completion work waits for an
+	// enter, so that a turn with nothing to submit makes no system call
+	// (see Ring.SubmitAndWait).
 	p := iou.Params{Entries: sqEntries, CQEntries: cqEntries,
-		Flags: iou.SetupSubmitAll | iou.SetupRDisabled | iou.SetupSingleIssuer | iou.SetupDeferTaskrun}
+		Flags: iou.SetupSubmitAll | iou.SetupRDisabled | iou.SetupSingleIssuer | iou.SetupDeferTaskrun | iou.SetupTaskrunFlag}
 	r, err := iou.New(p)
 	if errors.Is(err, unix.EINVAL) {
 		// Before Linux 6.1: no deferred task work.
@@ -316,7 +320,11 @@ func (l *loop) run(ctx context.Context) error {
 // loop's time in context switches under load). The kernel's signals are
 // turned on only for the wait: the last look for completions comes after
 // they are on, so nothing queued before it is missed, and what is queued
-// after it signals the eventfd.
+// after it signals the eventfd. On a ring with the taskrun flag that look
+// enters the kernel only if the flag shows completion work queued (the
+// kernel sets it before it reads whether signals are on, and the loop
+// turns them on before it reads the flag, both with full barriers: one of
+// the two sees the other).
 func (l *loop) park() error {
 	l.ring.SetEventfd(true)
 	defer l.ring.SetEventfd(false)

@@ -34,6 +34,7 @@ const (
 	SetupRDisabled    uint32 = 1 << 6
 	SetupSubmitAll    uint32 = 1 << 7
 	SetupCoopTaskrun  uint32 = 1 << 8
+	SetupTaskrunFlag  uint32 = 1 << 9
 	SetupSingleIssuer uint32 = 1 << 12
 	SetupDeferTaskrun uint32 = 1 << 13
 )
@@ -72,6 +73,7 @@ const (
 	enterExtArg    = 1 << 3
 
 	sqCQOverflow = 1 << 1
+	sqTaskrun    = 1 << 2 // IORING_SQ_TASKRUN: completion work waits for an enter
 
 	cqEventfdDisabled = 1 << 0 // IORING_CQ_EVENTFD_DISABLED in the CQ ring's flags
 
@@ -330,8 +332,18 @@ func (r *Ring) Submit() error {
 // kernel has ready and, with wait > 0, waits in the same io_uring_enter until at least wait completions are ready or
 // timeout passes (timeout <= 0: no limit). An expired or interrupted
 // wait is not an error: the caller reaps what there is.
+//
+// On a ring set up with SetupTaskrunFlag, a call with nothing to submit
+// and nothing to wait for makes no system call when the kernel has
+// flagged neither completion work nor an overflow for an enter to post:
+// what completes meanwhile sets the flag (and, when its signals are on,
+// writes the eventfd) for the next call.
 func (r *Ring) SubmitAndWait(wait uint32, timeout time.Duration) error {
 	submit := r.flushSQ()
+	if submit == 0 && wait == 0 && r.flags&SetupTaskrunFlag != 0 &&
+		atomic.LoadUint32(r.sqFlags)&(sqTaskrun|sqCQOverflow) == 0 {
+		return nil
+	}
 	// Always with IORING_ENTER_GETEVENTS, even when not waiting: on a
 	// ring with deferred task work (SetupDeferTaskrun) that is what
 	// posts the completions the kernel has ready.

@@ -318,12 +318,7 @@ func TestEventfd(t *testing.T) {
 			if err := r.RegisterEventfd(efd); err != nil {
 				t.Fatal(err)
 			}
-			fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer unix.Close(fds[0])
-			defer unix.Close(fds[1])
+			fds := socketpair(t)
 			signalled := func(within time.Duration) bool {
 				pfd := []unix.PollFd{{Fd: int32(efd), Events: unix.POLLIN}}
 				deadline := time.Now().Add(within)
@@ -389,4 +384,77 @@ func TestEventfd(t *testing.T) {
 			collect(1)
 		})
 	}
+}
+
+// TestTaskrunFlagSkipsIdleEnter: on a ring with deferred task work and
+// SetupTaskrunFlag, SubmitAndWait(0, 0) with nothing to submit makes no
+// system call while the kernel has flagged no completion work, and does
+// make one (posting the completion) once data has arrived for an armed
+// receive: the flag, not a guess, decides.
+func TestTaskrunFlagSkipsIdleEnter(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	r := newRing(t, Params{Entries: 8, Flags: SetupSubmitAll | SetupRDisabled | SetupSingleIssuer | SetupDeferTaskrun | SetupTaskrunFlag})
+	if err := r.Enable(); err != nil {
+		t.Fatal(err)
+	}
+	fds := socketpair(t)
+	buf := make([]byte, 16)
+	r.GetSQE().PrepRecv(fds[0], buf, udRecv)
+	before := r.Enters
+	if err := r.SubmitAndWait(0, 0); err != nil { // armed: nothing to read yet
+		t.Fatal(err)
+	}
+	if r.Enters != before+1 {
+		t.Fatalf("submitting took %d enters, want 1", r.Enters-before)
+	}
+	before = r.Enters
+	for range 3 {
+		if err := r.SubmitAndWait(0, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r.Enters != before {
+		t.Fatalf("%d enters with nothing to submit and no completion work, want 0", r.Enters-before)
+	}
+	if n := r.Reap(func(*CQE) {}); n != 0 {
+		t.Fatalf("%d completions before any data", n)
+	}
+	unix.Write(fds[1], []byte("x"))
+	var got []CQE
+	for deadline := time.Now().Add(5 * time.Second); len(got) == 0 && time.Now().Before(deadline); {
+		if err := r.SubmitAndWait(0, 0); err != nil {
+			t.Fatal(err)
+		}
+		r.Reap(func(c *CQE) { got = append(got, *c) })
+	}
+	if len(got) != 1 || got[0].UserData != udRecv || got[0].Res != 1 {
+		t.Fatalf("collected %+v, want one receive of 1 byte", got)
+	}
+	if r.Enters == before {
+		t.Fatal("the completion was posted without an enter: the flag was not needed to find it")
+	}
+	// Run, the work is gone and so is the flag: idle again, no enter.
+	before = r.Enters
+	if err := r.SubmitAndWait(0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if r.Enters != before {
+		t.Fatal("an enter with the completion work already run")
+	}
+}
+
+// socketpair returns a connected pair of non-blocking Unix stream
+// sockets, closed at the test's end.
+func socketpair(t *testing.T) [2]int {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+	})
+	return fds
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -70,4 +72,58 @@ func mapped(t *testing.T, addr uint64) bool {
 		}
 	}
 	return false
+}
+
+// TestParkSeesWorkQueuedBefore: completion work the kernel queued while
+// the eventfd's signals were off (data for an armed receive) wrote no
+// eventfd, so park must find it in its last look (on a ring with the
+// taskrun flag: through the flag) and return at once, not wait for the
+// sweep. The loop's ring must have the flag where it has deferred task
+// work.
+func TestParkSeesWorkQueuedBefore(t *testing.T) {
+	if err := Available(); err != nil {
+		t.Skipf("io_uring unavailable: %v", err)
+	}
+	runtime.LockOSThread() // the ring's single issuer
+	defer runtime.UnlockOSThread()
+	l, err := newLoop(&shared{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.free()
+	if f := l.ring.Flags(); f&iou.SetupDeferTaskrun != 0 && f&iou.SetupTaskrunFlag == 0 {
+		t.Fatal("the loop's ring defers task work without the taskrun flag")
+	}
+	if l.ring.Flags()&iou.SetupRDisabled != 0 {
+		if err := l.ring.Enable(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.ring.RegisterEventfd(l.efd); err != nil {
+		t.Fatal(err)
+	}
+	l.ring.SetEventfd(false)
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[0])
+	defer unix.Close(fds[1])
+	buf := make([]byte, 16)
+	l.ring.GetSQE().PrepRecv(fds[0], buf, ud(1, opRecv))
+	if err := l.ring.Submit(); err != nil {
+		t.Fatal(err)
+	}
+	unix.Write(fds[1], []byte("x")) // queued while the signals are off
+	l.sweepAt = time.Now().Add(10 * time.Second)
+	began := time.Now()
+	if err := l.park(); err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(began); waited > 5*time.Second {
+		t.Fatalf("park waited %v for the sweep with a completion queued before it", waited)
+	}
+	if len(l.batch) != 1 || l.batch[0].UserData != ud(1, opRecv) || l.batch[0].Res != 1 {
+		t.Fatalf("park collected %+v, want the receive of 1 byte", l.batch)
+	}
 }

@@ -46,6 +46,13 @@ func ud(id, op uint64) uint64 { return id<<8 | op }
 
 const sweepEvery = 250 * time.Millisecond
 
+// parkSkips: the kernel sets the ring's taskrun flag with an atomic OR
+// that returns nothing, then reads whether the eventfd's signals are on.
+// Linux orders such an OR with nothing (Documentation/atomic_t.txt)
+// except where the CPU's locked instructions are full barriers (x86): only
+// there may park's last look trust an unset flag and skip its enter.
+const parkSkips = runtime.GOARCH == "amd64" || runtime.GOARCH == "386"
+
 // acceptPause is how long a loop stops accepting when accept fails for
 // want of descriptors or memory (as the epoll engine does).
 const acceptPause = 100 * time.Millisecond
@@ -320,22 +327,29 @@ func (l *loop) run(ctx context.Context) error {
 // loop's time in context switches under load). The kernel's signals are
 // turned on only for the wait: the last look for completions comes after
 // they are on, so nothing queued before it is missed, and what is queued
-// after it signals the eventfd. On a ring with the taskrun flag that look
-// enters the kernel only if the flag shows completion work queued (the
-// kernel sets it before it reads whether signals are on, and the loop
-// turns them on before it reads the flag, both with full barriers: one of
-// the two sees the other).
+// after it signals the eventfd. Where the kernel's setting of the
+// taskrun flag is ordered before its reading of whether signals are on
+// (parkSkips), that look enters the kernel only if the flag shows
+// completion work queued: the loop turns the signals on before it reads
+// the flag, so one of the two sees the other. Elsewhere it always enters.
 func (l *loop) park() error {
 	l.ring.SetEventfd(true)
 	defer l.ring.SetEventfd(false)
-	if err := l.ring.SubmitAndWait(0, 0); err != nil {
+	look := l.ring.Enter
+	if parkSkips {
+		look = l.ring.Submit
+	}
+	if err := look(); err != nil {
 		return err
 	}
-	if l.reap(); l.seen < len(l.batch) {
+	if l.reap(); l.seen < len(l.batch) || l.ring.TaskrunPending() {
 		// Posting them wrote the eventfd (its signals were on):
 		// clear it, or the next park would return at once for
 		// nothing. The turn that follows looks for completions
-		// again before anything could wait on it.
+		// again before anything could wait on it. Completion work
+		// still flagged after the enter (the kernel runs a bounded
+		// amount per enter, since 6.13, and flags the rest without
+		// writing the eventfd) is left to that turn's enter too.
 		l.clearWake()
 		return nil
 	}

@@ -344,6 +344,10 @@ func (r *Ring) SubmitAndWait(wait uint32, timeout time.Duration) error {
 		atomic.LoadUint32(r.sqFlags)&(sqTaskrun|sqCQOverflow) == 0 {
 		return nil
 	}
+	return r.submitAndWait(submit, wait, timeout)
+}
+
+func (r *Ring) submitAndWait(submit, wait uint32, timeout time.Duration) error {
 	// Always with IORING_ENTER_GETEVENTS, even when not waiting: on a
 	// ring with deferred task work (SetupDeferTaskrun) that is what
 	// posts the completions the kernel has ready.
@@ -377,6 +381,20 @@ func (r *Ring) SubmitAndWait(wait uint32, timeout time.Duration) error {
 			return os.NewSyscallError("io_uring_enter", err)
 		}
 	}
+}
+
+// Enter submits the filled entries and posts the completions the kernel
+// has ready, entering the kernel whatever the taskrun flag says (see
+// SubmitAndWait).
+func (r *Ring) Enter() error {
+	return r.submitAndWait(r.flushSQ(), 0, 0)
+}
+
+// TaskrunPending reports whether the kernel has flagged completion work
+// that waits for an enter (rings set up with SetupTaskrunFlag; false on
+// others).
+func (r *Ring) TaskrunPending() bool {
+	return r.flags&SetupTaskrunFlag != 0 && atomic.LoadUint32(r.sqFlags)&sqTaskrun != 0
 }
 
 // Overflowed reports whether completions wait in the kernel's overflow

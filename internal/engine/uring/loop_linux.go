@@ -342,14 +342,24 @@ func (l *loop) park() error {
 	if err := look(); err != nil {
 		return err
 	}
-	if l.reap(); l.seen < len(l.batch) || l.ring.TaskrunPending() {
+	if l.reap(); l.seen == len(l.batch) && l.ring.TaskrunPending() {
+		// Completion work still flagged after the enter, and none
+		// of it posted: the kernel runs a bounded amount per enter
+		// (since 6.13) and flags the rest without writing the
+		// eventfd. Enter once more. Not until the flag clears: a
+		// flag raised by work that a run already in progress then
+		// took stays set with nothing queued (no enter clears it),
+		// and waiting on it would spin.
+		if err := l.ring.Enter(); err != nil {
+			return err
+		}
+		l.reap()
+	}
+	if l.seen < len(l.batch) {
 		// Posting them wrote the eventfd (its signals were on):
 		// clear it, or the next park would return at once for
 		// nothing. The turn that follows looks for completions
-		// again before anything could wait on it. Completion work
-		// still flagged after the enter (the kernel runs a bounded
-		// amount per enter, since 6.13, and flags the rest without
-		// writing the eventfd) is left to that turn's enter too.
+		// again before anything could wait on it.
 		l.clearWake()
 		return nil
 	}

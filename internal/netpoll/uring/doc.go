@@ -13,7 +13,10 @@
 // of the submission head and the completion tail, and hands completion
 // slots back with an atomic store of the completion head. Go's atomics
 // are sequentially consistent, stronger than the acquire and release the
-// protocol needs.
+// protocol needs. The kernel's own flags (IORING_SQ_TASKRUN,
+// IORING_SQ_CQ_OVERFLOW) are read with atomic loads too; what a caller may
+// conclude from an unset flag depends on the kernel's ordering of it,
+// which is its to judge (see the uring engine's park).
 //
 // A Ring is not safe for concurrent use: one goroutine owns it. Linux only;
 // elsewhere New returns ErrUnsupported.

@@ -5,9 +5,9 @@
 // collects their results, submitting a turn's operations and collecting
 // the next results in one non-blocking io_uring_enter (none at all when
 // nothing is to be submitted and the ring's taskrun flag shows no
-// completion work waiting). When nothing is
-// ready it waits as the epoll engine does, in Go's netpoller, here for an
-// eventfd the ring writes when it has completions: a thread blocked in
+// completion work waiting). When nothing is ready it waits as the epoll
+// engine does, in Go's netpoller, here for an eventfd the ring writes
+// when it has completions: a thread blocked in
 // io_uring_enter costs Go's scheduler (sysmon takes its P back and hands
 // it on), which under load cost a tenth of the loop's CPU.
 //

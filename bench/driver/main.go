@@ -37,6 +37,7 @@ import (
 
 var (
 	weftBin  = flag.String("weft", "weft", "weft binary")
+	floorBin = flag.String("floor", "", "bench/floor binary: when set, the 1 KiB cases also run the floor (epoll and uring), the least any server can cost here")
 	work     = flag.String("work", os.TempDir(), "scratch directory")
 	duration = flag.Duration("duration", 4*time.Second, "length of each wrk run")
 	idleN    = flag.Int("idle", 10000, "most idle keep-alive connections for the memory case, measured at 0, 1/4, 1/2 and all of it (0 skips it)")
@@ -213,9 +214,20 @@ func main() {
 	}}
 	engines := []server{weft("epoll"), weft("uring"), weft("goroutine"), weft("thread"), weft("poll"), weft("process"), weft("serial")}
 	leaders := []server{nginx, h2o, lighttpd, weft("epoll"), weft("uring"), weft("goroutine")}
+	// The floor (bench/floor) is no web server: it answers every request
+	// with index.html's bytes and does nothing else, the least that
+	// answering costs on this kernel in each model.
+	var floors []server
+	if *floorBin != "" {
+		for _, mode := range []string{"epoll", "uring"} {
+			floors = append(floors, server{name: "floor " + mode + " (not HTTP)", start: func(port int) (*exec.Cmd, error) {
+				return startPinned(*floorBin, "-mode", mode, "-addr", fmt.Sprintf("127.0.0.1:%d", port), "-file", filepath.Join(root, "index.html"))
+			}})
+		}
+	}
 	cases := []bcase{
-		{"1 KiB, 64 conns", "/index.html", 64, nil, append([]server{nginx, h2o, lighttpd}, engines...), false, false, nil, false},
-		{"1 KiB, 256 conns", "/index.html", 256, nil, leaders, false, false, nil, false},
+		{"1 KiB, 64 conns", "/index.html", 64, nil, slices.Concat([]server{nginx, h2o, lighttpd}, engines, floors), false, false, nil, false},
+		{"1 KiB, 256 conns", "/index.html", 256, nil, slices.Concat(leaders, floors), false, false, nil, false},
 		{"128 KiB", "/app.js", 32, nil, leaders, true, false, nil, false},
 		{"10 MiB", "/big.bin", 8, nil, leaders, true, false, nil, false},
 		{"1,000 files, random", "", 64, []string{"-s", writeRandomScript(*work)}, leaders, false, false, nil, false},

@@ -1,0 +1,296 @@
+//go:build linux
+
+// Command floor is the cheapest program that can stand in for a server
+// under bench/run's small-file cases: it answers every request it receives
+// (every "\r\n\r\n") with the same bytes, a fixed HTTP/1.1 head and one
+// file's content read at start, and does nothing else: no parsing, no
+// file system, no timeouts, no limits. It is not a web server; it is the
+// floor of what a web server can cost on this kernel, the system calls
+// and TCP work that answering takes, in either model:
+//
+//	-mode epoll  one thread, level-triggered epoll, one read and one
+//	             write per ready connection (the readiness model's floor)
+//	-mode uring  one ring (single issuer, deferred task work): multishot
+//	             accept, a multishot receive per connection into a
+//	             provided-buffer ring, one send per batch of requests,
+//	             every operation of a turn in one io_uring_enter (the
+//	             completion model's floor)
+//
+// A server's requests per CPU-second divided by the floor's, in the same
+// run, is the share of the kernel's minimum it reaches: the ceiling on
+// how far ahead of any other server any server can be.
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+
+	iou "github.com/weft-server/weft/internal/netpoll/uring"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "IPv4 `host:port` to listen on")
+	file := flag.String("file", "", "the file whose content every answer carries")
+	mode := flag.String("mode", "epoll", "epoll or uring")
+	flag.Parse()
+	body, err := os.ReadFile(*file)
+	if err != nil {
+		fatal(err)
+	}
+	answer := append([]byte("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"), body...)
+	lfd, err := listen(*addr)
+	if err != nil {
+		fatal(err)
+	}
+	runtime.LockOSThread()
+	switch *mode {
+	case "epoll":
+		err = serveEpoll(lfd, answer)
+	case "uring":
+		err = serveUring(lfd, answer)
+	default:
+		err = fmt.Errorf("unknown mode %q", *mode)
+	}
+	fatal(err)
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "floor:", err)
+	os.Exit(1)
+}
+
+// listen opens a non-blocking TCP listener on an IPv4 address.
+func listen(addr string) (int, error) {
+	host, port, err := splitHostPort(addr)
+	if err != nil {
+		return -1, err
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Port: port, Addr: host}); err != nil {
+		return -1, err
+	}
+	return fd, unix.Listen(fd, 4096)
+}
+
+func splitHostPort(addr string) ([4]byte, int, error) {
+	var ip [4]byte
+	i := bytes.LastIndexByte([]byte(addr), ':')
+	if i < 0 {
+		return ip, 0, fmt.Errorf("address %q: no port", addr)
+	}
+	port, err := strconv.Atoi(addr[i+1:])
+	if err != nil {
+		return ip, 0, fmt.Errorf("address %q: %v", addr, err)
+	}
+	if _, err := fmt.Sscanf(addr[:i], "%d.%d.%d.%d", &ip[0], &ip[1], &ip[2], &ip[3]); err != nil {
+		return ip, 0, fmt.Errorf("address %q: not IPv4", addr)
+	}
+	return ip, port, nil
+}
+
+// ends counts the request ends ("\r\n\r\n") in p, carrying the matcher's
+// state (how many bytes of the end were seen last) across reads.
+func ends(p []byte, state *uint8) int {
+	n := 0
+	s := *state
+	for _, c := range p {
+		switch {
+		case c == '\r' && (s == 0 || s == 2):
+			s++
+		case c == '\n' && (s == 1 || s == 3):
+			s++
+			if s == 4 {
+				n++
+				s = 0
+			}
+		case c == '\r':
+			s = 1
+		default:
+			s = 0
+		}
+	}
+	*state = s
+	return n
+}
+
+// answers holds the bytes of k answers in a row, made once for each k
+// that pipelining asks for.
+type answers struct {
+	one  []byte
+	made map[int][]byte
+}
+
+func (a *answers) of(k int) []byte {
+	if k == 1 {
+		return a.one
+	}
+	if b, ok := a.made[k]; ok {
+		return b
+	}
+	b := bytes.Repeat(a.one, k)
+	a.made[k] = b
+	return b
+}
+
+func serveEpoll(lfd int, answer []byte) error {
+	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, lfd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(lfd)}); err != nil {
+		return err
+	}
+	ans := &answers{one: answer, made: map[int][]byte{}}
+	state := map[int32]*uint8{}
+	events := make([]unix.EpollEvent, 512)
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := unix.EpollWait(ep, events, -1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		for _, ev := range events[:n] {
+			if int(ev.Fd) == lfd {
+				for {
+					fd, _, err := unix.Accept4(lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+					if err != nil {
+						break
+					}
+					unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+					state[int32(fd)] = new(uint8)
+					unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(fd)})
+				}
+				continue
+			}
+			fd := int(ev.Fd)
+			r, err := unix.Read(fd, buf)
+			if err == unix.EAGAIN {
+				continue
+			}
+			if r <= 0 {
+				delete(state, ev.Fd)
+				unix.Close(fd) // leaves the epoll set with its last descriptor
+				continue
+			}
+			if k := ends(buf[:r], state[ev.Fd]); k > 0 {
+				if err := writeAll(fd, ans.of(k)); err != nil {
+					delete(state, ev.Fd)
+					unix.Close(fd)
+				}
+			}
+		}
+	}
+}
+
+// writeAll writes p, waiting for room when the socket is full (never at
+// the sizes the floor is for).
+func writeAll(fd int, p []byte) error {
+	for len(p) > 0 {
+		n, err := unix.Write(fd, p)
+		if err == unix.EAGAIN {
+			unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}, -1)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		p = p[n:]
+	}
+	return nil
+}
+
+const (
+	opAccept = iota
+	opRecv
+	opSend
+)
+
+func serveUring(lfd int, answer []byte) error {
+	if err := iou.Available(); err != nil {
+		return err
+	}
+	r, err := iou.New(iou.Params{Entries: 4096, CQEntries: 16384,
+		Flags: iou.SetupSubmitAll | iou.SetupSingleIssuer | iou.SetupDeferTaskrun})
+	if err != nil {
+		return err
+	}
+	bufs, err := r.RegisterBufRing(0, 1024, 2048)
+	if err != nil {
+		return err
+	}
+	ans := &answers{one: answer, made: map[int][]byte{}}
+	state := map[int]*uint8{}
+	sqe := func() *iou.SQE {
+		for {
+			if e := r.GetSQE(); e != nil {
+				return e
+			}
+			if err := r.Submit(); err != nil {
+				fatal(err)
+			}
+		}
+	}
+	ud := func(fd, op int) uint64 { return uint64(fd)<<8 | uint64(op) }
+	sqe().PrepAcceptMultishot(lfd, unix.SOCK_CLOEXEC, ud(lfd, opAccept))
+	closeConn := func(fd int) {
+		if _, ok := state[fd]; ok {
+			delete(state, fd)
+			unix.Close(fd)
+		}
+	}
+	for {
+		if err := r.SubmitAndWait(1, 0); err != nil {
+			return err
+		}
+		r.Reap(func(c *iou.CQE) {
+			fd, op := int(c.UserData>>8), int(c.UserData&0xff)
+			switch op {
+			case opAccept:
+				if c.Res >= 0 {
+					cfd := int(c.Res)
+					unix.SetsockoptInt(cfd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+					state[cfd] = new(uint8)
+					sqe().PrepRecvMultishot(cfd, bufs.Group(), ud(cfd, opRecv))
+				}
+				if !c.More() {
+					sqe().PrepAcceptMultishot(lfd, unix.SOCK_CLOEXEC, ud(lfd, opAccept))
+				}
+			case opRecv:
+				id, has := c.Buffer()
+				if c.Res > 0 && has {
+					k := ends(bufs.Bytes(id, int(c.Res)), state[fd])
+					bufs.Recycle(id)
+					if k > 0 {
+						sqe().PrepSend(fd, ans.of(k), 0, ud(fd, opSend))
+					}
+				} else if has {
+					bufs.Recycle(id)
+				}
+				switch {
+				case c.Res == 0 || (c.Res < 0 && c.Res != -int32(unix.ENOBUFS)):
+					closeConn(fd) // the peer closed, or the receive failed
+				case !c.More():
+					sqe().PrepRecvMultishot(fd, bufs.Group(), ud(fd, opRecv))
+				}
+			case opSend:
+				if c.Res < 0 {
+					closeConn(fd)
+				}
+			}
+		})
+		bufs.Publish()
+	}
+}

@@ -14,7 +14,8 @@
 //	             accept, a multishot receive per connection into a
 //	             provided-buffer ring, one send per batch of requests,
 //	             every operation of a turn in one io_uring_enter (the
-//	             completion model's floor)
+//	             completion model's floor); with -zc its sends are
+//	             zero-copy (IORING_OP_SEND_ZC), to measure them
 //
 // Its system calls bypass Go's scheduler (raw calls, waits blocked in the
 // kernel), as a C server's do: the one thread has nothing else to run,
@@ -43,6 +44,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "IPv4 `host:port` to listen on")
 	file := flag.String("file", "", "the file whose content every answer carries")
 	mode := flag.String("mode", "epoll", "epoll or uring")
+	zc := flag.Bool("zc", false, "uring: send with IORING_OP_SEND_ZC (zero-copy) instead of IORING_OP_SEND")
 	flag.Parse()
 	body, err := os.ReadFile(*file)
 	if err != nil {
@@ -58,7 +60,7 @@ func main() {
 	case "epoll":
 		err = serveEpoll(lfd, answer)
 	case "uring":
-		err = serveUring(lfd, answer)
+		err = serveUring(lfd, answer, *zc)
 	default:
 		err = fmt.Errorf("unknown mode %q", *mode)
 	}
@@ -237,7 +239,7 @@ const (
 	opSend
 )
 
-func serveUring(lfd int, answer []byte) error {
+func serveUring(lfd int, answer []byte, zc bool) error {
 	if err := iou.Available(); err != nil {
 		return err
 	}
@@ -302,8 +304,10 @@ func serveUring(lfd int, answer []byte) error {
 				if c.Res > 0 && has {
 					k := ends(bufs.Bytes(id, int(c.Res)), state[fd])
 					bufs.Recycle(id)
-					if k > 0 {
-						sqe().PrepSend(fd, ans.of(k), 0, ud(fd, opSend))
+					if k > 0 && zc {
+						sqe().PrepSendZC(fd, ans.of(k), unix.MSG_WAITALL, ud(fd, opSend))
+					} else if k > 0 {
+						sqe().PrepSend(fd, ans.of(k), unix.MSG_WAITALL, ud(fd, opSend))
 					}
 				} else if has {
 					bufs.Recycle(id)
@@ -315,7 +319,12 @@ func serveUring(lfd int, answer []byte) error {
 					sqe().PrepRecvMultishot(fd, bufs.Group(), ud(fd, opRecv))
 				}
 			case opSend:
+				// (A zero-copy send's notification, its second
+				// completion, has a result of 0.)
 				if c.Res < 0 {
+					if zc && c.Res == -int32(unix.EOPNOTSUPP) {
+						fatal(fmt.Errorf("zero-copy send on an accepted socket: %w", unix.EOPNOTSUPP))
+					}
 					closeConn(fd)
 				}
 			}

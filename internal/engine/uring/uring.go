@@ -30,12 +30,14 @@
 // nothing is dropped two write timeouts after output blocked.
 //
 // Not done yet (issue 14): registered (fixed) descriptors and buffers;
-// zero-copy send (SEND_ZC) for large bodies; file bodies through the
-// ring (splice) instead of sendfile on the loop; timeouts as ring
+// file bodies through the ring (splice) instead of sendfile on the loop; timeouts as ring
 // timeouts (the loop's one wait carries the sweep's deadline instead);
 // receiving straight into the Conn's buffer. Measured on a quiet machine
 // (README.md, "uring beside the best peers"), 78% of the loop's CPU at
-// 1 KiB is the kernel's TCP path, 5% io_uring's own code.
+// 1 KiB is the kernel's TCP path, 5% io_uring's own code. Zero-copy send
+// (SEND_ZC) was measured on bench/floor and left out: 4% dearer than a
+// copy on loopback at 128 KiB, and refused on sockets accepted from an
+// MPTCP listener, which Go's listeners are by default (README.md).
 package uring
 
 import (

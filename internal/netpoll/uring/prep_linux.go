@@ -51,6 +51,17 @@ func (e *SQE) PrepSend(fd int, p []byte, flags uint32, ud uint64) {
 	e.OpFlags = flags
 }
 
+// PrepSendZC prepares a zero-copy send of p with flags (MSG_*): the
+// kernel sends from p's pages instead of copying them. It posts two
+// completions with ud: the send's result, with CQEFMore set, and later one
+// with CQEFNotif once the kernel no longer reads p, which must live and
+// stay unchanged until then. (On loopback the receiving socket copies the
+// pages anyway.)
+func (e *SQE) PrepSendZC(fd int, p []byte, flags uint32, ud uint64) {
+	e.PrepSend(fd, p, flags, ud)
+	e.Opcode = OpSendZC
+}
+
 // PrepSendmsg prepares a sendmsg of msg (its iovecs gathered) with flags.
 // The kernel copies the header and the iovec array at submission; the
 // bytes they point at must live until the completion.

@@ -59,6 +59,7 @@ const (
 	CQEFBuffer       uint32 = 1 << 0 // the upper 16 bits name the provided buffer used
 	CQEFMore         uint32 = 1 << 1 // a multishot request stays armed
 	CQEFSockNonempty uint32 = 1 << 2
+	CQEFNotif        uint32 = 1 << 3 // a zero-copy send's second completion: the kernel let go of the buffer
 	cqeBufferShift          = 16
 )
 

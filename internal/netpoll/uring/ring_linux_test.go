@@ -2,7 +2,9 @@ package uring
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"io"
 	"net"
 	"runtime"
 	"testing"
@@ -476,4 +478,62 @@ func socketpair(t *testing.T) [2]int {
 		unix.Close(fds[1])
 	})
 	return fds
+}
+
+// TestSendZC: a zero-copy send over TCP posts its result (all the bytes,
+// CQEFMore set) and then a notification (CQEFNotif, not CQEFMore) once
+// the kernel has let go of the buffer, and the peer reads what was sent.
+// The listener is plain TCP: a socket accepted from an MPTCP listener (Go's
+// default since 1.24), even one that fell back to TCP, is refused with
+// EOPNOTSUPP (Linux 6.18), as the kernel marks only TCP sockets as able.
+func TestSendZC(t *testing.T) {
+	r := newRing(t, Params{Entries: 4})
+	if p, err := r.Probe(); err != nil || !p.Supports(OpSendZC) {
+		t.Skipf("no IORING_OP_SEND_ZC here (before Linux 6.0): %v", err)
+	}
+	var lc net.ListenConfig
+	lc.SetMultipathTCP(false)
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cl, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	sc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	f, err := sc.(*net.TCPConn).File() // a duplicate, blocking
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := bytes.Repeat([]byte("0123456789abcdef"), 4096) // 64 KiB
+	r.GetSQE().PrepSendZC(int(f.Fd()), out, 0, udSend)
+	read := make(chan []byte, 1)
+	go func() {
+		in := make([]byte, len(out))
+		cl.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, _ := io.ReadFull(cl, in)
+		read <- in[:n]
+	}()
+	var got []CQE
+	wait(t, r, 2, &got)
+	if len(got) != 2 || got[0].UserData != udSend || got[1].UserData != udSend {
+		t.Fatalf("completions %+v, want two of the send", got)
+	}
+	if c := got[0]; c.Res != int32(len(out)) || !c.More() || c.Flags&CQEFNotif != 0 {
+		t.Errorf("first completion %+v (%v): want all %d bytes sent, more to come", c, c.Err(), len(out))
+	}
+	if c := got[1]; c.Flags&CQEFNotif == 0 || c.More() {
+		t.Errorf("second completion %+v: want the notification, the last", c)
+	}
+	if in := <-read; !bytes.Equal(in, out) {
+		t.Fatalf("peer read %d bytes that differ from the %d sent", len(in), len(out))
+	}
 }

@@ -15,7 +15,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -342,10 +341,7 @@ func Run(ctx context.Context, cfg Config) error {
 	ob := &observed{sw: sw, sec: &rs.sec}
 	if p, ok := eng.(process.Engine); ok && !worker {
 		// Ready once its workers serve, not when it starts them.
-		p.Ready = func() {
-			ob.ready.Store(true)
-			sd.ready()
-		}
+		p.Ready = func() { sd.ready(&ob.ready) }
 		eng = p
 	}
 	if cfg.AdminAddr != "" || act.admin != nil || (worker && os.Getenv(process.EnvMetricsDir) != "") {
@@ -459,25 +455,22 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 	if _, ok := eng.(process.Engine); !ok || worker {
-		ob.ready.Store(true)
-		sd.ready()
+		sd.ready(&ob.ready)
 	}
 	// Draining: say so at once, not when the engine is done. The
 	// goroutine the context's end starts may not have run when an idle
 	// server's Serve returns, and the process exits on that return: once
-	// Serve has returned after the end, stopping is called again, and the
-	// Once makes that call wait for the message (or send it).
-	var stopOnce sync.Once
-	stopping := func() {
-		stopOnce.Do(func() {
-			ob.ready.Store(false)
-			sd.stopping()
-		})
-	}
-	defer context.AfterFunc(ctx, stopping)()
+	// Serve has returned after the end, stopping is called again, which
+	// waits for the message or sends it (it is sent once).
+	defer context.AfterFunc(ctx, func() {
+		if f := beforeStopping.Load(); f != nil {
+			(*f)()
+		}
+		sd.stopping(&ob.ready)
+	})()
 	err = eng.Serve(ctx, serveLn, ecfg.WithDefaults())
 	if ctx.Err() != nil {
-		stopping()
+		sd.stopping(&ob.ready)
 	}
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		return err
@@ -547,7 +540,7 @@ func (r *running) onSignal(sig os.Signal) {
 	forward := r.toEngine != nil
 	if sig == syscall.SIGHUP {
 		r.sd.reloading()
-		defer r.sd.ready()
+		defer r.sd.ready(nil)
 	}
 	if sig == syscall.SIGHUP && r.cfg.Reload != nil {
 		if r.toEngine != nil {

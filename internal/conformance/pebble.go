@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"go/build"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -258,12 +260,39 @@ func fetchPEMPool(client *http.Client, url string) (*x509.CertPool, error) {
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	// Below the kernel's ephemeral range: a port from there (what ":0"
+	// gives) can be taken by any outgoing connection or ":0" listener of
+	// a test running beside this one before the caller binds it again.
+	lo := ephemeralLow()
+	for range 50 {
+		port := lo/2 + rand.IntN(lo-lo/2)
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err == nil {
+			ln.Close()
+			return port
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// ephemeralLow is the first port the kernel hands out for ":0" and
+// outgoing connections (Linux's ip_local_port_range; 32768, its default,
+// where it cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if lo, err := strconv.Atoi(f[0]); err == nil && lo >= 2048 {
+				return lo
+			}
+		}
+	}
+	return 32768
 }
 
 // freeTCPUDPPort returns a port on 127.0.0.1 free for both TCP and UDP (DNS).

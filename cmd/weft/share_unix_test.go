@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/weft-server/weft/internal/conformance"
 )
 
 // proc is a weft process started by startWeft.
@@ -122,12 +124,7 @@ func TestServeShorthand(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "hello.txt"), []byte("hello\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	free, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := free.Addr().(*net.TCPAddr).Port
-	free.Close()
+	port := conformance.FreePort(t) // not from ":0": another test could take it before weft binds it
 	for name, args := range map[string][]string{
 		"DIR":         {dir, "--addr", "127.0.0.1:0"},
 		"FlagsAndDIR": {"--addr", "127.0.0.1:0", "-p", itoa(port), dir},

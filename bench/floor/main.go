@@ -33,6 +33,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"runtime"
 	"strconv"
@@ -90,35 +91,19 @@ func fatal(err error) {
 
 // listen opens a non-blocking TCP listener on an IPv4 address.
 func listen(addr string) (int, error) {
-	host, port, err := splitHostPort(addr)
-	if err != nil {
-		return -1, err
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil || !ap.Addr().Is4() {
+		return -1, fmt.Errorf("address %q: want IPv4 host:port", addr)
 	}
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, err
 	}
 	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Port: port, Addr: host}); err != nil {
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}); err != nil {
 		return -1, err
 	}
 	return fd, unix.Listen(fd, 4096)
-}
-
-func splitHostPort(addr string) ([4]byte, int, error) {
-	var ip [4]byte
-	i := bytes.LastIndexByte([]byte(addr), ':')
-	if i < 0 {
-		return ip, 0, fmt.Errorf("address %q: no port", addr)
-	}
-	port, err := strconv.Atoi(addr[i+1:])
-	if err != nil {
-		return ip, 0, fmt.Errorf("address %q: %v", addr, err)
-	}
-	if _, err := fmt.Sscanf(addr[:i], "%d.%d.%d.%d", &ip[0], &ip[1], &ip[2], &ip[3]); err != nil {
-		return ip, 0, fmt.Errorf("address %q: not IPv4", addr)
-	}
-	return ip, port, nil
 }
 
 // ends counts the request ends ("\r\n\r\n") in p, carrying the matcher's

@@ -30,9 +30,9 @@
 // nothing is dropped two write timeouts after output blocked.
 //
 // Not done yet (issue 14): registered (fixed) descriptors and buffers;
-// file bodies through the ring (splice) instead of sendfile on the loop; timeouts as ring
-// timeouts (the loop's one wait carries the sweep's deadline instead);
-// receiving straight into the Conn's buffer. Measured on a quiet machine
+// file bodies through the ring (splice) instead of sendfile on the loop;
+// timeouts as ring timeouts (the loop's one wait carries the sweep's
+// deadline instead); receiving straight into the Conn's buffer. Measured on a quiet machine
 // (README.md, "uring beside the best peers"), 78% of the loop's CPU at
 // 1 KiB is the kernel's TCP path, 5% io_uring's own code. Zero-copy send
 // (SEND_ZC) was measured on bench/floor and left out: 4% dearer than a
